@@ -1,0 +1,80 @@
+//! The `hitless` command line. Only this module knows clap, terminals, output formats and exit
+//! codes.
+//!
+//! Exit codes: 0 success; 1 the command ran but the answer is "no" (reserved for verdicts such as
+//! a plan that is not hitless); 2 an error (bad input, unreadable file), printed as
+//! `hitless: ...` on standard error.
+
+mod plan;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit status for errors.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Plans, proves and executes hitless network OS upgrades of switch fabrics.
+#[derive(Debug, Parser)]
+#[command(name = "hitless", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Plan the upgrade batches of a scenario.
+    Plan(PlanArgs),
+    /// Check a scenario file and list every problem in it.
+    Validate(ValidateArgs),
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tables for people.
+    #[default]
+    Table,
+    /// JSON for scripts (a stable shape).
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct PlanArgs {
+    /// The scenario file (YAML).
+    scenario: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Override the scenario's upgrade.max_batch_size.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::scenario::MAX_BATCH_SIZE_LIMIT)))]
+    max_batch_size: Option<u32>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// The scenario file (YAML).
+    scenario: PathBuf,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("hitless: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Plan(args) => plan::plan(&args.scenario, args.format, args.max_batch_size),
+        Command::Validate(args) => plan::validate(&args.scenario),
+    }
+}

@@ -1,0 +1,32 @@
+//! Small helpers for human output.
+
+/// Formats seconds as `1h 36m`, `24m` or `45s`.
+pub fn duration(seconds: u64) -> String {
+    let (hours, minutes, rest) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    match (hours, minutes) {
+        (0, 0) => format!("{rest}s"),
+        (0, m) if rest == 0 => format!("{m}m"),
+        (0, m) => format!("{m}m {rest}s"),
+        (h, m) => format!("{h}h {m:02}m"),
+    }
+}
+
+/// A table with the project's look.
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    table.set_header(header.to_vec());
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(super::duration(45), "45s");
+        assert_eq!(super::duration(1440), "24m");
+        assert_eq!(super::duration(1470), "24m 30s");
+        assert_eq!(super::duration(5760), "1h 36m");
+    }
+}

@@ -1,0 +1,48 @@
+//! Images: what a device can be upgraded to, and which devices an image fits.
+
+use serde::Serialize;
+
+use crate::model::Device;
+use crate::version::Version;
+
+/// An OS image as a scenario or the catalog describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Image {
+    /// Unique, immutable name.
+    pub name: String,
+    /// Vendor, e.g. `juniper`.
+    pub vendor: String,
+    /// Device family the image is built for, e.g. `junos-qfx`.
+    pub family: String,
+    /// Hardware platforms the image supports.
+    pub platforms: Vec<String>,
+    /// The OS version the image installs.
+    #[serde(serialize_with = "serialize_display")]
+    pub version: Version,
+}
+
+fn serialize_display<S: serde::Serializer>(v: &Version, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+impl Image {
+    /// Checks that this image fits `device`; the error says why not, for the operator.
+    pub fn fits(&self, device: &Device) -> Result<(), String> {
+        if device.family != self.family {
+            return Err(format!(
+                "image {} is for family {}, device {} is {}",
+                self.name, self.family, device.name, device.family
+            ));
+        }
+        if !self.platforms.iter().any(|p| p == &device.platform) {
+            return Err(format!(
+                "image {} supports platforms {}, not {} ({})",
+                self.name,
+                self.platforms.join(", "),
+                device.platform,
+                device.name
+            ));
+        }
+        Ok(())
+    }
+}

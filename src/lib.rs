@@ -1,0 +1,49 @@
+//! hitless: plans, proves and executes hitless network OS upgrades of data-center switch fabrics.
+//!
+//! # Brief overview
+//!
+//! The pipeline reads top to bottom:
+//!
+//! - [`scenario`] loads and validates a scenario file into a [`scenario::Scenario`]: the
+//!   [`model::Fabric`], the [`image::Image`]s and the [`select::Selection`] of which device gets
+//!   which image.
+//! - [`plan`] turns the selection into ordered batches ([`plan::Plan`]) under the redundancy
+//!   rules, with time estimates from a [`timing::TimingProfile`] and a lower bound on the batch
+//!   count.
+//! - [`cli`] is the `hitless` command line; only it knows terminals, formats and exit codes.
+//!
+//! ```
+//! use hitless::scenario::Scenario;
+//! use std::path::Path;
+//!
+//! let yaml = r#"
+//! name: tiny
+//! fabric:
+//!   devices:
+//!     - {name: s1, role: spine, family: junos-qfx, platform: qfx10002-36q, version: 18.1R1}
+//!     - {name: s2, role: spine, family: junos-qfx, platform: qfx10002-36q, version: 18.1R1}
+//!     - {name: l1, role: leaf, family: junos-qfx, platform: qfx5110-48s, version: 18.1R1}
+//!     - {name: l2, role: leaf, family: junos-qfx, platform: qfx5110-48s, version: 18.1R1}
+//!   links: [[s1, l1], [s1, l2], [s2, l1], [s2, l2]]
+//!   servers: [{name: bms1, links: [l1, l2]}]
+//! images:
+//!   - {name: img, vendor: juniper, family: junos-qfx, platforms: [qfx5110-48s, qfx10002-36q], version: 18.4R2}
+//! upgrade:
+//!   assign: [{image: img, devices: all}]
+//! "#;
+//! let scenario = Scenario::from_yaml(yaml, Path::new("tiny.yaml")).unwrap();
+//! let plan = hitless::plan::plan(&scenario, &Default::default());
+//! // l1 and l2 carry the same server, s1 and s2 back each other up: four batches.
+//! assert_eq!(plan.batches.len(), 4);
+//! assert_eq!(plan.lower_bound_batches, 4);
+//! ```
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod image;
+pub mod model;
+pub mod plan;
+pub mod scenario;
+pub mod select;
+pub mod timing;
+pub mod version;

@@ -1,0 +1,79 @@
+//! The plan as users' scripts see it: the `--format json` shape of `hitless plan`, which
+//! `hitless simulate --plan FILE` reads back. Fields may be added, never renamed.
+
+use serde::{Deserialize, Serialize};
+
+use super::Plan;
+use crate::model::Role;
+use crate::scenario::Scenario;
+use crate::select::Skipped;
+
+/// `hitless plan --format json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Batch size the plan was made for.
+    pub max_batch_size: u32,
+    /// Batches in order.
+    pub batches: Vec<BatchReport>,
+    /// Devices not upgraded, with the reason.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+    /// No valid plan has fewer batches.
+    #[serde(default)]
+    pub lower_bound_batches: usize,
+    /// Sum of the batch estimates.
+    #[serde(default)]
+    pub estimated_total_seconds: u64,
+    /// Warnings for the operator.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// One batch in [`PlanReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchReport {
+    /// 1-based position.
+    pub index: usize,
+    /// Role of the batch's devices.
+    pub role: Role,
+    /// Device names.
+    pub devices: Vec<String>,
+    /// The batch's estimate: its slowest device.
+    #[serde(default)]
+    pub estimated_seconds: u64,
+}
+
+impl PlanReport {
+    /// Builds the report for `plan`, made from `scenario`.
+    pub fn new(scenario: &Scenario, plan: &Plan) -> PlanReport {
+        let name = |id: crate::model::DeviceId| scenario.fabric.device(id).name.clone();
+        PlanReport {
+            scenario: scenario.name.clone(),
+            max_batch_size: plan.max_batch_size,
+            batches: plan
+                .batches
+                .iter()
+                .enumerate()
+                .map(|(i, batch)| BatchReport {
+                    index: i + 1,
+                    role: batch.role,
+                    devices: batch.devices.iter().map(|d| name(*d)).collect(),
+                    estimated_seconds: batch.estimated_seconds,
+                })
+                .collect(),
+            skipped: plan
+                .skipped
+                .iter()
+                .map(|(d, reason)| Skipped {
+                    device: name(*d),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            lower_bound_batches: plan.lower_bound_batches,
+            estimated_total_seconds: plan.estimated_total_seconds(),
+            warnings: plan.warnings.clone(),
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! Scenario files: loading, validating and turning them into a [`Scenario`].
+//!
+//! A scenario is what a network engineer writes: the fabric, the images, what to upgrade and how.
+//! Loading checks everything up front and reports every problem at once, each with the file, line
+//! and column, so that `hitless validate` can list them all and nothing later has to re-check.
+
+mod error;
+mod raw;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Location;
+
+pub use error::{Problem, ScenarioError};
+use raw::{RawFabric, RawScenario, Selector};
+
+use crate::image::Image;
+use crate::model::generate::Generate;
+use crate::model::{Device, DeviceId, Fabric, Role};
+use crate::select::{self, Assign, DeviceSelection, Selection};
+use crate::timing::TimingProfile;
+use crate::version::Version;
+
+/// Default for `upgrade.max_batch_size`.
+pub const DEFAULT_MAX_BATCH_SIZE: u32 = 4;
+/// Largest `max_batch_size` accepted; larger batches are a typo, not a plan.
+pub const MAX_BATCH_SIZE_LIMIT: u32 = 1024;
+/// Largest fabric `generate:` may describe.
+pub const GENERATED_DEVICES_MAX: u64 = 2_000_000;
+
+/// A validated scenario, ready for the planner.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The scenario's name.
+    pub name: String,
+    /// Free text for the reader.
+    pub description: Option<String>,
+    /// The fabric.
+    pub fabric: Fabric,
+    /// Images, in file order.
+    pub images: Vec<Image>,
+    /// Which devices get which image, and which are skipped.
+    pub selection: Selection,
+    /// Largest number of devices upgraded at once.
+    pub max_batch_size: u32,
+    /// Phase durations.
+    pub timing: TimingProfile,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::from_yaml(&text, path)
+    }
+
+    /// Validates scenario text; `path` is only used in messages.
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let invalid = |problems| ScenarioError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        };
+        let raw: RawScenario =
+            serde_saphyr::from_str(text).map_err(|e| invalid(vec![syntax_problem(&e)]))?;
+        let mut problems = Vec::new();
+        let scenario = build(raw, &mut problems);
+        problems.sort_by_key(|p| (p.line, p.column));
+        match scenario {
+            Some(scenario) if problems.is_empty() => Ok(scenario),
+            _ => Err(invalid(problems)),
+        }
+    }
+}
+
+fn syntax_problem(error: &serde_saphyr::Error) -> Problem {
+    // The library's message may repeat the position and add a source snippet; keep the first
+    // line, since our own prefix carries the position.
+    let text = error.to_string();
+    let first = text.lines().next().unwrap_or("malformed YAML").trim();
+    let first = first.split(" at line ").next().unwrap_or(first);
+    match error.location() {
+        Some(location) => Problem::at(location, first),
+        None => Problem::whole(first),
+    }
+}
+
+fn build(raw: RawScenario, problems: &mut Vec<Problem>) -> Option<Scenario> {
+    if raw.name.value.trim().is_empty() {
+        problems.push(Problem::at(raw.name.referenced, "name must not be empty"));
+    }
+    let fabric = build_fabric(raw.fabric, problems)?;
+    let images = build_images(&raw.images, problems);
+    let max_batch_size = match raw.upgrade.max_batch_size {
+        None => DEFAULT_MAX_BATCH_SIZE,
+        Some(size) if (1..=MAX_BATCH_SIZE_LIMIT).contains(&size.value) => size.value,
+        Some(size) => {
+            let message = format!(
+                "max_batch_size must be between 1 and {MAX_BATCH_SIZE_LIMIT}, not {}",
+                size.value
+            );
+            problems.push(Problem::at(size.referenced, message));
+            DEFAULT_MAX_BATCH_SIZE
+        }
+    };
+    let selection = build_selection(&fabric, &images, &raw.upgrade.assign, problems)?;
+    Some(Scenario {
+        name: raw.name.value,
+        description: raw.description,
+        fabric,
+        images: images.into_iter().map(|(image, _)| image).collect(),
+        selection,
+        max_batch_size,
+        timing: TimingProfile::from_overrides(&raw.timing),
+    })
+}
+
+fn build_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric> {
+    match raw.generate {
+        Some(generate) => {
+            let explicit =
+                !raw.devices.is_empty() || !raw.links.is_empty() || !raw.servers.is_empty();
+            if explicit {
+                let message =
+                    "fabric has both generate and devices/links/servers; use one or the other";
+                problems.push(Problem::at(generate.referenced, message));
+            }
+            generated_fabric(&generate.value, generate.referenced, problems)
+        }
+        None if raw.devices.is_empty() => {
+            problems.push(Problem::whole(
+                "fabric has no devices: list fabric.devices or use fabric.generate",
+            ));
+            None
+        }
+        None => explicit_fabric(raw, problems),
+    }
+}
+
+fn generated_fabric(
+    generate: &Generate,
+    at: Location,
+    problems: &mut Vec<Problem>,
+) -> Option<Fabric> {
+    let version = match Version::parse(&generate.version) {
+        Ok(version) => version,
+        Err(e) => {
+            problems.push(Problem::at(at, format!("generate.version: {e}")));
+            return None;
+        }
+    };
+    let count = generate.device_count();
+    if count == 0 || count > GENERATED_DEVICES_MAX {
+        let message = format!(
+            "generate describes {count} devices; it must describe 1 to {GENERATED_DEVICES_MAX}"
+        );
+        problems.push(Problem::at(at, message));
+        return None;
+    }
+    Some(generate.build(&version))
+}
+
+fn explicit_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric> {
+    let mut first_line: HashMap<String, u64> = HashMap::new();
+    let mut devices = Vec::with_capacity(raw.devices.len());
+    for device in raw.devices {
+        let name = &device.name;
+        if name.value.trim().is_empty() {
+            problems.push(Problem::at(
+                name.referenced,
+                "device name must not be empty",
+            ));
+            continue;
+        }
+        if let Some(line) = first_line.insert(name.value.clone(), name.referenced.line()) {
+            let message = format!(
+                "duplicate device name {} (first defined on line {line})",
+                name.value
+            );
+            problems.push(Problem::at(name.referenced, message));
+            continue;
+        }
+        let version = Version::parse(&device.version.value).unwrap_or_else(|e| {
+            problems.push(Problem::at(
+                device.version.referenced,
+                format!("device {}: {e}", name.value),
+            ));
+            Version::parse("0.0R0").expect("placeholder version parses")
+        });
+        devices.push(Device {
+            name: device.name.value,
+            role: device.role,
+            family: device.family,
+            platform: device.platform,
+            version,
+            address: device.address,
+            critical_roles: device.critical_roles,
+        });
+    }
+    let mut fabric = Fabric::new(devices).expect("duplicates were filtered above");
+    add_links(&mut fabric, &raw.links, problems);
+    add_servers(&mut fabric, &raw.servers, problems);
+    Some(fabric)
+}
+
+fn resolve(
+    fabric: &Fabric,
+    name: &raw::Text,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<DeviceId> {
+    let id = fabric.lookup(&name.value);
+    if id.is_none() {
+        problems.push(Problem::at(
+            name.referenced,
+            format!("{what} names unknown device {}", name.value),
+        ));
+    }
+    id
+}
+
+fn add_links(
+    fabric: &mut Fabric,
+    links: &[serde_saphyr::Spanned<Vec<raw::Text>>],
+    problems: &mut Vec<Problem>,
+) {
+    for link in links {
+        let [a, b] = link.value.as_slice() else {
+            let message = format!(
+                "a link joins exactly two devices, this one lists {}",
+                link.value.len()
+            );
+            problems.push(Problem::at(link.referenced, message));
+            continue;
+        };
+        let label = format!("link [{}, {}]", a.value, b.value);
+        let (Some(x), Some(y)) = (
+            resolve(fabric, a, &label, problems),
+            resolve(fabric, b, &label, problems),
+        ) else {
+            continue;
+        };
+        let mut roles = [fabric.device(x).role, fabric.device(y).role];
+        roles.sort();
+        let allowed = matches!(
+            roles,
+            [Role::Leaf, Role::Spine] | [Role::Spine, Role::SuperSpine]
+        );
+        if !allowed {
+            let message = format!(
+                "{label} joins a {} and a {}; links join a leaf to a spine or a spine to a super-spine",
+                roles[0], roles[1]
+            );
+            problems.push(Problem::at(link.referenced, message));
+            continue;
+        }
+        fabric.add_link(x, y);
+    }
+}
+
+fn add_servers(fabric: &mut Fabric, servers: &[raw::RawServer], problems: &mut Vec<Problem>) {
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    for server in servers {
+        let name = &server.name.value;
+        if let Some(line) = seen.insert(name, server.name.referenced.line()) {
+            let message = format!("duplicate server name {name} (first defined on line {line})");
+            problems.push(Problem::at(server.name.referenced, message));
+        }
+        if fabric.lookup(name).is_some() {
+            problems.push(Problem::at(
+                server.name.referenced,
+                format!("server {name} has the name of a device"),
+            ));
+        }
+        if server.links.value.is_empty() {
+            problems.push(Problem::at(
+                server.links.referenced,
+                format!("server {name} has no links"),
+            ));
+            continue;
+        }
+        let mut leafs = Vec::new();
+        for link in &server.links.value {
+            let Some(id) = resolve(fabric, link, &format!("server {name}"), problems) else {
+                continue;
+            };
+            let role = fabric.device(id).role;
+            if role == Role::Leaf {
+                leafs.push(id);
+            } else {
+                let message = format!(
+                    "server {name} is linked to {} which is a {role}; servers attach to leafs",
+                    link.value
+                );
+                problems.push(Problem::at(link.referenced, message));
+            }
+        }
+        fabric.add_server(name.clone(), leafs);
+    }
+}
+
+fn build_images(images: &[raw::RawImage], problems: &mut Vec<Problem>) -> Vec<(Image, Location)> {
+    let mut out: Vec<(Image, Location)> = Vec::new();
+    for image in images {
+        let name = &image.name;
+        if let Some((_, first)) = out.iter().find(|(i, _)| i.name == name.value) {
+            let message = format!(
+                "duplicate image name {} (first defined on line {})",
+                name.value,
+                first.line()
+            );
+            problems.push(Problem::at(name.referenced, message));
+            continue;
+        }
+        if image.platforms.value.is_empty() {
+            problems.push(Problem::at(
+                image.platforms.referenced,
+                format!("image {} lists no platforms", name.value),
+            ));
+        }
+        let version = match Version::parse(&image.version.value) {
+            Ok(version) => version,
+            Err(e) => {
+                problems.push(Problem::at(
+                    image.version.referenced,
+                    format!("image {}: {e}", name.value),
+                ));
+                continue;
+            }
+        };
+        let built = Image {
+            name: name.value.clone(),
+            vendor: image.vendor.clone(),
+            family: image.family.clone(),
+            platforms: image.platforms.value.clone(),
+            version,
+        };
+        out.push((built, name.referenced));
+    }
+    out
+}
+
+fn build_selection(
+    fabric: &Fabric,
+    images: &[(Image, Location)],
+    raw_assigns: &[raw::RawAssign],
+    problems: &mut Vec<Problem>,
+) -> Option<Selection> {
+    let mut assigns = Vec::new();
+    let mut places: Vec<(&raw::RawAssign, HashMap<DeviceId, Location>)> = Vec::new();
+    for raw_assign in raw_assigns {
+        let Some(image) = images
+            .iter()
+            .position(|(i, _)| i.name == raw_assign.image.value)
+        else {
+            let message = format!(
+                "upgrade.assign names unknown image {}",
+                raw_assign.image.value
+            );
+            problems.push(Problem::at(raw_assign.image.referenced, message));
+            continue;
+        };
+        let mut where_named = HashMap::new();
+        let devices = match &raw_assign.devices.value {
+            Selector::All => DeviceSelection::All,
+            Selector::Role(role) => DeviceSelection::Role(*role),
+            Selector::Names(names) => {
+                let mut ids = Vec::new();
+                for name in names {
+                    if let Some(id) = resolve(
+                        fabric,
+                        name,
+                        &format!("assignment of image {}", raw_assign.image.value),
+                        problems,
+                    ) {
+                        where_named.insert(id, name.referenced);
+                        ids.push(id);
+                    }
+                }
+                DeviceSelection::Devices(ids)
+            }
+        };
+        assigns.push(Assign { image, devices });
+        places.push((raw_assign, where_named));
+    }
+    if raw_assigns.is_empty() {
+        problems.push(Problem::whole(
+            "upgrade.assign is empty: assign at least one image to some devices",
+        ));
+    }
+    let images: Vec<Image> = images.iter().map(|(i, _)| i.clone()).collect();
+    match select::select(fabric, &images, &assigns) {
+        Ok(selection) => Some(selection),
+        Err(errors) => {
+            for error in errors {
+                let (raw_assign, where_named) = &places[error.assign];
+                let at = error.device.and_then(|d| where_named.get(&d).copied());
+                problems.push(Problem::at(
+                    at.unwrap_or(raw_assign.devices.referenced),
+                    error.message,
+                ));
+            }
+            None
+        }
+    }
+}
+
+/// The directory holding the bundled scenarios, for tests and examples.
+pub fn bundled_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}

@@ -1,0 +1,150 @@
+//! The scenario file exactly as written: serde types that mirror the YAML, with positions kept
+//! (`Spanned`) wherever a later check needs to point at a line. Unknown fields are rejected.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use crate::model::generate::Generate;
+use crate::model::{CriticalRole, Role};
+use crate::timing::TimingOverrides;
+
+/// A text value with the position it was read from.
+pub type Text = Spanned<String>;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Text,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub fabric: RawFabric,
+    #[serde(default)]
+    pub images: Vec<RawImage>,
+    pub upgrade: RawUpgrade,
+    #[serde(default)]
+    pub timing: TimingOverrides,
+}
+
+/// `fabric:` — either explicit lists or `generate:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFabric {
+    #[serde(default)]
+    pub devices: Vec<RawDevice>,
+    #[serde(default)]
+    pub links: Vec<Spanned<Vec<Text>>>,
+    #[serde(default)]
+    pub servers: Vec<RawServer>,
+    #[serde(default)]
+    pub generate: Option<Spanned<Generate>>,
+}
+
+/// One entry of `fabric.devices`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevice {
+    pub name: Text,
+    pub role: Role,
+    pub family: String,
+    pub platform: String,
+    pub version: Text,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub critical_roles: Vec<CriticalRole>,
+}
+
+/// One entry of `fabric.servers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub name: Text,
+    pub links: Spanned<Vec<Text>>,
+}
+
+/// One entry of `images`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImage {
+    pub name: Text,
+    pub vendor: String,
+    pub family: String,
+    pub platforms: Spanned<Vec<String>>,
+    pub version: Text,
+}
+
+/// `upgrade:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpgrade {
+    pub assign: Vec<RawAssign>,
+    #[serde(default)]
+    pub max_batch_size: Option<Spanned<u32>>,
+}
+
+/// One entry of `upgrade.assign`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssign {
+    pub image: Text,
+    pub devices: Spanned<Selector>,
+}
+
+/// Which devices an assignment covers: `all`, a list of names, or `{role: ROLE}`.
+#[derive(Debug)]
+pub enum Selector {
+    /// Every device of the fabric.
+    All,
+    /// The devices named, each with its position.
+    Names(Vec<Text>),
+    /// Every device with this role.
+    Role(Role),
+}
+
+impl<'de> Deserialize<'de> for Selector {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SelectorVisitor)
+    }
+}
+
+struct SelectorVisitor;
+
+impl<'de> Visitor<'de> for SelectorVisitor {
+    type Value = Selector;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("`all`, a list of device names, or {role: leaf|spine|super-spine}")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Selector, E> {
+        if value == "all" {
+            Ok(Selector::All)
+        } else {
+            Err(E::invalid_value(de::Unexpected::Str(value), &self))
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Selector, A::Error> {
+        let mut names = Vec::new();
+        while let Some(name) = seq.next_element::<Text>()? {
+            names.push(name);
+        }
+        Ok(Selector::Names(names))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Selector, A::Error> {
+        let mut role = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key != "role" {
+                return Err(de::Error::unknown_field(&key, &["role"]));
+            }
+            role = Some(map.next_value::<Role>()?);
+        }
+        role.map(Selector::Role)
+            .ok_or_else(|| de::Error::missing_field("role"))
+    }
+}
