@@ -1,1 +1,13 @@
+//! The integration tests: one binary, one module per area (ripgrep's layout).
 
+// Helpers: run the `hitless` binary, temporary directories.
+mod util;
+
+// `hitless plan` on every bundled scenario, snapshotted; planner behaviour end to end.
+mod plan;
+
+// `hitless validate`: every kind of bad input gets a clear error naming file, line and column.
+mod validate;
+
+// Property tests: the planner keeps every rule on random fabrics.
+mod properties;

@@ -9,8 +9,9 @@
 //! Placing in the lowest-numbered batch ([`Fill::FirstFit`]) fragments at the end (nine leaf
 //! pairs in batches of four end with two batches of one). [`Fill::Balanced`] starts with as many
 //! batches as the lower bound and places each device in the least-loaded batch that accepts it,
-//! opening a new batch only when none does. [`pack`] runs both and keeps the one with fewer
-//! batches (balanced on a tie: fewer devices down at once). Cost is O((V + E) log V) per fill plus
+//! opening a new batch only when none does. [`pack`] keeps first fit when it reaches the lower
+//! bound, else runs the balanced fill too and keeps the one with fewer batches (balanced on a
+//! tie: fewer devices down at once). Cost is O((V + E) log V) per fill plus
 //! the batches each device is refused by, which the rules keep small.
 
 use std::cmp::Reverse;
@@ -65,6 +66,7 @@ pub fn pack_with(
     let mut state = Packing::new(constraints, max_batch_size, fill);
     let mut heap = BinaryHeap::with_capacity(devices.len());
     for &device in devices {
+        state.slots[device.index()].member = true;
         heap.push(state.heap_key(device));
     }
     while let Some((saturation, _, Reverse(device))) = heap.pop() {
@@ -93,6 +95,8 @@ pub fn pack_with(
 
 #[derive(Clone, Copy, Default)]
 struct Slot {
+    /// True for the devices being packed; conflicts with others are ignored.
+    member: bool,
     batch: Option<u32>,
     saturation: u32,
 }
@@ -159,7 +163,7 @@ impl<'a> Packing<'a> {
     /// device's saturation (so it needs a fresh heap entry).
     fn saturate(&mut self, device: DeviceId, batch: u32) -> bool {
         let slot = &mut self.slots[device.index()];
-        if slot.batch.is_some() {
+        if !slot.member || slot.batch.is_some() {
             return false;
         }
         let seen = &mut self.neighbour_batches[device.index()];

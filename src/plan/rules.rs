@@ -176,7 +176,9 @@ impl Constraints {
         }
         // A pair that may not go down together is a conflict like the leafs of a server; as an
         // edge it also raises the packer's saturation, which places such pairs early and well.
-        if group.cap == 1 && targets.len() == 2 {
+        // Batches hold one role, so only a same-role pair can ever meet in one.
+        let same_role = |a: DeviceId, b: DeviceId| fabric.device(a).role == fabric.device(b).role;
+        if group.cap == 1 && targets.len() == 2 && same_role(targets[0], targets[1]) {
             add_conflict(&mut self.conflicts, targets[0], targets[1]);
         }
         let index = u32::try_from(self.groups.len()).expect("fewer than 2^32 groups");

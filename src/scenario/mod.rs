@@ -77,11 +77,18 @@ impl Scenario {
 }
 
 fn syntax_problem(error: &serde_saphyr::Error) -> Problem {
-    // The library's message may repeat the position and add a source snippet; keep the first
-    // line, since our own prefix carries the position.
+    // The library's text may start with "error: line L column C: " and add a source snippet on
+    // later lines; our own prefix carries the position, so keep only the message itself.
     let text = error.to_string();
     let first = text.lines().next().unwrap_or("malformed YAML").trim();
-    let first = first.split(" at line ").next().unwrap_or(first);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first = match first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((position, message)) if position.contains(" column ") => message,
+        _ => first,
+    };
     match error.location() {
         Some(location) => Problem::at(location, first),
         None => Problem::whole(first),
@@ -94,6 +101,12 @@ fn build(raw: RawScenario, problems: &mut Vec<Problem>) -> Option<Scenario> {
     }
     let fabric = build_fabric(raw.fabric, problems)?;
     let images = build_images(&raw.images, problems);
+    let invalid_images: Vec<&str> = raw
+        .images
+        .iter()
+        .map(|i| i.name.value.as_str())
+        .filter(|n| !images.iter().any(|(i, _)| i.name == *n))
+        .collect();
     let max_batch_size = match raw.upgrade.max_batch_size {
         None => DEFAULT_MAX_BATCH_SIZE,
         Some(size) if (1..=MAX_BATCH_SIZE_LIMIT).contains(&size.value) => size.value,
@@ -106,7 +119,13 @@ fn build(raw: RawScenario, problems: &mut Vec<Problem>) -> Option<Scenario> {
             DEFAULT_MAX_BATCH_SIZE
         }
     };
-    let selection = build_selection(&fabric, &images, &raw.upgrade.assign, problems)?;
+    let selection = build_selection(
+        &fabric,
+        &images,
+        &invalid_images,
+        &raw.upgrade.assign,
+        problems,
+    )?;
     Some(Scenario {
         name: raw.name.value,
         description: raw.description,
@@ -346,6 +365,7 @@ fn build_images(images: &[raw::RawImage], problems: &mut Vec<Problem>) -> Vec<(I
 fn build_selection(
     fabric: &Fabric,
     images: &[(Image, Location)],
+    invalid_images: &[&str],
     raw_assigns: &[raw::RawAssign],
     problems: &mut Vec<Problem>,
 ) -> Option<Selection> {
@@ -356,6 +376,9 @@ fn build_selection(
             .iter()
             .position(|(i, _)| i.name == raw_assign.image.value)
         else {
+            if invalid_images.contains(&raw_assign.image.value.as_str()) {
+                continue; // Already reported where the image is defined.
+            }
             let message = format!(
                 "upgrade.assign names unknown image {}",
                 raw_assign.image.value

@@ -1,0 +1,143 @@
+//! `hitless plan` end to end.
+
+use hitless::plan::report::PlanReport;
+
+use crate::util::{bundled_scenarios, hitless, relative};
+
+fn plan_json(path: &str, extra: &[&str]) -> PlanReport {
+    let mut args = vec!["plan", path, "--format", "json"];
+    args.extend_from_slice(extra);
+    let run = hitless(&args);
+    assert_eq!(run.code, 0, "plan {path} failed: {}", run.stderr);
+    serde_json::from_str(&run.stdout).expect("plan --format json is a PlanReport")
+}
+
+#[test]
+fn every_bundled_scenario_plans_as_snapshotted() {
+    for path in bundled_scenarios() {
+        let path = relative(&path);
+        let report = plan_json(&path, &[]);
+        let name = path
+            .trim_start_matches("scenarios/")
+            .trim_end_matches(".yaml")
+            .to_string();
+        insta::assert_json_snapshot!(format!("plan-{name}"), report);
+    }
+}
+
+#[test]
+fn table_output_lists_batches_skips_and_summary() {
+    let run = hitless(&["plan", "scenarios/evpn-esi-lag.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!("table-evpn-esi-lag", run.stdout);
+}
+
+#[test]
+fn json_has_the_documented_shape() {
+    let run = hitless(&[
+        "plan",
+        "scenarios/small-2spine-4leaf.yaml",
+        "--format",
+        "json",
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    for key in [
+        "scenario",
+        "max_batch_size",
+        "batches",
+        "skipped",
+        "lower_bound_batches",
+        "estimated_total_seconds",
+        "warnings",
+    ] {
+        assert!(value.get(key).is_some(), "missing {key}");
+    }
+    let batch = &value["batches"][0];
+    for key in ["index", "role", "devices", "estimated_seconds"] {
+        assert!(batch.get(key).is_some(), "batch is missing {key}");
+    }
+    assert_eq!(batch["index"], 1);
+    assert_eq!(batch["role"], "leaf");
+}
+
+#[test]
+fn evpn_plan_keeps_pairs_apart_and_skips_with_reasons() {
+    let report = plan_json("scenarios/evpn-esi-lag.yaml", &[]);
+    let batch_of = |name: &str| {
+        report
+            .batches
+            .iter()
+            .find(|b| b.devices.iter().any(|d| d == name))
+            .map(|b| b.index)
+    };
+    for (a, b) in [
+        ("leaf1", "leaf2"),
+        ("leaf5", "leaf6"),
+        ("leaf7", "leaf8"),
+        ("bl1", "bl2"),
+        ("spine1", "spine2"),
+    ] {
+        assert_ne!(batch_of(a), batch_of(b), "{a} and {b} back each other up");
+    }
+    let skipped: Vec<(&str, &str)> = report
+        .skipped
+        .iter()
+        .map(|s| (s.device.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(skipped[0], ("leaf3", "already running 21.4R3-S5.4"));
+    assert_eq!(skipped[1].0, "oob1");
+    assert!(
+        skipped[1].1.starts_with("not applicable: "),
+        "{}",
+        skipped[1].1
+    );
+    assert_eq!(batch_of("leaf3"), None);
+    assert_eq!(report.batches.len(), report.lower_bound_batches);
+}
+
+#[test]
+fn batch_size_flag_overrides_the_scenario() {
+    let report = plan_json("scenarios/five-stage.yaml", &["--max-batch-size", "2"]);
+    assert_eq!(report.max_batch_size, 2);
+    assert!(report.batches.iter().all(|b| b.devices.len() <= 2));
+    assert!(report.batches.len() >= report.lower_bound_batches);
+    let run = hitless(&["plan", "scenarios/five-stage.yaml", "--max-batch-size", "0"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--max-batch-size"), "{}", run.stderr);
+}
+
+#[test]
+fn impossible_fabrics_warn_and_name_the_devices() {
+    let report = plan_json("scenarios/single-spine.yaml", &[]);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("spine1 is the only spine") && w.contains("not be hitless")),
+        "{:?}",
+        report.warnings
+    );
+    let report = plan_json("scenarios/single-homed-server.yaml", &[]);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("backup1") && w.contains("leaf4")),
+        "{:?}",
+        report.warnings
+    );
+    let report = plan_json("scenarios/small-2spine-4leaf.yaml", &[]);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+#[test]
+fn a_generated_fabric_of_ten_thousand_devices_plans_at_its_lower_bound() {
+    let yaml = "name: big\nfabric:\n  generate: {pods: 100, spines_per_pod: 4, leafs_per_pod: 96, border_leafs: 2}\n\
+images:\n  - {name: img, vendor: juniper, family: junos-qfx, platforms: [qfx5120-48y, qfx10002-36q], version: 21.4R3-S5.4}\n\
+upgrade:\n  assign: [{image: img, devices: all}]\n";
+    let (_dir, path) = crate::util::write_temp("big.yaml", yaml);
+    let report = plan_json(path.to_str().unwrap(), &[]);
+    let devices: usize = report.batches.iter().map(|b| b.devices.len()).sum();
+    assert_eq!(devices, 100 * 100 + 2);
+    assert_eq!(report.batches.len(), report.lower_bound_batches);
+}

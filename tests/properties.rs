@@ -1,0 +1,199 @@
+//! Property tests: on random fabrics, every plan keeps every rule.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::path::Path;
+
+use hitless::model::Role;
+use hitless::plan::{PlanOptions, check::check, plan};
+use hitless::scenario::Scenario;
+use proptest::prelude::*;
+
+/// A random fabric, written as a scenario file so the whole loading path is exercised.
+#[derive(Debug, Clone)]
+struct RandomFabric {
+    spines: usize,
+    leafs: usize,
+    super_spines: usize,
+    /// Per leaf, a bit mask of the spines it links to (0 means all).
+    uplinks: Vec<u8>,
+    /// Servers as leaf indices (duplicates allowed; the loader removes them).
+    servers: Vec<Vec<usize>>,
+    /// Per device (spines, then leafs), a critical role index or none.
+    critical: Vec<Option<usize>>,
+    /// Per device, whether it already runs the target version.
+    current: Vec<bool>,
+    max_batch_size: u32,
+}
+
+const CRITICAL: [&str; 4] = [
+    "route-reflector",
+    "dc-gateway",
+    "dci-gateway",
+    "mcast-gateway",
+];
+
+impl RandomFabric {
+    fn yaml(&self) -> String {
+        let mut y = String::from("name: random\nfabric:\n  devices:\n");
+        let mut index = 0;
+        let mut device = |y: &mut String, name: String, role: &str, platform: &str| {
+            let version = if self.current[index] {
+                "19.1R1"
+            } else {
+                "18.4R2"
+            };
+            let critical = self.critical[index]
+                .map(|c| format!(", critical_roles: [{}]", CRITICAL[c]))
+                .unwrap_or_default();
+            writeln!(y, "    - {{name: {name}, role: {role}, family: junos-qfx, platform: {platform}, version: {version}{critical}}}").unwrap();
+            index += 1;
+        };
+        for s in 0..self.super_spines {
+            device(&mut y, format!("ss{s}"), "super-spine", "qfx10008");
+        }
+        for s in 0..self.spines {
+            device(&mut y, format!("s{s}"), "spine", "qfx10002-36q");
+        }
+        for l in 0..self.leafs {
+            device(&mut y, format!("l{l}"), "leaf", "qfx5120-48y");
+        }
+        let mut links = Vec::new();
+        for (l, mask) in self.uplinks.iter().enumerate().take(self.leafs) {
+            for s in 0..self.spines {
+                if *mask == 0 || mask & (1 << s) != 0 {
+                    links.push(format!("[s{s}, l{l}]"));
+                }
+            }
+        }
+        for s in 0..self.spines {
+            for ss in 0..self.super_spines {
+                links.push(format!("[ss{ss}, s{s}]"));
+            }
+        }
+        writeln!(y, "  links: [{}]", links.join(", ")).unwrap();
+        let servers: Vec<String> = self
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(i, leafs)| {
+                let names: Vec<String> = leafs
+                    .iter()
+                    .map(|l| format!("l{}", l % self.leafs))
+                    .collect();
+                format!("{{name: bms{i}, links: [{}]}}", names.join(", "))
+            })
+            .collect();
+        writeln!(y, "  servers: [{}]", servers.join(", ")).unwrap();
+        y.push_str("images:\n  - {name: img, vendor: juniper, family: junos-qfx, platforms: [qfx5120-48y, qfx10002-36q, qfx10008], version: 19.1R1}\n");
+        write!(
+            y,
+            "upgrade:\n  assign: [{{image: img, devices: all}}]\n  max_batch_size: {}\n",
+            self.max_batch_size
+        )
+        .unwrap();
+        y
+    }
+}
+
+fn random_fabric() -> impl Strategy<Value = RandomFabric> {
+    (1usize..5, 1usize..14, 0usize..3, 1u32..6).prop_flat_map(
+        |(spines, leafs, super_spines, max_batch_size)| {
+            let devices = spines + leafs + super_spines;
+            (
+                prop::collection::vec(any::<u8>(), leafs),
+                prop::collection::vec(prop::collection::vec(0..leafs, 1..4), 0..12),
+                prop::collection::vec(prop::option::weighted(0.2, 0usize..4), devices),
+                prop::collection::vec(prop::bool::weighted(0.15), devices),
+            )
+                .prop_map(move |(uplinks, servers, critical, current)| RandomFabric {
+                    spines,
+                    leafs,
+                    super_spines,
+                    uplinks,
+                    servers,
+                    critical,
+                    current,
+                    max_batch_size,
+                })
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn plans_keep_every_rule(fabric in random_fabric()) {
+        let yaml = fabric.yaml();
+        let scenario = Scenario::from_yaml(&yaml, Path::new("random.yaml")).expect("random scenarios are valid");
+        let plan = plan(&scenario, &PlanOptions::default());
+
+        // Every target exactly once; skipped devices never.
+        let mut seen: HashMap<_, usize> = HashMap::new();
+        for batch in &plan.batches {
+            for device in &batch.devices {
+                *seen.entry(*device).or_default() += 1;
+            }
+        }
+        prop_assert_eq!(seen.len(), scenario.selection.targets.len());
+        for target in &scenario.selection.targets {
+            prop_assert_eq!(seen.get(&target.device), Some(&1));
+        }
+        for (skipped, _) in &plan.skipped {
+            prop_assert!(!seen.contains_key(skipped));
+        }
+
+        // No rule broken, as judged by the independent checker.
+        let batches: Vec<_> = plan.batches.iter().map(|b| b.devices.clone()).collect();
+        let violations = check(&scenario.fabric, &batches, fabric.max_batch_size as usize);
+        prop_assert!(violations.is_empty(), "{:?}\n{}", violations, yaml);
+
+        // Roles in order, one role per batch, within the size, at or above the bound.
+        let roles: Vec<Role> = plan.batches.iter().map(|b| b.role).collect();
+        prop_assert!(roles.windows(2).all(|w| w[0] <= w[1]));
+        for batch in &plan.batches {
+            prop_assert!(batch.devices.iter().all(|d| scenario.fabric.device(*d).role == batch.role));
+            prop_assert!(batch.devices.len() <= fabric.max_batch_size as usize);
+        }
+        prop_assert!(plan.batches.len() >= plan.lower_bound_batches);
+
+        // The same input gives the same plan.
+        prop_assert_eq!(&plan, &hitless::plan::plan(&scenario, &PlanOptions::default()));
+    }
+}
+
+#[test]
+fn the_checker_catches_broken_plans() {
+    let scenario =
+        Scenario::load(&crate::util::root().join("scenarios/evpn-esi-lag.yaml")).unwrap();
+    let id = |name: &str| scenario.fabric.lookup(name).unwrap();
+    let batches = vec![
+        vec![id("spine1"), id("spine2"), id("spine3")],
+        vec![id("leaf1"), id("leaf2"), id("bl1"), id("bl2"), id("leaf5")],
+        vec![id("leaf5"), id("spine4")],
+    ];
+    let violations: Vec<String> = check(&scenario.fabric, &batches, 4)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let expected = [
+        "batch 1: takes down 3 of the spines (spine1, spine2, spine3, spine4); at most 2 may be down at once",
+        "batch 1: takes down 2 of the route-reflector devices (spine1, spine2); at most 1 may be down at once",
+        "batch 1: takes down 2 of the spines of oob1 (spine1, spine2); at most 1 may be down at once",
+        "batch 2: 5 devices, more than the maximum of 4",
+        "batch 2: upgrades a leaf after a batch of spines; leafs go before spines, spines before super-spines",
+        "batch 2: leaf1 and leaf2 both carry multihomed server web1",
+        "batch 2: bl1 and bl2 both carry multihomed server fw1",
+        "batch 2: takes down 2 of the dc-gateway devices (bl1, bl2); at most 1 may be down at once",
+        "batch 3: leaf5 is already upgraded in batch 2",
+        "batch 3: mixes roles: leaf5 is a leaf, spine4 is a spine",
+    ];
+    for line in expected {
+        assert!(
+            violations.iter().any(|v| v == line),
+            "missing {line:?} in {violations:#?}"
+        );
+    }
+    assert_eq!(violations.len(), expected.len(), "{violations:#?}");
+}

@@ -1,0 +1,58 @@
+//! Running the `hitless` binary from tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The outcome of one run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `hitless ARGS` with the repository root as working directory.
+pub fn hitless(args: &[&str]) -> Run {
+    let output: Output = Command::new(env!("CARGO_BIN_EXE_hitless"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the hitless binary runs");
+    Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every bundled scenario, sorted by file name.
+pub fn bundled_scenarios() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "the bundled scenarios are there");
+    files
+}
+
+/// A scenario path relative to the root, as a user would type it.
+pub fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .expect("under the root")
+        .display()
+        .to_string()
+}
+
+/// Writes `text` to `name` in a fresh temporary directory; keep the directory alive.
+pub fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write the file");
+    (dir, path)
+}

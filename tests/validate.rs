@@ -1,0 +1,194 @@
+//! `hitless validate`: bad input gets an error naming the file, line and column.
+
+use crate::util::{bundled_scenarios, hitless, relative, write_temp};
+
+const DEVICES: &str =
+    "    - {name: s1, role: spine, family: junos-qfx, platform: p1, version: 18.4R2}
+    - {name: s2, role: spine, family: junos-qfx, platform: p1, version: 18.4R2}
+    - {name: l1, role: leaf, family: junos-qfx, platform: p2, version: 18.4R2}
+    - {name: l2, role: leaf, family: junos-qfx, platform: p2, version: 18.4R2}
+";
+const IMAGES: &str = "images:
+  - {name: img, vendor: juniper, family: junos-qfx, platforms: [p1, p2], version: 19.1R1}
+";
+
+/// A scenario with the fabric devices above plus `fabric_rest` and `upgrade`.
+fn scenario(fabric_rest: &str, upgrade: &str) -> String {
+    format!("name: t\nfabric:\n  devices:\n{DEVICES}{fabric_rest}{IMAGES}upgrade:\n{upgrade}")
+}
+
+const ASSIGN_ALL: &str = "  assign: [{image: img, devices: all}]\n";
+
+/// Runs validate on `text` and returns the problem lines (after the first), with the temporary
+/// path replaced by `t.yaml`.
+fn problems(text: &str) -> Vec<String> {
+    let (_dir, path) = write_temp("t.yaml", text);
+    let run = hitless(&["validate", path.to_str().unwrap()]);
+    assert_eq!(
+        run.code, 2,
+        "expected an error, got: {}{}",
+        run.stdout, run.stderr
+    );
+    let path = path.display().to_string();
+    run.stderr
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().replace(&path, "t.yaml"))
+        .collect()
+}
+
+#[test]
+fn bundled_scenarios_are_valid() {
+    for path in bundled_scenarios() {
+        let run = hitless(&["validate", &relative(&path)]);
+        assert_eq!(run.code, 0, "{}: {}", path.display(), run.stderr);
+        assert!(run.stdout.contains("is valid"), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn a_good_scenario_validates() {
+    let text = scenario(
+        "  links: [[s1, l1], [s2, l1], [s1, l2], [s2, l2]]\n",
+        ASSIGN_ALL,
+    );
+    let (_dir, path) = write_temp("t.yaml", &text);
+    let run = hitless(&["validate", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("4 devices, 4 to upgrade, 0 skipped"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn malformed_yaml_names_the_position() {
+    let text = "name: t\nfabric:\n  devices: [\n    - {name: s1\n";
+    let lines = problems(text);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("t.yaml:4:"), "{lines:?}");
+}
+
+#[test]
+fn unknown_fields_are_named() {
+    let text = scenario("", ASSIGN_ALL).replace("name: l2,", "name: l2, colour: red,");
+    let lines = problems(&text);
+    assert!(
+        lines[0].starts_with("t.yaml:7:") && lines[0].contains("unknown field `colour`"),
+        "{lines:?}"
+    );
+    let text = scenario("", ASSIGN_ALL).replace("upgrade:\n", "upgrade:\n  batch: 3\n");
+    let lines = problems(&text);
+    assert!(lines[0].contains("unknown field `batch`"), "{lines:?}");
+}
+
+#[test]
+fn every_fabric_problem_is_listed_at_once() {
+    let text = format!(
+        "name: t\nfabric:\n  devices:\n{DEVICES}    - {{name: l1, role: leaf, family: junos-qfx, platform: p2, version: 18.4R2}}\n  links: [[s1, l9], [l1, l2]]\n  servers:\n    - {{name: bms1, links: [l1, s1]}}\n{IMAGES}upgrade:\n{ASSIGN_ALL}"
+    );
+    let lines = problems(&text);
+    assert_eq!(
+        lines,
+        vec![
+            "t.yaml:8:14: duplicate device name l1 (first defined on line 6)",
+            "t.yaml:9:16: link [s1, l9] names unknown device l9",
+            "t.yaml:9:21: link [l1, l2] joins a leaf and a leaf; links join a leaf to a spine or a spine to a super-spine",
+            "t.yaml:11:32: server bms1 is linked to s1 which is a spine; servers attach to leafs",
+        ]
+    );
+}
+
+#[test]
+fn assignment_problems_name_image_and_device() {
+    let upgrade =
+        "  assign:\n    - {image: img, devices: [l1, l7]}\n    - {image: nope, devices: all}\n";
+    let lines = problems(&scenario("", upgrade));
+    assert_eq!(
+        lines,
+        vec![
+            "t.yaml:12:34: assignment of image img names unknown device l7",
+            "t.yaml:13:15: upgrade.assign names unknown image nope",
+        ]
+    );
+}
+
+#[test]
+fn an_explicitly_named_incompatible_device_is_an_error() {
+    let text = scenario("", "  assign: [{image: img, devices: [l1]}]\n").replace(
+        "platform: p2, version: 18.4R2}\n    - {name: l2",
+        "platform: p9, version: 18.4R2}\n    - {name: l2",
+    );
+    let lines = problems(&text);
+    assert_eq!(
+        lines,
+        vec!["t.yaml:11:35: image img supports platforms p1, p2, not p9 (l1)"]
+    );
+}
+
+#[test]
+fn a_device_assigned_two_images_is_an_error() {
+    let text = scenario("", "  assign:\n    - {image: img, devices: all}\n    - {image: img2, devices: [l1]}\n")
+        .replace("images:\n", "images:\n  - {name: img2, vendor: juniper, family: junos-qfx, platforms: [p2], version: 19.1R2}\n");
+    let lines = problems(&text);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("device l1 is already assigned image img by assign entry 1"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn bad_versions_roles_and_batch_sizes_are_named() {
+    let text = scenario(
+        "",
+        "  assign: [{image: img, devices: {role: leaf}}]\n  max_batch_size: 0\n",
+    )
+    .replace("version: 19.1R1", "version: latest");
+    let lines = problems(&text);
+    assert!(
+        lines[0].contains("image img: unparsable Junos version \"latest\""),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("max_batch_size must be between 1 and 1024, not 0"),
+        "{lines:?}"
+    );
+    let text = scenario("", "  assign: [{image: img, devices: {role: spline}}]\n");
+    let lines = problems(&text);
+    assert!(lines[0].contains("unknown variant `spline`"), "{lines:?}");
+    let text = scenario("", "  assign: [{image: img, devices: everything}]\n");
+    let lines = problems(&text);
+    assert!(
+        lines[0].contains("`all`, a list of device names"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn generate_and_explicit_devices_do_not_mix() {
+    let text = scenario("  generate: {pods: 1}\n", ASSIGN_ALL);
+    let lines = problems(&text);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("fabric has both generate and devices")),
+        "{lines:?}"
+    );
+    let text = "name: g\nfabric:\n  generate: {pods: 1, leafs: 3}\nupgrade: {assign: []}\n";
+    let lines = problems(text);
+    assert!(lines[0].contains("unknown field `leafs`"), "{lines:?}");
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let run = hitless(&["validate", "scenarios/no-such-file.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .starts_with("hitless: cannot read scenario scenarios/no-such-file.yaml:"),
+        "{}",
+        run.stderr
+    );
+}
