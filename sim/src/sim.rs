@@ -146,10 +146,10 @@ impl Simulation {
                 let (_, event) = self.engine.next_event().expect("peeked");
                 if let Event::Act(Action::Probe(tag)) = event {
                     pending_probes.push(tag);
-                } else if let Some(node) = self.handle(event) {
-                    if !std::mem::replace(&mut dirty[node.0 as usize], true) {
-                        dirty_nodes.push(node);
-                    }
+                } else if let Some(node) = self.handle(event)
+                    && !std::mem::replace(&mut dirty[node.0 as usize], true)
+                {
+                    dirty_nodes.push(node);
                 }
             }
             self.settle(&mut dirty, &mut dirty_nodes, now);
