@@ -26,11 +26,9 @@ fn bench_plan(c: &mut Criterion) {
         let scenario = scenario(pods);
         let devices = scenario.fabric.len() as u64;
         group.throughput(Throughput::Elements(devices));
-        group.bench_with_input(
-            BenchmarkId::from_parameter(devices),
-            &scenario,
-            |b, scenario| b.iter(|| plan(scenario, &PlanOptions::default())),
-        );
+        group.bench_with_input(BenchmarkId::from_parameter(devices), &scenario, |b, scenario| {
+            b.iter(|| plan(scenario, &PlanOptions::default()))
+        });
     }
     group.finish();
 }

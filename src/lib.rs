@@ -45,5 +45,7 @@ pub mod model;
 pub mod plan;
 pub mod scenario;
 pub mod select;
+pub mod simulate;
 pub mod timing;
+pub mod traffic;
 pub mod version;

@@ -69,11 +69,7 @@ pub struct SelectError {
 }
 
 /// Resolves assignments into targets and skipped devices. Returns every problem found.
-pub fn select(
-    fabric: &Fabric,
-    images: &[Image],
-    assigns: &[Assign],
-) -> Result<Selection, Vec<SelectError>> {
+pub fn select(fabric: &Fabric, images: &[Image], assigns: &[Assign]) -> Result<Selection, Vec<SelectError>> {
     // Which assignment claimed each device first, so a second claim can name the first.
     let mut claimed: Vec<Option<(usize, bool)>> = vec![None; fabric.len()];
     let mut errors = Vec::new();
@@ -104,46 +100,23 @@ pub fn select(
         let image = &images[assigns[index].image];
         if let Err(why) = image.fits(device) {
             if explicit {
-                errors.push(SelectError {
-                    assign: index,
-                    device: Some(id),
-                    message: why,
-                });
+                errors.push(SelectError { assign: index, device: Some(id), message: why });
             } else {
-                selection
-                    .skipped
-                    .push((id, format!("not applicable: {why}")));
+                selection.skipped.push((id, format!("not applicable: {why}")));
             }
         } else if device.version == image.version {
-            selection
-                .skipped
-                .push((id, format!("already running {}", image.version)));
+            selection.skipped.push((id, format!("already running {}", image.version)));
         } else {
-            selection.targets.push(Target {
-                device: id,
-                image: assigns[index].image,
-            });
+            selection.targets.push(Target { device: id, image: assigns[index].image });
         }
     }
-    if errors.is_empty() {
-        Ok(selection)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(selection) } else { Err(errors) }
 }
 
-fn members<'a>(
-    fabric: &'a Fabric,
-    selection: &'a DeviceSelection,
-) -> Box<dyn Iterator<Item = DeviceId> + 'a> {
+fn members<'a>(fabric: &'a Fabric, selection: &'a DeviceSelection) -> Box<dyn Iterator<Item = DeviceId> + 'a> {
     match selection {
         DeviceSelection::All => Box::new(fabric.iter().map(|(id, _)| id)),
-        DeviceSelection::Role(role) => Box::new(
-            fabric
-                .iter()
-                .filter(move |(_, d)| d.role == *role)
-                .map(|(id, _)| id),
-        ),
+        DeviceSelection::Role(role) => Box::new(fabric.iter().filter(move |(_, d)| d.role == *role).map(|(id, _)| id)),
         DeviceSelection::Devices(ids) => Box::new(ids.iter().copied()),
     }
 }

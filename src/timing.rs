@@ -96,9 +96,7 @@ pub struct TimingProfile {
 
 impl Default for TimingProfile {
     fn default() -> Self {
-        TimingProfile {
-            by_role: Role::ALL.map(PhaseDurations::default_for),
-        }
+        TimingProfile { by_role: Role::ALL.map(PhaseDurations::default_for) }
     }
 }
 
@@ -203,10 +201,7 @@ mod tests {
     fn role_overrides_win_over_global_ones() {
         let overrides = TimingOverrides {
             reboot_seconds: Some(100),
-            spine: Some(PhaseOverrides {
-                reboot_seconds: Some(900),
-                ..Default::default()
-            }),
+            spine: Some(PhaseOverrides { reboot_seconds: Some(900), ..Default::default() }),
             ..Default::default()
         };
         let profile = TimingProfile::from_overrides(&overrides);

@@ -42,9 +42,7 @@ enum ServiceKind {
 
 /// Why a version string could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unparsable Junos version {text:?}: {why} (expected e.g. 18.4R2, 18.4R2-S3.4 or 15.1X53-D59.4)"
-)]
+#[error("unparsable Junos version {text:?}: {why} (expected e.g. 18.4R2, 18.4R2-S3.4 or 15.1X53-D59.4)")]
 pub struct VersionError {
     text: String,
     why: &'static str,
@@ -53,25 +51,16 @@ pub struct VersionError {
 impl Version {
     /// Parses a version, accepting lower-case letters and surrounding white space.
     pub fn parse(text: &str) -> Result<Version, VersionError> {
-        let err = |why| VersionError {
-            text: text.to_string(),
-            why,
-        };
+        let err = |why| VersionError { text: text.to_string(), why };
         let upper = text.trim().to_ascii_uppercase();
         let (body, evolved) = match upper.strip_suffix("-EVO") {
             Some(body) => (body, true),
             None => (upper.as_str(), false),
         };
         let mut cursor = Cursor { rest: body };
-        let major = cursor
-            .number()
-            .ok_or_else(|| err("it must start with the major release number"))?;
-        cursor
-            .expect('.')
-            .ok_or_else(|| err("a dot must follow the major release"))?;
-        let minor = cursor
-            .number()
-            .ok_or_else(|| err("a minor release number must follow the dot"))?;
+        let major = cursor.number().ok_or_else(|| err("it must start with the major release number"))?;
+        cursor.expect('.').ok_or_else(|| err("a dot must follow the major release"))?;
+        let minor = cursor.number().ok_or_else(|| err("a minor release number must follow the dot"))?;
         let kind = match cursor.letter() {
             Some('R') => ReleaseKind::Regular,
             Some('X') => ReleaseKind::Special,
@@ -80,28 +69,17 @@ impl Version {
             Some('I') => ReleaseKind::Internal,
             _ => return Err(err("the release type must be one of R, X, F, B or I")),
         };
-        let build = cursor
-            .number()
-            .ok_or_else(|| err("a build number must follow the release type"))?;
-        let build_respin = cursor
-            .expect('.')
-            .map(|()| cursor.number())
-            .transpose_none();
-        let build_respin =
-            build_respin.map_err(|()| err("a number must follow the dot after the build"))?;
+        let build = cursor.number().ok_or_else(|| err("a build number must follow the release type"))?;
+        let build_respin = cursor.expect('.').map(|()| cursor.number()).transpose_none();
+        let build_respin = build_respin.map_err(|()| err("a number must follow the dot after the build"))?;
         let service = if cursor.expect('-').is_some() {
             let service_kind = match cursor.letter() {
                 Some('S') => ServiceKind::S,
                 Some('D') => ServiceKind::D,
                 _ => return Err(err("a service release must be -S<n> or -D<n>")),
             };
-            let number = cursor
-                .number()
-                .ok_or_else(|| err("a number must follow -S or -D"))?;
-            let respin = cursor
-                .expect('.')
-                .map(|()| cursor.number())
-                .transpose_none();
+            let number = cursor.number().ok_or_else(|| err("a number must follow -S or -D"))?;
+            let respin = cursor.expect('.').map(|()| cursor.number()).transpose_none();
             let respin = respin.map_err(|()| err("a number must follow the respin dot"))?;
             Some((service_kind, number, respin))
         } else {
@@ -110,15 +88,7 @@ impl Version {
         if !cursor.rest.is_empty() {
             return Err(err("unexpected text at the end"));
         }
-        Ok(Version {
-            major,
-            minor,
-            kind,
-            build,
-            build_respin,
-            service,
-            evolved,
-        })
+        Ok(Version { major, minor, kind, build, build_respin, service, evolved })
     }
 
     /// The release train, e.g. `18.4` for `18.4R2-S3.4`.
@@ -148,10 +118,7 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     fn number(&mut self) -> Option<u32> {
-        let end = self
-            .rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(self.rest.len());
+        let end = self.rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(self.rest.len());
         let (digits, rest) = self.rest.split_at(end);
         let value = digits.parse().ok()?;
         self.rest = rest;
@@ -174,15 +141,7 @@ impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         let key = |v: &Version| {
             let service = v.service.map(|(k, n, r)| (k, n, r.unwrap_or(0)));
-            (
-                v.major,
-                v.minor,
-                v.kind,
-                v.build,
-                v.build_respin.unwrap_or(0),
-                service,
-                v.evolved,
-            )
+            (v.major, v.minor, v.kind, v.build, v.build_respin.unwrap_or(0), service, v.evolved)
         };
         key(self).cmp(&key(other))
     }
@@ -258,12 +217,7 @@ mod tests {
             "23.4R2",
         ];
         for pair in ordered.windows(2) {
-            assert!(
-                v(pair[0]) < v(pair[1]),
-                "{} should sort before {}",
-                pair[0],
-                pair[1]
-            );
+            assert!(v(pair[0]) < v(pair[1]), "{} should sort before {}", pair[0], pair[1]);
         }
     }
 
@@ -276,18 +230,8 @@ mod tests {
 
     #[test]
     fn rejects_garbage_with_a_reason() {
-        for bad in [
-            "",
-            "18",
-            "18.4",
-            "18.4Q2",
-            "18.4R",
-            "18.4R2-",
-            "18.4R2-S",
-            "18.4R2 extra",
-            "v18.4R2",
-            "18.4R2-S3.",
-        ] {
+        for bad in ["", "18", "18.4", "18.4Q2", "18.4R", "18.4R2-", "18.4R2-S", "18.4R2 extra", "v18.4R2", "18.4R2-S3."]
+        {
             let err = Version::parse(bad).unwrap_err().to_string();
             assert!(err.starts_with("unparsable Junos version"), "{bad}: {err}");
         }

@@ -17,10 +17,7 @@ fn every_bundled_scenario_plans_as_snapshotted() {
     for path in bundled_scenarios() {
         let path = relative(&path);
         let report = plan_json(&path, &[]);
-        let name = path
-            .trim_start_matches("scenarios/")
-            .trim_end_matches(".yaml")
-            .to_string();
+        let name = path.trim_start_matches("scenarios/").trim_end_matches(".yaml").to_string();
         insta::assert_json_snapshot!(format!("plan-{name}"), report);
     }
 }
@@ -34,12 +31,7 @@ fn table_output_lists_batches_skips_and_summary() {
 
 #[test]
 fn json_has_the_documented_shape() {
-    let run = hitless(&[
-        "plan",
-        "scenarios/small-2spine-4leaf.yaml",
-        "--format",
-        "json",
-    ]);
+    let run = hitless(&["plan", "scenarios/small-2spine-4leaf.yaml", "--format", "json"]);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     for key in [
         "scenario",
@@ -63,34 +55,14 @@ fn json_has_the_documented_shape() {
 #[test]
 fn evpn_plan_keeps_pairs_apart_and_skips_with_reasons() {
     let report = plan_json("scenarios/evpn-esi-lag.yaml", &[]);
-    let batch_of = |name: &str| {
-        report
-            .batches
-            .iter()
-            .find(|b| b.devices.iter().any(|d| d == name))
-            .map(|b| b.index)
-    };
-    for (a, b) in [
-        ("leaf1", "leaf2"),
-        ("leaf5", "leaf6"),
-        ("leaf7", "leaf8"),
-        ("bl1", "bl2"),
-        ("spine1", "spine2"),
-    ] {
+    let batch_of = |name: &str| report.batches.iter().find(|b| b.devices.iter().any(|d| d == name)).map(|b| b.index);
+    for (a, b) in [("leaf1", "leaf2"), ("leaf5", "leaf6"), ("leaf7", "leaf8"), ("bl1", "bl2"), ("spine1", "spine2")] {
         assert_ne!(batch_of(a), batch_of(b), "{a} and {b} back each other up");
     }
-    let skipped: Vec<(&str, &str)> = report
-        .skipped
-        .iter()
-        .map(|s| (s.device.as_str(), s.reason.as_str()))
-        .collect();
+    let skipped: Vec<(&str, &str)> = report.skipped.iter().map(|s| (s.device.as_str(), s.reason.as_str())).collect();
     assert_eq!(skipped[0], ("leaf3", "already running 21.4R3-S5.4"));
     assert_eq!(skipped[1].0, "oob1");
-    assert!(
-        skipped[1].1.starts_with("not applicable: "),
-        "{}",
-        skipped[1].1
-    );
+    assert!(skipped[1].1.starts_with("not applicable: "), "{}", skipped[1].1);
     assert_eq!(batch_of("leaf3"), None);
     assert_eq!(report.batches.len(), report.lower_bound_batches);
 }
@@ -110,22 +82,12 @@ fn batch_size_flag_overrides_the_scenario() {
 fn impossible_fabrics_warn_and_name_the_devices() {
     let report = plan_json("scenarios/single-spine.yaml", &[]);
     assert!(
-        report
-            .warnings
-            .iter()
-            .any(|w| w.contains("spine1 is the only spine") && w.contains("not be hitless")),
+        report.warnings.iter().any(|w| w.contains("spine1 is the only spine") && w.contains("not be hitless")),
         "{:?}",
         report.warnings
     );
     let report = plan_json("scenarios/single-homed-server.yaml", &[]);
-    assert!(
-        report
-            .warnings
-            .iter()
-            .any(|w| w.contains("backup1") && w.contains("leaf4")),
-        "{:?}",
-        report.warnings
-    );
+    assert!(report.warnings.iter().any(|w| w.contains("backup1") && w.contains("leaf4")), "{:?}", report.warnings);
     let report = plan_json("scenarios/small-2spine-4leaf.yaml", &[]);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 }

@@ -26,26 +26,16 @@ struct RandomFabric {
     max_batch_size: u32,
 }
 
-const CRITICAL: [&str; 4] = [
-    "route-reflector",
-    "dc-gateway",
-    "dci-gateway",
-    "mcast-gateway",
-];
+const CRITICAL: [&str; 4] = ["route-reflector", "dc-gateway", "dci-gateway", "mcast-gateway"];
 
 impl RandomFabric {
     fn yaml(&self) -> String {
         let mut y = String::from("name: random\nfabric:\n  devices:\n");
         let mut index = 0;
         let mut device = |y: &mut String, name: String, role: &str, platform: &str| {
-            let version = if self.current[index] {
-                "19.1R1"
-            } else {
-                "18.4R2"
-            };
-            let critical = self.critical[index]
-                .map(|c| format!(", critical_roles: [{}]", CRITICAL[c]))
-                .unwrap_or_default();
+            let version = if self.current[index] { "19.1R1" } else { "18.4R2" };
+            let critical =
+                self.critical[index].map(|c| format!(", critical_roles: [{}]", CRITICAL[c])).unwrap_or_default();
             writeln!(y, "    - {{name: {name}, role: {role}, family: junos-qfx, platform: {platform}, version: {version}{critical}}}").unwrap();
             index += 1;
         };
@@ -77,47 +67,38 @@ impl RandomFabric {
             .iter()
             .enumerate()
             .map(|(i, leafs)| {
-                let names: Vec<String> = leafs
-                    .iter()
-                    .map(|l| format!("l{}", l % self.leafs))
-                    .collect();
+                let names: Vec<String> = leafs.iter().map(|l| format!("l{}", l % self.leafs)).collect();
                 format!("{{name: bms{i}, links: [{}]}}", names.join(", "))
             })
             .collect();
         writeln!(y, "  servers: [{}]", servers.join(", ")).unwrap();
         y.push_str("images:\n  - {name: img, vendor: juniper, family: junos-qfx, platforms: [qfx5120-48y, qfx10002-36q, qfx10008], version: 19.1R1}\n");
-        write!(
-            y,
-            "upgrade:\n  assign: [{{image: img, devices: all}}]\n  max_batch_size: {}\n",
-            self.max_batch_size
-        )
-        .unwrap();
+        write!(y, "upgrade:\n  assign: [{{image: img, devices: all}}]\n  max_batch_size: {}\n", self.max_batch_size)
+            .unwrap();
         y
     }
 }
 
 fn random_fabric() -> impl Strategy<Value = RandomFabric> {
-    (1usize..5, 1usize..14, 0usize..3, 1u32..6).prop_flat_map(
-        |(spines, leafs, super_spines, max_batch_size)| {
-            let devices = spines + leafs + super_spines;
-            (
-                prop::collection::vec(any::<u8>(), leafs),
-                prop::collection::vec(prop::collection::vec(0..leafs, 1..4), 0..12),
-                prop::collection::vec(prop::option::weighted(0.2, 0usize..4), devices),
-                prop::collection::vec(prop::bool::weighted(0.15), devices),
-            )
-                .prop_map(move |(uplinks, servers, critical, current)| RandomFabric {
-                    spines,
-                    leafs,
-                    super_spines,
-                    uplinks,
-                    servers,
-                    critical,
-                    current,
-                    max_batch_size,
-                })
-        },
-    )
+    (1usize..5, 1usize..14, 0usize..3, 1u32..6).prop_flat_map(|(spines, leafs, super_spines, max_batch_size)| {
+        let devices = spines + leafs + super_spines;
+        (
+            prop::collection::vec(any::<u8>(), leafs),
+            prop::collection::vec(prop::collection::vec(0..leafs, 1..4), 0..12),
+            prop::collection::vec(prop::option::weighted(0.2, 0usize..4), devices),
+            prop::collection::vec(prop::bool::weighted(0.15), devices),
+        )
+            .prop_map(move |(uplinks, servers, critical, current)| RandomFabric {
+                spines,
+                leafs,
+                super_spines,
+                uplinks,
+                servers,
+                critical,
+                current,
+                max_batch_size,
+            })
+    })
 }
 
 proptest! {
@@ -165,18 +146,14 @@ proptest! {
 
 #[test]
 fn the_checker_catches_broken_plans() {
-    let scenario =
-        Scenario::load(&crate::util::root().join("scenarios/evpn-esi-lag.yaml")).unwrap();
+    let scenario = Scenario::load(&crate::util::root().join("scenarios/evpn-esi-lag.yaml")).unwrap();
     let id = |name: &str| scenario.fabric.lookup(name).unwrap();
     let batches = vec![
         vec![id("spine1"), id("spine2"), id("spine3")],
         vec![id("leaf1"), id("leaf2"), id("bl1"), id("bl2"), id("leaf5")],
         vec![id("leaf5"), id("spine4")],
     ];
-    let violations: Vec<String> = check(&scenario.fabric, &batches, 4)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let violations: Vec<String> = check(&scenario.fabric, &batches, 4).iter().map(ToString::to_string).collect();
     let expected = [
         "batch 1: takes down 3 of the spines (spine1, spine2, spine3, spine4); at most 2 may be down at once",
         "batch 1: takes down 2 of the route-reflector devices (spine1, spine2); at most 1 may be down at once",
@@ -190,10 +167,7 @@ fn the_checker_catches_broken_plans() {
         "batch 3: mixes roles: leaf5 is a leaf, spine4 is a spine",
     ];
     for line in expected {
-        assert!(
-            violations.iter().any(|v| v == line),
-            "missing {line:?} in {violations:#?}"
-        );
+        assert!(violations.iter().any(|v| v == line), "missing {line:?} in {violations:#?}");
     }
     assert_eq!(violations.len(), expected.len(), "{violations:#?}");
 }

@@ -9,5 +9,8 @@ mod plan;
 // `hitless validate`: every kind of bad input gets a clear error naming file, line and column.
 mod validate;
 
+// `hitless simulate`: verdicts, causes, foreign plans, seeds and expectations.
+mod simulate;
+
 // Property tests: the planner keeps every rule on random fabrics.
 mod properties;

@@ -43,10 +43,7 @@ pub fn bundled_scenarios() -> Vec<PathBuf> {
 
 /// A scenario path relative to the root, as a user would type it.
 pub fn relative(path: &Path) -> String {
-    path.strip_prefix(root())
-        .expect("under the root")
-        .display()
-        .to_string()
+    path.strip_prefix(root()).expect("under the root").display().to_string()
 }
 
 /// Writes `text` to `name` in a fresh temporary directory; keep the directory alive.

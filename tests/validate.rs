@@ -2,8 +2,7 @@
 
 use crate::util::{bundled_scenarios, hitless, relative, write_temp};
 
-const DEVICES: &str =
-    "    - {name: s1, role: spine, family: junos-qfx, platform: p1, version: 18.4R2}
+const DEVICES: &str = "    - {name: s1, role: spine, family: junos-qfx, platform: p1, version: 18.4R2}
     - {name: s2, role: spine, family: junos-qfx, platform: p1, version: 18.4R2}
     - {name: l1, role: leaf, family: junos-qfx, platform: p2, version: 18.4R2}
     - {name: l2, role: leaf, family: junos-qfx, platform: p2, version: 18.4R2}
@@ -24,17 +23,9 @@ const ASSIGN_ALL: &str = "  assign: [{image: img, devices: all}]\n";
 fn problems(text: &str) -> Vec<String> {
     let (_dir, path) = write_temp("t.yaml", text);
     let run = hitless(&["validate", path.to_str().unwrap()]);
-    assert_eq!(
-        run.code, 2,
-        "expected an error, got: {}{}",
-        run.stdout, run.stderr
-    );
+    assert_eq!(run.code, 2, "expected an error, got: {}{}", run.stdout, run.stderr);
     let path = path.display().to_string();
-    run.stderr
-        .lines()
-        .skip(1)
-        .map(|l| l.trim().replace(&path, "t.yaml"))
-        .collect()
+    run.stderr.lines().skip(1).map(|l| l.trim().replace(&path, "t.yaml")).collect()
 }
 
 #[test]
@@ -48,18 +39,11 @@ fn bundled_scenarios_are_valid() {
 
 #[test]
 fn a_good_scenario_validates() {
-    let text = scenario(
-        "  links: [[s1, l1], [s2, l1], [s1, l2], [s2, l2]]\n",
-        ASSIGN_ALL,
-    );
+    let text = scenario("  links: [[s1, l1], [s2, l1], [s1, l2], [s2, l2]]\n", ASSIGN_ALL);
     let (_dir, path) = write_temp("t.yaml", &text);
     let run = hitless(&["validate", path.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout.contains("4 devices, 4 to upgrade, 0 skipped"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("4 devices, 4 to upgrade, 0 skipped"), "{}", run.stdout);
 }
 
 #[test]
@@ -74,10 +58,7 @@ fn malformed_yaml_names_the_position() {
 fn unknown_fields_are_named() {
     let text = scenario("", ASSIGN_ALL).replace("name: l2,", "name: l2, colour: red,");
     let lines = problems(&text);
-    assert!(
-        lines[0].starts_with("t.yaml:7:") && lines[0].contains("unknown field `colour`"),
-        "{lines:?}"
-    );
+    assert!(lines[0].starts_with("t.yaml:7:") && lines[0].contains("unknown field `colour`"), "{lines:?}");
     let text = scenario("", ASSIGN_ALL).replace("upgrade:\n", "upgrade:\n  batch: 3\n");
     let lines = problems(&text);
     assert!(lines[0].contains("unknown field `batch`"), "{lines:?}");
@@ -102,8 +83,7 @@ fn every_fabric_problem_is_listed_at_once() {
 
 #[test]
 fn assignment_problems_name_image_and_device() {
-    let upgrade =
-        "  assign:\n    - {image: img, devices: [l1, l7]}\n    - {image: nope, devices: all}\n";
+    let upgrade = "  assign:\n    - {image: img, devices: [l1, l7]}\n    - {image: nope, devices: all}\n";
     let lines = problems(&scenario("", upgrade));
     assert_eq!(
         lines,
@@ -116,66 +96,44 @@ fn assignment_problems_name_image_and_device() {
 
 #[test]
 fn an_explicitly_named_incompatible_device_is_an_error() {
-    let text = scenario("", "  assign: [{image: img, devices: [l1]}]\n").replace(
-        "platform: p2, version: 18.4R2}\n    - {name: l2",
-        "platform: p9, version: 18.4R2}\n    - {name: l2",
-    );
+    let text = scenario("", "  assign: [{image: img, devices: [l1]}]\n")
+        .replace("platform: p2, version: 18.4R2}\n    - {name: l2", "platform: p9, version: 18.4R2}\n    - {name: l2");
     let lines = problems(&text);
-    assert_eq!(
-        lines,
-        vec!["t.yaml:11:35: image img supports platforms p1, p2, not p9 (l1)"]
-    );
+    assert_eq!(lines, vec!["t.yaml:11:35: image img supports platforms p1, p2, not p9 (l1)"]);
 }
 
 #[test]
 fn a_device_assigned_two_images_is_an_error() {
     let text = scenario("", "  assign:\n    - {image: img, devices: all}\n    - {image: img2, devices: [l1]}\n")
-        .replace("images:\n", "images:\n  - {name: img2, vendor: juniper, family: junos-qfx, platforms: [p2], version: 19.1R2}\n");
+        .replace(
+            "images:\n",
+            "images:\n  - {name: img2, vendor: juniper, family: junos-qfx, platforms: [p2], version: 19.1R2}\n",
+        );
     let lines = problems(&text);
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(
-        lines[0].contains("device l1 is already assigned image img by assign entry 1"),
-        "{lines:?}"
-    );
+    assert!(lines[0].contains("device l1 is already assigned image img by assign entry 1"), "{lines:?}");
 }
 
 #[test]
 fn bad_versions_roles_and_batch_sizes_are_named() {
-    let text = scenario(
-        "",
-        "  assign: [{image: img, devices: {role: leaf}}]\n  max_batch_size: 0\n",
-    )
-    .replace("version: 19.1R1", "version: latest");
+    let text = scenario("", "  assign: [{image: img, devices: {role: leaf}}]\n  max_batch_size: 0\n")
+        .replace("version: 19.1R1", "version: latest");
     let lines = problems(&text);
-    assert!(
-        lines[0].contains("image img: unparsable Junos version \"latest\""),
-        "{lines:?}"
-    );
-    assert!(
-        lines[1].contains("max_batch_size must be between 1 and 1024, not 0"),
-        "{lines:?}"
-    );
+    assert!(lines[0].contains("image img: unparsable Junos version \"latest\""), "{lines:?}");
+    assert!(lines[1].contains("max_batch_size must be between 1 and 1024, not 0"), "{lines:?}");
     let text = scenario("", "  assign: [{image: img, devices: {role: spline}}]\n");
     let lines = problems(&text);
     assert!(lines[0].contains("unknown variant `spline`"), "{lines:?}");
     let text = scenario("", "  assign: [{image: img, devices: everything}]\n");
     let lines = problems(&text);
-    assert!(
-        lines[0].contains("`all`, a list of device names"),
-        "{lines:?}"
-    );
+    assert!(lines[0].contains("`all`, a list of device names"), "{lines:?}");
 }
 
 #[test]
 fn generate_and_explicit_devices_do_not_mix() {
     let text = scenario("  generate: {pods: 1}\n", ASSIGN_ALL);
     let lines = problems(&text);
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("fabric has both generate and devices")),
-        "{lines:?}"
-    );
+    assert!(lines.iter().any(|l| l.contains("fabric has both generate and devices")), "{lines:?}");
     let text = "name: g\nfabric:\n  generate: {pods: 1, leafs: 3}\nupgrade: {assign: []}\n";
     let lines = problems(text);
     assert!(lines[0].contains("unknown field `leafs`"), "{lines:?}");
@@ -185,10 +143,5 @@ fn generate_and_explicit_devices_do_not_mix() {
 fn a_missing_file_is_a_clear_error() {
     let run = hitless(&["validate", "scenarios/no-such-file.yaml"]);
     assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .starts_with("hitless: cannot read scenario scenarios/no-such-file.yaml:"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.starts_with("hitless: cannot read scenario scenarios/no-such-file.yaml:"), "{}", run.stderr);
 }

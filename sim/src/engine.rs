@@ -100,17 +100,9 @@ impl<E: Clone> Engine<E> {
 
     /// Schedules `event` at `at`. Scheduling in the past is a bug in the caller.
     pub fn schedule(&mut self, at: SimTime, event: E) {
-        assert!(
-            at >= self.now,
-            "cannot schedule at {at} before now ({})",
-            self.now
-        );
+        assert!(at >= self.now, "cannot schedule at {at} before now ({})", self.now);
         self.sequence += 1;
-        self.queue.push(Entry {
-            at,
-            sequence: self.sequence,
-            event,
-        });
+        self.queue.push(Entry { at, sequence: self.sequence, event });
     }
 
     /// Schedules `event` `millis` milliseconds from now.

@@ -40,11 +40,7 @@ pub struct Status {
 }
 
 impl Status {
-    const UP: Status = Status {
-        forwarding: true,
-        fabric: View::Use,
-        access: View::Use,
-    };
+    const UP: Status = Status { forwarding: true, fabric: View::Use, access: View::Use };
 
     fn view(&self, detect: Detect) -> View {
         match detect {
@@ -104,11 +100,7 @@ struct LinkState {
 
 impl LinkState {
     fn overload(&self, capacity_gbps: f64) -> f64 {
-        if self.load_gbps > capacity_gbps {
-            (self.load_gbps - capacity_gbps) / self.load_gbps
-        } else {
-            0.0
-        }
+        if self.load_gbps > capacity_gbps { (self.load_gbps - capacity_gbps) / self.load_gbps } else { 0.0 }
     }
 
     fn advance(&mut self, now: SimTime, capacity_gbps: f64) {
@@ -127,6 +119,11 @@ struct FlowState {
     contributions: Vec<(LinkId, f64, f64)>,
     /// Devices every delivered bit of this flow crosses (single points of failure).
     single_points: Vec<NodeId>,
+    /// Switches the flow's traffic reaches now, sorted.
+    carried: Vec<NodeId>,
+    /// True when some of the flow is lost, or rides a path that is only "avoid" quality: only
+    /// such flows can move when a switch comes back as merely avoidable.
+    degraded: bool,
     blackhole_gbit: f64,
     congestion_gbit: f64,
     causes: Vec<(Cause, SimTime, f64)>,
@@ -156,11 +153,13 @@ pub struct Fluid {
     links: Vec<LinkState>,
     /// Per switch, the flows whose paths could cross it.
     pub(crate) flows_through: Vec<Vec<u32>>,
-    reach_memo: HashMap<(u32, NodeId), View>,
+    /// Per (destination group, switch): the memoised reach and the epoch it was computed in.
+    reach_memo: Vec<Option<(u64, View)>>,
+    /// Bumped whenever any switch's status changes.
+    epoch: u64,
+    scratch_carried: Vec<NodeId>,
     scratch_load: Vec<f64>,
     scratch_links: Vec<LinkId>,
-    scratch_through: Vec<f64>,
-    scratch_nodes: Vec<NodeId>,
     peak: Option<Peak>,
     pub(crate) evaluations: u64,
 }
@@ -169,6 +168,12 @@ struct Spread {
     blackhole_fraction: f64,
     cause: Option<(NodeId, f64)>,
     delivered: f64,
+    /// Switches some of the flow reached.
+    carried: Vec<NodeId>,
+    /// Switches that were alone at their stage: all the flow's traffic crossed them.
+    sole: Vec<NodeId>,
+    /// Some choice on the way had nothing better than "avoid".
+    degraded: bool,
 }
 
 impl Fluid {
@@ -178,12 +183,7 @@ impl Fluid {
         let mut dests = Vec::new();
         let mut flow_dest = Vec::with_capacity(flows.len());
         for flow in &flows {
-            let mut leafs: Vec<NodeId> = topology
-                .endpoint(flow.dst)
-                .attachments
-                .iter()
-                .map(|a| a.0)
-                .collect();
+            let mut leafs: Vec<NodeId> = topology.endpoint(flow.dst).attachments.iter().map(|a| a.0).collect();
             leafs.sort_unstable();
             let id = *dest_ids.entry(leafs.clone()).or_insert_with(|| {
                 dests.push(leafs);
@@ -198,11 +198,11 @@ impl Fluid {
             state: vec![FlowState::default(); flows.len()],
             links: vec![LinkState::default(); link_count],
             flows_through: vec![Vec::new(); node_count],
-            reach_memo: HashMap::new(),
+            reach_memo: Vec::new(),
+            epoch: 0,
+            scratch_carried: Vec::new(),
             scratch_load: vec![0.0; link_count],
             scratch_links: Vec::new(),
-            scratch_through: vec![0.0; node_count],
-            scratch_nodes: Vec::new(),
             peak: None,
             evaluations: 0,
             topology,
@@ -222,13 +222,8 @@ impl Fluid {
         let mut seen = vec![u32::MAX; self.topology.node_count()];
         for flow in 0..self.flows.len() {
             let dest = self.flow_dest[flow];
-            let mut stack: Vec<NodeId> = self
-                .topology
-                .endpoint(self.flows[flow].src)
-                .attachments
-                .iter()
-                .map(|a| a.0)
-                .collect();
+            let mut stack: Vec<NodeId> =
+                self.topology.endpoint(self.flows[flow].src).attachments.iter().map(|a| a.0).collect();
             while let Some(node) = stack.pop() {
                 if seen[node.0 as usize] == flow as u32 {
                     continue;
@@ -240,44 +235,55 @@ impl Fluid {
         }
     }
 
-    /// Calls `f` for every next hop from `node` towards destination group `dest`, valley-free.
+    /// Calls `f` for every next hop from `node` towards destination group `dest`, valley-free:
+    /// a tier-1 switch not in the group goes up; a tier-2 switch goes down to the group's
+    /// switches below it, or up if there are none; a higher switch goes down to the tier-2
+    /// switches that serve the group. Lookups start from the group (a handful of switches) and
+    /// go up, so the cost does not grow with how many switches hang below a spine.
     fn for_each_hop(&self, node: NodeId, dest: u32, mut f: impl FnMut(NodeId, LinkId)) {
         let leafs = &self.dests[dest as usize];
         let topo = &self.topology;
+        let above = |n: NodeId| &topo.from_above[n.0 as usize];
         match topo.node(node).tier {
             1 if leafs.binary_search(&node).is_ok() => {}
             1 => topo.up[node.0 as usize].iter().for_each(|&(n, l)| f(n, l)),
             2 => {
-                let down = &topo.down[node.0 as usize];
                 let mut any = false;
-                for &(n, l) in down.iter().filter(|(n, _)| leafs.binary_search(n).is_ok()) {
-                    any = true;
-                    f(n, l);
+                for leaf in leafs {
+                    if let Some(&(_, link)) = above(*leaf).iter().find(|(upper, _)| *upper == node) {
+                        any = true;
+                        f(*leaf, link);
+                    }
                 }
                 if !any {
                     topo.up[node.0 as usize].iter().for_each(|&(n, l)| f(n, l));
                 }
             }
             _ => {
-                let serves = |spine: NodeId| {
-                    leafs
-                        .iter()
-                        .any(|leaf| topo.up[leaf.0 as usize].iter().any(|(s, _)| *s == spine))
-                };
-                for &(n, l) in topo.down[node.0 as usize]
-                    .iter()
-                    .filter(|(n, _)| serves(*n))
-                {
-                    f(n, l);
+                let mut seen: Vec<NodeId> = Vec::new();
+                for leaf in leafs {
+                    for &(spine, _) in above(*leaf) {
+                        if seen.contains(&spine) {
+                            continue;
+                        }
+                        seen.push(spine);
+                        if let Some(&(_, link)) = above(spine).iter().find(|(upper, _)| *upper == node) {
+                            f(spine, link);
+                        }
+                    }
                 }
             }
         }
     }
 
     /// The best quality of a path from `node` onward to `dest`, by what neighbours believe.
+    /// Memoised per status epoch: any status change invalidates every entry at once.
     fn reach(&mut self, node: NodeId, dest: u32) -> View {
-        if let Some(view) = self.reach_memo.get(&(dest, node)) {
-            return *view;
+        let slot = dest as usize * self.topology.node_count() + node.0 as usize;
+        if let Some((epoch, view)) = self.reach_memo.get(slot).copied().flatten()
+            && epoch == self.epoch
+        {
+            return view;
         }
         let leafs = &self.dests[dest as usize];
         let view = if self.topology.node(node).tier == 1 && leafs.binary_search(&node).is_ok() {
@@ -287,78 +293,27 @@ impl Fluid {
             self.for_each_hop(node, dest, |n, _| hops.push(n));
             let mut best = View::Withdrawn;
             for next in hops {
-                let quality = self.status[next.0 as usize]
-                    .fabric
-                    .min(self.reach(next, dest));
+                let quality = self.status[next.0 as usize].fabric.min(self.reach(next, dest));
                 best = best.max(quality);
             }
             best
         };
-        self.reach_memo.insert((dest, node), view);
+        if self.reach_memo.len() <= slot {
+            self.reach_memo.resize(slot + 1, None);
+        }
+        self.reach_memo[slot] = Some((self.epoch, view));
         view
     }
 
-    /// Spreads `fraction` of a flow arriving at `node`; returns the fraction delivered.
-    fn visit(
-        &mut self,
-        node: NodeId,
-        fraction: f64,
-        dest: u32,
-        dst: EndpointId,
-        spread: &mut Spread,
-    ) -> f64 {
-        if !self.status[node.0 as usize].forwarding {
-            spread.lose(node, fraction);
-            return 0.0;
-        }
-        let delivered = if self.dests[dest as usize].binary_search(&node).is_ok() {
-            let endpoint = self.topology.endpoint(dst);
-            let link = endpoint
-                .attachments
-                .iter()
-                .find(|a| a.0 == node)
-                .expect("destination attaches here")
-                .2;
-            self.add_load(link, fraction);
-            fraction
-        } else {
-            let mut hops = Vec::new();
-            self.for_each_hop(node, dest, |n, l| hops.push((n, l)));
-            let qualities: Vec<View> = hops
-                .iter()
-                .map(|(n, _)| self.status[n.0 as usize].fabric)
-                .collect::<Vec<_>>();
-            let mut best = View::Withdrawn;
-            let mut ranked = Vec::with_capacity(hops.len());
-            for (i, (next, _)) in hops.iter().enumerate() {
-                let quality = qualities[i].min(self.reach(*next, dest));
-                best = best.max(quality);
-                ranked.push(quality);
-            }
-            if best == View::Withdrawn {
-                let culprit = hops
-                    .iter()
-                    .find(|(n, _)| self.status[n.0 as usize].fabric == View::Withdrawn)
-                    .map_or(node, |h| h.0);
-                spread.lose(culprit, fraction);
-                return 0.0;
-            }
-            let chosen: Vec<(NodeId, LinkId)> = hops
-                .iter()
-                .zip(&ranked)
-                .filter(|(_, q)| **q == best)
-                .map(|(h, _)| *h)
-                .collect();
-            let share = fraction / chosen.len() as f64;
-            let mut delivered = 0.0;
-            for (next, link) in chosen {
-                self.add_load(link, share);
-                delivered += self.visit(next, share, dest, dst, spread);
-            }
-            delivered
+    /// The switch to blame when `node` has no route to `dest`: a withdrawn destination switch
+    /// if there is one (the route ran out because of it), else a withdrawn next hop, else `node`.
+    fn blame(&self, node: NodeId, hops: &[(NodeId, LinkId)], dest: u32) -> NodeId {
+        let gone = |n: &NodeId| {
+            let status = &self.status[n.0 as usize];
+            !status.forwarding || status.fabric == View::Withdrawn
         };
-        self.add_through(node, delivered);
-        delivered
+        let dest_leaf = self.dests[dest as usize].iter().find(|n| gone(n)).copied();
+        dest_leaf.or_else(|| hops.iter().map(|h| h.0).find(|n| gone(n))).unwrap_or(node)
     }
 
     fn add_load(&mut self, link: LinkId, fraction: f64) {
@@ -368,16 +323,9 @@ impl Fluid {
         self.scratch_load[link.0 as usize] += fraction;
     }
 
-    fn add_through(&mut self, node: NodeId, delivered: f64) {
-        if delivered > 0.0 {
-            if self.scratch_through[node.0 as usize] == 0.0 {
-                self.scratch_nodes.push(node);
-            }
-            self.scratch_through[node.0 as usize] += delivered;
-        }
-    }
-
-    /// Spreads one flow from its source, filling the scratch buffers.
+    /// Spreads one flow from its source, stage by stage (the source's switches, their next hops,
+    /// and so on), merging the fractions that reach the same switch, so each switch and link is
+    /// handled once per stage rather than once per path. Fills the scratch link loads.
     fn spread(&mut self, flow: usize) -> Spread {
         self.evaluations += 1;
         let spec = self.flows[flow];
@@ -386,33 +334,105 @@ impl Fluid {
             blackhole_fraction: 0.0,
             cause: None,
             delivered: 0.0,
+            carried: std::mem::take(&mut self.scratch_carried),
+            sole: Vec::new(),
+            degraded: false,
         };
         let source = self.topology.endpoint(spec.src);
         let detect = source.detect;
-        let attachments = source.attachments.clone();
-        let best = attachments
-            .iter()
-            .map(|a| self.status[a.0.0 as usize].view(detect))
-            .max()
-            .unwrap_or(View::Withdrawn);
+        let best = source.attachments.iter().map(|a| self.status[a.0.0 as usize].view(detect)).max();
+        let best = best.unwrap_or(View::Withdrawn);
+        spread.degraded |= best != View::Use;
         if best == View::Withdrawn {
-            let culprit = attachments.first().map(|a| a.0);
-            match culprit {
-                Some(node) => spread.lose(node, 1.0),
+            match source.attachments.first() {
+                Some(attachment) => spread.lose(attachment.0, 1.0),
                 None => spread.blackhole_fraction = 1.0,
             }
             return spread;
         }
-        let chosen: Vec<_> = attachments
+        let mut stage: Vec<(NodeId, f64)> = Vec::new();
+        let chosen: Vec<(NodeId, LinkId)> = source
+            .attachments
             .iter()
             .filter(|a| self.status[a.0.0 as usize].view(detect) == best)
+            .map(|a| (a.0, a.1))
             .collect();
         let share = 1.0 / chosen.len() as f64;
-        for (leaf, sending, _) in chosen.into_iter().copied() {
+        for (leaf, sending) in chosen {
             self.add_load(sending, share);
-            spread.delivered += self.visit(leaf, share, dest, spec.dst, &mut spread);
+            stage.push((leaf, share));
         }
+        let mut hops = Vec::new();
+        // Valley-free paths have at most five switches; the bound guards against a topology bug.
+        for _ in 0..8 {
+            if stage.is_empty() {
+                break;
+            }
+            if let [(node, _)] = stage.as_slice() {
+                spread.sole.push(*node);
+            }
+            let mut next: Vec<(NodeId, f64)> = Vec::new();
+            for (node, fraction) in std::mem::take(&mut stage) {
+                spread.carried.push(node);
+                self.forward(node, fraction, dest, spec.dst, &mut hops, &mut next, &mut spread);
+            }
+            stage = next;
+        }
+        assert!(stage.is_empty(), "a flow crossed more than eight switches: the topology has a loop");
         spread
+    }
+
+    /// Handles `fraction` of a flow at `node`: delivers it, loses it, or splits it over the best
+    /// next hops into `next`.
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &mut self,
+        node: NodeId,
+        fraction: f64,
+        dest: u32,
+        dst: EndpointId,
+        hops: &mut Vec<(NodeId, LinkId)>,
+        next: &mut Vec<(NodeId, f64)>,
+        spread: &mut Spread,
+    ) {
+        if !self.status[node.0 as usize].forwarding {
+            spread.lose(node, fraction);
+            return;
+        }
+        if self.dests[dest as usize].binary_search(&node).is_ok() {
+            let endpoint = self.topology.endpoint(dst);
+            let link = endpoint.attachments.iter().find(|a| a.0 == node).expect("destination attaches here").2;
+            self.add_load(link, fraction);
+            spread.delivered += fraction;
+            return;
+        }
+        hops.clear();
+        self.for_each_hop(node, dest, |n, l| hops.push((n, l)));
+        let mut best = View::Withdrawn;
+        let mut ranked = [View::Withdrawn; 64];
+        assert!(hops.len() <= ranked.len(), "at most 64 next hops per switch");
+        for (i, (hop, _)) in hops.iter().enumerate() {
+            ranked[i] = self.status[hop.0 as usize].fabric.min(self.reach(*hop, dest));
+            best = best.max(ranked[i]);
+        }
+        spread.degraded |= best != View::Use;
+        if best == View::Withdrawn {
+            let culprit = self.blame(node, hops, dest);
+            spread.lose(culprit, fraction);
+            return;
+        }
+        let count = ranked[..hops.len()].iter().filter(|q| **q == best).count();
+        let share = fraction / count as f64;
+        for (i, &(hop, link)) in hops.iter().enumerate() {
+            if ranked[i] != best {
+                continue;
+            }
+            self.add_load(link, share);
+            match next.iter_mut().find(|(n, _)| *n == hop) {
+                Some(entry) => entry.1 += share,
+                None => next.push((hop, share)),
+            }
+        }
     }
 
     /// Starts accounting `flow` at `now` with its current spread.
@@ -431,27 +451,21 @@ impl Fluid {
             }
             contributions.push((link, gbps, state.k));
             let utilisation = state.load_gbps / capacity;
-            if self
-                .peak
-                .is_none_or(|p| utilisation > p.utilisation + 1e-12)
-            {
-                self.peak = Some(Peak {
-                    link,
-                    utilisation,
-                    at: now,
-                });
+            if self.peak.is_none_or(|p| utilisation > p.utilisation + 1e-12) {
+                self.peak = Some(Peak { link, utilisation, at: now });
             }
         }
-        let mut single_points = Vec::new();
-        for node in std::mem::take(&mut self.scratch_nodes) {
-            let through = std::mem::take(&mut self.scratch_through[node.0 as usize]);
-            if spread.delivered > 0.0 && through >= spread.delivered * (1.0 - 1e-9) {
-                single_points.push(node);
-            }
-        }
+        let single_points = if spread.delivered > 0.0 { spread.sole } else { Vec::new() };
+        let mut carried = std::mem::replace(&mut self.state[flow].carried, spread.carried);
+        carried.clear();
+        self.scratch_carried = carried;
+        let degraded = spread.degraded || spread.blackhole_fraction > 0.0;
         let state = &mut self.state[flow];
         state.contributions = contributions;
         state.single_points = single_points;
+        state.carried.sort_unstable();
+        state.carried.dedup();
+        state.degraded = degraded;
         state.blackhole_gbps = spread.blackhole_fraction * rate;
         state.blackhole_cause = spread.cause.map(|c| c.0);
         state.since = now;
@@ -489,7 +503,7 @@ impl Fluid {
 
     /// Re-spreads `flows` at `now` after switch status changed.
     pub(crate) fn reevaluate(&mut self, flows: &[u32], now: SimTime) {
-        self.reach_memo.clear();
+        self.epoch += 1;
         for &flow in flows {
             self.close(flow as usize, now);
         }
@@ -508,12 +522,7 @@ impl Fluid {
             .map(|s| FlowLoss {
                 blackhole_gbit: s.blackhole_gbit,
                 congestion_gbit: s.congestion_gbit,
-                cause: s
-                    .causes
-                    .iter()
-                    .filter(|c| c.2 > 0.0)
-                    .max_by(|a, b| a.2.total_cmp(&b.2))
-                    .map(|c| (c.0, c.1)),
+                cause: s.causes.iter().filter(|c| c.2 > 0.0).max_by(|a, b| a.2.total_cmp(&b.2)).map(|c| (c.0, c.1)),
             })
             .collect()
     }
@@ -530,6 +539,16 @@ impl Fluid {
         let mut exposure: Vec<(NodeId, usize)> = counts.into_iter().collect();
         exposure.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         exposure
+    }
+
+    /// True when `flow`'s traffic reaches `node` now.
+    pub(crate) fn carries(&self, flow: u32, node: NodeId) -> bool {
+        self.state[flow as usize].carried.binary_search(&node).is_ok()
+    }
+
+    /// True when `flow` loses traffic or rides an avoid-quality path now.
+    pub(crate) fn degraded(&self, flow: u32) -> bool {
+        self.state[flow as usize].degraded
     }
 
     /// Number of flows losing traffic to a blackhole right now.

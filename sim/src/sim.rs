@@ -45,20 +45,9 @@ pub struct Timers {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Event {
     Act(Action),
-    DrainSeen {
-        node: NodeId,
-        epoch: u32,
-        drained: bool,
-    },
-    Detected {
-        node: NodeId,
-        epoch: u32,
-        detect: Detect,
-    },
-    UpSeen {
-        node: NodeId,
-        epoch: u32,
-    },
+    DrainSeen { node: NodeId, epoch: u32, drained: bool },
+    Detected { node: NodeId, epoch: u32, detect: Detect },
+    UpSeen { node: NodeId, epoch: u32 },
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -69,6 +58,31 @@ struct Switch {
     access_withdrawn: bool,
     drain_epoch: u32,
     oper_epoch: u32,
+}
+
+/// How a switch's status changed, and so which flows can be affected.
+enum Change {
+    /// Nothing got better (drained, stopped, withdrawn; or it forwards again while still
+    /// withdrawn): flows that send nothing through it did not choose it and still will not.
+    OnlyWorse,
+    /// A view rose from withdrawn to avoid and no further: only flows that carry traffic
+    /// through it, or that had nothing better than avoid somewhere, can move.
+    UpToAvoid,
+    /// A view rose to "use": any flow that could cross it may move.
+    Better,
+}
+
+impl Change {
+    fn between(old: &crate::fluid::Status, new: &crate::fluid::Status) -> Change {
+        let views_better = new.fabric > old.fabric || new.access > old.access;
+        if !views_better {
+            Change::OnlyWorse
+        } else if new.fabric <= View::Avoid && new.access <= View::Avoid {
+            Change::UpToAvoid
+        } else {
+            Change::Better
+        }
+    }
 }
 
 /// The n+1 view at one probe.
@@ -117,12 +131,7 @@ impl Simulation {
     /// A run over `topology` carrying `flows`, every switch up and in service.
     pub fn new(topology: Topology, flows: Vec<FlowSpec>, timers: Timers, seed: u64) -> Simulation {
         let switches = vec![Switch::default(); topology.node_count()];
-        Simulation {
-            engine: Engine::new(seed),
-            fluid: Fluid::new(topology, flows),
-            switches,
-            timers,
-        }
+        Simulation { engine: Engine::new(seed), fluid: Fluid::new(topology, flows), switches, timers }
     }
 
     /// Schedules `action` at `at`.
@@ -155,12 +164,7 @@ impl Simulation {
             self.settle(&mut dirty, &mut dirty_nodes, now);
             for tag in pending_probes.drain(..) {
                 let exposure = self.fluid.exposure();
-                probes.push(Probe {
-                    tag,
-                    at: now,
-                    exposure,
-                    flows_losing: self.fluid.flows_losing_now(),
-                });
+                probes.push(Probe { tag, at: now, exposure, flows_losing: self.fluid.flows_losing_now() });
             }
         }
         let end = self.engine.now();
@@ -170,42 +174,33 @@ impl Simulation {
         let events = self.engine.delivered();
         let flows = self.fluid.flows().to_vec();
         let Fluid { topology, .. } = self.fluid;
-        Outcome {
-            topology,
-            flows,
-            losses,
-            peak,
-            probes,
-            end,
-            events,
-            evaluations,
-        }
+        Outcome { topology, flows, losses, peak, probes, end, events, evaluations }
     }
 
-    /// Re-spreads the flows that can cross any switch whose status changed at `now`.
+    /// Re-spreads the flows a status change at `now` can affect (see [`Change`]).
     fn settle(&mut self, dirty: &mut [bool], dirty_nodes: &mut Vec<NodeId>, now: SimTime) {
-        if dirty_nodes.is_empty() {
-            return;
-        }
-        let mut changed = false;
-        for node in dirty_nodes.iter() {
+        let mut flows: Vec<u32> = Vec::new();
+        for node in dirty_nodes.drain(..) {
             dirty[node.0 as usize] = false;
-            let status = self.status_of(*node);
-            if self.fluid.status[node.0 as usize] != status {
-                self.fluid.status[node.0 as usize] = status;
-                changed = true;
+            let status = self.status_of(node);
+            let old = std::mem::replace(&mut self.fluid.status[node.0 as usize], status);
+            if old == status {
+                continue;
+            }
+            let through = self.fluid.flows_through[node.0 as usize].iter().copied();
+            let fluid = &self.fluid;
+            match Change::between(&old, &status) {
+                Change::OnlyWorse => flows.extend(through.filter(|f| fluid.carries(*f, node))),
+                Change::UpToAvoid => flows.extend(through.filter(|f| fluid.carries(*f, node) || fluid.degraded(*f))),
+                Change::Better => flows.extend(through),
             }
         }
-        if changed {
-            let mut flows: Vec<u32> = dirty_nodes
-                .iter()
-                .flat_map(|n| self.fluid.flows_through[n.0 as usize].iter().copied())
-                .collect();
-            flows.sort_unstable();
-            flows.dedup();
-            self.fluid.reevaluate(&flows, now);
+        if flows.is_empty() {
+            return;
         }
-        dirty_nodes.clear();
+        flows.sort_unstable();
+        flows.dedup();
+        self.fluid.reevaluate(&flows, now);
     }
 
     fn status_of(&self, node: NodeId) -> crate::fluid::Status {
@@ -219,10 +214,12 @@ impl Simulation {
                 View::Use
             }
         };
+        // Only endpoints look at the access view, and they attach to tier 1 only.
+        let tier_one = self.fluid.topology.node(node).tier == 1;
         crate::fluid::Status {
             forwarding: !switch.down,
             fabric: view(switch.fabric_withdrawn),
-            access: view(switch.access_withdrawn),
+            access: if tier_one { view(switch.access_withdrawn) } else { View::Use },
         }
     }
 
@@ -231,22 +228,14 @@ impl Simulation {
         let timers = self.timers;
         match event {
             Event::Act(action) => self.act(action, timers),
-            Event::DrainSeen {
-                node,
-                epoch,
-                drained,
-            } => {
+            Event::DrainSeen { node, epoch, drained } => {
                 let switch = &mut self.switches[node.0 as usize];
                 (switch.drain_epoch == epoch).then(|| {
                     switch.drain_seen = drained;
                     node
                 })
             }
-            Event::Detected {
-                node,
-                epoch,
-                detect,
-            } => {
+            Event::Detected { node, epoch, detect } => {
                 let switch = &mut self.switches[node.0 as usize];
                 (switch.oper_epoch == epoch).then(|| {
                     match detect {
@@ -275,14 +264,7 @@ impl Simulation {
                 let switch = &mut self.switches[node.0 as usize];
                 switch.drain_epoch += 1;
                 let epoch = switch.drain_epoch;
-                self.engine.schedule_in(
-                    timers.drain_convergence_ms,
-                    Event::DrainSeen {
-                        node,
-                        epoch,
-                        drained,
-                    },
-                );
+                self.engine.schedule_in(timers.drain_convergence_ms, Event::DrainSeen { node, epoch, drained });
                 return Some(node);
             }
             Action::Down(node) => (node, true),
@@ -293,25 +275,10 @@ impl Simulation {
         switch.down = delays;
         let epoch = switch.oper_epoch;
         if delays {
-            self.engine.schedule_in(
-                timers.fabric_detect_ms,
-                Event::Detected {
-                    node,
-                    epoch,
-                    detect: Detect::Fabric,
-                },
-            );
-            self.engine.schedule_in(
-                timers.access_detect_ms,
-                Event::Detected {
-                    node,
-                    epoch,
-                    detect: Detect::Access,
-                },
-            );
+            self.engine.schedule_in(timers.fabric_detect_ms, Event::Detected { node, epoch, detect: Detect::Fabric });
+            self.engine.schedule_in(timers.access_detect_ms, Event::Detected { node, epoch, detect: Detect::Access });
         } else {
-            self.engine
-                .schedule_in(timers.up_convergence_ms, Event::UpSeen { node, epoch });
+            self.engine.schedule_in(timers.up_convergence_ms, Event::UpSeen { node, epoch });
         }
         Some(node)
     }
@@ -342,11 +309,7 @@ mod tests {
         }
         let a = t.add_endpoint("a", &[l1], 400.0, Detect::Access);
         let b = t.add_endpoint("b", &[l2], 400.0, Detect::Access);
-        let flows = vec![FlowSpec {
-            src: a,
-            dst: b,
-            rate_gbps: rate,
-        }];
+        let flows = vec![FlowSpec { src: a, dst: b, rate_gbps: rate }];
         (Simulation::new(t, flows, TIMERS, 1), [l1, l2, s1, s2])
     }
 
@@ -377,10 +340,7 @@ mod tests {
         // Half of 10 Gbps hashes to spine1 for the 0.9 s BFD takes.
         let loss = &outcome.losses[0];
         assert!((loss.blackhole_gbit - 4.5).abs() < 1e-9, "{loss:?}");
-        assert_eq!(
-            loss.cause,
-            Some((Cause::Blackhole(s1), SimTime::from_secs(160)))
-        );
+        assert_eq!(loss.cause, Some((Cause::Blackhole(s1), SimTime::from_secs(160))));
     }
 
     #[test]
@@ -393,13 +353,8 @@ mod tests {
         assert_eq!(loss.blackhole_gbit, 0.0, "{loss:?}");
         // Overloaded from drain convergence (105 s) until undrain convergence (705 s): 600 s at
         // 50 Gbps over on the leaf1 uplink, and the same again on the spine2-to-leaf2 link.
-        assert!(
-            (loss.congestion_gbit - 2.0 * 50.0 * 600.0).abs() < 1e-6,
-            "{loss:?}"
-        );
-        assert!(
-            matches!(loss.cause, Some((Cause::Congestion(_), t)) if t == SimTime::from_secs(105))
-        );
+        assert!((loss.congestion_gbit - 2.0 * 50.0 * 600.0).abs() < 1e-6, "{loss:?}");
+        assert!(matches!(loss.cause, Some((Cause::Congestion(_), t)) if t == SimTime::from_secs(105)));
         assert!(outcome.peak.unwrap().utilisation > 1.49);
     }
 

@@ -67,6 +67,8 @@ pub struct Topology {
     pub(crate) up: Vec<Vec<(NodeId, LinkId)>>,
     /// Per node: lower-tier neighbours and the link towards each.
     pub(crate) down: Vec<Vec<(NodeId, LinkId)>>,
+    /// Per node: higher-tier neighbours and the link from each down to this node.
+    pub(crate) from_above: Vec<Vec<(NodeId, LinkId)>>,
 }
 
 impl Topology {
@@ -79,45 +81,35 @@ impl Topology {
     pub fn add_node(&mut self, name: impl Into<String>, tier: u8) -> NodeId {
         assert!(tier >= 1, "switch tiers start at 1");
         let id = NodeId(u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes"));
-        self.nodes.push(Node {
-            name: name.into(),
-            tier,
-        });
+        self.nodes.push(Node { name: name.into(), tier });
         self.up.push(Vec::new());
         self.down.push(Vec::new());
+        self.from_above.push(Vec::new());
         id
     }
 
     fn add_directed(&mut self, from: &str, to: &str, capacity_gbps: f64) -> LinkId {
         assert!(capacity_gbps > 0.0, "links have a positive capacity");
         let id = LinkId(u32::try_from(self.links.len()).expect("fewer than 2^32 links"));
-        self.links.push(Link {
-            from: from.to_string(),
-            to: to.to_string(),
-            capacity_gbps,
-        });
+        self.links.push(Link { from: from.to_string(), to: to.to_string(), capacity_gbps });
         id
     }
 
     /// Links two switches of adjacent tiers with `capacity_gbps` in each direction.
     pub fn add_link(&mut self, a: NodeId, b: NodeId, capacity_gbps: f64) {
-        let (lower, upper) = if self.nodes[a.0 as usize].tier < self.nodes[b.0 as usize].tier {
-            (a, b)
-        } else {
-            (b, a)
-        };
+        let (lower, upper) =
+            if self.nodes[a.0 as usize].tier < self.nodes[b.0 as usize].tier { (a, b) } else { (b, a) };
         assert!(
             self.nodes[lower.0 as usize].tier + 1 == self.nodes[upper.0 as usize].tier,
             "links join adjacent tiers"
         );
-        let (lower_name, upper_name) = (
-            self.nodes[lower.0 as usize].name.clone(),
-            self.nodes[upper.0 as usize].name.clone(),
-        );
+        let (lower_name, upper_name) =
+            (self.nodes[lower.0 as usize].name.clone(), self.nodes[upper.0 as usize].name.clone());
         let up_link = self.add_directed(&lower_name, &upper_name, capacity_gbps);
         let down_link = self.add_directed(&upper_name, &lower_name, capacity_gbps);
         self.up[lower.0 as usize].push((upper, up_link));
         self.down[upper.0 as usize].push((lower, down_link));
+        self.from_above[lower.0 as usize].push((upper, down_link));
     }
 
     /// Adds an endpoint attached to tier-1 `switches`, each link with `capacity_gbps`.
@@ -129,24 +121,16 @@ impl Topology {
         detect: Detect,
     ) -> EndpointId {
         let name = name.into();
-        let id =
-            EndpointId(u32::try_from(self.endpoints.len()).expect("fewer than 2^32 endpoints"));
+        let id = EndpointId(u32::try_from(self.endpoints.len()).expect("fewer than 2^32 endpoints"));
         let mut attachments = Vec::with_capacity(switches.len());
         for &switch in switches {
-            assert_eq!(
-                self.nodes[switch.0 as usize].tier, 1,
-                "endpoints attach to tier-1 switches"
-            );
+            assert_eq!(self.nodes[switch.0 as usize].tier, 1, "endpoints attach to tier-1 switches");
             let switch_name = self.nodes[switch.0 as usize].name.clone();
             let sending = self.add_directed(&name, &switch_name, capacity_gbps);
             let receiving = self.add_directed(&switch_name, &name, capacity_gbps);
             attachments.push((switch, sending, receiving));
         }
-        self.endpoints.push(Endpoint {
-            name,
-            attachments,
-            detect,
-        });
+        self.endpoints.push(Endpoint { name, attachments, detect });
         id
     }
 

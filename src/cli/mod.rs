@@ -7,13 +7,16 @@
 
 mod plan;
 mod render;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Exit status for errors.
+/// Exit status when the command ran and the answer is "no" (e.g. not hitless).
+pub const EXIT_NO: u8 = 1;
+/// Exit status for errors, including a result that contradicts a scenario's `expect:`.
 pub const EXIT_ERROR: u8 = 2;
 
 /// Plans, proves and executes hitless network OS upgrades of switch fabrics.
@@ -30,6 +33,32 @@ enum Command {
     Plan(PlanArgs),
     /// Check a scenario file and list every problem in it.
     Validate(ValidateArgs),
+    /// Replay the plan against the traffic model: is it hitless? Exit 0 only if so.
+    Simulate(SimulateCmd),
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateCmd {
+    /// The scenario file (YAML).
+    scenario: PathBuf,
+    /// Judge this plan (the `plan --format json` shape) instead of planning.
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Repeat with seeded jitter and report the worst run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    runs: u32,
+    /// Seed of the first run (default: the scenario's simulation.seed, else 1).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How many of the worst flows to list.
+    #[arg(long, default_value_t = 10)]
+    worst: usize,
+    /// Override the scenario's upgrade.max_batch_size when planning.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::scenario::MAX_BATCH_SIZE_LIMIT)))]
+    max_batch_size: Option<u32>,
 }
 
 /// Output format.
@@ -76,5 +105,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => plan::plan(&args.scenario, args.format, args.max_batch_size),
         Command::Validate(args) => plan::validate(&args.scenario),
+        Command::Simulate(args) => simulate::run(simulate::SimulateArgs {
+            scenario: &args.scenario,
+            plan: args.plan.as_deref(),
+            format: args.format,
+            runs: args.runs,
+            seed: args.seed,
+            worst: args.worst,
+            max_batch_size: args.max_batch_size,
+        }),
     }
 }

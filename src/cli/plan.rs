@@ -15,10 +15,7 @@ pub fn plan(path: &Path, format: Format, max_batch_size: Option<u32>) -> anyhow:
     let plan = make_plan(&scenario, &PlanOptions { max_batch_size });
     let report = PlanReport::new(&scenario, &plan);
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).context("encoding the plan")?
-        ),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report).context("encoding the plan")?),
         Format::Table => print!("{}", plan_table(&report)),
     }
     Ok(ExitCode::SUCCESS)

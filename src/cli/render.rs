@@ -11,6 +11,18 @@ pub fn duration(seconds: u64) -> String {
     }
 }
 
+/// Formats a byte count with a decimal unit: `0 B`, `1.2 GB`.
+pub fn bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes.max(0.0);
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{value:.0} {}", UNITS[0]) } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
 /// A table with the project's look.
 pub fn table(header: &[&str]) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
@@ -28,5 +40,7 @@ mod tests {
         assert_eq!(super::duration(1440), "24m");
         assert_eq!(super::duration(1470), "24m 30s");
         assert_eq!(super::duration(5760), "1h 36m");
+        assert_eq!(super::bytes(0.0), "0 B");
+        assert_eq!(super::bytes(1.25e9), "1.2 GB");
     }
 }

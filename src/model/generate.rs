@@ -67,9 +67,7 @@ impl Generate {
 
     /// Builds the fabric. `version` must already have been validated by the caller.
     pub fn build(&self, version: &Version) -> Fabric {
-        let names = Names {
-            multi_pod: self.pods > 1,
-        };
+        let names = Names { multi_pod: self.pods > 1 };
         let mut devices = Vec::with_capacity(self.device_count() as usize);
         let device = |name: String, role: Role, platform: &str| Device {
             name,
@@ -81,19 +79,11 @@ impl Generate {
             critical_roles: Vec::new(),
         };
         for s in 1..=self.super_spines {
-            devices.push(device(
-                format!("superspine{s}"),
-                Role::SuperSpine,
-                SUPER_SPINE_PLATFORM,
-            ));
+            devices.push(device(format!("superspine{s}"), Role::SuperSpine, SUPER_SPINE_PLATFORM));
         }
         for pod in 1..=self.pods {
             for s in 1..=self.spines_per_pod {
-                devices.push(device(
-                    names.of(pod, "spine", s),
-                    Role::Spine,
-                    SPINE_PLATFORM,
-                ));
+                devices.push(device(names.of(pod, "spine", s), Role::Spine, SPINE_PLATFORM));
             }
             for l in 1..=self.leafs_per_pod {
                 devices.push(device(names.of(pod, "leaf", l), Role::Leaf, LEAF_PLATFORM));
@@ -133,8 +123,7 @@ impl Generate {
                 }
             }
         }
-        let border_base =
-            self.super_spines + self.pods * (self.spines_per_pod + self.leafs_per_pod);
+        let border_base = self.super_spines + self.pods * (self.spines_per_pod + self.leafs_per_pod);
         if self.pods > 0 {
             for b in 0..self.border_leafs {
                 for s in 0..self.spines_per_pod {
@@ -172,11 +161,7 @@ struct Names {
 
 impl Names {
     fn of(&self, pod: u32, kind: &str, n: u32) -> String {
-        if self.multi_pod {
-            format!("p{pod}-{kind}{n}")
-        } else {
-            format!("{kind}{n}")
-        }
+        if self.multi_pod { format!("p{pod}-{kind}{n}") } else { format!("{kind}{n}") }
     }
 }
 
@@ -195,32 +180,17 @@ mod tests {
         assert_eq!(fabric.servers().len(), 16 * 4);
         assert!(fabric.servers().iter().all(|s| s.is_multihomed()));
         let bl2 = fabric.lookup("bl2").unwrap();
-        assert_eq!(
-            fabric.device(bl2).critical_roles,
-            vec![CriticalRole::DcGateway]
-        );
+        assert_eq!(fabric.device(bl2).critical_roles, vec![CriticalRole::DcGateway]);
     }
 
     #[test]
     fn five_stage_names_pods_and_links_super_spines() {
-        let generate = Generate {
-            pods: 2,
-            super_spines: 2,
-            single_homed_servers: 3,
-            ..Generate::default()
-        };
+        let generate = Generate { pods: 2, super_spines: 2, single_homed_servers: 3, ..Generate::default() };
         let fabric = generate.build(&Version::parse("18.4R2").unwrap());
         let spine = fabric.lookup("p2-spine4").unwrap();
-        assert_eq!(
-            fabric.neighbours_with_role(spine, Role::SuperSpine).count(),
-            2
-        );
+        assert_eq!(fabric.neighbours_with_role(spine, Role::SuperSpine).count(), 2);
         assert_eq!(fabric.neighbours_with_role(spine, Role::Leaf).count(), 32);
-        let singles: Vec<_> = fabric
-            .servers()
-            .iter()
-            .filter(|s| !s.is_multihomed())
-            .collect();
+        let singles: Vec<_> = fabric.servers().iter().filter(|s| !s.is_multihomed()).collect();
         assert_eq!(singles.len(), 3);
         assert_eq!(fabric.device(singles[2].leafs[0]).name, "p1-leaf3");
     }

@@ -150,13 +150,7 @@ impl Fabric {
             }
         }
         let neighbours = vec![Vec::new(); devices.len()];
-        Ok(Fabric {
-            devices,
-            links: Vec::new(),
-            servers: Vec::new(),
-            by_name,
-            neighbours,
-        })
+        Ok(Fabric { devices, links: Vec::new(), servers: Vec::new(), by_name, neighbours })
     }
 
     /// Adds a device-to-device link. A repeated link is kept once (parallel links are one
@@ -179,10 +173,7 @@ impl Fabric {
                 unique.push(leaf);
             }
         }
-        self.servers.push(Server {
-            name,
-            leafs: unique,
-        });
+        self.servers.push(Server { name, leafs: unique });
     }
 
     /// All devices, indexed by [`DeviceId`].
@@ -197,10 +188,7 @@ impl Fabric {
 
     /// Iterates over `(id, device)` pairs in file order.
     pub fn iter(&self) -> impl Iterator<Item = (DeviceId, &Device)> {
-        self.devices
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (DeviceId(i as u32), d))
+        self.devices.iter().enumerate().map(|(i, d)| (DeviceId(i as u32), d))
     }
 
     /// Looks a device up by name.
@@ -225,10 +213,7 @@ impl Fabric {
 
     /// Neighbours of `id` that have role `role`, e.g. a leaf's spines.
     pub fn neighbours_with_role(&self, id: DeviceId, role: Role) -> impl Iterator<Item = DeviceId> {
-        self.neighbours(id)
-            .iter()
-            .copied()
-            .filter(move |n| self.device(*n).role == role)
+        self.neighbours(id).iter().copied().filter(move |n| self.device(*n).role == role)
     }
 
     /// Number of devices.

@@ -12,16 +12,8 @@ use crate::model::{DeviceId, Fabric, Role};
 
 /// The lower bound for `targets` (all roles) under `constraints`.
 /// `is_target` has one flag per device of the fabric.
-pub fn lower_bound(
-    fabric: &Fabric,
-    is_target: &[bool],
-    constraints: &Constraints,
-    max_batch_size: usize,
-) -> usize {
-    Role::ALL
-        .into_iter()
-        .map(|role| role_bound(fabric, is_target, constraints, max_batch_size, role))
-        .sum()
+pub fn lower_bound(fabric: &Fabric, is_target: &[bool], constraints: &Constraints, max_batch_size: usize) -> usize {
+    Role::ALL.into_iter().map(|role| role_bound(fabric, is_target, constraints, max_batch_size, role)).sum()
 }
 
 /// The lower bound for the targets of one role.
@@ -48,12 +40,7 @@ pub fn role_bound(
         .max()
         .unwrap_or(0);
     let by_clique = if role == Role::Leaf {
-        fabric
-            .servers()
-            .iter()
-            .map(|server| server.leafs.iter().filter(|l| counted(l)).count())
-            .max()
-            .unwrap_or(0)
+        fabric.servers().iter().map(|server| server.leafs.iter().filter(|l| counted(l)).count()).max().unwrap_or(0)
     } else {
         0
     };

@@ -19,11 +19,7 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.batch == 0 {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "batch {}: {}", self.batch, self.message)
-        }
+        if self.batch == 0 { f.write_str(&self.message) } else { write!(f, "batch {}: {}", self.batch, self.message) }
     }
 }
 
@@ -35,28 +31,17 @@ pub fn check(fabric: &Fabric, batches: &[Vec<DeviceId>], max_batch_size: usize) 
     let mut previous_role = None;
     for (i, batch) in batches.iter().enumerate() {
         let number = i + 1;
-        let mut say = |message: String| {
-            violations.push(Violation {
-                batch: number,
-                message,
-            })
-        };
+        let mut say = |message: String| violations.push(Violation { batch: number, message });
         if batch.is_empty() {
             say("the batch is empty".to_string());
             continue;
         }
         if batch.len() > max_batch_size {
-            say(format!(
-                "{} devices, more than the maximum of {max_batch_size}",
-                batch.len()
-            ));
+            say(format!("{} devices, more than the maximum of {max_batch_size}", batch.len()));
         }
         for device in batch {
             if let Some(first) = seen_in.insert(*device, number) {
-                say(format!(
-                    "{} is already upgraded in batch {first}",
-                    fabric.device(*device).name
-                ));
+                say(format!("{} is already upgraded in batch {first}", fabric.device(*device).name));
             }
         }
         let role = fabric.device(batch[0]).role;
@@ -134,10 +119,7 @@ fn check_groups(fabric: &Fabric, batches: &[Vec<DeviceId>], violations: &mut Vec
                     "takes down {count} of {}; at most {cap} may be down at once",
                     groups[group].describe(fabric)
                 );
-                violations.push(Violation {
-                    batch: i + 1,
-                    message,
-                });
+                violations.push(Violation { batch: i + 1, message });
             }
         }
     }

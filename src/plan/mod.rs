@@ -70,10 +70,7 @@ impl Plan {
 pub fn plan(scenario: &Scenario, options: &PlanOptions) -> Plan {
     let fabric = &scenario.fabric;
     let max_batch_size = options.max_batch_size.unwrap_or(scenario.max_batch_size);
-    assert!(
-        max_batch_size > 0,
-        "scenario loading and the CLI reject a batch size of 0"
-    );
+    assert!(max_batch_size > 0, "scenario loading and the CLI reject a batch size of 0");
     let mut is_target = vec![false; fabric.len()];
     for target in &scenario.selection.targets {
         is_target[target.device.index()] = true;
@@ -81,48 +78,19 @@ pub fn plan(scenario: &Scenario, options: &PlanOptions) -> Plan {
     let constraints = rules::Constraints::build(fabric, &is_target);
     let mut batches = Vec::new();
     for role in Role::ALL {
-        let devices: Vec<DeviceId> = scenario
-            .selection
-            .targets
-            .iter()
-            .map(|t| t.device)
-            .filter(|d| fabric.device(*d).role == role)
-            .collect();
-        let role_bound = bound::role_bound(
-            fabric,
-            &is_target,
-            &constraints,
-            max_batch_size as usize,
-            role,
-        );
+        let devices: Vec<DeviceId> =
+            scenario.selection.targets.iter().map(|t| t.device).filter(|d| fabric.device(*d).role == role).collect();
+        let role_bound = bound::role_bound(fabric, &is_target, &constraints, max_batch_size as usize, role);
         for devices in pack::pack(&devices, &constraints, max_batch_size as usize, role_bound) {
-            let estimated_seconds = devices
-                .iter()
-                .map(|_| scenario.timing.device_seconds(role))
-                .max()
-                .unwrap_or(0);
-            batches.push(Batch {
-                role,
-                devices,
-                estimated_seconds,
-            });
+            let estimated_seconds = devices.iter().map(|_| scenario.timing.device_seconds(role)).max().unwrap_or(0);
+            batches.push(Batch { role, devices, estimated_seconds });
         }
     }
-    let lower_bound_batches =
-        bound::lower_bound(fabric, &is_target, &constraints, max_batch_size as usize);
-    assert!(
-        batches.len() >= lower_bound_batches,
-        "a plan cannot beat its lower bound"
-    );
+    let lower_bound_batches = bound::lower_bound(fabric, &is_target, &constraints, max_batch_size as usize);
+    assert!(batches.len() >= lower_bound_batches, "a plan cannot beat its lower bound");
     let mut warnings = constraints.warnings;
     warnings.extend(downgrade_warnings(scenario));
-    Plan {
-        max_batch_size,
-        batches,
-        skipped: scenario.selection.skipped.clone(),
-        lower_bound_batches,
-        warnings,
-    }
+    Plan { max_batch_size, batches, skipped: scenario.selection.skipped.clone(), lower_bound_batches, warnings }
 }
 
 fn downgrade_warnings(scenario: &Scenario) -> impl Iterator<Item = String> + '_ {

@@ -42,17 +42,8 @@ pub fn pack(
     if first_fit.len() <= lower_bound {
         return first_fit;
     }
-    let balanced = pack_with(
-        devices,
-        constraints,
-        max_batch_size,
-        Fill::Balanced(lower_bound),
-    );
-    if balanced.len() <= first_fit.len() {
-        balanced
-    } else {
-        first_fit
-    }
+    let balanced = pack_with(devices, constraints, max_batch_size, Fill::Balanced(lower_bound));
+    if balanced.len() <= first_fit.len() { balanced } else { first_fit }
 }
 
 /// Packs with one fill strategy.
@@ -81,11 +72,7 @@ pub fn pack_with(
             }
         }
     }
-    let mut batches: Vec<Vec<DeviceId>> = state
-        .batches
-        .into_iter()
-        .filter(|b| !b.is_empty())
-        .collect();
+    let mut batches: Vec<Vec<DeviceId>> = state.batches.into_iter().filter(|b| !b.is_empty()).collect();
     for batch in &mut batches {
         batch.sort_unstable();
     }
@@ -154,8 +141,8 @@ impl<'a> Packing<'a> {
     /// Heap key: saturation first, then how constrained, then fabric order (lowest id first).
     fn heap_key(&mut self, device: DeviceId) -> (u32, usize, Reverse<DeviceId>) {
         let slot = self.slots[device.index()];
-        let weight = self.constraints.conflicts[device.index()].len()
-            + self.constraints.groups_of[device.index()].len();
+        let weight =
+            self.constraints.conflicts[device.index()].len() + self.constraints.groups_of[device.index()].len();
         (slot.saturation, weight, Reverse(device))
     }
 
@@ -180,20 +167,14 @@ impl<'a> Packing<'a> {
         if blocked_by_conflict {
             return false;
         }
-        self.constraints.groups_of[device.index()]
-            .iter()
-            .all(|&group| {
-                let count = self.group_counts.get(&(group, batch)).copied().unwrap_or(0);
-                count < self.constraints.groups[group as usize].cap
-            })
+        self.constraints.groups_of[device.index()].iter().all(|&group| {
+            let count = self.group_counts.get(&(group, batch)).copied().unwrap_or(0);
+            count < self.constraints.groups[group as usize].cap
+        })
     }
 
     fn place(&mut self, device: DeviceId) -> u32 {
-        let found = self
-            .open
-            .iter()
-            .map(|&(_, b)| b)
-            .find(|&b| self.fits(device, b));
+        let found = self.open.iter().map(|&(_, b)| b).find(|&b| self.fits(device, b));
         let batch = found.unwrap_or_else(|| self.open_batch());
         self.open.remove(&self.open_key(batch));
         self.batches[batch as usize].push(device);

@@ -66,10 +66,7 @@ impl PlanReport {
             skipped: plan
                 .skipped
                 .iter()
-                .map(|(d, reason)| Skipped {
-                    device: name(*d),
-                    reason: reason.clone(),
-                })
+                .map(|(d, reason)| Skipped { device: name(*d), reason: reason.clone() })
                 .collect(),
             lower_bound_batches: plan.lower_bound_batches,
             estimated_total_seconds: plan.estimated_total_seconds(),

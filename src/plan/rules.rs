@@ -55,20 +55,14 @@ impl Group {
         let name = |id: DeviceId| fabric.device(id).name.as_str();
         let only = name(self.members[0]);
         let what = match &self.kind {
-            GroupKind::AllSpines => format!(
-                "{only} is the only spine: every leaf loses its uplinks while it is upgraded"
-            ),
+            GroupKind::AllSpines => {
+                format!("{only} is the only spine: every leaf loses its uplinks while it is upgraded")
+            }
             GroupKind::Critical(role) => {
-                format!(
-                    "{only} is the only {}: that function is down while it is upgraded",
-                    role.as_str()
-                )
+                format!("{only} is the only {}: that function is down while it is upgraded", role.as_str())
             }
             GroupKind::UplinksOfLeaf(leaf) => {
-                format!(
-                    "{} has a single spine, {only}: it is cut off while {only} is upgraded",
-                    name(*leaf)
-                )
+                format!("{} has a single spine, {only}: it is cut off while {only} is upgraded", name(*leaf))
             }
             GroupKind::UplinksOfSpine(spine) => {
                 format!(
@@ -82,11 +76,7 @@ impl Group {
 
     /// Describes the group for the operator, e.g. "the spines of leaf1 (spine1, spine2)".
     pub fn describe(&self, fabric: &Fabric) -> String {
-        let names: Vec<&str> = self
-            .members
-            .iter()
-            .map(|m| fabric.device(*m).name.as_str())
-            .collect();
+        let names: Vec<&str> = self.members.iter().map(|m| fabric.device(*m).name.as_str()).collect();
         let list = names.join(", ");
         match &self.kind {
             GroupKind::AllSpines => format!("the spines ({list})"),
@@ -94,10 +84,7 @@ impl Group {
             GroupKind::UplinksOfLeaf(leaf) => {
                 format!("the spines of {} ({list})", fabric.device(*leaf).name)
             }
-            GroupKind::UplinksOfSpine(spine) => format!(
-                "the super-spines of {} ({list})",
-                fabric.device(*spine).name
-            ),
+            GroupKind::UplinksOfSpine(spine) => format!("the super-spines of {} ({list})", fabric.device(*spine).name),
         }
     }
 }
@@ -161,12 +148,7 @@ impl Constraints {
     }
 
     fn add_group(&mut self, fabric: &Fabric, is_target: &[bool], mut group: Group) {
-        let targets: Vec<DeviceId> = group
-            .members
-            .iter()
-            .copied()
-            .filter(|m| is_target[m.index()])
-            .collect();
+        let targets: Vec<DeviceId> = group.members.iter().copied().filter(|m| is_target[m.index()]).collect();
         if targets.is_empty() {
             return;
         }
@@ -202,36 +184,18 @@ fn add_conflict(conflicts: &mut [Vec<DeviceId>], a: DeviceId, b: DeviceId) {
 pub fn redundancy_groups(fabric: &Fabric) -> Vec<Group> {
     let mut groups = Vec::new();
     let mut seen: HashMap<Vec<DeviceId>, ()> = HashMap::new();
-    let spines: Vec<DeviceId> = fabric
-        .iter()
-        .filter(|(_, d)| d.role == Role::Spine)
-        .map(|(id, _)| id)
-        .collect();
+    let spines: Vec<DeviceId> = fabric.iter().filter(|(_, d)| d.role == Role::Spine).map(|(id, _)| id).collect();
     if !spines.is_empty() {
         seen.insert(spines.clone(), ());
-        groups.push(Group {
-            kind: GroupKind::AllSpines,
-            cap: group_cap(spines.len()),
-            members: spines,
-        });
+        groups.push(Group { kind: GroupKind::AllSpines, cap: group_cap(spines.len()), members: spines });
     }
-    for role in [
-        CriticalRole::RouteReflector,
-        CriticalRole::DcGateway,
-        CriticalRole::DciGateway,
-        CriticalRole::McastGateway,
-    ] {
-        let members: Vec<DeviceId> = fabric
-            .iter()
-            .filter(|(_, d)| d.critical_roles.contains(&role))
-            .map(|(id, _)| id)
-            .collect();
+    for role in
+        [CriticalRole::RouteReflector, CriticalRole::DcGateway, CriticalRole::DciGateway, CriticalRole::McastGateway]
+    {
+        let members: Vec<DeviceId> =
+            fabric.iter().filter(|(_, d)| d.critical_roles.contains(&role)).map(|(id, _)| id).collect();
         if !members.is_empty() {
-            groups.push(Group {
-                kind: GroupKind::Critical(role),
-                cap: group_cap(members.len()),
-                members,
-            });
+            groups.push(Group { kind: GroupKind::Critical(role), cap: group_cap(members.len()), members });
         }
     }
     for (id, device) in fabric.iter() {
@@ -246,11 +210,7 @@ pub fn redundancy_groups(fabric: &Fabric) -> Vec<Group> {
         }
         members.sort_unstable();
         if seen.insert(members.clone(), ()).is_none() {
-            groups.push(Group {
-                kind,
-                cap: group_cap(members.len()),
-                members,
-            });
+            groups.push(Group { kind, cap: group_cap(members.len()), members });
         }
     }
     groups

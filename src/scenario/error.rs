@@ -29,11 +29,7 @@ impl Problem {
 
     /// A problem about the file as a whole.
     pub fn whole(message: impl Into<String>) -> Problem {
-        Problem {
-            line: 0,
-            column: 0,
-            message: message.into(),
-        }
+        Problem { line: 0, column: 0, message: message.into() }
     }
 }
 
@@ -77,11 +73,7 @@ impl fmt::Display for InvalidDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.problems.len();
         let noun = if count == 1 { "problem" } else { "problems" };
-        write!(
-            f,
-            "invalid scenario {} ({count} {noun})",
-            self.path.display()
-        )?;
+        write!(f, "invalid scenario {} ({count} {noun})", self.path.display())?;
         for problem in self.problems {
             write!(f, "\n  {}", self.path.display())?;
             if problem.line > 0 {

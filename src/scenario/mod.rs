@@ -6,6 +6,7 @@
 
 mod error;
 mod raw;
+mod sim_fields;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,8 +20,11 @@ use crate::image::Image;
 use crate::model::generate::Generate;
 use crate::model::{Device, DeviceId, Fabric, Role};
 use crate::select::{self, Assign, DeviceSelection, Selection};
+use crate::simulate::settings::{Expect, SimSettings};
 use crate::timing::TimingProfile;
+use crate::traffic::Traffic;
 use crate::version::Version;
+pub use sim_fields::has_external;
 
 /// Default for `upgrade.max_batch_size`.
 pub const DEFAULT_MAX_BATCH_SIZE: u32 = 4;
@@ -46,26 +50,30 @@ pub struct Scenario {
     pub max_batch_size: u32,
     /// Phase durations.
     pub timing: TimingProfile,
+    /// Whether devices enter maintenance mode before their upgrade (`upgrade.drain`).
+    pub drain: bool,
+    /// A hand-written plan (`upgrade.batches`) used instead of the planner's.
+    pub fixed_batches: Option<Vec<Vec<DeviceId>>>,
+    /// Traffic for the simulator.
+    pub traffic: Traffic,
+    /// The simulator's settings.
+    pub simulation: SimSettings,
+    /// The verdict the author expects.
+    pub expect: Expect,
 }
 
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
         Scenario::from_yaml(&text, path)
     }
 
     /// Validates scenario text; `path` is only used in messages.
     pub fn from_yaml(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-        let invalid = |problems| ScenarioError::Invalid {
-            path: path.to_path_buf(),
-            problems,
-        };
-        let raw: RawScenario =
-            serde_saphyr::from_str(text).map_err(|e| invalid(vec![syntax_problem(&e)]))?;
+        let invalid = |problems| ScenarioError::Invalid { path: path.to_path_buf(), problems };
+        let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| invalid(vec![syntax_problem(&e)]))?;
         let mut problems = Vec::new();
         let scenario = build(raw, &mut problems);
         problems.sort_by_key(|p| (p.line, p.column));
@@ -82,10 +90,7 @@ fn syntax_problem(error: &serde_saphyr::Error) -> Problem {
     let text = error.to_string();
     let first = text.lines().next().unwrap_or("malformed YAML").trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    let first = match first
-        .strip_prefix("line ")
-        .and_then(|rest| rest.split_once(": "))
-    {
+    let first = match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
         Some((position, message)) if position.contains(" column ") => message,
         _ => first,
     };
@@ -111,22 +116,21 @@ fn build(raw: RawScenario, problems: &mut Vec<Problem>) -> Option<Scenario> {
         None => DEFAULT_MAX_BATCH_SIZE,
         Some(size) if (1..=MAX_BATCH_SIZE_LIMIT).contains(&size.value) => size.value,
         Some(size) => {
-            let message = format!(
-                "max_batch_size must be between 1 and {MAX_BATCH_SIZE_LIMIT}, not {}",
-                size.value
-            );
+            let message = format!("max_batch_size must be between 1 and {MAX_BATCH_SIZE_LIMIT}, not {}", size.value);
             problems.push(Problem::at(size.referenced, message));
             DEFAULT_MAX_BATCH_SIZE
         }
     };
-    let selection = build_selection(
-        &fabric,
-        &images,
-        &invalid_images,
-        &raw.upgrade.assign,
-        problems,
-    )?;
+    let selection = build_selection(&fabric, &images, &invalid_images, &raw.upgrade.assign, problems)?;
+    let traffic = sim_fields::traffic(raw.traffic, &fabric, problems);
+    let simulation = sim_fields::settings(raw.simulation, problems);
+    let fixed_batches = sim_fields::fixed_batches(raw.upgrade.batches, &fabric, problems);
     Some(Scenario {
+        drain: raw.upgrade.drain.unwrap_or(true),
+        fixed_batches,
+        traffic,
+        simulation,
+        expect: sim_fields::expect(raw.expect),
         name: raw.name.value,
         description: raw.description,
         fabric,
@@ -140,30 +144,22 @@ fn build(raw: RawScenario, problems: &mut Vec<Problem>) -> Option<Scenario> {
 fn build_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric> {
     match raw.generate {
         Some(generate) => {
-            let explicit =
-                !raw.devices.is_empty() || !raw.links.is_empty() || !raw.servers.is_empty();
+            let explicit = !raw.devices.is_empty() || !raw.links.is_empty() || !raw.servers.is_empty();
             if explicit {
-                let message =
-                    "fabric has both generate and devices/links/servers; use one or the other";
+                let message = "fabric has both generate and devices/links/servers; use one or the other";
                 problems.push(Problem::at(generate.referenced, message));
             }
             generated_fabric(&generate.value, generate.referenced, problems)
         }
         None if raw.devices.is_empty() => {
-            problems.push(Problem::whole(
-                "fabric has no devices: list fabric.devices or use fabric.generate",
-            ));
+            problems.push(Problem::whole("fabric has no devices: list fabric.devices or use fabric.generate"));
             None
         }
         None => explicit_fabric(raw, problems),
     }
 }
 
-fn generated_fabric(
-    generate: &Generate,
-    at: Location,
-    problems: &mut Vec<Problem>,
-) -> Option<Fabric> {
+fn generated_fabric(generate: &Generate, at: Location, problems: &mut Vec<Problem>) -> Option<Fabric> {
     let version = match Version::parse(&generate.version) {
         Ok(version) => version,
         Err(e) => {
@@ -173,9 +169,7 @@ fn generated_fabric(
     };
     let count = generate.device_count();
     if count == 0 || count > GENERATED_DEVICES_MAX {
-        let message = format!(
-            "generate describes {count} devices; it must describe 1 to {GENERATED_DEVICES_MAX}"
-        );
+        let message = format!("generate describes {count} devices; it must describe 1 to {GENERATED_DEVICES_MAX}");
         problems.push(Problem::at(at, message));
         return None;
     }
@@ -188,25 +182,16 @@ fn explicit_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric
     for device in raw.devices {
         let name = &device.name;
         if name.value.trim().is_empty() {
-            problems.push(Problem::at(
-                name.referenced,
-                "device name must not be empty",
-            ));
+            problems.push(Problem::at(name.referenced, "device name must not be empty"));
             continue;
         }
         if let Some(line) = first_line.insert(name.value.clone(), name.referenced.line()) {
-            let message = format!(
-                "duplicate device name {} (first defined on line {line})",
-                name.value
-            );
+            let message = format!("duplicate device name {} (first defined on line {line})", name.value);
             problems.push(Problem::at(name.referenced, message));
             continue;
         }
         let version = Version::parse(&device.version.value).unwrap_or_else(|e| {
-            problems.push(Problem::at(
-                device.version.referenced,
-                format!("device {}: {e}", name.value),
-            ));
+            problems.push(Problem::at(device.version.referenced, format!("device {}: {e}", name.value)));
             Version::parse("0.0R0").expect("placeholder version parses")
         });
         devices.push(Device {
@@ -225,49 +210,28 @@ fn explicit_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric
     Some(fabric)
 }
 
-fn resolve(
-    fabric: &Fabric,
-    name: &raw::Text,
-    what: &str,
-    problems: &mut Vec<Problem>,
-) -> Option<DeviceId> {
+fn resolve(fabric: &Fabric, name: &raw::Text, what: &str, problems: &mut Vec<Problem>) -> Option<DeviceId> {
     let id = fabric.lookup(&name.value);
     if id.is_none() {
-        problems.push(Problem::at(
-            name.referenced,
-            format!("{what} names unknown device {}", name.value),
-        ));
+        problems.push(Problem::at(name.referenced, format!("{what} names unknown device {}", name.value)));
     }
     id
 }
 
-fn add_links(
-    fabric: &mut Fabric,
-    links: &[serde_saphyr::Spanned<Vec<raw::Text>>],
-    problems: &mut Vec<Problem>,
-) {
+fn add_links(fabric: &mut Fabric, links: &[serde_saphyr::Spanned<Vec<raw::Text>>], problems: &mut Vec<Problem>) {
     for link in links {
         let [a, b] = link.value.as_slice() else {
-            let message = format!(
-                "a link joins exactly two devices, this one lists {}",
-                link.value.len()
-            );
+            let message = format!("a link joins exactly two devices, this one lists {}", link.value.len());
             problems.push(Problem::at(link.referenced, message));
             continue;
         };
         let label = format!("link [{}, {}]", a.value, b.value);
-        let (Some(x), Some(y)) = (
-            resolve(fabric, a, &label, problems),
-            resolve(fabric, b, &label, problems),
-        ) else {
+        let (Some(x), Some(y)) = (resolve(fabric, a, &label, problems), resolve(fabric, b, &label, problems)) else {
             continue;
         };
         let mut roles = [fabric.device(x).role, fabric.device(y).role];
         roles.sort();
-        let allowed = matches!(
-            roles,
-            [Role::Leaf, Role::Spine] | [Role::Spine, Role::SuperSpine]
-        );
+        let allowed = matches!(roles, [Role::Leaf, Role::Spine] | [Role::Spine, Role::SuperSpine]);
         if !allowed {
             let message = format!(
                 "{label} joins a {} and a {}; links join a leaf to a spine or a spine to a super-spine",
@@ -289,16 +253,10 @@ fn add_servers(fabric: &mut Fabric, servers: &[raw::RawServer], problems: &mut V
             problems.push(Problem::at(server.name.referenced, message));
         }
         if fabric.lookup(name).is_some() {
-            problems.push(Problem::at(
-                server.name.referenced,
-                format!("server {name} has the name of a device"),
-            ));
+            problems.push(Problem::at(server.name.referenced, format!("server {name} has the name of a device")));
         }
         if server.links.value.is_empty() {
-            problems.push(Problem::at(
-                server.links.referenced,
-                format!("server {name} has no links"),
-            ));
+            problems.push(Problem::at(server.links.referenced, format!("server {name} has no links")));
             continue;
         }
         let mut leafs = Vec::new();
@@ -310,10 +268,8 @@ fn add_servers(fabric: &mut Fabric, servers: &[raw::RawServer], problems: &mut V
             if role == Role::Leaf {
                 leafs.push(id);
             } else {
-                let message = format!(
-                    "server {name} is linked to {} which is a {role}; servers attach to leafs",
-                    link.value
-                );
+                let message =
+                    format!("server {name} is linked to {} which is a {role}; servers attach to leafs", link.value);
                 problems.push(Problem::at(link.referenced, message));
             }
         }
@@ -326,27 +282,17 @@ fn build_images(images: &[raw::RawImage], problems: &mut Vec<Problem>) -> Vec<(I
     for image in images {
         let name = &image.name;
         if let Some((_, first)) = out.iter().find(|(i, _)| i.name == name.value) {
-            let message = format!(
-                "duplicate image name {} (first defined on line {})",
-                name.value,
-                first.line()
-            );
+            let message = format!("duplicate image name {} (first defined on line {})", name.value, first.line());
             problems.push(Problem::at(name.referenced, message));
             continue;
         }
         if image.platforms.value.is_empty() {
-            problems.push(Problem::at(
-                image.platforms.referenced,
-                format!("image {} lists no platforms", name.value),
-            ));
+            problems.push(Problem::at(image.platforms.referenced, format!("image {} lists no platforms", name.value)));
         }
         let version = match Version::parse(&image.version.value) {
             Ok(version) => version,
             Err(e) => {
-                problems.push(Problem::at(
-                    image.version.referenced,
-                    format!("image {}: {e}", name.value),
-                ));
+                problems.push(Problem::at(image.version.referenced, format!("image {}: {e}", name.value)));
                 continue;
             }
         };
@@ -372,17 +318,11 @@ fn build_selection(
     let mut assigns = Vec::new();
     let mut places: Vec<(&raw::RawAssign, HashMap<DeviceId, Location>)> = Vec::new();
     for raw_assign in raw_assigns {
-        let Some(image) = images
-            .iter()
-            .position(|(i, _)| i.name == raw_assign.image.value)
-        else {
+        let Some(image) = images.iter().position(|(i, _)| i.name == raw_assign.image.value) else {
             if invalid_images.contains(&raw_assign.image.value.as_str()) {
                 continue; // Already reported where the image is defined.
             }
-            let message = format!(
-                "upgrade.assign names unknown image {}",
-                raw_assign.image.value
-            );
+            let message = format!("upgrade.assign names unknown image {}", raw_assign.image.value);
             problems.push(Problem::at(raw_assign.image.referenced, message));
             continue;
         };
@@ -393,12 +333,9 @@ fn build_selection(
             Selector::Names(names) => {
                 let mut ids = Vec::new();
                 for name in names {
-                    if let Some(id) = resolve(
-                        fabric,
-                        name,
-                        &format!("assignment of image {}", raw_assign.image.value),
-                        problems,
-                    ) {
+                    if let Some(id) =
+                        resolve(fabric, name, &format!("assignment of image {}", raw_assign.image.value), problems)
+                    {
                         where_named.insert(id, name.referenced);
                         ids.push(id);
                     }
@@ -410,9 +347,7 @@ fn build_selection(
         places.push((raw_assign, where_named));
     }
     if raw_assigns.is_empty() {
-        problems.push(Problem::whole(
-            "upgrade.assign is empty: assign at least one image to some devices",
-        ));
+        problems.push(Problem::whole("upgrade.assign is empty: assign at least one image to some devices"));
     }
     let images: Vec<Image> = images.iter().map(|(i, _)| i.clone()).collect();
     match select::select(fabric, &images, &assigns) {
@@ -421,10 +356,7 @@ fn build_selection(
             for error in errors {
                 let (raw_assign, where_named) = &places[error.assign];
                 let at = error.device.and_then(|d| where_named.get(&d).copied());
-                problems.push(Problem::at(
-                    at.unwrap_or(raw_assign.devices.referenced),
-                    error.message,
-                ));
+                problems.push(Problem::at(at.unwrap_or(raw_assign.devices.referenced), error.message));
             }
             None
         }

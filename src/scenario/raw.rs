@@ -27,6 +27,70 @@ pub struct RawScenario {
     pub upgrade: RawUpgrade,
     #[serde(default)]
     pub timing: TimingOverrides,
+    #[serde(default)]
+    pub traffic: Option<Spanned<RawTraffic>>,
+    #[serde(default)]
+    pub simulation: RawSimulation,
+    #[serde(default)]
+    pub expect: Option<RawExpect>,
+}
+
+/// `traffic:` — a pattern, or explicit flows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTraffic {
+    #[serde(default)]
+    pub pattern: Option<Spanned<String>>,
+    #[serde(default)]
+    pub flows: Option<Spanned<FlowsField>>,
+    #[serde(default)]
+    pub gbps: Option<f64>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// `traffic.flows` is a count (with a pattern) or a list of flows.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FlowsField {
+    Count(u64),
+    List(Vec<RawFlow>),
+}
+
+/// One entry of `traffic.flows`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    pub src: Text,
+    pub dst: Text,
+    pub gbps: f64,
+}
+
+/// `simulation:` — the traffic model's settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSimulation {
+    pub drain_convergence_seconds: Option<f64>,
+    pub protocol_convergence_seconds: Option<f64>,
+    pub bfd: Option<bool>,
+    pub bfd_interval_ms: Option<u64>,
+    pub bfd_multiplier: Option<u64>,
+    pub bgp_hold_seconds: Option<u64>,
+    pub lacp: Option<Spanned<String>>,
+    pub server_link_gbps: Option<f64>,
+    pub leaf_spine_gbps: Option<f64>,
+    pub spine_super_spine_gbps: Option<f64>,
+    pub external_gbps: Option<f64>,
+    pub jitter: Option<Spanned<f64>>,
+    pub seed: Option<u64>,
+}
+
+/// `expect:` — the verdict the scenario's author expects.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub hitless: Option<bool>,
+    pub max_batches: Option<usize>,
 }
 
 /// `fabric:` — either explicit lists or `generate:`.
@@ -84,6 +148,10 @@ pub struct RawUpgrade {
     pub assign: Vec<RawAssign>,
     #[serde(default)]
     pub max_batch_size: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub drain: Option<bool>,
+    #[serde(default)]
+    pub batches: Option<Vec<Vec<Text>>>,
 }
 
 /// One entry of `upgrade.assign`.
@@ -121,11 +189,7 @@ impl<'de> Visitor<'de> for SelectorVisitor {
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<Selector, E> {
-        if value == "all" {
-            Ok(Selector::All)
-        } else {
-            Err(E::invalid_value(de::Unexpected::Str(value), &self))
-        }
+        if value == "all" { Ok(Selector::All) } else { Err(E::invalid_value(de::Unexpected::Str(value), &self)) }
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Selector, A::Error> {
@@ -144,7 +208,6 @@ impl<'de> Visitor<'de> for SelectorVisitor {
             }
             role = Some(map.next_value::<Role>()?);
         }
-        role.map(Selector::Role)
-            .ok_or_else(|| de::Error::missing_field("role"))
+        role.map(Selector::Role).ok_or_else(|| de::Error::missing_field("role"))
     }
 }

@@ -1,0 +1,74 @@
+//! Where the batches to simulate come from: the planner, the scenario's hand-written
+//! `upgrade.batches`, or a plan file in the `plan --format json` shape. Plans not made by the
+//! planner are still simulated — the simulator is the judge — with their rule violations listed
+//! as warnings.
+
+use super::PlanInput;
+use crate::model::DeviceId;
+use crate::plan::report::PlanReport;
+use crate::plan::{PlanOptions, check::check, plan};
+use crate::scenario::Scenario;
+
+/// The planner's plan for the scenario (or its `upgrade.batches` when it has them).
+pub fn for_scenario(scenario: &Scenario, options: &PlanOptions) -> PlanInput {
+    match &scenario.fixed_batches {
+        Some(batches) => judged(scenario, batches.clone(), "upgrade.batches", options),
+        None => {
+            let plan = plan(scenario, options);
+            PlanInput { batches: plan.batches.into_iter().map(|b| b.devices).collect(), warnings: plan.warnings }
+        }
+    }
+}
+
+/// A plan read from a file: names resolved, rules checked. Unknown devices are errors.
+pub fn from_report(
+    scenario: &Scenario,
+    report: &PlanReport,
+    source: &str,
+    options: &PlanOptions,
+) -> Result<PlanInput, String> {
+    let mut batches = Vec::with_capacity(report.batches.len());
+    let mut unknown = Vec::new();
+    for batch in &report.batches {
+        let mut ids = Vec::with_capacity(batch.devices.len());
+        for name in &batch.devices {
+            match scenario.fabric.lookup(name) {
+                Some(id) => ids.push(id),
+                None => unknown.push(format!("{name} (batch {})", batch.index)),
+            }
+        }
+        batches.push(ids);
+    }
+    if !unknown.is_empty() {
+        return Err(format!(
+            "plan {source} names devices that are not in scenario {}: {}",
+            scenario.name,
+            unknown.join(", ")
+        ));
+    }
+    let options = PlanOptions { max_batch_size: Some(options.max_batch_size.unwrap_or(report.max_batch_size)) };
+    Ok(judged(scenario, batches, source, &options))
+}
+
+/// A plan not made by the planner, with its violations (and coverage gaps) as warnings.
+fn judged(scenario: &Scenario, batches: Vec<Vec<DeviceId>>, source: &str, options: &PlanOptions) -> PlanInput {
+    let max_batch_size = options.max_batch_size.unwrap_or(scenario.max_batch_size) as usize;
+    let mut warnings: Vec<String> = check(&scenario.fabric, &batches, max_batch_size)
+        .into_iter()
+        .map(|v| format!("{source} breaks a rule: {v}"))
+        .collect();
+    let planned: std::collections::HashSet<DeviceId> = batches.iter().flatten().copied().collect();
+    for target in &scenario.selection.targets {
+        if !planned.contains(&target.device) {
+            let name = &scenario.fabric.device(target.device).name;
+            warnings.push(format!("{source} leaves out {name}, which is selected for upgrade"));
+        }
+    }
+    for (device, reason) in &scenario.selection.skipped {
+        if planned.contains(device) {
+            let name = &scenario.fabric.device(*device).name;
+            warnings.push(format!("{source} upgrades {name}, which the selection skips ({reason})"));
+        }
+    }
+    PlanInput { batches, warnings }
+}

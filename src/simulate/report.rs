@@ -1,0 +1,115 @@
+//! The simulation report: the `--format json` shape of `hitless simulate`. Fields may be added,
+//! never renamed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Role;
+
+/// Bytes in a gigabit.
+pub const BYTES_PER_GBIT: f64 = 1e9 / 8.0;
+
+/// `hitless simulate --format json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SimReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed of the reported (worst) run.
+    pub seed: u64,
+    /// Runs made; the report is the worst.
+    pub runs: u32,
+    /// True when no flow lost a byte.
+    pub hitless: bool,
+    /// Bytes lost over all flows.
+    pub lost_bytes: f64,
+    /// Virtual time from the first drain to the last reaction.
+    pub simulated_seconds: f64,
+    /// Whether devices entered maintenance mode.
+    pub drain: bool,
+    /// Flows simulated.
+    pub flow_count: usize,
+    /// Flows that lost anything.
+    pub flows_with_loss_count: usize,
+    /// The worst flows, most loss first.
+    pub flows_with_loss: Vec<FlowLossReport>,
+    /// The busiest link.
+    pub peak_link_utilisation: Option<PeakReport>,
+    /// Batches with their windows and their n+1 exposure.
+    pub batches: Vec<BatchSimReport>,
+    /// Plan warnings and rule violations.
+    pub warnings: Vec<String>,
+    /// Events the engine delivered.
+    pub events: u64,
+    /// Flow spreads the model computed (a measure of the simulation's work).
+    #[serde(default)]
+    pub evaluations: u64,
+}
+
+/// One lossy flow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowLossReport {
+    /// Source endpoint.
+    pub src: String,
+    /// Destination endpoint.
+    pub dst: String,
+    /// Bytes lost in all.
+    pub lost_bytes: f64,
+    /// Of which to blackholes.
+    pub blackhole_bytes: f64,
+    /// Of which to congestion.
+    pub congestion_bytes: f64,
+    /// The cause of most of the loss.
+    pub cause: Option<CauseReport>,
+}
+
+/// What caused a loss, and when it began.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CauseReport {
+    /// The device that blackholed traffic, or that sends on the congested link.
+    pub device: String,
+    /// When the loss began.
+    pub at_seconds: f64,
+    /// `blackhole` or `congestion`.
+    pub kind: String,
+    /// The congested link, `from->to`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub link: Option<String>,
+}
+
+/// The busiest link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeakReport {
+    /// `from->to`.
+    pub link: String,
+    /// Offered load over capacity.
+    pub utilisation: f64,
+    /// When it was first reached.
+    pub at_seconds: f64,
+}
+
+/// One batch in the simulation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchSimReport {
+    /// 1-based position.
+    pub index: usize,
+    /// Role of its devices (of the first, for foreign plans).
+    pub role: Role,
+    /// Device names.
+    pub devices: Vec<String>,
+    /// When the batch started.
+    pub start_seconds: f64,
+    /// When its slowest device finished.
+    pub end_seconds: f64,
+    /// Flows losing traffic while all its devices were down.
+    pub flows_losing_when_down: usize,
+    /// The devices whose failure, while this batch was down, would cut flows off entirely.
+    pub exposure: Vec<ExposureReport>,
+}
+
+/// n+1: one more failure and these flows are gone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExposureReport {
+    /// The device.
+    pub device: String,
+    /// Flows it alone carries.
+    pub flows: usize,
+}
