@@ -39,6 +39,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod catalog;
 pub mod cli;
 pub mod image;
 pub mod model;
@@ -46,6 +47,7 @@ pub mod plan;
 pub mod scenario;
 pub mod select;
 pub mod simulate;
+pub mod store;
 pub mod timing;
 pub mod traffic;
 pub mod version;

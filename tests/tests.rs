@@ -12,5 +12,8 @@ mod validate;
 // `hitless simulate`: verdicts, causes, foreign plans, seeds and expectations.
 mod simulate;
 
+// `hitless image`: the catalog and the state store, crash and concurrency included.
+mod image;
+
 // Property tests: the planner keeps every rule on random fabrics.
 mod properties;

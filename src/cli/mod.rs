@@ -5,6 +5,7 @@
 //! a plan that is not hitless); 2 an error (bad input, unreadable file), printed as
 //! `hitless: ...` on standard error.
 
+mod image;
 mod plan;
 mod render;
 mod simulate;
@@ -23,6 +24,10 @@ pub const EXIT_ERROR: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "hitless", version, about)]
 pub struct Cli {
+    /// The state directory (image catalog, jobs). Default: $HITLESS_HOME, else the platform's
+    /// data directory (~/.local/share/hitless on Linux).
+    #[arg(long, global = true, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,6 +40,9 @@ enum Command {
     Validate(ValidateArgs),
     /// Replay the plan against the traffic model: is it hitless? Exit 0 only if so.
     Simulate(SimulateCmd),
+    /// The image catalog: add, list, show, edit, rm, verify.
+    #[command(subcommand)]
+    Image(image::ImageCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,7 +110,9 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let state_dir = cli.state_dir.as_deref();
     match cli.command {
+        Command::Image(cmd) => image::run(cmd, state_dir),
         Command::Plan(args) => plan::plan(&args.scenario, args.format, args.max_batch_size),
         Command::Validate(args) => plan::validate(&args.scenario),
         Command::Simulate(args) => simulate::run(simulate::SimulateArgs {

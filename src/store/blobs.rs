@@ -1,0 +1,171 @@
+//! Image files, content-addressed: `blobs/sha256/<hex>` under the state directory.
+//!
+//! A file is first copied to `tmp/` under a unique name while it is hashed, synced, and only
+//! then renamed to its real name inside the same transaction that records it, so a crash never
+//! leaves half an image under a real name. Each staging file is locked while it is written;
+//! [`collect_garbage`], run whenever the store opens, removes unlocked staging files (their
+//! writer died) and blobs no image refers to.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use md5::Md5;
+use sha2::{Digest as _, Sha256};
+
+use super::{Store, StoreError};
+
+/// Bytes read per step while copying and hashing.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// What a file's content hashes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digest {
+    /// SHA-256, lower-case hex.
+    pub sha256: String,
+    /// MD5, lower-case hex (what Junos `file checksum md5` prints).
+    pub md5: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+}
+
+/// A file copied into `tmp/`, hashed and synced, waiting to be committed.
+pub struct Staged {
+    path: PathBuf,
+    /// Held (and locked) until the staged file is committed or dropped.
+    _file: File,
+    /// The content's digest.
+    pub digest: Digest,
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { what, path, source }
+}
+
+/// Where the blob with this SHA-256 lives.
+pub fn blob_path(state_dir: &Path, sha256: &str) -> PathBuf {
+    state_dir.join("blobs").join("sha256").join(sha256)
+}
+
+fn tmp_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("tmp")
+}
+
+/// Copies `source` into the staging area, hashing it; `progress(done, total)` is called as it
+/// goes.
+pub fn stage(store: &Store, source: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Staged, StoreError> {
+    let mut input = File::open(source).map_err(io("cannot read image file", source))?;
+    let total = input.metadata().map_err(io("cannot read image file", source))?.len();
+    let dir = tmp_dir(&store.dir);
+    fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+    let unique = format!("add-{}-{}.partial", std::process::id(), rand_suffix());
+    let path = dir.join(unique);
+    let mut file = File::options().write(true).create_new(true).open(&path).map_err(io("cannot create", &path))?;
+    file.lock().map_err(io("cannot lock", &path))?;
+    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
+    let mut buffer = vec![0u8; CHUNK_BYTES];
+    let mut done = 0u64;
+    loop {
+        let read = input.read(&mut buffer).map_err(io("cannot read image file", source))?;
+        if read == 0 {
+            break;
+        }
+        sha.update(&buffer[..read]);
+        md5.update(&buffer[..read]);
+        file.write_all(&buffer[..read]).map_err(io("cannot write", &path))?;
+        done += read as u64;
+        progress(done, total);
+    }
+    file.sync_all().map_err(io("cannot sync", &path))?;
+    let digest = Digest { sha256: hex(&sha.finalize()), md5: hex(&md5.finalize()), size_bytes: done };
+    Ok(Staged { path, _file: file, digest })
+}
+
+/// Moves a staged file to its content address. Call inside the transaction that records it.
+pub fn commit(state_dir: &Path, staged: &Staged) -> Result<PathBuf, StoreError> {
+    let target = blob_path(state_dir, &staged.digest.sha256);
+    let parent = target.parent().expect("blob paths have a parent");
+    fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
+    fs::rename(&staged.path, &target).map_err(io("cannot move image into place at", &target))?;
+    File::open(parent).and_then(|d| d.sync_all()).map_err(io("cannot sync", parent))?;
+    Ok(target)
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // Committed files were renamed away; anything left is an abandoned copy. Errors here only
+        // leave a file that the next garbage collection removes.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Hashes a file already in the store.
+pub fn hash_file(path: &Path) -> Result<Digest, StoreError> {
+    let mut input = File::open(path).map_err(io("cannot read", path))?;
+    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
+    let mut buffer = vec![0u8; CHUNK_BYTES];
+    let mut size_bytes = 0u64;
+    loop {
+        let read = input.read(&mut buffer).map_err(io("cannot read", path))?;
+        if read == 0 {
+            break;
+        }
+        sha.update(&buffer[..read]);
+        md5.update(&buffer[..read]);
+        size_bytes += read as u64;
+    }
+    Ok(Digest { sha256: hex(&sha.finalize()), md5: hex(&md5.finalize()), size_bytes })
+}
+
+/// Removes staging files whose writer is gone and blobs no image refers to. Runs under the
+/// database's write lock, so it never races an `add` between its rename and its commit.
+pub fn collect_garbage(store: &mut Store) -> Result<(), StoreError> {
+    let tmp = tmp_dir(&store.dir);
+    let blobs = store.dir.join("blobs").join("sha256");
+    let db_path = store.db_path.clone();
+    let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
+    let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
+    for entry in read_dir_or_empty(&tmp)? {
+        let Ok(file) = File::options().write(true).open(&entry) else { continue };
+        // A live writer holds the lock; only an abandoned file can be locked here.
+        if file.try_lock().is_ok() {
+            fs::remove_file(&entry).map_err(io("cannot remove", &entry))?;
+        }
+    }
+    let referenced = super::catalog::referenced_blobs(&tx).map_err(sqlite)?;
+    for entry in read_dir_or_empty(&blobs)? {
+        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if !referenced.contains(&name) {
+            fs::remove_file(&entry).map_err(io("cannot remove", &entry))?;
+        }
+    }
+    tx.commit().map_err(sqlite)
+}
+
+fn read_dir_or_empty(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(entries.filter_map(|e| e.ok().map(|e| e.path())).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(StoreError::Io { what: "cannot list", path: dir.to_path_buf(), source }),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn rand_suffix() -> u64 {
+    use rand::{Rng, SeedableRng};
+    // Uniqueness, not secrecy: seeded from the clock and the process id.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    rand::rngs::ChaCha8Rng::seed_from_u64(nanos ^ u64::from(std::process::id())).next_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lower_case_and_padded() {
+        assert_eq!(super::hex(&[0, 15, 255]), "000fff");
+    }
+}

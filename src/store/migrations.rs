@@ -1,0 +1,67 @@
+//! Numbered schema migrations. `PRAGMA user_version` holds the store's version; each migration
+//! runs in its own transaction, so a crash leaves the store at a whole version.
+
+use super::{Store, StoreError};
+
+/// The migrations, in order; version N is `MIGRATIONS[N - 1]`. Never edit one that has shipped:
+/// add a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the image catalog.
+    "CREATE TABLE images (
+        name TEXT PRIMARY KEY,
+        vendor TEXT NOT NULL,
+        family TEXT NOT NULL,
+        platforms TEXT NOT NULL,
+        os_version TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        md5 TEXT NOT NULL,
+        uploaded_unix INTEGER NOT NULL
+    );",
+    // 2: upgrade jobs, so that images in use by an unfinished job cannot be removed.
+    "CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        scenario TEXT NOT NULL,
+        fabric TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_unix INTEGER NOT NULL
+    );
+    CREATE TABLE job_images (
+        job TEXT NOT NULL REFERENCES jobs(id),
+        image TEXT NOT NULL
+    );",
+];
+
+/// The newest schema version this binary knows.
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the store to the latest version, or refuses a store from a newer binary.
+pub fn migrate(store: &mut Store) -> Result<(), StoreError> {
+    let found: i64 = store.conn.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(|e| store.sqlite(e))?;
+    if found > latest() {
+        return Err(StoreError::NewerSchema { path: store.db_path.clone(), found, known: latest() });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index as i64 + 1;
+        let db_path = store.db_path.clone();
+        let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
+        let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
+        // Another process may have migrated while we waited for the lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(sqlite)?;
+        if now >= version {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(sqlite)?;
+        tx.pragma_update(None, "user_version", version).map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
+    }
+    Ok(())
+}
+
+/// The store's schema version.
+pub fn version(store: &Store) -> Result<i64, StoreError> {
+    store.conn.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(|e| store.sqlite(e))
+}

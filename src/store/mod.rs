@@ -1,0 +1,130 @@
+//! The state store: everything hitless must remember across runs, in one crash-safe place.
+//!
+//! A state directory holds `hitless.db` (SQLite in WAL mode, so readers and one writer share it
+//! safely across processes) and `blobs/` (image files, content-addressed by SHA-256). The
+//! directory is chosen by `--state-dir`, then `HITLESS_HOME`, then the platform's data directory
+//! ([`default_dir`]). Schema changes are numbered migrations ([`migrations`]); a newer binary
+//! upgrades an older store, an older binary refuses a newer one.
+//!
+//! Only this module contains SQL.
+
+pub mod blobs;
+pub mod catalog;
+pub mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the store could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file-system operation failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// SQLite failed.
+    #[error("state database {}: {source}", path.display())]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's reason.
+        source: rusqlite::Error,
+    },
+    /// The store was written by a newer hitless.
+    #[error(
+        "state store {} has schema version {found}, but this hitless knows only up to {known}: use a newer hitless",
+        path.display()
+    )]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this binary knows.
+        known: i64,
+    },
+    /// An image's fields are not acceptable.
+    #[error("{0}")]
+    InvalidImage(String),
+    /// An image with this name exists already.
+    #[error("image {0} already exists (names are unique; remove it first or pick another name)")]
+    ImageExists(String),
+    /// No image with this name.
+    #[error("no image named {0} in the catalog (see `hitless image list`)")]
+    ImageNotFound(String),
+    /// An unfinished job uses the image.
+    #[error("image {name} is used by unfinished job {job}; finish or cancel the job first")]
+    ImageInUse {
+        /// The image.
+        name: String,
+        /// The job.
+        job: String,
+    },
+}
+
+/// Where the state lives when neither `--state-dir` nor `HITLESS_HOME` says: the platform's data
+/// directory (`$XDG_DATA_HOME/hitless` or `~/.local/share/hitless` on Linux,
+/// `~/Library/Application Support/hitless` on macOS, `%APPDATA%\hitless` on Windows).
+pub fn default_dir() -> Option<PathBuf> {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(home) = env("HITLESS_HOME") {
+        return Some(home);
+    }
+    if cfg!(target_os = "windows") {
+        return env("APPDATA").map(|d| d.join("hitless"));
+    }
+    if cfg!(target_os = "macos") {
+        return env("HOME").map(|h| h.join("Library/Application Support/hitless"));
+    }
+    env("XDG_DATA_HOME").or_else(|| env("HOME").map(|h| h.join(".local/share"))).map(|d| d.join("hitless"))
+}
+
+/// An open state store.
+pub struct Store {
+    dir: PathBuf,
+    db_path: PathBuf,
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, migrates its schema, and clears what an
+    /// interrupted earlier run may have left (see [`blobs::collect_garbage`]).
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            what: "cannot create state directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let db_path = dir.join("hitless.db");
+        let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
+        let conn = Connection::open(&db_path).map_err(sqlite)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sqlite)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
+        let mut store = Store { dir: dir.to_path_buf(), db_path, conn };
+        migrations::migrate(&mut store)?;
+        blobs::collect_garbage(&mut store)?;
+        Ok(store)
+    }
+
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: self.db_path.clone(), source }
+    }
+}

@@ -1,0 +1,331 @@
+//! `hitless image ...` and the state store, through the binary and a real store in a
+//! temporary directory.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::util::{Run, hitless};
+
+fn in_store(dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["--state-dir", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    hitless(&all)
+}
+
+fn write_file(dir: &Path, name: &str, bytes: usize) -> String {
+    let path = dir.join(name);
+    let content: Vec<u8> = (0..bytes).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, content).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn add(dir: &Path, name: &str, file: &str) -> Run {
+    in_store(
+        dir,
+        &[
+            "image",
+            "add",
+            "--name",
+            name,
+            "--file",
+            file,
+            "--vendor",
+            "juniper",
+            "--family",
+            "junos-qfx",
+            "--platforms",
+            "qfx5110-48s,qfx10002-36q",
+            "--os-version",
+            "18.4r2-s3.4",
+        ],
+    )
+}
+
+fn list_json(dir: &Path) -> Vec<serde_json::Value> {
+    let run = in_store(dir, &["image", "list", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+#[test]
+fn add_list_show_edit_remove_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "junos.tgz", 300_000);
+    let run = add(dir.path(), "junos-18.4R2", &file);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let images = list_json(dir.path());
+    assert_eq!(images.len(), 1);
+    let image = &images[0];
+    assert_eq!(image["name"], "junos-18.4R2");
+    assert_eq!(image["os_version"], "18.4R2-S3.4", "versions are normalised");
+    assert_eq!(image["platforms"], serde_json::json!(["qfx5110-48s", "qfx10002-36q"]));
+    assert_eq!(image["size_bytes"], 300_000);
+    assert_eq!(image["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(image["md5"].as_str().unwrap().len(), 32);
+    assert!(image["uploaded_at"].as_str().unwrap().ends_with('Z'));
+    let stored = std::fs::read(image["path"].as_str().unwrap()).unwrap();
+    assert_eq!(stored, std::fs::read(&file).unwrap(), "the stored copy is the file");
+
+    let run = in_store(
+        dir.path(),
+        &["image", "edit", "junos-18.4R2", "--platforms", "qfx5120-48y", "--os-version", "18.4R3"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let shown: serde_json::Value =
+        serde_json::from_str(&in_store(dir.path(), &["image", "show", "junos-18.4R2", "--format", "json"]).stdout)
+            .unwrap();
+    assert_eq!(shown["platforms"], serde_json::json!(["qfx5120-48y"]));
+    assert_eq!(shown["os_version"], "18.4R3");
+    assert_eq!(shown["sha256"], image["sha256"], "editing does not touch the content");
+
+    let run = in_store(dir.path(), &["image", "rm", "junos-18.4R2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(list_json(dir.path()).is_empty());
+    assert!(!Path::new(image["path"].as_str().unwrap()).exists(), "the file goes with its last image");
+}
+
+#[test]
+fn catalog_errors_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "junos.tgz", 1000);
+    assert_eq!(add(dir.path(), "a", &file).code, 0);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "image",
+                "add",
+                "--name",
+                "a",
+                "--file",
+                &file,
+                "--vendor",
+                "juniper",
+                "--family",
+                "junos-qfx",
+                "--platforms",
+                "x",
+                "--os-version",
+                "19.1R1",
+            ],
+            "image a already exists",
+        ),
+        (
+            vec![
+                "image",
+                "add",
+                "--name",
+                "b",
+                "--file",
+                &file,
+                "--vendor",
+                "juniper",
+                "--family",
+                "junos-qfx",
+                "--platforms",
+                "x",
+                "--os-version",
+                "nineteen",
+            ],
+            "unparsable Junos version \"nineteen\"",
+        ),
+        (
+            vec![
+                "image",
+                "add",
+                "--name",
+                "b",
+                "--file",
+                "/no/such/file.tgz",
+                "--vendor",
+                "juniper",
+                "--family",
+                "junos-qfx",
+                "--platforms",
+                "x",
+                "--os-version",
+                "19.1R1",
+            ],
+            "cannot read image file /no/such/file.tgz",
+        ),
+        (
+            vec![
+                "image",
+                "add",
+                "--name",
+                "b",
+                "--file",
+                &file,
+                "--vendor",
+                " ",
+                "--family",
+                "junos-qfx",
+                "--platforms",
+                "x",
+                "--os-version",
+                "19.1R1",
+            ],
+            "image vendor must not be empty",
+        ),
+        (vec!["image", "edit", "a", "--name", "c"], "image names are immutable"),
+        (vec!["image", "edit", "a"], "nothing to change"),
+        (vec!["image", "show", "zzz"], "no image named zzz in the catalog"),
+        (vec!["image", "rm", "zzz"], "no image named zzz in the catalog"),
+    ];
+    for (args, message) in cases {
+        let run = in_store(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(list_json(dir.path()).len(), 1, "failed commands change nothing");
+}
+
+#[test]
+fn verify_finds_corrupt_and_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = write_file(dir.path(), "one.tgz", 50_000);
+    let two = write_file(dir.path(), "two.tgz", 60_000);
+    assert_eq!(add(dir.path(), "one", &one).code, 0);
+    assert_eq!(add(dir.path(), "two", &two).code, 0);
+    assert_eq!(in_store(dir.path(), &["image", "verify"]).code, 0);
+    let images = list_json(dir.path());
+    let mut bytes = std::fs::read(images[0]["path"].as_str().unwrap()).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(images[0]["path"].as_str().unwrap(), bytes).unwrap();
+    let run = in_store(dir.path(), &["image", "verify", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let results: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(results[0]["status"], "corrupt");
+    assert_eq!(results[1]["status"], "ok");
+    std::fs::remove_file(images[1]["path"].as_str().unwrap()).unwrap();
+    let run = in_store(dir.path(), &["image", "verify", "two"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("two MISSING"), "{}", run.stdout);
+}
+
+#[test]
+fn a_kill_during_add_leaves_no_image_and_no_stray_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    // Large enough that copying and hashing take a good fraction of a second.
+    let file = write_file(dir.path(), "big.tgz", 400 << 20);
+    for delay_ms in [30u64, 150, 400] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hitless"))
+            .args(["--state-dir", state.to_str().unwrap(), "image", "add", "--name", "big", "--file", &file])
+            .args(["--vendor", "juniper", "--family", "junos-qfx", "--platforms", "x", "--os-version", "19.1R1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        let images = list_json(&state); // the next start cleans up
+        if status.success() {
+            // The copy won the race: the image is whole. Remove it for the next round.
+            assert_eq!(images.len(), 1);
+            assert_eq!(in_store(&state, &["image", "rm", "big"]).code, 0);
+            continue;
+        }
+        assert!(images.is_empty(), "killed after {delay_ms} ms: {images:?}");
+        let leftovers: Vec<_> = ["tmp", "blobs/sha256"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(state.join(d)).into_iter().flatten())
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(leftovers.is_empty(), "killed after {delay_ms} ms, left {leftovers:?}");
+    }
+}
+
+#[test]
+fn rm_is_refused_while_an_unfinished_job_uses_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "junos.tgz", 1000);
+    assert_eq!(add(dir.path(), "a", &file).code, 0);
+    let db = rusqlite::Connection::open(dir.path().join("hitless.db")).unwrap();
+    db.execute_batch(
+        "INSERT INTO jobs VALUES ('job-1', 'evpn', 'fabric', 'running', 0);
+         INSERT INTO job_images VALUES ('job-1', 'a');",
+    )
+    .unwrap();
+    let run = in_store(dir.path(), &["image", "rm", "a"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("image a is used by unfinished job job-1"), "{}", run.stderr);
+    db.execute("UPDATE jobs SET state = 'finished'", []).unwrap();
+    assert_eq!(in_store(dir.path(), &["image", "rm", "a"]).code, 0);
+}
+
+#[test]
+fn an_older_store_is_migrated_and_a_newer_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("hitless.db")).unwrap();
+    db.execute_batch(hitless::store::migrations::MIGRATIONS[0]).unwrap();
+    db.execute_batch(
+        "INSERT INTO images VALUES ('old', 'juniper', 'junos-qfx', 'qfx5110-48s', '18.1R3-S2', 'old.tgz', 3, 'abc', 'def', 0);
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(db);
+    let images = list_json(dir.path());
+    assert_eq!(images[0]["name"], "old");
+    let db = rusqlite::Connection::open(dir.path().join("hitless.db")).unwrap();
+    let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, hitless::store::migrations::latest());
+    db.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(db);
+    let run = in_store(dir.path(), &["image", "list"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("has schema version 99") && run.stderr.contains("use a newer hitless"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn concurrent_adds_from_four_processes_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<String> = (0..4).map(|i| write_file(dir.path(), &format!("f{i}.tgz"), 2_000_000 + i)).collect();
+    let children: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            Command::new(env!("CARGO_BIN_EXE_hitless"))
+                .args([
+                    "--state-dir",
+                    dir.path().to_str().unwrap(),
+                    "image",
+                    "add",
+                    "--name",
+                    &format!("img{i}"),
+                    "--file",
+                    file,
+                ])
+                .args(["--vendor", "juniper", "--family", "junos-qfx", "--platforms", "x", "--os-version", "19.1R1"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert_eq!(list_json(dir.path()).len(), 4);
+    assert_eq!(in_store(dir.path(), &["image", "verify"]).code, 0);
+}
+
+#[test]
+fn hitless_home_chooses_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "junos.tgz", 1000);
+    let output = Command::new(env!("CARGO_BIN_EXE_hitless"))
+        .env("HITLESS_HOME", dir.path().join("home"))
+        .args(["image", "add", "--name", "a", "--file", &file, "--vendor", "juniper", "--family", "junos-qfx"])
+        .args(["--platforms", "x", "--os-version", "19.1R1"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(dir.path().join("home/hitless.db").exists());
+}
