@@ -70,6 +70,12 @@ impl CatalogImage {
             family: self.fields.family.clone(),
             platforms: self.fields.platforms.clone(),
             version: self.fields.os_version.clone(),
+            catalog: Some(crate::image::CatalogFile {
+                path: self.path.clone(),
+                size_bytes: self.digest.size_bytes,
+                sha256: self.digest.sha256.clone(),
+                md5: self.digest.md5.clone(),
+            }),
         }
     }
 }
@@ -160,3 +166,31 @@ pub fn verify(image: &CatalogImage) -> Result<Verified, StoreError> {
 }
 
 pub use rows::{get, list, remove, update};
+
+/// The catalog in a store, as a source of scenario images. The store is opened on first use, so
+/// scenarios with inline images only never touch it.
+pub struct StoreCatalog<'a> {
+    open: &'a dyn Fn() -> Result<Store, String>,
+    store: std::cell::OnceCell<Result<Store, String>>,
+}
+
+impl<'a> StoreCatalog<'a> {
+    /// A catalog that opens its store with `open` when first asked.
+    pub fn new(open: &'a dyn Fn() -> Result<Store, String>) -> StoreCatalog<'a> {
+        StoreCatalog { open, store: std::cell::OnceCell::new() }
+    }
+}
+
+impl crate::scenario::ImageCatalog for StoreCatalog<'_> {
+    fn image(&self, name: &str) -> Result<Image, String> {
+        let store = self.store.get_or_init(|| (self.open)()).as_ref().map_err(Clone::clone)?;
+        match get(store, name) {
+            Ok(image) => Ok(image.to_image()),
+            Err(StoreError::ImageNotFound(_)) => Err(format!(
+                "image {name} is not in the image catalog at {} (add it with `hitless image add`, or give its fields inline)",
+                store.dir().display()
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}

@@ -19,6 +19,23 @@ pub struct Image {
     /// The OS version the image installs.
     #[serde(serialize_with = "serialize_display")]
     pub version: Version,
+    /// For catalog images, the stored file and its checksums; `None` for inline images, which
+    /// are metadata only (for planning and simulation) and cannot be installed.
+    #[serde(skip)]
+    pub catalog: Option<CatalogFile>,
+}
+
+/// A catalog image's stored file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogFile {
+    /// Where the content is stored.
+    pub path: std::path::PathBuf,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// SHA-256, lower-case hex.
+    pub sha256: String,
+    /// MD5, lower-case hex.
+    pub md5: String,
 }
 
 fn serialize_display<S: serde::Serializer>(v: &Version, s: S) -> Result<S::Ok, S::Error> {

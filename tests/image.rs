@@ -329,3 +329,54 @@ fn hitless_home_chooses_the_store() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(dir.path().join("home/hitless.db").exists());
 }
+
+#[test]
+fn scenarios_can_take_images_from_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let file = write_file(dir.path(), "junos.tgz", 1000);
+    let run = in_store(
+        &state,
+        &[
+            "image",
+            "add",
+            "--name",
+            "junos-19.1R1",
+            "--file",
+            &file,
+            "--vendor",
+            "juniper",
+            "--family",
+            "junos-qfx",
+            "--platforms",
+            "qfx5110-48s,qfx10002-36q",
+            "--os-version",
+            "19.1R1",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(crate::util::root().join("scenarios/small-2spine-4leaf.yaml"))
+        .unwrap()
+        .replace(
+            "  - {name: junos-qfx-18.4R2, vendor: juniper, family: junos-qfx,\n     platforms: [qfx5110-48s, qfx10002-36q], version: 18.4R2}",
+            "  - {name: junos-19.1R1}",
+        )
+        .replace("image: junos-qfx-18.4R2", "image: junos-19.1R1");
+    assert!(text.contains("{name: junos-19.1R1}"));
+    let path = dir.path().join("catalog.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let run = in_store(&state, &["plan", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(plan["batches"].as_array().unwrap().len(), 4);
+
+    std::fs::write(&path, text.replace("junos-19.1R1", "junos-20.4R3")).unwrap();
+    let run = in_store(&state, &["validate", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("image junos-20.4R3 is not in the image catalog at"), "{}", run.stderr);
+
+    let partial = text.replace("{name: junos-19.1R1}", "{name: junos-19.1R1, vendor: juniper}");
+    std::fs::write(&path, partial).unwrap();
+    let run = in_store(&state, &["validate", path.to_str().unwrap()]);
+    assert!(run.stderr.contains("or only the name to take the image from the catalog"), "{}", run.stderr);
+}

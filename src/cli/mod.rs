@@ -113,10 +113,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let state_dir = cli.state_dir.as_deref();
     match cli.command {
         Command::Image(cmd) => image::run(cmd, state_dir),
-        Command::Plan(args) => plan::plan(&args.scenario, args.format, args.max_batch_size),
-        Command::Validate(args) => plan::validate(&args.scenario),
+        Command::Plan(args) => plan::plan(&load_scenario(&args.scenario, state_dir)?, args.format, args.max_batch_size),
+        Command::Validate(args) => plan::validate(&args.scenario, &load_scenario(&args.scenario, state_dir)?),
         Command::Simulate(args) => simulate::run(simulate::SimulateArgs {
-            scenario: &args.scenario,
+            scenario: &load_scenario(&args.scenario, state_dir)?,
+            scenario_path: &args.scenario,
             plan: args.plan.as_deref(),
             format: args.format,
             runs: args.runs,
@@ -125,4 +126,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_batch_size: args.max_batch_size,
         }),
     }
+}
+
+/// Loads a scenario; images named only by name come from the catalog in the state store, which
+/// is opened only if the scenario has such images.
+fn load_scenario(
+    path: &std::path::Path,
+    state_dir: Option<&std::path::Path>,
+) -> anyhow::Result<crate::scenario::Scenario> {
+    let open = || image::open_store(state_dir).map_err(|e| format!("{e:#}"));
+    let catalog = crate::catalog::StoreCatalog::new(&open);
+    Ok(crate::scenario::Scenario::load_with(path, &catalog)?)
 }

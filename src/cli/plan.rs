@@ -10,10 +10,9 @@ use crate::plan::report::PlanReport;
 use crate::plan::{PlanOptions, plan as make_plan};
 use crate::scenario::Scenario;
 
-pub fn plan(path: &Path, format: Format, max_batch_size: Option<u32>) -> anyhow::Result<ExitCode> {
-    let scenario = Scenario::load(path)?;
-    let plan = make_plan(&scenario, &PlanOptions { max_batch_size });
-    let report = PlanReport::new(&scenario, &plan);
+pub fn plan(scenario: &Scenario, format: Format, max_batch_size: Option<u32>) -> anyhow::Result<ExitCode> {
+    let plan = make_plan(scenario, &PlanOptions { max_batch_size });
+    let report = PlanReport::new(scenario, &plan);
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).context("encoding the plan")?),
         Format::Table => print!("{}", plan_table(&report)),
@@ -21,8 +20,7 @@ pub fn plan(path: &Path, format: Format, max_batch_size: Option<u32>) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn validate(path: &Path) -> anyhow::Result<ExitCode> {
-    let scenario = Scenario::load(path)?;
+pub fn validate(path: &Path, scenario: &Scenario) -> anyhow::Result<ExitCode> {
     let targets = scenario.selection.targets.len();
     let skipped = scenario.selection.skipped.len();
     println!(

@@ -14,7 +14,8 @@ use crate::simulate::{SimOptions, input, simulate};
 
 /// Arguments of `hitless simulate`, already parsed.
 pub struct SimulateArgs<'a> {
-    pub scenario: &'a Path,
+    pub scenario: &'a Scenario,
+    pub scenario_path: &'a Path,
     pub plan: Option<&'a Path>,
     pub format: Format,
     pub runs: u32,
@@ -24,19 +25,19 @@ pub struct SimulateArgs<'a> {
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
-    let scenario = Scenario::load(args.scenario)?;
+    let scenario = args.scenario;
     let plan_options = PlanOptions { max_batch_size: args.max_batch_size };
     let plan = match args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan {}", path.display()))?;
             let report: PlanReport = serde_json::from_str(&text)
                 .with_context(|| format!("plan {} is not in the `hitless plan --format json` shape", path.display()))?;
-            match input::from_report(&scenario, &report, &path.display().to_string(), &plan_options) {
+            match input::from_report(scenario, &report, &path.display().to_string(), &plan_options) {
                 Ok(plan) => plan,
                 Err(message) => bail!(message),
             }
         }
-        None => input::for_scenario(&scenario, &plan_options),
+        None => input::for_scenario(scenario, &plan_options),
     };
     let seed = args.seed.unwrap_or(scenario.simulation.seed);
     let options = SimOptions { runs: args.runs, seed, worst_flows: args.worst, exposure_per_batch: 5 };
@@ -46,19 +47,19 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             scenario.name,
             plan.batches.len(),
             args.runs,
-            args.scenario.display()
+            args.scenario_path.display()
         );
     }
-    let report = simulate(&scenario, &plan, &options);
+    let report = simulate(scenario, &plan, &options);
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).context("encoding the report")?),
         Format::Table => print!("{}", table(&report)),
     }
     // `expect:` speaks of the scenario's own plan; a plan file is judged on its own.
-    let contradictions = if args.plan.is_none() { contradictions(&scenario, &report) } else { Vec::new() };
+    let contradictions = if args.plan.is_none() { contradictions(scenario, &report) } else { Vec::new() };
     if !contradictions.is_empty() {
         for contradiction in &contradictions {
-            eprintln!("hitless: {}: {contradiction}", args.scenario.display());
+            eprintln!("hitless: {}: {contradiction}", args.scenario_path.display());
         }
         return Ok(ExitCode::from(EXIT_ERROR));
     }

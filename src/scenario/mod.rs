@@ -33,6 +33,24 @@ pub const MAX_BATCH_SIZE_LIMIT: u32 = 1024;
 /// Largest fabric `generate:` may describe.
 pub const GENERATED_DEVICES_MAX: u64 = 2_000_000;
 
+/// Where a scenario's images named only by name come from.
+pub trait ImageCatalog {
+    /// The catalog image called `name`, or why it cannot be had (for the operator).
+    fn image(&self, name: &str) -> Result<Image, String>;
+}
+
+/// No catalog: images named only by name are errors.
+pub struct NoCatalog;
+
+impl ImageCatalog for NoCatalog {
+    fn image(&self, name: &str) -> Result<Image, String> {
+        Err(format!(
+            "image {name} has only a name, so it comes from the image catalog, which this command does not read; \
+             give its vendor, family, platforms and version inline"
+        ))
+    }
+}
+
 /// A validated scenario, ready for the planner.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -63,19 +81,29 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Reads and validates a scenario file.
+    /// Reads and validates a scenario file whose images are all inline.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
-        Scenario::from_yaml(&text, path)
+        Scenario::load_with(path, &NoCatalog)
     }
 
-    /// Validates scenario text; `path` is only used in messages.
+    /// Reads and validates a scenario file, taking images named only by name from `catalog`.
+    pub fn load_with(path: &Path, catalog: &dyn ImageCatalog) -> Result<Scenario, ScenarioError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+        Scenario::from_yaml_with(&text, path, catalog)
+    }
+
+    /// Validates scenario text whose images are all inline; `path` is only used in messages.
     pub fn from_yaml(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::from_yaml_with(text, path, &NoCatalog)
+    }
+
+    /// Validates scenario text, taking images named only by name from `catalog`.
+    pub fn from_yaml_with(text: &str, path: &Path, catalog: &dyn ImageCatalog) -> Result<Scenario, ScenarioError> {
         let invalid = |problems| ScenarioError::Invalid { path: path.to_path_buf(), problems };
         let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| invalid(vec![syntax_problem(&e)]))?;
         let mut problems = Vec::new();
-        let scenario = build(raw, &mut problems);
+        let scenario = build(raw, catalog, &mut problems);
         problems.sort_by_key(|p| (p.line, p.column));
         match scenario {
             Some(scenario) if problems.is_empty() => Ok(scenario),
@@ -100,12 +128,12 @@ fn syntax_problem(error: &serde_saphyr::Error) -> Problem {
     }
 }
 
-fn build(raw: RawScenario, problems: &mut Vec<Problem>) -> Option<Scenario> {
+fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Problem>) -> Option<Scenario> {
     if raw.name.value.trim().is_empty() {
         problems.push(Problem::at(raw.name.referenced, "name must not be empty"));
     }
     let fabric = build_fabric(raw.fabric, problems)?;
-    let images = build_images(&raw.images, problems);
+    let images = build_images(&raw.images, catalog, problems);
     let invalid_images: Vec<&str> = raw
         .images
         .iter()
@@ -277,7 +305,11 @@ fn add_servers(fabric: &mut Fabric, servers: &[raw::RawServer], problems: &mut V
     }
 }
 
-fn build_images(images: &[raw::RawImage], problems: &mut Vec<Problem>) -> Vec<(Image, Location)> {
+fn build_images(
+    images: &[raw::RawImage],
+    catalog: &dyn ImageCatalog,
+    problems: &mut Vec<Problem>,
+) -> Vec<(Image, Location)> {
     let mut out: Vec<(Image, Location)> = Vec::new();
     for image in images {
         let name = &image.name;
@@ -286,22 +318,43 @@ fn build_images(images: &[raw::RawImage], problems: &mut Vec<Problem>) -> Vec<(I
             problems.push(Problem::at(name.referenced, message));
             continue;
         }
-        if image.platforms.value.is_empty() {
-            problems.push(Problem::at(image.platforms.referenced, format!("image {} lists no platforms", name.value)));
-        }
-        let version = match Version::parse(&image.version.value) {
-            Ok(version) => version,
-            Err(e) => {
-                problems.push(Problem::at(image.version.referenced, format!("image {}: {e}", name.value)));
+        let built = match (&image.vendor, &image.family, &image.platforms, &image.version) {
+            (None, None, None, None) => match catalog.image(&name.value) {
+                Ok(image) => image,
+                Err(why) => {
+                    problems.push(Problem::at(name.referenced, why));
+                    continue;
+                }
+            },
+            (Some(vendor), Some(family), Some(platforms), Some(version)) => {
+                if platforms.value.is_empty() {
+                    problems
+                        .push(Problem::at(platforms.referenced, format!("image {} lists no platforms", name.value)));
+                }
+                let version = match Version::parse(&version.value) {
+                    Ok(parsed) => parsed,
+                    Err(e) => {
+                        problems.push(Problem::at(version.referenced, format!("image {}: {e}", name.value)));
+                        continue;
+                    }
+                };
+                Image {
+                    name: name.value.clone(),
+                    vendor: vendor.clone(),
+                    family: family.clone(),
+                    platforms: platforms.value.clone(),
+                    version,
+                    catalog: None,
+                }
+            }
+            _ => {
+                let message = format!(
+                    "image {}: give vendor, family, platforms and version, or only the name to take the image from the catalog",
+                    name.value
+                );
+                problems.push(Problem::at(name.referenced, message));
                 continue;
             }
-        };
-        let built = Image {
-            name: name.value.clone(),
-            vendor: image.vendor.clone(),
-            family: image.family.clone(),
-            platforms: image.platforms.value.clone(),
-            version,
         };
         out.push((built, name.referenced));
     }

@@ -135,10 +135,14 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawImage {
     pub name: Text,
-    pub vendor: String,
-    pub family: String,
-    pub platforms: Spanned<Vec<String>>,
-    pub version: Text,
+    #[serde(default)]
+    pub vendor: Option<String>,
+    #[serde(default)]
+    pub family: Option<String>,
+    #[serde(default)]
+    pub platforms: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub version: Option<Text>,
 }
 
 /// `upgrade:`.
