@@ -17,7 +17,6 @@ pub struct Image {
     /// Hardware platforms the image supports.
     pub platforms: Vec<String>,
     /// The OS version the image installs.
-    #[serde(serialize_with = "serialize_display")]
     pub version: Version,
     /// For catalog images, the stored file and its checksums; `None` for inline images, which
     /// are metadata only (for planning and simulation) and cannot be installed.
@@ -36,10 +35,6 @@ pub struct CatalogFile {
     pub sha256: String,
     /// MD5, lower-case hex.
     pub md5: String,
-}
-
-fn serialize_display<S: serde::Serializer>(v: &Version, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
 }
 
 impl Image {

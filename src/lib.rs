@@ -41,7 +41,11 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod driver;
+pub mod exec;
+pub mod health;
 pub mod image;
+pub mod journal;
 pub mod model;
 pub mod plan;
 pub mod scenario;

@@ -6,9 +6,11 @@
 //! `hitless: ...` on standard error.
 
 mod image;
+mod jobs;
 mod plan;
 mod render;
 mod simulate;
+mod upgrade;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,99 @@ enum Command {
     /// The image catalog: add, list, show, edit, rm, verify.
     #[command(subcommand)]
     Image(image::ImageCmd),
+    /// Check every selected device's version and health, changing nothing.
+    TestRun {
+        /// The scenario file (YAML).
+        scenario: PathBuf,
+        /// Which driver talks to the devices.
+        #[arg(long, value_enum, default_value_t)]
+        driver: upgrade::DriverKind,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Test run, plan, simulation gate, confirmation, then the upgrade, batch by batch.
+    Upgrade {
+        /// The scenario file (YAML).
+        scenario: PathBuf,
+        #[command(flatten)]
+        run: RunFlags,
+        /// Upgrade even if the simulation finds loss (the loss is shown first).
+        #[arg(long)]
+        allow_loss: bool,
+    },
+    /// Re-enter a job after an exit, a crash or a halt.
+    Resume {
+        /// The job id (see `hitless jobs`).
+        job: String,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// List upgrade jobs.
+    Jobs {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show a job and the state of each of its devices.
+    Status {
+        /// The job id.
+        job: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show a job's journal: every state change, with the reason for every failure.
+    Logs {
+        /// The job id.
+        job: String,
+        /// Only this device.
+        #[arg(long)]
+        device: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Stop a job: no new work starts, undrained devices return to service.
+    Cancel {
+        /// The job id.
+        job: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunFlags {
+    /// Which driver talks to the devices.
+    #[arg(long, value_enum, default_value_t)]
+    driver: upgrade::DriverKind,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long)]
+    yes: bool,
+    /// Output format: `json` streams one JSON object per state change.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Simulated driver: run this many times faster than real time instead of on a paused clock.
+    #[arg(long, value_parser = positive_speed)]
+    sim_speed: Option<f64>,
+}
+
+fn positive_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text:?} is not a positive number")),
+    }
+}
+
+impl RunFlags {
+    fn options(&self, allow_loss: bool) -> upgrade::RunOptions {
+        upgrade::RunOptions {
+            driver: self.driver,
+            yes: self.yes,
+            allow_loss,
+            format: self.format,
+            sim_speed: self.sim_speed,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,6 +208,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let state_dir = cli.state_dir.as_deref();
     match cli.command {
         Command::Image(cmd) => image::run(cmd, state_dir),
+        Command::TestRun { scenario, driver, format } => {
+            let loaded = load_scenario(&scenario, state_dir)?;
+            upgrade::test_run(&loaded, &image::open_store(state_dir)?, driver, format)
+        }
+        Command::Upgrade { scenario, run, allow_loss } => {
+            let loaded = load_scenario(&scenario, state_dir)?;
+            let text = std::fs::read_to_string(&scenario)?;
+            upgrade::upgrade(&loaded, &text, image::open_store(state_dir)?, &run.options(allow_loss))
+        }
+        Command::Resume { job, run } => {
+            upgrade::resume(&job, image::open_store(state_dir)?, &run.options(false), state_dir)
+        }
+        Command::Jobs { format } => jobs::list(&image::open_store(state_dir)?, format),
+        Command::Status { job, format } => jobs::status(&image::open_store(state_dir)?, &job, format),
+        Command::Logs { job, device, format } => {
+            jobs::logs(&image::open_store(state_dir)?, &job, device.as_deref(), format)
+        }
+        Command::Cancel { job } => jobs::cancel(&image::open_store(state_dir)?, &job),
         Command::Plan(args) => plan::plan(&load_scenario(&args.scenario, state_dir)?, args.format, args.max_batch_size),
         Command::Validate(args) => plan::validate(&args.scenario, &load_scenario(&args.scenario, state_dir)?),
         Command::Simulate(args) => simulate::run(simulate::SimulateArgs {

@@ -216,6 +216,16 @@ impl Fabric {
         self.neighbours(id).iter().copied().filter(move |n| self.device(*n).role == role)
     }
 
+    /// A short fingerprint of the fabric (its device names), identifying it across scenario files:
+    /// the store allows one open job per fingerprint.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut names: Vec<&str> = self.devices.iter().map(|d| d.name.as_str()).collect();
+        names.sort_unstable();
+        let digest = Sha256::digest(names.join("\n").as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Number of devices.
     pub fn len(&self) -> usize {
         self.devices.len()

@@ -78,6 +78,12 @@ pub struct Scenario {
     pub simulation: SimSettings,
     /// The verdict the author expects.
     pub expect: Expect,
+    /// Health-check limits (`upgrade.health_checks`).
+    pub health_limits: crate::health::HealthLimits,
+    /// Whether a failed health check stops that device (`upgrade.abort_on_health_check_failure`).
+    pub abort_on_health_check_failure: bool,
+    /// Faults the simulated driver injects.
+    pub faults: Vec<crate::driver::sim::Fault>,
 }
 
 impl Scenario {
@@ -153,7 +159,22 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
     let traffic = sim_fields::traffic(raw.traffic, &fabric, problems);
     let simulation = sim_fields::settings(raw.simulation, problems);
     let fixed_batches = sim_fields::fixed_batches(raw.upgrade.batches, &fabric, problems);
+    let mut faults = Vec::new();
+    for fault in raw.faults {
+        if fabric.lookup(&fault.device.value).is_none() {
+            problems.push(Problem::at(
+                fault.device.referenced,
+                format!("fault names unknown device {}", fault.device.value),
+            ));
+            continue;
+        }
+        let at = fault.at.unwrap_or(fault.kind.default_phase());
+        faults.push(crate::driver::sim::Fault { device: fault.device.value, kind: fault.kind, at });
+    }
     Some(Scenario {
+        health_limits: raw.upgrade.health_checks.unwrap_or_default(),
+        abort_on_health_check_failure: raw.upgrade.abort_on_health_check_failure.unwrap_or(true),
+        faults,
         drain: raw.upgrade.drain.unwrap_or(true),
         fixed_batches,
         traffic,

@@ -33,6 +33,18 @@ pub struct RawScenario {
     pub simulation: RawSimulation,
     #[serde(default)]
     pub expect: Option<RawExpect>,
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
+}
+
+/// One entry of `faults:` (simulated driver).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub device: Text,
+    pub kind: crate::driver::sim::FaultKind,
+    #[serde(default)]
+    pub at: Option<crate::driver::sim::FaultPhase>,
 }
 
 /// `traffic:` — a pattern, or explicit flows.
@@ -154,6 +166,10 @@ pub struct RawUpgrade {
     pub max_batch_size: Option<Spanned<u32>>,
     #[serde(default)]
     pub drain: Option<bool>,
+    #[serde(default)]
+    pub health_checks: Option<crate::health::HealthLimits>,
+    #[serde(default)]
+    pub abort_on_health_check_failure: Option<bool>,
     #[serde(default)]
     pub batches: Option<Vec<Vec<Text>>>,
 }

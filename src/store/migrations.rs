@@ -31,6 +31,30 @@ pub const MIGRATIONS: &[&str] = &[
         job TEXT NOT NULL REFERENCES jobs(id),
         image TEXT NOT NULL
     );",
+    // 3: the job journal: what each job is, every device's state, and every state change.
+    "ALTER TABLE jobs ADD COLUMN scenario_yaml TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN plan TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN driver TEXT NOT NULL DEFAULT 'sim';
+    ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE job_devices (
+        job TEXT NOT NULL REFERENCES jobs(id),
+        device TEXT NOT NULL,
+        batch INTEGER NOT NULL,
+        image TEXT NOT NULL,
+        state TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (job, device)
+    );
+    CREATE TABLE job_events (
+        job TEXT NOT NULL REFERENCES jobs(id),
+        seq INTEGER NOT NULL,
+        at_unix INTEGER NOT NULL,
+        at_seconds REAL NOT NULL,
+        device TEXT NOT NULL,
+        state TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (job, seq)
+    );",
 ];
 
 /// The newest schema version this binary knows.

@@ -10,6 +10,7 @@
 
 pub mod blobs;
 pub mod catalog;
+pub mod jobs;
 pub mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,19 @@ pub enum StoreError {
     /// No image with this name.
     #[error("no image named {0} in the catalog (see `hitless image list`)")]
     ImageNotFound(String),
+    /// Another job on the same fabric is still open.
+    #[error(
+        "job {job} is {state} on this fabric; resume it (`hitless resume {job}`) or cancel it (`hitless cancel {job}`) first"
+    )]
+    FabricBusy {
+        /// The open job.
+        job: String,
+        /// Its state.
+        state: String,
+    },
+    /// No job with this id.
+    #[error("no job {0} (see `hitless jobs`)")]
+    JobNotFound(String),
     /// An unfinished job uses the image.
     #[error("image {name} is used by unfinished job {job}; finish or cancel the job first")]
     ImageInUse {

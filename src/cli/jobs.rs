@@ -1,0 +1,103 @@
+//! `hitless jobs`, `status`, `logs` and `cancel`.
+
+use std::process::ExitCode;
+
+use super::{Format, render};
+use crate::journal::JobState;
+use crate::store::{Store, jobs};
+
+pub fn list(store: &Store, format: Format) -> anyhow::Result<ExitCode> {
+    let all = jobs::list(store)?;
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = render::table(&["Job", "Scenario", "State", "Created", "Devices done"]);
+    for job in &all {
+        let devices = jobs::devices(store, &job.id)?;
+        let done = devices.iter().filter(|d| d.state.is_final() && !d.state.is_failure()).count();
+        table.add_row(vec![
+            job.id.clone(),
+            job.scenario.clone(),
+            job.state.as_str().to_string(),
+            render::utc(job.created_unix),
+            format!("{done}/{}", devices.len()),
+        ]);
+    }
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(store: &Store, job: &str, format: Format) -> anyhow::Result<ExitCode> {
+    let record = jobs::get(store, job)?;
+    let devices = jobs::devices(store, job)?;
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"job": record, "devices": devices}))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let done = devices.iter().filter(|d| d.state.is_final() && !d.state.is_failure()).count();
+    println!(
+        "{} ({}): {}, {done} of {} devices done{}",
+        record.id,
+        record.scenario,
+        record.state.as_str(),
+        devices.len(),
+        if record.cancel_requested { ", cancel requested" } else { "" }
+    );
+    let mut table = render::table(&["Batch", "Device", "Image", "State", "Last message"]);
+    for d in &devices {
+        table.add_row(vec![
+            d.batch.to_string(),
+            d.device.clone(),
+            d.image.clone(),
+            d.state.to_string(),
+            d.message.clone(),
+        ]);
+    }
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> anyhow::Result<ExitCode> {
+    jobs::get(store, job)?;
+    let events = jobs::events(store, job, device)?;
+    if let Some(device) = device
+        && events.is_empty()
+        && !jobs::devices(store, job)?.iter().any(|d| d.device == device)
+    {
+        anyhow::bail!("job {job} has no device {device}");
+    }
+    for event in &events {
+        if format == Format::Json {
+            println!("{}", serde_json::to_string(event)?);
+        } else {
+            println!(
+                "{} [{:>8}] {:<12} {}: {}",
+                render::utc(event.at_unix),
+                render::duration(event.at_seconds as u64),
+                event.device,
+                event.state,
+                event.message
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn cancel(store: &Store, job: &str) -> anyhow::Result<ExitCode> {
+    let record = jobs::get(store, job)?;
+    match record.state {
+        JobState::Finished | JobState::Cancelled => anyhow::bail!("job {job} is already {}", record.state.as_str()),
+        JobState::Halted => {
+            jobs::set_state(store, job, JobState::Cancelled)?;
+            println!("cancelled {job}; devices that failed stay in maintenance mode (see `hitless status {job}`)");
+        }
+        JobState::Running => {
+            jobs::set_cancel_requested(store, job, true)?;
+            println!(
+                "cancel requested for {job}: the running upgrade starts no new work and returns undrained devices to service. If no process is running it, `hitless resume {job}` completes the cancel."
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,437 @@
+//! `hitless upgrade`, `hitless test-run` and `hitless resume`: the workflow the operator runs.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, bail};
+
+use super::{EXIT_NO, Format, render};
+use crate::driver::Driver;
+use crate::driver::sim::SimDriver;
+use crate::exec::{self, JobContext, Outcome, Target};
+use crate::journal::{DeviceState, Event, JobDevice, JobState};
+use crate::plan::PlanOptions;
+use crate::scenario::Scenario;
+use crate::simulate::{PlanInput, SimOptions, input, simulate};
+use crate::store::{Store, jobs};
+
+/// Which driver talks to the devices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriverKind {
+    /// Simulated devices in virtual time (no switches needed).
+    #[default]
+    Sim,
+    /// Junos over NETCONF/SSH (not built yet).
+    Junos,
+}
+
+/// Options shared by `upgrade` and `resume`.
+pub struct RunOptions {
+    pub driver: DriverKind,
+    pub yes: bool,
+    pub allow_loss: bool,
+    pub format: Format,
+    /// Simulated driver only: virtual seconds per real second; `None` runs on a paused clock
+    /// (as fast as possible, deterministic).
+    pub sim_speed: Option<f64>,
+}
+
+fn sim_driver(store: &Store, scenario: &Scenario, speed: Option<f64>) -> anyhow::Result<SimDriver> {
+    let safe: String =
+        scenario.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let path = store.dir().join("simdevices").join(format!("{safe}.json"));
+    SimDriver::open(&path, &scenario.fabric, scenario.timing.clone(), scenario.faults.clone(), speed.unwrap_or(1.0))
+        .with_context(|| format!("cannot open the simulated devices in {}", path.display()))
+}
+
+fn require_sim(driver: DriverKind) -> anyhow::Result<()> {
+    if driver == DriverKind::Junos {
+        bail!("the junos driver is not built yet; use --driver sim (simulated devices)");
+    }
+    Ok(())
+}
+
+fn runtime(paused: bool) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(paused)
+        .build()
+        .context("starting the runtime")
+}
+
+/// `hitless test-run`: version and health of every selected device, changing nothing.
+pub fn test_run(scenario: &Scenario, store: &Store, driver: DriverKind, format: Format) -> anyhow::Result<ExitCode> {
+    require_sim(driver)?;
+    let sim = sim_driver(store, scenario, None)?;
+    let rows = runtime(true)?.block_on(test_run_rows(scenario, &sim));
+    print_test_run(&rows, format)?;
+    let failing = rows.iter().filter(|r| !r.problems.is_empty()).count();
+    if failing > 0 {
+        eprintln!("hitless: {failing} device(s) would not pass their checks; see the table");
+        return Ok(ExitCode::from(EXIT_NO));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Serialize)]
+struct TestRunRow {
+    device: String,
+    running: String,
+    target: String,
+    action: String,
+    problems: Vec<String>,
+}
+
+async fn test_run_rows<D: Driver>(scenario: &Scenario, driver: &D) -> Vec<TestRunRow> {
+    let mut rows = Vec::new();
+    for (id, reason) in &scenario.selection.skipped {
+        let device = scenario.fabric.device(*id);
+        let row = TestRunRow {
+            device: device.name.clone(),
+            running: device.version.to_string(),
+            target: String::new(),
+            action: format!("skip: {reason}"),
+            problems: Vec::new(),
+        };
+        rows.push(row);
+    }
+    for target in &scenario.selection.targets {
+        let name = scenario.fabric.device(target.device).name.clone();
+        let image = &scenario.images[target.image];
+        let mut row = TestRunRow {
+            device: name.clone(),
+            running: String::new(),
+            target: image.version.to_string(),
+            action: "upgrade".into(),
+            problems: Vec::new(),
+        };
+        match driver.facts(&name).await {
+            Ok(facts) => {
+                row.running = facts.version.to_string();
+                if facts.version == image.version {
+                    row.action = format!("skip: already running {}", image.version);
+                }
+                if facts.maintenance {
+                    row.problems.push("already in maintenance mode".into());
+                }
+            }
+            Err(e) => row.problems.push(e.to_string()),
+        }
+        match driver.health(&name, image).await {
+            Ok(report) => {
+                let size = image.catalog.as_ref().map_or(0, |c| c.size_bytes);
+                row.problems.extend(scenario.health_limits.check(&report, size));
+            }
+            Err(e) => row.problems.push(e.to_string()),
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+fn print_test_run(rows: &[TestRunRow], format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(rows)?);
+        return Ok(());
+    }
+    let mut table = render::table(&["Device", "Running", "Target", "Action", "Health"]);
+    for row in rows {
+        let health = if row.problems.is_empty() { "ok".to_string() } else { row.problems.join("; ") };
+        table.add_row(vec![row.device.clone(), row.running.clone(), row.target.clone(), row.action.clone(), health]);
+    }
+    println!("Test run (nothing was changed):\n{table}");
+    Ok(())
+}
+
+/// `hitless upgrade`.
+pub fn upgrade(
+    scenario: &Scenario,
+    scenario_yaml: &str,
+    store: Store,
+    options: &RunOptions,
+) -> anyhow::Result<ExitCode> {
+    require_sim(options.driver)?;
+    let sim = sim_driver(&store, scenario, options.sim_speed)?;
+    let rows = runtime(true)?.block_on(test_run_rows(scenario, &sim));
+    if options.format == Format::Table {
+        print_test_run(&rows, options.format)?;
+    }
+    let plan = input::for_scenario(scenario, &PlanOptions::default());
+    if !gate(scenario, &plan, options)? {
+        return Ok(ExitCode::from(EXIT_NO));
+    }
+    confirm(scenario, &plan, options)?;
+    let devices = job_devices(scenario, &plan);
+    let plan_json = plan_json(scenario, &plan)?;
+    let mut store = store;
+    let created = crate::store::jobs::NewJob {
+        scenario: &scenario.name,
+        fabric: &scenario.fabric.fingerprint(),
+        scenario_yaml,
+        plan: &plan_json,
+        driver: "sim",
+        devices: &devices,
+        created_unix: unix_now(),
+    };
+    let job = jobs::create(&mut store, &created)?;
+    if options.format == Format::Table {
+        println!(
+            "Started {job}: {} devices in {} batches. Re-enter with `hitless resume {job}` if interrupted.",
+            plan.batches.iter().map(Vec::len).sum::<usize>(),
+            plan.batches.len()
+        );
+    }
+    execute(scenario, store, &job, sim, devices, options, 0.0)
+}
+
+/// `hitless resume JOB`.
+pub fn resume(
+    job_id: &str,
+    store: Store,
+    options: &RunOptions,
+    state_dir: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    require_sim(options.driver)?;
+    let job = jobs::get(&store, job_id)?;
+    match job.state {
+        JobState::Finished => bail!("job {job_id} has finished; nothing to resume"),
+        JobState::Cancelled => bail!("job {job_id} was cancelled; start a new one with `hitless upgrade`"),
+        JobState::Running | JobState::Halted => {}
+    }
+    let open = || super::image::open_store(state_dir).map_err(|e| format!("{e:#}"));
+    let catalog = crate::catalog::StoreCatalog::new(&open);
+    let scenario = Scenario::from_yaml_with(&job.scenario_yaml, std::path::Path::new(&job.scenario), &catalog)?;
+    let devices = jobs::devices(&store, job_id)?;
+    let offset = jobs::events(&store, job_id, None)?.last().map_or(0.0, |e| e.at_seconds);
+    jobs::set_state(&store, job_id, JobState::Running)?;
+    let sim = sim_driver(&store, &scenario, options.sim_speed)?;
+    if options.format == Format::Table {
+        println!("Resuming {job_id} ({}): asking every unfinished device for its real state first.", job.scenario);
+    }
+    execute(&scenario, store, job_id, sim, devices, options, offset)
+}
+
+fn gate(scenario: &Scenario, plan: &PlanInput, options: &RunOptions) -> anyhow::Result<bool> {
+    let report = simulate(
+        scenario,
+        plan,
+        &SimOptions { runs: 1, seed: scenario.simulation.seed, worst_flows: 3, exposure_per_batch: 0 },
+    );
+    if report.hitless {
+        if options.format == Format::Table {
+            println!(
+                "Simulation gate: the plan is HITLESS ({} flows, {} batches).",
+                report.flow_count,
+                report.batches.len()
+            );
+        }
+        return Ok(true);
+    }
+    let worst = report.flows_with_loss.first().map(|f| {
+        let cause =
+            f.cause.as_ref().map_or(String::new(), |c| format!(", caused by {} at {:.0} s", c.device, c.at_seconds));
+        format!("; worst: {} -> {} loses {}{cause}", f.src, f.dst, render::bytes(f.lost_bytes))
+    });
+    let summary = format!(
+        "the plan is NOT HITLESS: {} lost in {} of {} flows{}",
+        render::bytes(report.lost_bytes),
+        report.flows_with_loss_count,
+        report.flow_count,
+        worst.unwrap_or_default()
+    );
+    if !options.allow_loss {
+        eprintln!(
+            "hitless: refusing to upgrade: {summary}. Run `hitless simulate` for details; fix the plan, or pass --allow-loss to accept the loss."
+        );
+        return Ok(false);
+    }
+    eprintln!("hitless: warning: {summary}; continuing because of --allow-loss");
+    Ok(true)
+}
+
+fn confirm(scenario: &Scenario, plan: &PlanInput, options: &RunOptions) -> anyhow::Result<()> {
+    if options.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to start without confirmation: there is no terminal to ask on; pass --yes to confirm");
+    }
+    let devices: usize = plan.batches.iter().map(Vec::len).sum();
+    print!("Upgrade {devices} devices of {} in {} batches? [y/N] ", scenario.name, plan.batches.len());
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        bail!("not confirmed; nothing was changed");
+    }
+    Ok(())
+}
+
+fn job_devices(scenario: &Scenario, plan: &PlanInput) -> Vec<JobDevice> {
+    let mut devices = Vec::new();
+    for (index, batch) in plan.batches.iter().enumerate() {
+        for id in batch {
+            let image = scenario
+                .selection
+                .targets
+                .iter()
+                .find(|t| t.device == *id)
+                .map(|t| scenario.images[t.image].name.clone());
+            devices.push(JobDevice {
+                device: scenario.fabric.device(*id).name.clone(),
+                batch: index as u32 + 1,
+                image: image.unwrap_or_default(),
+                state: DeviceState::Pending,
+                message: String::new(),
+            });
+        }
+    }
+    for (id, reason) in &scenario.selection.skipped {
+        let message = reason.clone();
+        devices.push(JobDevice {
+            device: scenario.fabric.device(*id).name.clone(),
+            batch: 0,
+            image: String::new(),
+            state: DeviceState::Skipped,
+            message,
+        });
+    }
+    devices
+}
+
+fn plan_json(scenario: &Scenario, plan: &PlanInput) -> anyhow::Result<String> {
+    let names: Vec<Vec<&str>> =
+        plan.batches.iter().map(|b| b.iter().map(|d| scenario.fabric.device(*d).name.as_str()).collect()).collect();
+    Ok(serde_json::to_string(&names)?)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Runs the job's unfinished devices, batch by batch, and prints the summary.
+fn execute(
+    scenario: &Scenario,
+    store: Store,
+    job: &str,
+    sim: SimDriver,
+    devices: Vec<JobDevice>,
+    options: &RunOptions,
+    offset_seconds: f64,
+) -> anyhow::Result<ExitCode> {
+    let batches = batches_to_run(scenario, &devices)?;
+    let total = devices.iter().filter(|d| d.batch > 0).count();
+    let store = Arc::new(Mutex::new(store));
+    let speed = options.sim_speed.unwrap_or(1.0);
+    let runtime = runtime(options.sim_speed.is_none())?;
+    let outcome = runtime.block_on(async {
+        let start = tokio::time::Instant::now();
+        let clock: exec::Clock = Arc::new(move || (unix_now(), offset_seconds + start.elapsed().as_secs_f64() * speed));
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&interrupted);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                eprintln!("hitless: cancelling: no new work starts; devices mid-upgrade finish first");
+            }
+        });
+        let ctx = Arc::new(JobContext {
+            driver: Arc::new(sim),
+            store: Arc::clone(&store),
+            job: job.to_string(),
+            limits: scenario.health_limits.clone(),
+            abort_on_health_check_failure: scenario.abort_on_health_check_failure,
+            boot_deadline_seconds: boot_deadline(scenario),
+            clock,
+            on_event: progress(job.to_string(), options.format, total),
+            interrupted,
+        });
+        exec::run_job(ctx, batches).await
+    })?;
+    let store = store.lock().expect("not poisoned");
+    summary(&store, job, outcome, options.format)
+}
+
+/// How long a device may take to come back from its reboot: three times its expected reboot, at
+/// least 15 minutes.
+fn boot_deadline(scenario: &Scenario) -> u64 {
+    let longest =
+        crate::model::Role::ALL.iter().map(|r| scenario.timing.phases(*r).reboot_seconds).max().unwrap_or(600);
+    (u64::from(longest) * 3).max(900)
+}
+
+fn batches_to_run(scenario: &Scenario, devices: &[JobDevice]) -> anyhow::Result<Vec<Vec<Target>>> {
+    let mut batches: Vec<Vec<Target>> = Vec::new();
+    for device in devices.iter().filter(|d| d.batch > 0 && d.state != DeviceState::MaintenanceModeDeactivated) {
+        let image = scenario
+            .images
+            .iter()
+            .find(|i| i.name == device.image)
+            .with_context(|| format!("job names image {} that its scenario does not have", device.image))?;
+        let index = device.batch as usize - 1;
+        if batches.len() <= index {
+            batches.resize_with(index + 1, Vec::new);
+        }
+        let started = device.state != DeviceState::Pending;
+        batches[index].push(Target { device: device.device.clone(), image: image.clone(), started });
+    }
+    batches.retain(|b| !b.is_empty());
+    Ok(batches)
+}
+
+fn progress(job: String, format: Format, total: usize) -> exec::OnEvent {
+    let done = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    Arc::new(move |event: &Event| {
+        if format == Format::Json {
+            let line = serde_json::json!({"job": job, "seq": event.seq, "at_seconds": event.at_seconds, "device": event.device, "state": event.state.label(), "message": event.message});
+            println!("{line}");
+            return;
+        }
+        let mut done = done.lock().expect("not poisoned");
+        if event.state.is_final() {
+            done.insert(event.device.clone());
+        }
+        println!(
+            "[{:>8}] {}/{} {:<12} {}: {}",
+            render::duration(event.at_seconds as u64),
+            done.len(),
+            total,
+            event.device,
+            event.state,
+            event.message
+        );
+    })
+}
+
+fn summary(store: &Store, job: &str, outcome: Outcome, format: Format) -> anyhow::Result<ExitCode> {
+    let devices = jobs::devices(store, job)?;
+    let code = if outcome == Outcome::Finished { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NO) };
+    let verdict = match outcome {
+        Outcome::Finished => "finished: every device upgraded or skipped".to_string(),
+        Outcome::Halted => format!(
+            "halted after a failure; failed devices stay in maintenance mode. Read `hitless logs {job}`, fix the cause, then `hitless resume {job}`"
+        ),
+        Outcome::Cancelled => {
+            format!("cancelled; devices not upgraded are back in service. `hitless status {job}` shows each device")
+        }
+    };
+    if format == Format::Json {
+        let line =
+            serde_json::json!({"job": job, "outcome": format!("{outcome:?}").to_lowercase(), "devices": devices});
+        println!("{line}");
+        return Ok(code);
+    }
+    let mut table = render::table(&["Batch", "Device", "State", "Last message"]);
+    for device in &devices {
+        table.add_row(vec![
+            device.batch.to_string(),
+            device.device.clone(),
+            device.state.to_string(),
+            device.message.clone(),
+        ]);
+    }
+    println!("{table}\nJob {job} {verdict}.");
+    Ok(code)
+}

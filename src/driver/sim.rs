@@ -1,0 +1,345 @@
+//! The simulated driver: virtual devices that answer [`Driver`] calls from the scenario's fabric
+//! and timing profile, in virtual time.
+//!
+//! Like real switches, their state (version, maintenance mode, a pending install, boot count)
+//! outlives the executor: it is kept in a JSON file beside the store and rewritten atomically on
+//! every change, so a killed executor can be resumed against the same devices. Phases take the
+//! timing profile's durations divided by `speed`; on tokio's paused clock an upgrade of hours
+//! runs in moments and deterministically.
+//!
+//! Faults come from the scenario (`faults: [{device, kind, at}]`), see [`FaultKind`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Driver, DriverError, Facts};
+use crate::health::HealthReport;
+use crate::image::Image;
+use crate::model::Fabric;
+use crate::timing::TimingProfile;
+use crate::version::Version;
+
+/// What goes wrong on a simulated device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The device never comes back from its reboot.
+    NeverReturns,
+    /// The phase takes three times as long.
+    Slow,
+    /// The package install is rejected.
+    InstallFails,
+    /// The image's checksum on the device does not match.
+    ChecksumMismatch,
+    /// Health checks fail (BGP peers down, an alarm).
+    HealthCheckFails,
+    /// The management session drops once in the middle of the phase's call.
+    SshDrop,
+}
+
+/// Where in the upgrade a fault strikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultPhase {
+    /// The pre-upgrade health check.
+    HealthCheck,
+    /// Turning maintenance mode on or off.
+    Maintenance,
+    /// Copying and checking the image.
+    ImageCopy,
+    /// Installing the package.
+    Install,
+    /// Rebooting.
+    Reboot,
+    /// The post-upgrade health check.
+    PostCheck,
+}
+
+impl FaultKind {
+    /// The phase a fault of this kind strikes when the scenario does not say.
+    pub fn default_phase(self) -> FaultPhase {
+        match self {
+            FaultKind::NeverReturns | FaultKind::Slow => FaultPhase::Reboot,
+            FaultKind::InstallFails | FaultKind::SshDrop => FaultPhase::Install,
+            FaultKind::ChecksumMismatch => FaultPhase::ImageCopy,
+            FaultKind::HealthCheckFails => FaultPhase::HealthCheck,
+        }
+    }
+}
+
+/// One injected fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// Device name.
+    pub device: String,
+    /// What goes wrong.
+    pub kind: FaultKind,
+    /// When.
+    pub at: FaultPhase,
+}
+
+/// One simulated device's lasting state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimDevice {
+    /// Running version.
+    pub version: String,
+    /// Maintenance mode configured.
+    pub maintenance: bool,
+    /// Image staged in /var/tmp (name), if any.
+    pub staged: Option<String>,
+    /// Installed version waiting for a reboot.
+    pub pending_install: Option<String>,
+    /// Boots so far.
+    pub boot_count: u64,
+    /// Completed installs (a reboot into a new version), to prove none happens twice.
+    pub upgrades: u32,
+    /// True once the device has died for good (never-returns).
+    pub dead: bool,
+    /// Faults that fire once and already fired.
+    pub fired: Vec<String>,
+}
+
+/// The simulated fleet.
+pub struct SimDriver {
+    path: PathBuf,
+    devices: Mutex<BTreeMap<String, SimDevice>>,
+    faults: Vec<Fault>,
+    timing: TimingProfile,
+    roles: BTreeMap<String, crate::model::Role>,
+    speed: f64,
+}
+
+impl SimDriver {
+    /// Opens (or creates from `fabric`) the fleet kept in `path`.
+    pub fn open(
+        path: &Path,
+        fabric: &Fabric,
+        timing: TimingProfile,
+        faults: Vec<Fault>,
+        speed: f64,
+    ) -> std::io::Result<SimDriver> {
+        assert!(speed > 0.0, "the simulated clock runs forwards");
+        let mut devices: BTreeMap<String, SimDevice> = match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).map_err(std::io::Error::other)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(e),
+        };
+        for device in fabric.devices() {
+            devices.entry(device.name.clone()).or_insert_with(|| SimDevice {
+                version: device.version.to_string(),
+                maintenance: false,
+                staged: None,
+                pending_install: None,
+                boot_count: 1,
+                upgrades: 0,
+                dead: false,
+                fired: Vec::new(),
+            });
+        }
+        let roles = fabric.devices().iter().map(|d| (d.name.clone(), d.role)).collect();
+        let driver = SimDriver { path: path.to_path_buf(), devices: Mutex::new(devices), faults, timing, roles, speed };
+        driver.save(&driver.devices.lock().expect("not poisoned"))?;
+        Ok(driver)
+    }
+
+    /// A snapshot of every device's state (for tests and reports).
+    pub fn devices(&self) -> BTreeMap<String, SimDevice> {
+        self.devices.lock().expect("not poisoned").clone()
+    }
+
+    fn save(&self, devices: &BTreeMap<String, SimDevice>) -> std::io::Result<()> {
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let tmp = self.path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(devices).map_err(std::io::Error::other)?)?;
+        std::fs::rename(&tmp, &self.path)
+    }
+
+    /// Applies `change` to `device` and saves the fleet.
+    fn update<T>(
+        &self,
+        device: &str,
+        operation: &'static str,
+        change: impl FnOnce(&mut SimDevice) -> T,
+    ) -> Result<T, DriverError> {
+        let mut devices = self.devices.lock().expect("not poisoned");
+        let state = devices.get_mut(device).ok_or_else(|| DriverError::Rejected {
+            device: device.to_string(),
+            operation,
+            message: "no such device in the simulated fabric".to_string(),
+        })?;
+        if state.dead {
+            return Err(DriverError::Unreachable {
+                device: device.to_string(),
+                operation,
+                message: "no answer".to_string(),
+            });
+        }
+        let out = change(state);
+        self.save(&devices).map_err(|e| DriverError::Rejected {
+            device: device.to_string(),
+            operation,
+            message: format!("simulated device state could not be saved to {}: {e}", self.path.display()),
+        })?;
+        Ok(out)
+    }
+
+    fn fault(&self, device: &str, phase: FaultPhase) -> Option<FaultKind> {
+        self.faults.iter().find(|f| f.device == device && f.at == phase).map(|f| f.kind)
+    }
+
+    /// True (once) when an ssh-drop fault fires at `phase`.
+    fn drop_once(&self, device: &str, phase: FaultPhase, operation: &'static str) -> Result<(), DriverError> {
+        if self.fault(device, phase) != Some(FaultKind::SshDrop) {
+            return Ok(());
+        }
+        let key = format!("ssh-drop:{phase:?}");
+        let fire = self.update(device, operation, |d| {
+            let fire = !d.fired.contains(&key);
+            if fire {
+                d.fired.push(key.clone());
+            }
+            fire
+        })?;
+        if fire {
+            return Err(DriverError::Unreachable {
+                device: device.to_string(),
+                operation,
+                message: "connection closed by remote host".to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn pass(&self, device: &str, phase: FaultPhase, seconds: u32) {
+        let factor = if self.fault(device, phase) == Some(FaultKind::Slow) { 3.0 } else { 1.0 };
+        tokio::time::sleep(Duration::from_secs_f64(f64::from(seconds) * factor / self.speed)).await;
+    }
+
+    fn phases(&self, device: &str) -> crate::timing::PhaseDurations {
+        *self.timing.phases(self.roles.get(device).copied().unwrap_or(crate::model::Role::Leaf))
+    }
+}
+
+fn parse(version: &str) -> Version {
+    Version::parse(version).expect("simulated devices hold versions that parse")
+}
+
+impl Driver for SimDriver {
+    async fn facts(&self, device: &str) -> Result<Facts, DriverError> {
+        self.update(device, "get facts", |d| Facts {
+            hostname: device.to_string(),
+            version: parse(&d.version),
+            maintenance: d.maintenance,
+            pending_install: d.pending_install.as_deref().map(parse),
+            boot_count: d.boot_count,
+        })
+    }
+
+    async fn health(&self, device: &str, _image: &Image) -> Result<HealthReport, DriverError> {
+        let post = self.update(device, "health check", |d| d.upgrades > 0 || d.pending_install.is_some())?;
+        let phase = if post { FaultPhase::PostCheck } else { FaultPhase::HealthCheck };
+        self.drop_once(device, phase, "health check")?;
+        let mut report = HealthReport { re_cpu_idle_percent: 85, free_disk_mb: 12_000, ..HealthReport::default() };
+        if self.fault(device, phase) == Some(FaultKind::HealthCheckFails) {
+            report.bgp_peers_down = 2;
+            report.alarms = 1;
+        }
+        Ok(report)
+    }
+
+    async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), DriverError> {
+        self.drop_once(device, FaultPhase::Maintenance, "maintenance mode")?;
+        let phases = self.phases(device);
+        self.pass(device, FaultPhase::Maintenance, if on { phases.drain_seconds } else { phases.undrain_seconds })
+            .await;
+        self.update(device, "maintenance mode", |d| d.maintenance = on)
+    }
+
+    async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {
+        self.drop_once(device, FaultPhase::ImageCopy, "image copy")?;
+        self.pass(device, FaultPhase::ImageCopy, self.phases(device).image_copy_seconds).await;
+        if self.fault(device, FaultPhase::ImageCopy) == Some(FaultKind::ChecksumMismatch) {
+            return Err(DriverError::Rejected {
+                device: device.to_string(),
+                operation: "image checksum",
+                message: format!(
+                    "md5 of /var/tmp/{} is 00000000000000000000000000000000, expected another",
+                    image.name
+                ),
+            });
+        }
+        self.update(device, "image copy", |d| d.staged = Some(image.name.clone()))
+    }
+
+    async fn install(&self, device: &str, image: &Image) -> Result<(), DriverError> {
+        self.pass(device, FaultPhase::Install, self.phases(device).install_seconds).await;
+        if self.fault(device, FaultPhase::Install) == Some(FaultKind::InstallFails) {
+            return Err(DriverError::Rejected {
+                device: device.to_string(),
+                operation: "package install",
+                message: "ERROR: package validation failed: insufficient space in /var".to_string(),
+            });
+        }
+        let staged = self.update(device, "package install", |d| d.staged.clone())?;
+        if staged.as_deref() != Some(image.name.as_str()) {
+            return Err(DriverError::Rejected {
+                device: device.to_string(),
+                operation: "package install",
+                message: format!("/var/tmp/{} not found", image.name),
+            });
+        }
+        // The install completes on the device even if the session drops before the reply.
+        self.update(device, "package install", |d| d.pending_install = Some(image.version.to_string()))?;
+        self.drop_once(device, FaultPhase::Install, "package install")
+    }
+
+    async fn reboot(&self, device: &str) -> Result<(), DriverError> {
+        let never = self.fault(device, FaultPhase::Reboot) == Some(FaultKind::NeverReturns);
+        self.update(device, "reboot", |d| {
+            if let Some(version) = d.pending_install.take() {
+                d.version = version;
+                d.upgrades += 1;
+            }
+            d.boot_count += 1;
+            d.staged = None;
+            d.dead = never;
+        })?;
+        // The reboot request tears the session down: the reply is lost, as on a real switch.
+        self.drop_once(device, FaultPhase::Reboot, "reboot")
+    }
+
+    async fn wait_for_boot(
+        &self,
+        device: &str,
+        previous_boot_count: u64,
+        deadline_seconds: u64,
+    ) -> Result<Facts, DriverError> {
+        let reboot = self.phases(device).reboot_seconds;
+        let slow = if self.fault(device, FaultPhase::Reboot) == Some(FaultKind::Slow) { 3 } else { 1 };
+        let needed = u64::from(reboot) * slow;
+        if needed > deadline_seconds || self.devices.lock().expect("not poisoned").get(device).is_none_or(|d| d.dead) {
+            tokio::time::sleep(Duration::from_secs_f64(deadline_seconds as f64 / self.speed)).await;
+            return Err(DriverError::Timeout {
+                device: device.to_string(),
+                operation: "waiting for the device to boot",
+                seconds: deadline_seconds,
+            });
+        }
+        tokio::time::sleep(Duration::from_secs_f64(needed as f64 / self.speed)).await;
+        let facts = self.facts(device).await?;
+        if facts.boot_count <= previous_boot_count {
+            return Err(DriverError::Rejected {
+                device: device.to_string(),
+                operation: "reboot",
+                message: format!("boot count is still {}: the device did not reboot", facts.boot_count),
+            });
+        }
+        Ok(facts)
+    }
+}
