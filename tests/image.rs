@@ -244,7 +244,7 @@ fn rm_is_refused_while_an_unfinished_job_uses_the_image() {
     assert_eq!(add(dir.path(), "a", &file).code, 0);
     let db = rusqlite::Connection::open(dir.path().join("hitless.db")).unwrap();
     db.execute_batch(
-        "INSERT INTO jobs VALUES ('job-1', 'evpn', 'fabric', 'running', 0);
+        "INSERT INTO jobs (id, scenario, fabric, state, created_unix) VALUES ('job-1', 'evpn', 'fabric', 'running', 0);
          INSERT INTO job_images VALUES ('job-1', 'a');",
     )
     .unwrap();
