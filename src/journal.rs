@@ -10,8 +10,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Where one device is in its upgrade.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where one device is in its upgrade. Serialised as its label ("Health Check", ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DeviceState {
     /// Not started yet.
     Pending,
@@ -92,6 +92,18 @@ impl DeviceState {
                 | DeviceState::HitlessImageUpgradeFailed
                 | DeviceState::MaintenanceModeFailure
         )
+    }
+}
+
+impl Serialize for DeviceState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.label())
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -15,5 +15,8 @@ mod simulate;
 // `hitless image`: the catalog and the state store, crash and concurrency included.
 mod image;
 
+// `hitless upgrade` on the simulated driver: states, faults, crashes, cancel, refusals.
+mod upgrade;
+
 // Property tests: the planner keeps every rule on random fabrics.
 mod properties;

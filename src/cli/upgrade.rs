@@ -351,7 +351,9 @@ fn execute(
         exec::run_job(ctx, batches).await
     })?;
     let store = store.lock().expect("not poisoned");
-    summary(&store, job, outcome, options.format)
+    let events = jobs::events(&store, job, None)?;
+    let loss = crate::simulate::replay::replay(scenario, &events);
+    summary(&store, job, outcome, &loss, options.format)
 }
 
 /// How long a device may take to come back from its reboot: three times its expected reboot, at
@@ -405,7 +407,13 @@ fn progress(job: String, format: Format, total: usize) -> exec::OnEvent {
     })
 }
 
-fn summary(store: &Store, job: &str, outcome: Outcome, format: Format) -> anyhow::Result<ExitCode> {
+fn summary(
+    store: &Store,
+    job: &str,
+    outcome: Outcome,
+    loss: &crate::simulate::replay::ExecutionLoss,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
     let devices = jobs::devices(store, job)?;
     let code = if outcome == Outcome::Finished { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NO) };
     let verdict = match outcome {
@@ -418,8 +426,8 @@ fn summary(store: &Store, job: &str, outcome: Outcome, format: Format) -> anyhow
         }
     };
     if format == Format::Json {
-        let line =
-            serde_json::json!({"job": job, "outcome": format!("{outcome:?}").to_lowercase(), "devices": devices});
+        let outcome = format!("{outcome:?}").to_lowercase();
+        let line = serde_json::json!({"job": job, "outcome": outcome, "devices": devices, "execution_loss": loss});
         println!("{line}");
         return Ok(code);
     }
@@ -433,5 +441,15 @@ fn summary(store: &Store, job: &str, outcome: Outcome, format: Format) -> anyhow
         ]);
     }
     println!("{table}\nJob {job} {verdict}.");
+    let traffic = if loss.lost_bytes < 1.0 {
+        "HITLESS: no flow lost a byte".to_string()
+    } else {
+        let worst = loss.worst.as_ref().map_or(String::new(), |w| {
+            let cause = w.cause.as_ref().map_or(String::new(), |c| format!(" ({} at {:.0} s)", c.device, c.at_seconds));
+            format!("; worst {} -> {} lost {}{cause}", w.src, w.dst, render::bytes(w.lost_bytes))
+        });
+        format!("NOT HITLESS: {} lost in {} flows{worst}", render::bytes(loss.lost_bytes), loss.flows_with_loss_count)
+    };
+    println!("Traffic during this execution, replayed through the traffic model: {traffic}.");
     Ok(code)
 }

@@ -8,6 +8,7 @@
 
 pub mod input;
 pub mod network;
+pub mod replay;
 pub mod report;
 pub mod schedule;
 pub mod settings;
@@ -45,14 +46,7 @@ pub struct PlanInput {
 pub fn simulate(scenario: &Scenario, plan: &PlanInput, options: &SimOptions) -> SimReport {
     assert!(options.runs >= 1, "at least one run");
     let network = Network::build(&scenario.fabric, &scenario.simulation);
-    let flows: Vec<FlowSpec> = scenario
-        .traffic
-        .flows(scenario.fabric.servers().len(), network.external.is_some())
-        .into_iter()
-        .filter_map(|f| {
-            Some(FlowSpec { src: network.endpoint(f.src)?, dst: network.endpoint(f.dst)?, rate_gbps: f.gbps })
-        })
-        .collect();
+    let flows = flows(scenario, &network);
     let mut worst: Option<(SimReport, f64)> = None;
     for run in 0..options.runs {
         let seed = options.seed.wrapping_add(u64::from(run));
@@ -65,6 +59,32 @@ pub fn simulate(scenario: &Scenario, plan: &PlanInput, options: &SimOptions) -> 
     let (mut report, _) = worst.expect("at least one run");
     report.runs = options.runs;
     report
+}
+
+/// The scenario's flows on the simulator's endpoints.
+pub fn flows(scenario: &Scenario, network: &Network) -> Vec<FlowSpec> {
+    scenario
+        .traffic
+        .flows(scenario.fabric.servers().len(), network.external.is_some())
+        .into_iter()
+        .filter_map(|f| {
+            Some(FlowSpec { src: network.endpoint(f.src)?, dst: network.endpoint(f.dst)?, rate_gbps: f.gbps })
+        })
+        .collect()
+}
+
+/// The report line of flow `i` of a run.
+pub fn flow_loss_report(outcome: &Outcome, i: usize) -> FlowLossReport {
+    let topology = &outcome.topology;
+    let (flow, loss) = (&outcome.flows[i], &outcome.losses[i]);
+    FlowLossReport {
+        src: topology.endpoint(flow.src).name.clone(),
+        dst: topology.endpoint(flow.dst).name.clone(),
+        lost_bytes: loss.total_gbit() * BYTES_PER_GBIT,
+        blackhole_bytes: loss.blackhole_gbit * BYTES_PER_GBIT,
+        congestion_bytes: loss.congestion_gbit * BYTES_PER_GBIT,
+        cause: loss.cause.map(|(cause, at)| cause_report(topology, cause, at)),
+    }
 }
 
 fn run_once(
@@ -101,21 +121,7 @@ fn report(
     let lost_bytes: f64 = outcome.losses.iter().map(|l| l.total_gbit()).sum::<f64>() * BYTES_PER_GBIT;
     let mut lossy: Vec<usize> = (0..outcome.losses.len()).filter(|i| outcome.losses[*i].total_gbit() > 0.0).collect();
     lossy.sort_by(|a, b| outcome.losses[*b].total_gbit().total_cmp(&outcome.losses[*a].total_gbit()).then(a.cmp(b)));
-    let flows_with_loss = lossy
-        .iter()
-        .take(options.worst_flows)
-        .map(|&i| {
-            let (flow, loss) = (&outcome.flows[i], &outcome.losses[i]);
-            FlowLossReport {
-                src: topology.endpoint(flow.src).name.clone(),
-                dst: topology.endpoint(flow.dst).name.clone(),
-                lost_bytes: loss.total_gbit() * BYTES_PER_GBIT,
-                blackhole_bytes: loss.blackhole_gbit * BYTES_PER_GBIT,
-                congestion_bytes: loss.congestion_gbit * BYTES_PER_GBIT,
-                cause: loss.cause.map(|(cause, at)| cause_report(topology, cause, at)),
-            }
-        })
-        .collect();
+    let flows_with_loss = lossy.iter().take(options.worst_flows).map(|&i| flow_loss_report(outcome, i)).collect();
     let batches = plan
         .batches
         .iter()

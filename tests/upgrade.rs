@@ -1,0 +1,258 @@
+//! `hitless upgrade` end to end on the simulated driver: states, faults, crashes, cancel.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::util::{Run, hitless, root};
+
+const SMALL: &str = "scenarios/small-2spine-4leaf.yaml";
+
+fn in_store(dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["--state-dir", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    hitless(&all)
+}
+
+/// The small scenario with `extra` appended (faults, options), written into `dir`.
+fn scenario_with(dir: &Path, extra: &str) -> String {
+    let text = std::fs::read_to_string(root().join(SMALL)).unwrap();
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, format!("{text}{extra}")).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Runs `upgrade --yes --format json`; returns the exit code, the events, and the final line.
+fn upgrade(dir: &Path, scenario: &str, extra: &[&str]) -> (i32, Vec<serde_json::Value>, serde_json::Value) {
+    let mut args = vec!["upgrade", scenario, "--yes", "--format", "json"];
+    args.extend_from_slice(extra);
+    let run = in_store(dir, &args);
+    let mut lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", run.stderr)))
+        .collect();
+    let last = lines.pop().unwrap_or_else(|| panic!("no output; stderr: {}", run.stderr));
+    (run.code, lines, last)
+}
+
+/// The simulated devices' lasting state.
+fn fleet(dir: &Path, scenario_name: &str) -> BTreeMap<String, serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("simdevices").join(format!("{scenario_name}.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn states_of(events: &[serde_json::Value], device: &str) -> Vec<String> {
+    events.iter().filter(|e| e["device"] == device).map(|e| e["state"].as_str().unwrap().to_string()).collect()
+}
+
+fn final_state(last: &serde_json::Value, device: &str) -> (String, String) {
+    let d = last["devices"].as_array().unwrap().iter().find(|d| d["device"] == device).unwrap();
+    (d["state"].as_str().unwrap().to_string(), d["message"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn a_simulated_upgrade_walks_every_state_and_upgrades_each_device_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, events, last) = upgrade(dir.path(), SMALL, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(last["outcome"], "finished");
+    assert_eq!(last["execution_loss"]["lost_bytes"], 0.0, "the execution itself lost nothing");
+    let expected = [
+        "Health Check",
+        "Activating Maintenance Mode",
+        "Maintenance Mode Activated",
+        "Image Upgrade",
+        "Image Upgrade",
+        "Image Upgrade",
+        "Image Upgrade",
+        "Hitless Image Upgrade Successful",
+        "Health Check",
+        "Deactivating Maintenance Mode",
+        "Maintenance Mode Deactivated",
+    ];
+    for device in ["leaf1", "leaf2", "leaf3", "leaf4", "spine1", "spine2"] {
+        assert_eq!(states_of(&events, device), expected, "{device}");
+    }
+    // Leafs before spines, and the pair leaf1/leaf2 never in maintenance together.
+    let first =
+        |device: &str, state: &str| events.iter().position(|e| e["device"] == device && e["state"] == state).unwrap();
+    assert!(first("leaf2", "Activating Maintenance Mode") > first("leaf1", "Maintenance Mode Deactivated"));
+    assert!(first("spine1", "Health Check") > first("leaf4", "Maintenance Mode Deactivated"));
+    for (name, device) in fleet(dir.path(), "small-2spine-4leaf") {
+        assert_eq!(device["version"], "18.4R2", "{name}");
+        assert_eq!(device["upgrades"], 1, "{name}");
+        assert_eq!(device["maintenance"], false, "{name}");
+    }
+    // The journal holds the same story; a second upgrade finds nothing left to do.
+    let logs = in_store(dir.path(), &["logs", "job-0001", "--device", "spine2"]);
+    assert_eq!(logs.stdout.lines().count(), expected.len());
+    let run = in_store(dir.path(), &["test-run", SMALL]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.matches("skip: already running 18.4R2").count(), 6, "{}", run.stdout);
+}
+
+#[test]
+fn faults_end_in_the_right_state_with_the_reason_in_the_logs() {
+    let cases = [
+        ("never-returns", "Hitless Image Upgrade Failed", "did not finish within", true),
+        ("install-fails", "Hitless Image Upgrade Failed", "package validation failed", true),
+        ("checksum-mismatch", "Hitless Image Upgrade Failed", "md5 of /var/tmp/junos-qfx-18.4R2", true),
+        ("health-check-fails", "Health Check Failed", "BGP peers down is 2", false),
+    ];
+    for (kind, state, reason, in_maintenance) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = scenario_with(dir.path(), &format!("faults:\n  - {{device: leaf3, kind: {kind}}}\n"));
+        let (code, _, last) = upgrade(dir.path(), &scenario, &[]);
+        assert_eq!(code, 1, "{kind}: halted safely");
+        assert_eq!(last["outcome"], "halted", "{kind}");
+        let (final_, message) = final_state(&last, "leaf3");
+        assert_eq!(final_, state, "{kind}");
+        assert!(message.contains(reason), "{kind}: {message}");
+        assert_eq!(final_state(&last, "leaf2").0, "Pending", "{kind}: the next batch never starts");
+        assert_eq!(final_state(&last, "leaf1").0, "Maintenance Mode Deactivated", "{kind}: its batch mate finishes");
+        let devices = fleet(dir.path(), "small-2spine-4leaf");
+        assert_eq!(
+            devices["leaf3"]["maintenance"], in_maintenance,
+            "{kind}: a failed device stays drained, an untouched one does not"
+        );
+        assert_eq!(devices["leaf2"]["maintenance"], false);
+        let logs = in_store(dir.path(), &["logs", "job-0001", "--device", "leaf3"]);
+        assert!(logs.stdout.contains(reason), "{kind}: {}", logs.stdout);
+        let status = in_store(dir.path(), &["status", "job-0001"]);
+        assert!(status.stdout.contains("halted"), "{}", status.stdout);
+    }
+}
+
+#[test]
+fn recoverable_faults_do_not_stop_the_job() {
+    for (fault, note) in [
+        ("{device: leaf3, kind: slow}", ""),
+        ("{device: leaf3, kind: ssh-drop}", "the session dropped during the install"),
+        ("{device: leaf3, kind: ssh-drop, at: maintenance}", ""),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = scenario_with(dir.path(), &format!("faults:\n  - {fault}\n"));
+        let (code, events, last) = upgrade(dir.path(), &scenario, &[]);
+        assert_eq!(code, 0, "{fault}: {last}");
+        assert!(events.iter().any(|e| e["message"].as_str().unwrap().contains(note)), "{fault}");
+        assert_eq!(fleet(dir.path(), "small-2spine-4leaf")["leaf3"]["upgrades"], 1, "{fault}");
+    }
+    // With abort_on_health_check_failure off, a failed check is reported and the upgrade goes on.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(SMALL))
+        .unwrap()
+        .replace("  max_batch_size: 4\n", "  max_batch_size: 4\n  abort_on_health_check_failure: false\n");
+    let path = dir.path().join("s.yaml");
+    std::fs::write(&path, format!("{text}faults:\n  - {{device: leaf3, kind: health-check-fails}}\n")).unwrap();
+    let (code, events, _) = upgrade(dir.path(), path.to_str().unwrap(), &[]);
+    assert_eq!(code, 0);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["state"] == "Health Check Failed" && e["message"].as_str().unwrap().contains("continuing"))
+    );
+}
+
+#[test]
+fn a_job_killed_anywhere_resumes_and_upgrades_each_device_exactly_once() {
+    // At 3,000 virtual seconds per real second the whole job takes about 1.8 s.
+    for kill_after_ms in [20u64, 150, 300, 500, 700, 900, 1100, 1300, 1500, 1700] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().to_str().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hitless"))
+            .args(["--state-dir", state, "upgrade", SMALL, "--yes", "--sim-speed", "3000", "--format", "json"])
+            .current_dir(root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(kill_after_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
+        if resumed.stderr.contains("no job job-0001") {
+            // Killed before the job was created: nothing was touched; start it again.
+            let (code, _, _) = upgrade(dir.path(), SMALL, &[]);
+            assert_eq!(code, 0);
+        } else if !resumed.stderr.contains("has finished") {
+            assert_eq!(resumed.code, 0, "killed after {kill_after_ms} ms: {}{}", resumed.stdout, resumed.stderr);
+        }
+        for (name, device) in fleet(dir.path(), "small-2spine-4leaf") {
+            assert_eq!(device["upgrades"], 1, "killed after {kill_after_ms} ms: {name} {device}");
+            assert_eq!(device["maintenance"], false, "killed after {kill_after_ms} ms: {name} left drained");
+            assert_eq!(device["version"], "18.4R2");
+        }
+        let status = in_store(dir.path(), &["status", "job-0001", "--format", "json"]);
+        let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(status["job"]["state"], "finished", "killed after {kill_after_ms} ms");
+    }
+}
+
+#[test]
+fn cancel_from_another_shell_leaves_nothing_drained() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hitless"))
+        .args(["--state-dir", state, "upgrade", SMALL, "--yes", "--sim-speed", "3000", "--format", "json"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let cancel = in_store(dir.path(), &["cancel", "job-0001"]);
+    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let last: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&output.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(last["outcome"], "cancelled");
+    let cancelled = last["devices"].as_array().unwrap().iter().filter(|d| d["state"] == "Cancelled").count();
+    assert!(cancelled > 0, "something was left undone: {last}");
+    for (name, device) in fleet(dir.path(), "small-2spine-4leaf") {
+        assert_eq!(device["maintenance"], false, "{name} left drained");
+        assert!(device["upgrades"].as_u64().unwrap() <= 1);
+    }
+    let again = in_store(dir.path(), &["cancel", "job-0001"]);
+    assert!(again.stderr.contains("already cancelled"), "{}", again.stderr);
+}
+
+#[test]
+fn refusals_are_clear_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // No terminal and no --yes.
+    let run = in_store(dir.path(), &["upgrade", SMALL]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("pass --yes to confirm"), "{}", run.stderr);
+    // A plan that is not hitless.
+    let run = in_store(dir.path(), &["upgrade", "scenarios/unsafe-all-spines.yaml", "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("refusing to upgrade: the plan is NOT HITLESS"), "{}", run.stderr);
+    assert!(in_store(dir.path(), &["jobs", "--format", "json"]).stdout.trim() == "[]");
+    // The junos driver is not built yet.
+    let run = in_store(dir.path(), &["upgrade", SMALL, "--yes", "--driver", "junos"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("junos driver is not built yet"), "{}", run.stderr);
+    // A second job on a fabric whose first job halted.
+    let scenario = scenario_with(dir.path(), "faults:\n  - {device: leaf3, kind: install-fails}\n");
+    assert_eq!(upgrade(dir.path(), &scenario, &[]).0, 1);
+    let run = in_store(dir.path(), &["upgrade", SMALL, "--yes"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("job job-0001 is halted on this fabric"), "{}", run.stderr);
+    let run = in_store(dir.path(), &["status", "job-0042"]);
+    assert!(run.stderr.contains("no job job-0042"), "{}", run.stderr);
+}
+
+#[test]
+fn allow_loss_upgrades_a_lossy_plan_after_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, last) = upgrade(dir.path(), "scenarios/unsafe-all-spines.yaml", &["--allow-loss"]);
+    assert_eq!(code, 0);
+    assert_eq!(last["outcome"], "finished");
+    // Replaying what the execution did through the traffic model shows the loss it caused.
+    let loss = &last["execution_loss"];
+    assert!(loss["lost_bytes"].as_f64().unwrap() > 0.0, "{loss}");
+    assert!(loss["worst"]["cause"]["device"].as_str().unwrap().starts_with("spine"), "{loss}");
+}
