@@ -47,6 +47,7 @@ pub mod health;
 pub mod image;
 pub mod journal;
 pub mod model;
+pub mod netconf;
 pub mod plan;
 pub mod scenario;
 pub mod select;
