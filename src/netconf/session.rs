@@ -129,11 +129,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         if root.name != "hello" {
             return Err(session.protocol(format!("expected <hello>, got <{}>", root.name)));
         }
-        let mut capabilities = Vec::new();
-        root.find_all("capability", &mut Vec::new());
-        if let Some(list) = root.child("capabilities") {
-            capabilities = list.children_named("capability").map(|c| c.text.trim().to_string()).collect();
-        }
+        let capabilities: Vec<String> = root
+            .child("capabilities")
+            .map(|list| list.children_named("capability").map(|c| c.text.trim().to_string()).collect())
+            .unwrap_or_default();
         session.session_id = root.text_of("session-id").and_then(|s| s.parse().ok());
         if capabilities.iter().any(|c| c == BASE_11) {
             session.framing = Framing::Chunked;

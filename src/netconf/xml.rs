@@ -81,7 +81,7 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
         let event = reader.read_event().map_err(|e| XmlError(format!("{e} at byte {}", reader.buffer_position())))?;
         match event {
             Event::Start(start) | Event::Empty(start) if root.is_some() => {
-                return Err(XmlError(format!("second root element <{}>", start.local_name().as_ref().to_string())));
+                return Err(XmlError(format!("second root element <{}>", start.local_name().as_ref())));
             }
             Event::Start(start) => {
                 if stack.len() >= DEPTH_MAX {
