@@ -72,6 +72,7 @@ impl CatalogImage {
             version: self.fields.os_version.clone(),
             catalog: Some(crate::image::CatalogFile {
                 path: self.path.clone(),
+                file_name: self.file_name.clone(),
                 size_bytes: self.digest.size_bytes,
                 sha256: self.digest.sha256.clone(),
                 md5: self.digest.md5.clone(),

@@ -29,6 +29,8 @@ pub struct Image {
 pub struct CatalogFile {
     /// Where the content is stored.
     pub path: std::path::PathBuf,
+    /// The uploaded file's name (Junos package names carry the version).
+    pub file_name: String,
     /// Size in bytes.
     pub size_bytes: u64,
     /// SHA-256, lower-case hex.

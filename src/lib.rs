@@ -46,6 +46,7 @@ pub mod exec;
 pub mod health;
 pub mod image;
 pub mod journal;
+pub mod lab;
 pub mod model;
 pub mod netconf;
 pub mod plan;

@@ -18,5 +18,8 @@ mod image;
 // `hitless upgrade` on the simulated driver: states, faults, crashes, cancel, refusals.
 mod upgrade;
 
+// The Junos driver against the lab emulator, and misbehaving device-side peers.
+mod junos;
+
 // Property tests: the planner keeps every rule on random fabrics.
 mod properties;

@@ -39,6 +39,8 @@ pub enum FaultKind {
     HealthCheckFails,
     /// The management session drops once in the middle of the phase's call.
     SshDrop,
+    /// Another user holds the configuration lock (maintenance mode cannot be changed).
+    LockHeld,
 }
 
 /// Where in the upgrade a fault strikes.
@@ -67,6 +69,7 @@ impl FaultKind {
             FaultKind::InstallFails | FaultKind::SshDrop => FaultPhase::Install,
             FaultKind::ChecksumMismatch => FaultPhase::ImageCopy,
             FaultKind::HealthCheckFails => FaultPhase::HealthCheck,
+            FaultKind::LockHeld => FaultPhase::Maintenance,
         }
     }
 }
@@ -255,6 +258,13 @@ impl Driver for SimDriver {
 
     async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), DriverError> {
         self.drop_once(device, FaultPhase::Maintenance, "maintenance mode")?;
+        if self.fault(device, FaultPhase::Maintenance) == Some(FaultKind::LockHeld) {
+            return Err(DriverError::Rejected {
+                device: device.to_string(),
+                operation: "maintenance mode",
+                message: "configuration database locked by: netops terminal p0 (pid 4242)".to_string(),
+            });
+        }
         let phases = self.phases(device);
         self.pass(device, FaultPhase::Maintenance, if on { phases.drain_seconds } else { phases.undrain_seconds })
             .await;

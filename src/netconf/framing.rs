@@ -44,6 +44,9 @@ pub struct Decoder {
     buffer: Vec<u8>,
     /// Chunked: the message assembled so far.
     partial: Vec<u8>,
+    /// End-of-message: how much of `buffer` has been searched already, so a large message is
+    /// scanned once, not once per read.
+    scanned: usize,
 }
 
 impl Decoder {
@@ -71,9 +74,15 @@ impl Decoder {
     }
 
     fn next_eom(&mut self) -> Option<Vec<u8>> {
-        let at = self.buffer.windows(EOM.len()).position(|w| w == EOM)?;
+        let from = self.scanned.saturating_sub(EOM.len() - 1);
+        let Some(found) = self.buffer[from..].windows(EOM.len()).position(|w| w == EOM) else {
+            self.scanned = self.buffer.len();
+            return None;
+        };
+        let at = from + found;
         let message = self.buffer[..at].to_vec();
         self.buffer.drain(..at + EOM.len());
+        self.scanned = 0;
         Some(message)
     }
 

@@ -127,6 +127,10 @@ fn element(start: &quick_xml::events::BytesStart) -> Result<Element, XmlError> {
     let mut attributes = Vec::new();
     for attribute in start.attributes() {
         let attribute = attribute.map_err(|e| XmlError(e.to_string()))?;
+        let raw = attribute.key.as_ref().to_string();
+        if raw == "xmlns" || raw.starts_with("xmlns:") {
+            continue; // Namespace declarations: namespaces are stripped.
+        }
         let key = attribute.key.local_name().as_ref().to_string();
         let value = attribute
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)

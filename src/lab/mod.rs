@@ -1,0 +1,127 @@
+//! The lab emulator: one emulated Junos device per fabric device, speaking NETCONF with the RPCs
+//! and reply shapes the Junos driver uses (see `shared/reference/junos-netconf.md`).
+//!
+//! The devices share one model of the fabric ([`Lab`]): a device's BGP summary shows its peers
+//! down while they reboot, maintenance mode is visible in its configuration, an install takes
+//! effect only after a reboot, and a rebooting device refuses sessions until it is back with the
+//! new version and a new boot time. Time runs on tokio's clock, scaled by `time_scale` (virtual
+//! seconds per real second). Faults from the scenario apply.
+//!
+//! A session is served over any `AsyncRead + AsyncWrite` stream ([`server::serve`]): an in-memory
+//! pipe in tests, standard input and output under an SSH server's `Subsystem netconf`.
+
+pub mod device;
+pub mod rpc;
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use crate::driver::sim::{Fault, FaultKind, FaultPhase};
+use crate::model::{Fabric, Role};
+use crate::timing::TimingProfile;
+pub use device::LabDevice;
+
+/// The emulated fabric.
+pub struct Lab {
+    pub(crate) devices: Mutex<BTreeMap<String, LabDevice>>,
+    /// BGP neighbours of each device (its fabric links).
+    pub(crate) neighbours: BTreeMap<String, Vec<String>>,
+    /// Server-facing LAGs of each leaf (`ae0`, `ae1`, ...), one per attached server.
+    pub(crate) server_lags: BTreeMap<String, Vec<String>>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) timing: TimingProfile,
+    pub(crate) roles: BTreeMap<String, Role>,
+    /// Virtual seconds per real second.
+    pub time_scale: f64,
+    /// Advertise base:1.1 (chunked framing), as Junos does with `rfc-compliant` and `version-1.1`.
+    pub base_11: bool,
+    started: tokio::time::Instant,
+    start_unix: u64,
+}
+
+impl Lab {
+    /// Builds the lab for a fabric. `start_unix` is the wall-clock time the lab's clock starts at.
+    pub fn new(fabric: &Fabric, timing: TimingProfile, faults: Vec<Fault>, time_scale: f64, start_unix: u64) -> Lab {
+        assert!(time_scale > 0.0, "lab time runs forwards");
+        let mut devices = BTreeMap::new();
+        let mut neighbours = BTreeMap::new();
+        let mut server_lags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, device) in fabric.iter() {
+            devices.insert(device.name.clone(), LabDevice::new(device, start_unix));
+            let names = fabric.neighbours(id).iter().map(|n| fabric.device(*n).name.clone()).collect();
+            neighbours.insert(device.name.clone(), names);
+        }
+        for server in fabric.servers() {
+            for leaf in &server.leafs {
+                let lags = server_lags.entry(fabric.device(*leaf).name.clone()).or_default();
+                lags.push(format!("ae{}", lags.len()));
+            }
+        }
+        let roles = fabric.devices().iter().map(|d| (d.name.clone(), d.role)).collect();
+        Lab {
+            devices: Mutex::new(devices),
+            neighbours,
+            server_lags,
+            faults,
+            timing,
+            roles,
+            time_scale,
+            base_11: false,
+            started: tokio::time::Instant::now(),
+            start_unix,
+        }
+    }
+
+    /// The lab's clock in virtual Unix seconds.
+    pub fn now_unix(&self) -> u64 {
+        self.start_unix + (self.started.elapsed().as_secs_f64() * self.time_scale) as u64
+    }
+
+    /// Real time for `seconds` of lab time.
+    pub fn real(&self, seconds: u32) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(f64::from(seconds) / self.time_scale)
+    }
+
+    pub(crate) fn fault(&self, device: &str, phase: FaultPhase) -> Option<FaultKind> {
+        self.faults.iter().find(|f| f.device == device && f.at == phase).map(|f| f.kind)
+    }
+
+    /// True while the device answers (not rebooting, not dead).
+    pub fn is_up(&self, device: &str) -> bool {
+        let now = self.now_unix();
+        self.devices.lock().expect("not poisoned").get(device).is_some_and(|d| d.is_up(now))
+    }
+
+    /// A snapshot of one device (for tests and reports).
+    pub fn device(&self, device: &str) -> Option<LabDevice> {
+        let now = self.now_unix();
+        let mut devices = self.devices.lock().expect("not poisoned");
+        let state = devices.get_mut(device)?;
+        state.settle(now);
+        Some(state.clone())
+    }
+}
+
+/// Connects the Junos driver to lab devices in this process through in-memory pipes.
+pub struct InMemory(pub std::sync::Arc<Lab>);
+
+impl crate::driver::junos::Connector for InMemory {
+    type Stream = tokio::io::DuplexStream;
+
+    async fn connect(&self, device: &str) -> std::io::Result<Self::Stream> {
+        if !self.0.is_up(device) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                format!("{device}: connection refused"),
+            ));
+        }
+        let (client, server) = tokio::io::duplex(256 * 1024);
+        let lab = std::sync::Arc::clone(&self.0);
+        let device = device.to_string();
+        tokio::spawn(async move {
+            let _ = server::serve(&lab, &device, server).await;
+        });
+        Ok(client)
+    }
+}

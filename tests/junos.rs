@@ -1,0 +1,236 @@
+//! The Junos driver against the lab emulator over in-memory NETCONF sessions, and against
+//! misbehaving device-side peers. Runs on tokio's paused clock: reboots of minutes take no time.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hitless::catalog::{self, ImageFields, StoreCatalog};
+use hitless::driver::Driver;
+use hitless::driver::junos::{Connector, JunosDriver, JunosSettings};
+use hitless::exec::{self, JobContext, Target};
+use hitless::journal::{DeviceState, JobDevice, JobState};
+use hitless::lab::{InMemory, Lab};
+use hitless::netconf::{NetconfError, Session};
+use hitless::plan::PlanOptions;
+use hitless::scenario::Scenario;
+use hitless::store::{Store, jobs};
+use hitless::version::Version;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const FABRIC: &str = "name: lab
+fabric:
+  generate: {pods: 1, spines_per_pod: 4, leafs_per_pod: 12, servers_per_leaf_pair: 2, border_leafs: 2, version: 18.4R2-S3.4}
+images:
+  - {name: junos-21.4R3-S5.4}
+upgrade:
+  assign: [{image: junos-21.4R3-S5.4, devices: all}]
+";
+
+/// A store with the image in its catalog, and the scenario (plus `extra`) loaded from it.
+fn setup(dir: &Path, extra: &str) -> (Store, Scenario) {
+    let mut store = Store::open(dir).unwrap();
+    let file = dir.join("jinstall-host-qfx-5e-x86-64-21.4R3-S5.4-secure-signed.tgz");
+    std::fs::write(&file, vec![7u8; 100_000]).unwrap();
+    let fields = ImageFields {
+        name: "junos-21.4R3-S5.4".into(),
+        vendor: "juniper".into(),
+        family: "junos-qfx".into(),
+        platforms: vec!["qfx5120-48y".into(), "qfx10002-36q".into()],
+        os_version: Version::parse("21.4R3-S5.4").unwrap(),
+    };
+    catalog::add(&mut store, &fields, &file, 0, &mut |_, _| {}).unwrap();
+    let dir = dir.to_path_buf();
+    let open = move || Store::open(&dir).map_err(|e| e.to_string());
+    let scenario =
+        Scenario::from_yaml_with(&format!("{FABRIC}{extra}"), Path::new("lab.yaml"), &StoreCatalog::new(&open))
+            .unwrap();
+    (store, scenario)
+}
+
+fn driver(lab: &Arc<Lab>) -> JunosDriver<InMemory> {
+    let settings = JunosSettings { boot_poll_interval: Duration::from_secs(10), ..JunosSettings::default() };
+    JunosDriver::new(InMemory(Arc::clone(lab)), settings)
+}
+
+/// Runs the planner's batches through the executor with the Junos driver; returns the job's
+/// devices.
+async fn upgrade(store: Store, scenario: &Scenario, lab: &Arc<Lab>) -> (JobState, Vec<JobDevice>) {
+    let plan = hitless::simulate::input::for_scenario(scenario, &PlanOptions::default());
+    let image = scenario.images[0].clone();
+    let mut devices = Vec::new();
+    let mut batches = Vec::new();
+    for (i, batch) in plan.batches.iter().enumerate() {
+        let mut targets = Vec::new();
+        for id in batch {
+            let name = scenario.fabric.device(*id).name.clone();
+            devices.push(JobDevice {
+                device: name.clone(),
+                batch: i as u32 + 1,
+                image: image.name.clone(),
+                state: DeviceState::Pending,
+                message: String::new(),
+            });
+            targets.push(Target { device: name, image: image.clone(), started: false });
+        }
+        batches.push(targets);
+    }
+    let mut store = store;
+    let new = jobs::NewJob {
+        scenario: "lab",
+        fabric: &scenario.fabric.fingerprint(),
+        scenario_yaml: "",
+        plan: "",
+        driver: "junos",
+        devices: &devices,
+        created_unix: 0,
+    };
+    let job = jobs::create(&mut store, &new).unwrap();
+    let store = Arc::new(Mutex::new(store));
+    let start = tokio::time::Instant::now();
+    let ctx = Arc::new(JobContext {
+        driver: Arc::new(driver(lab)),
+        store: Arc::clone(&store),
+        job: job.clone(),
+        limits: scenario.health_limits.clone(),
+        abort_on_health_check_failure: true,
+        boot_deadline_seconds: 1800,
+        clock: Arc::new(move || (0, start.elapsed().as_secs_f64())),
+        on_event: Arc::new(|_| {}),
+        interrupted: Arc::new(AtomicBool::new(false)),
+    });
+    exec::run_job(ctx, batches).await.unwrap();
+    let store = store.lock().unwrap();
+    (jobs::get(&store, &job).unwrap().state, jobs::devices(&store, &job).unwrap())
+}
+
+fn lab_for(scenario: &Scenario) -> Arc<Lab> {
+    Arc::new(Lab::new(&scenario.fabric, scenario.timing.clone(), scenario.faults.clone(), 1.0, 1_790_000_000))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_junos_driver_upgrades_an_eighteen_device_lab_fabric() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = setup(dir.path(), "");
+    assert_eq!(scenario.fabric.len(), 18);
+    let lab = lab_for(&scenario);
+    let (state, devices) = upgrade(store, &scenario, &lab).await;
+    assert_eq!(state, JobState::Finished, "{devices:#?}");
+    for device in scenario.fabric.devices() {
+        let emulated = lab.device(&device.name).unwrap();
+        assert_eq!(emulated.version, "21.4R3-S5.4", "{}", device.name);
+        assert_eq!(emulated.upgrades, 1, "{}", device.name);
+        assert!(!emulated.in_maintenance(), "{} left in maintenance mode", device.name);
+        assert!(
+            emulated.committed.iter().all(|l| !l.ends_with(" disable")),
+            "{}: {:?}",
+            device.name,
+            emulated.committed
+        );
+        assert!(emulated.confirm.is_none(), "{}: commit confirmed left unconfirmed", device.name);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn lab_faults_stop_the_device_with_the_devices_own_reason() {
+    let cases = [
+        ("install-fails", DeviceState::HitlessImageUpgradeFailed, "package validation failed", true),
+        ("checksum-mismatch", DeviceState::HitlessImageUpgradeFailed, "the catalog says", true),
+        ("lock-held", DeviceState::MaintenanceModeFailure, "configuration database locked by", false),
+        ("never-returns", DeviceState::HitlessImageUpgradeFailed, "did not finish within 1800 s", true),
+        ("health-check-fails", DeviceState::HealthCheckFailed, "active alarms is 1", false),
+    ];
+    for (kind, expected, reason, drained) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, scenario) = setup(dir.path(), &format!("faults:\n  - {{device: leaf3, kind: {kind}}}\n"));
+        let lab = lab_for(&scenario);
+        let (state, devices) = upgrade(store, &scenario, &lab).await;
+        assert_eq!(state, JobState::Halted, "{kind}");
+        let leaf3 = devices.iter().find(|d| d.device == "leaf3").unwrap();
+        assert_eq!(leaf3.state, expected, "{kind}: {}", leaf3.message);
+        assert!(leaf3.message.contains(reason), "{kind}: {}", leaf3.message);
+        if kind != "never-returns" {
+            assert_eq!(lab.device("leaf3").unwrap().in_maintenance(), drained, "{kind}");
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn maintenance_mode_is_a_confirmed_configuration_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    let driver = driver(&lab);
+    driver.set_maintenance("leaf1", true).await.unwrap();
+    let emulated = lab.device("leaf1").unwrap();
+    assert!(emulated.in_maintenance());
+    assert!(emulated.committed.contains("interfaces ae0 disable"), "{:?}", emulated.committed);
+    assert!(emulated.confirm.is_none() && emulated.lock.is_none());
+    let facts = driver.facts("leaf1").await.unwrap();
+    assert!(facts.maintenance);
+    let health = driver.health("leaf1", &scenario.images[0]).await.unwrap();
+    assert_eq!(health.lacp_down, 0, "disabled LAGs are not counted as down");
+    driver.set_maintenance("leaf1", false).await.unwrap();
+    let emulated = lab.device("leaf1").unwrap();
+    assert!(!emulated.in_maintenance() && emulated.committed.is_empty(), "{:?}", emulated.committed);
+    // An inline image cannot be installed: there is no checksum to verify.
+    let mut inline = scenario.images[0].clone();
+    inline.catalog = None;
+    let error = driver.stage_image("leaf1", &inline).await.unwrap_err().to_string();
+    assert!(error.contains("is not from the catalog"), "{error}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn chunked_framing_is_used_when_both_sides_offer_base_1_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "");
+    let mut lab = Lab::new(&scenario.fabric, scenario.timing.clone(), Vec::new(), 1.0, 1_790_000_000);
+    lab.base_11 = true;
+    let lab = Arc::new(lab);
+    let stream = InMemory(Arc::clone(&lab)).connect("spine1").await.unwrap();
+    let session = Session::open(stream, "spine1", Duration::from_secs(5)).await.unwrap();
+    assert_eq!(session.framing(), hitless::netconf::framing::Framing::Chunked);
+    session.close().await;
+    let facts = driver(&lab).facts("spine1").await.unwrap();
+    assert_eq!(facts.version.to_string(), "18.4R2-S3.4");
+}
+
+/// A device-side peer that sends a hello, reads one request, then answers with `reply`.
+async fn misbehaving(reply: Vec<u8>) -> Result<hitless::netconf::xml::Element, NetconfError> {
+    let (client, mut server) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let hello = b"<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities><session-id>1</session-id></hello>]]>]]>";
+        server.write_all(hello).await.unwrap();
+        let mut buffer = vec![0u8; 4096];
+        let _ = server.read(&mut buffer).await; // the client's hello
+        let _ = server.read(&mut buffer).await; // the request
+        let _ = server.write_all(&reply).await;
+        tokio::time::sleep(Duration::from_secs(3600)).await; // then stall
+    });
+    let mut session = Session::open(client, "leafX", Duration::from_secs(5)).await?;
+    session.rpc("<get-software-information/>", Duration::from_secs(30)).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_device_replies_are_clear_errors_not_panics() {
+    let eom = |s: &str| [s.as_bytes(), b"]]>]]>"].concat();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (eom("<rpc-reply message-id=\"1\"><software-information>"), "malformed XML"),
+        (eom("<rpc-reply message-id=\"9\"><ok/></rpc-reply>"), "carries message-id 9, expected 1"),
+        (eom("<rpc-reply><ok/></rpc-reply>"), "has no message-id"),
+        (
+            eom(
+                "<rpc-reply message-id=\"1\"><rpc-error><error-tag>operation-failed</error-tag><error-severity>error</error-severity><error-message>syntax error</error-message></rpc-error></rpc-reply>",
+            ),
+            "failed: syntax error (operation-failed)",
+        ),
+        (b"<rpc-reply message-id=\"1\">".to_vec(), "no reply to get-software-information within 30 s"),
+        ([b"<rpc-reply message-id=\"1\">".as_slice(), &vec![b'x'; 65 << 20]].concat(), "larger than"),
+    ];
+    for (reply, expected) in cases {
+        let error = misbehaving(reply).await.unwrap_err().to_string();
+        assert!(error.starts_with("leafX: "), "{error}");
+        assert!(error.contains(expected), "expected {expected:?} in {error}");
+    }
+}
