@@ -29,7 +29,7 @@ upgrade:
 ";
 
 /// A store with the image in its catalog, and the scenario (plus `extra`) loaded from it.
-fn setup(dir: &Path, extra: &str) -> (Store, Scenario) {
+pub fn setup(dir: &Path, extra: &str) -> (Store, Scenario) {
     let mut store = Store::open(dir).unwrap();
     let file = dir.join("jinstall-host-qfx-5e-x86-64-21.4R3-S5.4-secure-signed.tgz");
     std::fs::write(&file, vec![7u8; 100_000]).unwrap();
@@ -57,6 +57,15 @@ fn driver(lab: &Arc<Lab>) -> JunosDriver<InMemory> {
 /// Runs the planner's batches through the executor with the Junos driver; returns the job's
 /// devices.
 async fn upgrade(store: Store, scenario: &Scenario, lab: &Arc<Lab>) -> (JobState, Vec<JobDevice>) {
+    run(store, scenario, driver(lab)).await
+}
+
+/// Like [`upgrade`] with any driver, opening the store in `dir`.
+pub async fn run_with<D: Driver>(dir: &Path, scenario: &Scenario, driver: D) -> (JobState, Vec<JobDevice>) {
+    run(Store::open(dir).unwrap(), scenario, driver).await
+}
+
+async fn run<D: Driver>(store: Store, scenario: &Scenario, driver: D) -> (JobState, Vec<JobDevice>) {
     let plan = hitless::simulate::input::for_scenario(scenario, &PlanOptions::default());
     let image = scenario.images[0].clone();
     let mut devices = Vec::new();
@@ -90,7 +99,7 @@ async fn upgrade(store: Store, scenario: &Scenario, lab: &Arc<Lab>) -> (JobState
     let store = Arc::new(Mutex::new(store));
     let start = tokio::time::Instant::now();
     let ctx = Arc::new(JobContext {
-        driver: Arc::new(driver(lab)),
+        driver: Arc::new(driver),
         store: Arc::clone(&store),
         job: job.clone(),
         limits: scenario.health_limits.clone(),

@@ -21,5 +21,8 @@ mod upgrade;
 // The Junos driver against the lab emulator, and misbehaving device-side peers.
 mod junos;
 
+// The Junos driver and the lab over real SSH on loopback.
+mod ssh;
+
 // Property tests: the planner keeps every rule on random fabrics.
 mod properties;

@@ -28,8 +28,8 @@ pub trait Connector: Send + Sync + 'static {
     fn connect(&self, device: &str) -> impl Future<Output = std::io::Result<Self::Stream>> + Send;
 }
 
-/// Timeouts and pacing. Durations are device time; `time_scale` divides them for a lab whose
-/// clock runs faster than real time (1.0 for real switches).
+/// Timeouts and pacing. RPC timeouts are real time; waits for the device itself (a reboot) are
+/// device time, divided by `time_scale` for a lab whose clock runs faster (1.0 for real switches).
 #[derive(Clone, Debug)]
 pub struct JunosSettings {
     /// Ordinary RPCs.
@@ -78,9 +78,7 @@ impl<C: Connector> JunosDriver<C> {
             operation,
             message: e.to_string(),
         })?;
-        Session::open(stream, device, self.real(self.settings.rpc_timeout))
-            .await
-            .map_err(|e| convert(device, operation, e))
+        Session::open(stream, device, self.settings.rpc_timeout).await.map_err(|e| convert(device, operation, e))
     }
 
     /// Runs RPCs in one session; the session is closed afterwards.
@@ -94,7 +92,7 @@ impl<C: Connector> JunosDriver<C> {
         let mut session = self.session(device, operation).await?;
         let mut replies = Vec::with_capacity(bodies.len());
         for body in bodies {
-            let reply = session.rpc(body, self.real(timeout)).await.map_err(|e| convert(device, operation, e))?;
+            let reply = session.rpc(body, timeout).await.map_err(|e| convert(device, operation, e))?;
             replies.push(reply);
         }
         session.close().await;
@@ -104,7 +102,7 @@ impl<C: Connector> JunosDriver<C> {
     async fn configure(&self, device: &str, lines: &[String]) -> Result<(), DriverError> {
         const OPERATION: &str = "maintenance mode";
         let mut session = self.session(device, OPERATION).await?;
-        let timeout = self.real(self.settings.rpc_timeout);
+        let timeout = self.settings.rpc_timeout;
         let set = escape(&lines.join("\n"));
         let confirmed = format!(
             "<commit-configuration><confirmed/><confirm-timeout>{}</confirm-timeout><log>hitless maintenance mode</log></commit-configuration>",

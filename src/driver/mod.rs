@@ -8,6 +8,7 @@
 
 pub mod junos;
 pub mod sim;
+pub mod ssh;
 
 use std::future::Future;
 

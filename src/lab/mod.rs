@@ -13,6 +13,7 @@
 pub mod device;
 pub mod rpc;
 pub mod server;
+pub mod ssh;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

@@ -1,0 +1,165 @@
+//! The lab over SSH: one russh server per emulated device on 127.0.0.1, offering the `netconf`
+//! subsystem (and the `netconf` exec that Junos also accepts). Password authentication with the
+//! operator's lab password, or public keys listed for the lab. While a device reboots its server
+//! refuses every connection, as a rebooting switch does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use russh::keys::{PrivateKey, PublicKey};
+use russh::server::{Auth, Msg, Session};
+use russh::{Channel, ChannelId};
+use tokio::net::TcpListener;
+
+use super::{Lab, server};
+
+/// Who may log in to the lab's devices.
+#[derive(Clone)]
+pub struct LabAuth {
+    /// The accepted password (never logged).
+    pub password: Option<String>,
+    /// Accepted public keys.
+    pub keys: Vec<PublicKey>,
+}
+
+/// Loads the lab's host key from `path`, creating it (Ed25519) on first use, so known_hosts
+/// entries stay valid across lab restarts.
+pub fn host_key(path: &Path) -> anyhow::Result<PrivateKey> {
+    if path.exists() {
+        return Ok(russh::keys::load_secret_key(path, None)?);
+    }
+    let key = PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519)?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let text = key.to_openssh(russh::keys::ssh_key::LineEnding::LF)?;
+    write_private(path, text.as_bytes())?;
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// Starts one SSH server per device on the given addresses; returns the addresses bound (port 0
+/// picks a free port). The servers run until the runtime stops.
+pub async fn start(
+    lab: Arc<Lab>,
+    listen: BTreeMap<String, SocketAddr>,
+    host_key: PrivateKey,
+    auth: LabAuth,
+) -> std::io::Result<BTreeMap<String, SocketAddr>> {
+    let config = Arc::new(russh::server::Config {
+        keys: vec![host_key],
+        auth_rejection_time: std::time::Duration::from_millis(200),
+        auth_rejection_time_initial: Some(std::time::Duration::ZERO),
+        inactivity_timeout: Some(std::time::Duration::from_secs(600)),
+        ..Default::default()
+    });
+    let mut bound = BTreeMap::new();
+    for (device, address) in listen {
+        let listener = TcpListener::bind(address).await?;
+        bound.insert(device.clone(), listener.local_addr()?);
+        let (lab, config, auth) = (Arc::clone(&lab), Arc::clone(&config), auth.clone());
+        tokio::spawn(async move {
+            // Bounded by the process's life; each connection is its own task.
+            loop {
+                let Ok((socket, _)) = listener.accept().await else { continue };
+                if !lab.is_up(&device) {
+                    drop(socket); // Rebooting: nobody answers.
+                    continue;
+                }
+                let handler = DeviceSsh {
+                    lab: Arc::clone(&lab),
+                    device: device.clone(),
+                    auth: auth.clone(),
+                    channels: HashMap::new(),
+                };
+                let config = Arc::clone(&config);
+                tokio::spawn(async move {
+                    if let Ok(session) = russh::server::run_stream(config, socket, handler).await {
+                        let _ = session.await;
+                    }
+                });
+            }
+        });
+    }
+    Ok(bound)
+}
+
+struct DeviceSsh {
+    lab: Arc<Lab>,
+    device: String,
+    auth: LabAuth,
+    channels: HashMap<ChannelId, Channel<Msg>>,
+}
+
+impl DeviceSsh {
+    fn netconf(&mut self, id: ChannelId, session: &mut Session) -> Result<(), russh::Error> {
+        let Some(channel) = self.channels.remove(&id) else {
+            return session.channel_failure(id);
+        };
+        session.channel_success(id)?;
+        let (lab, device) = (Arc::clone(&self.lab), self.device.clone());
+        tokio::spawn(async move {
+            let _ = server::serve(&lab, &device, channel.into_stream()).await;
+        });
+        Ok(())
+    }
+}
+
+impl russh::server::Handler for DeviceSsh {
+    type Error = russh::Error;
+
+    async fn auth_password(&mut self, _user: &str, password: &str) -> Result<Auth, Self::Error> {
+        let accepted = self.auth.password.as_deref().is_some_and(|p| p == password);
+        Ok(if accepted { Auth::Accept } else { Auth::reject() })
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        _user: &str,
+        key: russh::server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let accepted = self.auth.keys.iter().any(|k| k.key_data() == key.public_key.key_data());
+        Ok(if accepted { Auth::Accept } else { Auth::reject() })
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.channels.insert(channel.id(), channel);
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn subsystem_request(&mut self, id: ChannelId, name: &str, session: &mut Session) -> Result<(), Self::Error> {
+        if name == "netconf" {
+            return self.netconf(id, session);
+        }
+        session.channel_failure(id)
+    }
+
+    async fn exec_request(&mut self, id: ChannelId, data: &[u8], session: &mut Session) -> Result<(), Self::Error> {
+        // `ssh host netconf` and ncclient's fallback `xml-mode netconf need-trailer`.
+        let command = String::from_utf8_lossy(data);
+        if command.trim() == "netconf" || command.trim() == "xml-mode netconf need-trailer" {
+            return self.netconf(id, session);
+        }
+        session.channel_failure(id)
+    }
+}

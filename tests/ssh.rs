@@ -1,0 +1,103 @@
+//! The Junos driver and the lab over real SSH on 127.0.0.1 (russh on both sides): an upgrade of
+//! an 18-device fabric, and every refusal a careful operator expects.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hitless::driver::Driver;
+use hitless::driver::junos::{JunosDriver, JunosSettings};
+use hitless::driver::ssh::{SshAuth, SshConnector, SshSettings};
+use hitless::lab::Lab;
+use hitless::lab::ssh::{LabAuth, host_key, start};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn lab_over_ssh(
+    dir: &std::path::Path,
+    scale: f64,
+) -> (Arc<Lab>, BTreeMap<String, String>, hitless::scenario::Scenario) {
+    let (_store, scenario) = crate::junos::setup(dir, "");
+    let lab = Arc::new(Lab::new(&scenario.fabric, scenario.timing.clone(), Vec::new(), scale, 1_790_000_000));
+    let listen = scenario.fabric.devices().iter().map(|d| (d.name.clone(), "127.0.0.1:0".parse().unwrap())).collect();
+    let key = host_key(&dir.join("lab_host_key")).unwrap();
+    let auth = LabAuth { password: Some(PASSWORD.into()), keys: Vec::new() };
+    let bound = start(Arc::clone(&lab), listen, key, auth).await.unwrap();
+    let addresses = bound.into_iter().map(|(d, a)| (d, a.to_string())).collect();
+    (lab, addresses, scenario)
+}
+
+fn settings(dir: &std::path::Path, addresses: &BTreeMap<String, String>, password: &str, tofu: bool) -> SshSettings {
+    SshSettings {
+        addresses: addresses.clone(),
+        user: "netops".into(),
+        auth: SshAuth::Password(password.into()),
+        known_hosts: dir.join("known_hosts"),
+        trust_on_first_use: tofu,
+        connect_timeout: Duration::from_secs(10),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_upgrades_a_lab_fabric_over_ssh() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lab, addresses, scenario) = lab_over_ssh(dir.path(), 2000.0).await;
+    let junos = JunosSettings { time_scale: 2000.0, ..JunosSettings::default() };
+    let driver = JunosDriver::new(SshConnector::new(settings(dir.path(), &addresses, PASSWORD, true)), junos);
+    let facts = driver.facts("spine1").await.unwrap();
+    assert_eq!(facts.version.to_string(), "18.4R2-S3.4");
+    let (state, devices) = crate::junos::run_with(dir.path(), &scenario, driver).await;
+    assert_eq!(state, hitless::journal::JobState::Finished, "{devices:#?}");
+    for device in scenario.fabric.devices() {
+        let emulated = lab.device(&device.name).unwrap();
+        assert_eq!((emulated.version.as_str(), emulated.upgrades), ("21.4R3-S5.4", 1), "{}", device.name);
+        assert!(!emulated.in_maintenance(), "{}", device.name);
+    }
+    let known = std::fs::read_to_string(dir.path().join("known_hosts")).unwrap();
+    assert_eq!(
+        known.lines().filter(|l| !l.trim().is_empty()).count(),
+        18,
+        "trust on first use recorded each device once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_or_changed_host_keys_and_bad_passwords_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_lab, addresses, _) = lab_over_ssh(dir.path(), 1.0).await;
+    let junos = JunosSettings::default;
+    let refused = |settings: SshSettings| async move {
+        let case = format!(
+            "{:?} tofu={} known_hosts={:?}",
+            settings.auth,
+            settings.trust_on_first_use,
+            std::fs::read_to_string(&settings.known_hosts).ok()
+        );
+        match JunosDriver::new(SshConnector::new(settings), junos()).facts("leaf1").await {
+            Ok(facts) => panic!("{case}: connected ({})", facts.hostname),
+            Err(e) => e.to_string(),
+        }
+    };
+    let error = refused(settings(dir.path(), &addresses, PASSWORD, false)).await;
+    assert!(error.contains("unknown host key") && error.contains("--trust-on-first-use"), "{error}");
+    let error = refused(SshSettings {
+        auth: SshAuth::Password("wrong".into()),
+        ..settings(dir.path(), &addresses, PASSWORD, true)
+    })
+    .await;
+    assert!(error.contains("was refused"), "{error}");
+    assert!(!error.contains("wrong"), "the password never appears in an error: {error}");
+    // Now leaf1's key is known; a lab with another host key on the same address is an impostor.
+    let known = std::fs::read_to_string(dir.path().join("known_hosts")).unwrap();
+    let other = hitless::lab::ssh::host_key(&dir.path().join("other_key")).unwrap();
+    let forged = known.lines().find(|l| !l.trim().is_empty()).unwrap().split(' ').take(1).collect::<Vec<_>>().join(" ")
+        + " "
+        + &other.public_key().to_openssh().unwrap();
+    std::fs::write(dir.path().join("known_hosts"), forged + "\n").unwrap();
+    let error = refused(settings(dir.path(), &addresses, PASSWORD, true)).await;
+    assert!(error.contains("HOST KEY CHANGED"), "{error}");
+    let mut missing = addresses.clone();
+    missing.remove("leaf1");
+    let error = refused(settings(dir.path(), &missing, PASSWORD, true)).await;
+    assert!(error.contains("no management address for leaf1"), "{error}");
+}
