@@ -24,5 +24,8 @@ mod junos;
 // The Junos driver and the lab over real SSH on loopback.
 mod ssh;
 
+// The rehearsal across processes: hitless lab, upgrade --driver junos, kill and resume, OpenSSH.
+mod rehearsal;
+
 // Property tests: the planner keeps every rule on random fabrics.
 mod properties;

@@ -7,6 +7,7 @@
 
 mod image;
 mod jobs;
+mod lab;
 mod plan;
 mod render;
 mod simulate;
@@ -49,12 +50,29 @@ enum Command {
     TestRun {
         /// The scenario file (YAML).
         scenario: PathBuf,
-        /// Which driver talks to the devices.
-        #[arg(long, value_enum, default_value_t)]
-        driver: upgrade::DriverKind,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Emulate the scenario's fabric on this machine: one Junos device per fabric device, each an
+    /// SSH server with the netconf subsystem on 127.0.0.1.
+    Lab {
+        /// The scenario file (YAML).
+        scenario: PathBuf,
+        /// Lab seconds per real second (a reboot of 480 s takes 0.48 s at 1000).
+        #[arg(long, default_value_t = 1.0, value_parser = positive_speed)]
+        time_scale: f64,
+        /// First port when devices have no address (default: any free port).
+        #[arg(long)]
+        base_port: Option<u16>,
+        /// Accept this OpenSSH public key (repeatable); the password is $HITLESS_LAB_PASSWORD.
+        #[arg(long)]
+        authorized_key: Vec<PathBuf>,
+        /// Serve one NETCONF session of DEVICE on standard input/output (for `Subsystem netconf`).
+        #[arg(long, value_name = "DEVICE")]
+        stdio: Option<String>,
+        /// Advertise base:1.1 (chunked framing), as Junos with rfc-compliant and version-1.1.
+        #[arg(long)]
+        base_1_1: bool,
     },
     /// Test run, plan, simulation gate, confirmation, then the upgrade, batch by batch.
     Upgrade {
@@ -107,9 +125,24 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct RunFlags {
-    /// Which driver talks to the devices.
-    #[arg(long, value_enum, default_value_t)]
-    driver: upgrade::DriverKind,
+    /// Which driver talks to the devices (default: sim; on resume, the job's driver).
+    #[arg(long, value_enum)]
+    driver: Option<upgrade::DriverKind>,
+    /// Junos driver: SSH user name.
+    #[arg(long, default_value = "netops")]
+    ssh_user: String,
+    /// Junos driver: SSH private key (else the password from $HITLESS_SSH_PASSWORD).
+    #[arg(long)]
+    ssh_key: Option<PathBuf>,
+    /// Junos driver: known_hosts file (default: known_hosts in the state directory).
+    #[arg(long)]
+    known_hosts: Option<PathBuf>,
+    /// Junos driver: record unknown host keys instead of refusing them.
+    #[arg(long)]
+    trust_on_first_use: bool,
+    /// Junos driver: device seconds per real second of a lab started with --time-scale.
+    #[arg(long, default_value_t = 1.0, value_parser = positive_speed)]
+    time_scale: f64,
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long)]
     yes: bool,
@@ -130,8 +163,16 @@ fn positive_speed(text: &str) -> Result<f64, String> {
 
 impl RunFlags {
     fn options(&self, allow_loss: bool) -> upgrade::RunOptions {
+        let junos = upgrade::JunosOptions {
+            user: self.ssh_user.clone(),
+            key: self.ssh_key.clone(),
+            known_hosts: self.known_hosts.clone(),
+            trust_on_first_use: self.trust_on_first_use,
+            time_scale: self.time_scale,
+        };
         upgrade::RunOptions {
             driver: self.driver,
+            junos,
             yes: self.yes,
             allow_loss,
             format: self.format,
@@ -208,9 +249,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let state_dir = cli.state_dir.as_deref();
     match cli.command {
         Command::Image(cmd) => image::run(cmd, state_dir),
-        Command::TestRun { scenario, driver, format } => {
+        Command::TestRun { scenario, run } => {
             let loaded = load_scenario(&scenario, state_dir)?;
-            upgrade::test_run(&loaded, &image::open_store(state_dir)?, driver, format)
+            upgrade::test_run(&loaded, &image::open_store(state_dir)?, &run.options(false), run.format)
+        }
+        Command::Lab { scenario, time_scale, base_port, authorized_key, stdio, base_1_1 } => {
+            let loaded = load_scenario(&scenario, state_dir)?;
+            let store = image::open_store(state_dir)?;
+            let options =
+                lab::LabOptions { time_scale, base_port, authorized_keys: authorized_key, stdio, base_11: base_1_1 };
+            lab::run(&loaded, store.dir(), &options)
         }
         Command::Upgrade { scenario, run, allow_loss } => {
             let loaded = load_scenario(&scenario, state_dir)?;

@@ -9,7 +9,10 @@ use anyhow::{Context, bail};
 
 use super::{EXIT_NO, Format, render};
 use crate::driver::Driver;
+use crate::driver::any::AnyDriver;
+use crate::driver::junos::{JunosDriver, JunosSettings};
 use crate::driver::sim::SimDriver;
+use crate::driver::ssh::{SshAuth, SshConnector, SshSettings};
 use crate::exec::{self, JobContext, Outcome, Target};
 use crate::journal::{DeviceState, Event, JobDevice, JobState};
 use crate::plan::PlanOptions;
@@ -23,13 +26,39 @@ pub enum DriverKind {
     /// Simulated devices in virtual time (no switches needed).
     #[default]
     Sim,
-    /// Junos over NETCONF/SSH (not built yet).
+    /// Junos over NETCONF/SSH, to real switches or the lab (`hitless lab`).
     Junos,
+}
+
+impl DriverKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DriverKind::Sim => "sim",
+            DriverKind::Junos => "junos",
+        }
+    }
+}
+
+/// How to reach Junos devices over SSH.
+#[derive(Clone, Debug, Default)]
+pub struct JunosOptions {
+    /// Login name.
+    pub user: String,
+    /// Private key; without it the password comes from `HITLESS_SSH_PASSWORD`.
+    pub key: Option<std::path::PathBuf>,
+    /// known_hosts file; default `known_hosts` in the state directory.
+    pub known_hosts: Option<std::path::PathBuf>,
+    /// Record unknown host keys.
+    pub trust_on_first_use: bool,
+    /// Device seconds per real second (a lab started with `--time-scale`); 1 for real switches.
+    pub time_scale: f64,
 }
 
 /// Options shared by `upgrade` and `resume`.
 pub struct RunOptions {
-    pub driver: DriverKind,
+    /// `None`: the simulated driver for a new job, the job's own driver on resume.
+    pub driver: Option<DriverKind>,
+    pub junos: JunosOptions,
     pub yes: bool,
     pub allow_loss: bool,
     pub format: Format,
@@ -46,11 +75,53 @@ fn sim_driver(store: &Store, scenario: &Scenario, speed: Option<f64>) -> anyhow:
         .with_context(|| format!("cannot open the simulated devices in {}", path.display()))
 }
 
-fn require_sim(driver: DriverKind) -> anyhow::Result<()> {
-    if driver == DriverKind::Junos {
-        bail!("the junos driver is not built yet; use --driver sim (simulated devices)");
+/// Builds the chosen driver.
+fn make_driver(
+    kind: DriverKind,
+    store: &Store,
+    scenario: &Scenario,
+    options: &RunOptions,
+) -> anyhow::Result<AnyDriver> {
+    match kind {
+        DriverKind::Sim => Ok(AnyDriver::Sim(sim_driver(store, scenario, options.sim_speed)?)),
+        DriverKind::Junos => junos_driver(store, scenario, &options.junos).map(AnyDriver::Junos),
     }
-    Ok(())
+}
+
+fn junos_driver(
+    store: &Store,
+    scenario: &Scenario,
+    options: &JunosOptions,
+) -> anyhow::Result<JunosDriver<SshConnector>> {
+    if let Some(image) = scenario.images.iter().find(|i| i.catalog.is_none()) {
+        bail!(
+            "image {} is inline (metadata only); a real upgrade uses catalog images with checksums: `hitless image add` it and name it by name alone in the scenario",
+            image.name
+        );
+    }
+    let mut addresses = super::lab::recorded_addresses(store.dir());
+    for device in scenario.fabric.devices() {
+        if let Some(address) = &device.address {
+            addresses.insert(device.name.clone(), address.clone());
+        }
+    }
+    let auth = match &options.key {
+        Some(path) => SshAuth::Key(path.clone()),
+        None => SshAuth::Password(
+            std::env::var("HITLESS_SSH_PASSWORD")
+                .map_err(|_| anyhow::anyhow!("no SSH credentials: set HITLESS_SSH_PASSWORD or pass --ssh-key FILE"))?,
+        ),
+    };
+    let settings = SshSettings {
+        addresses,
+        user: options.user.clone(),
+        auth,
+        known_hosts: options.known_hosts.clone().unwrap_or_else(|| store.dir().join("known_hosts")),
+        trust_on_first_use: options.trust_on_first_use,
+        connect_timeout: std::time::Duration::from_secs(30),
+    };
+    let junos = JunosSettings { time_scale: options.time_scale, ..JunosSettings::default() };
+    Ok(JunosDriver::new(SshConnector::new(settings), junos))
 }
 
 fn runtime(paused: bool) -> anyhow::Result<tokio::runtime::Runtime> {
@@ -62,10 +133,10 @@ fn runtime(paused: bool) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `hitless test-run`: version and health of every selected device, changing nothing.
-pub fn test_run(scenario: &Scenario, store: &Store, driver: DriverKind, format: Format) -> anyhow::Result<ExitCode> {
-    require_sim(driver)?;
-    let sim = sim_driver(store, scenario, None)?;
-    let rows = runtime(true)?.block_on(test_run_rows(scenario, &sim));
+pub fn test_run(scenario: &Scenario, store: &Store, options: &RunOptions, format: Format) -> anyhow::Result<ExitCode> {
+    let kind = options.driver.unwrap_or_default();
+    let driver = make_driver(kind, store, scenario, options)?;
+    let rows = runtime(kind == DriverKind::Sim)?.block_on(test_run_rows(scenario, &driver));
     print_test_run(&rows, format)?;
     let failing = rows.iter().filter(|r| !r.problems.is_empty()).count();
     if failing > 0 {
@@ -152,9 +223,10 @@ pub fn upgrade(
     store: Store,
     options: &RunOptions,
 ) -> anyhow::Result<ExitCode> {
-    require_sim(options.driver)?;
-    let sim = sim_driver(&store, scenario, options.sim_speed)?;
-    let rows = runtime(true)?.block_on(test_run_rows(scenario, &sim));
+    let kind = options.driver.unwrap_or_default();
+    let driver = make_driver(kind, &store, scenario, options)?;
+    let rows =
+        runtime(kind == DriverKind::Sim && options.sim_speed.is_none())?.block_on(test_run_rows(scenario, &driver));
     if options.format == Format::Table {
         print_test_run(&rows, options.format)?;
     }
@@ -171,7 +243,7 @@ pub fn upgrade(
         fabric: &scenario.fabric.fingerprint(),
         scenario_yaml,
         plan: &plan_json,
-        driver: "sim",
+        driver: kind.as_str(),
         devices: &devices,
         created_unix: unix_now(),
     };
@@ -183,7 +255,7 @@ pub fn upgrade(
             plan.batches.len()
         );
     }
-    execute(scenario, store, &job, sim, devices, options, 0.0)
+    execute(scenario, store, &job, (kind, driver), devices, options, 0.0)
 }
 
 /// `hitless resume JOB`.
@@ -193,7 +265,6 @@ pub fn resume(
     options: &RunOptions,
     state_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
-    require_sim(options.driver)?;
     let job = jobs::get(&store, job_id)?;
     match job.state {
         JobState::Finished => bail!("job {job_id} has finished; nothing to resume"),
@@ -206,11 +277,12 @@ pub fn resume(
     let devices = jobs::devices(&store, job_id)?;
     let offset = jobs::events(&store, job_id, None)?.last().map_or(0.0, |e| e.at_seconds);
     jobs::set_state(&store, job_id, JobState::Running)?;
-    let sim = sim_driver(&store, &scenario, options.sim_speed)?;
+    let kind = options.driver.unwrap_or(if job.driver == "junos" { DriverKind::Junos } else { DriverKind::Sim });
+    let driver = make_driver(kind, &store, &scenario, options)?;
     if options.format == Format::Table {
         println!("Resuming {job_id} ({}): asking every unfinished device for its real state first.", job.scenario);
     }
-    execute(&scenario, store, job_id, sim, devices, options, offset)
+    execute(&scenario, store, job_id, (kind, driver), devices, options, offset)
 }
 
 fn gate(scenario: &Scenario, plan: &PlanInput, options: &RunOptions) -> anyhow::Result<bool> {
@@ -316,7 +388,7 @@ fn execute(
     scenario: &Scenario,
     store: Store,
     job: &str,
-    sim: SimDriver,
+    (kind, driver): (DriverKind, AnyDriver),
     devices: Vec<JobDevice>,
     options: &RunOptions,
     offset_seconds: f64,
@@ -324,8 +396,11 @@ fn execute(
     let batches = batches_to_run(scenario, &devices)?;
     let total = devices.iter().filter(|d| d.batch > 0).count();
     let store = Arc::new(Mutex::new(store));
-    let speed = options.sim_speed.unwrap_or(1.0);
-    let runtime = runtime(options.sim_speed.is_none())?;
+    let (speed, paused) = match kind {
+        DriverKind::Sim => (options.sim_speed.unwrap_or(1.0), options.sim_speed.is_none()),
+        DriverKind::Junos => (options.junos.time_scale, false),
+    };
+    let runtime = runtime(paused)?;
     let outcome = runtime.block_on(async {
         let start = tokio::time::Instant::now();
         let clock: exec::Clock = Arc::new(move || (unix_now(), offset_seconds + start.elapsed().as_secs_f64() * speed));
@@ -338,7 +413,7 @@ fn execute(
             }
         });
         let ctx = Arc::new(JobContext {
-            driver: Arc::new(sim),
+            driver: Arc::new(driver),
             store: Arc::clone(&store),
             job: job.to_string(),
             limits: scenario.health_limits.clone(),

@@ -6,6 +6,7 @@
 //! call's future never leaves the device half-changed by the driver itself (a device may still
 //! be mid-install on its own, which [`Driver::facts`] then reports).
 
+pub mod any;
 pub mod junos;
 pub mod sim;
 pub mod ssh;

@@ -1,0 +1,117 @@
+//! `hitless lab`: an emulated copy of the fabric on this machine, to rehearse an upgrade.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+
+use super::render;
+use crate::lab::Lab;
+use crate::lab::ssh::{LabAuth, host_key, start};
+use crate::scenario::Scenario;
+
+/// Where `hitless lab` records the addresses it listens on, for `upgrade --driver junos`.
+const ADDRESSES_FILE: &str = "lab-addresses.json";
+
+/// The addresses the last `hitless lab` with this state directory listened on (empty if none).
+pub fn recorded_addresses(state_dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(state_dir.join(ADDRESSES_FILE))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// Options of `hitless lab`.
+pub struct LabOptions {
+    pub time_scale: f64,
+    pub base_port: Option<u16>,
+    pub authorized_keys: Vec<PathBuf>,
+    pub stdio: Option<String>,
+    pub base_11: bool,
+}
+
+pub fn run(scenario: &Scenario, state_dir: &Path, options: &LabOptions) -> anyhow::Result<ExitCode> {
+    let start_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async {
+        let mut lab = Lab::new(
+            &scenario.fabric,
+            scenario.timing.clone(),
+            scenario.faults.clone(),
+            options.time_scale,
+            start_unix,
+        );
+        lab.base_11 = options.base_11;
+        let lab = Arc::new(lab);
+        if let Some(device) = &options.stdio {
+            if scenario.fabric.lookup(device).is_none() {
+                bail!("no device {device} in scenario {}", scenario.name);
+            }
+            // One NETCONF session on standard input and output, for an SSH server's
+            // `Subsystem netconf` line. Nothing else may be printed on standard output.
+            let stream = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+            crate::lab::server::serve(&lab, device, stream).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        serve_ssh(scenario, state_dir, options, lab).await
+    })
+}
+
+async fn serve_ssh(
+    scenario: &Scenario,
+    state_dir: &Path,
+    options: &LabOptions,
+    lab: Arc<Lab>,
+) -> anyhow::Result<ExitCode> {
+    let password = std::env::var("HITLESS_LAB_PASSWORD").ok().filter(|p| !p.is_empty());
+    let mut keys = Vec::new();
+    for path in &options.authorized_keys {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let key = russh::keys::PublicKey::from_openssh(text.trim())
+            .with_context(|| format!("{} is not an OpenSSH public key", path.display()))?;
+        keys.push(key);
+    }
+    if password.is_none() && keys.is_empty() {
+        bail!(
+            "nobody could log in: set HITLESS_LAB_PASSWORD (the password the lab accepts) or pass --authorized-key FILE"
+        );
+    }
+    let mut listen = BTreeMap::new();
+    for (index, device) in scenario.fabric.devices().iter().enumerate() {
+        let address: SocketAddr = match (&device.address, options.base_port) {
+            (Some(address), _) => {
+                address.parse().with_context(|| format!("address {address} of {} is not ip:port", device.name))?
+            }
+            (None, Some(base)) => SocketAddr::from(([127, 0, 0, 1], base + index as u16)),
+            (None, None) => SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        listen.insert(device.name.clone(), address);
+    }
+    std::fs::create_dir_all(state_dir)?;
+    let key = host_key(&state_dir.join("lab_host_key"))?;
+    let bound = start(Arc::clone(&lab), listen, key, LabAuth { password, keys })
+        .await
+        .context("starting the lab's SSH servers")?;
+    let addresses: BTreeMap<String, String> = bound.iter().map(|(d, a)| (d.clone(), a.to_string())).collect();
+    let file = state_dir.join(ADDRESSES_FILE);
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(&addresses)?)?;
+    std::fs::rename(&tmp, &file)?;
+    let mut table = render::table(&["Device", "NETCONF over SSH"]);
+    for (device, address) in &addresses {
+        table.add_row(vec![device.clone(), address.clone()]);
+    }
+    println!(
+        "Lab for {}: {} emulated Junos devices, time x{} (addresses recorded in {}).\n{table}\nStop with Ctrl-C.",
+        scenario.name,
+        addresses.len(),
+        options.time_scale,
+        file.display()
+    );
+    tokio::signal::ctrl_c().await?;
+    let _ = std::fs::remove_file(&file);
+    Ok(ExitCode::SUCCESS)
+}

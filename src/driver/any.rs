@@ -1,0 +1,49 @@
+//! One type for whichever driver the operator chose, so the command line needs no generics.
+
+use super::junos::JunosDriver;
+use super::sim::SimDriver;
+use super::ssh::SshConnector;
+use super::{Driver, DriverError, Facts};
+use crate::health::HealthReport;
+use crate::image::Image;
+
+/// The simulated driver or the Junos driver over SSH.
+pub enum AnyDriver {
+    /// Simulated devices.
+    Sim(SimDriver),
+    /// Junos over NETCONF/SSH.
+    Junos(JunosDriver<SshConnector>),
+}
+
+macro_rules! delegate {
+    ($self:ident, $driver:ident => $call:expr) => {
+        match $self {
+            AnyDriver::Sim($driver) => $call.await,
+            AnyDriver::Junos($driver) => $call.await,
+        }
+    };
+}
+
+impl Driver for AnyDriver {
+    async fn facts(&self, device: &str) -> Result<Facts, DriverError> {
+        delegate!(self, d => d.facts(device))
+    }
+    async fn health(&self, device: &str, image: &Image) -> Result<HealthReport, DriverError> {
+        delegate!(self, d => d.health(device, image))
+    }
+    async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), DriverError> {
+        delegate!(self, d => d.set_maintenance(device, on))
+    }
+    async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {
+        delegate!(self, d => d.stage_image(device, image))
+    }
+    async fn install(&self, device: &str, image: &Image) -> Result<(), DriverError> {
+        delegate!(self, d => d.install(device, image))
+    }
+    async fn reboot(&self, device: &str) -> Result<(), DriverError> {
+        delegate!(self, d => d.reboot(device))
+    }
+    async fn wait_for_boot(&self, device: &str, previous: u64, deadline_seconds: u64) -> Result<Facts, DriverError> {
+        delegate!(self, d => d.wait_for_boot(device, previous, deadline_seconds))
+    }
+}

@@ -1,0 +1,169 @@
+//! The operator's rehearsal, process by process: `hitless lab` in one, `hitless upgrade --driver
+//! junos` in another, over real SSH on 127.0.0.1; a controller killed mid-job and resumed; and
+//! the OpenSSH client (`ssh -s netconf`) talking to the emulator.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::root;
+
+const LAB_PASSWORD: &str = "rehearsal-only";
+
+/// A `hitless lab` process, killed when dropped.
+struct LabProcess(Child);
+
+impl Drop for LabProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn hitless(state: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hitless"));
+    command.current_dir(root()).arg("--state-dir").arg(state).env("HITLESS_SSH_PASSWORD", LAB_PASSWORD);
+    command
+}
+
+/// A catalog image in `state` and a scenario using it by name, written to `dir`.
+fn prepare(dir: &Path, state: &Path) -> PathBuf {
+    let package = dir.join("jinstall-host-qfx-5e-x86-64-18.4R2-secure-signed.tgz");
+    std::fs::write(&package, vec![42u8; 50_000]).unwrap();
+    let added = hitless(state)
+        .args(["image", "add", "--name", "junos-18.4R2", "--file", package.to_str().unwrap(), "--vendor", "juniper"])
+        .args(["--family", "junos-qfx", "--platforms", "qfx5110-48s,qfx10002-36q", "--os-version", "18.4R2"])
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let text = std::fs::read_to_string(root().join("scenarios/small-2spine-4leaf.yaml"))
+        .unwrap()
+        .replace("  - {name: junos-qfx-18.4R2, vendor: juniper, family: junos-qfx,\n     platforms: [qfx5110-48s, qfx10002-36q], version: 18.4R2}", "  - {name: junos-18.4R2}")
+        .replace("image: junos-qfx-18.4R2", "image: junos-18.4R2");
+    let path = dir.join("rehearsal.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_lab(state: &Path, scenario: &Path, extra: &[&str]) -> LabProcess {
+    let child = hitless(state)
+        .env("HITLESS_LAB_PASSWORD", LAB_PASSWORD)
+        .args(["lab", scenario.to_str().unwrap(), "--time-scale", "1000"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lab = LabProcess(child);
+    let started = Instant::now();
+    while !state.join("lab-addresses.json").exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the lab did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    lab
+}
+
+const JUNOS: [&str; 6] = ["--driver", "junos", "--trust-on-first-use", "--time-scale", "1000", "--yes"];
+
+#[test]
+fn rehearse_an_upgrade_against_the_lab_then_resume_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = prepare(dir.path(), &state);
+    let _lab = start_lab(&state, &scenario, &[]);
+
+    // Kill the controller part-way through, then resume: the job finishes, nothing twice.
+    let mut controller = hitless(&state)
+        .arg("upgrade")
+        .arg(&scenario)
+        .args(JUNOS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    controller.kill().unwrap();
+    controller.wait().unwrap();
+    let resumed = hitless(&state)
+        .args(["resume", "job-0001", "--trust-on-first-use", "--time-scale", "1000", "--yes", "--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&resumed.stdout);
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    if !stderr.contains("has finished") {
+        assert!(resumed.status.success(), "{stdout}\n{stderr}");
+        let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(last["outcome"], "finished", "{last}");
+    }
+
+    // Every device reports the new version and is back in service, asked over SSH.
+    let check = hitless(&state)
+        .arg("test-run")
+        .arg(&scenario)
+        .args(["--driver", "junos", "--format", "json", "--time-scale", "1000"])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        assert_eq!(row["running"], "18.4R2", "{row}");
+        assert_eq!(row["action"], "skip: already running 18.4R2", "{row}");
+        assert!(row["problems"].as_array().unwrap().is_empty(), "{row}");
+    }
+}
+
+#[test]
+fn the_openssh_client_reaches_the_emulators_netconf_subsystem() {
+    if Command::new("ssh").arg("-V").output().is_err() || Command::new("ssh-keygen").arg("--help").output().is_err() {
+        panic!("the OpenSSH client (ssh, ssh-keygen) is required; .ci/run installs openssh-client");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = prepare(dir.path(), &state);
+    let key = dir.path().join("id_ed25519");
+    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let public = dir.path().join("id_ed25519.pub");
+    let _lab = start_lab(&state, &scenario, &["--authorized-key", public.to_str().unwrap()]);
+    let addresses: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("lab-addresses.json")).unwrap()).unwrap();
+    let port = addresses["leaf1"].as_str().unwrap().rsplit(':').next().unwrap().to_string();
+    let mut ssh = Command::new("ssh")
+        .args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args(["-o", "LogLevel=ERROR", "-i"])
+        .arg(&key)
+        .args(["-p", &port, "-s", "netops@127.0.0.1", "netconf"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut stdin = ssh.stdin.take().unwrap();
+    stdin
+        .write_all(
+            b"<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>\
+<rpc message-id=\"101\"><get-software-information/></rpc>]]>]]>\
+<rpc message-id=\"102\"><close-session/></rpc>]]>]]>",
+        )
+        .unwrap();
+    drop(stdin);
+    let output = ssh.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("<session-id>"), "no hello: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        stdout.contains("message-id=\"101\"") && stdout.contains("<junos-version>18.1R3-S2</junos-version>"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("message-id=\"102\"") && stdout.contains("<ok/>"), "{stdout}");
+}
