@@ -167,3 +167,89 @@ fn the_openssh_client_reaches_the_emulators_netconf_subsystem() {
     );
     assert!(stdout.contains("message-id=\"102\"") && stdout.contains("<ok/>"), "{stdout}");
 }
+
+/// An OpenSSH sshd on 127.0.0.1, killed when dropped.
+struct Sshd(Child);
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn the_driver_works_through_an_openssh_sshd_running_the_emulator() {
+    let sshd = Path::new("/usr/sbin/sshd");
+    assert!(sshd.exists(), "OpenSSH's sshd is required (.ci/run installs openssh-server)");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = prepare(dir.path(), &state);
+    let keygen = |path: &Path| {
+        let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(path).output().unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    };
+    keygen(&dir.path().join("host_key"));
+    keygen(&dir.path().join("user_key"));
+    std::fs::copy(dir.path().join("user_key.pub"), dir.path().join("authorized_keys")).unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap(); // sshd's privilege-separation directory
+    let port = free_port();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_string();
+    let subsystem = format!(
+        "{} --state-dir {} lab {} --stdio leaf1",
+        env!("CARGO_BIN_EXE_hitless"),
+        state.display(),
+        scenario.display()
+    );
+    let config = format!(
+        "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nPasswordAuthentication no\n\
+KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n\
+AllowUsers {user}\nSubsystem netconf {subsystem}\n",
+        dir.path().join("host_key").display(),
+        dir.path().join("sshd.pid").display(),
+        dir.path().join("authorized_keys").display(),
+    );
+    std::fs::write(dir.path().join("sshd_config"), config).unwrap();
+    let _sshd = Sshd(
+        Command::new(sshd)
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(dir.path().join("sshd_config"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "sshd did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        use hitless::driver::Driver;
+        use hitless::driver::junos::{JunosDriver, JunosSettings};
+        use hitless::driver::ssh::{SshAuth, SshConnector, SshSettings};
+        let settings = SshSettings {
+            addresses: [("leaf1".to_string(), format!("127.0.0.1:{port}"))].into(),
+            user,
+            auth: SshAuth::Key(dir.path().join("user_key")),
+            known_hosts: dir.path().join("known_hosts"),
+            trust_on_first_use: true,
+            connect_timeout: Duration::from_secs(20),
+        };
+        let driver = JunosDriver::new(SshConnector::new(settings), JunosSettings::default());
+        let facts = driver.facts("leaf1").await.expect("facts through OpenSSH sshd");
+        assert_eq!(facts.hostname, "leaf1");
+        assert_eq!(facts.version.to_string(), "18.1R3-S2");
+        assert!(!facts.maintenance);
+        let image =
+            hitless::catalog::get(&hitless::store::Store::open(&state).unwrap(), "junos-18.4R2").unwrap().to_image();
+        let health = driver.health("leaf1", &image).await.expect("health through OpenSSH sshd");
+        assert_eq!((health.bgp_peers_down, health.alarms), (0, 0));
+    });
+}
