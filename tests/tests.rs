@@ -27,5 +27,8 @@ mod ssh;
 // The rehearsal across processes: hitless lab, upgrade --driver junos, kill and resume, OpenSSH.
 mod rehearsal;
 
+// The driver and lab on turmoil's simulated network: partitions, reproducible for a seed.
+mod deterministic;
+
 // Property tests: the planner keeps every rule on random fabrics.
 mod properties;

@@ -6,6 +6,7 @@
 //! never from a scenario, never logged) or by a private key file.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -53,17 +54,39 @@ pub struct SshSettings {
     pub connect_timeout: Duration,
 }
 
+/// A byte stream SSH can run over.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Opens the TCP connection under SSH: `(host, port)` to a stream. The default uses tokio's TCP;
+/// deterministic tests pass a simulated network's.
+pub type Dialer =
+    Arc<dyn Fn(String, u16) -> Pin<Box<dyn Future<Output = std::io::Result<Box<dyn Io>>> + Send>> + Send + Sync>;
+
 /// Opens `netconf` subsystem channels over SSH.
 pub struct SshConnector {
     settings: SshSettings,
     config: Arc<client::Config>,
+    dialer: Dialer,
 }
 
 impl SshConnector {
-    /// A connector with these settings.
+    /// A connector with these settings, over TCP.
     pub fn new(settings: SshSettings) -> SshConnector {
+        let dialer: Dialer = Arc::new(|host: String, port: u16| {
+            Box::pin(async move {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+                stream.set_nodelay(true)?;
+                Ok(Box::new(stream) as Box<dyn Io>)
+            })
+        });
+        SshConnector::with_dialer(settings, dialer)
+    }
+
+    /// A connector that opens its connections with `dialer`.
+    pub fn with_dialer(settings: SshSettings, dialer: Dialer) -> SshConnector {
         let config = client::Config { inactivity_timeout: Some(Duration::from_secs(900)), ..Default::default() };
-        SshConnector { settings, config: Arc::new(config) }
+        SshConnector { settings, config: Arc::new(config), dialer }
     }
 }
 
@@ -158,7 +181,7 @@ impl Connector for SshConnector {
         };
         let timeout = self.settings.connect_timeout;
         let connect = async {
-            let tcp = tokio::net::TcpStream::connect((host, port)).await?;
+            let tcp = (self.dialer)(host.to_string(), port).await?;
             let mut handle = client::connect_stream(Arc::clone(&self.config), tcp, check).await.map_err(|e| {
                 let why = refusal.lock().expect("not poisoned").take();
                 other(why.unwrap_or_else(|| format!("SSH handshake with {address} failed: {e}")))

@@ -60,13 +60,7 @@ pub async fn start(
     host_key: PrivateKey,
     auth: LabAuth,
 ) -> std::io::Result<BTreeMap<String, SocketAddr>> {
-    let config = Arc::new(russh::server::Config {
-        keys: vec![host_key],
-        auth_rejection_time: std::time::Duration::from_millis(200),
-        auth_rejection_time_initial: Some(std::time::Duration::ZERO),
-        inactivity_timeout: Some(std::time::Duration::from_secs(600)),
-        ..Default::default()
-    });
+    let config = server_config(host_key);
     let mut bound = BTreeMap::new();
     for (device, address) in listen {
         let listener = TcpListener::bind(address).await?;
@@ -80,22 +74,43 @@ pub async fn start(
                     drop(socket); // Rebooting: nobody answers.
                     continue;
                 }
-                let handler = DeviceSsh {
-                    lab: Arc::clone(&lab),
-                    device: device.clone(),
-                    auth: auth.clone(),
-                    channels: HashMap::new(),
-                };
-                let config = Arc::clone(&config);
-                tokio::spawn(async move {
-                    if let Ok(session) = russh::server::run_stream(config, socket, handler).await {
-                        let _ = session.await;
-                    }
-                });
+                let (lab, device, config, auth) = (Arc::clone(&lab), device.clone(), Arc::clone(&config), auth.clone());
+                tokio::spawn(async move { serve_connection(lab, &device, config, auth, socket).await });
             }
         });
     }
     Ok(bound)
+}
+
+/// The SSH server settings the lab uses.
+pub fn server_config(host_key: PrivateKey) -> Arc<russh::server::Config> {
+    Arc::new(russh::server::Config {
+        keys: vec![host_key],
+        auth_rejection_time: std::time::Duration::from_millis(200),
+        auth_rejection_time_initial: Some(std::time::Duration::ZERO),
+        inactivity_timeout: Some(std::time::Duration::from_secs(600)),
+        ..Default::default()
+    })
+}
+
+/// Serves one SSH connection to `device` over any byte stream (a TCP socket, or a simulated
+/// network's stream in deterministic tests) until the client leaves.
+pub async fn serve_connection<S>(
+    lab: Arc<Lab>,
+    device: &str,
+    config: Arc<russh::server::Config>,
+    auth: LabAuth,
+    stream: S,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    if !lab.is_up(device) {
+        return; // Rebooting: nobody answers.
+    }
+    let handler = DeviceSsh { lab, device: device.to_string(), auth, channels: HashMap::new() };
+    if let Ok(session) = russh::server::run_stream(config, stream, handler).await {
+        let _ = session.await;
+    }
 }
 
 struct DeviceSsh {
