@@ -106,8 +106,7 @@ fn run(seed: u64) -> Vec<String> {
             applied = wanted;
         }
     }
-    let trace = trace.lock().unwrap().clone();
-    trace
+    trace.lock().unwrap().clone()
 }
 
 #[test]

@@ -81,7 +81,13 @@ fn rehearse_an_upgrade_against_the_lab_then_resume_after_a_kill() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Wait until the job exists (test run, plan and gate come first), then kill it mid-job.
+    let started = Instant::now();
+    while !hitless(&state).args(["status", "job-0001"]).output().unwrap().status.success() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the job never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(800));
     controller.kill().unwrap();
     controller.wait().unwrap();
     let resumed = hitless(&state)

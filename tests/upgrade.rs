@@ -231,10 +231,10 @@ fn refusals_are_clear_and_change_nothing() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("refusing to upgrade: the plan is NOT HITLESS"), "{}", run.stderr);
     assert!(in_store(dir.path(), &["jobs", "--format", "json"]).stdout.trim() == "[]");
-    // The junos driver is not built yet.
+    // A real upgrade needs catalog images, whose checksums can be verified on the device.
     let run = in_store(dir.path(), &["upgrade", SMALL, "--yes", "--driver", "junos"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("junos driver is not built yet"), "{}", run.stderr);
+    assert!(run.stderr.contains("image junos-qfx-18.4R2 is inline (metadata only)"), "{}", run.stderr);
     // A second job on a fabric whose first job halted.
     let scenario = scenario_with(dir.path(), "faults:\n  - {device: leaf3, kind: install-fails}\n");
     assert_eq!(upgrade(dir.path(), &scenario, &[]).0, 1);

@@ -10,6 +10,14 @@ pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, target: &Target) -> Result<
     let device = target.device.as_str();
     let facts = match ctx.driver.facts(device).await {
         Ok(facts) => facts,
+        // A device that does not answer may be rebooting (a resumed job killed mid-reboot):
+        // wait for it, within the boot deadline, before calling it failed.
+        Err(e) if e.is_transport() => match ctx.driver.wait_for_boot(device, 0, ctx.boot_deadline_seconds).await {
+            Ok(facts) => facts,
+            Err(e) => {
+                return fail(ctx, device, HitlessImageUpgradeFailed, format!("cannot read the device's state: {e}"));
+            }
+        },
         Err(e) => return fail(ctx, device, HitlessImageUpgradeFailed, format!("cannot read the device's state: {e}")),
     };
     let wanted = &target.image.version;
