@@ -3,8 +3,8 @@
 //!
 //! Maintenance mode is one configuration change, made safely: lock, load (`set`/`delete`
 //! lines: BGP graceful shutdown, and the server-facing LAGs disabled), commit check, commit
-//! confirmed, confirm, unlock. The image is copied to `/var/tmp` and its MD5 is verified on the
-//! device against the catalog's. A reboot is proven by a changed routing-engine start time, not
+//! confirmed, confirm, unlock. The image is copied to `/var/tmp` by SCP over the same SSH trust
+//! and its MD5 is verified on the device against the catalog's. A reboot is proven by a changed routing-engine start time, not
 //! by a dropped session; every wait has a deadline sized to its job.
 
 use std::future::Future;
@@ -26,6 +26,15 @@ pub trait Connector: Send + Sync + 'static {
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     /// Connects to `device`.
     fn connect(&self, device: &str) -> impl Future<Output = std::io::Result<Self::Stream>> + Send;
+    /// Copies the local file `local` into `directory` on `device` as `name` (SCP over the same
+    /// trust as the NETCONF session).
+    fn upload(
+        &self,
+        device: &str,
+        local: &std::path::Path,
+        directory: &str,
+        name: &str,
+    ) -> impl Future<Output = std::io::Result<()>> + Send;
 }
 
 /// Timeouts and pacing. RPC timeouts are real time; waits for the device itself (a reboot) are
@@ -271,15 +280,21 @@ impl<C: Connector> Driver for JunosDriver<C> {
         let destination = format!("/var/tmp/{}", file.file_name);
         // Sized to the image: a minute, plus a generous 10 MB/s for the copy and the hashing.
         let sized = self.settings.rpc_timeout + Duration::from_secs(file.size_bytes / 10_000_000);
-        let copy = format!(
-            "<file-copy><source>file://{}</source><destination>{}</destination></file-copy>",
-            escape(&file.path.display().to_string()),
-            escape(&destination)
-        );
+        let upload = self.connector.upload(device, &file.path, "/var/tmp", &file.file_name);
+        let copied = tokio::time::timeout(sized, upload).await.map_err(|_| DriverError::Timeout {
+            device: device.to_string(),
+            operation: "image copy",
+            seconds: sized.as_secs(),
+        })?;
+        copied.map_err(|e| DriverError::Unreachable {
+            device: device.to_string(),
+            operation: "image copy",
+            message: e.to_string(),
+        })?;
         let checksum =
             format!("<get-checksum-information><path>{}</path></get-checksum-information>", escape(&destination));
-        let replies = self.call(device, "image copy", &[&copy, &checksum], sized).await?;
-        let found = replies[1].text_of("checksum").unwrap_or_default();
+        let replies = self.call(device, "image checksum", &[&checksum], sized).await?;
+        let found = replies[0].text_of("checksum").unwrap_or_default();
         if found != file.md5 {
             return Err(DriverError::Rejected {
                 device: device.to_string(),

@@ -8,6 +8,7 @@
 
 pub mod any;
 pub mod junos;
+pub mod scp;
 pub mod sim;
 pub mod ssh;
 

@@ -164,7 +164,31 @@ fn other(message: String) -> std::io::Error {
 impl Connector for SshConnector {
     type Stream = SshStream;
 
+    async fn upload(&self, device: &str, local: &std::path::Path, directory: &str, name: &str) -> std::io::Result<()> {
+        let handle = self.login(device).await?;
+        let channel = handle.channel_open_session().await.map_err(|e| other(e.to_string()))?;
+        channel
+            .exec(true, format!("scp -t {directory}"))
+            .await
+            .map_err(|e| other(format!("scp refused by {device}: {e}")))?;
+        let mut stream = SshStream { stream: channel.into_stream(), _connection: handle };
+        super::scp::send(&mut stream, local, name).await
+    }
+
     async fn connect(&self, device: &str) -> std::io::Result<SshStream> {
+        let handle = self.login(device).await?;
+        let channel = handle.channel_open_session().await.map_err(|e| other(e.to_string()))?;
+        channel
+            .request_subsystem(true, "netconf")
+            .await
+            .map_err(|e| other(format!("netconf subsystem refused by {device}: {e}")))?;
+        Ok(SshStream { stream: channel.into_stream(), _connection: handle })
+    }
+}
+
+impl SshConnector {
+    /// Connects and logs in to `device`, verifying its host key.
+    async fn login(&self, device: &str) -> std::io::Result<client::Handle<HostCheck>> {
         let address = self.settings.addresses.get(device).ok_or_else(|| {
             other(format!("no management address for {device}: give it `address: host:port` in the scenario"))
         })?;
@@ -200,12 +224,7 @@ impl Connector for SshConnector {
             if !authenticated.success() {
                 return Err(other(format!("SSH authentication as {} on {address} was refused", self.settings.user)));
             }
-            let channel = handle.channel_open_session().await.map_err(|e| other(e.to_string()))?;
-            channel
-                .request_subsystem(true, "netconf")
-                .await
-                .map_err(|e| other(format!("netconf subsystem refused by {address}: {e}")))?;
-            Ok(SshStream { stream: channel.into_stream(), _connection: handle })
+            Ok(handle)
         };
         tokio::time::timeout(timeout, connect)
             .await

@@ -12,6 +12,7 @@
 
 pub mod device;
 pub mod rpc;
+pub mod scp;
 pub mod server;
 pub mod ssh;
 
@@ -124,5 +125,19 @@ impl crate::driver::junos::Connector for InMemory {
             let _ = server::serve(&lab, &device, server).await;
         });
         Ok(client)
+    }
+
+    async fn upload(&self, device: &str, local: &std::path::Path, directory: &str, name: &str) -> std::io::Result<()> {
+        if !self.0.is_up(device) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                format!("{device}: connection refused"),
+            ));
+        }
+        let (mut client, server) = tokio::io::duplex(256 * 1024);
+        let (lab, device, directory) = (std::sync::Arc::clone(&self.0), device.to_string(), directory.to_string());
+        let sink = tokio::spawn(async move { scp::sink(&lab, &device, &directory, server).await });
+        crate::driver::scp::send(&mut client, local, name).await?;
+        sink.await.map_err(std::io::Error::other)?
     }
 }

@@ -171,9 +171,23 @@ impl russh::server::Handler for DeviceSsh {
 
     async fn exec_request(&mut self, id: ChannelId, data: &[u8], session: &mut Session) -> Result<(), Self::Error> {
         // `ssh host netconf` and ncclient's fallback `xml-mode netconf need-trailer`.
-        let command = String::from_utf8_lossy(data);
-        if command.trim() == "netconf" || command.trim() == "xml-mode netconf need-trailer" {
+        let command = String::from_utf8_lossy(data).trim().to_string();
+        if command == "netconf" || command == "xml-mode netconf need-trailer" {
             return self.netconf(id, session);
+        }
+        // An image upload: `scp -t /var/tmp` (options such as -p or -v before -t are accepted).
+        if let Some(directory) =
+            command.strip_prefix("scp ").and_then(|rest| rest.split(" -t ").nth(1).or(rest.strip_prefix("-t ")))
+        {
+            let Some(channel) = self.channels.remove(&id) else { return session.channel_failure(id) };
+            session.channel_success(id)?;
+            let (lab, device, directory) = (Arc::clone(&self.lab), self.device.clone(), directory.trim().to_string());
+            tokio::spawn(async move {
+                let mut stream = channel.into_stream();
+                let _ = super::scp::sink(&lab, &device, &directory, &mut stream).await;
+                let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+            });
+            return Ok(());
         }
         session.channel_failure(id)
     }
