@@ -219,7 +219,7 @@ fn file_copy(state: &mut LabDevice, request: &Element) -> String {
         Err(e) => return rpc_error("operation-failed", &format!("could not open {source}: {e}"), None),
     };
     use md5::{Digest, Md5};
-    let md5: String = Md5::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let md5 = crate::store::blobs::hex(&Md5::digest(&bytes));
     state.files.insert(destination, (bytes.len() as u64, md5, path.to_string()));
     "<ok/>".into()
 }

@@ -223,7 +223,7 @@ impl Fabric {
         let mut names: Vec<&str> = self.devices.iter().map(|d| d.name.as_str()).collect();
         names.sort_unstable();
         let digest = Sha256::digest(names.join("\n").as_bytes());
-        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        crate::store::blobs::hex(&digest[..8])
     }
 
     /// Number of devices.

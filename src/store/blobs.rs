@@ -63,22 +63,10 @@ pub fn stage(store: &Store, source: &Path, progress: &mut dyn FnMut(u64, u64)) -
     let path = dir.join(unique);
     let mut file = File::options().write(true).create_new(true).open(&path).map_err(io("cannot create", &path))?;
     file.lock().map_err(io("cannot lock", &path))?;
-    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
-    let mut buffer = vec![0u8; CHUNK_BYTES];
-    let mut done = 0u64;
-    loop {
-        let read = input.read(&mut buffer).map_err(io("cannot read image file", source))?;
-        if read == 0 {
-            break;
-        }
-        sha.update(&buffer[..read]);
-        md5.update(&buffer[..read]);
-        file.write_all(&buffer[..read]).map_err(io("cannot write", &path))?;
-        done += read as u64;
-        progress(done, total);
-    }
+    let digest = hash_copy(&mut input, Some(&mut file), &mut |done| progress(done, total)).map_err(|(what, e)| {
+        if what == "read" { io("cannot read image file", source)(e) } else { io("cannot write", &path)(e) }
+    })?;
     file.sync_all().map_err(io("cannot sync", &path))?;
-    let digest = Digest { sha256: hex(&sha.finalize()), md5: hex(&md5.finalize()), size_bytes: done };
     Ok(Staged { path, _file: file, digest })
 }
 
@@ -103,17 +91,31 @@ impl Drop for Staged {
 /// Hashes a file already in the store.
 pub fn hash_file(path: &Path) -> Result<Digest, StoreError> {
     let mut input = File::open(path).map_err(io("cannot read", path))?;
+    hash_copy(&mut input, None, &mut |_| {}).map_err(|(_, e)| io("cannot read", path)(e))
+}
+
+/// Reads `input` to its end, hashing it (SHA-256 and MD5) and copying it to `output` if given;
+/// `progress` gets the bytes done so far. An error says whether reading or writing failed.
+fn hash_copy(
+    input: &mut File,
+    mut output: Option<&mut File>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Digest, (&'static str, std::io::Error)> {
     let (mut sha, mut md5) = (Sha256::new(), Md5::new());
     let mut buffer = vec![0u8; CHUNK_BYTES];
     let mut size_bytes = 0u64;
     loop {
-        let read = input.read(&mut buffer).map_err(io("cannot read", path))?;
+        let read = input.read(&mut buffer).map_err(|e| ("read", e))?;
         if read == 0 {
             break;
         }
         sha.update(&buffer[..read]);
         md5.update(&buffer[..read]);
+        if let Some(output) = output.as_deref_mut() {
+            output.write_all(&buffer[..read]).map_err(|e| ("write", e))?;
+        }
         size_bytes += read as u64;
+        progress(size_bytes);
     }
     Ok(Digest { sha256: hex(&sha.finalize()), md5: hex(&md5.finalize()), size_bytes })
 }
@@ -151,7 +153,8 @@ fn read_dir_or_empty(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of bytes (how checksums are written).
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
