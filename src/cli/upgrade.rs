@@ -88,6 +88,18 @@ fn make_driver(
     }
 }
 
+/// The SSH password: `HITLESS_SSH_PASSWORD`, else asked on the terminal without echo. Never
+/// taken from a scenario, never logged.
+fn ssh_password(user: &str) -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("HITLESS_SSH_PASSWORD") {
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no SSH credentials: set HITLESS_SSH_PASSWORD or pass --ssh-key FILE (there is no terminal to ask on)");
+    }
+    rpassword::prompt_password(format!("SSH password for {user}: ")).context("reading the SSH password")
+}
+
 fn junos_driver(
     store: &Store,
     scenario: &Scenario,
@@ -107,10 +119,7 @@ fn junos_driver(
     }
     let auth = match &options.key {
         Some(path) => SshAuth::Key(path.clone()),
-        None => SshAuth::Password(
-            std::env::var("HITLESS_SSH_PASSWORD")
-                .map_err(|_| anyhow::anyhow!("no SSH credentials: set HITLESS_SSH_PASSWORD or pass --ssh-key FILE"))?,
-        ),
+        None => SshAuth::Password(ssh_password(&options.user)?),
     };
     let settings = SshSettings {
         addresses,
