@@ -166,6 +166,19 @@ async fn lab_faults_stop_the_device_with_the_devices_own_reason() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_session_dropped_during_the_install_is_checked_with_the_device_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = setup(dir.path(), "faults:\n  - {device: leaf3, kind: ssh-drop}\n");
+    let lab = lab_for(&scenario);
+    let (state, devices) = upgrade(store, &scenario, &lab).await;
+    assert_eq!(state, JobState::Finished, "{devices:#?}");
+    assert_eq!(lab.device("leaf3").unwrap().upgrades, 1);
+    let store = Store::open(dir.path()).unwrap();
+    let events = jobs::events(&store, "job-0001", Some("leaf3")).unwrap();
+    assert!(events.iter().any(|e| e.message.contains("the session dropped during the install")), "{events:#?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn maintenance_mode_is_a_confirmed_configuration_change() {
     let dir = tempfile::tempdir().unwrap();
     let (_store, scenario) = setup(dir.path(), "");

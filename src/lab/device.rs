@@ -33,6 +33,8 @@ pub struct LabDevice {
     pub files: BTreeMap<String, (u64, String, String)>,
     /// Completed upgrades (reboots into a new version).
     pub upgrades: u32,
+    /// One-shot faults that already fired.
+    pub fired: BTreeSet<String>,
 }
 
 impl LabDevice {
@@ -52,6 +54,7 @@ impl LabDevice {
             pending_install: None,
             files: BTreeMap::new(),
             upgrades: 0,
+            fired: BTreeSet::new(),
         }
     }
 

@@ -14,11 +14,13 @@ pub struct Reply {
     pub body: String,
     /// True after `<close-session/>` or `<request-reboot>`.
     pub close: bool,
+    /// True when the connection drops before the reply is sent (the `ssh-drop` fault).
+    pub drop: bool,
 }
 
 impl Reply {
     fn ok(body: String) -> Reply {
-        Reply { body, close: false }
+        Reply { body, close: false, drop: false }
     }
 }
 
@@ -49,7 +51,7 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
     state.settle(now);
     let name = request.name.as_str();
     match name {
-        "close-session" => Reply { body: "<ok/>".into(), close: true },
+        "close-session" => Reply { body: "<ok/>".into(), close: true, drop: false },
         "get-software-information" => Reply::ok(software(state)),
         "get-route-engine-information" => Reply::ok(route_engine(state, now)),
         "get-alarm-information" => {
@@ -64,7 +66,13 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
         "commit-configuration" => Reply::ok(commit(state, session, request, now)),
         "file-copy" => Reply::ok(file_copy(state, request)),
         "get-checksum-information" => Reply::ok(checksum(lab, state, request)),
-        "request-package-add" => Reply::ok(package_add(lab, state, request)),
+        "request-package-add" => {
+            let body = package_add(lab, state, request);
+            // The install completes on the device; only the session carrying the reply dies.
+            let drop = lab.fault(device, FaultPhase::Install) == Some(FaultKind::SshDrop)
+                && state.fired.insert("ssh-drop:install".into());
+            Reply { body, close: drop, drop }
+        }
         "request-reboot" => reboot(lab, state, now),
         "get-bgp-summary-information" | "get-lacp-interface-information" => {
             let snapshot: Vec<(String, bool)> = devices.iter().map(|(n, d)| (n.clone(), d.is_up(now))).collect();
@@ -293,7 +301,7 @@ fn reboot(lab: &Lab, state: &mut LabDevice, now: u64) -> Reply {
     let body = format!(
         "<request-reboot-results><request-reboot-status reboot-time=\"{now}\">Shutdown NOW!\n[pid 17221]</request-reboot-status></request-reboot-results>"
     );
-    Reply { body, close: true }
+    Reply { body, close: true, drop: false }
 }
 
 fn bgp_summary(lab: &Lab, state: &LabDevice, up: &[(String, bool)]) -> String {

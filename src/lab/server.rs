@@ -38,7 +38,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(lab: &Lab, device: &str, m
     let both_11 = lab.base_11 && client_hello.contains(BASE_11);
     let framing = if both_11 { Framing::Chunked } else { Framing::EndOfMessage };
     while let Some(message) = read(&mut stream, &mut decoder, framing).await? {
-        let (reply, close) = answer(lab, device, session, &message);
+        let (reply, close, drop) = answer(lab, device, session, &message);
+        if drop {
+            return Ok(());
+        }
         stream.write_all(&framing::encode(&reply, framing)).await?;
         stream.flush().await?;
         if close {
@@ -49,7 +52,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(lab: &Lab, device: &str, m
     Ok(())
 }
 
-fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool) {
+/// The reply to one message, whether the session ends after it, and whether the connection
+/// drops instead of replying (the `ssh-drop` fault).
+fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool, bool) {
     let wrap = |attributes: &str, body: &str| {
         format!(
             "<rpc-reply xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" xmlns:junos=\"http://xml.juniper.net/junos/21.4R3/junos\"{attributes}>{body}</rpc-reply>"
@@ -58,12 +63,10 @@ fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool
     let rpc = match xml::parse(message) {
         Ok(rpc) if rpc.name == "rpc" => rpc,
         Ok(other) => {
-            return (
-                wrap("", &rpc::rpc_error("malformed-message", &format!("expected <rpc>, got <{}>", other.name), None)),
-                false,
-            );
+            let error = rpc::rpc_error("malformed-message", &format!("expected <rpc>, got <{}>", other.name), None);
+            return (wrap("", &error), false, false);
         }
-        Err(e) => return (wrap("", &rpc::rpc_error("malformed-message", &e.to_string(), None)), false),
+        Err(e) => return (wrap("", &rpc::rpc_error("malformed-message", &e.to_string(), None)), false, false),
     };
     // Junos echoes the attributes of <rpc> onto <rpc-reply>; namespace declarations are ours to
     // write, so only the others (message-id above all) are echoed.
@@ -74,10 +77,10 @@ fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool
         .map(|(k, v)| format!(" {k}=\"{}\"", xml::escape(v)))
         .collect();
     let Some(request) = rpc.children.first() else {
-        return (wrap(&attributes, &rpc::rpc_error("missing-element", "empty <rpc>", None)), false);
+        return (wrap(&attributes, &rpc::rpc_error("missing-element", "empty <rpc>", None)), false, false);
     };
-    let Reply { body, close } = rpc::handle(lab, device, session, request);
-    (wrap(&attributes, &body), close)
+    let Reply { body, close, drop } = rpc::handle(lab, device, session, request);
+    (wrap(&attributes, &body), close, drop)
 }
 
 async fn read<S: AsyncRead + Unpin>(
