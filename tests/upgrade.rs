@@ -256,3 +256,31 @@ fn allow_loss_upgrades_a_lossy_plan_after_saying_so() {
     assert!(loss["lost_bytes"].as_f64().unwrap() > 0.0, "{loss}");
     assert!(loss["worst"]["cause"]["device"].as_str().unwrap().starts_with("spine"), "{loss}");
 }
+
+#[test]
+fn devices_and_image_flags_narrow_the_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = in_store(dir.path(), &["test-run", SMALL, "--devices", "leaf1,spine1", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    let mut names: Vec<&str> = rows.iter().map(|r| r["device"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["leaf1", "spine1"]);
+    let (code, _, last) = upgrade(dir.path(), SMALL, &["--devices", "leaf1,leaf3", "--image", "junos-qfx-18.4R2"]);
+    assert_eq!(code, 0);
+    let done: Vec<&str> = last["devices"].as_array().unwrap().iter().map(|d| d["device"].as_str().unwrap()).collect();
+    assert_eq!(done, ["leaf1", "leaf3"]);
+    let devices = fleet(dir.path(), "small-2spine-4leaf");
+    assert_eq!((devices["leaf1"]["upgrades"].as_u64(), devices["leaf2"]["upgrades"].as_u64()), (Some(1), Some(0)));
+    for (args, message) in [
+        (vec!["test-run", SMALL, "--devices", "leaf9"], "--devices names unknown device leaf9"),
+        (
+            vec!["test-run", SMALL, "--image", "junos-99"],
+            "--image names unknown image junos-99; the scenario has junos-qfx-18.4R2",
+        ),
+    ] {
+        let run = in_store(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+}

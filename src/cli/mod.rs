@@ -51,6 +51,8 @@ enum Command {
         /// The scenario file (YAML).
         scenario: PathBuf,
         #[command(flatten)]
+        select: SelectFlags,
+        #[command(flatten)]
         run: RunFlags,
     },
     /// Emulate the scenario's fabric on this machine: one Junos device per fabric device, each an
@@ -78,6 +80,8 @@ enum Command {
     Upgrade {
         /// The scenario file (YAML).
         scenario: PathBuf,
+        #[command(flatten)]
+        select: SelectFlags,
         #[command(flatten)]
         run: RunFlags,
         /// Upgrade even if the simulation finds loss (the loss is shown first).
@@ -121,6 +125,23 @@ enum Command {
         /// The job id.
         job: String,
     },
+}
+
+/// Selection overrides.
+#[derive(Debug, clap::Args)]
+struct SelectFlags {
+    /// Upgrade the selected devices to this image (one of the scenario's), instead of upgrade.assign.
+    #[arg(long)]
+    image: Option<String>,
+    /// Only these devices, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    devices: Option<Vec<String>>,
+}
+
+impl SelectFlags {
+    fn apply(&self, scenario: &mut crate::scenario::Scenario) -> anyhow::Result<()> {
+        scenario.reselect(self.image.as_deref(), self.devices.as_deref()).map_err(anyhow::Error::msg)
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -249,8 +270,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let state_dir = cli.state_dir.as_deref();
     match cli.command {
         Command::Image(cmd) => image::run(cmd, state_dir),
-        Command::TestRun { scenario, run } => {
-            let loaded = load_scenario(&scenario, state_dir)?;
+        Command::TestRun { scenario, select, run } => {
+            let mut loaded = load_scenario(&scenario, state_dir)?;
+            select.apply(&mut loaded)?;
             upgrade::test_run(&loaded, &image::open_store(state_dir)?, &run.options(false), run.format)
         }
         Command::Lab { scenario, time_scale, base_port, authorized_key, stdio, base_1_1 } => {
@@ -260,8 +282,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 lab::LabOptions { time_scale, base_port, authorized_keys: authorized_key, stdio, base_11: base_1_1 };
             lab::run(&loaded, store.dir(), &options)
         }
-        Command::Upgrade { scenario, run, allow_loss } => {
-            let loaded = load_scenario(&scenario, state_dir)?;
+        Command::Upgrade { scenario, select, run, allow_loss } => {
+            let mut loaded = load_scenario(&scenario, state_dir)?;
+            select.apply(&mut loaded)?;
             let text = std::fs::read_to_string(&scenario)?;
             upgrade::upgrade(&loaded, &text, image::open_store(state_dir)?, &run.options(allow_loss))
         }

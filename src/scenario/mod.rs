@@ -441,3 +441,48 @@ fn build_selection(
 pub fn bundled_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
+
+impl Scenario {
+    /// Narrows or overrides the selection from the command line: `image` assigns that image (of
+    /// the scenario's) to the selected devices; `devices` keeps only those devices. Named devices
+    /// that an image does not fit are errors, as in the scenario itself.
+    pub fn reselect(&mut self, image: Option<&str>, devices: Option<&[String]>) -> Result<(), String> {
+        let mut ids = None;
+        if let Some(names) = devices {
+            let mut found = Vec::with_capacity(names.len());
+            for name in names {
+                found.push(
+                    self.fabric.lookup(name).ok_or_else(|| {
+                        format!("--devices names unknown device {name} (not in scenario {})", self.name)
+                    })?,
+                );
+            }
+            ids = Some(found);
+        }
+        if let Some(image) = image {
+            let index = self.images.iter().position(|i| i.name == image).ok_or_else(|| {
+                let known: Vec<&str> = self.images.iter().map(|i| i.name.as_str()).collect();
+                format!("--image names unknown image {image}; the scenario has {}", known.join(", "))
+            })?;
+            let selection = ids.clone().map_or(DeviceSelection::All, DeviceSelection::Devices);
+            let assign = Assign { image: index, devices: selection };
+            self.selection = select::select(&self.fabric, &self.images, &[assign])
+                .map_err(|errors| errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join("; "))?;
+        }
+        if let Some(ids) = ids {
+            self.selection.targets.retain(|t| ids.contains(&t.device));
+            self.selection.skipped.retain(|(d, _)| ids.contains(d));
+            let covered = |id: &DeviceId| {
+                self.selection.targets.iter().any(|t| t.device == *id)
+                    || self.selection.skipped.iter().any(|(d, _)| d == id)
+            };
+            if let Some(missing) = ids.iter().find(|id| !covered(id)) {
+                return Err(format!(
+                    "device {} is not assigned an image; pass --image",
+                    self.fabric.device(*missing).name
+                ));
+            }
+        }
+        Ok(())
+    }
+}
