@@ -148,7 +148,12 @@ async fn lab_faults_stop_the_device_with_the_devices_own_reason() {
         ("checksum-mismatch", DeviceState::HitlessImageUpgradeFailed, "the catalog says", true),
         ("lock-held", DeviceState::MaintenanceModeFailure, "configuration database locked by", false),
         ("never-returns", DeviceState::HitlessImageUpgradeFailed, "did not finish within 1800 s", true),
-        ("health-check-fails", DeviceState::HealthCheckFailed, "active alarms is 1", false),
+        (
+            "health-check-fails",
+            DeviceState::HealthCheckFailed,
+            "interface errors is 150, more than the allowed 100",
+            false,
+        ),
     ];
     for (kind, expected, reason, drained) in cases {
         let dir = tempfile::tempdir().unwrap();

@@ -154,6 +154,18 @@ fn convert(device: &str, operation: &'static str, error: NetconfError) -> Driver
     }
 }
 
+/// Input plus output errors over every physical interface.
+fn interface_errors(reply: &Element) -> u64 {
+    let mut interfaces = Vec::new();
+    reply.find_all("physical-interface", &mut interfaces);
+    let count =
+        |interface: &Element, list: &str, counter: &str| interface.child(list).map_or(0, |l| number(l, counter));
+    interfaces
+        .iter()
+        .map(|i| count(i, "input-error-list", "input-errors") + count(i, "output-error-list", "output-errors"))
+        .sum()
+}
+
 fn number(element: &Element, name: &str) -> u64 {
     element.text_of(name).and_then(|t| t.parse().ok()).unwrap_or(0)
 }
@@ -216,6 +228,7 @@ impl<C: Connector> Driver for JunosDriver<C> {
             "<get-route-engine-information/>",
             "<get-lacp-interface-information/>",
             "<get-system-storage/>",
+            "<get-interface-information><extensive/></get-interface-information>",
         ];
         let r = self.call(device, "health check", &bodies, self.settings.rpc_timeout).await?;
         let mut peers = Vec::new();
@@ -230,7 +243,7 @@ impl<C: Connector> Driver for JunosDriver<C> {
             bgp_flaps: peers.iter().map(|p| number(p, "flap-count") as u32).sum(),
             alarms: number(&r[1], "active-alarm-count") as u32,
             re_cpu_idle_percent: number(&r[2], "cpu-idle") as u32,
-            interface_errors: 0,
+            interface_errors: interface_errors(&r[5]),
             lacp_down: muxes.iter().filter(|m| m.text.trim() != "Collecting distributing").count() as u32,
             free_disk_mb: var.map_or(0, |f| number(f, "available-blocks") / 1024),
         })

@@ -58,6 +58,10 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
             Reply::ok(alarms(lab.fault(device, phase_of(state)) == Some(FaultKind::HealthCheckFails)))
         }
         "get-system-storage" => Reply::ok(storage()),
+        "get-interface-information" => {
+            let failing = lab.fault(device, phase_of(state)) == Some(FaultKind::HealthCheckFails);
+            Reply::ok(interfaces(lab, state, failing))
+        }
         "request-package-checks-pending-install" => Reply::ok(pending(state)),
         "get-configuration" => Reply::ok(configuration(state)),
         "lock-configuration" | "lock" => Reply::ok(lock(lab, state, session)),
@@ -126,6 +130,30 @@ fn alarms(failing: bool) -> String {
             .into();
     }
     "<alarm-information><alarm-summary><no-active-alarms/></alarm-summary></alarm-information>".into()
+}
+
+/// One physical interface per fabric link and per server LAG, with error counters (150 input
+/// errors on the first when health checks are made to fail).
+fn interfaces(lab: &Lab, state: &LabDevice, failing: bool) -> String {
+    let links = lab.neighbours.get(&state.name).map_or(0, Vec::len);
+    let lags = lab.server_lags.get(&state.name).cloned().unwrap_or_default();
+    let mut names: Vec<String> = (0..links).map(|i| format!("et-0/0/{}", 48 + i)).collect();
+    names.extend(lags);
+    let mut out = format!("<interface-information xmlns=\"{JUNOS_NS}-interface\">");
+    for (index, name) in names.iter().enumerate() {
+        let disabled = state.committed.contains(&format!("interfaces {name} disable"));
+        let errors = if failing && index == 0 { 150 } else { 0 };
+        let _ = write!(
+            out,
+            "<physical-interface><name>{name}</name><admin-status>{}</admin-status><oper-status>{}</oper-status>\
+<input-error-list><input-errors>{errors}</input-errors><input-drops>0</input-drops></input-error-list>\
+<output-error-list><output-errors>0</output-errors><carrier-transitions>1</carrier-transitions></output-error-list></physical-interface>",
+            if disabled { "down" } else { "up" },
+            if disabled { "down" } else { "up" }
+        );
+    }
+    out.push_str("</interface-information>");
+    out
 }
 
 fn storage() -> String {
