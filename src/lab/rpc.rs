@@ -16,11 +16,13 @@ pub struct Reply {
     pub close: bool,
     /// True when the connection drops before the reply is sent (the `ssh-drop` fault).
     pub drop: bool,
+    /// How long the device works before it answers (an install takes minutes).
+    pub delay: std::time::Duration,
 }
 
 impl Reply {
     fn ok(body: String) -> Reply {
-        Reply { body, close: false, drop: false }
+        Reply { body, close: false, drop: false, delay: std::time::Duration::ZERO }
     }
 }
 
@@ -51,7 +53,7 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
     state.settle(now);
     let name = request.name.as_str();
     match name {
-        "close-session" => Reply { body: "<ok/>".into(), close: true, drop: false },
+        "close-session" => Reply { body: "<ok/>".into(), close: true, ..Reply::ok(String::new()) },
         "get-software-information" => Reply::ok(software(state)),
         "get-route-engine-information" => Reply::ok(route_engine(state, now)),
         "get-alarm-information" => {
@@ -75,7 +77,9 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
             // The install completes on the device; only the session carrying the reply dies.
             let drop = lab.fault(device, FaultPhase::Install) == Some(FaultKind::SshDrop)
                 && state.fired.insert("ssh-drop:install".into());
-            Reply { body, close: drop, drop }
+            let role = lab.roles.get(device).copied().unwrap_or(crate::model::Role::Leaf);
+            let seconds = lab.timing.phases(role).install_seconds;
+            Reply { body, close: drop, drop, delay: lab.real(seconds) }
         }
         "request-reboot" => reboot(lab, state, now),
         "get-bgp-summary-information" | "get-lacp-interface-information" => {
@@ -329,7 +333,7 @@ fn reboot(lab: &Lab, state: &mut LabDevice, now: u64) -> Reply {
     let body = format!(
         "<request-reboot-results><request-reboot-status reboot-time=\"{now}\">Shutdown NOW!\n[pid 17221]</request-reboot-status></request-reboot-results>"
     );
-    Reply { body, close: true, drop: false }
+    Reply { body, close: true, ..Reply::ok(String::new()) }
 }
 
 fn bgp_summary(lab: &Lab, state: &LabDevice, up: &[(String, bool)]) -> String {

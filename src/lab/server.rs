@@ -38,7 +38,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(lab: &Lab, device: &str, m
     let both_11 = lab.base_11 && client_hello.contains(BASE_11);
     let framing = if both_11 { Framing::Chunked } else { Framing::EndOfMessage };
     while let Some(message) = read(&mut stream, &mut decoder, framing).await? {
-        let (reply, close, drop) = answer(lab, device, session, &message);
+        let (reply, close, drop, delay) = answer(lab, device, session, &message);
+        tokio::time::sleep(delay).await;
         if drop {
             return Ok(());
         }
@@ -54,7 +55,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(lab: &Lab, device: &str, m
 
 /// The reply to one message, whether the session ends after it, and whether the connection
 /// drops instead of replying (the `ssh-drop` fault).
-fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool, bool) {
+fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool, bool, Duration) {
     let wrap = |attributes: &str, body: &str| {
         format!(
             "<rpc-reply xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" xmlns:junos=\"http://xml.juniper.net/junos/21.4R3/junos\"{attributes}>{body}</rpc-reply>"
@@ -64,9 +65,11 @@ fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool
         Ok(rpc) if rpc.name == "rpc" => rpc,
         Ok(other) => {
             let error = rpc::rpc_error("malformed-message", &format!("expected <rpc>, got <{}>", other.name), None);
-            return (wrap("", &error), false, false);
+            return (wrap("", &error), false, false, Duration::ZERO);
         }
-        Err(e) => return (wrap("", &rpc::rpc_error("malformed-message", &e.to_string(), None)), false, false),
+        Err(e) => {
+            return (wrap("", &rpc::rpc_error("malformed-message", &e.to_string(), None)), false, false, Duration::ZERO);
+        }
     };
     // Junos echoes the attributes of <rpc> onto <rpc-reply>; namespace declarations are ours to
     // write, so only the others (message-id above all) are echoed.
@@ -77,10 +80,15 @@ fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool
         .map(|(k, v)| format!(" {k}=\"{}\"", xml::escape(v)))
         .collect();
     let Some(request) = rpc.children.first() else {
-        return (wrap(&attributes, &rpc::rpc_error("missing-element", "empty <rpc>", None)), false, false);
+        return (
+            wrap(&attributes, &rpc::rpc_error("missing-element", "empty <rpc>", None)),
+            false,
+            false,
+            Duration::ZERO,
+        );
     };
-    let Reply { body, close, drop } = rpc::handle(lab, device, session, request);
-    (wrap(&attributes, &body), close, drop)
+    let Reply { body, close, drop, delay } = rpc::handle(lab, device, session, request);
+    (wrap(&attributes, &body), close, drop, delay)
 }
 
 async fn read<S: AsyncRead + Unpin>(
