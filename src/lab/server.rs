@@ -68,7 +68,12 @@ fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool
             return (wrap("", &error), false, false, Duration::ZERO);
         }
         Err(e) => {
-            return (wrap("", &rpc::rpc_error("malformed-message", &e.to_string(), None)), false, false, Duration::ZERO);
+            return (
+                wrap("", &rpc::rpc_error("malformed-message", &e.to_string(), None)),
+                false,
+                false,
+                Duration::ZERO,
+            );
         }
     };
     // Junos echoes the attributes of <rpc> onto <rpc-reply>; namespace declarations are ours to
