@@ -32,14 +32,13 @@ fn prepare(dir: &Path, state: &Path) -> PathBuf {
     std::fs::write(&package, vec![42u8; 50_000]).unwrap();
     let added = hitless(state)
         .args(["image", "add", "--name", "junos-18.4R2", "--file", package.to_str().unwrap(), "--vendor", "juniper"])
-        .args(["--family", "junos-qfx", "--platforms", "qfx5110-48s,qfx10002-36q", "--os-version", "18.4R2"])
+        .args(["--family", "junos-qfx", "--platforms", "qfx5120-48y,qfx10002-36q", "--os-version", "18.4R2"])
         .output()
         .unwrap();
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    let text = std::fs::read_to_string(root().join("scenarios/small-2spine-4leaf.yaml"))
-        .unwrap()
-        .replace("  - {name: junos-qfx-18.4R2, vendor: juniper, family: junos-qfx,\n     platforms: [qfx5110-48s, qfx10002-36q], version: 18.4R2}", "  - {name: junos-18.4R2}")
-        .replace("image: junos-qfx-18.4R2", "image: junos-18.4R2");
+    // 18 devices: 4 spines, 12 leafs in ESI-LAG pairs, 2 border leafs.
+    let text = "name: rehearsal\nfabric:\n  generate: {pods: 1, spines_per_pod: 4, leafs_per_pod: 12, servers_per_leaf_pair: 2, border_leafs: 2, version: 18.1R3-S2}\n\
+images:\n  - {name: junos-18.4R2}\nupgrade:\n  assign: [{image: junos-18.4R2, devices: all}]\n";
     let path = dir.join("rehearsal.yaml");
     std::fs::write(&path, text).unwrap();
     path
@@ -111,7 +110,7 @@ fn rehearse_an_upgrade_against_the_lab_then_resume_after_a_kill() {
         .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&check.stdout).unwrap();
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 18);
     for row in &rows {
         assert_eq!(row["running"], "18.4R2", "{row}");
         assert_eq!(row["action"], "skip: already running 18.4R2", "{row}");

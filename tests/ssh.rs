@@ -16,9 +16,11 @@ const PASSWORD: &str = "correct horse battery staple";
 async fn lab_over_ssh(
     dir: &std::path::Path,
     scale: f64,
+    faults: &str,
 ) -> (Arc<Lab>, BTreeMap<String, String>, hitless::scenario::Scenario) {
-    let (_store, scenario) = crate::junos::setup(dir, "");
-    let lab = Arc::new(Lab::new(&scenario.fabric, scenario.timing.clone(), Vec::new(), scale, 1_790_000_000));
+    let (_store, scenario) = crate::junos::setup(dir, faults);
+    let lab =
+        Arc::new(Lab::new(&scenario.fabric, scenario.timing.clone(), scenario.faults.clone(), scale, 1_790_000_000));
     let listen = scenario.fabric.devices().iter().map(|d| (d.name.clone(), "127.0.0.1:0".parse().unwrap())).collect();
     let key = host_key(&dir.join("lab_host_key")).unwrap();
     let auth = LabAuth { password: Some(PASSWORD.into()), keys: Vec::new() };
@@ -41,7 +43,7 @@ fn settings(dir: &std::path::Path, addresses: &BTreeMap<String, String>, passwor
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_driver_upgrades_a_lab_fabric_over_ssh() {
     let dir = tempfile::tempdir().unwrap();
-    let (lab, addresses, scenario) = lab_over_ssh(dir.path(), 2000.0).await;
+    let (lab, addresses, scenario) = lab_over_ssh(dir.path(), 2000.0, "").await;
     let junos = JunosSettings { time_scale: 2000.0, ..JunosSettings::default() };
     let driver = JunosDriver::new(SshConnector::new(settings(dir.path(), &addresses, PASSWORD, true)), junos);
     let facts = driver.facts("spine1").await.unwrap();
@@ -64,7 +66,7 @@ async fn the_driver_upgrades_a_lab_fabric_over_ssh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_or_changed_host_keys_and_bad_passwords_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (_lab, addresses, _) = lab_over_ssh(dir.path(), 1.0).await;
+    let (_lab, addresses, _) = lab_over_ssh(dir.path(), 1.0, "").await;
     let junos = JunosSettings::default;
     let refused = |settings: SshSettings| async move {
         let case = format!(
@@ -100,4 +102,25 @@ async fn unknown_or_changed_host_keys_and_bad_passwords_are_refused() {
     missing.remove("leaf1");
     let error = refused(settings(dir.path(), &missing, PASSWORD, true)).await;
     assert!(error.contains("no management address for leaf1"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_over_ssh_halt_the_job_with_the_devices_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = "faults:\n  - {device: leaf3, kind: install-fails}\n  - {device: leaf1, kind: ssh-drop}\n";
+    let (lab, addresses, scenario) = lab_over_ssh(dir.path(), 2000.0, faults).await;
+    let junos = JunosSettings { time_scale: 2000.0, ..JunosSettings::default() };
+    let driver = JunosDriver::new(SshConnector::new(settings(dir.path(), &addresses, PASSWORD, true)), junos);
+    let (state, devices) = crate::junos::run_with(dir.path(), &scenario, driver).await;
+    assert_eq!(state, hitless::journal::JobState::Halted);
+    let leaf3 = devices.iter().find(|d| d.device == "leaf3").unwrap();
+    assert!(leaf3.message.contains("package validation failed"), "{}", leaf3.message);
+    assert!(lab.device("leaf3").unwrap().in_maintenance(), "a failed device stays in maintenance mode");
+    let leaf1 = devices.iter().find(|d| d.device == "leaf1").unwrap();
+    assert_eq!(
+        leaf1.state,
+        hitless::journal::DeviceState::MaintenanceModeDeactivated,
+        "the dropped session was survived"
+    );
+    assert_eq!(lab.device("leaf1").unwrap().upgrades, 1);
 }
