@@ -90,88 +90,25 @@ fn catalog_errors_say_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(dir.path(), "junos.tgz", 1000);
     assert_eq!(add(dir.path(), "a", &file).code, 0);
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec![
-                "image",
-                "add",
-                "--name",
-                "a",
-                "--file",
-                &file,
-                "--vendor",
-                "juniper",
-                "--family",
-                "junos-qfx",
-                "--platforms",
-                "x",
-                "--os-version",
-                "19.1R1",
-            ],
-            "image a already exists",
-        ),
-        (
-            vec![
-                "image",
-                "add",
-                "--name",
-                "b",
-                "--file",
-                &file,
-                "--vendor",
-                "juniper",
-                "--family",
-                "junos-qfx",
-                "--platforms",
-                "x",
-                "--os-version",
-                "nineteen",
-            ],
-            "unparsable Junos version \"nineteen\"",
-        ),
-        (
-            vec![
-                "image",
-                "add",
-                "--name",
-                "b",
-                "--file",
-                "/no/such/file.tgz",
-                "--vendor",
-                "juniper",
-                "--family",
-                "junos-qfx",
-                "--platforms",
-                "x",
-                "--os-version",
-                "19.1R1",
-            ],
-            "cannot read image file /no/such/file.tgz",
-        ),
-        (
-            vec![
-                "image",
-                "add",
-                "--name",
-                "b",
-                "--file",
-                &file,
-                "--vendor",
-                " ",
-                "--family",
-                "junos-qfx",
-                "--platforms",
-                "x",
-                "--os-version",
-                "19.1R1",
-            ],
-            "image vendor must not be empty",
-        ),
+    // `image add` with one field changed from a valid command: (name, file, vendor, version).
+    let add_args = |name: &'static str, file: &str, vendor: &'static str, version: &'static str| -> Vec<String> {
+        let args = ["image", "add", "--name", name, "--file", file, "--vendor", vendor, "--family", "junos-qfx"];
+        args.iter().chain(&["--platforms", "x", "--os-version", version]).map(|a| a.to_string()).collect()
+    };
+    let owned: Vec<(Vec<String>, &str)> = vec![
+        (add_args("a", &file, "juniper", "19.1R1"), "image a already exists"),
+        (add_args("b", &file, "juniper", "nineteen"), "unparsable Junos version \"nineteen\""),
+        (add_args("b", "/no/such/file.tgz", "juniper", "19.1R1"), "cannot read image file /no/such/file.tgz"),
+        (add_args("b", &file, " ", "19.1R1"), "image vendor must not be empty"),
+    ];
+    let mut cases: Vec<(Vec<&str>, &str)> =
+        owned.iter().map(|(args, message)| (args.iter().map(String::as_str).collect(), *message)).collect();
+    cases.extend([
         (vec!["image", "edit", "a", "--name", "c"], "image names are immutable"),
         (vec!["image", "edit", "a"], "nothing to change"),
         (vec!["image", "show", "zzz"], "no image named zzz in the catalog"),
         (vec!["image", "rm", "zzz"], "no image named zzz in the catalog"),
-    ];
+    ]);
     for (args, message) in cases {
         let run = in_store(dir.path(), &args);
         assert_eq!(run.code, 2, "{args:?}");
