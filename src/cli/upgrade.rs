@@ -467,8 +467,19 @@ fn batches_to_run(scenario: &Scenario, devices: &[JobDevice]) -> anyhow::Result<
     Ok(batches)
 }
 
+/// Progress: one line per state change with the job's clock and the overall count; on a
+/// terminal, also an overall bar (indicatif) kept below the lines. `--format json`: one JSON
+/// object per state change.
 fn progress(job: String, format: Format, total: usize) -> exec::OnEvent {
     let done = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let bar = (format == Format::Table && std::io::stdout().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} devices done  [{elapsed}]")
+                .expect("valid template"),
+        );
+        bar
+    });
     Arc::new(move |event: &Event| {
         if format == Format::Json {
             let line = serde_json::json!({"job": job, "seq": event.seq, "at_seconds": event.at_seconds, "device": event.device, "state": event.state.label(), "message": event.message});
@@ -479,7 +490,7 @@ fn progress(job: String, format: Format, total: usize) -> exec::OnEvent {
         if event.state.is_final() {
             done.insert(event.device.clone());
         }
-        println!(
+        let line = format!(
             "[{:>8}] {}/{} {:<12} {}: {}",
             render::duration(event.at_seconds as u64),
             done.len(),
@@ -488,6 +499,16 @@ fn progress(job: String, format: Format, total: usize) -> exec::OnEvent {
             event.state,
             event.message
         );
+        match &bar {
+            Some(bar) => {
+                bar.println(line);
+                bar.set_position(done.len() as u64);
+                if done.len() == total {
+                    bar.finish_and_clear();
+                }
+            }
+            None => println!("{line}"),
+        }
     })
 }
 
