@@ -21,25 +21,14 @@ fn write_file(dir: &Path, name: &str, bytes: usize) -> String {
 }
 
 fn add(dir: &Path, name: &str, file: &str) -> Run {
-    in_store(
-        dir,
-        &[
-            "image",
-            "add",
-            "--name",
-            name,
-            "--file",
-            file,
-            "--vendor",
-            "juniper",
-            "--family",
-            "junos-qfx",
-            "--platforms",
-            "qfx5110-48s,qfx10002-36q",
-            "--os-version",
-            "18.4r2-s3.4",
-        ],
-    )
+    add_version(dir, name, file, "18.4r2-s3.4")
+}
+
+/// `image add` of `file` as `name` for the small fabric's platforms, at `version`.
+fn add_version(dir: &Path, name: &str, file: &str, version: &str) -> Run {
+    let platforms = "qfx5110-48s,qfx10002-36q";
+    let args = ["image", "add", "--name", name, "--file", file, "--vendor", "juniper", "--family", "junos-qfx"];
+    in_store(dir, &[&args[..], &["--platforms", platforms, "--os-version", version]].concat())
 }
 
 fn list_json(dir: &Path) -> Vec<serde_json::Value> {
@@ -272,25 +261,7 @@ fn scenarios_can_take_images_from_the_catalog() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let file = write_file(dir.path(), "junos.tgz", 1000);
-    let run = in_store(
-        &state,
-        &[
-            "image",
-            "add",
-            "--name",
-            "junos-19.1R1",
-            "--file",
-            &file,
-            "--vendor",
-            "juniper",
-            "--family",
-            "junos-qfx",
-            "--platforms",
-            "qfx5110-48s,qfx10002-36q",
-            "--os-version",
-            "19.1R1",
-        ],
-    );
+    let run = add_version(&state, "junos-19.1R1", &file, "19.1R1");
     assert_eq!(run.code, 0, "{}", run.stderr);
     let text = std::fs::read_to_string(crate::util::root().join("scenarios/small-2spine-4leaf.yaml"))
         .unwrap()

@@ -44,8 +44,15 @@ pub fn status(store: &Store, job: &str, format: Format) -> anyhow::Result<ExitCo
         devices.len(),
         if record.cancel_requested { ", cancel requested" } else { "" }
     );
+    println!("{}", device_table(&devices));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A job's devices as a table: batch, device, image, state, last message (the reason of any
+/// failure).
+pub fn device_table(devices: &[crate::journal::JobDevice]) -> comfy_table::Table {
     let mut table = render::table(&["Batch", "Device", "Image", "State", "Last message"]);
-    for d in &devices {
+    for d in devices {
         table.add_row(vec![
             d.batch.to_string(),
             d.device.clone(),
@@ -54,8 +61,7 @@ pub fn status(store: &Store, job: &str, format: Format) -> anyhow::Result<ExitCo
             d.message.clone(),
         ]);
     }
-    println!("{table}");
-    Ok(ExitCode::SUCCESS)
+    table
 }
 
 pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> anyhow::Result<ExitCode> {

@@ -536,16 +536,7 @@ fn summary(
         println!("{line}");
         return Ok(code);
     }
-    let mut table = render::table(&["Batch", "Device", "State", "Last message"]);
-    for device in &devices {
-        table.add_row(vec![
-            device.batch.to_string(),
-            device.device.clone(),
-            device.state.to_string(),
-            device.message.clone(),
-        ]);
-    }
-    println!("{table}\nJob {job} {verdict}.");
+    println!("{}\nJob {job} {verdict}.", super::jobs::device_table(&devices));
     let traffic = if loss.lost_bytes < 1.0 {
         "HITLESS: no flow lost a byte".to_string()
     } else {

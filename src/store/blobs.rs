@@ -159,10 +159,9 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 fn rand_suffix() -> u64 {
-    use rand::{Rng, SeedableRng};
-    // Uniqueness, not secrecy: seeded from the clock and the process id.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    rand::rngs::ChaCha8Rng::seed_from_u64(nanos ^ u64::from(std::process::id())).next_u64()
+    use rand::Rng;
+    // Uniqueness, not secrecy: the thread generator is seeded by the operating system.
+    rand::rng().next_u64()
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ fn job_from_row(row: &Row) -> rusqlite::Result<Job> {
         id: row.get(0)?,
         scenario: row.get(1)?,
         fabric: row.get(2)?,
-        state: state.parse().map_err(|e: String| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+        state: parse_stored(&state)?,
         created_unix: row.get(4)?,
         scenario_yaml: row.get(5)?,
         plan: row.get(6)?,
@@ -127,6 +127,11 @@ fn job_from_row(row: &Row) -> rusqlite::Result<Job> {
 }
 
 const JOB_COLUMNS: &str = "id, scenario, fabric, state, created_unix, scenario_yaml, plan, driver, cancel_requested";
+
+/// Parses a state name read from the store; a bad one means a damaged store.
+fn parse_stored<T: std::str::FromStr<Err = String>>(text: &str) -> rusqlite::Result<T> {
+    text.parse().map_err(|e: String| rusqlite::Error::ToSqlConversionFailure(e.into()))
+}
 
 /// One job.
 pub fn get(store: &Store, job: &str) -> Result<Job, StoreError> {
@@ -160,7 +165,7 @@ pub fn devices(store: &Store, job: &str) -> Result<Vec<JobDevice>, StoreError> {
                 device: r.get(0)?,
                 batch: r.get(1)?,
                 image: r.get(2)?,
-                state: state.parse().map_err(|e: String| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+                state: parse_stored(&state)?,
                 message: r.get(4)?,
             })
         })
@@ -185,7 +190,7 @@ pub fn events(store: &Store, job: &str, device: Option<&str>) -> Result<Vec<Even
                 at_unix: r.get(1)?,
                 at_seconds: r.get(2)?,
                 device: r.get(3)?,
-                state: state.parse().map_err(|e: String| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+                state: parse_stored(&state)?,
                 message: r.get(5)?,
             })
         })
