@@ -39,14 +39,15 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod catalog;
 pub mod cli;
 pub mod driver;
 pub mod exec;
+pub mod faults;
 pub mod health;
 pub mod image;
 pub mod journal;
 pub mod lab;
+pub mod maintenance;
 pub mod model;
 pub mod netconf;
 pub mod plan;
@@ -56,4 +57,5 @@ pub mod simulate;
 pub mod store;
 pub mod timing;
 pub mod traffic;
+pub mod util;
 pub mod version;

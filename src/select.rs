@@ -100,7 +100,7 @@ pub fn select(fabric: &Fabric, images: &[Image], assigns: &[Assign]) -> Result<S
         let image = &images[assigns[index].image];
         if let Err(why) = image.fits(device) {
             if explicit {
-                errors.push(SelectError { assign: index, device: Some(id), message: why });
+                errors.push(SelectError { assign: index, device: Some(id), message: why.to_string() });
             } else {
                 selection.skipped.push((id, format!("not applicable: {why}")));
             }

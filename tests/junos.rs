@@ -6,15 +6,16 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hitless::catalog::{self, ImageFields, StoreCatalog};
 use hitless::driver::Driver;
 use hitless::driver::junos::{Connector, JunosDriver, JunosSettings};
 use hitless::exec::{self, JobContext, Target};
+use hitless::image::ImageFields;
 use hitless::journal::{DeviceState, JobDevice, JobState};
 use hitless::lab::{InMemory, Lab};
 use hitless::netconf::{NetconfError, Session};
 use hitless::plan::PlanOptions;
 use hitless::scenario::Scenario;
+use hitless::store::catalog::{self, StoreCatalog};
 use hitless::store::{Store, jobs};
 use hitless::version::Version;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,7 +43,7 @@ pub fn setup(dir: &Path, extra: &str) -> (Store, Scenario) {
     };
     catalog::add(&mut store, &fields, &file, 0, &mut |_, _| {}).unwrap();
     let dir = dir.to_path_buf();
-    let open = move || Store::open(&dir).map_err(|e| e.to_string());
+    let open = move || Store::open(&dir);
     let scenario =
         Scenario::from_yaml_with(&format!("{FABRIC}{extra}"), Path::new("lab.yaml"), &StoreCatalog::new(&open))
             .unwrap();

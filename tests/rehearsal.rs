@@ -252,8 +252,9 @@ AllowUsers {user}\nSubsystem netconf {subsystem}\n",
         assert_eq!(facts.hostname, "leaf1");
         assert_eq!(facts.version.to_string(), "18.1R3-S2");
         assert!(!facts.maintenance);
-        let image =
-            hitless::catalog::get(&hitless::store::Store::open(&state).unwrap(), "junos-18.4R2").unwrap().to_image();
+        let image = hitless::store::catalog::get(&hitless::store::Store::open(&state).unwrap(), "junos-18.4R2")
+            .unwrap()
+            .to_image();
         let health = driver.health("leaf1", &image).await.expect("health through OpenSSH sshd");
         assert_eq!((health.bgp_peers_down, health.alarms), (0, 0));
     });

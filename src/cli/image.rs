@@ -7,8 +7,9 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::{EXIT_NO, Format, render};
-use crate::catalog::{self, CatalogImage, ImageEdit, ImageFields, Verified};
+use crate::image::{CatalogImage, ImageEdit, ImageFields};
 use crate::store::Store;
+use crate::store::catalog::{self, Verified};
 use crate::version::Version;
 
 #[derive(Debug, clap::Subcommand)]
@@ -85,11 +86,16 @@ pub enum ImageCmd {
 
 /// Opens the store: `--state-dir`, then `HITLESS_HOME`, then the platform's data directory.
 pub fn open_store(state_dir: Option<&Path>) -> anyhow::Result<Store> {
+    Ok(open_store_dir(state_dir)?)
+}
+
+/// [`open_store`] with the store's own error.
+pub fn open_store_dir(state_dir: Option<&Path>) -> Result<Store, crate::store::StoreError> {
     let dir = match state_dir {
         Some(dir) => dir.to_path_buf(),
-        None => crate::store::default_dir().context("no state directory: pass --state-dir DIR or set HITLESS_HOME")?,
+        None => crate::store::default_dir().ok_or(crate::store::StoreError::NoStateDir)?,
     };
-    Ok(Store::open(&dir)?)
+    Store::open(&dir)
 }
 
 fn parse_version(text: &str) -> anyhow::Result<Version> {

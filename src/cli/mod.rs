@@ -318,7 +318,7 @@ fn load_scenario(
     path: &std::path::Path,
     state_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::scenario::Scenario> {
-    let open = || image::open_store(state_dir).map_err(|e| format!("{e:#}"));
-    let catalog = crate::catalog::StoreCatalog::new(&open);
+    let open = || image::open_store_dir(state_dir);
+    let catalog = crate::store::catalog::StoreCatalog::new(&open);
     Ok(crate::scenario::Scenario::load_with(path, &catalog)?)
 }

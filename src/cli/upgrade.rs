@@ -280,8 +280,8 @@ pub fn resume(
         JobState::Cancelled => bail!("job {job_id} was cancelled; start a new one with `hitless upgrade`"),
         JobState::Running | JobState::Halted => {}
     }
-    let open = || super::image::open_store(state_dir).map_err(|e| format!("{e:#}"));
-    let catalog = crate::catalog::StoreCatalog::new(&open);
+    let open = || super::image::open_store_dir(state_dir);
+    let catalog = crate::store::catalog::StoreCatalog::new(&open);
     let scenario = Scenario::from_yaml_with(&job.scenario_yaml, std::path::Path::new(&job.scenario), &catalog)?;
     let devices = jobs::devices(&store, job_id)?;
     let offset = jobs::events(&store, job_id, None)?.last().map_or(0.0, |e| e.at_seconds);

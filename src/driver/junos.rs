@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{Driver, DriverError, Facts};
 use crate::health::HealthReport;
 use crate::image::Image;
-use crate::lab::device::MAINTENANCE_LINE;
+use crate::maintenance;
 use crate::netconf::xml::{Element, escape};
 use crate::netconf::{NetconfError, Session};
 use crate::version::Version;
@@ -187,7 +187,7 @@ fn parse_facts(
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| bad("no routing-engine start-time in get-route-engine-information".into()))?;
     let set = config.text_of("configuration-set").unwrap_or_default();
-    let maintenance = set.lines().any(|l| l.trim() == format!("set {MAINTENANCE_LINE}"));
+    let maintenance = maintenance::is_on(set.lines());
     let pending_install = (pending.text_of("package-result") == Some("1"))
         .then(|| {
             pending
@@ -250,15 +250,13 @@ impl<C: Connector> Driver for JunosDriver<C> {
     }
 
     async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), DriverError> {
-        let verb = if on { "set" } else { "delete" };
-        let mut lines = vec![format!("{verb} {MAINTENANCE_LINE}")];
-        if on {
+        let lines = if on {
             let lacp = self
                 .call(device, "maintenance mode", &["<get-lacp-interface-information/>"], self.settings.rpc_timeout)
                 .await?;
             let mut lags = Vec::new();
             lacp[0].find_all("aggregate-name", &mut lags);
-            lines.extend(lags.iter().map(|l| format!("set interfaces {} disable", l.text.trim())));
+            maintenance::enter_lines(lags.iter().map(|l| l.text.trim()))
         } else {
             let config = self
                 .call(
@@ -268,14 +266,8 @@ impl<C: Connector> Driver for JunosDriver<C> {
                     self.settings.rpc_timeout,
                 )
                 .await?;
-            let set = config[0].text_of("configuration-set").unwrap_or_default().to_string();
-            lines.extend(
-                set.lines()
-                    .map(str::trim)
-                    .filter(|l| l.starts_with("set interfaces ae") && l.ends_with(" disable"))
-                    .map(|l| format!("delete {}", l.trim_start_matches("set "))),
-            );
-        }
+            maintenance::leave_lines(config[0].text_of("configuration-set").unwrap_or_default().lines())
+        };
         self.configure(device, &lines).await
     }
 

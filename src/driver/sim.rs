@@ -7,7 +7,7 @@
 //! timing profile's durations divided by `speed`; on tokio's paused clock an upgrade of hours
 //! runs in moments and deterministically.
 //!
-//! Faults come from the scenario (`faults: [{device, kind, at}]`), see [`FaultKind`].
+//! Faults come from the scenario (`faults: [{device, kind, at}]`), see [`crate::faults`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,73 +17,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Driver, DriverError, Facts};
+use crate::faults::{Fault, FaultKind, FaultPhase, fault_at};
 use crate::health::HealthReport;
 use crate::image::Image;
 use crate::model::Fabric;
 use crate::timing::TimingProfile;
 use crate::version::Version;
-
-/// What goes wrong on a simulated device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// The device never comes back from its reboot.
-    NeverReturns,
-    /// The phase takes three times as long.
-    Slow,
-    /// The package install is rejected.
-    InstallFails,
-    /// The image's checksum on the device does not match.
-    ChecksumMismatch,
-    /// Health checks fail (BGP peers down, an alarm).
-    HealthCheckFails,
-    /// The management session drops once in the middle of the phase's call.
-    SshDrop,
-    /// Another user holds the configuration lock (maintenance mode cannot be changed).
-    LockHeld,
-}
-
-/// Where in the upgrade a fault strikes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultPhase {
-    /// The pre-upgrade health check.
-    HealthCheck,
-    /// Turning maintenance mode on or off.
-    Maintenance,
-    /// Copying and checking the image.
-    ImageCopy,
-    /// Installing the package.
-    Install,
-    /// Rebooting.
-    Reboot,
-    /// The post-upgrade health check.
-    PostCheck,
-}
-
-impl FaultKind {
-    /// The phase a fault of this kind strikes when the scenario does not say.
-    pub fn default_phase(self) -> FaultPhase {
-        match self {
-            FaultKind::NeverReturns | FaultKind::Slow => FaultPhase::Reboot,
-            FaultKind::InstallFails | FaultKind::SshDrop => FaultPhase::Install,
-            FaultKind::ChecksumMismatch => FaultPhase::ImageCopy,
-            FaultKind::HealthCheckFails => FaultPhase::HealthCheck,
-            FaultKind::LockHeld => FaultPhase::Maintenance,
-        }
-    }
-}
-
-/// One injected fault.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fault {
-    /// Device name.
-    pub device: String,
-    /// What goes wrong.
-    pub kind: FaultKind,
-    /// When.
-    pub at: FaultPhase,
-}
 
 /// One simulated device's lasting state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,7 +132,7 @@ impl SimDriver {
     }
 
     fn fault(&self, device: &str, phase: FaultPhase) -> Option<FaultKind> {
-        self.faults.iter().find(|f| f.device == device && f.at == phase).map(|f| f.kind)
+        fault_at(&self.faults, device, phase)
     }
 
     /// True (once) when an ssh-drop fault fires at `phase`.

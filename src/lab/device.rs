@@ -85,11 +85,13 @@ impl LabDevice {
         !self.dead && self.down_until.is_none_or(|until| now >= until)
     }
 
-    /// True when maintenance mode (BGP graceful shutdown) is committed.
+    /// True when maintenance mode is committed.
     pub fn in_maintenance(&self) -> bool {
-        self.committed.contains(MAINTENANCE_LINE)
+        crate::maintenance::is_on(self.committed.iter().map(String::as_str))
+    }
+
+    /// True when interface `name` is disabled in the committed configuration.
+    pub fn is_disabled(&self, name: &str) -> bool {
+        self.committed.contains(&crate::maintenance::disable_statement(name))
     }
 }
-
-/// The configuration line that marks maintenance mode.
-pub const MAINTENANCE_LINE: &str = "protocols bgp graceful-shutdown sender";

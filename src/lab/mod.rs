@@ -19,7 +19,7 @@ pub mod ssh;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::driver::sim::{Fault, FaultKind, FaultPhase};
+use crate::faults::{Fault, FaultKind, FaultPhase, fault_at};
 use crate::model::{Fabric, Role};
 use crate::timing::TimingProfile;
 pub use device::LabDevice;
@@ -86,7 +86,7 @@ impl Lab {
     }
 
     pub(crate) fn fault(&self, device: &str, phase: FaultPhase) -> Option<FaultKind> {
-        self.faults.iter().find(|f| f.device == device && f.at == phase).map(|f| f.kind)
+        fault_at(&self.faults, device, phase)
     }
 
     /// True while the device answers (not rebooting, not dead).

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::Lab;
 use super::device::LabDevice;
-use crate::driver::sim::{FaultKind, FaultPhase};
+use crate::faults::{FaultKind, FaultPhase};
 use crate::netconf::xml::{Element, escape, leaf};
 use crate::version::Version;
 
@@ -145,7 +145,7 @@ fn interfaces(lab: &Lab, state: &LabDevice, failing: bool) -> String {
     names.extend(lags);
     let mut out = format!("<interface-information xmlns=\"{JUNOS_NS}-interface\">");
     for (index, name) in names.iter().enumerate() {
-        let disabled = state.committed.contains(&format!("interfaces {name} disable"));
+        let disabled = state.is_disabled(name);
         let errors = if failing && index == 0 { 150 } else { 0 };
         let _ = write!(
             out,
@@ -259,7 +259,7 @@ fn file_copy(state: &mut LabDevice, request: &Element) -> String {
         Err(e) => return rpc_error("operation-failed", &format!("could not open {source}: {e}"), None),
     };
     use md5::{Digest, Md5};
-    let md5 = crate::store::blobs::hex(&Md5::digest(&bytes));
+    let md5 = crate::util::hex(&Md5::digest(&bytes));
     state.files.insert(destination, (bytes.len() as u64, md5, path.to_string()));
     "<ok/>".into()
 }
@@ -363,7 +363,7 @@ fn bgp_summary(lab: &Lab, state: &LabDevice, up: &[(String, bool)]) -> String {
 fn lacp(lab: &Lab, state: &LabDevice) -> String {
     let mut out = format!("<lacp-interface-information-list xmlns=\"{JUNOS_NS}-lacpd\">");
     for lag in lab.server_lags.get(&state.name).into_iter().flatten() {
-        if state.committed.contains(&format!("interfaces {lag} disable")) {
+        if state.is_disabled(lag) {
             continue; // A disabled bundle has no LACP state to show.
         }
         let _ = write!(

@@ -45,7 +45,7 @@ pub async fn sink<S: AsyncRead + AsyncWrite + Unpin>(
     let mut end = [0u8; 1];
     stream.read_exact(&mut end).await?;
     let path = format!("{}/{name}", directory.trim_end_matches('/'));
-    let digest = crate::store::blobs::hex(&md5.finalize());
+    let digest = crate::util::hex(&md5.finalize());
     if let Some(state) = lab.devices.lock().expect("not poisoned").get_mut(device) {
         state.files.insert(path, (size, digest, "scp".to_string()));
     }

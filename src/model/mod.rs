@@ -223,7 +223,7 @@ impl Fabric {
         let mut names: Vec<&str> = self.devices.iter().map(|d| d.name.as_str()).collect();
         names.sort_unstable();
         let digest = Sha256::digest(names.join("\n").as_bytes());
-        crate::store::blobs::hex(&digest[..8])
+        crate::util::hex(&digest[..8])
     }
 
     /// Number of devices.

@@ -36,18 +36,48 @@ pub const GENERATED_DEVICES_MAX: u64 = 2_000_000;
 /// Where a scenario's images named only by name come from.
 pub trait ImageCatalog {
     /// The catalog image called `name`, or why it cannot be had (for the operator).
-    fn image(&self, name: &str) -> Result<Image, String>;
+    fn image(&self, name: &str) -> Result<Image, CatalogLookupError>;
+}
+
+/// Why an image named only by name could not be taken from a catalog.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogLookupError {
+    /// This command reads no catalog.
+    #[error(
+        "image {name} has only a name, so it comes from the image catalog, which this command does not read; \
+         give its vendor, family, platforms and version inline"
+    )]
+    NoCatalog {
+        /// The image.
+        name: String,
+    },
+    /// The catalog has no such image.
+    #[error(
+        "image {name} is not in the image catalog at {} (add it with `hitless image add`, or give its fields inline)",
+        catalog.display()
+    )]
+    NotFound {
+        /// The image.
+        name: String,
+        /// Where the catalog is.
+        catalog: PathBuf,
+    },
+    /// The catalog could not be read.
+    #[error("image {name} comes from the image catalog, which cannot be read: {reason}")]
+    Unreadable {
+        /// The image.
+        name: String,
+        /// The store's reason.
+        reason: String,
+    },
 }
 
 /// No catalog: images named only by name are errors.
 pub struct NoCatalog;
 
 impl ImageCatalog for NoCatalog {
-    fn image(&self, name: &str) -> Result<Image, String> {
-        Err(format!(
-            "image {name} has only a name, so it comes from the image catalog, which this command does not read; \
-             give its vendor, family, platforms and version inline"
-        ))
+    fn image(&self, name: &str) -> Result<Image, CatalogLookupError> {
+        Err(CatalogLookupError::NoCatalog { name: name.to_string() })
     }
 }
 
@@ -82,8 +112,8 @@ pub struct Scenario {
     pub health_limits: crate::health::HealthLimits,
     /// Whether a failed health check stops that device (`upgrade.abort_on_health_check_failure`).
     pub abort_on_health_check_failure: bool,
-    /// Faults the simulated driver injects.
-    pub faults: Vec<crate::driver::sim::Fault>,
+    /// Faults the virtual driver and the lab inject.
+    pub faults: Vec<crate::faults::Fault>,
 }
 
 impl Scenario {
@@ -169,7 +199,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
             continue;
         }
         let at = fault.at.unwrap_or(fault.kind.default_phase());
-        faults.push(crate::driver::sim::Fault { device: fault.device.value, kind: fault.kind, at });
+        faults.push(crate::faults::Fault { device: fault.device.value, kind: fault.kind, at });
     }
     Some(Scenario {
         health_limits: raw.upgrade.health_checks.unwrap_or_default(),
@@ -343,7 +373,7 @@ fn build_images(
             (None, None, None, None) => match catalog.image(&name.value) {
                 Ok(image) => image,
                 Err(why) => {
-                    problems.push(Problem::at(name.referenced, why));
+                    problems.push(Problem::at(name.referenced, why.to_string()));
                     continue;
                 }
             },

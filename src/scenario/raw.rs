@@ -37,14 +37,14 @@ pub struct RawScenario {
     pub faults: Vec<RawFault>,
 }
 
-/// One entry of `faults:` (simulated driver).
+/// One entry of `faults:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFault {
     pub device: Text,
-    pub kind: crate::driver::sim::FaultKind,
+    pub kind: crate::faults::FaultKind,
     #[serde(default)]
-    pub at: Option<crate::driver::sim::FaultPhase>,
+    pub at: Option<crate::faults::FaultPhase>,
 }
 
 /// `traffic:` — a pattern, or explicit flows.

@@ -14,20 +14,11 @@ use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
 use super::{Store, StoreError};
+use crate::image::Digest;
+use crate::util::hex;
 
 /// Bytes read per step while copying and hashing.
 const CHUNK_BYTES: usize = 1 << 20;
-
-/// What a file's content hashes to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Digest {
-    /// SHA-256, lower-case hex.
-    pub sha256: String,
-    /// MD5, lower-case hex (what Junos `file checksum md5` prints).
-    pub md5: String,
-    /// Size in bytes.
-    pub size_bytes: u64,
-}
 
 /// A file copied into `tmp/`, hashed and synced, waiting to be committed.
 pub struct Staged {
@@ -153,21 +144,8 @@ fn read_dir_or_empty(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     }
 }
 
-/// Lower-case hex of bytes (how checksums are written).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn rand_suffix() -> u64 {
     use rand::Rng;
     // Uniqueness, not secrecy: the thread generator is seeded by the operating system.
     rand::rng().next_u64()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hex_is_lower_case_and_padded() {
-        assert_eq!(super::hex(&[0, 15, 255]), "000fff");
-    }
 }

@@ -1,12 +1,19 @@
-//! The image catalog's rows.
+//! The image catalog: images uploaded long before the maintenance window, with their checksums.
+//!
+//! A wrong or corrupt image on a switch is an outage, so every image is checksummed on the way
+//! in (SHA-256 and MD5), stored by content ([`super::blobs`]), and can be re-verified at any
+//! time. Names are unique and immutable; every other field can be edited. The fields' rules are
+//! [`crate::image::ImageFields`]'s; this module keeps the rows and files.
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::blobs::{self, Digest, Staged};
+use super::blobs::{self, Staged};
 use super::{Store, StoreError};
-use crate::catalog::{CatalogImage, ImageEdit, ImageFields};
+use crate::image::{CatalogImage, Digest, Image, ImageEdit, ImageFields};
+use crate::scenario::{CatalogLookupError, ImageCatalog};
 use crate::version::Version;
 
 const COLUMNS: &str = "name, vendor, family, platforms, os_version, file_name, size_bytes, sha256, md5, uploaded_unix";
@@ -140,4 +147,82 @@ pub fn referenced_blobs(conn: &Connection) -> rusqlite::Result<HashSet<String>> 
     let mut statement = conn.prepare("SELECT sha256 FROM images")?;
     let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
     rows.collect()
+}
+
+/// Adds `file` to the catalog as `fields`: copies it into the store while hashing it, then
+/// records it. `progress(done, total)` follows the copy; `uploaded_unix` is the upload time.
+pub fn add(
+    store: &mut Store,
+    fields: &ImageFields,
+    file: &Path,
+    uploaded_unix: i64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<CatalogImage, StoreError> {
+    fields.validate()?;
+    // Checked again inside the write transaction; this early check spares copying a large file.
+    if exists(store, &fields.name)? {
+        return Err(StoreError::ImageExists(fields.name.clone()));
+    }
+    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let staged = blobs::stage(store, file, progress)?;
+    insert(store, fields, &file_name, &staged, uploaded_unix)?;
+    get(store, &fields.name)
+}
+
+/// The outcome of verifying one image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// The stored content still hashes to the recorded SHA-256.
+    Intact,
+    /// The content changed.
+    Corrupt {
+        /// Recorded SHA-256.
+        expected: String,
+        /// SHA-256 now.
+        found: String,
+    },
+    /// The stored file is gone.
+    Missing,
+}
+
+/// Re-hashes an image's stored file.
+pub fn verify(image: &CatalogImage) -> Result<Verified, StoreError> {
+    if !image.path.exists() {
+        return Ok(Verified::Missing);
+    }
+    let digest = blobs::hash_file(&image.path)?;
+    Ok(if digest.sha256 == image.digest.sha256 && digest.size_bytes == image.digest.size_bytes {
+        Verified::Intact
+    } else {
+        Verified::Corrupt { expected: image.digest.sha256.clone(), found: digest.sha256 }
+    })
+}
+
+/// The catalog in a store, as a source of scenario images. The store is opened on first use, so
+/// scenarios with inline images only never touch it.
+pub struct StoreCatalog<'a> {
+    open: &'a dyn Fn() -> Result<Store, StoreError>,
+    store: std::cell::OnceCell<Result<Store, String>>,
+}
+
+impl<'a> StoreCatalog<'a> {
+    /// A catalog that opens its store with `open` when first asked.
+    pub fn new(open: &'a dyn Fn() -> Result<Store, StoreError>) -> StoreCatalog<'a> {
+        StoreCatalog { open, store: std::cell::OnceCell::new() }
+    }
+}
+
+impl ImageCatalog for StoreCatalog<'_> {
+    fn image(&self, name: &str) -> Result<Image, CatalogLookupError> {
+        let unreadable = |reason: String| CatalogLookupError::Unreadable { name: name.to_string(), reason };
+        let store = self.store.get_or_init(|| (self.open)().map_err(|e| e.to_string()));
+        let store = store.as_ref().map_err(|reason| unreadable(reason.clone()))?;
+        match get(store, name) {
+            Ok(image) => Ok(image.to_image()),
+            Err(StoreError::ImageNotFound(_)) => {
+                Err(CatalogLookupError::NotFound { name: name.to_string(), catalog: store.dir().to_path_buf() })
+            }
+            Err(e) => Err(unreadable(e.to_string())),
+        }
+    }
 }

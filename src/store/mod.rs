@@ -56,8 +56,8 @@ pub enum StoreError {
         known: i64,
     },
     /// An image's fields are not acceptable.
-    #[error("{0}")]
-    InvalidImage(String),
+    #[error(transparent)]
+    InvalidImage(#[from] crate::image::ImageError),
     /// An image with this name exists already.
     #[error("image {0} already exists (names are unique; remove it first or pick another name)")]
     ImageExists(String),
@@ -74,6 +74,9 @@ pub enum StoreError {
         /// Its state.
         state: String,
     },
+    /// Neither `--state-dir`, `HITLESS_HOME` nor a home directory says where the state lives.
+    #[error("no state directory: pass --state-dir DIR or set HITLESS_HOME")]
+    NoStateDir,
     /// No job with this id.
     #[error("no job {0} (see `hitless jobs`)")]
     JobNotFound(String),

@@ -1,0 +1,73 @@
+//! The fault vocabulary: what can go wrong on a device during an upgrade, and when.
+//!
+//! Faults are scenario input (`faults: [{device, kind, at}]`). The virtual driver and the lab
+//! inject them into an execution; they are data here and nothing more.
+
+use serde::{Deserialize, Serialize};
+
+/// What goes wrong on a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The device never comes back from its reboot.
+    NeverReturns,
+    /// The phase takes three times as long.
+    Slow,
+    /// The package install is rejected.
+    InstallFails,
+    /// The image's checksum on the device does not match.
+    ChecksumMismatch,
+    /// Health checks fail (BGP peers down, an alarm).
+    HealthCheckFails,
+    /// The management session drops once in the middle of the phase's call.
+    SshDrop,
+    /// Another user holds the configuration lock (maintenance mode cannot be changed).
+    LockHeld,
+}
+
+/// Where in the upgrade a fault strikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultPhase {
+    /// The pre-upgrade health check.
+    HealthCheck,
+    /// Turning maintenance mode on or off.
+    Maintenance,
+    /// Copying and checking the image.
+    ImageCopy,
+    /// Installing the package.
+    Install,
+    /// Rebooting.
+    Reboot,
+    /// The post-upgrade health check.
+    PostCheck,
+}
+
+impl FaultKind {
+    /// The phase a fault of this kind strikes when the scenario does not say.
+    pub fn default_phase(self) -> FaultPhase {
+        match self {
+            FaultKind::NeverReturns | FaultKind::Slow => FaultPhase::Reboot,
+            FaultKind::InstallFails | FaultKind::SshDrop => FaultPhase::Install,
+            FaultKind::ChecksumMismatch => FaultPhase::ImageCopy,
+            FaultKind::HealthCheckFails => FaultPhase::HealthCheck,
+            FaultKind::LockHeld => FaultPhase::Maintenance,
+        }
+    }
+}
+
+/// One injected fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// Device name.
+    pub device: String,
+    /// What goes wrong.
+    pub kind: FaultKind,
+    /// When.
+    pub at: FaultPhase,
+}
+
+/// The kind of fault, if any, that `faults` puts on `device` at `phase`.
+pub fn fault_at(faults: &[Fault], device: &str, phase: FaultPhase) -> Option<FaultKind> {
+    faults.iter().find(|f| f.device == device && f.at == phase).map(|f| f.kind)
+}
