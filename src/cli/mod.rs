@@ -140,7 +140,7 @@ struct SelectFlags {
 
 impl SelectFlags {
     fn apply(&self, scenario: &mut crate::scenario::Scenario) -> anyhow::Result<()> {
-        scenario.reselect(self.image.as_deref(), self.devices.as_deref()).map_err(anyhow::Error::msg)
+        Ok(scenario.reselect(self.image.as_deref(), self.devices.as_deref())?)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use super::{EXIT_ERROR, EXIT_NO, Format, render};
 use crate::plan::PlanOptions;
@@ -32,10 +32,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan {}", path.display()))?;
             let report: PlanReport = serde_json::from_str(&text)
                 .with_context(|| format!("plan {} is not in the `hitless plan --format json` shape", path.display()))?;
-            match input::from_report(scenario, &report, &path.display().to_string(), &plan_options) {
-                Ok(plan) => plan,
-                Err(message) => bail!(message),
-            }
+            input::from_report(scenario, &report, &path.display().to_string(), &plan_options)?
         }
         None => input::for_scenario(scenario, &plan_options),
     };

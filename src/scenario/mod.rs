@@ -6,6 +6,7 @@
 
 mod error;
 mod raw;
+pub mod settings;
 mod sim_fields;
 
 use std::collections::HashMap;
@@ -20,10 +21,10 @@ use crate::image::Image;
 use crate::model::generate::Generate;
 use crate::model::{Device, DeviceId, Fabric, Role};
 use crate::select::{self, Assign, DeviceSelection, Selection};
-use crate::simulate::settings::{Expect, SimSettings};
 use crate::timing::TimingProfile;
 use crate::traffic::Traffic;
 use crate::version::Version;
+use settings::{Expect, SimSettings};
 pub use sim_fields::has_external;
 
 /// Default for `upgrade.max_batch_size`.
@@ -472,32 +473,66 @@ pub fn bundled_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
+/// Why a selection from the command line (`--devices`, `--image`) cannot be honoured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionError {
+    /// `--devices` names a device the scenario does not have.
+    #[error("--devices names unknown device {device} (not in scenario {scenario})")]
+    UnknownDevice {
+        /// The name given.
+        device: String,
+        /// The scenario.
+        scenario: String,
+    },
+    /// `--image` names an image the scenario does not have.
+    #[error("--image names unknown image {image}; the scenario has {}", known.join(", "))]
+    UnknownImage {
+        /// The name given.
+        image: String,
+        /// The scenario's images.
+        known: Vec<String>,
+    },
+    /// The image does not fit a named device (or another selection rule breaks).
+    #[error("{}", messages.join("; "))]
+    Unfit {
+        /// Every problem, for the operator.
+        messages: Vec<String>,
+    },
+    /// A named device has no image assigned.
+    #[error("device {device} is not assigned an image; pass --image")]
+    NoImage {
+        /// The device.
+        device: String,
+    },
+}
+
 impl Scenario {
     /// Narrows or overrides the selection from the command line: `image` assigns that image (of
     /// the scenario's) to the selected devices; `devices` keeps only those devices. Named devices
     /// that an image does not fit are errors, as in the scenario itself.
-    pub fn reselect(&mut self, image: Option<&str>, devices: Option<&[String]>) -> Result<(), String> {
+    pub fn reselect(&mut self, image: Option<&str>, devices: Option<&[String]>) -> Result<(), SelectionError> {
         let mut ids = None;
         if let Some(names) = devices {
             let mut found = Vec::with_capacity(names.len());
             for name in names {
-                found.push(
-                    self.fabric.lookup(name).ok_or_else(|| {
-                        format!("--devices names unknown device {name} (not in scenario {})", self.name)
-                    })?,
-                );
+                found.push(self.fabric.lookup(name).ok_or_else(|| SelectionError::UnknownDevice {
+                    device: name.clone(),
+                    scenario: self.name.clone(),
+                })?);
             }
             ids = Some(found);
         }
         if let Some(image) = image {
-            let index = self.images.iter().position(|i| i.name == image).ok_or_else(|| {
-                let known: Vec<&str> = self.images.iter().map(|i| i.name.as_str()).collect();
-                format!("--image names unknown image {image}; the scenario has {}", known.join(", "))
-            })?;
+            let index =
+                self.images.iter().position(|i| i.name == image).ok_or_else(|| SelectionError::UnknownImage {
+                    image: image.to_string(),
+                    known: self.images.iter().map(|i| i.name.clone()).collect(),
+                })?;
             let selection = ids.clone().map_or(DeviceSelection::All, DeviceSelection::Devices);
             let assign = Assign { image: index, devices: selection };
-            self.selection = select::select(&self.fabric, &self.images, &[assign])
-                .map_err(|errors| errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join("; "))?;
+            self.selection = select::select(&self.fabric, &self.images, &[assign]).map_err(|errors| {
+                SelectionError::Unfit { messages: errors.into_iter().map(|e| e.message).collect() }
+            })?;
         }
         if let Some(ids) = ids {
             self.selection.targets.retain(|t| ids.contains(&t.device));
@@ -507,10 +542,7 @@ impl Scenario {
                     || self.selection.skipped.iter().any(|(d, _)| d == id)
             };
             if let Some(missing) = ids.iter().find(|id| !covered(id)) {
-                return Err(format!(
-                    "device {} is not assigned an image; pass --image",
-                    self.fabric.device(*missing).name
-                ));
+                return Err(SelectionError::NoImage { device: self.fabric.device(*missing).name.clone() });
             }
         }
         Ok(())

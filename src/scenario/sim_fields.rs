@@ -5,8 +5,8 @@ use serde_saphyr::Spanned;
 
 use super::Problem;
 use super::raw::{FlowsField, RawExpect, RawSimulation, RawTraffic, Text};
+use super::settings::{Expect, SimSettings};
 use crate::model::{DeviceId, Fabric};
-use crate::simulate::settings::{Expect, SimSettings};
 use crate::traffic::{EXTERNAL, Endpoint, FLOWS_MAX, Flow, Pattern, Traffic};
 
 /// Builds the traffic; `None` in the file gives the default pattern.

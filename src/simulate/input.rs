@@ -20,13 +20,28 @@ pub fn for_scenario(scenario: &Scenario, options: &PlanOptions) -> PlanInput {
     }
 }
 
+/// Why a plan file cannot be judged against a scenario.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanFileError {
+    /// The plan names devices the scenario does not have.
+    #[error("plan {file} names devices that are not in scenario {scenario}: {}", unknown.join(", "))]
+    UnknownDevices {
+        /// The plan file.
+        file: String,
+        /// The scenario.
+        scenario: String,
+        /// Each unknown device, with its batch.
+        unknown: Vec<String>,
+    },
+}
+
 /// A plan read from a file: names resolved, rules checked. Unknown devices are errors.
 pub fn from_report(
     scenario: &Scenario,
     report: &PlanReport,
     source: &str,
     options: &PlanOptions,
-) -> Result<PlanInput, String> {
+) -> Result<PlanInput, PlanFileError> {
     let mut batches = Vec::with_capacity(report.batches.len());
     let mut unknown = Vec::new();
     for batch in &report.batches {
@@ -40,11 +55,11 @@ pub fn from_report(
         batches.push(ids);
     }
     if !unknown.is_empty() {
-        return Err(format!(
-            "plan {source} names devices that are not in scenario {}: {}",
-            scenario.name,
-            unknown.join(", ")
-        ));
+        return Err(PlanFileError::UnknownDevices {
+            file: source.to_string(),
+            scenario: scenario.name.clone(),
+            unknown,
+        });
     }
     let options = PlanOptions { max_batch_size: Some(options.max_batch_size.unwrap_or(report.max_batch_size)) };
     Ok(judged(scenario, batches, source, &options))

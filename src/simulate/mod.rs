@@ -11,12 +11,12 @@ pub mod network;
 pub mod replay;
 pub mod report;
 pub mod schedule;
-pub mod settings;
 
-use hitless_sim::{Action, Cause, FlowSpec, Outcome, SimTime, Simulation};
+use hitless_sim::{Action, Cause, FlowSpec, Outcome, SimTime, Simulation, Timers};
 
 use crate::model::{DeviceId, Role};
 use crate::scenario::Scenario;
+use crate::scenario::settings::SimSettings;
 use network::Network;
 use report::{BYTES_PER_GBIT, BatchSimReport, CauseReport, ExposureReport, FlowLossReport, PeakReport, SimReport};
 
@@ -61,6 +61,26 @@ pub fn simulate(scenario: &Scenario, plan: &PlanInput, options: &SimOptions) -> 
     report
 }
 
+/// The neighbours' reaction times for the engine, from the scenario's settings.
+pub fn timers(settings: &SimSettings) -> Timers {
+    let fabric_detect_ms = if settings.bfd {
+        settings.bfd_interval_ms * settings.bfd_multiplier
+    } else {
+        settings.bgp_hold_seconds * 1000
+    };
+    Timers {
+        drain_convergence_ms: seconds_to_ms(settings.drain_convergence_seconds),
+        fabric_detect_ms,
+        access_detect_ms: if settings.lacp_fast { 3_000 } else { 90_000 },
+        up_convergence_ms: seconds_to_ms(settings.protocol_convergence_seconds),
+    }
+}
+
+/// Whole milliseconds of a non-negative duration in seconds.
+pub fn seconds_to_ms(seconds: f64) -> u64 {
+    (seconds * 1000.0).round().max(0.0) as u64
+}
+
 /// The scenario's flows on the simulator's endpoints.
 pub fn flows(scenario: &Scenario, network: &Network) -> Vec<FlowSpec> {
     scenario
@@ -98,7 +118,7 @@ fn run_once(
     let settings = &scenario.simulation;
     let schedule =
         schedule::build(&scenario.fabric, &plan.batches, &scenario.timing, scenario.drain, settings.jitter, seed);
-    let mut sim = Simulation::new(network.topology.clone(), flows.to_vec(), settings.timers(), seed);
+    let mut sim = Simulation::new(network.topology.clone(), flows.to_vec(), timers(settings), seed);
     for (at, action) in &schedule.actions {
         sim.schedule(*at, *action);
     }

@@ -3,8 +3,8 @@
 
 use hitless_sim::{Detect, EndpointId, NodeId, Topology};
 
-use super::settings::SimSettings;
 use crate::model::{CriticalRole, Fabric, Role};
+use crate::scenario::settings::SimSettings;
 use crate::traffic::Endpoint;
 
 /// The topology and how to find fabric things in it.

@@ -44,7 +44,7 @@ pub fn replay(scenario: &Scenario, events: &[Event]) -> ExecutionLoss {
     let network = Network::build(&scenario.fabric, &scenario.simulation);
     let flows = super::flows(scenario, &network);
     let mut sim =
-        Simulation::new(network.topology.clone(), flows, scenario.simulation.timers(), scenario.simulation.seed);
+        Simulation::new(network.topology.clone(), flows, super::timers(&scenario.simulation), scenario.simulation.seed);
     for (at, action) in timeline(scenario, events) {
         sim.schedule(at, action);
     }

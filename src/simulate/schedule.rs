@@ -16,7 +16,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use super::network::node;
-use super::settings::seconds_to_ms;
+use super::seconds_to_ms;
 use crate::model::{DeviceId, Fabric};
 use crate::timing::TimingProfile;
 

@@ -1,4 +1,5 @@
-//! The simulator's settings: link capacities, the neighbours' reaction times, jitter and seed.
+//! The simulator's settings as a scenario states them (`simulation:`): link capacities, the
+//! neighbours' reaction times, jitter and seed. `simulate` turns them into the engine's timers.
 //!
 //! Defaults (scenario field under `simulation:`):
 //!
@@ -16,8 +17,6 @@
 //! | `external_gbps` | 400 | border leaf to the outside |
 //! | `jitter` | 0 | each phase lasts its duration times a uniform factor in [1 - j, 1 + j] |
 //! | `seed` | 1 | seed of the run (jitter); `--seed` overrides |
-
-use hitless_sim::Timers;
 
 /// Validated `simulation:` settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,25 +67,6 @@ impl Default for SimSettings {
             seed: 1,
         }
     }
-}
-
-impl SimSettings {
-    /// The neighbours' reaction times for the simulator.
-    pub fn timers(&self) -> Timers {
-        let fabric_detect_ms =
-            if self.bfd { self.bfd_interval_ms * self.bfd_multiplier } else { self.bgp_hold_seconds * 1000 };
-        Timers {
-            drain_convergence_ms: seconds_to_ms(self.drain_convergence_seconds),
-            fabric_detect_ms,
-            access_detect_ms: if self.lacp_fast { 3_000 } else { 90_000 },
-            up_convergence_ms: seconds_to_ms(self.protocol_convergence_seconds),
-        }
-    }
-}
-
-/// Whole milliseconds of a non-negative duration in seconds.
-pub fn seconds_to_ms(seconds: f64) -> u64 {
-    (seconds * 1000.0).round().max(0.0) as u64
 }
 
 /// What a scenario's author expects of the simulation.
