@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hitless::driver::Driver;
 use hitless::driver::junos::{JunosDriver, JunosSettings};
+use hitless::exec::Driver;
 use hitless::image::{CatalogFile, Image};
 use hitless::lab::{InMemory, Lab};
 use hitless::scenario::Scenario;

@@ -1,9 +1,9 @@
 //! Health checks: the figures a device reports, the limits the operator sets, and the verdict.
 //!
-//! Scenario `upgrade.health_checks` (defaults in brackets): `bgp_peers_down_max` [0],
-//! `bgp_flaps_max` [5], `alarms_max` [0], `re_cpu_idle_min_percent` [60],
-//! `interface_errors_max` [100], `lacp_down_max` [0], `free_disk_min_mb` [image size + 10 %, at
-//! least 1024]. `upgrade.abort_on_health_check_failure` [true] decides whether a failed check
+//! Scenario `upgrade.health_checks` (defaults in parentheses): `bgp_peers_down_max` (0),
+//! `bgp_flaps_max` (5), `alarms_max` (0), `re_cpu_idle_min_percent` (60),
+//! `interface_errors_max` (100), `lacp_down_max` (0), `free_disk_min_mb` (image size + 10 %, at
+//! least 1024). `upgrade.abort_on_health_check_failure` (true) decides whether a failed check
 //! stops that device's upgrade.
 
 use serde::{Deserialize, Serialize};

@@ -1,14 +1,25 @@
-//! The job journal's vocabulary: device and job states, events, and the job record.
+//! The job journal's vocabulary: device and job states, the typed step each event records,
+//! events, the job record, and the [`Journal`] port the executor writes through.
 //!
-//! Every state change is written to the store before the action it announces, so a job can be
-//! re-entered after the operator exits or the process dies. Device states are exactly the seed
-//! product's, plus `Pending` (not started yet) and `Cancelled` (not started because the job was
-//! cancelled).
+//! Every state change is written before the action it announces, so a job can be re-entered
+//! after the operator exits or the process dies. Device states are exactly the seed product's,
+//! plus `Pending` (not started yet) and `Cancelled` (not started because the job was cancelled).
+//! Each event carries a [`Step`] beside its human message: what the device is doing, as data.
+//! Whatever reads the journal to decide something (the traffic replay, reconciliation) reads the
+//! step, never the message, so rewording a message changes no verdict.
 
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+/// A stored name that is not one of a vocabulary's names: a damaged or newer store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {name:?}")]
+pub struct UnknownName {
+    /// Which vocabulary (`device state`, `job state`, `step`, `driver`).
+    pub what: &'static str,
+    /// The name found.
+    pub name: String,
+}
 
 /// Where one device is in its upgrade. Serialised as its label ("Health Check", ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,18 +106,6 @@ impl DeviceState {
     }
 }
 
-impl Serialize for DeviceState {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.label())
-    }
-}
-
-impl<'de> Deserialize<'de> for DeviceState {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 impl fmt::Display for DeviceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
@@ -114,15 +113,17 @@ impl fmt::Display for DeviceState {
 }
 
 impl FromStr for DeviceState {
-    type Err = String;
+    type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DeviceState::ALL.into_iter().find(|d| d.label() == s).ok_or_else(|| format!("unknown device state {s:?}"))
+        DeviceState::ALL
+            .into_iter()
+            .find(|d| d.label() == s)
+            .ok_or_else(|| UnknownName { what: "device state", name: s.to_string() })
     }
 }
 
 /// Where a job is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobState {
     /// Running, or died while running (resume it).
     Running,
@@ -135,6 +136,9 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// Every state.
+    pub const ALL: [JobState; 4] = [JobState::Running, JobState::Halted, JobState::Finished, JobState::Cancelled];
+
     /// The name stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -152,34 +156,145 @@ impl JobState {
 }
 
 impl FromStr for JobState {
-    type Err = String;
+    type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [JobState::Running, JobState::Halted, JobState::Finished, JobState::Cancelled]
+        JobState::ALL
             .into_iter()
             .find(|j| j.as_str() == s)
-            .ok_or_else(|| format!("unknown job state {s:?}"))
+            .ok_or_else(|| UnknownName { what: "job state", name: s.to_string() })
+    }
+}
+
+/// What a device is doing, recorded with every event as data beside the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Bookkeeping that changes nothing on the device: pending, skipped, cancelled before it
+    /// began, already done, a note about what the device reported.
+    Note,
+    /// The pre-upgrade health check starts.
+    PreCheck,
+    /// The post-upgrade health check starts.
+    PostCheck,
+    /// Maintenance mode is being turned on: neighbours start moving traffic away.
+    Drain,
+    /// Maintenance mode is on.
+    Drained,
+    /// The image is being copied to the device and its checksum verified.
+    Copy,
+    /// The package is being installed.
+    Install,
+    /// The device is being rebooted: it stops forwarding now.
+    Reboot,
+    /// Waiting for the device to come back from its reboot.
+    WaitBoot,
+    /// The device is back and runs the target version: it forwards again.
+    Booted,
+    /// Maintenance mode is being turned off: traffic returns.
+    Undrain,
+    /// Maintenance mode is off and the device is in service.
+    InService,
+    /// Something failed; the state says what kind of failure and the message why.
+    Failed,
+}
+
+impl Step {
+    /// Every step.
+    pub const ALL: [Step; 13] = [
+        Step::Note,
+        Step::PreCheck,
+        Step::PostCheck,
+        Step::Drain,
+        Step::Drained,
+        Step::Copy,
+        Step::Install,
+        Step::Reboot,
+        Step::WaitBoot,
+        Step::Booted,
+        Step::Undrain,
+        Step::InService,
+        Step::Failed,
+    ];
+
+    /// The name stored and shown in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Note => "note",
+            Step::PreCheck => "pre-check",
+            Step::PostCheck => "post-check",
+            Step::Drain => "drain",
+            Step::Drained => "drained",
+            Step::Copy => "copy",
+            Step::Install => "install",
+            Step::Reboot => "reboot",
+            Step::WaitBoot => "wait-boot",
+            Step::Booted => "booted",
+            Step::Undrain => "undrain",
+            Step::InService => "in-service",
+            Step::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for Step {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Step::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| UnknownName { what: "step", name: s.to_string() })
+    }
+}
+
+/// Which driver a job runs with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum DriverKind {
+    /// Virtual devices in virtual time (no switches needed).
+    #[default]
+    Virtual,
+    /// Junos over NETCONF/SSH, to real switches or the lab.
+    Junos,
+}
+
+impl DriverKind {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriverKind::Virtual => "virtual",
+            DriverKind::Junos => "junos",
+        }
+    }
+}
+
+impl FromStr for DriverKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            // Stores written before the virtual driver had its name say "sim".
+            "virtual" | "sim" => Ok(DriverKind::Virtual),
+            "junos" => Ok(DriverKind::Junos),
+            _ => Err(UnknownName { what: "driver", name: s.to_string() }),
+        }
     }
 }
 
 /// One journal entry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// Position in the job's journal, from 1.
     pub seq: i64,
     /// Wall-clock time, seconds since the Unix epoch.
     pub at_unix: i64,
-    /// Seconds since the job started, on the job's clock (virtual for the simulated driver).
+    /// Seconds since the job started, on the job's clock (virtual for the virtual driver).
     pub at_seconds: f64,
     /// Device name.
     pub device: String,
     /// The state entered.
     pub state: DeviceState,
-    /// Why, or what exactly (the reason of every failure is here).
+    /// What the device is doing, as data.
+    pub step: Step,
+    /// Why, or what exactly, for people (the reason of every failure is here).
     pub message: String,
 }
 
 /// One device of a job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobDevice {
     /// Device name.
     pub device: String,
@@ -194,7 +309,7 @@ pub struct JobDevice {
 }
 
 /// A job as recorded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Job {
     /// `job-0001`, ...
     pub id: String,
@@ -204,16 +319,48 @@ pub struct Job {
     pub fabric: String,
     /// State.
     pub state: JobState,
-    /// Driver name.
-    pub driver: String,
+    /// The driver the job runs with.
+    pub driver: DriverKind,
     /// When created, seconds since the Unix epoch.
     pub created_unix: i64,
     /// The scenario text, so a job resumes from what it started with.
-    #[serde(skip)]
     pub scenario_yaml: String,
-    /// The plan, in the `plan --format json` shape.
-    #[serde(skip)]
+    /// The plan as JSON: a list of batches, each a list of device names.
     pub plan: String,
     /// Set by `hitless cancel`.
     pub cancel_requested: bool,
+}
+
+/// What one journal write says: the device, the state it enters, the step, and the message.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    /// Device name.
+    pub device: &'a str,
+    /// The state entered.
+    pub state: DeviceState,
+    /// What the device is doing.
+    pub step: Step,
+    /// For people.
+    pub message: &'a str,
+    /// Wall-clock time, seconds since the Unix epoch.
+    pub at_unix: i64,
+    /// Seconds since the job started, on the job's clock.
+    pub at_seconds: f64,
+}
+
+/// Why the journal could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[error("job journal: {0}")]
+pub struct JournalError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Where a running job writes its journal: the executor's port to the state store.
+pub trait Journal: Send {
+    /// Appends an event for `job` and sets the device's state, in one transaction.
+    fn record(&mut self, job: &str, entry: &Entry) -> Result<Event, JournalError>;
+    /// True once someone asked `job` to stop (`hitless cancel`).
+    fn cancel_requested(&self, job: &str) -> Result<bool, JournalError>;
+    /// `job`'s devices with their current states.
+    fn devices(&self, job: &str) -> Result<Vec<JobDevice>, JournalError>;
+    /// Sets `job`'s state.
+    fn set_state(&mut self, job: &str, state: JobState) -> Result<(), JournalError>;
 }

@@ -2,14 +2,20 @@
 //!
 //! # Brief overview
 //!
-//! The pipeline reads top to bottom:
+//! The pipeline reads top to bottom, and so do the layers (ARCHITECTURE.md; modules import only
+//! downward):
 //!
-//! - [`scenario`] loads and validates a scenario file into a [`scenario::Scenario`]: the
-//!   [`model::Fabric`], the [`image::Image`]s and the [`select::Selection`] of which device gets
-//!   which image.
+//! - the vocabulary: [`model::Fabric`], [`version::Version`], [`image::Image`],
+//!   [`timing::TimingProfile`], [`traffic::Traffic`], [`faults`], [`health`], [`maintenance`],
+//!   [`select::Selection`] and the [`journal`];
+//! - [`scenario`] loads and validates a scenario file into a [`scenario::Scenario`];
 //! - [`plan`] turns the selection into ordered batches ([`plan::Plan`]) under the redundancy
-//!   rules, with time estimates from a [`timing::TimingProfile`] and a lower bound on the batch
-//!   count.
+//!   rules, with time estimates and a lower bound on the batch count; [`simulate`] proves a plan
+//!   hitless (or not) against a traffic model;
+//! - [`exec`] runs a job through its ports, [`exec::Driver`] and [`journal::Journal`];
+//! - [`driver`] (virtual devices, Junos over NETCONF/SSH), [`netconf`], [`lab`] (the Junos
+//!   emulator) and [`store`] (SQLite: catalog and journal) are the outside world;
+//! - [`workflow`] is the operator's workflow from test run to summary;
 //! - [`cli`] is the `hitless` command line; only it knows terminals, formats and exit codes.
 //!
 //! ```
@@ -59,3 +65,4 @@ pub mod timing;
 pub mod traffic;
 pub mod util;
 pub mod version;
+pub mod workflow;

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hitless::driver::Driver;
 use hitless::driver::junos::{JunosDriver, JunosSettings};
 use hitless::driver::ssh::{Dialer, Io, SshAuth, SshConnector, SshSettings};
+use hitless::exec::Driver;
 use hitless::lab::Lab;
 use hitless::lab::ssh::{LabAuth, host_key, serve_connection, server_config};
 

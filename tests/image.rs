@@ -288,3 +288,35 @@ fn scenarios_can_take_images_from_the_catalog() {
     let run = in_store(&state, &["validate", path.to_str().unwrap()]);
     assert!(run.stderr.contains("or only the name to take the image from the catalog"), "{}", run.stderr);
 }
+
+#[test]
+fn journals_written_before_typed_steps_keep_their_meaning() {
+    use hitless::journal::{DriverKind, Step};
+    let dir = tempfile::tempdir().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("hitless.db")).unwrap();
+    for sql in &hitless::store::migrations::MIGRATIONS[..3] {
+        db.execute_batch(sql).unwrap();
+    }
+    // A journal as the release before typed steps wrote it, with its old wording.
+    db.execute_batch(
+        "PRAGMA user_version = 3;
+         INSERT INTO jobs (id, scenario, fabric, state, created_unix, driver) VALUES ('job-0001', 's', 'f', 'finished', 0, 'sim');
+         INSERT INTO job_events (job, seq, at_unix, at_seconds, device, state, message) VALUES
+           ('job-0001', 1, 0, 0, 'leaf1', 'Health Check', 'pre-upgrade'),
+           ('job-0001', 2, 0, 1, 'leaf1', 'Activating Maintenance Mode', 'draining traffic'),
+           ('job-0001', 3, 0, 2, 'leaf1', 'Image Upgrade', 'copying img and verifying its checksum'),
+           ('job-0001', 4, 0, 3, 'leaf1', 'Image Upgrade', 'rebooting'),
+           ('job-0001', 5, 0, 4, 'leaf1', 'Hitless Image Upgrade Successful', 'running 18.4R2'),
+           ('job-0001', 6, 0, 5, 'leaf1', 'Hitless Image Upgrade Successful', 'already running 18.4R2; finishing the upgrade'),
+           ('job-0001', 7, 0, 6, 'leaf1', 'Deactivating Maintenance Mode', 'returning traffic'),
+           ('job-0001', 8, 0, 7, 'leaf1', 'Maintenance Mode Deactivated', 'upgraded to 18.4R2 and back in service');",
+    )
+    .unwrap();
+    drop(db);
+    let store = hitless::store::Store::open(dir.path()).unwrap();
+    let steps: Vec<Step> =
+        hitless::store::jobs::events(&store, "job-0001", None).unwrap().into_iter().map(|e| e.step).collect();
+    use Step::*;
+    assert_eq!(steps, [PreCheck, Drain, Copy, Reboot, Booted, Note, Undrain, InService]);
+    assert_eq!(hitless::store::jobs::get(&store, "job-0001").unwrap().driver, DriverKind::Virtual);
+}

@@ -6,18 +6,17 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hitless::driver::Driver;
 use hitless::driver::junos::{Connector, JunosDriver, JunosSettings};
-use hitless::exec::{self, JobContext, Target};
+use hitless::exec::Driver;
 use hitless::image::ImageFields;
-use hitless::journal::{DeviceState, JobDevice, JobState};
+use hitless::journal::{DeviceState, DriverKind, JobDevice, JobState};
 use hitless::lab::{InMemory, Lab};
 use hitless::netconf::{NetconfError, Session};
-use hitless::plan::PlanOptions;
 use hitless::scenario::Scenario;
 use hitless::store::catalog::{self, StoreCatalog};
 use hitless::store::{Store, jobs};
 use hitless::version::Version;
+use hitless::workflow::{self, RunSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const FABRIC: &str = "name: lab
@@ -67,52 +66,19 @@ pub async fn run_with<D: Driver>(dir: &Path, scenario: &Scenario, driver: D) -> 
 }
 
 async fn run<D: Driver>(store: Store, scenario: &Scenario, driver: D) -> (JobState, Vec<JobDevice>) {
-    let plan = hitless::simulate::input::for_scenario(scenario, &PlanOptions::default());
-    let image = scenario.images[0].clone();
-    let mut devices = Vec::new();
-    let mut batches = Vec::new();
-    for (i, batch) in plan.batches.iter().enumerate() {
-        let mut targets = Vec::new();
-        for id in batch {
-            let name = scenario.fabric.device(*id).name.clone();
-            devices.push(JobDevice {
-                device: name.clone(),
-                batch: i as u32 + 1,
-                image: image.name.clone(),
-                state: DeviceState::Pending,
-                message: String::new(),
-            });
-            targets.push(Target { device: name, image: image.clone(), started: false });
-        }
-        batches.push(targets);
-    }
+    let plan = workflow::plan(scenario);
     let mut store = store;
-    let new = jobs::NewJob {
-        scenario: "lab",
-        fabric: &scenario.fabric.fingerprint(),
-        scenario_yaml: "",
-        plan: "",
-        driver: "junos",
-        devices: &devices,
-        created_unix: 0,
-    };
-    let job = jobs::create(&mut store, &new).unwrap();
+    let started = workflow::jobs::start(&mut store, scenario, "", &plan, DriverKind::Junos, 0).unwrap();
     let store = Arc::new(Mutex::new(store));
-    let start = tokio::time::Instant::now();
-    let ctx = Arc::new(JobContext {
-        driver: Arc::new(driver),
-        store: Arc::clone(&store),
-        job: job.clone(),
-        limits: scenario.health_limits.clone(),
-        abort_on_health_check_failure: true,
-        boot_deadline_seconds: 1800,
-        clock: Arc::new(move || (0, start.elapsed().as_secs_f64())),
+    let settings = RunSettings {
+        time_scale: 1.0,
+        clock_offset_seconds: 0.0,
+        wall_clock: Arc::new(|| 0),
         on_event: Arc::new(|_| {}),
         interrupted: Arc::new(AtomicBool::new(false)),
-    });
-    exec::run_job(ctx, batches).await.unwrap();
-    let store = store.lock().unwrap();
-    (jobs::get(&store, &job).unwrap().state, jobs::devices(&store, &job).unwrap())
+    };
+    let summary = workflow::run(&store, scenario, &started.job, driver, &started.devices, settings).await.unwrap();
+    (summary.state, summary.devices)
 }
 
 fn lab_for(scenario: &Scenario) -> Arc<Lab> {

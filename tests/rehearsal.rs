@@ -236,9 +236,9 @@ AllowUsers {user}\nSubsystem netconf {subsystem}\n",
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        use hitless::driver::Driver;
         use hitless::driver::junos::{JunosDriver, JunosSettings};
         use hitless::driver::ssh::{SshAuth, SshConnector, SshSettings};
+        use hitless::exec::Driver;
         let settings = SshSettings {
             addresses: [("leaf1".to_string(), format!("127.0.0.1:{port}"))].into(),
             user,

@@ -1,6 +1,6 @@
 //! `hitless simulate`: verdicts, causes, foreign plans, determinism and `expect:`.
 
-use hitless::simulate::report::SimReport;
+use hitless::simulate::report::{CauseKind, SimReport};
 
 use crate::util::{bundled_scenarios, hitless, relative, write_temp};
 
@@ -40,7 +40,7 @@ fn both_leafs_of_a_server_in_one_batch_cut_it_off() {
     assert!([&worst.src, &worst.dst].iter().any(|e| *e == "bms1" || *e == "bms2"), "{worst:?}");
     let cause = worst.cause.as_ref().unwrap();
     assert!(cause.device == "leaf1" || cause.device == "leaf2", "{cause:?}");
-    assert_eq!(cause.kind, "blackhole");
+    assert_eq!(cause.kind, CauseKind::Blackhole);
     assert!(worst.blackhole_bytes > 0.0 && worst.congestion_bytes == 0.0);
 }
 
@@ -74,7 +74,7 @@ fn congestion_is_reported_as_congestion_and_a_slower_plan_avoids_it() {
     assert!(!report.hitless);
     assert!(report.flows_with_loss.iter().all(|f| f.blackhole_bytes == 0.0 && f.congestion_bytes > 0.0));
     let cause = report.flows_with_loss[0].cause.as_ref().unwrap();
-    assert_eq!(cause.kind, "congestion");
+    assert_eq!(cause.kind, CauseKind::Congestion);
     assert!(cause.link.as_ref().unwrap().contains("spine"), "{cause:?}");
     assert!(report.peak_link_utilisation.as_ref().unwrap().utilisation > 1.0);
     let (code, safe) = simulate(&["scenarios/congestion-safe.yaml"]);

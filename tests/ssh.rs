@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hitless::driver::Driver;
 use hitless::driver::junos::{JunosDriver, JunosSettings};
 use hitless::driver::ssh::{SshAuth, SshConnector, SshSettings};
+use hitless::exec::Driver;
 use hitless::lab::Lab;
 use hitless::lab::ssh::{LabAuth, host_key, start};
 

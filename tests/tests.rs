@@ -15,7 +15,7 @@ mod simulate;
 // `hitless image`: the catalog and the state store, crash and concurrency included.
 mod image;
 
-// `hitless upgrade` on the simulated driver: states, faults, crashes, cancel, refusals.
+// `hitless upgrade` on the virtual driver: states, faults, crashes, cancel, refusals.
 mod upgrade;
 
 // The Junos driver against the lab emulator, and misbehaving device-side peers.
@@ -32,3 +32,6 @@ mod deterministic;
 
 // Property tests: the planner keeps every rule on random fabrics.
 mod properties;
+
+// The architecture's invariants on the source: layers, no cycles, what lives where.
+mod architecture;

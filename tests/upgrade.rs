@@ -1,4 +1,4 @@
-//! `hitless upgrade` end to end on the simulated driver: states, faults, crashes, cancel.
+//! `hitless upgrade` end to end on the virtual driver: states, faults, crashes, cancel.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,9 +37,9 @@ fn upgrade(dir: &Path, scenario: &str, extra: &[&str]) -> (i32, Vec<serde_json::
     (run.code, lines, last)
 }
 
-/// The simulated devices' lasting state.
+/// The virtual devices' lasting state.
 fn fleet(dir: &Path, scenario_name: &str) -> BTreeMap<String, serde_json::Value> {
-    let text = std::fs::read_to_string(dir.join("simdevices").join(format!("{scenario_name}.json"))).unwrap();
+    let text = std::fs::read_to_string(dir.join("virtual-devices").join(format!("{scenario_name}.json"))).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -283,4 +283,44 @@ fn devices_and_image_flags_narrow_the_selection() {
         assert_eq!(run.code, 2, "{args:?}");
         assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
     }
+}
+
+#[test]
+fn rewording_the_journal_changes_no_traffic_verdict() {
+    use hitless::journal::Step;
+    use hitless::simulate::replay::replay;
+    use hitless::store::{Store, jobs};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, last) = upgrade(dir.path(), "scenarios/unsafe-all-spines.yaml", &["--allow-loss"]);
+    assert_eq!(code, 0);
+    let reported = last["execution_loss"]["lost_bytes"].as_f64().unwrap();
+    assert!(reported > 0.0, "this execution loses traffic: {last}");
+    let events = jobs::events(&Store::open(dir.path()).unwrap(), "job-0001", None).unwrap();
+    let scenario = hitless::scenario::Scenario::load(&root().join("scenarios/unsafe-all-spines.yaml")).unwrap();
+    let original = replay(&scenario, &events);
+    assert_eq!(original.lost_bytes, reported);
+    // Every message rewritten, including into the words the replay once matched on.
+    for wording in ["", "rebooting", "running 21.4R3", "x"] {
+        let mut reworded = events.clone();
+        reworded.iter_mut().for_each(|e| e.message = wording.to_string());
+        assert_eq!(replay(&scenario, &reworded), original, "messages rewritten to {wording:?}");
+    }
+    // The typed step is what decides: without it the replay sees nothing happen.
+    let mut stepless = events.clone();
+    stepless.iter_mut().for_each(|e| e.step = Step::Note);
+    assert_eq!(replay(&scenario, &stepless).lost_bytes, 0.0);
+}
+
+#[test]
+fn the_old_names_of_the_virtual_driver_still_work() {
+    // `--driver sim` and `--sim-speed` were spelled out before the virtual driver had its name.
+    let dir = tempfile::tempdir().unwrap();
+    let run = in_store(dir.path(), &["test-run", SMALL, "--driver", "sim", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (code, _, last) = upgrade(dir.path(), SMALL, &["--driver", "sim", "--sim-speed", "1000000"]);
+    assert_eq!((code, last["outcome"].as_str()), (0, Some("finished")));
+    let jobs = in_store(dir.path(), &["jobs", "--format", "json"]);
+    let jobs: serde_json::Value = serde_json::from_str(&jobs.stdout).unwrap();
+    assert_eq!(jobs[0]["driver"], "virtual");
 }

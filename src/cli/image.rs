@@ -192,9 +192,11 @@ fn verify(store: &Store, name: Option<&str>, format: Format) -> anyhow::Result<E
     for image in &images {
         let outcome = catalog::verify(image)?;
         let (status, detail) = match &outcome {
-            Verified::Intact => ("ok", String::new()),
-            Verified::Corrupt { expected, found } => ("corrupt", format!("sha256 is {found}, expected {expected}")),
-            Verified::Missing => ("missing", format!("{} is gone", image.path.display())),
+            Verified::Intact => (VerifyStatus::Ok, String::new()),
+            Verified::Corrupt { expected, found } => {
+                (VerifyStatus::Corrupt, format!("sha256 is {found}, expected {expected}"))
+            }
+            Verified::Missing => (VerifyStatus::Missing, format!("{} is gone", image.path.display())),
         };
         results.push(VerifyJson { name: image.fields.name.clone(), status, detail });
     }
@@ -203,11 +205,11 @@ fn verify(store: &Store, name: Option<&str>, format: Format) -> anyhow::Result<E
         Format::Table => {
             for result in &results {
                 let detail = if result.detail.is_empty() { String::new() } else { format!(": {}", result.detail) };
-                println!("{} {}{detail}", result.name, result.status.to_uppercase());
+                println!("{} {}{detail}", result.name, result.status.label());
             }
         }
     }
-    let bad = results.iter().filter(|r| r.status != "ok").count();
+    let bad = results.iter().filter(|r| r.status != VerifyStatus::Ok).count();
     if bad > 0 {
         eprintln!("hitless: {bad} of {} images failed verification; re-add them from a good copy", results.len());
         return Ok(ExitCode::from(EXIT_NO));
@@ -277,6 +279,25 @@ impl From<&CatalogImage> for ImageJson {
 #[derive(Serialize)]
 struct VerifyJson {
     name: String,
-    status: &'static str,
+    status: VerifyStatus,
     detail: String,
+}
+
+/// An image's verdict, `ok`, `corrupt` or `missing` in JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum VerifyStatus {
+    Ok,
+    Corrupt,
+    Missing,
+}
+
+impl VerifyStatus {
+    fn label(self) -> &'static str {
+        match self {
+            VerifyStatus::Ok => "OK",
+            VerifyStatus::Corrupt => "CORRUPT",
+            VerifyStatus::Missing => "MISSING",
+        }
+    }
 }

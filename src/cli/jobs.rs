@@ -3,13 +3,15 @@
 use std::process::ExitCode;
 
 use super::{Format, render};
-use crate::journal::JobState;
 use crate::store::{Store, jobs};
+use crate::workflow;
+use crate::workflow::report::{DeviceReport, EventReport, JobReport, StatusReport};
 
 pub fn list(store: &Store, format: Format) -> anyhow::Result<ExitCode> {
     let all = jobs::list(store)?;
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        let reports: Vec<JobReport> = all.iter().map(JobReport::from).collect();
+        println!("{}", serde_json::to_string_pretty(&reports)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = render::table(&["Job", "Scenario", "State", "Created", "Devices done"]);
@@ -32,7 +34,9 @@ pub fn status(store: &Store, job: &str, format: Format) -> anyhow::Result<ExitCo
     let record = jobs::get(store, job)?;
     let devices = jobs::devices(store, job)?;
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"job": record, "devices": devices}))?);
+        let report =
+            StatusReport { job: JobReport::from(&record), devices: devices.iter().map(DeviceReport::from).collect() };
+        println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
     let done = devices.iter().filter(|d| d.state.is_final() && !d.state.is_failure()).count();
@@ -75,7 +79,7 @@ pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> a
     }
     for event in &events {
         if format == Format::Json {
-            println!("{}", serde_json::to_string(event)?);
+            println!("{}", serde_json::to_string(&EventReport::new(event, None))?);
         } else {
             println!(
                 "{} [{:>8}] {:<12} {}: {}",
@@ -91,19 +95,13 @@ pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> a
 }
 
 pub fn cancel(store: &Store, job: &str) -> anyhow::Result<ExitCode> {
-    let record = jobs::get(store, job)?;
-    match record.state {
-        JobState::Finished | JobState::Cancelled => anyhow::bail!("job {job} is already {}", record.state.as_str()),
-        JobState::Halted => {
-            jobs::set_state(store, job, JobState::Cancelled)?;
+    match workflow::jobs::cancel(store, job)? {
+        workflow::jobs::Cancel::Halted => {
             println!("cancelled {job}; devices that failed stay in maintenance mode (see `hitless status {job}`)");
         }
-        JobState::Running => {
-            jobs::set_cancel_requested(store, job, true)?;
-            println!(
-                "cancel requested for {job}: the running upgrade starts no new work and returns undrained devices to service. If no process is running it, `hitless resume {job}` completes the cancel."
-            );
-        }
+        workflow::jobs::Cancel::Requested => println!(
+            "cancel requested for {job}: the running upgrade starts no new work and returns undrained devices to service. If no process is running it, `hitless resume {job}` completes the cancel."
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,19 +10,8 @@ use anyhow::{Context, bail};
 
 use super::render;
 use crate::lab::Lab;
-use crate::lab::ssh::{LabAuth, host_key, start};
+use crate::lab::ssh::{LabAuth, authorized_key, host_key, start};
 use crate::scenario::Scenario;
-
-/// Where `hitless lab` records the addresses it listens on, for `upgrade --driver junos`.
-const ADDRESSES_FILE: &str = "lab-addresses.json";
-
-/// The addresses the last `hitless lab` with this state directory listened on (empty if none).
-pub fn recorded_addresses(state_dir: &Path) -> BTreeMap<String, String> {
-    std::fs::read_to_string(state_dir.join(ADDRESSES_FILE))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
-}
 
 /// Options of `hitless lab`.
 pub struct LabOptions {
@@ -67,13 +56,7 @@ async fn serve_ssh(
     lab: Arc<Lab>,
 ) -> anyhow::Result<ExitCode> {
     let password = std::env::var("HITLESS_LAB_PASSWORD").ok().filter(|p| !p.is_empty());
-    let mut keys = Vec::new();
-    for path in &options.authorized_keys {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let key = russh::keys::PublicKey::from_openssh(text.trim())
-            .with_context(|| format!("{} is not an OpenSSH public key", path.display()))?;
-        keys.push(key);
-    }
+    let keys = options.authorized_keys.iter().map(|path| authorized_key(path)).collect::<Result<Vec<_>, _>>()?;
     if password.is_none() && keys.is_empty() {
         bail!(
             "nobody could log in: set HITLESS_LAB_PASSWORD (the password the lab accepts) or pass --authorized-key FILE"
@@ -96,10 +79,9 @@ async fn serve_ssh(
         .await
         .context("starting the lab's SSH servers")?;
     let addresses: BTreeMap<String, String> = bound.iter().map(|(d, a)| (d.clone(), a.to_string())).collect();
-    let file = state_dir.join(ADDRESSES_FILE);
-    let tmp = file.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&addresses)?)?;
-    std::fs::rename(&tmp, &file)?;
+    crate::lab::addresses::record(state_dir, &addresses)
+        .with_context(|| format!("cannot record the lab's addresses in {}", state_dir.display()))?;
+    let file = crate::lab::addresses::path(state_dir);
     let mut table = render::table(&["Device", "NETCONF over SSH"]);
     for (device, address) in &addresses {
         table.add_row(vec![device.clone(), address.clone()]);
@@ -112,6 +94,6 @@ async fn serve_ssh(
         file.display()
     );
     tokio::signal::ctrl_c().await?;
-    let _ = std::fs::remove_file(&file);
+    crate::lab::addresses::forget(state_dir);
     Ok(ExitCode::SUCCESS)
 }

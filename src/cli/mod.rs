@@ -146,9 +146,9 @@ impl SelectFlags {
 
 #[derive(Debug, clap::Args)]
 struct RunFlags {
-    /// Which driver talks to the devices (default: sim; on resume, the job's driver).
+    /// Which driver talks to the devices (default: virtual; on resume, the job's driver).
     #[arg(long, value_enum)]
-    driver: Option<upgrade::DriverKind>,
+    driver: Option<upgrade::DriverArg>,
     /// Junos driver: SSH user name.
     #[arg(long, default_value = "netops")]
     ssh_user: String,
@@ -170,9 +170,9 @@ struct RunFlags {
     /// Output format: `json` streams one JSON object per state change.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
-    /// Simulated driver: run this many times faster than real time instead of on a paused clock.
-    #[arg(long, value_parser = positive_speed)]
-    sim_speed: Option<f64>,
+    /// Virtual driver: run this many times faster than real time instead of on a paused clock.
+    #[arg(long, alias = "sim-speed", value_parser = positive_speed)]
+    virtual_speed: Option<f64>,
 }
 
 fn positive_speed(text: &str) -> Result<f64, String> {
@@ -184,7 +184,7 @@ fn positive_speed(text: &str) -> Result<f64, String> {
 
 impl RunFlags {
     fn options(&self, allow_loss: bool) -> upgrade::RunOptions {
-        let junos = upgrade::JunosOptions {
+        let junos = upgrade::JunosFlags {
             user: self.ssh_user.clone(),
             key: self.ssh_key.clone(),
             known_hosts: self.known_hosts.clone(),
@@ -192,12 +192,12 @@ impl RunFlags {
             time_scale: self.time_scale,
         };
         upgrade::RunOptions {
-            driver: self.driver,
+            driver: self.driver.map(Into::into),
             junos,
             yes: self.yes,
             allow_loss,
             format: self.format,
-            sim_speed: self.sim_speed,
+            virtual_speed: self.virtual_speed,
         }
     }
 }
@@ -273,7 +273,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::TestRun { scenario, select, run } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;
-            upgrade::test_run(&loaded, &image::open_store(state_dir)?, &run.options(false), run.format)
+            upgrade::test_run(&loaded, &image::open_store(state_dir)?, &run.options(false))
         }
         Command::Lab { scenario, time_scale, base_port, authorized_key, stdio, base_1_1 } => {
             let loaded = load_scenario(&scenario, state_dir)?;

@@ -1,16 +1,16 @@
 //! One type for whichever driver the operator chose, so the command line needs no generics.
 
 use super::junos::JunosDriver;
-use super::sim::SimDriver;
 use super::ssh::SshConnector;
-use super::{Driver, DriverError, Facts};
+use super::virt::VirtualDriver;
+use crate::exec::{Driver, DriverError, Facts};
 use crate::health::HealthReport;
 use crate::image::Image;
 
-/// The simulated driver or the Junos driver over SSH.
+/// The virtual driver or the Junos driver over SSH.
 pub enum AnyDriver {
-    /// Simulated devices.
-    Sim(SimDriver),
+    /// Virtual devices.
+    Virtual(VirtualDriver),
     /// Junos over NETCONF/SSH.
     Junos(JunosDriver<SshConnector>),
 }
@@ -18,7 +18,7 @@ pub enum AnyDriver {
 macro_rules! delegate {
     ($self:ident, $driver:ident => $call:expr) => {
         match $self {
-            AnyDriver::Sim($driver) => $call.await,
+            AnyDriver::Virtual($driver) => $call.await,
             AnyDriver::Junos($driver) => $call.await,
         }
     };

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Driver, DriverError, Facts};
+use crate::exec::{Driver, DriverError, Facts};
 use crate::health::HealthReport;
 use crate::image::Image;
 use crate::maintenance;

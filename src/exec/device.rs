@@ -1,12 +1,42 @@
 //! One device's upgrade, from whatever state it is really in.
 
-use super::{JobContext, Target};
-use crate::driver::{Driver, DriverError, Facts};
+use super::{Driver, DriverError, Facts, JobContext, WorkItem};
 use crate::journal::DeviceState::{self, *};
-use crate::store::StoreError;
+use crate::journal::{JournalError, Step};
+
+/// Which health check: before the device is touched, or after its upgrade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CheckStage {
+    PreUpgrade,
+    PostUpgrade,
+}
+
+impl CheckStage {
+    fn label(self) -> &'static str {
+        match self {
+            CheckStage::PreUpgrade => "pre-upgrade",
+            CheckStage::PostUpgrade => "post-upgrade",
+        }
+    }
+
+    fn step(self) -> Step {
+        match self {
+            CheckStage::PreUpgrade => Step::PreCheck,
+            CheckStage::PostUpgrade => Step::PostCheck,
+        }
+    }
+
+    /// Where a device that fails this check is left.
+    fn advice(self) -> &'static str {
+        match self {
+            CheckStage::PreUpgrade => "the device was not touched",
+            CheckStage::PostUpgrade => "the device stays in maintenance mode",
+        }
+    }
+}
 
 /// Upgrades one device; returns the state it ended in.
-pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, target: &Target) -> Result<DeviceState, StoreError> {
+pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, target: &WorkItem) -> Result<DeviceState, JournalError> {
     let device = target.device.as_str();
     let facts = match ctx.driver.facts(device).await {
         Ok(facts) => facts,
@@ -22,7 +52,7 @@ pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, target: &Target) -> Result<
     };
     let wanted = &target.image.version;
     if &facts.version == wanted && !facts.maintenance {
-        ctx.record(device, MaintenanceModeDeactivated, format!("already running {wanted} and in service"))?;
+        ctx.record(device, MaintenanceModeDeactivated, Step::Note, format!("already running {wanted} and in service"))?;
         return Ok(MaintenanceModeDeactivated);
     }
     if &facts.version != wanted {
@@ -30,7 +60,8 @@ pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, target: &Target) -> Result<
             return Ok(end);
         }
     } else {
-        ctx.record(device, HitlessImageUpgradeSuccessful, format!("already running {wanted}; finishing the upgrade"))?;
+        let message = format!("already running {wanted}; finishing the upgrade");
+        ctx.record(device, HitlessImageUpgradeSuccessful, Step::Note, message)?;
     }
     return_to_service(ctx, target).await
 }
@@ -38,34 +69,40 @@ pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, target: &Target) -> Result<
 /// Health check, maintenance mode on, image upgrade. `Some(state)` when the device stops there.
 async fn drain_and_install<D: Driver>(
     ctx: &JobContext<D>,
-    target: &Target,
+    target: &WorkItem,
     facts: &Facts,
-) -> Result<Option<DeviceState>, StoreError> {
+) -> Result<Option<DeviceState>, JournalError> {
     let device = target.device.as_str();
     if facts.maintenance {
-        ctx.record(device, MaintenanceModeActivated, "already in maintenance mode; continuing the upgrade")?;
+        ctx.record(
+            device,
+            MaintenanceModeActivated,
+            Step::Drained,
+            "already in maintenance mode; continuing the upgrade",
+        )?;
     } else {
-        if let Some(end) = health_check(ctx, target, "pre-upgrade").await? {
+        if let Some(end) = health_check(ctx, target, CheckStage::PreUpgrade).await? {
             return Ok(Some(end));
         }
         if ctx.cancelled() {
-            ctx.record(device, Cancelled, "not started: the job was cancelled")?;
+            ctx.record(device, Cancelled, Step::Note, "not started: the job was cancelled")?;
             return Ok(Some(Cancelled));
         }
-        ctx.record(device, ActivatingMaintenanceMode, "draining traffic")?;
+        ctx.record(device, ActivatingMaintenanceMode, Step::Drain, "draining traffic")?;
         if let Err(e) = retry_once(|| ctx.driver.set_maintenance(device, true)).await {
             return fail(ctx, device, MaintenanceModeFailure, format!("maintenance mode could not be turned on: {e}"))
                 .map(Some);
         }
-        ctx.record(device, MaintenanceModeActivated, "traffic drained")?;
+        ctx.record(device, MaintenanceModeActivated, Step::Drained, "traffic drained")?;
     }
     if ctx.cancelled() {
-        ctx.record(device, DeactivatingMaintenanceMode, "cancelled before the image upgrade; returning to service")?;
+        let message = "cancelled before the image upgrade; returning to service";
+        ctx.record(device, DeactivatingMaintenanceMode, Step::Undrain, message)?;
         if let Err(e) = retry_once(|| ctx.driver.set_maintenance(device, false)).await {
             return fail(ctx, device, MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"))
                 .map(Some);
         }
-        ctx.record(device, Cancelled, "cancelled; not upgraded, back in service")?;
+        ctx.record(device, Cancelled, Step::InService, "cancelled; not upgraded, back in service")?;
         return Ok(Some(Cancelled));
     }
     image_upgrade(ctx, target, facts).await
@@ -74,17 +111,17 @@ async fn drain_and_install<D: Driver>(
 /// Copy, checksum, install, reboot, wait, verify.
 async fn image_upgrade<D: Driver>(
     ctx: &JobContext<D>,
-    target: &Target,
+    target: &WorkItem,
     facts: &Facts,
-) -> Result<Option<DeviceState>, StoreError> {
+) -> Result<Option<DeviceState>, JournalError> {
     let (device, image) = (target.device.as_str(), &target.image);
     let stays = "the device stays in maintenance mode; see `hitless logs`, fix the cause and `hitless resume` the job";
     if facts.pending_install.as_ref() != Some(&image.version) {
-        ctx.record(device, ImageUpgrade, format!("copying {} and verifying its checksum", image.name))?;
+        ctx.record(device, ImageUpgrade, Step::Copy, format!("copying {} and verifying its checksum", image.name))?;
         if let Err(e) = retry_once(|| ctx.driver.stage_image(device, image)).await {
             return fail(ctx, device, HitlessImageUpgradeFailed, format!("{e}; {stays}")).map(Some);
         }
-        ctx.record(device, ImageUpgrade, format!("installing {}", image.name))?;
+        ctx.record(device, ImageUpgrade, Step::Install, format!("installing {}", image.name))?;
         if let Err(e) = ctx.driver.install(device, image).await {
             // A dropped session is not a failed install: ask the device what really happened.
             let installed = e.is_transport()
@@ -95,6 +132,7 @@ async fn image_upgrade<D: Driver>(
             ctx.record(
                 device,
                 ImageUpgrade,
+                Step::Note,
                 format!(
                     "the session dropped during the install ({e}), but the device reports {} installed",
                     image.version
@@ -106,18 +144,15 @@ async fn image_upgrade<D: Driver>(
         Ok(facts) => facts.boot_count,
         Err(e) => return fail(ctx, device, HitlessImageUpgradeFailed, format!("{e}; {stays}")).map(Some),
     };
-    ctx.record(device, ImageUpgrade, "rebooting")?;
+    ctx.record(device, ImageUpgrade, Step::Reboot, "rebooting")?;
     match ctx.driver.reboot(device).await {
         Err(e) if !e.is_transport() => {
             return fail(ctx, device, HitlessImageUpgradeFailed, format!("{e}; {stays}")).map(Some);
         }
         _ => {} // A reboot tears the session down; the boot count below proves it happened.
     }
-    ctx.record(
-        device,
-        ImageUpgrade,
-        format!("waiting up to {} s for the device to come back", ctx.boot_deadline_seconds),
-    )?;
+    let message = format!("waiting up to {} s for the device to come back", ctx.boot_deadline_seconds);
+    ctx.record(device, ImageUpgrade, Step::WaitBoot, message)?;
     let booted = match ctx.driver.wait_for_boot(device, before, ctx.boot_deadline_seconds).await {
         Ok(facts) => facts,
         Err(e) => return fail(ctx, device, HitlessImageUpgradeFailed, format!("{e}; {stays}")).map(Some),
@@ -126,36 +161,34 @@ async fn image_upgrade<D: Driver>(
         let message = format!("the device came back running {}, not {}; {stays}", booted.version, image.version);
         return fail(ctx, device, HitlessImageUpgradeFailed, message).map(Some);
     }
-    ctx.record(device, HitlessImageUpgradeSuccessful, format!("running {}", booted.version))?;
+    ctx.record(device, HitlessImageUpgradeSuccessful, Step::Booted, format!("running {}", booted.version))?;
     Ok(None)
 }
 
 /// Post-upgrade health check, then maintenance mode off.
-async fn return_to_service<D: Driver>(ctx: &JobContext<D>, target: &Target) -> Result<DeviceState, StoreError> {
+async fn return_to_service<D: Driver>(ctx: &JobContext<D>, target: &WorkItem) -> Result<DeviceState, JournalError> {
     let device = target.device.as_str();
-    if let Some(end) = health_check(ctx, target, "post-upgrade").await? {
+    if let Some(end) = health_check(ctx, target, CheckStage::PostUpgrade).await? {
         return Ok(end);
     }
-    ctx.record(device, DeactivatingMaintenanceMode, "returning traffic")?;
+    ctx.record(device, DeactivatingMaintenanceMode, Step::Undrain, "returning traffic")?;
     if let Err(e) = retry_once(|| ctx.driver.set_maintenance(device, false)).await {
         return fail(ctx, device, MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"));
     }
-    ctx.record(
-        device,
-        MaintenanceModeDeactivated,
-        format!("upgraded to {} and back in service", target.image.version),
-    )?;
+    let message = format!("upgraded to {} and back in service", target.image.version);
+    ctx.record(device, MaintenanceModeDeactivated, Step::InService, message)?;
     Ok(MaintenanceModeDeactivated)
 }
 
 /// Runs the health checks; `Some(HealthCheckFailed)` when they fail and that stops the device.
 async fn health_check<D: Driver>(
     ctx: &JobContext<D>,
-    target: &Target,
-    when: &str,
-) -> Result<Option<DeviceState>, StoreError> {
+    target: &WorkItem,
+    stage: CheckStage,
+) -> Result<Option<DeviceState>, JournalError> {
     let device = target.device.as_str();
-    ctx.record(device, HealthCheck, when.to_string())?;
+    let when = stage.label();
+    ctx.record(device, HealthCheck, stage.step(), when)?;
     let report = match retry_once(|| ctx.driver.health(device, &target.image)).await {
         Ok(report) => report,
         Err(e) => return fail(ctx, device, HealthCheckFailed, format!("{when}: {e}")).map(Some),
@@ -167,11 +200,10 @@ async fn health_check<D: Driver>(
     }
     let message = format!("{when}: {}", failures.join("; "));
     if ctx.abort_on_health_check_failure {
-        let advice =
-            if when == "pre-upgrade" { "the device was not touched" } else { "the device stays in maintenance mode" };
-        return fail(ctx, device, HealthCheckFailed, format!("{message}; {advice}")).map(Some);
+        return fail(ctx, device, HealthCheckFailed, format!("{message}; {}", stage.advice())).map(Some);
     }
-    ctx.record(device, HealthCheckFailed, format!("{message}; continuing (abort_on_health_check_failure is off)"))?;
+    let message = format!("{message}; continuing (abort_on_health_check_failure is off)");
+    ctx.record(device, HealthCheckFailed, Step::Note, message)?;
     Ok(None)
 }
 
@@ -180,8 +212,8 @@ fn fail<D: Driver>(
     device: &str,
     state: DeviceState,
     message: String,
-) -> Result<DeviceState, StoreError> {
-    ctx.record(device, state, message)?;
+) -> Result<DeviceState, JournalError> {
+    ctx.record(device, state, Step::Failed, message)?;
     Ok(state)
 }
 

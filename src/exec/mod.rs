@@ -2,33 +2,37 @@
 //! through the seed product's states, every state journaled before the action it announces.
 //!
 //! ```text
-//!  run_job ──► batch 1 ──spawn──► upgrade_device(leaf1) ─┐   (one task per device, JoinSet)
-//!          │           └─spawn──► upgrade_device(leaf3) ─┤──► journal (store, under a mutex)
-//!          │   all done, none failed?                    │──► on_event (progress, JSON lines)
-//!          └─► batch 2 ...                               └──► Driver calls
+//!  run_job ──► batch 1 ──spawn──► device::upgrade(leaf1) ─┐   (one task per device, JoinSet)
+//!          │           └─spawn──► device::upgrade(leaf3) ─┤──► Journal (under a mutex)
+//!          │   all done, none failed?                     │──► on_event (progress, JSON lines)
+//!          └─► batch 2 ...                                └──► Driver calls
 //! ```
 //!
-//! Each device first asks the device what is true ([`Driver::facts`]) and starts from there: a
-//! device already at the target version is not upgraded again, one already in maintenance mode is
-//! not drained twice, one with the target installed and pending is only rebooted. The same code
-//! therefore runs a fresh job and resumes a killed one. A failed device stays in maintenance mode
-//! (the safe place) and the job halts before the next batch. Cancelling stops new work: a device
-//! that has not begun its image upgrade is returned to service, one that has is finished first.
+//! The executor owns two ports and imports neither implementation: [`Driver`] (how it reaches a
+//! device; see `crate::driver`) and [`Journal`] (where it writes; the state store implements
+//! it). Each device first asks the device what is true ([`Driver::facts`]) and starts from there:
+//! a device already at the target version is not upgraded again, one already in maintenance mode
+//! is not drained twice, one with the target installed and pending is only rebooted. The same
+//! code therefore runs a fresh job and resumes a killed one. A failed device stays in maintenance
+//! mode (the safe place) and the job halts before the next batch. Cancelling stops new work: a
+//! device that has not begun its image upgrade is returned to service, one that has is finished
+//! first.
 
 mod device;
+pub mod driver;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::driver::Driver;
+pub use driver::{Driver, DriverError, Facts};
+
 use crate::health::HealthLimits;
 use crate::image::Image;
-use crate::journal::{DeviceState, Event, JobState};
-use crate::store::{Store, StoreError, jobs};
+use crate::journal::{DeviceState, Entry, Event, JobState, Journal, JournalError, Step};
 
-/// One device to upgrade, and to what.
+/// One device's work in a job: the device, and the image it is to run.
 #[derive(Clone, Debug)]
-pub struct Target {
+pub struct WorkItem {
     /// Device name.
     pub device: String,
     /// The image.
@@ -38,18 +42,21 @@ pub struct Target {
 }
 
 /// The job's clock: wall-clock Unix seconds, and seconds since the job started on the job's own
-/// clock (virtual time for the simulated driver).
+/// clock (virtual time for the virtual driver).
 pub type Clock = Arc<dyn Fn() -> (i64, f64) + Send + Sync>;
 
 /// Called after every journaled event (progress display, JSON event stream).
 pub type OnEvent = Arc<dyn Fn(&Event) + Send + Sync>;
 
+/// The journal a job writes through, shared by its device tasks.
+pub type SharedJournal = Arc<Mutex<dyn Journal>>;
+
 /// Everything a job's tasks share.
 pub struct JobContext<D: Driver> {
     /// The driver.
     pub driver: Arc<D>,
-    /// The store holding the journal.
-    pub store: Arc<Mutex<Store>>,
+    /// Where the job's journal is written.
+    pub journal: SharedJournal,
     /// Job id.
     pub job: String,
     /// Health-check limits.
@@ -67,14 +74,18 @@ pub struct JobContext<D: Driver> {
 }
 
 impl<D: Driver> JobContext<D> {
-    /// Journals `state` for `device` (before the action it announces) and reports it.
-    pub fn record(&self, device: &str, state: DeviceState, message: impl Into<String>) -> Result<(), StoreError> {
+    /// Journals `state` and `step` for `device` (before the action it announces) and reports it.
+    pub fn record(
+        &self,
+        device: &str,
+        state: DeviceState,
+        step: Step,
+        message: impl Into<String>,
+    ) -> Result<(), JournalError> {
         let (at_unix, at_seconds) = (self.clock)();
         let message = message.into();
-        let event = {
-            let mut store = self.store.lock().expect("journal lock not poisoned");
-            jobs::record(&mut store, &self.job, device, state, &message, at_unix, at_seconds)?
-        };
+        let entry = Entry { device, state, step, message: &message, at_unix, at_seconds };
+        let event = self.journal.lock().expect("journal lock not poisoned").record(&self.job, &entry)?;
         (self.on_event)(&event);
         Ok(())
     }
@@ -84,35 +95,27 @@ impl<D: Driver> JobContext<D> {
         if self.interrupted.load(Ordering::SeqCst) {
             return true;
         }
-        let store = self.store.lock().expect("journal lock not poisoned");
-        jobs::get(&store, &self.job).map(|j| j.cancel_requested).unwrap_or(false)
+        let journal = self.journal.lock().expect("journal lock not poisoned");
+        journal.cancel_requested(&self.job).unwrap_or(false)
     }
 }
 
-/// How a job ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every device upgraded (or skipped).
-    Finished,
-    /// A device failed; the job stopped before the next batch.
-    Halted,
-    /// The operator cancelled.
-    Cancelled,
-}
-
-/// Runs `batches` in order. Returns how the job ended; the job's state in the store says the
-/// same.
-pub async fn run_job<D: Driver>(ctx: Arc<JobContext<D>>, batches: Vec<Vec<Target>>) -> Result<Outcome, StoreError> {
+/// Runs `batches` in order. Returns the state the job ended in (finished, halted or
+/// cancelled); the journal says the same.
+pub async fn run_job<D: Driver>(
+    ctx: Arc<JobContext<D>>,
+    batches: Vec<Vec<WorkItem>>,
+) -> Result<JobState, JournalError> {
     for batch in batches {
         // A batch none of whose devices began is simply not started; a begun one is run, and
         // each device then handles the cancel itself (finishing or returning to service).
         if ctx.cancelled() && batch.iter().all(|t| !t.started) {
-            return finish(&ctx, Outcome::Cancelled, &batch_rest(&batch));
+            return finish(&ctx, JobState::Cancelled, &batch_rest(&batch));
         }
         let mut tasks = tokio::task::JoinSet::new();
-        for target in batch {
+        for item in batch {
             let ctx = Arc::clone(&ctx);
-            tasks.spawn(async move { device::upgrade(&ctx, &target).await });
+            tasks.spawn(async move { device::upgrade(&ctx, &item).await });
         }
         let mut failed = false;
         let mut cancelled = false;
@@ -122,36 +125,29 @@ pub async fn run_job<D: Driver>(ctx: Arc<JobContext<D>>, batches: Vec<Vec<Target
             cancelled |= state == DeviceState::Cancelled;
         }
         if failed {
-            return finish(&ctx, Outcome::Halted, &[]);
+            return finish(&ctx, JobState::Halted, &[]);
         }
         if cancelled {
-            return finish(&ctx, Outcome::Cancelled, &[]);
+            return finish(&ctx, JobState::Cancelled, &[]);
         }
     }
-    finish(&ctx, Outcome::Finished, &[])
+    finish(&ctx, JobState::Finished, &[])
 }
 
-fn batch_rest(batch: &[Target]) -> Vec<String> {
+fn batch_rest(batch: &[WorkItem]) -> Vec<String> {
     batch.iter().map(|t| t.device.clone()).collect()
 }
 
-fn finish<D: Driver>(ctx: &JobContext<D>, outcome: Outcome, not_started: &[String]) -> Result<Outcome, StoreError> {
-    let store = ctx.store.lock().expect("journal lock not poisoned");
-    if outcome == Outcome::Cancelled {
-        let pending: Vec<String> = jobs::devices(&store, &ctx.job)?
-            .into_iter()
-            .filter(|d| d.state == DeviceState::Pending || not_started.contains(&d.device))
-            .map(|d| d.device)
-            .collect();
-        drop(store);
+fn finish<D: Driver>(ctx: &JobContext<D>, end: JobState, not_started: &[String]) -> Result<JobState, JournalError> {
+    assert!(end != JobState::Running, "a job ends finished, halted or cancelled");
+    if end == JobState::Cancelled {
+        let devices = ctx.journal.lock().expect("journal lock not poisoned").devices(&ctx.job)?;
+        let pending =
+            devices.into_iter().filter(|d| d.state == DeviceState::Pending || not_started.contains(&d.device));
         for device in pending {
-            ctx.record(&device, DeviceState::Cancelled, "not started: the job was cancelled")?;
+            ctx.record(&device.device, DeviceState::Cancelled, Step::Note, "not started: the job was cancelled")?;
         }
-        let store = ctx.store.lock().expect("journal lock not poisoned");
-        jobs::set_state(&store, &ctx.job, JobState::Cancelled)?;
-        return Ok(outcome);
     }
-    let state = if outcome == Outcome::Finished { JobState::Finished } else { JobState::Halted };
-    jobs::set_state(&store, &ctx.job, state)?;
-    Ok(outcome)
+    ctx.journal.lock().expect("journal lock not poisoned").set_state(&ctx.job, end)?;
+    Ok(end)
 }

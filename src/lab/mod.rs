@@ -10,6 +10,7 @@
 //! A session is served over any `AsyncRead + AsyncWrite` stream ([`server::serve`]): an in-memory
 //! pipe in tests, standard input and output under an SSH server's `Subsystem netconf`.
 
+pub mod addresses;
 pub mod device;
 pub mod rpc;
 pub mod scp;

@@ -24,18 +24,59 @@ pub struct LabAuth {
     pub keys: Vec<PublicKey>,
 }
 
+/// Why the lab's host key cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum HostKeyError {
+    /// The stored key cannot be read or is not an OpenSSH private key.
+    #[error("cannot load the lab's host key {}: {source}", path.display())]
+    Load {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: russh::keys::Error,
+    },
+    /// A new key cannot be made or written.
+    #[error("cannot create the lab's host key {}: {reason}", path.display())]
+    Create {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a public key for the lab cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("authorized key {}: {reason}", path.display())]
+pub struct AuthorizedKeyError {
+    /// The key file.
+    pub path: std::path::PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+/// Reads an OpenSSH public key (`ssh-ed25519 AAAA... comment`) that may log in to the lab.
+pub fn authorized_key(path: &Path) -> Result<PublicKey, AuthorizedKeyError> {
+    let error = |reason: String| AuthorizedKeyError { path: path.to_path_buf(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot be read: {e}")))?;
+    PublicKey::from_openssh(text.trim()).map_err(|e| error(format!("is not an OpenSSH public key: {e}")))
+}
+
 /// Loads the lab's host key from `path`, creating it (Ed25519) on first use, so known_hosts
 /// entries stay valid across lab restarts.
-pub fn host_key(path: &Path) -> anyhow::Result<PrivateKey> {
+pub fn host_key(path: &Path) -> Result<PrivateKey, HostKeyError> {
     if path.exists() {
-        return Ok(russh::keys::load_secret_key(path, None)?);
+        return russh::keys::load_secret_key(path, None)
+            .map_err(|source| HostKeyError::Load { path: path.to_path_buf(), source });
     }
-    let key = PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519)?;
+    let create = |reason: String| HostKeyError::Create { path: path.to_path_buf(), reason };
+    let key =
+        PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).map_err(|e| create(e.to_string()))?;
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        std::fs::create_dir_all(parent).map_err(|e| create(e.to_string()))?;
     }
-    let text = key.to_openssh(russh::keys::ssh_key::LineEnding::LF)?;
-    write_private(path, text.as_bytes())?;
+    let text = key.to_openssh(russh::keys::ssh_key::LineEnding::LF).map_err(|e| create(e.to_string()))?;
+    write_private(path, text.as_bytes()).map_err(|e| create(e.to_string()))?;
     Ok(key)
 }
 

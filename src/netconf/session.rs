@@ -123,8 +123,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let hello = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities><capability>{BASE_10}</capability><capability>{BASE_11}</capability></capabilities></hello>"
         );
-        session.write(&hello, "hello").await?;
-        let reply = session.read_message("hello", timeout).await?;
+        // Hellos are always framed end-of-message (RFC 6242 §4.1), whatever comes after.
+        session.write(&hello, "hello", Framing::EndOfMessage).await?;
+        let reply = session.read_message("hello", Framing::EndOfMessage, timeout).await?;
         let root = xml::parse(&reply).map_err(|source| session.xml_error("hello", source))?;
         if root.name != "hello" {
             return Err(session.protocol(format!("expected <hello>, got <{}>", root.name)));
@@ -159,8 +160,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.next_id += 1;
         let message =
             format!("<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"{id}\">{body}</rpc>");
-        self.write(&message, &rpc_name).await?;
-        let text = self.read_message(&rpc_name, timeout).await?;
+        self.write(&message, &rpc_name, self.framing).await?;
+        let text = self.read_message(&rpc_name, self.framing, timeout).await?;
         let reply = xml::parse(&text).map_err(|source| self.xml_error(&rpc_name, source))?;
         if reply.name != "rpc-reply" {
             return Err(self.protocol(format!("expected <rpc-reply> to {rpc_name}, got <{}>", reply.name)));
@@ -190,8 +191,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let _ = self.rpc("<close-session/>", Duration::from_secs(5)).await;
     }
 
-    async fn write(&mut self, message: &str, during: &str) -> Result<(), NetconfError> {
-        let framing = if during == "hello" { Framing::EndOfMessage } else { self.framing };
+    async fn write(&mut self, message: &str, during: &str, framing: Framing) -> Result<(), NetconfError> {
         let bytes = framing::encode(message, framing);
         let io = |source| NetconfError::Io { device: self.device.clone(), during: during.to_string(), source };
         self.stream.write_all(&bytes).await.map_err(io)?;
@@ -202,8 +202,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         })
     }
 
-    async fn read_message(&mut self, during: &str, timeout: Duration) -> Result<String, NetconfError> {
-        let framing = if during == "hello" { Framing::EndOfMessage } else { self.framing };
+    async fn read_message(
+        &mut self,
+        during: &str,
+        framing: Framing,
+        timeout: Duration,
+    ) -> Result<String, NetconfError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut buffer = vec![0u8; READ_CHUNK];
         loop {

@@ -18,7 +18,9 @@ use crate::model::{DeviceId, Role};
 use crate::scenario::Scenario;
 use crate::scenario::settings::SimSettings;
 use network::Network;
-use report::{BYTES_PER_GBIT, BatchSimReport, CauseReport, ExposureReport, FlowLossReport, PeakReport, SimReport};
+use report::{
+    BYTES_PER_GBIT, BatchSimReport, CauseKind, CauseReport, ExposureReport, FlowLossReport, PeakReport, SimReport,
+};
 
 /// How to run the simulation.
 #[derive(Clone, Copy, Debug)]
@@ -197,13 +199,13 @@ fn cause_report(topology: &hitless_sim::Topology, cause: Cause, at: SimTime) -> 
         Cause::Blackhole(node) => CauseReport {
             device: topology.node(node).name.clone(),
             at_seconds: at.secs_f64(),
-            kind: "blackhole".to_string(),
+            kind: CauseKind::Blackhole,
             link: None,
         },
         Cause::Congestion(link) => CauseReport {
             device: topology.link(link).from.clone(),
             at_seconds: at.secs_f64(),
-            kind: "congestion".to_string(),
+            kind: CauseKind::Congestion,
             link: Some(link_name(topology, link)),
         },
     }

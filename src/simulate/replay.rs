@@ -5,7 +5,7 @@ use hitless_sim::{Action, SimTime, Simulation};
 
 use super::network::{Network, node};
 use super::report::{BYTES_PER_GBIT, FlowLossReport};
-use crate::journal::{DeviceState, Event};
+use crate::journal::{Event, Step};
 use crate::scenario::Scenario;
 
 /// What the traffic lost while the job ran.
@@ -19,18 +19,19 @@ pub struct ExecutionLoss {
     pub worst: Option<FlowLossReport>,
 }
 
-/// Turns journal events into device actions: drain when maintenance mode starts, down at the
-/// reboot, up when the new version answers, undrain when maintenance mode ends.
+/// Turns journal events into device actions by their typed step (never their wording): drain
+/// when maintenance mode starts, down at the reboot, up when the new version answers, undrain
+/// when maintenance mode ends.
 pub fn timeline(scenario: &Scenario, events: &[Event]) -> Vec<(SimTime, Action)> {
     let mut actions = Vec::new();
     for event in events {
         let Some(id) = scenario.fabric.lookup(&event.device) else { continue };
         let at = SimTime::from_millis((event.at_seconds * 1000.0).round().max(0.0) as u64);
-        let action = match event.state {
-            DeviceState::ActivatingMaintenanceMode => Action::Drain(node(id)),
-            DeviceState::ImageUpgrade if event.message == "rebooting" => Action::Down(node(id)),
-            DeviceState::HitlessImageUpgradeSuccessful if event.message.starts_with("running") => Action::Up(node(id)),
-            DeviceState::DeactivatingMaintenanceMode => Action::Undrain(node(id)),
+        let action = match event.step {
+            Step::Drain => Action::Drain(node(id)),
+            Step::Reboot => Action::Down(node(id)),
+            Step::Booted => Action::Up(node(id)),
+            Step::Undrain => Action::Undrain(node(id)),
             _ => continue,
         };
         actions.push((at, action));

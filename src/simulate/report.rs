@@ -69,10 +69,20 @@ pub struct CauseReport {
     /// When the loss began.
     pub at_seconds: f64,
     /// `blackhole` or `congestion`.
-    pub kind: String,
+    pub kind: CauseKind,
     /// The congested link, `from->to`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub link: Option<String>,
+}
+
+/// How traffic was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CauseKind {
+    /// Sent to a device that did not forward it, or that had no route.
+    Blackhole,
+    /// Offered above a link's capacity.
+    Congestion,
 }
 
 /// The busiest link.

@@ -54,9 +54,11 @@ pub fn stage(store: &Store, source: &Path, progress: &mut dyn FnMut(u64, u64)) -
     let path = dir.join(unique);
     let mut file = File::options().write(true).create_new(true).open(&path).map_err(io("cannot create", &path))?;
     file.lock().map_err(io("cannot lock", &path))?;
-    let digest = hash_copy(&mut input, Some(&mut file), &mut |done| progress(done, total)).map_err(|(what, e)| {
-        if what == "read" { io("cannot read image file", source)(e) } else { io("cannot write", &path)(e) }
-    })?;
+    let digest =
+        hash_copy(&mut input, Some(&mut file), &mut |done| progress(done, total)).map_err(|(side, e)| match side {
+            Side::Read => io("cannot read image file", source)(e),
+            Side::Write => io("cannot write", &path)(e),
+        })?;
     file.sync_all().map_err(io("cannot sync", &path))?;
     Ok(Staged { path, _file: file, digest })
 }
@@ -85,25 +87,32 @@ pub fn hash_file(path: &Path) -> Result<Digest, StoreError> {
     hash_copy(&mut input, None, &mut |_| {}).map_err(|(_, e)| io("cannot read", path)(e))
 }
 
+/// Which side of a copy failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Read,
+    Write,
+}
+
 /// Reads `input` to its end, hashing it (SHA-256 and MD5) and copying it to `output` if given;
 /// `progress` gets the bytes done so far. An error says whether reading or writing failed.
 fn hash_copy(
     input: &mut File,
     mut output: Option<&mut File>,
     progress: &mut dyn FnMut(u64),
-) -> Result<Digest, (&'static str, std::io::Error)> {
+) -> Result<Digest, (Side, std::io::Error)> {
     let (mut sha, mut md5) = (Sha256::new(), Md5::new());
     let mut buffer = vec![0u8; CHUNK_BYTES];
     let mut size_bytes = 0u64;
     loop {
-        let read = input.read(&mut buffer).map_err(|e| ("read", e))?;
+        let read = input.read(&mut buffer).map_err(|e| (Side::Read, e))?;
         if read == 0 {
             break;
         }
         sha.update(&buffer[..read]);
         md5.update(&buffer[..read]);
         if let Some(output) = output.as_deref_mut() {
-            output.write_all(&buffer[..read]).map_err(|e| ("write", e))?;
+            output.write_all(&buffer[..read]).map_err(|e| (Side::Write, e))?;
         }
         size_bytes += read as u64;
         progress(size_bytes);

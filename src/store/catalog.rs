@@ -125,16 +125,13 @@ pub fn update(store: &Store, name: &str, edit: &ImageEdit) -> Result<CatalogImag
 /// garbage collection if no other image shares its content.
 pub fn remove(store: &mut Store, name: &str) -> Result<(), StoreError> {
     get(store, name)?;
-    let job: Option<String> = store
-        .conn
-        .query_row(
-            "SELECT jobs.id FROM jobs JOIN job_images ON job_images.job = jobs.id
-             WHERE job_images.image = ?1 AND jobs.state NOT IN ('finished', 'cancelled') ORDER BY jobs.id LIMIT 1",
-            [name],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| store.sqlite(e))?;
+    let sql = format!(
+        "SELECT jobs.id FROM jobs JOIN job_images ON job_images.job = jobs.id
+         WHERE job_images.image = ?1 AND jobs.state IN ({}) ORDER BY jobs.id LIMIT 1",
+        super::jobs::open_states_sql()
+    );
+    let job: Option<String> =
+        store.conn.query_row(&sql, [name], |r| r.get(0)).optional().map_err(|e| store.sqlite(e))?;
     if let Some(job) = job {
         return Err(StoreError::ImageInUse { name: name.to_string(), job });
     }

@@ -3,7 +3,14 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, StoreError};
-use crate::journal::{DeviceState, Event, Job, JobDevice, JobState};
+use crate::journal::{DriverKind, Entry, Event, Job, JobDevice, JobState, Journal, JournalError};
+
+/// The SQL list of the open job states (`'running', 'halted'`), from [`JobState::is_open`], so
+/// the SQL cannot disagree with the code.
+pub(crate) fn open_states_sql() -> String {
+    let open: Vec<String> = JobState::ALL.iter().filter(|s| s.is_open()).map(|s| format!("'{}'", s.as_str())).collect();
+    open.join(", ")
+}
 
 /// A new job's description.
 pub struct NewJob<'a> {
@@ -13,11 +20,11 @@ pub struct NewJob<'a> {
     pub fabric: &'a str,
     /// Scenario text.
     pub scenario_yaml: &'a str,
-    /// Plan JSON.
+    /// The plan as JSON: a list of batches, each a list of device names.
     pub plan: &'a str,
-    /// Driver name.
-    pub driver: &'a str,
-    /// Devices: (name, batch, image, initial state, message).
+    /// The driver.
+    pub driver: DriverKind,
+    /// Every device with its batch, image, initial state and message.
     pub devices: &'a [JobDevice],
     /// Creation time.
     pub created_unix: i64,
@@ -28,14 +35,12 @@ pub fn create(store: &mut Store, job: &NewJob) -> Result<String, StoreError> {
     let db_path = store.db_path.clone();
     let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
     let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
-    let open: Option<(String, String)> = tx
-        .query_row(
-            "SELECT id, state FROM jobs WHERE fabric = ?1 AND state IN ('running', 'halted') ORDER BY id LIMIT 1",
-            [job.fabric],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(sqlite)?;
+    let sql = format!(
+        "SELECT id, state FROM jobs WHERE fabric = ?1 AND state IN ({}) ORDER BY id LIMIT 1",
+        open_states_sql()
+    );
+    let open: Option<(String, String)> =
+        tx.query_row(&sql, [job.fabric], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(sqlite)?;
     if let Some((id, state)) = open {
         return Err(StoreError::FabricBusy { job: id, state });
     }
@@ -44,7 +49,7 @@ pub fn create(store: &mut Store, job: &NewJob) -> Result<String, StoreError> {
     tx.execute(
         "INSERT INTO jobs (id, scenario, fabric, state, created_unix, scenario_yaml, plan, driver, cancel_requested)
          VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, 0)",
-        params![id, job.scenario, job.fabric, job.created_unix, job.scenario_yaml, job.plan, job.driver],
+        params![id, job.scenario, job.fabric, job.created_unix, job.scenario_yaml, job.plan, job.driver.as_str()],
     )
     .map_err(sqlite)?;
     for device in job.devices {
@@ -63,15 +68,7 @@ pub fn create(store: &mut Store, job: &NewJob) -> Result<String, StoreError> {
 }
 
 /// Appends an event and sets the device's state, in one transaction. Returns the event.
-pub fn record(
-    store: &mut Store,
-    job: &str,
-    device: &str,
-    state: DeviceState,
-    message: &str,
-    at_unix: i64,
-    at_seconds: f64,
-) -> Result<Event, StoreError> {
+pub fn record(store: &mut Store, job: &str, entry: &Entry) -> Result<Event, StoreError> {
     let db_path = store.db_path.clone();
     let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
     let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
@@ -79,17 +76,35 @@ pub fn record(
         .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job = ?1", [job], |r| r.get(0))
         .map_err(sqlite)?;
     tx.execute(
-        "INSERT INTO job_events (job, seq, at_unix, at_seconds, device, state, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![job, seq, at_unix, at_seconds, device, state.label(), message],
+        "INSERT INTO job_events (job, seq, at_unix, at_seconds, device, state, step, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            job,
+            seq,
+            entry.at_unix,
+            entry.at_seconds,
+            entry.device,
+            entry.state.label(),
+            entry.step.as_str(),
+            entry.message
+        ],
     )
     .map_err(sqlite)?;
     tx.execute(
         "UPDATE job_devices SET state = ?3, message = ?4 WHERE job = ?1 AND device = ?2",
-        params![job, device, state.label(), message],
+        params![job, entry.device, entry.state.label(), entry.message],
     )
     .map_err(sqlite)?;
     tx.commit().map_err(sqlite)?;
-    Ok(Event { seq, at_unix, at_seconds, device: device.to_string(), state, message: message.to_string() })
+    Ok(Event {
+        seq,
+        at_unix: entry.at_unix,
+        at_seconds: entry.at_seconds,
+        device: entry.device.to_string(),
+        state: entry.state,
+        step: entry.step,
+        message: entry.message.to_string(),
+    })
 }
 
 /// Sets a job's state.
@@ -101,7 +116,7 @@ pub fn set_state(store: &Store, job: &str, state: JobState) -> Result<(), StoreE
     Ok(())
 }
 
-/// Asks a running job to stop (`hitless cancel`), or clears the request (on resume).
+/// Records (or withdraws) the operator's request that a running job stop (`hitless cancel`).
 pub fn set_cancel_requested(store: &Store, job: &str, requested: bool) -> Result<(), StoreError> {
     get(store, job)?;
     store
@@ -113,6 +128,7 @@ pub fn set_cancel_requested(store: &Store, job: &str, requested: bool) -> Result
 
 fn job_from_row(row: &Row) -> rusqlite::Result<Job> {
     let state: String = row.get(3)?;
+    let driver: String = row.get(7)?;
     Ok(Job {
         id: row.get(0)?,
         scenario: row.get(1)?,
@@ -121,16 +137,16 @@ fn job_from_row(row: &Row) -> rusqlite::Result<Job> {
         created_unix: row.get(4)?,
         scenario_yaml: row.get(5)?,
         plan: row.get(6)?,
-        driver: row.get(7)?,
+        driver: parse_stored(&driver)?,
         cancel_requested: row.get(8)?,
     })
 }
 
 const JOB_COLUMNS: &str = "id, scenario, fabric, state, created_unix, scenario_yaml, plan, driver, cancel_requested";
 
-/// Parses a state name read from the store; a bad one means a damaged store.
-fn parse_stored<T: std::str::FromStr<Err = String>>(text: &str) -> rusqlite::Result<T> {
-    text.parse().map_err(|e: String| rusqlite::Error::ToSqlConversionFailure(e.into()))
+/// Parses a name read from the store; a bad one means a damaged (or newer) store.
+fn parse_stored<T: std::str::FromStr<Err = crate::journal::UnknownName>>(text: &str) -> rusqlite::Result<T> {
+    text.parse().map_err(|e: crate::journal::UnknownName| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
 /// One job.
@@ -178,22 +194,49 @@ pub fn events(store: &Store, job: &str, device: Option<&str>) -> Result<Vec<Even
     let mut statement = store
         .conn
         .prepare(
-            "SELECT seq, at_unix, at_seconds, device, state, message FROM job_events
+            "SELECT seq, at_unix, at_seconds, device, state, step, message FROM job_events
              WHERE job = ?1 AND (?2 IS NULL OR device = ?2) ORDER BY seq",
         )
         .map_err(|e| store.sqlite(e))?;
     let rows = statement
         .query_map(params![job, device], |r| {
             let state: String = r.get(4)?;
+            let step: String = r.get(5)?;
             Ok(Event {
                 seq: r.get(0)?,
                 at_unix: r.get(1)?,
                 at_seconds: r.get(2)?,
                 device: r.get(3)?,
                 state: parse_stored(&state)?,
-                message: r.get(5)?,
+                step: parse_stored(&step)?,
+                message: r.get(6)?,
             })
         })
         .map_err(|e| store.sqlite(e))?;
     rows.collect::<Result<_, _>>().map_err(|e| store.sqlite(e))
+}
+
+impl From<StoreError> for JournalError {
+    fn from(error: StoreError) -> JournalError {
+        JournalError(Box::new(error))
+    }
+}
+
+/// The store is the journal a running job writes through.
+impl Journal for Store {
+    fn record(&mut self, job: &str, entry: &Entry) -> Result<Event, JournalError> {
+        Ok(record(self, job, entry)?)
+    }
+
+    fn cancel_requested(&self, job: &str) -> Result<bool, JournalError> {
+        Ok(get(self, job)?.cancel_requested)
+    }
+
+    fn devices(&self, job: &str) -> Result<Vec<JobDevice>, JournalError> {
+        Ok(devices(self, job)?)
+    }
+
+    fn set_state(&mut self, job: &str, state: JobState) -> Result<(), JournalError> {
+        Ok(set_state(self, job, state)?)
+    }
 }

@@ -55,6 +55,25 @@ pub const MIGRATIONS: &[&str] = &[
         message TEXT NOT NULL,
         PRIMARY KEY (job, seq)
     );",
+    // 4: every event records what the device is doing as a typed step beside its message, so
+    // nothing that decides reads the message. Events written before this are given the step their
+    // wording meant, once, here; the driver formerly called "sim" is the virtual driver.
+    "ALTER TABLE job_events ADD COLUMN step TEXT NOT NULL DEFAULT 'note';
+    UPDATE job_events SET step = CASE
+        WHEN state = 'Activating Maintenance Mode' THEN 'drain'
+        WHEN state = 'Maintenance Mode Activated' THEN 'drained'
+        WHEN state = 'Image Upgrade' AND message = 'rebooting' THEN 'reboot'
+        WHEN state = 'Image Upgrade' AND message LIKE 'copying %' THEN 'copy'
+        WHEN state = 'Image Upgrade' AND message LIKE 'installing %' THEN 'install'
+        WHEN state = 'Image Upgrade' AND message LIKE 'waiting up to %' THEN 'wait-boot'
+        WHEN state = 'Hitless Image Upgrade Successful' AND message LIKE 'running %' THEN 'booted'
+        WHEN state = 'Deactivating Maintenance Mode' THEN 'undrain'
+        WHEN state = 'Maintenance Mode Deactivated' THEN 'in-service'
+        WHEN state = 'Health Check' AND message = 'pre-upgrade' THEN 'pre-check'
+        WHEN state = 'Health Check' AND message = 'post-upgrade' THEN 'post-check'
+        WHEN state IN ('Health Check Failed', 'Hitless Image Upgrade Failed', 'Maintenance Mode Failure') THEN 'failed'
+        ELSE 'note' END;
+    UPDATE jobs SET driver = 'virtual' WHERE driver = 'sim';",
 ];
 
 /// The newest schema version this binary knows.

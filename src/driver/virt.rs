@@ -1,5 +1,6 @@
-//! The simulated driver: virtual devices that answer [`Driver`] calls from the scenario's fabric
-//! and timing profile, in virtual time.
+//! The virtual driver: virtual devices that answer [`Driver`] calls from the scenario's fabric
+//! and timing profile, in virtual time. (Not to be confused with the simulator, `crate::simulate`,
+//! which judges a plan against a traffic model: these devices carry no traffic.)
 //!
 //! Like real switches, their state (version, maintenance mode, a pending install, boot count)
 //! outlives the executor: it is kept in a JSON file beside the store and rewritten atomically on
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Driver, DriverError, Facts};
+use crate::exec::{Driver, DriverError, Facts};
 use crate::faults::{Fault, FaultKind, FaultPhase, fault_at};
 use crate::health::HealthReport;
 use crate::image::Image;
@@ -24,9 +25,9 @@ use crate::model::Fabric;
 use crate::timing::TimingProfile;
 use crate::version::Version;
 
-/// One simulated device's lasting state.
+/// One virtual device's lasting state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SimDevice {
+pub struct VirtualDevice {
     /// Running version.
     pub version: String,
     /// Maintenance mode configured.
@@ -45,17 +46,17 @@ pub struct SimDevice {
     pub fired: Vec<String>,
 }
 
-/// The simulated fleet.
-pub struct SimDriver {
+/// The virtual fleet.
+pub struct VirtualDriver {
     path: PathBuf,
-    devices: Mutex<BTreeMap<String, SimDevice>>,
+    devices: Mutex<BTreeMap<String, VirtualDevice>>,
     faults: Vec<Fault>,
     timing: TimingProfile,
     roles: BTreeMap<String, crate::model::Role>,
     speed: f64,
 }
 
-impl SimDriver {
+impl VirtualDriver {
     /// Opens (or creates from `fabric`) the fleet kept in `path`.
     pub fn open(
         path: &Path,
@@ -63,15 +64,15 @@ impl SimDriver {
         timing: TimingProfile,
         faults: Vec<Fault>,
         speed: f64,
-    ) -> std::io::Result<SimDriver> {
+    ) -> std::io::Result<VirtualDriver> {
         assert!(speed > 0.0, "the simulated clock runs forwards");
-        let mut devices: BTreeMap<String, SimDevice> = match std::fs::read_to_string(path) {
+        let mut devices: BTreeMap<String, VirtualDevice> = match std::fs::read_to_string(path) {
             Ok(text) => serde_json::from_str(&text).map_err(std::io::Error::other)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(e),
         };
         for device in fabric.devices() {
-            devices.entry(device.name.clone()).or_insert_with(|| SimDevice {
+            devices.entry(device.name.clone()).or_insert_with(|| VirtualDevice {
                 version: device.version.to_string(),
                 maintenance: false,
                 staged: None,
@@ -83,17 +84,18 @@ impl SimDriver {
             });
         }
         let roles = fabric.devices().iter().map(|d| (d.name.clone(), d.role)).collect();
-        let driver = SimDriver { path: path.to_path_buf(), devices: Mutex::new(devices), faults, timing, roles, speed };
+        let driver =
+            VirtualDriver { path: path.to_path_buf(), devices: Mutex::new(devices), faults, timing, roles, speed };
         driver.save(&driver.devices.lock().expect("not poisoned"))?;
         Ok(driver)
     }
 
     /// A snapshot of every device's state (for tests and reports).
-    pub fn devices(&self) -> BTreeMap<String, SimDevice> {
+    pub fn devices(&self) -> BTreeMap<String, VirtualDevice> {
         self.devices.lock().expect("not poisoned").clone()
     }
 
-    fn save(&self, devices: &BTreeMap<String, SimDevice>) -> std::io::Result<()> {
+    fn save(&self, devices: &BTreeMap<String, VirtualDevice>) -> std::io::Result<()> {
         if let Some(parent) = self.path.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -107,13 +109,13 @@ impl SimDriver {
         &self,
         device: &str,
         operation: &'static str,
-        change: impl FnOnce(&mut SimDevice) -> T,
+        change: impl FnOnce(&mut VirtualDevice) -> T,
     ) -> Result<T, DriverError> {
         let mut devices = self.devices.lock().expect("not poisoned");
         let state = devices.get_mut(device).ok_or_else(|| DriverError::Rejected {
             device: device.to_string(),
             operation,
-            message: "no such device in the simulated fabric".to_string(),
+            message: "no such device in the virtual fabric".to_string(),
         })?;
         if state.dead {
             return Err(DriverError::Unreachable {
@@ -126,7 +128,7 @@ impl SimDriver {
         self.save(&devices).map_err(|e| DriverError::Rejected {
             device: device.to_string(),
             operation,
-            message: format!("simulated device state could not be saved to {}: {e}", self.path.display()),
+            message: format!("virtual device state could not be saved to {}: {e}", self.path.display()),
         })?;
         Ok(out)
     }
@@ -169,10 +171,10 @@ impl SimDriver {
 }
 
 fn parse(version: &str) -> Version {
-    Version::parse(version).expect("simulated devices hold versions that parse")
+    Version::parse(version).expect("virtual devices hold versions that parse")
 }
 
-impl Driver for SimDriver {
+impl Driver for VirtualDriver {
     async fn facts(&self, device: &str) -> Result<Facts, DriverError> {
         self.update(device, "get facts", |d| Facts {
             hostname: device.to_string(),

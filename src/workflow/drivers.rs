@@ -1,0 +1,133 @@
+//! Building the driver the operator chose: virtual devices kept beside the store, or Junos over
+//! SSH to the addresses of the scenario (or of a running lab).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::WorkflowError;
+use crate::driver::any::AnyDriver;
+use crate::driver::junos::{JunosDriver, JunosSettings};
+use crate::driver::ssh::{SshAuth, SshConnector, SshSettings};
+use crate::driver::virt::VirtualDriver;
+use crate::journal::DriverKind;
+use crate::scenario::Scenario;
+
+/// How to reach Junos devices over SSH.
+#[derive(Clone, Debug)]
+pub struct JunosOptions {
+    /// Login name.
+    pub user: String,
+    /// Credentials (the caller reads the password from the environment or a prompt).
+    pub auth: SshAuth,
+    /// known_hosts file; default `known_hosts` in the state directory.
+    pub known_hosts: Option<PathBuf>,
+    /// Record unknown host keys.
+    pub trust_on_first_use: bool,
+    /// Device seconds per real second (a lab started with `--time-scale`); 1 for real switches.
+    pub time_scale: f64,
+}
+
+/// The driver the operator chose, with what it needs.
+#[derive(Clone, Debug)]
+pub enum DriverChoice {
+    /// Virtual devices. `speed`: virtual seconds per real second; `None` runs on tokio's paused
+    /// clock (as fast as possible, deterministic).
+    Virtual {
+        /// See above.
+        speed: Option<f64>,
+    },
+    /// Junos over NETCONF/SSH.
+    Junos(JunosOptions),
+}
+
+impl DriverChoice {
+    /// The kind recorded in a job.
+    pub fn kind(&self) -> DriverKind {
+        match self {
+            DriverChoice::Virtual { .. } => DriverKind::Virtual,
+            DriverChoice::Junos(_) => DriverKind::Junos,
+        }
+    }
+
+    /// True when the job should run on tokio's paused clock (virtual devices at full speed).
+    pub fn paused_clock(&self) -> bool {
+        matches!(self, DriverChoice::Virtual { speed: None })
+    }
+
+    /// Job seconds per real second: the virtual devices' speed, or the lab's time scale.
+    pub fn time_scale(&self) -> f64 {
+        match self {
+            DriverChoice::Virtual { speed } => speed.unwrap_or(1.0),
+            DriverChoice::Junos(options) => options.time_scale,
+        }
+    }
+}
+
+/// Where the virtual devices of `scenario` keep their state in the store at `state_dir`.
+pub fn virtual_devices_path(state_dir: &Path, scenario: &Scenario) -> PathBuf {
+    let safe: String =
+        scenario.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let path = state_dir.join("virtual-devices").join(format!("{safe}.json"));
+    // Stores written before the virtual driver had its name kept the file in `simdevices/`.
+    let old = state_dir.join("simdevices").join(format!("{safe}.json"));
+    if !path.exists() && old.exists() && std::fs::create_dir_all(state_dir.join("virtual-devices")).is_ok() {
+        // A failed move leaves the old file in place; the devices then start from the scenario.
+        let _ = std::fs::rename(&old, &path);
+    }
+    path
+}
+
+/// What can be refused before any credential is asked for: a real upgrade needs catalog images,
+/// whose checksums can be verified on the device.
+pub fn preflight(scenario: &Scenario, kind: DriverKind) -> Result<(), WorkflowError> {
+    if kind == DriverKind::Junos
+        && let Some(image) = scenario.images.iter().find(|i| i.catalog.is_none())
+    {
+        return Err(WorkflowError::InlineImage { image: image.name.clone() });
+    }
+    Ok(())
+}
+
+/// Builds the driver for `scenario`. `state_dir` holds the virtual devices, the known_hosts file
+/// and a running lab's recorded addresses.
+pub fn make(state_dir: &Path, scenario: &Scenario, choice: &DriverChoice) -> Result<AnyDriver, WorkflowError> {
+    match choice {
+        DriverChoice::Virtual { speed } => {
+            let path = virtual_devices_path(state_dir, scenario);
+            let driver = VirtualDriver::open(
+                &path,
+                &scenario.fabric,
+                scenario.timing.clone(),
+                scenario.faults.clone(),
+                speed.unwrap_or(1.0),
+            )
+            .map_err(|source| WorkflowError::VirtualDevices { path, source })?;
+            Ok(AnyDriver::Virtual(driver))
+        }
+        DriverChoice::Junos(options) => junos(state_dir, scenario, options).map(AnyDriver::Junos),
+    }
+}
+
+fn junos(
+    state_dir: &Path,
+    scenario: &Scenario,
+    options: &JunosOptions,
+) -> Result<JunosDriver<SshConnector>, WorkflowError> {
+    preflight(scenario, DriverKind::Junos)?;
+    let mut addresses = crate::lab::addresses::recorded(state_dir);
+    for device in scenario.fabric.devices() {
+        if let Some(address) = &device.address {
+            addresses.insert(device.name.clone(), address.clone());
+        }
+    }
+    let settings = SshSettings {
+        addresses,
+        user: options.user.clone(),
+        auth: options.auth.clone(),
+        known_hosts: options.known_hosts.clone().unwrap_or_else(|| state_dir.join("known_hosts")),
+        trust_on_first_use: options.trust_on_first_use,
+        connect_timeout: Duration::from_secs(30),
+    };
+    let junos = JunosSettings { time_scale: options.time_scale, ..JunosSettings::default() };
+    Ok(JunosDriver::new(SshConnector::new(settings), junos))
+}

@@ -1,0 +1,161 @@
+//! Jobs: starting one from a plan, re-entering one, cancelling one, and the work its devices
+//! still have to do.
+
+use crate::exec::WorkItem;
+use crate::journal::{DeviceState, DriverKind, JobDevice, JobState};
+use crate::scenario::{ImageCatalog, Scenario};
+use crate::simulate::PlanInput;
+use crate::store::{Store, jobs};
+
+use super::WorkflowError;
+
+/// Every device of a new job: the planned ones `Pending` in their batch, the skipped ones
+/// `Skipped` (batch 0) with the reason.
+pub fn devices(scenario: &Scenario, plan: &PlanInput) -> Vec<JobDevice> {
+    let mut devices = Vec::new();
+    for (index, batch) in plan.batches.iter().enumerate() {
+        for id in batch {
+            let image = scenario
+                .selection
+                .targets
+                .iter()
+                .find(|t| t.device == *id)
+                .map(|t| scenario.images[t.image].name.clone());
+            devices.push(JobDevice {
+                device: scenario.fabric.device(*id).name.clone(),
+                batch: index as u32 + 1,
+                image: image.unwrap_or_default(),
+                state: DeviceState::Pending,
+                message: String::new(),
+            });
+        }
+    }
+    for (id, reason) in &scenario.selection.skipped {
+        devices.push(JobDevice {
+            device: scenario.fabric.device(*id).name.clone(),
+            batch: 0,
+            image: String::new(),
+            state: DeviceState::Skipped,
+            message: reason.clone(),
+        });
+    }
+    devices
+}
+
+/// The plan as recorded with a job: a JSON list of batches, each a list of device names.
+pub fn plan_json(scenario: &Scenario, plan: &PlanInput) -> String {
+    let names: Vec<Vec<&str>> =
+        plan.batches.iter().map(|b| b.iter().map(|d| scenario.fabric.device(*d).name.as_str()).collect()).collect();
+    serde_json::to_string(&names).expect("a list of lists of strings encodes")
+}
+
+/// A job just started: its id and its devices.
+#[derive(Clone, Debug)]
+pub struct Started {
+    /// `job-0001`, ...
+    pub job: String,
+    /// Every device, as recorded.
+    pub devices: Vec<JobDevice>,
+}
+
+/// Records a new job for `plan` (refused while another job on the same fabric is open).
+pub fn start(
+    store: &mut Store,
+    scenario: &Scenario,
+    scenario_yaml: &str,
+    plan: &PlanInput,
+    driver: DriverKind,
+    created_unix: i64,
+) -> Result<Started, WorkflowError> {
+    let devices = devices(scenario, plan);
+    let new = jobs::NewJob {
+        scenario: &scenario.name,
+        fabric: &scenario.fabric.fingerprint(),
+        scenario_yaml,
+        plan: &plan_json(scenario, plan),
+        driver,
+        devices: &devices,
+        created_unix,
+    };
+    let job = jobs::create(store, &new)?;
+    Ok(Started { job, devices })
+}
+
+/// A job re-entered: its scenario as it was started, its devices, where its clock stood, and the
+/// driver it ran with.
+#[derive(Debug)]
+pub struct Reopened {
+    /// The scenario the job started with.
+    pub scenario: Scenario,
+    /// Every device with its journaled state.
+    pub devices: Vec<JobDevice>,
+    /// The job clock at its last event, so resumed events continue from there.
+    pub clock_offset_seconds: f64,
+    /// The driver the job ran with.
+    pub driver: DriverKind,
+}
+
+/// Re-enters `job` after an exit, a crash or a halt: loads what it started with and marks it
+/// running again. A finished or cancelled job cannot be re-entered.
+pub fn reopen(store: &Store, job: &str, catalog: &dyn ImageCatalog) -> Result<Reopened, WorkflowError> {
+    let record = jobs::get(store, job)?;
+    match record.state {
+        JobState::Finished => return Err(WorkflowError::Finished { job: job.to_string() }),
+        JobState::Cancelled => return Err(WorkflowError::Cancelled { job: job.to_string() }),
+        JobState::Running | JobState::Halted => {}
+    }
+    let scenario = Scenario::from_yaml_with(&record.scenario_yaml, std::path::Path::new(&record.scenario), catalog)?;
+    let devices = jobs::devices(store, job)?;
+    let clock_offset_seconds = jobs::events(store, job, None)?.last().map_or(0.0, |e| e.at_seconds);
+    jobs::set_state(store, job, JobState::Running)?;
+    Ok(Reopened { scenario, devices, clock_offset_seconds, driver: record.driver })
+}
+
+/// The work a job's devices still have, batch by batch: every planned device not yet back in
+/// service. A device the journal shows begun is marked `started`.
+pub fn work(job: &str, scenario: &Scenario, devices: &[JobDevice]) -> Result<Vec<Vec<WorkItem>>, WorkflowError> {
+    let mut batches: Vec<Vec<WorkItem>> = Vec::new();
+    for device in devices.iter().filter(|d| d.batch > 0 && d.state != DeviceState::MaintenanceModeDeactivated) {
+        let image = scenario
+            .images
+            .iter()
+            .find(|i| i.name == device.image)
+            .ok_or_else(|| WorkflowError::UnknownImage { job: job.to_string(), image: device.image.clone() })?;
+        let index = device.batch as usize - 1;
+        if batches.len() <= index {
+            batches.resize_with(index + 1, Vec::new);
+        }
+        let started = device.state != DeviceState::Pending;
+        batches[index].push(WorkItem { device: device.device.clone(), image: image.clone(), started });
+    }
+    batches.retain(|b| !b.is_empty());
+    Ok(batches)
+}
+
+/// What `cancel` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cancel {
+    /// The job was halted: it is cancelled now; failed devices stay in maintenance mode.
+    Halted,
+    /// The job is running: the request is recorded, and the process running it (or the next
+    /// `resume`) stops starting new work and returns undrained devices to service.
+    Requested,
+}
+
+/// Cancels `job`.
+pub fn cancel(store: &Store, job: &str) -> Result<Cancel, WorkflowError> {
+    let record = jobs::get(store, job)?;
+    match record.state {
+        JobState::Finished | JobState::Cancelled => {
+            Err(WorkflowError::AlreadyEnded { job: job.to_string(), state: record.state.as_str() })
+        }
+        JobState::Halted => {
+            jobs::set_state(store, job, JobState::Cancelled)?;
+            Ok(Cancel::Halted)
+        }
+        JobState::Running => {
+            jobs::set_cancel_requested(store, job, true)?;
+            Ok(Cancel::Requested)
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The upgrade workflow the operator runs, from selection to summary, as a library: the CLI
+//! parses, asks, renders and maps to exit codes; everything it decides is here, so tests drive
+//! the same code.
+//!
+//! The steps, in order (the seed product's):
+//! 1. selection (the scenario's, narrowed by `Scenario::reselect`);
+//! 2. the test run ([`test_run`]): version and health of every selected device, nothing changed;
+//! 3. the strategy plan and the simulation gate ([`gate`]);
+//! 4. (confirmation: the CLI's, it needs a terminal);
+//! 5. the job ([`jobs::start`]) and its execution ([`run`]), batch by batch through the executor;
+//! 6. the summary ([`JobSummary`]) with the execution's own traffic loss, replayed through the
+//!    traffic model.
+//!
+//! Re-entry is [`jobs::reopen`] (after an exit, a crash or a halt), stopping is [`jobs::cancel`].
+//! [`drivers::make`] builds the driver the operator chose.
+
+pub mod drivers;
+pub mod jobs;
+pub mod report;
+mod run;
+mod test_run;
+
+use std::path::PathBuf;
+
+pub use run::{JobSummary, RunSettings, run};
+pub use test_run::{TestRunRow, test_run};
+
+use crate::plan::PlanOptions;
+use crate::scenario::Scenario;
+use crate::simulate::report::SimReport;
+use crate::simulate::{PlanInput, SimOptions, input, simulate};
+
+/// Why a step of the workflow could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The job journal failed.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    /// A job's recorded scenario no longer loads.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
+    /// The virtual devices' state file cannot be used.
+    #[error("cannot open the virtual devices in {}: {source}", path.display())]
+    VirtualDevices {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A real upgrade was asked for with an image that has no stored file and checksums.
+    #[error(
+        "image {image} is inline (metadata only); a real upgrade uses catalog images with checksums: `hitless image add` it and name it by name alone in the scenario"
+    )]
+    InlineImage {
+        /// The image.
+        image: String,
+    },
+    /// `resume` of a job that has finished.
+    #[error("job {job} has finished; nothing to resume")]
+    Finished {
+        /// The job.
+        job: String,
+    },
+    /// `resume` of a cancelled job.
+    #[error("job {job} was cancelled; start a new one with `hitless upgrade`")]
+    Cancelled {
+        /// The job.
+        job: String,
+    },
+    /// `cancel` of a job that has ended.
+    #[error("job {job} is already {state}")]
+    AlreadyEnded {
+        /// The job.
+        job: String,
+        /// Its state.
+        state: &'static str,
+    },
+    /// A job names an image its scenario does not have (a damaged or hand-edited store).
+    #[error("job {job} names image {image} that its scenario does not have")]
+    UnknownImage {
+        /// The job.
+        job: String,
+        /// The image.
+        image: String,
+    },
+}
+
+/// What the simulation gate decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Gate {
+    /// The plan simulates hitless.
+    Pass(SimReport),
+    /// The plan loses traffic and the operator did not accept loss: nothing may start.
+    Refuse(SimReport),
+    /// The plan loses traffic and the operator accepted it (`--allow-loss`).
+    Accept(SimReport),
+}
+
+impl Gate {
+    /// The simulation the decision rests on.
+    pub fn report(&self) -> &SimReport {
+        match self {
+            Gate::Pass(report) | Gate::Refuse(report) | Gate::Accept(report) => report,
+        }
+    }
+}
+
+/// The strategy plan: the planner's batches, or the scenario's hand-written ones (judged).
+pub fn plan(scenario: &Scenario) -> PlanInput {
+    input::for_scenario(scenario, &PlanOptions::default())
+}
+
+/// The simulation gate: simulates `plan` with the scenario's seed and decides whether the upgrade
+/// may start. `allow_loss` is the operator's `--allow-loss`.
+pub fn gate(scenario: &Scenario, plan: &PlanInput, allow_loss: bool) -> Gate {
+    let options = SimOptions { runs: 1, seed: scenario.simulation.seed, worst_flows: 3, exposure_per_batch: 0 };
+    let report = simulate(scenario, plan, &options);
+    match (report.hitless, allow_loss) {
+        (true, _) => Gate::Pass(report),
+        (false, false) => Gate::Refuse(report),
+        (false, true) => Gate::Accept(report),
+    }
+}
+
+/// How long a device may take to come back from its reboot: three times its expected reboot, at
+/// least 15 minutes.
+pub fn boot_deadline_seconds(scenario: &Scenario) -> u64 {
+    let longest =
+        crate::model::Role::ALL.iter().map(|r| scenario.timing.phases(*r).reboot_seconds).max().unwrap_or(600);
+    (u64::from(longest) * 3).max(900)
+}

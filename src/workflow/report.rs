@@ -1,0 +1,141 @@
+//! The JSON shapes of jobs, their devices and their events (`jobs`, `status`, `logs` and
+//! `upgrade`/`resume` with `--format json`). Fields may be added, never renamed. The journal's
+//! own types are not serialised: these are their public faces.
+
+use serde::Serialize;
+
+use super::JobSummary;
+use crate::journal::{Event, Job, JobDevice};
+use crate::simulate::replay::ExecutionLoss;
+
+/// A job, as `jobs --format json` lists it and `status --format json` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobReport {
+    /// `job-0001`, ...
+    pub id: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Fingerprint of the fabric.
+    pub fabric: String,
+    /// `running`, `halted`, `finished` or `cancelled`.
+    pub state: &'static str,
+    /// `virtual` or `junos`.
+    pub driver: &'static str,
+    /// When created, seconds since the Unix epoch.
+    pub created_unix: i64,
+    /// Set by `hitless cancel`.
+    pub cancel_requested: bool,
+}
+
+impl From<&Job> for JobReport {
+    fn from(job: &Job) -> JobReport {
+        JobReport {
+            id: job.id.clone(),
+            scenario: job.scenario.clone(),
+            fabric: job.fabric.clone(),
+            state: job.state.as_str(),
+            driver: job.driver.as_str(),
+            created_unix: job.created_unix,
+            cancel_requested: job.cancel_requested,
+        }
+    }
+}
+
+/// One device of a job.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeviceReport {
+    /// Device name.
+    pub device: String,
+    /// 1-based batch, 0 for skipped devices.
+    pub batch: u32,
+    /// Target image name.
+    pub image: String,
+    /// The state's label (`Maintenance Mode Deactivated`, ...).
+    pub state: &'static str,
+    /// Last message.
+    pub message: String,
+}
+
+impl From<&JobDevice> for DeviceReport {
+    fn from(device: &JobDevice) -> DeviceReport {
+        DeviceReport {
+            device: device.device.clone(),
+            batch: device.batch,
+            image: device.image.clone(),
+            state: device.state.label(),
+            message: device.message.clone(),
+        }
+    }
+}
+
+/// One journal entry (`logs --format json`, one per line; and the `upgrade --format json`
+/// stream, with the job's id).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventReport {
+    /// The job, in the `upgrade`/`resume` stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// Position in the job's journal, from 1.
+    pub seq: i64,
+    /// Wall-clock time, seconds since the Unix epoch.
+    pub at_unix: i64,
+    /// Seconds since the job started, on the job's clock.
+    pub at_seconds: f64,
+    /// Device name.
+    pub device: String,
+    /// The state's label.
+    pub state: &'static str,
+    /// What the device is doing (`drain`, `reboot`, `booted`, ...).
+    pub step: &'static str,
+    /// For people; the reason of every failure.
+    pub message: String,
+}
+
+impl EventReport {
+    /// The event, optionally tagged with its job.
+    pub fn new(event: &Event, job: Option<&str>) -> EventReport {
+        EventReport {
+            job: job.map(str::to_string),
+            seq: event.seq,
+            at_unix: event.at_unix,
+            at_seconds: event.at_seconds,
+            device: event.device.clone(),
+            state: event.state.label(),
+            step: event.step.as_str(),
+            message: event.message.clone(),
+        }
+    }
+}
+
+/// `status --format json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusReport {
+    /// The job.
+    pub job: JobReport,
+    /// Its devices.
+    pub devices: Vec<DeviceReport>,
+}
+
+/// The last line of `upgrade`/`resume --format json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SummaryReport {
+    /// The job.
+    pub job: String,
+    /// `finished`, `halted` or `cancelled`.
+    pub outcome: &'static str,
+    /// Every device.
+    pub devices: Vec<DeviceReport>,
+    /// What the traffic lost during the execution.
+    pub execution_loss: ExecutionLoss,
+}
+
+impl From<&JobSummary> for SummaryReport {
+    fn from(summary: &JobSummary) -> SummaryReport {
+        SummaryReport {
+            job: summary.job.clone(),
+            outcome: summary.state.as_str(),
+            devices: summary.devices.iter().map(DeviceReport::from).collect(),
+            execution_loss: summary.loss.clone(),
+        }
+    }
+}
