@@ -59,10 +59,10 @@ async fn upgrade_all(scenario: &Scenario, image: &Image) {
         driver.health(name, image).await.unwrap();
         driver.set_maintenance(name, true).await.unwrap();
         driver.stage_image(name, image).await.unwrap();
-        driver.install(name, image).await.unwrap();
-        driver.reboot(name).await.unwrap();
-        let after = driver.wait_for_boot(name, before.boot_count, 1800).await.unwrap();
-        assert_eq!(after.version, image.version);
+        driver.install(name, image, &before).await.unwrap();
+        driver.reboot(name, &before).await.unwrap();
+        let after = driver.wait_for_boot(name, &before, 1800).await.unwrap();
+        assert_eq!(after.version(), &image.version);
         driver.health(name, image).await.unwrap();
         driver.set_maintenance(name, false).await.unwrap();
     }

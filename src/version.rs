@@ -1,26 +1,54 @@
-//! Junos version strings: parsing, normalising and ordering.
+//! Junos version strings: parsing, normalising and (partially) ordering.
 //!
-//! Junos versions look like `18.4R2-S3.4`: release `18.4`, type letter (`R` for a regular
-//! release, `X` for a special release line, `F` feature, `B` beta, `I` internal), build `2`, then
-//! an optional service release `-S3` (or `-D59` on `X` lines) and a respin `.4`. An `-EVO` suffix
-//! marks Junos OS Evolved. Versions order field by field, numerically, so that
-//! `18.1R3-S2 < 18.4R1 < 18.4R2-S1 < 19.1R1`. A version without a service release comes before
-//! the same version with one (`18.4R2 < 18.4R2-S1`).
+//! The formats real devices report (`shared/reference/junos-netconf.md` §6):
+//! - releases: `18.4R2-S3.4` is train `18.4`, type letter `R` (regular; also `X` special line,
+//!   `F` feature, `B` beta, `I` internal), build `2`, service release `-S3` (or `-D59` on `X`
+//!   lines) and respin `.4`; `17.3R3.10` has a respin on the build;
+//! - customer builds: `15.1F5.15-C1.12` adds a customer suffix `-C1.12` to a release;
+//! - dated development builds: `15.1-20161209.0` (train, date, serial);
+//! - internal builds whose build part is free text: `15.1I20160102_1200_builder`;
+//! - `-EVO` marks Junos OS Evolved.
+//!
+//! Versions of different trains always order by train. Within a train, releases order field by
+//! field, numerically (`18.1R3-S2 < 18.4R1 < 18.4R2 < 18.4R2-S1 < 19.1R1`; a version without a
+//! service release or customer suffix comes before the same version with one), and dated builds
+//! order by date. A dated or free-text build cannot be ordered against a release of its own
+//! train: [`Version::partial_cmp`] says so with `None`, and whatever needs the order must say it
+//! cannot tell rather than guess.
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-/// A parsed Junos version. Compare with `<`; display gives the normalised text.
+/// A parsed Junos version. Compare with `<` (partial: see the module documentation); display
+/// gives the normalised text.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Version {
     major: u32,
     minor: u32,
+    build: Build,
+    evolved: bool,
+}
+
+/// What follows the train.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Build {
+    /// A release with a numeric build.
+    Release(Release),
+    /// A dated development build, `-YYYYMMDD.N`.
+    Dated { date: u32, serial: Option<u32> },
+    /// A build whose identity is free text (internal builds): the type letter and the rest, as
+    /// written.
+    Opaque { kind: ReleaseKind, text: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Release {
     kind: ReleaseKind,
     build: u32,
     build_respin: Option<u32>,
     service: Option<(ServiceKind, u32, Option<u32>)>,
-    evolved: bool,
+    customer: Option<(u32, Option<u32>)>,
 }
 
 /// The release type letter, ordered from least to most mature line.
@@ -33,6 +61,29 @@ enum ReleaseKind {
     Special,
 }
 
+impl ReleaseKind {
+    fn from_letter(letter: char) -> Option<ReleaseKind> {
+        Some(match letter {
+            'R' => ReleaseKind::Regular,
+            'X' => ReleaseKind::Special,
+            'F' => ReleaseKind::Feature,
+            'B' => ReleaseKind::Beta,
+            'I' => ReleaseKind::Internal,
+            _ => return None,
+        })
+    }
+
+    fn letter(self) -> char {
+        match self {
+            ReleaseKind::Regular => 'R',
+            ReleaseKind::Special => 'X',
+            ReleaseKind::Feature => 'F',
+            ReleaseKind::Beta => 'B',
+            ReleaseKind::Internal => 'I',
+        }
+    }
+}
+
 /// The service-release letter after the dash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum ServiceKind {
@@ -42,7 +93,9 @@ enum ServiceKind {
 
 /// Why a version string could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unparsable Junos version {text:?}: {why} (expected e.g. 18.4R2, 18.4R2-S3.4 or 15.1X53-D59.4)")]
+#[error(
+    "unparsable Junos version {text:?}: {why} (expected e.g. 18.4R2, 18.4R2-S3.4, 15.1X53-D59.4, 15.1F5.15-C1.12 or 15.1-20161209.0)"
+)]
 pub struct VersionError {
     text: String,
     why: &'static str,
@@ -52,7 +105,8 @@ impl Version {
     /// Parses a version, accepting lower-case letters and surrounding white space.
     pub fn parse(text: &str) -> Result<Version, VersionError> {
         let err = |why| VersionError { text: text.to_string(), why };
-        let upper = text.trim().to_ascii_uppercase();
+        let trimmed = text.trim();
+        let upper = trimmed.to_ascii_uppercase();
         let (body, evolved) = match upper.strip_suffix("-EVO") {
             Some(body) => (body, true),
             None => (upper.as_str(), false),
@@ -61,55 +115,86 @@ impl Version {
         let major = cursor.number().ok_or_else(|| err("it must start with the major release number"))?;
         cursor.expect('.').ok_or_else(|| err("a dot must follow the major release"))?;
         let minor = cursor.number().ok_or_else(|| err("a minor release number must follow the dot"))?;
-        let kind = match cursor.letter() {
-            Some('R') => ReleaseKind::Regular,
-            Some('X') => ReleaseKind::Special,
-            Some('F') => ReleaseKind::Feature,
-            Some('B') => ReleaseKind::Beta,
-            Some('I') => ReleaseKind::Internal,
-            _ => return Err(err("the release type must be one of R, X, F, B or I")),
-        };
-        let build = cursor.number().ok_or_else(|| err("a build number must follow the release type"))?;
-        let build_respin = cursor.expect('.').map(|()| cursor.number()).transpose_none();
-        let build_respin = build_respin.map_err(|()| err("a number must follow the dot after the build"))?;
-        let service = if cursor.expect('-').is_some() {
-            let service_kind = match cursor.letter() {
-                Some('S') => ServiceKind::S,
-                Some('D') => ServiceKind::D,
-                _ => return Err(err("a service release must be -S<n> or -D<n>")),
-            };
-            let number = cursor.number().ok_or_else(|| err("a number must follow -S or -D"))?;
-            let respin = cursor.expect('.').map(|()| cursor.number()).transpose_none();
-            let respin = respin.map_err(|()| err("a number must follow the respin dot"))?;
-            Some((service_kind, number, respin))
+        let build = if cursor.expect('-').is_some() {
+            dated(&mut cursor).ok_or_else(|| err("a dated build is -YYYYMMDD or -YYYYMMDD.N"))?
         } else {
-            None
+            let letter = cursor.letter().ok_or_else(|| err("the release type must be one of R, X, F, B or I"))?;
+            let kind = ReleaseKind::from_letter(letter)
+                .ok_or_else(|| err("the release type must be one of R, X, F, B or I"))?;
+            let before = cursor.rest;
+            match release(&mut cursor, kind) {
+                Ok(release) if cursor.rest.is_empty() || kind != ReleaseKind::Internal => Build::Release(release),
+                // Internal builds name themselves freely (`15.1I20160102_1200_builder`).
+                _ if kind == ReleaseKind::Internal && !before.is_empty() => {
+                    // `upper` has the input's bytes, upper-cased: the same positions in `trimmed`
+                    // hold the build as written, from its type letter to the end of `body`.
+                    let start = body.len() - before.len() - 1;
+                    cursor.rest = "";
+                    Build::Opaque { kind, text: trimmed[start..body.len()].to_string() }
+                }
+                Err(why) => return Err(err(why)),
+                Ok(_) => unreachable!("a release that is not internal was taken above"),
+            }
         };
         if !cursor.rest.is_empty() {
             return Err(err("unexpected text at the end"));
         }
-        Ok(Version { major, minor, kind, build, build_respin, service, evolved })
+        Ok(Version { major, minor, build, evolved })
     }
 
     /// The release train, e.g. `18.4` for `18.4R2-S3.4`.
     pub fn train(&self) -> (u32, u32) {
         (self.major, self.minor)
     }
+
+    /// True for Junos OS Evolved (`-EVO`), which reboots with its own RPC.
+    pub fn is_evolved(&self) -> bool {
+        self.evolved
+    }
+
+    /// The version inside a package comment of a release before 15.1, which has no
+    /// `junos-version`: `JUNOS EX Software Suite [11.4R1.6]` gives `11.4R1.6`.
+    pub fn from_package_comment(comment: &str) -> Option<Result<Version, VersionError>> {
+        let open = comment.find('[')?;
+        let close = open + comment[open..].find(']')?;
+        Some(Version::parse(&comment[open + 1..close]))
+    }
 }
 
-/// Helper to turn `Option<Option<u32>>` ("dot present, number present?") into a result.
-trait TransposeNone {
-    fn transpose_none(self) -> Result<Option<u32>, ()>;
+fn dated(cursor: &mut Cursor) -> Option<Build> {
+    let digits = cursor.rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(cursor.rest.len());
+    if digits != 8 {
+        return None;
+    }
+    let date = cursor.number()?;
+    let serial = match cursor.expect('.') {
+        Some(()) => Some(cursor.number()?),
+        None => None,
+    };
+    Some(Build::Dated { date, serial })
 }
 
-impl TransposeNone for Option<Option<u32>> {
-    fn transpose_none(self) -> Result<Option<u32>, ()> {
-        match self {
-            None => Ok(None),
-            Some(Some(n)) => Ok(Some(n)),
-            Some(None) => Err(()),
+fn release(cursor: &mut Cursor, kind: ReleaseKind) -> Result<Release, &'static str> {
+    let build = cursor.number().ok_or("a build number must follow the release type")?;
+    let build_respin = cursor.respin().map_err(|()| "a number must follow the dot after the build")?;
+    let mut release = Release { kind, build, build_respin, service: None, customer: None };
+    while cursor.expect('-').is_some() {
+        match cursor.letter() {
+            Some(letter @ ('S' | 'D')) if release.service.is_none() && release.customer.is_none() => {
+                let service_kind = if letter == 'S' { ServiceKind::S } else { ServiceKind::D };
+                let number = cursor.number().ok_or("a number must follow -S or -D")?;
+                let respin = cursor.respin().map_err(|()| "a number must follow the respin dot")?;
+                release.service = Some((service_kind, number, respin));
+            }
+            Some('C') if release.customer.is_none() => {
+                let number = cursor.number().ok_or("a number must follow -C")?;
+                let respin = cursor.respin().map_err(|()| "a number must follow the dot after -C")?;
+                release.customer = Some((number, respin));
+            }
+            _ => return Err("a suffix must be a service release (-S<n>, -D<n>) or a customer build (-C<n>)"),
         }
     }
+    Ok(release)
 }
 
 struct Cursor<'a> {
@@ -135,21 +220,42 @@ impl Cursor<'_> {
         self.rest = self.rest.strip_prefix(c)?;
         Some(())
     }
+
+    /// An optional `.N`: `Ok(None)` without a dot, an error for a dot without a number.
+    fn respin(&mut self) -> Result<Option<u32>, ()> {
+        match self.expect('.') {
+            None => Ok(None),
+            Some(()) => self.number().map(Some).ok_or(()),
+        }
+    }
 }
 
-impl Ord for Version {
-    fn cmp(&self, other: &Self) -> Ordering {
-        let key = |v: &Version| {
-            let service = v.service.map(|(k, n, r)| (k, n, r.unwrap_or(0)));
-            (v.major, v.minor, v.kind, v.build, v.build_respin.unwrap_or(0), service, v.evolved)
-        };
-        key(self).cmp(&key(other))
+impl Release {
+    fn key(&self) -> impl Ord + use<> {
+        let service = self.service.map(|(k, n, r)| (k, n, r.unwrap_or(0), r.is_some()));
+        let customer = self.customer.map(|(n, r)| (n, r.unwrap_or(0), r.is_some()));
+        // A service release comes after every respin of its base release (17.3R3.10 < 17.3R3-S3.3).
+        (self.kind, self.build, service, customer, self.build_respin.unwrap_or(0), self.build_respin.is_some())
     }
 }
 
 impl PartialOrd for Version {
+    /// `None` when the two cannot be ordered: a dated or free-text build against a release of
+    /// its own train, or two different free-text builds.
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+        let train = (self.major, self.minor).cmp(&(other.major, other.minor));
+        if train != Ordering::Equal {
+            return Some(train);
+        }
+        let within = match (&self.build, &other.build) {
+            (Build::Release(a), Build::Release(b)) => a.key().cmp(&b.key()),
+            (Build::Dated { date: a, serial: sa }, Build::Dated { date: b, serial: sb }) => (a, sa).cmp(&(b, sb)),
+            (Build::Opaque { text: a, .. }, Build::Opaque { text: b, .. }) if a.eq_ignore_ascii_case(b) => {
+                Ordering::Equal
+            }
+            _ => return None,
+        };
+        Some(within.then(self.evolved.cmp(&other.evolved)))
     }
 }
 
@@ -162,23 +268,34 @@ impl FromStr for Version {
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let letter = match self.kind {
-            ReleaseKind::Regular => 'R',
-            ReleaseKind::Special => 'X',
-            ReleaseKind::Feature => 'F',
-            ReleaseKind::Beta => 'B',
-            ReleaseKind::Internal => 'I',
-        };
-        write!(f, "{}.{}{}{}", self.major, self.minor, letter, self.build)?;
-        if let Some(respin) = self.build_respin {
-            write!(f, ".{respin}")?;
-        }
-        if let Some((kind, number, respin)) = self.service {
-            let letter = if kind == ServiceKind::S { 'S' } else { 'D' };
-            write!(f, "-{letter}{number}")?;
-            if let Some(respin) = respin {
-                write!(f, ".{respin}")?;
+        write!(f, "{}.{}", self.major, self.minor)?;
+        match &self.build {
+            Build::Release(release) => {
+                write!(f, "{}{}", release.kind.letter(), release.build)?;
+                if let Some(respin) = release.build_respin {
+                    write!(f, ".{respin}")?;
+                }
+                if let Some((kind, number, respin)) = release.service {
+                    let letter = if kind == ServiceKind::S { 'S' } else { 'D' };
+                    write!(f, "-{letter}{number}")?;
+                    if let Some(respin) = respin {
+                        write!(f, ".{respin}")?;
+                    }
+                }
+                if let Some((number, respin)) = release.customer {
+                    write!(f, "-C{number}")?;
+                    if let Some(respin) = respin {
+                        write!(f, ".{respin}")?;
+                    }
+                }
             }
+            Build::Dated { date, serial } => {
+                write!(f, "-{date:08}")?;
+                if let Some(serial) = serial {
+                    write!(f, ".{serial}")?;
+                }
+            }
+            Build::Opaque { text, .. } => f.write_str(text)?,
         }
         if self.evolved {
             f.write_str("-EVO")?;
@@ -203,19 +320,27 @@ impl<'de> serde::Deserialize<'de> for Version {
 #[cfg(test)]
 mod tests {
     use super::Version;
+    use std::cmp::Ordering;
 
     fn v(s: &str) -> Version {
-        Version::parse(s).unwrap()
+        Version::parse(s).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn real_versions_sort_in_release_order() {
         let ordered = [
+            "11.4R1.6",
             "12.3R12.4",
+            "13.3R2.2",
             "14.1X53-D40.8",
+            "15.1F5.15",
+            "15.1F5.15-C1.12",
+            "15.1F6.9",
             "15.1R7",
+            "15.1X49-D150.2",
             "15.1X53-D59.4",
             "17.3R3.10",
+            "17.3R3-S3.3",
             "18.1R1",
             "18.1R3-S2",
             "18.4R1",
@@ -224,6 +349,7 @@ mod tests {
             "18.4R2-S3.4",
             "18.4R3",
             "19.1R1",
+            "20.4R3.8-EVO",
             "20.4R3-S1.3",
             "21.4R3-S5.4",
             "21.4R3-S5.4-EVO",
@@ -235,16 +361,72 @@ mod tests {
     }
 
     #[test]
+    fn every_real_format_round_trips_its_normalised_text() {
+        for text in [
+            "18.4R2-S3.4",
+            "15.1X53-D59.4",
+            "15.1F5.15-C1.12",
+            "15.1-20161209.0",
+            "15.1-20161209",
+            "12.3B2.1",
+            "21.4R3-S5.4-EVO",
+            "15.1I20160102_1200_builder",
+            "22.4I62500TB237700_cd-builder",
+        ] {
+            assert_eq!(v(text).to_string(), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn dated_and_free_text_builds_order_only_where_they_can() {
+        assert!(v("15.1-20161209.0") < v("15.1-20170101.0"));
+        assert!(v("15.1-20161209.0") < v("15.1-20161209.1"));
+        assert!(v("14.2R7") < v("15.1-20161209.0"), "another train orders");
+        assert!(v("15.1-20161209.0") < v("16.1R1"));
+        assert_eq!(v("15.1-20161209.0").partial_cmp(&v("15.1R7")), None, "same train, a release");
+        assert_eq!(v("15.1I20160102_1200_builder").partial_cmp(&v("15.1R7")), None);
+        assert_eq!(
+            v("15.1I20160102_1200_builder").partial_cmp(&v("15.1I20160102_1200_BUILDER")),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(v("15.1I20160102_1200_builder").partial_cmp(&v("15.1I20170102_1200_builder")), None);
+        assert!(v("15.1I1") < v("15.1R1"), "a numeric internal build is a release like the others");
+    }
+
+    #[test]
+    fn the_version_of_a_release_before_15_1_comes_from_its_package_comment() {
+        let version = Version::from_package_comment("JUNOS EX  Software Suite [11.4R1.6]").unwrap().unwrap();
+        assert_eq!(version.to_string(), "11.4R1.6");
+        assert!(Version::from_package_comment("JUNOS Software Release").is_none());
+        assert!(Version::from_package_comment("JUNOS [garbage]").unwrap().is_err());
+    }
+
+    #[test]
     fn normalises_case_and_white_space() {
         assert_eq!(v(" 18.4r2-s3.4 ").to_string(), "18.4R2-S3.4");
         assert_eq!(v("21.4R3-S5.4-evo").to_string(), "21.4R3-S5.4-EVO");
         assert_eq!(v("18.4R2"), v("18.4r2"));
+        assert!(v("21.4R3-S5.4-EVO").is_evolved() && !v("21.4R3-S5.4").is_evolved());
     }
 
     #[test]
     fn rejects_garbage_with_a_reason() {
-        for bad in ["", "18", "18.4", "18.4Q2", "18.4R", "18.4R2-", "18.4R2-S", "18.4R2 extra", "v18.4R2", "18.4R2-S3."]
-        {
+        for bad in [
+            "",
+            "18",
+            "18.4",
+            "18.4Q2",
+            "18.4R",
+            "18.4R2-",
+            "18.4R2-S",
+            "18.4R2 extra",
+            "v18.4R2",
+            "18.4R2-S3.",
+            "15.1-2016",
+            "15.1F5.15-C",
+            "18.4R2-Z1",
+            "18.4R2-S1-S2",
+        ] {
             let err = Version::parse(bad).unwrap_err().to_string();
             assert!(err.starts_with("unparsable Junos version"), "{bad}: {err}");
         }

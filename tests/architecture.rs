@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
 const CONFINED: &[(&str, &[&str])] = &[
     ("rusqlite", &["src/store/"]),
     ("russh", &["src/driver/ssh.rs", "src/lab/ssh.rs"]),
-    ("crate::netconf", &["src/netconf/", "src/driver/junos.rs", "src/lab/"]),
+    ("crate::netconf", &["src/netconf/", "src/driver/junos/", "src/lab/"]),
     ("anyhow", &["src/cli/"]),
     ("clap", &["src/cli/"]),
     ("hitless_sim", &["src/simulate/"]),

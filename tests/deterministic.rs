@@ -35,7 +35,7 @@ fn run(seed: u64) -> Vec<String> {
         let (fabric, timing, key) = (fabric.clone(), timing.clone(), key.clone());
         async move {
             let lab = Arc::new(Lab::new(&fabric, timing, Vec::new(), 1.0, 1_790_000_000));
-            let config = server_config(key);
+            let config = server_config(key, std::time::Duration::from_secs(600));
             let auth = LabAuth { password: Some(PASSWORD.into()), keys: Vec::new() };
             let listener = turmoil::net::TcpListener::bind("0.0.0.0:830").await?;
             loop {
@@ -72,7 +72,7 @@ fn run(seed: u64) -> Vec<String> {
         let note = |what: &str| client_trace.lock().unwrap().push(format!("{:>9} {what}", start.elapsed().as_millis()));
 
         let facts = driver.facts("leaf1").await.expect("reachable before the partition");
-        note(&format!("facts {}", facts.version));
+        note(&format!("facts {}", facts.version()));
         client_phase.store(1, Ordering::SeqCst); // the test partitions controller and lab
         tokio::time::sleep(Duration::from_secs(1)).await;
         let cut = driver.facts("leaf1").await.expect_err("unreachable while partitioned");
@@ -84,14 +84,14 @@ fn run(seed: u64) -> Vec<String> {
         driver.set_maintenance("leaf1", true).await.expect("maintenance on");
         note("maintenance on");
         driver.stage_image("leaf1", &image).await.expect("image staged and checked");
-        driver.install("leaf1", &image).await.expect("installed");
+        driver.install("leaf1", &image, &facts).await.expect("installed");
         note("installed");
-        driver.reboot("leaf1").await.expect("reboot requested");
-        let back = driver.wait_for_boot("leaf1", facts.boot_count, 1800).await.expect("back after the reboot");
-        note(&format!("rebooted into {}", back.version));
+        driver.reboot("leaf1", &facts).await.expect("reboot requested");
+        let back = driver.wait_for_boot("leaf1", &facts, 1800).await.expect("back after the reboot");
+        note(&format!("rebooted into {}", back.version()));
         driver.set_maintenance("leaf1", false).await.expect("maintenance off");
         let done = driver.facts("leaf1").await.expect("facts");
-        note(&format!("done: {} maintenance={}", done.version, done.maintenance));
+        note(&format!("done: {} maintenance={}", done.version(), done.maintenance));
         Ok(())
     });
 

@@ -250,12 +250,15 @@ AllowUsers {user}\nSubsystem netconf {subsystem}\n",
         let driver = JunosDriver::new(SshConnector::new(settings), JunosSettings::default());
         let facts = driver.facts("leaf1").await.expect("facts through OpenSSH sshd");
         assert_eq!(facts.hostname, "leaf1");
-        assert_eq!(facts.version.to_string(), "18.1R3-S2");
+        assert_eq!(facts.version().to_string(), "18.1R3-S2");
         assert!(!facts.maintenance);
         let image = hitless::store::catalog::get(&hitless::store::Store::open(&state).unwrap(), "junos-18.4R2")
             .unwrap()
             .to_image();
         let health = driver.health("leaf1", &image).await.expect("health through OpenSSH sshd");
-        assert_eq!((health.bgp_peers_down, health.alarms), (0, 0));
+        assert!(health.missing.is_empty(), "{:?}", health.missing);
+        let peers = health.bgp_peers.unwrap();
+        assert!(!peers.is_empty() && peers.iter().all(|p| p.established), "{peers:?}");
+        assert_eq!(health.alarms, Some(Vec::new()));
     });
 }

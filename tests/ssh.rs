@@ -47,8 +47,8 @@ async fn the_driver_upgrades_a_lab_fabric_over_ssh() {
     let junos = JunosSettings { time_scale: 2000.0, ..JunosSettings::default() };
     let driver = JunosDriver::new(SshConnector::new(settings(dir.path(), &addresses, PASSWORD, true)), junos);
     let facts = driver.facts("spine1").await.unwrap();
-    assert_eq!(facts.version.to_string(), "18.4R2-S3.4");
-    let (state, devices) = crate::junos::run_with(dir.path(), &scenario, driver).await;
+    assert_eq!(facts.version().to_string(), "18.4R2-S3.4");
+    let (state, devices) = crate::junos::run_with(dir.path(), &scenario, driver, 2000.0).await;
     assert_eq!(state, hitless::journal::JobState::Finished, "{devices:#?}");
     for device in scenario.fabric.devices() {
         let emulated = lab.device(&device.name).unwrap();
@@ -111,7 +111,7 @@ async fn faults_over_ssh_halt_the_job_with_the_devices_reason() {
     let (lab, addresses, scenario) = lab_over_ssh(dir.path(), 2000.0, faults).await;
     let junos = JunosSettings { time_scale: 2000.0, ..JunosSettings::default() };
     let driver = JunosDriver::new(SshConnector::new(settings(dir.path(), &addresses, PASSWORD, true)), junos);
-    let (state, devices) = crate::junos::run_with(dir.path(), &scenario, driver).await;
+    let (state, devices) = crate::junos::run_with(dir.path(), &scenario, driver, 2000.0).await;
     assert_eq!(state, hitless::journal::JobState::Halted);
     let leaf3 = devices.iter().find(|d| d.device == "leaf3").unwrap();
     assert!(leaf3.message.contains("package validation failed"), "{}", leaf3.message);

@@ -114,8 +114,11 @@ fn runtime(paused: bool) -> anyhow::Result<tokio::runtime::Runtime> {
 /// `hitless test-run`: version and health of every selected device, changing nothing.
 pub fn test_run(scenario: &Scenario, store: &Store, options: &RunOptions) -> anyhow::Result<ExitCode> {
     let choice = options.choice(scenario, options.driver.unwrap_or_default())?;
-    let driver = workflow::drivers::make(store.dir(), scenario, &choice)?;
-    let rows = runtime(choice.kind() == DriverKind::Virtual)?.block_on(workflow::test_run(scenario, &driver));
+    let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
+    let pending = workflow::pending_installs(store, scenario)?;
+    let sample = workflow::health_sample(scenario, choice.time_scale());
+    let rows = runtime(choice.kind() == DriverKind::Virtual)?
+        .block_on(workflow::test_run(scenario, &driver, &pending, sample));
     print_test_run(&rows, options.format)?;
     let failing = rows.iter().filter(|r| !r.problems.is_empty()).count();
     if failing > 0 {
@@ -130,10 +133,21 @@ fn print_test_run(rows: &[TestRunRow], format: Format) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(rows)?);
         return Ok(());
     }
-    let mut table = render::table(&["Device", "Running", "Target", "Action", "Health"]);
+    let mut table = render::table(&["Device", "Running", "Target", "Action", "Health", "Notes"]);
     for row in rows {
         let health = if row.problems.is_empty() { "ok".to_string() } else { row.problems.join("; ") };
-        table.add_row(vec![row.device.clone(), row.running.clone(), row.target.clone(), row.action.clone(), health]);
+        let running = if row.engines.len() > 1 {
+            let engines: Vec<String> = row
+                .engines
+                .iter()
+                .map(|e| format!("{} {}{}", e.name, e.version, if e.master { " (master)" } else { "" }))
+                .collect();
+            engines.join("\n")
+        } else {
+            row.running.clone()
+        };
+        let notes = row.notes.join("; ");
+        table.add_row(vec![row.device.clone(), running, row.target.clone(), row.action.clone(), health, notes]);
     }
     println!("Test run (nothing was changed):\n{table}");
     Ok(())
@@ -147,9 +161,11 @@ pub fn upgrade(
     options: &RunOptions,
 ) -> anyhow::Result<ExitCode> {
     let choice = options.choice(scenario, options.driver.unwrap_or_default())?;
-    let driver = workflow::drivers::make(store.dir(), scenario, &choice)?;
+    let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
     let runtime = runtime(choice.paused_clock())?;
-    let rows = runtime.block_on(workflow::test_run(scenario, &driver));
+    let pending = workflow::pending_installs(&store, scenario)?;
+    let sample = workflow::health_sample(scenario, choice.time_scale());
+    let rows = runtime.block_on(workflow::test_run(scenario, &driver, &pending, sample));
     if options.format == Format::Table {
         print_test_run(&rows, options.format)?;
     }
@@ -176,7 +192,7 @@ pub fn resume(job: &str, store: Store, options: &RunOptions, state_dir: Option<&
     let catalog = crate::store::catalog::StoreCatalog::new(&open);
     let reopened = workflow::jobs::reopen(&store, job, &catalog)?;
     let choice = options.choice(&reopened.scenario, options.driver.unwrap_or(reopened.driver))?;
-    let driver = workflow::drivers::make(store.dir(), &reopened.scenario, &choice)?;
+    let driver = Arc::new(workflow::drivers::make(store.dir(), &reopened.scenario, &choice)?);
     if options.format == Format::Table {
         println!(
             "Resuming {job} ({}): asking every unfinished device for its real state first.",
@@ -252,7 +268,7 @@ fn execute(
     scenario: &Scenario,
     store: Store,
     job: &str,
-    driver: crate::driver::any::AnyDriver,
+    driver: Arc<crate::driver::any::AnyDriver>,
     choice: &DriverChoice,
     devices: &[crate::journal::JobDevice],
     options: &RunOptions,

@@ -3,7 +3,7 @@
 use super::junos::JunosDriver;
 use super::ssh::SshConnector;
 use super::virt::VirtualDriver;
-use crate::exec::{Driver, DriverError, Facts};
+use crate::exec::{Driver, DriverError, Facts, Installed};
 use crate::health::HealthReport;
 use crate::image::Image;
 
@@ -37,13 +37,13 @@ impl Driver for AnyDriver {
     async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {
         delegate!(self, d => d.stage_image(device, image))
     }
-    async fn install(&self, device: &str, image: &Image) -> Result<(), DriverError> {
-        delegate!(self, d => d.install(device, image))
+    async fn install(&self, device: &str, image: &Image, facts: &Facts) -> Result<Installed, DriverError> {
+        delegate!(self, d => d.install(device, image, facts))
     }
-    async fn reboot(&self, device: &str) -> Result<(), DriverError> {
-        delegate!(self, d => d.reboot(device))
+    async fn reboot(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
+        delegate!(self, d => d.reboot(device, facts))
     }
-    async fn wait_for_boot(&self, device: &str, previous: u64, deadline_seconds: u64) -> Result<Facts, DriverError> {
-        delegate!(self, d => d.wait_for_boot(device, previous, deadline_seconds))
+    async fn wait_for_boot(&self, device: &str, before: &Facts, deadline_seconds: u64) -> Result<Facts, DriverError> {
+        delegate!(self, d => d.wait_for_boot(device, before, deadline_seconds))
     }
 }

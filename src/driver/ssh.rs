@@ -85,8 +85,32 @@ impl SshConnector {
 
     /// A connector that opens its connections with `dialer`.
     pub fn with_dialer(settings: SshSettings, dialer: Dialer) -> SshConnector {
-        let config = client::Config { inactivity_timeout: Some(Duration::from_secs(900)), ..Default::default() };
-        SshConnector { settings, config: Arc::new(config), dialer }
+        SshConnector { settings, config: Arc::new(client_config(KEEPALIVE_INTERVAL)), dialer }
+    }
+
+    /// The same connector with keepalives every `interval` instead of every 30 s.
+    pub fn with_keepalive(mut self, interval: Duration) -> SshConnector {
+        self.config = Arc::new(client_config(interval));
+        self
+    }
+}
+
+/// How often an idle session asks the device whether it is still there. A package install sends
+/// nothing for up to 45 minutes; keepalives keep such a session open on both sides (the device's
+/// inactivity timer sees them), and the RPC's own deadline still bounds the wait.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// Unanswered keepalives before a session is given up: a device that vanished is noticed within
+/// a few intervals.
+pub const KEEPALIVE_MAX: usize = 3;
+
+fn client_config(keepalive: Duration) -> client::Config {
+    client::Config {
+        // No inactivity cut of our own: keepalives prove the device is there, and every RPC has
+        // a deadline sized to its job.
+        inactivity_timeout: None,
+        keepalive_interval: Some(keepalive),
+        keepalive_max: KEEPALIVE_MAX,
+        ..Default::default()
     }
 }
 

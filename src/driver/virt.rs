@@ -2,11 +2,13 @@
 //! and timing profile, in virtual time. (Not to be confused with the simulator, `crate::simulate`,
 //! which judges a plan against a traffic model: these devices carry no traffic.)
 //!
-//! Like real switches, their state (version, maintenance mode, a pending install, boot count)
-//! outlives the executor: it is kept in a JSON file beside the store and rewritten atomically on
-//! every change, so a killed executor can be resumed against the same devices. Phases take the
-//! timing profile's durations divided by `speed`; on tokio's paused clock an upgrade of hours
-//! runs in moments and deterministically.
+//! Like real switches, their state (engines with their versions and boot counts, maintenance
+//! mode, a pending install) outlives the executor: it is kept in a JSON file beside the store and
+//! rewritten atomically on every change, so a killed executor can be resumed against the same
+//! devices. A device has the routing engines or members the scenario gives it; an install goes to
+//! each engine, a reboot boots each one, and a pending install is reported as Junos reports it:
+//! pending, without saying which version. Phases take the timing profile's durations divided by
+//! `speed`; on tokio's paused clock an upgrade of hours runs in moments and deterministically.
 //!
 //! Faults come from the scenario (`faults: [{device, kind, at}]`), see [`crate::faults`].
 
@@ -17,33 +19,104 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::{Driver, DriverError, Facts};
+use crate::exec::{Chassis, Driver, DriverError, Engine, Facts, Installed};
 use crate::faults::{Fault, FaultKind, FaultPhase, fault_at};
-use crate::health::HealthReport;
+use crate::health::{Alarm, BgpPeer, HealthReport};
 use crate::image::Image;
-use crate::model::Fabric;
+use crate::model::{Device, Fabric};
 use crate::timing::TimingProfile;
 use crate::version::Version;
+
+/// One routing engine or member of a virtual device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualEngine {
+    /// `re0`, `re1`, `fpc0`, ...
+    pub name: String,
+    /// Slot or member number; 0 is the master.
+    pub slot: u32,
+    /// Running version.
+    pub version: String,
+    /// Boots so far.
+    pub boot_count: u64,
+    /// Installed version waiting for a reboot.
+    #[serde(default)]
+    pub pending: Option<String>,
+}
 
 /// One virtual device's lasting state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VirtualDevice {
-    /// Running version.
+    /// Running version (the master's).
     pub version: String,
+    /// Every routing engine or member.
+    #[serde(default)]
+    pub engines: Vec<VirtualEngine>,
     /// Maintenance mode configured.
     pub maintenance: bool,
     /// Image staged in /var/tmp (name), if any.
     pub staged: Option<String>,
-    /// Installed version waiting for a reboot.
+    /// Installed version waiting for a reboot, on some engine (as stores before engines kept it).
+    #[serde(default)]
     pub pending_install: Option<String>,
-    /// Boots so far.
+    /// Boots so far (the master's).
     pub boot_count: u64,
-    /// Completed installs (a reboot into a new version), to prove none happens twice.
+    /// Completed upgrades (a reboot into a new version), to prove none happens twice.
     pub upgrades: u32,
+    /// Packages installed, summed over engines, to prove none is installed twice.
+    #[serde(default)]
+    pub installs: u32,
     /// True once the device has died for good (never-returns).
     pub dead: bool,
     /// Faults that fire once and already fired.
     pub fired: Vec<String>,
+}
+
+impl VirtualDevice {
+    fn new(device: &Device) -> VirtualDevice {
+        let mut virtual_device = VirtualDevice {
+            version: device.version.to_string(),
+            engines: Vec::new(),
+            maintenance: false,
+            staged: None,
+            pending_install: None,
+            boot_count: 1,
+            upgrades: 0,
+            installs: 0,
+            dead: false,
+            fired: Vec::new(),
+        };
+        virtual_device.fill_engines(device);
+        virtual_device
+    }
+
+    /// Gives a device from a state file written before engines their engines.
+    fn fill_engines(&mut self, device: &Device) {
+        if !self.engines.is_empty() {
+            return;
+        }
+        let count = device.engines.count();
+        self.engines = (0..count)
+            .map(|slot| VirtualEngine {
+                name: device.engines.engine_name(slot),
+                slot,
+                version: if slot == 0 {
+                    self.version.clone()
+                } else {
+                    device.engine_version(slot as usize).to_string()
+                },
+                boot_count: self.boot_count,
+                pending: self.pending_install.clone(),
+            })
+            .collect();
+    }
+
+    fn chassis(&self) -> Chassis {
+        match self.engines.first().map(|e| e.name.as_str()) {
+            _ if self.engines.len() <= 1 => Chassis::Single,
+            Some(name) if name.starts_with("re") => Chassis::DualEngine,
+            _ => Chassis::VirtualChassis,
+        }
+    }
 }
 
 /// The virtual fleet.
@@ -65,23 +138,14 @@ impl VirtualDriver {
         faults: Vec<Fault>,
         speed: f64,
     ) -> std::io::Result<VirtualDriver> {
-        assert!(speed > 0.0, "the simulated clock runs forwards");
+        assert!(speed > 0.0, "the virtual clock runs forwards");
         let mut devices: BTreeMap<String, VirtualDevice> = match std::fs::read_to_string(path) {
             Ok(text) => serde_json::from_str(&text).map_err(std::io::Error::other)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(e),
         };
         for device in fabric.devices() {
-            devices.entry(device.name.clone()).or_insert_with(|| VirtualDevice {
-                version: device.version.to_string(),
-                maintenance: false,
-                staged: None,
-                pending_install: None,
-                boot_count: 1,
-                upgrades: 0,
-                dead: false,
-                fired: Vec::new(),
-            });
+            devices.entry(device.name.clone()).or_insert_with(|| VirtualDevice::new(device)).fill_engines(device);
         }
         let roles = fabric.devices().iter().map(|d| (d.name.clone(), d.role)).collect();
         let driver =
@@ -174,25 +238,46 @@ fn parse(version: &str) -> Version {
     Version::parse(version).expect("virtual devices hold versions that parse")
 }
 
+fn facts_of(device: &str, state: &VirtualDevice) -> Facts {
+    let engines = state
+        .engines
+        .iter()
+        .map(|e| Engine {
+            name: e.name.clone(),
+            slot: e.slot,
+            version: parse(&e.version),
+            model: String::new(),
+            boot: e.boot_count,
+            master: e.slot == 0,
+        })
+        .collect();
+    Facts {
+        hostname: device.to_string(),
+        chassis: state.chassis(),
+        engines,
+        maintenance: state.maintenance,
+        pending_install: state.engines.iter().any(|e| e.pending.is_some()),
+    }
+}
+
 impl Driver for VirtualDriver {
     async fn facts(&self, device: &str) -> Result<Facts, DriverError> {
-        self.update(device, "get facts", |d| Facts {
-            hostname: device.to_string(),
-            version: parse(&d.version),
-            maintenance: d.maintenance,
-            pending_install: d.pending_install.as_deref().map(parse),
-            boot_count: d.boot_count,
-        })
+        self.update(device, "get facts", |d| facts_of(device, d))
     }
 
     async fn health(&self, device: &str, _image: &Image) -> Result<HealthReport, DriverError> {
-        let post = self.update(device, "health check", |d| d.upgrades > 0 || d.pending_install.is_some())?;
+        let (post, names) = self.update(device, "health check", |d| {
+            let names: Vec<String> = d.engines.iter().map(|e| e.name.clone()).collect();
+            (d.upgrades > 0 || d.engines.iter().any(|e| e.pending.is_some()), names)
+        })?;
         let phase = if post { FaultPhase::PostCheck } else { FaultPhase::HealthCheck };
         self.drop_once(device, phase, "health check")?;
-        let mut report = HealthReport { re_cpu_idle_percent: 85, free_disk_mb: 12_000, ..HealthReport::default() };
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut report = HealthReport::healthy(&names, 12_000_000_000);
         if self.fault(device, phase) == Some(FaultKind::HealthCheckFails) {
-            report.bgp_peers_down = 2;
-            report.alarms = 1;
+            let down = |n: u32| BgpPeer { address: format!("10.0.0.{n}"), established: false, flaps: Some(1) };
+            report.bgp_peers = Some(vec![down(1), down(2)]);
+            report.alarms = Some(vec![Alarm { class: "Major".into(), description: "FPC 0 Major Errors".into() }]);
         }
         Ok(report)
     }
@@ -228,7 +313,7 @@ impl Driver for VirtualDriver {
         self.update(device, "image copy", |d| d.staged = Some(image.name.clone()))
     }
 
-    async fn install(&self, device: &str, image: &Image) -> Result<(), DriverError> {
+    async fn install(&self, device: &str, image: &Image, _facts: &Facts) -> Result<Installed, DriverError> {
         self.pass(device, FaultPhase::Install, self.phases(device).install_seconds).await;
         if self.fault(device, FaultPhase::Install) == Some(FaultKind::InstallFails) {
             return Err(DriverError::Rejected {
@@ -242,21 +327,42 @@ impl Driver for VirtualDriver {
             return Err(DriverError::Rejected {
                 device: device.to_string(),
                 operation: "package install",
-                message: format!("/var/tmp/{} not found", image.name),
+                message: format!("ERROR: /var/tmp/{} is not found", image.name),
             });
         }
         // The install completes on the device even if the session drops before the reply.
-        self.update(device, "package install", |d| d.pending_install = Some(image.version.to_string()))?;
-        self.drop_once(device, FaultPhase::Install, "package install")
+        let version = image.version.to_string();
+        let outcome = self.update(device, "package install", |d| {
+            let mut outcome = Installed::Done;
+            for engine in &mut d.engines {
+                if engine.pending.is_some() {
+                    outcome = Installed::AlreadyPending;
+                } else {
+                    engine.pending = Some(version.clone());
+                    d.installs += 1;
+                }
+            }
+            outcome
+        })?;
+        self.drop_once(device, FaultPhase::Install, "package install")?;
+        Ok(outcome)
     }
 
-    async fn reboot(&self, device: &str) -> Result<(), DriverError> {
+    async fn reboot(&self, device: &str, _facts: &Facts) -> Result<(), DriverError> {
         let never = self.fault(device, FaultPhase::Reboot) == Some(FaultKind::NeverReturns);
         self.update(device, "reboot", |d| {
-            if let Some(version) = d.pending_install.take() {
-                d.version = version;
+            let before = d.version.clone();
+            for engine in &mut d.engines {
+                if let Some(version) = engine.pending.take() {
+                    engine.version = version;
+                }
+                engine.boot_count += 1;
+            }
+            d.version = d.engines.first().map_or(before.clone(), |e| e.version.clone());
+            if d.version != before {
                 d.upgrades += 1;
             }
+            d.pending_install = None;
             d.boot_count += 1;
             d.staged = None;
             d.dead = never;
@@ -265,12 +371,7 @@ impl Driver for VirtualDriver {
         self.drop_once(device, FaultPhase::Reboot, "reboot")
     }
 
-    async fn wait_for_boot(
-        &self,
-        device: &str,
-        previous_boot_count: u64,
-        deadline_seconds: u64,
-    ) -> Result<Facts, DriverError> {
+    async fn wait_for_boot(&self, device: &str, before: &Facts, deadline_seconds: u64) -> Result<Facts, DriverError> {
         let reboot = self.phases(device).reboot_seconds;
         let slow = if self.fault(device, FaultPhase::Reboot) == Some(FaultKind::Slow) { 3 } else { 1 };
         let needed = u64::from(reboot) * slow;
@@ -284,11 +385,12 @@ impl Driver for VirtualDriver {
         }
         tokio::time::sleep(Duration::from_secs_f64(needed as f64 / self.speed)).await;
         let facts = self.facts(device).await?;
-        if facts.boot_count <= previous_boot_count {
+        let stale = facts.not_rebooted_since(before);
+        if !stale.is_empty() {
             return Err(DriverError::Rejected {
                 device: device.to_string(),
                 operation: "reboot",
-                message: format!("boot count is still {}: the device did not reboot", facts.boot_count),
+                message: format!("{} did not reboot: the boot count did not change", stale.join(", ")),
             });
         }
         Ok(facts)

@@ -1,6 +1,7 @@
 //! One device's upgrade, from whatever state it is really in.
 
-use super::{Driver, DriverError, Facts, JobContext, WorkItem};
+use super::{Driver, DriverError, Facts, Installed, JobContext, WorkItem};
+use crate::health::HealthReport;
 use crate::journal::DeviceState::{self, *};
 use crate::journal::{JournalError, Step};
 
@@ -35,186 +36,306 @@ impl CheckStage {
     }
 }
 
+/// What one device's walk carries from step to step.
+struct Walk<'a, D: Driver> {
+    ctx: &'a JobContext<D>,
+    item: &'a WorkItem,
+    /// The pre-upgrade reading, the baseline of the post-upgrade check.
+    baseline: Option<HealthReport>,
+}
+
+const STAYS: &str =
+    "the device stays in maintenance mode; see `hitless logs`, fix the cause and `hitless resume` the job";
+
 /// Upgrades one device; returns the state it ended in.
-pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, target: &WorkItem) -> Result<DeviceState, JournalError> {
-    let device = target.device.as_str();
-    let facts = match ctx.driver.facts(device).await {
-        Ok(facts) => facts,
-        // A device that does not answer may be rebooting (a resumed job killed mid-reboot):
-        // wait for it, within the boot deadline, before calling it failed.
-        Err(e) if e.is_transport() => match ctx.driver.wait_for_boot(device, 0, ctx.boot_deadline_seconds).await {
-            Ok(facts) => facts,
-            Err(e) => {
-                return fail(ctx, device, HitlessImageUpgradeFailed, format!("cannot read the device's state: {e}"));
-            }
-        },
-        Err(e) => return fail(ctx, device, HitlessImageUpgradeFailed, format!("cannot read the device's state: {e}")),
-    };
-    let wanted = &target.image.version;
-    if &facts.version == wanted && !facts.maintenance {
-        ctx.record(device, MaintenanceModeDeactivated, Step::Note, format!("already running {wanted} and in service"))?;
-        return Ok(MaintenanceModeDeactivated);
+pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, item: &WorkItem) -> Result<DeviceState, JournalError> {
+    let mut walk = Walk { ctx, item, baseline: None };
+    walk.run().await
+}
+
+impl<D: Driver> Walk<'_, D> {
+    fn device(&self) -> &str {
+        &self.item.device
     }
-    if &facts.version != wanted {
-        if let Some(end) = drain_and_install(ctx, target, &facts).await? {
+
+    fn record(&self, state: DeviceState, step: Step, message: impl Into<String>) -> Result<(), JournalError> {
+        self.ctx.record(self.device(), state, step, message)
+    }
+
+    fn fail(&self, state: DeviceState, message: String) -> Result<DeviceState, JournalError> {
+        self.record(state, Step::Failed, message)?;
+        Ok(state)
+    }
+
+    async fn run(&mut self) -> Result<DeviceState, JournalError> {
+        let facts = match self.first_facts().await {
+            Ok(facts) => facts,
+            Err(e) => return self.fail(HitlessImageUpgradeFailed, format!("cannot read the device's state: {e}")),
+        };
+        let wanted = &self.item.image.version;
+        if facts.pending_install && !self.item.pending_is_ours {
+            // Junos does not say what is pending; only the journal can, and it says not ours.
+            let (state, advice) = if facts.maintenance {
+                (HitlessImageUpgradeFailed, "the device stays in maintenance mode")
+            } else {
+                (HealthCheckFailed, "the device was not touched")
+            };
+            return self.fail(
+                state,
+                format!(
+                    "an install is pending on the device that hitless did not make, so its version is unknown; reboot into it or roll it back (`request system software rollback`) first; {advice}"
+                ),
+            );
+        }
+        if facts.all_run(wanted) && !facts.maintenance {
+            self.record(MaintenanceModeDeactivated, Step::Note, format!("already running {wanted} and in service"))?;
+            return Ok(MaintenanceModeDeactivated);
+        }
+        if facts.all_run(wanted) {
+            let message = format!("already running {wanted}; finishing the upgrade");
+            self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+        } else if let Some(end) = self.drain_and_install(&facts).await? {
             return Ok(end);
         }
-    } else {
-        let message = format!("already running {wanted}; finishing the upgrade");
-        ctx.record(device, HitlessImageUpgradeSuccessful, Step::Note, message)?;
+        self.return_to_service().await
     }
-    return_to_service(ctx, target).await
-}
 
-/// Health check, maintenance mode on, image upgrade. `Some(state)` when the device stops there.
-async fn drain_and_install<D: Driver>(
-    ctx: &JobContext<D>,
-    target: &WorkItem,
-    facts: &Facts,
-) -> Result<Option<DeviceState>, JournalError> {
-    let device = target.device.as_str();
-    if facts.maintenance {
-        ctx.record(
-            device,
-            MaintenanceModeActivated,
-            Step::Drained,
-            "already in maintenance mode; continuing the upgrade",
-        )?;
-    } else {
-        if let Some(end) = health_check(ctx, target, CheckStage::PreUpgrade).await? {
-            return Ok(Some(end));
+    /// The device's state at the start. A device that does not answer may be rebooting (a
+    /// resumed job killed mid-reboot): wait for it, within the boot deadline, before calling it
+    /// failed.
+    async fn first_facts(&self) -> Result<Facts, DriverError> {
+        let (ctx, device) = (self.ctx, self.device());
+        match ctx.driver.facts(device).await {
+            Err(e) if e.is_transport() => {
+                let nothing = Facts {
+                    hostname: device.to_string(),
+                    chassis: super::Chassis::Single,
+                    engines: Vec::new(),
+                    maintenance: false,
+                    pending_install: false,
+                };
+                ctx.driver.wait_for_boot(device, &nothing, ctx.boot_deadline_seconds).await
+            }
+            other => other,
+        }
+    }
+
+    /// Health check, maintenance mode on, image upgrade. `Some(state)` when the device stops
+    /// there.
+    async fn drain_and_install(&mut self, facts: &Facts) -> Result<Option<DeviceState>, JournalError> {
+        let ctx = self.ctx;
+        if facts.maintenance {
+            self.record(
+                MaintenanceModeActivated,
+                Step::Drained,
+                "already in maintenance mode; continuing the upgrade",
+            )?;
+        } else {
+            if let Some(end) = self.health_check(CheckStage::PreUpgrade).await? {
+                return Ok(Some(end));
+            }
+            if ctx.cancelled() {
+                self.record(Cancelled, Step::Note, "not started: the job was cancelled")?;
+                return Ok(Some(Cancelled));
+            }
+            self.record(ActivatingMaintenanceMode, Step::Drain, "draining traffic")?;
+            if let Err(e) = retry_once(|| ctx.driver.set_maintenance(self.device(), true)).await {
+                let message = format!("maintenance mode could not be turned on: {e}");
+                return self.fail(MaintenanceModeFailure, message).map(Some);
+            }
+            self.record(MaintenanceModeActivated, Step::Drained, "traffic drained")?;
         }
         if ctx.cancelled() {
-            ctx.record(device, Cancelled, Step::Note, "not started: the job was cancelled")?;
-            return Ok(Some(Cancelled));
-        }
-        ctx.record(device, ActivatingMaintenanceMode, Step::Drain, "draining traffic")?;
-        if let Err(e) = retry_once(|| ctx.driver.set_maintenance(device, true)).await {
-            return fail(ctx, device, MaintenanceModeFailure, format!("maintenance mode could not be turned on: {e}"))
-                .map(Some);
-        }
-        ctx.record(device, MaintenanceModeActivated, Step::Drained, "traffic drained")?;
-    }
-    if ctx.cancelled() {
-        let message = "cancelled before the image upgrade; returning to service";
-        ctx.record(device, DeactivatingMaintenanceMode, Step::Undrain, message)?;
-        if let Err(e) = retry_once(|| ctx.driver.set_maintenance(device, false)).await {
-            return fail(ctx, device, MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"))
-                .map(Some);
-        }
-        ctx.record(device, Cancelled, Step::InService, "cancelled; not upgraded, back in service")?;
-        return Ok(Some(Cancelled));
-    }
-    image_upgrade(ctx, target, facts).await
-}
-
-/// Copy, checksum, install, reboot, wait, verify.
-async fn image_upgrade<D: Driver>(
-    ctx: &JobContext<D>,
-    target: &WorkItem,
-    facts: &Facts,
-) -> Result<Option<DeviceState>, JournalError> {
-    let (device, image) = (target.device.as_str(), &target.image);
-    let stays = "the device stays in maintenance mode; see `hitless logs`, fix the cause and `hitless resume` the job";
-    if facts.pending_install.as_ref() != Some(&image.version) {
-        ctx.record(device, ImageUpgrade, Step::Copy, format!("copying {} and verifying its checksum", image.name))?;
-        if let Err(e) = retry_once(|| ctx.driver.stage_image(device, image)).await {
-            return fail(ctx, device, HitlessImageUpgradeFailed, format!("{e}; {stays}")).map(Some);
-        }
-        ctx.record(device, ImageUpgrade, Step::Install, format!("installing {}", image.name))?;
-        if let Err(e) = ctx.driver.install(device, image).await {
-            // A dropped session is not a failed install: ask the device what really happened.
-            let installed = e.is_transport()
-                && ctx.driver.facts(device).await.is_ok_and(|f| f.pending_install.as_ref() == Some(&image.version));
-            if !installed {
-                return fail(ctx, device, HitlessImageUpgradeFailed, format!("{e}; {stays}")).map(Some);
+            // An install already on the device is finished first: a device never returns to
+            // service with a new OS waiting for its next reboot.
+            if facts.pending_install {
+                let message = "the job was cancelled, but the install this job made is pending; finishing the upgrade before returning to service";
+                self.record(MaintenanceModeActivated, Step::Note, message)?;
+            } else {
+                return self.cancel_to_service().await.map(Some);
             }
-            ctx.record(
-                device,
+        }
+        self.image_upgrade(facts).await
+    }
+
+    async fn cancel_to_service(&self) -> Result<DeviceState, JournalError> {
+        let message = "cancelled before the image upgrade; returning to service";
+        self.record(DeactivatingMaintenanceMode, Step::Undrain, message)?;
+        if let Err(e) = retry_once(|| self.ctx.driver.set_maintenance(self.device(), false)).await {
+            return self.fail(MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"));
+        }
+        self.record(Cancelled, Step::InService, "cancelled; not upgraded, back in service")?;
+        Ok(Cancelled)
+    }
+
+    /// Copy, checksum, install (unless this job's install is pending), reboot, wait, verify.
+    async fn image_upgrade(&self, facts: &Facts) -> Result<Option<DeviceState>, JournalError> {
+        let (ctx, device, image) = (self.ctx, self.device(), &self.item.image);
+        if !facts.pending_install {
+            self.record(ImageUpgrade, Step::Copy, format!("copying {} and verifying its checksum", image.name))?;
+            if let Err(e) = retry_once(|| ctx.driver.stage_image(device, image)).await {
+                return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some);
+            }
+            if let Some(end) = self.install(facts, false).await? {
+                return Ok(Some(end));
+            }
+        } else if facts.engines.len() > 1 {
+            // This job's install is pending, but perhaps not on every engine (a crash between
+            // engines): ask each again; one that has it pending says so and installs nothing.
+            if let Some(end) = self.install(facts, true).await? {
+                return Ok(Some(end));
+            }
+        } else {
+            self.record(
                 ImageUpgrade,
                 Step::Note,
-                format!(
-                    "the session dropped during the install ({e}), but the device reports {} installed",
-                    image.version
-                ),
+                format!("{} is installed and pending; not installing it again", image.name),
             )?;
         }
+        self.reboot_and_verify().await
     }
-    let before = match ctx.driver.facts(device).await {
-        Ok(facts) => facts.boot_count,
-        Err(e) => return fail(ctx, device, HitlessImageUpgradeFailed, format!("{e}; {stays}")).map(Some),
-    };
-    ctx.record(device, ImageUpgrade, Step::Reboot, "rebooting")?;
-    match ctx.driver.reboot(device).await {
-        Err(e) if !e.is_transport() => {
-            return fail(ctx, device, HitlessImageUpgradeFailed, format!("{e}; {stays}")).map(Some);
+
+    /// Installs on every engine. `resuming`: this job's install is known pending somewhere.
+    async fn install(&self, facts: &Facts, resuming: bool) -> Result<Option<DeviceState>, JournalError> {
+        let (ctx, device, image) = (self.ctx, self.device(), &self.item.image);
+        let on = if facts.engines.len() > 1 { format!(" on {}", engine_names(facts)) } else { String::new() };
+        self.record(ImageUpgrade, Step::Install, format!("installing {}{on}", image.name))?;
+        match ctx.driver.install(device, image, facts).await {
+            Ok(Installed::Done) => Ok(None),
+            Ok(Installed::AlreadyPending) if resuming => {
+                self.record(
+                    ImageUpgrade,
+                    Step::Note,
+                    "engines that had this job's install pending were left as they were",
+                )?;
+                Ok(None)
+            }
+            Ok(Installed::AlreadyPending) => {
+                let message = format!(
+                    "the device answers that an install is already pending, which this job did not make; {STAYS}"
+                );
+                self.fail(HitlessImageUpgradeFailed, message).map(Some)
+            }
+            Err(e) if e.is_transport() => {
+                // A dropped session is not a failed install: ask the device what really happened.
+                match ctx.driver.facts(device).await {
+                    Ok(now) if now.pending_install => {
+                        let message = format!(
+                            "the session dropped during the install ({e}), but the device reports the install pending"
+                        );
+                        self.record(ImageUpgrade, Step::Note, message)?;
+                        Ok(None)
+                    }
+                    _ => self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some),
+                }
+            }
+            Err(e) => self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some),
         }
-        _ => {} // A reboot tears the session down; the boot count below proves it happened.
     }
-    let message = format!("waiting up to {} s for the device to come back", ctx.boot_deadline_seconds);
-    ctx.record(device, ImageUpgrade, Step::WaitBoot, message)?;
-    let booted = match ctx.driver.wait_for_boot(device, before, ctx.boot_deadline_seconds).await {
-        Ok(facts) => facts,
-        Err(e) => return fail(ctx, device, HitlessImageUpgradeFailed, format!("{e}; {stays}")).map(Some),
-    };
-    if booted.version != image.version {
-        let message = format!("the device came back running {}, not {}; {stays}", booted.version, image.version);
-        return fail(ctx, device, HitlessImageUpgradeFailed, message).map(Some);
+
+    async fn reboot_and_verify(&self) -> Result<Option<DeviceState>, JournalError> {
+        let (ctx, device, image) = (self.ctx, self.device(), &self.item.image);
+        let before = match ctx.driver.facts(device).await {
+            Ok(facts) => facts,
+            Err(e) => return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some),
+        };
+        let whom = if before.engines.len() > 1 {
+            format!("rebooting {}", engine_names(&before))
+        } else {
+            "rebooting".to_string()
+        };
+        self.record(ImageUpgrade, Step::Reboot, whom)?;
+        match ctx.driver.reboot(device, &before).await {
+            Err(e) if !e.is_transport() => {
+                return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some);
+            }
+            _ => {} // A reboot tears the session down; the start times below prove it happened.
+        }
+        let message = format!("waiting up to {} s for the device to come back", ctx.boot_deadline_seconds);
+        self.record(ImageUpgrade, Step::WaitBoot, message)?;
+        let booted = match ctx.driver.wait_for_boot(device, &before, ctx.boot_deadline_seconds).await {
+            Ok(facts) => facts,
+            Err(e) => return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some),
+        };
+        if !booted.all_run(&image.version) {
+            let message = if booted.engines.len() > 1 {
+                format!(
+                    "the routing engines ended on different versions ({}), not all on {}: the upgrade failed on the others; {STAYS}",
+                    booted.versions(),
+                    image.version
+                )
+            } else {
+                format!("the device came back running {}, not {}; {STAYS}", booted.version(), image.version)
+            };
+            return self.fail(HitlessImageUpgradeFailed, message).map(Some);
+        }
+        let running = if booted.engines.len() > 1 {
+            format!("running {} on {}", image.version, engine_names(&booted))
+        } else {
+            format!("running {}", image.version)
+        };
+        self.record(HitlessImageUpgradeSuccessful, Step::Booted, running)?;
+        Ok(None)
     }
-    ctx.record(device, HitlessImageUpgradeSuccessful, Step::Booted, format!("running {}", booted.version))?;
-    Ok(None)
+
+    /// Post-upgrade health check, then maintenance mode off.
+    async fn return_to_service(&mut self) -> Result<DeviceState, JournalError> {
+        if let Some(end) = self.health_check(CheckStage::PostUpgrade).await? {
+            return Ok(end);
+        }
+        self.record(DeactivatingMaintenanceMode, Step::Undrain, "returning traffic")?;
+        if let Err(e) = retry_once(|| self.ctx.driver.set_maintenance(self.device(), false)).await {
+            return self.fail(MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"));
+        }
+        let message = format!("upgraded to {} and back in service", self.item.image.version);
+        self.record(MaintenanceModeDeactivated, Step::InService, message)?;
+        Ok(MaintenanceModeDeactivated)
+    }
+
+    /// Runs the health checks; `Some(HealthCheckFailed)` when they fail and that stops the
+    /// device. Lifetime counters need a baseline: the pre-upgrade check takes two readings, the
+    /// post-upgrade check compares with the pre-upgrade reading (or takes two, after a resume).
+    async fn health_check(&mut self, stage: CheckStage) -> Result<Option<DeviceState>, JournalError> {
+        let when = stage.label();
+        self.record(HealthCheck, stage.step(), when)?;
+        let baseline = match (stage, self.baseline.take()) {
+            (CheckStage::PostUpgrade, Some(pre)) => pre,
+            _ => match self.reading().await {
+                Ok(first) => {
+                    tokio::time::sleep(self.ctx.health_sample).await;
+                    first
+                }
+                Err(e) => return self.fail(HealthCheckFailed, format!("{when}: {e}")).map(Some),
+            },
+        };
+        let report = match self.reading().await {
+            Ok(report) => report,
+            Err(e) => return self.fail(HealthCheckFailed, format!("{when}: {e}")).map(Some),
+        };
+        let size = self.item.image.catalog.as_ref().map_or(0, |c| c.size_bytes);
+        let failures = self.ctx.limits.check(&report, Some(&baseline), size);
+        if stage == CheckStage::PreUpgrade {
+            self.baseline = Some(report);
+        }
+        if failures.is_empty() {
+            return Ok(None);
+        }
+        let message = format!("{when}: {}", failures.join("; "));
+        if self.ctx.abort_on_health_check_failure {
+            return self.fail(HealthCheckFailed, format!("{message}; {}", stage.advice())).map(Some);
+        }
+        let message = format!("{message}; continuing (abort_on_health_check_failure is off)");
+        self.record(HealthCheckFailed, Step::Note, message)?;
+        Ok(None)
+    }
+
+    async fn reading(&self) -> Result<HealthReport, DriverError> {
+        retry_once(|| self.ctx.driver.health(self.device(), &self.item.image)).await
+    }
 }
 
-/// Post-upgrade health check, then maintenance mode off.
-async fn return_to_service<D: Driver>(ctx: &JobContext<D>, target: &WorkItem) -> Result<DeviceState, JournalError> {
-    let device = target.device.as_str();
-    if let Some(end) = health_check(ctx, target, CheckStage::PostUpgrade).await? {
-        return Ok(end);
-    }
-    ctx.record(device, DeactivatingMaintenanceMode, Step::Undrain, "returning traffic")?;
-    if let Err(e) = retry_once(|| ctx.driver.set_maintenance(device, false)).await {
-        return fail(ctx, device, MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"));
-    }
-    let message = format!("upgraded to {} and back in service", target.image.version);
-    ctx.record(device, MaintenanceModeDeactivated, Step::InService, message)?;
-    Ok(MaintenanceModeDeactivated)
-}
-
-/// Runs the health checks; `Some(HealthCheckFailed)` when they fail and that stops the device.
-async fn health_check<D: Driver>(
-    ctx: &JobContext<D>,
-    target: &WorkItem,
-    stage: CheckStage,
-) -> Result<Option<DeviceState>, JournalError> {
-    let device = target.device.as_str();
-    let when = stage.label();
-    ctx.record(device, HealthCheck, stage.step(), when)?;
-    let report = match retry_once(|| ctx.driver.health(device, &target.image)).await {
-        Ok(report) => report,
-        Err(e) => return fail(ctx, device, HealthCheckFailed, format!("{when}: {e}")).map(Some),
-    };
-    let size = target.image.catalog.as_ref().map_or(0, |c| c.size_bytes);
-    let failures = ctx.limits.check(&report, size);
-    if failures.is_empty() {
-        return Ok(None);
-    }
-    let message = format!("{when}: {}", failures.join("; "));
-    if ctx.abort_on_health_check_failure {
-        return fail(ctx, device, HealthCheckFailed, format!("{message}; {}", stage.advice())).map(Some);
-    }
-    let message = format!("{message}; continuing (abort_on_health_check_failure is off)");
-    ctx.record(device, HealthCheckFailed, Step::Note, message)?;
-    Ok(None)
-}
-
-fn fail<D: Driver>(
-    ctx: &JobContext<D>,
-    device: &str,
-    state: DeviceState,
-    message: String,
-) -> Result<DeviceState, JournalError> {
-    ctx.record(device, state, Step::Failed, message)?;
-    Ok(state)
+fn engine_names(facts: &Facts) -> String {
+    facts.engines.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(" and ")
 }
 
 /// Calls `operation`, and once more if the first call failed only on the way (a dropped

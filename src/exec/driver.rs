@@ -1,6 +1,7 @@
 //! The executor's port to devices: the [`Driver`] trait, what a device says about itself
-//! ([`Facts`]) and why a call failed ([`DriverError`]). The drivers (`crate::driver`) implement
-//! it: virtual devices in virtual time, and Junos over NETCONF/SSH.
+//! ([`Facts`], one [`Engine`] per routing engine or virtual-chassis member) and why a call failed
+//! ([`DriverError`]). The drivers (`crate::driver`) implement it: virtual devices in virtual time,
+//! and Junos over NETCONF/SSH.
 //!
 //! Every call names the device by its fabric name and returns a [`DriverError`] that keeps the
 //! device's own message. Calls are cancel-safe in the sense the executor relies on: dropping a
@@ -13,19 +14,96 @@ use crate::health::HealthReport;
 use crate::image::Image;
 use crate::version::Version;
 
+/// One routing engine of a device, or one member of a virtual chassis. A single-engine switch
+/// has one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Engine {
+    /// As the device names it: `re0`, `re1`, `fpc0`, `member1`.
+    pub name: String,
+    /// Slot or member number.
+    pub slot: u32,
+    /// The version it runs.
+    pub version: Version,
+    /// Its model.
+    pub model: String,
+    /// When it last booted, seconds on the device's clock; a later value proves a reboot.
+    pub boot: u64,
+    /// True for the master, by its mastership state (never by its place in a reply).
+    pub master: bool,
+}
+
+/// What a device is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chassis {
+    /// One routing engine.
+    Single,
+    /// Two routing engines (`re0`, `re1`): installs go to each, reboots to both.
+    DualEngine,
+    /// A virtual chassis: installs go to each member, reboots to all.
+    VirtualChassis,
+}
+
 /// What a device says about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Facts {
     /// Hostname.
     pub hostname: String,
-    /// Running OS version.
-    pub version: Version,
+    /// What the device is made of.
+    pub chassis: Chassis,
+    /// Every routing engine or member, by slot; exactly one is the master.
+    pub engines: Vec<Engine>,
     /// True while maintenance mode (drain) is configured.
     pub maintenance: bool,
-    /// A package installed and waiting for a reboot, if any.
-    pub pending_install: Option<Version>,
-    /// Increases with every boot; a changed value proves a reboot happened.
-    pub boot_count: u64,
+    /// True when an installed package waits for a reboot. Junos does not say which package:
+    /// the executor knows from the journal whether it installed it.
+    pub pending_install: bool,
+}
+
+impl Facts {
+    /// The master routing engine (or member).
+    pub fn master(&self) -> &Engine {
+        assert!(self.engines.iter().filter(|e| e.master).count() == 1, "drivers report exactly one master");
+        self.engines.iter().find(|e| e.master).expect("one master")
+    }
+
+    /// The version the device runs: its master's.
+    pub fn version(&self) -> &Version {
+        &self.master().version
+    }
+
+    /// True when every engine runs `version`.
+    pub fn all_run(&self, version: &Version) -> bool {
+        self.engines.iter().all(|e| &e.version == version)
+    }
+
+    /// `re0 18.4R2, re1 18.1R3`: every engine with its version.
+    pub fn versions(&self) -> String {
+        self.engines.iter().map(|e| format!("{} {}", e.name, e.version)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The engines that did not boot since `before` (by start time, each engine by its slot),
+    /// or that `before` did not know; empty when every engine rebooted.
+    pub fn not_rebooted_since(&self, before: &Facts) -> Vec<String> {
+        let mut stale = Vec::new();
+        for engine in &before.engines {
+            match self.engines.iter().find(|e| e.slot == engine.slot) {
+                Some(now) if now.boot > engine.boot => {}
+                Some(now) => stale.push(now.name.clone()),
+                None => stale.push(format!("{} (missing from the reply)", engine.name)),
+            }
+        }
+        stale
+    }
+}
+
+/// What an install request did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Installed {
+    /// The package was installed on every engine and is active at the next reboot.
+    Done,
+    /// The device (or some engine) answered that an install is already pending, and installed
+    /// nothing there; the other engines were installed.
+    AlreadyPending,
 }
 
 /// Why a driver call failed.
@@ -72,23 +150,29 @@ impl DriverError {
 
 /// The operations the executor needs from a device.
 pub trait Driver: Send + Sync + 'static {
-    /// Hostname, version, maintenance mode, pending install, boot count.
+    /// Hostname, engines (version, boot time, mastership), maintenance mode, pending install.
     fn facts(&self, device: &str) -> impl Future<Output = Result<Facts, DriverError>> + Send;
-    /// Health figures (BGP, alarms, CPU, interfaces, LACP, disk).
+    /// Health figures (BGP, alarms, CPU, interfaces, LACP, disk); what cannot be read is missing.
     fn health(&self, device: &str, image: &Image) -> impl Future<Output = Result<HealthReport, DriverError>> + Send;
     /// Maintenance mode on (`true`) or off, as one committed configuration change.
     fn set_maintenance(&self, device: &str, on: bool) -> impl Future<Output = Result<(), DriverError>> + Send;
     /// Copies the image to the device and verifies its checksum there.
     fn stage_image(&self, device: &str, image: &Image) -> impl Future<Output = Result<(), DriverError>> + Send;
-    /// Installs the staged image (pending until reboot).
-    fn install(&self, device: &str, image: &Image) -> impl Future<Output = Result<(), DriverError>> + Send;
-    /// Reboots the device.
-    fn reboot(&self, device: &str) -> impl Future<Output = Result<(), DriverError>> + Send;
-    /// Waits until the device answers again after a reboot, up to `deadline_seconds`.
+    /// Installs the staged image on every engine of `facts` (pending until reboot).
+    fn install(
+        &self,
+        device: &str,
+        image: &Image,
+        facts: &Facts,
+    ) -> impl Future<Output = Result<Installed, DriverError>> + Send;
+    /// Reboots the device: every engine of `facts`.
+    fn reboot(&self, device: &str, facts: &Facts) -> impl Future<Output = Result<(), DriverError>> + Send;
+    /// Waits until every engine of `before` has booted again and the device answers, up to
+    /// `deadline_seconds`.
     fn wait_for_boot(
         &self,
         device: &str,
-        previous_boot_count: u64,
+        before: &Facts,
         deadline_seconds: u64,
     ) -> impl Future<Output = Result<Facts, DriverError>> + Send;
 }

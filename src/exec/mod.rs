@@ -24,7 +24,7 @@ pub mod driver;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use driver::{Driver, DriverError, Facts};
+pub use driver::{Chassis, Driver, DriverError, Engine, Facts, Installed};
 
 use crate::health::HealthLimits;
 use crate::image::Image;
@@ -39,6 +39,10 @@ pub struct WorkItem {
     pub image: Image,
     /// True when the journal shows the device already began (a resumed job).
     pub started: bool,
+    /// True when the journal shows that hitless installed this image on the device and has not
+    /// rebooted it since: a pending install the device reports is then this image. Junos does
+    /// not say which package is pending, so any other pending install stops the device.
+    pub pending_is_ours: bool,
 }
 
 /// The job's clock: wall-clock Unix seconds, and seconds since the job started on the job's own
@@ -65,6 +69,9 @@ pub struct JobContext<D: Driver> {
     pub abort_on_health_check_failure: bool,
     /// How long to wait for a device to come back from its reboot, in seconds.
     pub boot_deadline_seconds: u64,
+    /// Real time between the two readings of a health check (`sample_seconds` on the job's
+    /// clock).
+    pub health_sample: std::time::Duration,
     /// The job's clock.
     pub clock: Clock,
     /// Progress callback.

@@ -1,8 +1,27 @@
-//! One emulated device's state.
+//! One emulated device's state: its routing engines or virtual-chassis members, configuration,
+//! files and what time has done to it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::Device;
+use crate::model::{Device, Engines};
+
+/// One routing engine or member of an emulated device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabEngine {
+    /// `fpc0` on a single-engine switch (as EX/QFX name it), `re0`/`re1`, or `fpcN` in a virtual
+    /// chassis.
+    pub name: String,
+    /// Slot or member number; 0 is the master.
+    pub slot: u32,
+    /// Running version.
+    pub version: String,
+    /// Last boot, virtual Unix seconds (its `start-time`).
+    pub boot_unix: u64,
+    /// Installed version waiting for a reboot.
+    pub pending: Option<String>,
+    /// Packages installed on this engine, to prove none is installed twice.
+    pub installs: u32,
+}
 
 /// What an emulated Junos device remembers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,12 +30,16 @@ pub struct LabDevice {
     pub name: String,
     /// Model (the fabric's platform).
     pub model: String,
-    /// Running version.
+    /// Running version (the master's).
     pub version: String,
-    /// Last boot, virtual Unix seconds (`start-time` of the routing engine).
-    pub boot_unix: u64,
+    /// What the device is made of.
+    pub layout: Engines,
+    /// Every routing engine or member, by slot.
+    pub engines: Vec<LabEngine>,
     /// Rebooting until this virtual time.
     pub down_until: Option<u64>,
+    /// The engines that reboot (and boot again at `down_until`).
+    pub rebooting: Vec<u32>,
     /// Never coming back.
     pub dead: bool,
     /// Committed configuration, as `set` lines without the `set `.
@@ -27,48 +50,75 @@ pub struct LabDevice {
     pub lock: Option<u64>,
     /// A `commit confirmed` waiting for its confirmation: (deadline, configuration to roll back to).
     pub confirm: Option<(u64, BTreeSet<String>)>,
-    /// Installed version waiting for a reboot.
-    pub pending_install: Option<String>,
     /// Files in /var/tmp: path to (size, md5, source path).
     pub files: BTreeMap<String, (u64, String, String)>,
     /// Completed upgrades (reboots into a new version).
     pub upgrades: u32,
+    /// When the device rebooted (its neighbours count these as BGP flaps).
+    pub reboots: Vec<u64>,
     /// One-shot faults that already fired.
     pub fired: BTreeSet<String>,
 }
 
 impl LabDevice {
-    /// A device as the fabric describes it, booted at `boot_unix`.
-    pub fn new(device: &Device, boot_unix: u64) -> LabDevice {
+    /// A device as the fabric describes it, booted a day before `start_unix`. A dual routing
+    /// engine box starts with GRES and NSR configured, as such boxes run.
+    pub fn new(device: &Device, start_unix: u64) -> LabDevice {
+        let boot_unix = start_unix.saturating_sub(86_400);
+        let engines = (0..device.engines.count())
+            .map(|slot| LabEngine {
+                name: device.engines.engine_name(slot),
+                slot,
+                version: device.engine_version(slot as usize).to_string(),
+                boot_unix,
+                pending: None,
+                installs: 0,
+            })
+            .collect();
+        let mut committed = BTreeSet::new();
+        if device.engines == Engines::Dual {
+            committed.insert(crate::maintenance::GRES.to_string());
+            committed.insert(crate::maintenance::NSR.to_string());
+        }
         LabDevice {
             name: device.name.clone(),
             model: device.platform.clone(),
             version: device.version.to_string(),
-            boot_unix: boot_unix.saturating_sub(86_400),
+            layout: device.engines.clone(),
+            engines,
             down_until: None,
+            rebooting: Vec::new(),
             dead: false,
-            committed: BTreeSet::new(),
+            committed,
             candidate: None,
             lock: None,
             confirm: None,
-            pending_install: None,
             files: BTreeMap::new(),
             upgrades: 0,
+            reboots: Vec::new(),
             fired: BTreeSet::new(),
         }
     }
 
-    /// Applies what time has done: a finished reboot brings the device back with its pending
-    /// version; an unconfirmed `commit confirmed` rolls back.
+    /// Applies what time has done: a finished reboot brings the rebooted engines back with their
+    /// pending versions; an unconfirmed `commit confirmed` rolls back.
     pub fn settle(&mut self, now: u64) {
         if let Some(until) = self.down_until
             && now >= until
             && !self.dead
         {
             self.down_until = None;
-            self.boot_unix = until;
-            if let Some(version) = self.pending_install.take() {
-                self.version = version;
+            for slot in std::mem::take(&mut self.rebooting) {
+                if let Some(engine) = self.engines.iter_mut().find(|e| e.slot == slot) {
+                    engine.boot_unix = until;
+                    if let Some(version) = engine.pending.take() {
+                        engine.version = version;
+                    }
+                }
+            }
+            let master = self.engines[0].version.clone();
+            if master != self.version {
+                self.version = master;
                 self.upgrades += 1;
             }
         }
@@ -78,6 +128,16 @@ impl LabDevice {
             self.committed = previous.clone();
             self.confirm = None;
         }
+    }
+
+    /// Starts a reboot of `slots` at `now`, lasting `seconds`: the device answers nothing until
+    /// it is back.
+    pub fn reboot(&mut self, slots: Vec<u32>, now: u64, seconds: u64) {
+        self.down_until = Some(now + seconds.max(1));
+        self.rebooting = slots;
+        self.reboots.push(now);
+        self.lock = None;
+        self.candidate = None;
     }
 
     /// True when the device answers.
@@ -93,5 +153,15 @@ impl LabDevice {
     /// True when interface `name` is disabled in the committed configuration.
     pub fn is_disabled(&self, name: &str) -> bool {
         self.committed.contains(&crate::maintenance::disable_statement(name))
+    }
+
+    /// The master engine.
+    pub fn master(&self) -> &LabEngine {
+        &self.engines[0]
+    }
+
+    /// Packages installed, summed over engines.
+    pub fn installs(&self) -> u32 {
+        self.engines.iter().map(|e| e.installs).sum()
     }
 }

@@ -39,6 +39,9 @@ pub struct Lab {
     pub time_scale: f64,
     /// Advertise base:1.1 (chunked framing), as Junos does with `rfc-compliant` and `version-1.1`.
     pub base_11: bool,
+    /// An SSH session that sends nothing for this long is closed (real time), as a switch's SSH
+    /// server closes idle sessions; keepalives count as something.
+    pub ssh_idle_timeout: std::time::Duration,
     started: tokio::time::Instant,
     start_unix: u64,
 }
@@ -71,6 +74,7 @@ impl Lab {
             roles,
             time_scale,
             base_11: false,
+            ssh_idle_timeout: std::time::Duration::from_secs(600),
             started: tokio::time::Instant::now(),
             start_unix,
         }

@@ -1,10 +1,15 @@
-//! The RPCs an emulated device answers, with Junos's reply shapes.
+//! The RPCs an emulated device answers, with Junos's reply shapes (`shared/reference/
+//! junos-netconf.md` §2 and §6): dual routing engines and virtual-chassis members answer inside
+//! `multi-routing-engine-results`, storage counts 512-byte blocks, a pending install answers as a
+//! real one does (without naming a version), install replies vary as real ones do, and a release
+//! before 15.1 has no `junos-version`.
 
 use std::fmt::Write;
 
 use super::Lab;
-use super::device::LabDevice;
+use super::device::{LabDevice, LabEngine};
 use crate::faults::{FaultKind, FaultPhase};
+use crate::model::Engines;
 use crate::netconf::xml::{Element, escape, leaf};
 use crate::version::Version;
 
@@ -12,7 +17,7 @@ use crate::version::Version;
 pub struct Reply {
     /// The content of `<rpc-reply>`.
     pub body: String,
-    /// True after `<close-session/>` or `<request-reboot>`.
+    /// True after `<close-session/>` or a reboot.
     pub close: bool,
     /// True when the connection drops before the reply is sent (the `ssh-drop` fault).
     pub drop: bool,
@@ -52,18 +57,16 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
     };
     state.settle(now);
     let name = request.name.as_str();
+    let failing = lab.fault(device, phase_of(state)) == Some(FaultKind::HealthCheckFails);
     match name {
         "close-session" => Reply { body: "<ok/>".into(), close: true, ..Reply::ok(String::new()) },
-        "get-software-information" => Reply::ok(software(state)),
-        "get-route-engine-information" => Reply::ok(route_engine(state, now)),
-        "get-alarm-information" => {
-            Reply::ok(alarms(lab.fault(device, phase_of(state)) == Some(FaultKind::HealthCheckFails)))
-        }
-        "get-system-storage" => Reply::ok(storage()),
-        "get-interface-information" => {
-            let failing = lab.fault(device, phase_of(state)) == Some(FaultKind::HealthCheckFails);
-            Reply::ok(interfaces(lab, state, failing))
-        }
+        "command" => Reply::ok(command(state, request)),
+        "get-software-information" => Reply::ok(software_plain(state)),
+        "get-route-engine-information" => Reply::ok(route_engines(state, now)),
+        "get-alarm-information" => Reply::ok(alarms(state, failing)),
+        "get-system-alarm-information" => Reply::ok(alarms(state, false)),
+        "get-system-storage" => Reply::ok(storage(state)),
+        "get-interface-information" => Reply::ok(interfaces(lab, state, failing, now)),
         "request-package-checks-pending-install" => Reply::ok(pending(state)),
         "get-configuration" => Reply::ok(configuration(state)),
         "lock-configuration" | "lock" => Reply::ok(lock(lab, state, session)),
@@ -81,15 +84,13 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
             let seconds = lab.timing.phases(role).install_seconds;
             Reply { body, close: drop, drop, delay: lab.real(seconds) }
         }
-        "request-reboot" => reboot(lab, state, now),
+        "request-reboot" | "request-system-reboot" => reboot(lab, state, request, now),
         "get-bgp-summary-information" | "get-lacp-interface-information" => {
-            let snapshot: Vec<(String, bool)> = devices.iter().map(|(n, d)| (n.clone(), d.is_up(now))).collect();
+            let up: Vec<(String, bool, Vec<u64>)> =
+                devices.iter().map(|(n, d)| (n.clone(), d.is_up(now), d.reboots.clone())).collect();
             let state = devices.get(device).expect("looked up above");
-            let body = if name == "get-bgp-summary-information" {
-                bgp_summary(lab, state, &snapshot)
-            } else {
-                lacp(lab, state)
-            };
+            let body =
+                if name == "get-bgp-summary-information" { bgp_summary(lab, state, &up) } else { lacp(lab, state) };
             Reply::ok(body)
         }
         other => Reply::ok(rpc_error("operation-failed", "syntax error", Some(other))),
@@ -97,84 +98,193 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
 }
 
 fn phase_of(state: &LabDevice) -> FaultPhase {
-    if state.upgrades > 0 || state.pending_install.is_some() { FaultPhase::PostCheck } else { FaultPhase::HealthCheck }
+    let pending = state.engines.iter().any(|e| e.pending.is_some());
+    if state.upgrades > 0 || pending { FaultPhase::PostCheck } else { FaultPhase::HealthCheck }
 }
 
-fn software(state: &LabDevice) -> String {
+/// `<multi-routing-engine-results>` around one item per engine, each built by `inner`.
+fn wrapped(engines: &[LabEngine], inner: impl Fn(&LabEngine) -> String) -> String {
+    let mut out = String::from("<multi-routing-engine-results>");
+    for engine in engines {
+        let _ = write!(
+            out,
+            "<multi-routing-engine-item><re-name>{}</re-name>{}</multi-routing-engine-item>",
+            engine.name,
+            inner(engine)
+        );
+    }
+    out.push_str("</multi-routing-engine-results>");
+    out
+}
+
+/// One engine's `software-information`. Releases before 15.1 have no `junos-version`: the
+/// version is only in the package comment, in brackets.
+fn software(state: &LabDevice, engine: &LabEngine) -> String {
     let mut out = String::from("<software-information>");
     leaf(&mut out, "host-name", &state.name);
     leaf(&mut out, "product-model", &state.model);
     leaf(&mut out, "product-name", &state.model);
-    out.push_str("<jsr/>");
-    leaf(&mut out, "junos-version", &state.version);
+    let modern = Version::parse(&engine.version).is_ok_and(|v| v.train() >= (15, 1));
+    if modern {
+        out.push_str("<jsr/>");
+        leaf(&mut out, "junos-version", &engine.version);
+    }
     out.push_str("<package-information><name>junos</name>");
-    leaf(&mut out, "comment", format!("JUNOS Software Release [{}]", state.version));
+    let suite = if modern { "JUNOS Software Release" } else { "JUNOS EX  Software Suite" };
+    leaf(&mut out, "comment", format!("{suite} [{}]", engine.version));
     out.push_str("</package-information></software-information>");
     out
 }
 
-fn route_engine(state: &LabDevice, now: u64) -> String {
+/// `get-software-information` without options: the engine that answers (the master) on a dual
+/// routing-engine box, every member of a virtual chassis.
+fn software_plain(state: &LabDevice) -> String {
+    match state.layout {
+        Engines::VirtualChassis(_) => wrapped(&state.engines, |e| software(state, e)),
+        Engines::Single | Engines::Dual => software(state, state.master()),
+    }
+}
+
+/// `<command>`: the CLI commands whose RPCs the lab implements, answered in XML.
+fn command(state: &LabDevice, request: &Element) -> String {
+    let text: String = request.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match text.as_str() {
+        "show version invoke-on all-routing-engines" => wrapped(&state.engines, |e| software(state, e)),
+        "show version" => software_plain(state),
+        _ => rpc_error("operation-failed", "syntax error, expecting <command>", Some(&text)),
+    }
+}
+
+fn route_engine(engine: &LabEngine, mastership: &str, now: u64) -> String {
+    let up = now.saturating_sub(engine.boot_unix);
     format!(
-        "<route-engine-information xmlns=\"{JUNOS_NS}-chassis\"><route-engine><slot>0</slot><mastership-state>master</mastership-state>\
-<status>OK</status><model>QFX Routing Engine</model><cpu-idle>85</cpu-idle>\
-<start-time junos:seconds=\"{}\" xmlns:junos=\"{JUNOS_NS}\">{}</start-time><up-time junos:seconds=\"{}\" xmlns:junos=\"{JUNOS_NS}\">{} seconds</up-time>\
-<last-reboot-reason>Router rebooted after a normal shutdown.</last-reboot-reason></route-engine></route-engine-information>",
-        state.boot_unix,
-        state.boot_unix,
-        now.saturating_sub(state.boot_unix),
-        now.saturating_sub(state.boot_unix)
+        "<route-engine><slot>{}</slot><mastership-state>{mastership}</mastership-state>\
+<mastership-priority>{mastership}</mastership-priority><status>OK</status><model>QFX Routing Engine</model>\
+<cpu-user>9</cpu-user><cpu-background>0</cpu-background><cpu-system>5</cpu-system><cpu-interrupt>1</cpu-interrupt><cpu-idle>85</cpu-idle>\
+<start-time junos:seconds=\"{}\" xmlns:junos=\"{JUNOS_NS}\">{}</start-time><up-time junos:seconds=\"{up}\" xmlns:junos=\"{JUNOS_NS}\">{up} seconds</up-time>\
+<last-reboot-reason>Router rebooted after a normal shutdown.</last-reboot-reason></route-engine>",
+        engine.slot,
+        engine.boot_unix,
+        start_text(engine.boot_unix),
     )
 }
 
-fn alarms(failing: bool) -> String {
-    if failing {
-        return "<alarm-information><alarm-summary><active-alarm-count>1</active-alarm-count></alarm-summary><alarm-detail>\
-<alarm-class>Major</alarm-class><alarm-description>FPC 0 Major Errors</alarm-description>\
-<alarm-short-description>fpc-err</alarm-short-description><alarm-type>Chassis</alarm-type></alarm-detail></alarm-information>"
-            .into();
-    }
-    "<alarm-information><alarm-summary><no-active-alarms/></alarm-summary></alarm-information>".into()
+/// A start time as Junos writes it, `2026-11-25 09:14:56 UTC`.
+fn start_text(unix: u64) -> String {
+    let at = i64::try_from(unix).ok().and_then(|s| jiff::Timestamp::from_second(s).ok()).unwrap_or_default();
+    at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// One physical interface per fabric link and per server LAG, with error counters (150 input
-/// errors on the first when health checks are made to fail).
-fn interfaces(lab: &Lab, state: &LabDevice, failing: bool) -> String {
+/// `get-route-engine-information`: one `route-engine` per routing engine (the backup listed
+/// first on a dual box, as real ones often do), or one wrapped item per virtual-chassis member.
+fn route_engines(state: &LabDevice, now: u64) -> String {
+    let open = format!("<route-engine-information xmlns=\"{JUNOS_NS}-chassis\">");
+    match state.layout {
+        Engines::Single => format!("{open}{}</route-engine-information>", route_engine(state.master(), "master", now)),
+        Engines::Dual => {
+            let mut out = open;
+            for engine in state.engines.iter().rev() {
+                out.push_str(&route_engine(engine, if engine.slot == 0 { "master" } else { "backup" }, now));
+            }
+            out.push_str("</route-engine-information>");
+            out
+        }
+        Engines::VirtualChassis(_) => wrapped(&state.engines, |e| {
+            let role = match e.slot {
+                0 => "master",
+                1 => "backup",
+                _ => "linecard",
+            };
+            format!("{open}{}</route-engine-information>", route_engine(e, role, now))
+        }),
+    }
+}
+
+fn alarms(state: &LabDevice, failing: bool) -> String {
+    let one = |_: &LabEngine| {
+        if failing {
+            return "<alarm-information><alarm-summary><active-alarm-count>1</active-alarm-count></alarm-summary><alarm-detail>\
+<alarm-class>Major</alarm-class><alarm-description>FPC 0 Major Errors</alarm-description>\
+<alarm-short-description>fpc-err</alarm-short-description><alarm-type>Chassis</alarm-type></alarm-detail></alarm-information>"
+                .to_string();
+        }
+        "<alarm-information><alarm-summary><no-active-alarms/></alarm-summary></alarm-information>".to_string()
+    };
+    match state.layout {
+        Engines::Single => one(state.master()),
+        _ => wrapped(&state.engines, one),
+    }
+}
+
+/// Interfaces with cumulative error counters: one `et-` port per fabric link (a few old errors
+/// each), one `xe-` member and its `ae` bundle per server LAG, and the management port `me0`
+/// with many errors that no fabric check should read. When health checks are made to fail, the
+/// first fabric port's errors grow by 20 a second.
+fn interfaces(lab: &Lab, state: &LabDevice, failing: bool, now: u64) -> String {
     let links = lab.neighbours.get(&state.name).map_or(0, Vec::len);
     let lags = lab.server_lags.get(&state.name).cloned().unwrap_or_default();
-    let mut names: Vec<String> = (0..links).map(|i| format!("et-0/0/{}", 48 + i)).collect();
-    names.extend(lags);
-    let mut out = format!("<interface-information xmlns=\"{JUNOS_NS}-interface\">");
-    for (index, name) in names.iter().enumerate() {
-        let disabled = state.is_disabled(name);
-        let errors = if failing && index == 0 { 150 } else { 0 };
+    let mut ports: Vec<(String, bool, u64)> = Vec::new();
+    for i in 0..links {
+        let growing = if failing && i == 0 { 20 * now.saturating_sub(state.master().boot_unix) } else { 0 };
+        ports.push((format!("et-0/0/{}", 48 + i), false, 7 + growing));
+    }
+    for (i, lag) in lags.iter().enumerate() {
+        ports.push((format!("xe-0/0/{i}"), false, 0));
+        ports.push((lag.clone(), state.is_disabled(lag), 0));
+    }
+    ports.push(("me0".to_string(), false, 4711));
+    let mut out = format!(
+        "<interface-information xmlns=\"{JUNOS_NS}-interface\" junos:style=\"normal\" xmlns:junos=\"{JUNOS_NS}\">"
+    );
+    for (name, disabled, errors) in ports {
+        let status = if disabled { "down" } else { "up" };
         let _ = write!(
             out,
-            "<physical-interface><name>{name}</name><admin-status>{}</admin-status><oper-status>{}</oper-status>\
-<input-error-list><input-errors>{errors}</input-errors><input-drops>0</input-drops></input-error-list>\
-<output-error-list><output-errors>0</output-errors><carrier-transitions>1</carrier-transitions></output-error-list></physical-interface>",
-            if disabled { "down" } else { "up" },
-            if disabled { "down" } else { "up" }
+            "<physical-interface><name>\n{name}\n</name><admin-status junos:format=\"Enabled\">{status}</admin-status><oper-status>{status}</oper-status>\
+<input-error-list><input-errors>{errors}</input-errors><input-drops>0</input-drops><framing-errors>0</framing-errors></input-error-list>\
+<output-error-list><carrier-transitions>1</carrier-transitions><output-errors>0</output-errors><output-drops>0</output-drops></output-error-list></physical-interface>"
         );
     }
     out.push_str("</interface-information>");
     out
 }
 
-fn storage() -> String {
-    "<system-storage-information><filesystem><filesystem-name>/dev/gpt/var</filesystem-name><total-blocks>41943040</total-blocks>\
-<used-blocks>4194304</used-blocks><available-blocks>37748736</available-blocks><used-percent>10</used-percent>\
-<mounted-on>/var</mounted-on></filesystem></system-storage-information>"
-        .into()
+/// `get-system-storage` in 512-byte blocks with `junos:format`, per engine: the root, and `/var`
+/// (which holds `/var/tmp`) on its own partition.
+fn storage(state: &LabDevice) -> String {
+    let filesystem = |name: &str, mount: &str, total: u64, used: u64| {
+        let available = total - used;
+        let human = |blocks: u64| format!("{:.1}G", blocks as f64 * 512.0 / 1e9);
+        format!(
+            "<filesystem><filesystem-name>{name}</filesystem-name><total-blocks junos:format=\"{}\">{total}</total-blocks>\
+<used-blocks junos:format=\"{}\">{used}</used-blocks><available-blocks junos:format=\"{}\">{available}</available-blocks>\
+<used-percent>{}</used-percent><mounted-on>{mount}</mounted-on></filesystem>",
+            human(total),
+            human(used),
+            human(available),
+            used * 100 / total
+        )
+    };
+    let one = |_: &LabEngine| {
+        format!(
+            "<system-storage-information xmlns:junos=\"{JUNOS_NS}\">{}{}{}</system-storage-information>",
+            filesystem("/dev/gpt/junos", "/", 2_621_440, 2_200_000),
+            filesystem("/dev/gpt/var", "/var", 41_943_040, 4_194_304),
+            filesystem("tmpfs", "/tmp", 1_048_576, 8_192),
+        )
+    };
+    match state.layout {
+        Engines::Single => one(state.master()),
+        _ => wrapped(&state.engines, one),
+    }
 }
 
+/// The real reply: pending or not, never which version.
 fn pending(state: &LabDevice) -> String {
-    match &state.pending_install {
-        Some(version) => format!(
-            "<output>There is already an install pending.\nJUNOS {} will become active at next reboot\n</output><package-result>1</package-result>",
-            escape(version)
-        ),
-        None => "<output>\n</output><package-result>0</package-result>".into(),
+    if state.master().pending.is_some() {
+        return "<output>There is already an install pending.\nUse the 'request system reboot' command to complete the install,\nor the 'request system software rollback' command to back it out.\n</output><package-result>1</package-result>".into();
     }
+    "<output>\n</output><package-result>0</package-result>".into()
 }
 
 fn configuration(state: &LabDevice) -> String {
@@ -232,8 +342,8 @@ fn commit(state: &mut LabDevice, session: u64, request: &Element, now: u64) -> S
     if state.lock != Some(session) {
         return rpc_error("operation-failed", "configuration database is not locked by this session", None);
     }
-    let success = if request.child("check").is_some() { "<commit-check-success/>" } else { "<commit-success/>" };
-    if request.child("check").is_none() {
+    let check = request.child("check").is_some();
+    if !check {
         let previous = state.committed.clone();
         if let Some(candidate) = state.candidate.clone() {
             state.committed = candidate;
@@ -245,7 +355,22 @@ fn commit(state: &mut LabDevice, session: u64, request: &Element, now: u64) -> S
             state.confirm = None;
         }
     }
-    format!("<commit-results><routing-engine><name>fpc0</name>{success}</routing-engine></commit-results>")
+    let success = if check { "<commit-check-success/>" } else { "<commit-success/>" };
+    // A synchronised commit answers for both routing engines.
+    let engines: Vec<&str> = if request.child("synchronize").is_some() && state.layout == Engines::Dual {
+        vec!["re0", "re1"]
+    } else {
+        vec![state.engines[0].name.as_str()]
+    };
+    let mut out = String::from("<commit-results>");
+    for engine in engines {
+        let _ = write!(
+            out,
+            "<routing-engine junos:style=\"normal\" xmlns:junos=\"{JUNOS_NS}\"><name>{engine}</name>{success}</routing-engine>"
+        );
+    }
+    out.push_str("</commit-results>");
+    out
 }
 
 fn file_copy(state: &mut LabDevice, request: &Element) -> String {
@@ -296,11 +421,53 @@ pub fn version_in_package_name(name: &str) -> Option<String> {
     None
 }
 
+/// The engines a `request-package-add` or `request-reboot` addresses: `<re0/>`, `<re1/>`,
+/// `<member>N</member>`; without one, the engine that answers (the master) on a dual box and
+/// every member of a virtual chassis.
+fn addressed(state: &LabDevice, request: &Element) -> Vec<u32> {
+    let mut slots: Vec<u32> = request
+        .children
+        .iter()
+        .filter_map(|c| match c.name.as_str() {
+            "re0" => Some(0),
+            "re1" => Some(1),
+            "member" => c.text.trim().parse().ok(),
+            _ => None,
+        })
+        .filter(|slot| state.engines.iter().any(|e| e.slot == *slot))
+        .collect();
+    if slots.is_empty() {
+        slots = match state.layout {
+            Engines::VirtualChassis(_) => state.engines.iter().map(|e| e.slot).collect(),
+            Engines::Single | Engines::Dual => vec![0],
+        };
+    }
+    slots
+}
+
+/// Install replies vary as real ones do: some devices send one `output` and `package-result`,
+/// some several `output`s, some no `package-result` at all.
+fn reply_style(name: &str) -> u8 {
+    (name.bytes().map(u32::from).sum::<u32>() % 3) as u8
+}
+
 fn package_add(lab: &Lab, state: &mut LabDevice, request: &Element) -> String {
     let package = request.text_of("package-name").unwrap_or_default().to_string();
-    let failure = |text: &str| format!("<output>{}</output><package-result>1</package-result>", escape(text));
+    let style = reply_style(&state.name);
+    let failure = |text: &str| {
+        let text = escape(text);
+        if style == 2 {
+            format!("<output>{text}</output>")
+        } else {
+            format!("<output>{text}</output><package-result>1</package-result>")
+        }
+    };
+    let slots = addressed(state, request);
+    if slots.iter().any(|slot| state.engines[*slot as usize].pending.is_some()) {
+        return "<output>There is already an install pending.\nUse the 'request system reboot' command to complete the install,\nor the 'request system software rollback' command to back it out.\n</output><package-result>1</package-result>".into();
+    }
     if lab.fault(&state.name, FaultPhase::Install) == Some(FaultKind::InstallFails) {
-        return failure("ERROR: package validation failed: insufficient space in /var");
+        return failure("Installing package ...\nERROR: package validation failed: insufficient space in /var");
     }
     if !state.files.contains_key(&package) {
         return failure(&format!("ERROR: {package} is not found"));
@@ -308,18 +475,27 @@ fn package_add(lab: &Lab, state: &mut LabDevice, request: &Element) -> String {
     let Some(version) = version_in_package_name(&package) else {
         return failure(&format!("ERROR: cannot read the package version from {package}"));
     };
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<output>Installing package '{}' ...\nJUNOS {} will become active at next reboot\nWARNING: A reboot is required to load this software correctly\n</output><package-result>0</package-result>",
-        escape(&package),
-        escape(&version)
+    for slot in &slots {
+        let engine = &mut state.engines[*slot as usize];
+        engine.pending = Some(version.clone());
+        engine.installs += 1;
+    }
+    let package = escape(&package);
+    let first = format!(
+        "Installing package '{package}' ...\nVerified {package} signed by PackageProductionEc_2022 method ECDSA256+SHA256"
     );
-    state.pending_install = Some(version);
-    out
+    let second = "WARNING: A reboot is required to load this software correctly\nWARNING:     Use the 'request system reboot' command\nWARNING:         when software installation is complete\nSaving state for rollback ...";
+    match style {
+        0 => format!("<output>{first}\n{second}</output><package-result>0</package-result>"),
+        1 => format!("<output>{first}</output><output>{second}</output><package-result>0</package-result>"),
+        _ => format!("<output>{first}</output><output>{second}</output>"),
+    }
 }
 
-fn reboot(lab: &Lab, state: &mut LabDevice, now: u64) -> Reply {
+/// A reboot: the addressed engines go down (`<both-routing-engines/>` or `<all-members/>` for
+/// all of them; otherwise the master on a dual box, every member of a virtual chassis) and the
+/// device answers nothing until they are back.
+fn reboot(lab: &Lab, state: &mut LabDevice, request: &Element, now: u64) -> Reply {
     let role = lab.roles.get(&state.name).copied().unwrap_or(crate::model::Role::Leaf);
     let mut seconds = u64::from(lab.timing.phases(role).reboot_seconds);
     match lab.fault(&state.name, FaultPhase::Reboot) {
@@ -327,32 +503,38 @@ fn reboot(lab: &Lab, state: &mut LabDevice, now: u64) -> Reply {
         Some(FaultKind::Slow) => seconds *= 3,
         _ => {}
     }
-    state.down_until = Some(now + seconds.max(1));
-    state.lock = None;
-    state.candidate = None;
+    let everything = request.child("both-routing-engines").is_some() || request.child("all-members").is_some();
+    let slots = if everything { state.engines.iter().map(|e| e.slot).collect() } else { addressed(state, request) };
+    state.reboot(slots, now, seconds);
     let body = format!(
         "<request-reboot-results><request-reboot-status reboot-time=\"{now}\">Shutdown NOW!\n[pid 17221]</request-reboot-status></request-reboot-results>"
     );
     Reply { body, close: true, ..Reply::ok(String::new()) }
 }
 
-fn bgp_summary(lab: &Lab, state: &LabDevice, up: &[(String, bool)]) -> String {
+/// BGP peers: the device's fabric neighbours, Established while they answer. A peer's
+/// `flap-count` is a lifetime counter: the times the peer went down since this device booted.
+fn bgp_summary(lab: &Lab, state: &LabDevice, up: &[(String, bool, Vec<u64>)]) -> String {
     let peers = lab.neighbours.get(&state.name).cloned().unwrap_or_default();
-    let is_up = |name: &str| up.iter().any(|(n, u)| n == name && *u);
+    let find = |name: &str| up.iter().find(|(n, _, _)| n == name);
+    let is_up = |name: &str| find(name).is_some_and(|p| p.1);
+    let since = state.master().boot_unix;
     let down = peers.iter().filter(|p| !is_up(p)).count();
     let mut out = format!(
-        "<bgp-information xmlns=\"{JUNOS_NS}-routing\"><group-count>1</group-count><peer-count>{}</peer-count><down-peer-count>{down}</down-peer-count>",
+        "<bgp-information xmlns=\"{JUNOS_NS}-routing\"><bgp-thread-mode>BGP I/O</bgp-thread-mode><group-count>1</group-count><peer-count>{}</peer-count><down-peer-count>{down}</down-peer-count>",
         peers.len()
     );
     for (index, peer) in peers.iter().enumerate() {
         let established = is_up(peer);
+        let flaps = find(peer).map_or(0, |p| p.2.iter().filter(|t| **t > since).count());
         let _ = write!(
             out,
-            "<bgp-peer><peer-address>10.0.{}.{}</peer-address><description>{}</description><flap-count>{}</flap-count><peer-state>{}</peer-state></bgp-peer>",
+            "<bgp-peer junos:style=\"terse\" xmlns:junos=\"{JUNOS_NS}\"><peer-address>10.0.{}.{}</peer-address><peer-as>{}</peer-as><description>{}</description><flap-count>{flaps}</flap-count><peer-state junos:format=\"{}\">{}</peer-state></bgp-peer>",
             index / 250,
             index % 250 + 1,
+            65000 + index,
             escape(peer),
-            u32::from(!established),
+            if established { "Establ" } else { "Active" },
             if established { "Established" } else { "Active" }
         );
     }
@@ -362,17 +544,16 @@ fn bgp_summary(lab: &Lab, state: &LabDevice, up: &[(String, bool)]) -> String {
 
 fn lacp(lab: &Lab, state: &LabDevice) -> String {
     let mut out = format!("<lacp-interface-information-list xmlns=\"{JUNOS_NS}-lacpd\">");
-    for lag in lab.server_lags.get(&state.name).into_iter().flatten() {
+    for (i, lag) in lab.server_lags.get(&state.name).into_iter().flatten().enumerate() {
         if state.is_disabled(lag) {
             continue; // A disabled bundle has no LACP state to show.
         }
         let _ = write!(
             out,
             "<lacp-interface-information><lag-lacp-header><aggregate-name>{lag}</aggregate-name></lag-lacp-header>\
-<lag-lacp-protocol><name>xe-0/0/{}</name><lacp-receive-state>Current</lacp-receive-state>\
+<lag-lacp-protocol><name>xe-0/0/{i}</name><lacp-receive-state>Current</lacp-receive-state>\
 <lacp-transmit-state>Fast periodic</lacp-transmit-state><lacp-mux-state>Collecting distributing</lacp-mux-state></lag-lacp-protocol>\
-</lacp-interface-information>",
-            lag.trim_start_matches("ae")
+</lacp-interface-information>"
         );
     }
     out.push_str("</lacp-interface-information-list>");

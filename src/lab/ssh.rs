@@ -101,7 +101,7 @@ pub async fn start(
     host_key: PrivateKey,
     auth: LabAuth,
 ) -> std::io::Result<BTreeMap<String, SocketAddr>> {
-    let config = server_config(host_key);
+    let config = server_config(host_key, lab.ssh_idle_timeout);
     let mut bound = BTreeMap::new();
     for (device, address) in listen {
         let listener = TcpListener::bind(address).await?;
@@ -123,13 +123,13 @@ pub async fn start(
     Ok(bound)
 }
 
-/// The SSH server settings the lab uses.
-pub fn server_config(host_key: PrivateKey) -> Arc<russh::server::Config> {
+/// The SSH server settings the lab uses: sessions idle for `idle` are closed.
+pub fn server_config(host_key: PrivateKey, idle: std::time::Duration) -> Arc<russh::server::Config> {
     Arc::new(russh::server::Config {
         keys: vec![host_key],
         auth_rejection_time: std::time::Duration::from_millis(200),
         auth_rejection_time_initial: Some(std::time::Duration::ZERO),
-        inactivity_timeout: Some(std::time::Duration::from_secs(600)),
+        inactivity_timeout: Some(idle),
         ..Default::default()
     })
 }

@@ -75,6 +75,8 @@ impl Generate {
             family: GENERATED_FAMILY.to_string(),
             platform: platform.to_string(),
             version: version.clone(),
+            engines: super::Engines::Single,
+            engine_versions: Vec::new(),
             address: None,
             critical_roles: Vec::new(),
         };

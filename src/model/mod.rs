@@ -82,6 +82,38 @@ impl CriticalRole {
     }
 }
 
+/// What a switch is made of: its routing engines or virtual-chassis members.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Engines {
+    /// One routing engine (most fabric switches).
+    #[default]
+    Single,
+    /// Two routing engines, `re0` (master) and `re1`.
+    Dual,
+    /// A virtual chassis of this many members (`fpc0` the master, `fpc1` the backup).
+    VirtualChassis(u32),
+}
+
+impl Engines {
+    /// The name engine `slot` has in a device's replies: `fpc0` on a single-engine EX/QFX switch,
+    /// `re0`/`re1` with two routing engines, `fpcN` in a virtual chassis.
+    pub fn engine_name(&self, slot: u32) -> String {
+        match self {
+            Engines::Dual => format!("re{slot}"),
+            Engines::Single | Engines::VirtualChassis(_) => format!("fpc{slot}"),
+        }
+    }
+
+    /// How many routing engines or members.
+    pub fn count(&self) -> u32 {
+        match self {
+            Engines::Single => 1,
+            Engines::Dual => 2,
+            Engines::VirtualChassis(members) => *members,
+        }
+    }
+}
+
 /// One switch of the fabric.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {
@@ -93,12 +125,24 @@ pub struct Device {
     pub family: String,
     /// Hardware platform, e.g. `qfx5120-48y`; must be in an image's platform list.
     pub platform: String,
-    /// Network OS version the device runs now.
+    /// Network OS version the device runs now (its master routing engine's).
     pub version: Version,
+    /// Its routing engines or members.
+    pub engines: Engines,
+    /// The version of each routing engine or member, when they differ (a half-finished upgrade);
+    /// empty when all run `version`.
+    pub engine_versions: Vec<Version>,
     /// Management address `host:port`, used by real drivers.
     pub address: Option<String>,
     /// Functions this device provides that its peers back up.
     pub critical_roles: Vec<CriticalRole>,
+}
+
+impl Device {
+    /// The version of engine `index` (0 is the master).
+    pub fn engine_version(&self, index: usize) -> &Version {
+        self.engine_versions.get(index).unwrap_or(&self.version)
+    }
 }
 
 /// A server (bare-metal host) and the leafs it hangs on. Two or more leafs: multihomed (ESI-LAG).

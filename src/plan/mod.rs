@@ -97,11 +97,16 @@ fn downgrade_warnings(scenario: &Scenario) -> impl Iterator<Item = String> + '_ 
     scenario.selection.targets.iter().filter_map(|target| {
         let device = scenario.fabric.device(target.device);
         let image = &scenario.images[target.image];
-        (device.version > image.version).then(|| {
-            format!(
+        match device.version.partial_cmp(&image.version) {
+            Some(std::cmp::Ordering::Greater) => Some(format!(
                 "{} runs {}, newer than image {} ({}): this is a downgrade",
                 device.name, device.version, image.name, image.version
-            )
-        })
+            )),
+            None => Some(format!(
+                "{} runs {}, which cannot be ordered against image {} ({}): hitless cannot tell whether this is an upgrade",
+                device.name, device.version, image.name, image.version
+            )),
+            _ => None,
+        }
     })
 }

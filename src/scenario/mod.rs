@@ -19,7 +19,7 @@ use raw::{RawFabric, RawScenario, Selector};
 
 use crate::image::Image;
 use crate::model::generate::Generate;
-use crate::model::{Device, DeviceId, Fabric, Role};
+use crate::model::{Device, DeviceId, Engines, Fabric, Role};
 use crate::select::{self, Assign, DeviceSelection, Selection};
 use crate::timing::TimingProfile;
 use crate::traffic::Traffic;
@@ -33,6 +33,8 @@ pub const DEFAULT_MAX_BATCH_SIZE: u32 = 4;
 pub const MAX_BATCH_SIZE_LIMIT: u32 = 1024;
 /// Largest fabric `generate:` may describe.
 pub const GENERATED_DEVICES_MAX: u64 = 2_000_000;
+/// Most members a virtual chassis may have (Junos allows ten).
+pub const VC_MEMBERS_MAX: u32 = 10;
 
 /// Where a scenario's images named only by name come from.
 pub trait ImageCatalog {
@@ -274,12 +276,16 @@ fn explicit_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric
             problems.push(Problem::at(device.version.referenced, format!("device {}: {e}", name.value)));
             Version::parse("0.0R0").expect("placeholder version parses")
         });
+        let engines = device_engines(&device, problems);
+        let engine_versions = device_engine_versions(&device, &engines, &version, problems);
         devices.push(Device {
             name: device.name.value,
             role: device.role,
             family: device.family,
             platform: device.platform,
             version,
+            engines,
+            engine_versions,
             address: device.address,
             critical_roles: device.critical_roles,
         });
@@ -288,6 +294,68 @@ fn explicit_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric
     add_links(&mut fabric, &raw.links, problems);
     add_servers(&mut fabric, &raw.servers, problems);
     Some(fabric)
+}
+
+fn device_engines(device: &raw::RawDevice, problems: &mut Vec<Problem>) -> Engines {
+    let name = &device.name.value;
+    match (&device.routing_engines, &device.vc_members) {
+        (Some(res), Some(_)) => {
+            let message = format!("device {name}: give routing_engines or vc_members, not both");
+            problems.push(Problem::at(res.referenced, message));
+            Engines::Single
+        }
+        (Some(res), None) => match res.value {
+            1 => Engines::Single,
+            2 => Engines::Dual,
+            n => {
+                let message = format!("device {name}: routing_engines must be 1 or 2, not {n}");
+                problems.push(Problem::at(res.referenced, message));
+                Engines::Single
+            }
+        },
+        (None, Some(members)) if (2..=VC_MEMBERS_MAX).contains(&members.value) => {
+            Engines::VirtualChassis(members.value)
+        }
+        (None, Some(members)) => {
+            let message =
+                format!("device {name}: vc_members must be between 2 and {VC_MEMBERS_MAX}, not {}", members.value);
+            problems.push(Problem::at(members.referenced, message));
+            Engines::Single
+        }
+        (None, None) => Engines::Single,
+    }
+}
+
+fn device_engine_versions(
+    device: &raw::RawDevice,
+    engines: &Engines,
+    version: &Version,
+    problems: &mut Vec<Problem>,
+) -> Vec<Version> {
+    let Some(list) = &device.engine_versions else { return Vec::new() };
+    let name = &device.name.value;
+    if list.value.len() != engines.count() as usize {
+        let message = format!(
+            "device {name}: engine_versions lists {} versions for {} routing engines or members",
+            list.value.len(),
+            engines.count()
+        );
+        problems.push(Problem::at(list.referenced, message));
+        return Vec::new();
+    }
+    let mut versions = Vec::with_capacity(list.value.len());
+    for text in &list.value {
+        match Version::parse(&text.value) {
+            Ok(parsed) => versions.push(parsed),
+            Err(e) => problems.push(Problem::at(text.referenced, format!("device {name}: {e}"))),
+        }
+    }
+    if versions.first().is_some_and(|master| master != version) {
+        let message =
+            format!("device {name}: the first of engine_versions is the master's and must be its version {version}");
+        problems.push(Problem::at(list.referenced, message));
+    }
+    versions
 }
 
 fn resolve(fabric: &Fabric, name: &raw::Text, what: &str, problems: &mut Vec<Problem>) -> Option<DeviceId> {

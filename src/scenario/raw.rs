@@ -132,6 +132,15 @@ pub struct RawDevice {
     pub address: Option<String>,
     #[serde(default)]
     pub critical_roles: Vec<CriticalRole>,
+    /// 1 or 2.
+    #[serde(default)]
+    pub routing_engines: Option<Spanned<u32>>,
+    /// A virtual chassis of this many members.
+    #[serde(default)]
+    pub vc_members: Option<Spanned<u32>>,
+    /// Per routing engine or member, when they differ.
+    #[serde(default)]
+    pub engine_versions: Option<Spanned<Vec<Text>>>,
 }
 
 /// One entry of `fabric.servers`.

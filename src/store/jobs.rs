@@ -240,3 +240,32 @@ impl Journal for Store {
         Ok(set_state(self, job, state)?)
     }
 }
+
+/// The image each device of `fabric` has installed and pending by hitless, across every job on
+/// the fabric: an install step not yet followed by a reboot that was waited for. Junos does not
+/// say which package is pending; this does, for the installs hitless made.
+pub fn pending_installs(store: &Store, fabric: &str) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+    let mut statement = store
+        .conn
+        .prepare(
+            "SELECT e.device, e.step, d.image FROM job_events e
+             JOIN jobs j ON j.id = e.job
+             JOIN job_devices d ON d.job = e.job AND d.device = e.device
+             WHERE j.fabric = ?1 AND e.step IN ('install', 'wait-boot', 'booted')
+             ORDER BY j.rowid, e.seq",
+        )
+        .map_err(|e| store.sqlite(e))?;
+    let rows = statement
+        .query_map([fabric], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+        .map_err(|e| store.sqlite(e))?;
+    let mut pending = std::collections::BTreeMap::new();
+    for row in rows {
+        let (device, step, image) = row.map_err(|e| store.sqlite(e))?;
+        if step == crate::journal::Step::Install.as_str() {
+            pending.insert(device, image);
+        } else {
+            pending.remove(&device);
+        }
+    }
+    Ok(pending)
+}

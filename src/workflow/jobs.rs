@@ -112,8 +112,16 @@ pub fn reopen(store: &Store, job: &str, catalog: &dyn ImageCatalog) -> Result<Re
 }
 
 /// The work a job's devices still have, batch by batch: every planned device not yet back in
-/// service. A device the journal shows begun is marked `started`.
-pub fn work(job: &str, scenario: &Scenario, devices: &[JobDevice]) -> Result<Vec<Vec<WorkItem>>, WorkflowError> {
+/// service. A device the journal shows begun is marked `started`; one with this image installed
+/// by hitless and not rebooted since, `pending_is_ours`.
+pub fn work(
+    store: &Store,
+    job: &str,
+    scenario: &Scenario,
+    devices: &[JobDevice],
+) -> Result<Vec<Vec<WorkItem>>, WorkflowError> {
+    let fabric = jobs::get(store, job)?.fabric;
+    let pending = jobs::pending_installs(store, &fabric)?;
     let mut batches: Vec<Vec<WorkItem>> = Vec::new();
     for device in devices.iter().filter(|d| d.batch > 0 && d.state != DeviceState::MaintenanceModeDeactivated) {
         let image = scenario
@@ -126,7 +134,8 @@ pub fn work(job: &str, scenario: &Scenario, devices: &[JobDevice]) -> Result<Vec
             batches.resize_with(index + 1, Vec::new);
         }
         let started = device.state != DeviceState::Pending;
-        batches[index].push(WorkItem { device: device.device.clone(), image: image.clone(), started });
+        let pending_is_ours = pending.get(&device.device) == Some(&device.image);
+        batches[index].push(WorkItem { device: device.device.clone(), image: image.clone(), started, pending_is_ours });
     }
     batches.retain(|b| !b.is_empty());
     Ok(batches)

@@ -23,7 +23,7 @@ mod test_run;
 use std::path::PathBuf;
 
 pub use run::{JobSummary, RunSettings, run};
-pub use test_run::{TestRunRow, test_run};
+pub use test_run::{EngineRow, TestRunRow, test_run};
 
 use crate::plan::PlanOptions;
 use crate::scenario::Scenario;
@@ -123,6 +123,21 @@ pub fn gate(scenario: &Scenario, plan: &PlanInput, allow_loss: bool) -> Gate {
         (false, false) => Gate::Refuse(report),
         (false, true) => Gate::Accept(report),
     }
+}
+
+/// The images hitless installed on devices of `scenario`'s fabric and has not rebooted into
+/// (by device): what a pending install the device reports really is.
+pub fn pending_installs(
+    store: &crate::store::Store,
+    scenario: &Scenario,
+) -> Result<std::collections::BTreeMap<String, String>, WorkflowError> {
+    Ok(crate::store::jobs::pending_installs(store, &scenario.fabric.fingerprint())?)
+}
+
+/// Real time between the two readings of a health check, for a job whose clock runs
+/// `time_scale` times faster than real time.
+pub fn health_sample(scenario: &Scenario, time_scale: f64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(f64::from(scenario.health_limits.sample_seconds) / time_scale)
 }
 
 /// How long a device may take to come back from its reboot: three times its expected reboot, at

@@ -45,23 +45,24 @@ pub async fn run<D: Driver>(
     store: &Arc<Mutex<Store>>,
     scenario: &Scenario,
     job: &str,
-    driver: D,
+    driver: Arc<D>,
     devices: &[JobDevice],
     settings: RunSettings,
 ) -> Result<JobSummary, WorkflowError> {
-    let work = super::jobs::work(job, scenario, devices)?;
+    let work = super::jobs::work(&store.lock().expect("store lock not poisoned"), job, scenario, devices)?;
     let start = tokio::time::Instant::now();
     let (scale, offset, wall) = (settings.time_scale, settings.clock_offset_seconds, settings.wall_clock);
     // The job clock runs on tokio's clock: virtual (paused) for virtual devices at full speed.
     let clock: exec::Clock = Arc::new(move || (wall(), offset + start.elapsed().as_secs_f64() * scale));
     let journal: exec::SharedJournal = Arc::clone(store) as exec::SharedJournal;
     let ctx = Arc::new(JobContext {
-        driver: Arc::new(driver),
+        driver,
         journal,
         job: job.to_string(),
         limits: scenario.health_limits.clone(),
         abort_on_health_check_failure: scenario.abort_on_health_check_failure,
         boot_deadline_seconds: super::boot_deadline_seconds(scenario),
+        health_sample: super::health_sample(scenario, scale),
         clock,
         on_event: settings.on_event,
         interrupted: settings.interrupted,

@@ -1,16 +1,40 @@
-//! The test run: every selected device's version and health, changing nothing.
+//! The test run: every selected device's version (on every routing engine or member) and health,
+//! changing nothing.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::exec::Driver;
+use crate::exec::{Driver, Facts};
+use crate::health::HealthLimits;
+use crate::image::Image;
 use crate::scenario::Scenario;
+
+/// Devices asked at once: a fabric of hundreds is read in minutes, and no device sees more than
+/// one session from it.
+pub const PARALLEL_MAX: usize = 32;
+
+/// One routing engine or member in the test run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EngineRow {
+    /// `re0`, `fpc1`, ...
+    pub name: String,
+    /// The version it runs.
+    pub version: String,
+    /// True for the master.
+    pub master: bool,
+}
 
 /// One device in the test run (`test-run --format json` prints a list of these).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TestRunRow {
     /// Device name.
     pub device: String,
-    /// The version it runs (as the device reports it; the scenario's for skipped devices).
+    /// The version it runs (its master's, as the device reports it; the scenario's for skipped
+    /// devices).
     pub running: String,
     /// The version it would be upgraded to (empty for skipped devices).
     pub target: String,
@@ -18,11 +42,23 @@ pub struct TestRunRow {
     pub action: String,
     /// Every check it would not pass, and every error reaching it; empty when all is well.
     pub problems: Vec<String>,
+    /// Every routing engine or member with its version (empty when the device did not answer).
+    pub engines: Vec<EngineRow>,
+    /// What the operator should know that is not a failed check (a version that cannot be
+    /// ordered, a downgrade, an install of hitless's that is pending).
+    pub notes: Vec<String>,
 }
 
-/// Asks every selected device for its version and health; skipped devices are listed with their
-/// reason. Nothing is changed on any device.
-pub async fn test_run<D: Driver>(scenario: &Scenario, driver: &D) -> Vec<TestRunRow> {
+/// Asks every selected device for its versions and health; skipped devices are listed with their
+/// reason. Nothing is changed on any device. Health is read twice, `sample` apart, so lifetime
+/// counters are judged by their growth. `pending_ours` names, per device, the image hitless
+/// installed and has not rebooted into.
+pub async fn test_run<D: Driver>(
+    scenario: &Scenario,
+    driver: &Arc<D>,
+    pending_ours: &BTreeMap<String, String>,
+    sample: Duration,
+) -> Vec<TestRunRow> {
     let mut rows = Vec::new();
     for (id, reason) in &scenario.selection.skipped {
         let device = scenario.fabric.device(*id);
@@ -32,38 +68,100 @@ pub async fn test_run<D: Driver>(scenario: &Scenario, driver: &D) -> Vec<TestRun
             target: String::new(),
             action: format!("skip: {reason}"),
             problems: Vec::new(),
+            engines: Vec::new(),
+            notes: Vec::new(),
         });
     }
-    for target in &scenario.selection.targets {
-        let name = scenario.fabric.device(target.device).name.clone();
-        let image = &scenario.images[target.image];
-        let mut row = TestRunRow {
-            device: name.clone(),
-            running: String::new(),
-            target: image.version.to_string(),
-            action: "upgrade".into(),
-            problems: Vec::new(),
-        };
-        match driver.facts(&name).await {
-            Ok(facts) => {
-                row.running = facts.version.to_string();
-                if facts.version == image.version {
-                    row.action = format!("skip: already running {}", image.version);
-                }
-                if facts.maintenance {
-                    row.problems.push("already in maintenance mode".into());
-                }
-            }
-            Err(e) => row.problems.push(e.to_string()),
+    let targets: Vec<(String, Image)> = scenario
+        .selection
+        .targets
+        .iter()
+        .map(|t| (scenario.fabric.device(t.device).name.clone(), scenario.images[t.image].clone()))
+        .collect();
+    let mut checked: Vec<Option<TestRunRow>> = vec![None; targets.len()];
+    for chunk in (0..targets.len()).collect::<Vec<_>>().chunks(PARALLEL_MAX) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for &index in chunk {
+            let (name, image) = targets[index].clone();
+            let ours = pending_ours.get(&name) == Some(&image.name);
+            let (driver, limits) = (Arc::clone(driver), scenario.health_limits.clone());
+            tasks.spawn(async move { (index, check(&*driver, name, image, ours, &limits, sample).await) });
         }
-        match driver.health(&name, image).await {
-            Ok(report) => {
-                let size = image.catalog.as_ref().map_or(0, |c| c.size_bytes);
-                row.problems.extend(scenario.health_limits.check(&report, size));
-            }
-            Err(e) => row.problems.push(e.to_string()),
+        while let Some(done) = tasks.join_next().await {
+            let (index, row) = done.expect("test-run tasks do not panic");
+            checked[index] = Some(row);
         }
-        rows.push(row);
     }
+    rows.extend(checked.into_iter().map(|row| row.expect("every target was checked")));
     rows
+}
+
+async fn check<D: Driver>(
+    driver: &D,
+    device: String,
+    image: Image,
+    pending_is_ours: bool,
+    limits: &HealthLimits,
+    sample: Duration,
+) -> TestRunRow {
+    let mut row = TestRunRow {
+        device: device.clone(),
+        running: String::new(),
+        target: image.version.to_string(),
+        action: "upgrade".into(),
+        problems: Vec::new(),
+        engines: Vec::new(),
+        notes: Vec::new(),
+    };
+    match driver.facts(&device).await {
+        Ok(facts) => read_facts(&mut row, &facts, &image, pending_is_ours),
+        Err(e) => row.problems.push(e.to_string()),
+    }
+    let first = driver.health(&device, &image).await;
+    tokio::time::sleep(sample).await;
+    match (first, driver.health(&device, &image).await) {
+        (Ok(first), Ok(second)) => {
+            let size = image.catalog.as_ref().map_or(0, |c| c.size_bytes);
+            row.problems.extend(limits.check(&second, Some(&first), size));
+        }
+        (Err(e), _) | (_, Err(e)) => row.problems.push(e.to_string()),
+    }
+    row
+}
+
+fn read_facts(row: &mut TestRunRow, facts: &Facts, image: &Image, pending_is_ours: bool) {
+    let running = facts.version();
+    row.running = running.to_string();
+    row.engines = facts
+        .engines
+        .iter()
+        .map(|e| EngineRow { name: e.name.clone(), version: e.version.to_string(), master: e.master })
+        .collect();
+    if !facts.all_run(running) {
+        row.problems.push(format!("the routing engines run different versions: {}", facts.versions()));
+    }
+    if facts.all_run(&image.version) {
+        row.action = format!("skip: already running {}", image.version);
+    }
+    match running.partial_cmp(&image.version) {
+        None => row.notes.push(format!(
+            "{running} cannot be ordered against {}: hitless cannot tell whether this is an upgrade or a downgrade",
+            image.version
+        )),
+        Some(Ordering::Greater) => {
+            row.notes.push(format!("{running} is newer than {}: this is a downgrade", image.version))
+        }
+        _ => {}
+    }
+    if facts.maintenance {
+        row.problems.push("already in maintenance mode".into());
+    }
+    if facts.pending_install && pending_is_ours {
+        row.notes.push(format!("hitless's install of {} is pending: the upgrade reboots into it", image.name));
+    } else if facts.pending_install {
+        row.problems.push(
+            "an install is pending that hitless did not make; reboot into it or roll it back (`request system software rollback`) first"
+                .into(),
+        );
+    }
 }

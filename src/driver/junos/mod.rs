@@ -1,0 +1,451 @@
+//! The Junos driver: the [`Driver`] operations as NETCONF RPCs, over any transport a
+//! [`Connector`] opens (an SSH channel's `netconf` subsystem, or an in-memory pipe to the lab).
+//! Replies are read by [`parse`], in the shapes real devices send.
+//!
+//! - Facts per routing engine or virtual-chassis member: `show version invoke-on
+//!   all-routing-engines` (as PyEZ asks first; `get-software-information` when refused) and
+//!   `get-route-engine-information`; the master by its mastership state.
+//! - Maintenance mode is one configuration change, made safely: lock, load
+//!   ([`crate::maintenance`]'s lines), commit check, commit confirmed, confirm, unlock
+//!   (synchronised to both routing engines when GRES is on).
+//! - The image is copied to `/var/tmp` by SCP over the same SSH trust and its MD5 verified on the
+//!   device against the catalog's; it is installed on every routing engine (`<re0/>`, `<re1/>`)
+//!   or member (`<member>N</member>`); the reboot goes to both engines or all members (Junos
+//!   Evolved reboots with its own RPC) and is proven by every engine's start time, not by a
+//!   dropped session. Every wait has a deadline sized to its job.
+
+pub mod parse;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::exec::{Chassis, Driver, DriverError, Facts, Installed};
+use crate::health::HealthReport;
+use crate::image::Image;
+use crate::maintenance;
+use crate::netconf::xml::{Element, escape};
+use crate::netconf::{NetconfError, Session};
+use parse::InstallReply;
+
+/// Opens a byte stream to a device's NETCONF service.
+pub trait Connector: Send + Sync + 'static {
+    /// The stream type.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Connects to `device`.
+    fn connect(&self, device: &str) -> impl Future<Output = std::io::Result<Self::Stream>> + Send;
+    /// Copies the local file `local` into `directory` on `device` as `name` (SCP over the same
+    /// trust as the NETCONF session).
+    fn upload(
+        &self,
+        device: &str,
+        local: &std::path::Path,
+        directory: &str,
+        name: &str,
+    ) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+/// Timeouts and pacing. RPC timeouts are real time; waits for the device itself (a reboot) are
+/// device time, divided by `time_scale` for a lab whose clock runs faster (1.0 for real switches).
+#[derive(Clone, Debug)]
+pub struct JunosSettings {
+    /// Ordinary RPCs.
+    pub rpc_timeout: Duration,
+    /// The least time a package install may take before it is given up (device time). A real
+    /// install can take 45 minutes; larger images get more (two seconds per MB).
+    pub install_timeout_min: Duration,
+    /// Between attempts to reach a rebooting device.
+    pub boot_poll_interval: Duration,
+    /// `commit confirmed` rolls back after this many minutes without confirmation.
+    pub confirm_timeout_minutes: u32,
+    /// Virtual seconds per real second.
+    pub time_scale: f64,
+}
+
+impl Default for JunosSettings {
+    fn default() -> Self {
+        JunosSettings {
+            rpc_timeout: Duration::from_secs(60),
+            install_timeout_min: Duration::from_secs(3600),
+            boot_poll_interval: Duration::from_secs(15),
+            confirm_timeout_minutes: 5,
+            time_scale: 1.0,
+        }
+    }
+}
+
+/// Drives Junos devices.
+pub struct JunosDriver<C: Connector> {
+    connector: C,
+    settings: JunosSettings,
+}
+
+/// The RPCs of a facts reading.
+const SHOW_VERSION_ALL: &str = "<command>show version invoke-on all-routing-engines</command>";
+const SOFTWARE: &str = "<get-software-information/>";
+const ROUTE_ENGINES: &str = "<get-route-engine-information/>";
+const COMMITTED_SET: &str = "<get-configuration database=\"committed\" format=\"set\"/>";
+const PENDING: &str = "<request-package-checks-pending-install/>";
+
+impl<C: Connector> JunosDriver<C> {
+    /// A driver that reaches devices through `connector`.
+    pub fn new(connector: C, settings: JunosSettings) -> JunosDriver<C> {
+        JunosDriver { connector, settings }
+    }
+
+    fn real(&self, device_time: Duration) -> Duration {
+        device_time.div_f64(self.settings.time_scale)
+    }
+
+    /// How long an install of `image` may take, in real time.
+    fn install_timeout(&self, image: &Image) -> Duration {
+        let size_mb = image.catalog.as_ref().map_or(0, |c| c.size_bytes / 1_000_000);
+        self.real(self.settings.install_timeout_min.max(Duration::from_secs(2 * size_mb)))
+    }
+
+    async fn session(&self, device: &str, operation: &'static str) -> Result<Session<C::Stream>, DriverError> {
+        let stream = self.connector.connect(device).await.map_err(|e| DriverError::Unreachable {
+            device: device.to_string(),
+            operation,
+            message: e.to_string(),
+        })?;
+        Session::open(stream, device, self.settings.rpc_timeout).await.map_err(|e| convert(device, operation, e))
+    }
+
+    /// Runs RPCs in one session; the first failure ends it.
+    async fn call(
+        &self,
+        device: &str,
+        operation: &'static str,
+        bodies: &[&str],
+        timeout: Duration,
+    ) -> Result<Vec<Element>, DriverError> {
+        self.call_each(device, operation, bodies, timeout)
+            .await?
+            .into_iter()
+            .map(|reply| reply.map_err(|e| convert(device, operation, e)))
+            .collect()
+    }
+
+    /// Runs RPCs in one session, keeping each one's `<rpc-error>` as its own result; a failure
+    /// of the transport ends the session and the call.
+    async fn call_each(
+        &self,
+        device: &str,
+        operation: &'static str,
+        bodies: &[&str],
+        timeout: Duration,
+    ) -> Result<Vec<Result<Element, NetconfError>>, DriverError> {
+        let mut session = self.session(device, operation).await?;
+        let mut replies = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            match session.rpc(body, timeout).await {
+                Err(e) if e.is_transport() => return Err(convert(device, operation, e)),
+                reply => replies.push(reply),
+            }
+        }
+        session.close().await;
+        Ok(replies)
+    }
+
+    async fn configure(&self, device: &str, lines: &[String], synchronize: bool) -> Result<(), DriverError> {
+        const OPERATION: &str = "maintenance mode";
+        let mut session = self.session(device, OPERATION).await?;
+        let timeout = self.settings.rpc_timeout;
+        let set = escape(&lines.join("\n"));
+        let sync = if synchronize { "<synchronize/>" } else { "" };
+        let check = format!("<commit-configuration><check/>{sync}</commit-configuration>");
+        let confirmed = format!(
+            "<commit-configuration><confirmed/><confirm-timeout>{}</confirm-timeout>{sync}<log>hitless maintenance mode</log></commit-configuration>",
+            self.settings.confirm_timeout_minutes
+        );
+        let confirm = format!("<commit-configuration>{sync}<log>hitless: confirmed</log></commit-configuration>");
+        let load = format!(
+            "<load-configuration action=\"set\" format=\"text\"><configuration-set>{set}</configuration-set></load-configuration>"
+        );
+        let steps = ["<lock-configuration/>", load.as_str(), check.as_str(), confirmed.as_str(), confirm.as_str()];
+        let mut result = Ok(());
+        for step in steps {
+            if let Err(e) = session.rpc(step, timeout).await {
+                result = Err(convert(device, OPERATION, e));
+                break;
+            }
+        }
+        // Unlock whatever happened; a failed unlock only matters if all else went well.
+        let unlocked = session.rpc("<unlock-configuration/>", timeout).await;
+        session.close().await;
+        result?;
+        unlocked.map(|_| ()).map_err(|e| convert(device, OPERATION, e))
+    }
+
+    async fn committed(&self, device: &str) -> Result<String, DriverError> {
+        let config = self.call(device, "maintenance mode", &[COMMITTED_SET], self.settings.rpc_timeout).await?;
+        Ok(config[0].text_of("configuration-set").unwrap_or_default().to_string())
+    }
+}
+
+fn convert(device: &str, operation: &'static str, error: NetconfError) -> DriverError {
+    let device = device.to_string();
+    match error {
+        NetconfError::Timeout { seconds, .. } => DriverError::Timeout { device, operation, seconds },
+        e if e.is_transport() => DriverError::Unreachable { device, operation, message: e.to_string() },
+        NetconfError::Rpc { message, tag, .. } => {
+            DriverError::Rejected { device, operation, message: format!("{message} ({tag})") }
+        }
+        other => DriverError::Rejected { device, operation, message: other.to_string() },
+    }
+}
+
+fn rejected(device: &str, operation: &'static str, message: impl Into<String>) -> DriverError {
+    DriverError::Rejected { device: device.to_string(), operation, message: message.into() }
+}
+
+/// The options of an RPC that address every engine of `facts` one at a time: `<re0/>`,
+/// `<re1/>`; `<member>N</member>`; nothing for a single engine.
+fn per_engine_targets(facts: &Facts) -> Vec<String> {
+    match facts.chassis {
+        Chassis::Single => vec![String::new()],
+        Chassis::DualEngine => facts.engines.iter().map(|e| format!("<re{}/>", e.slot)).collect(),
+        Chassis::VirtualChassis => facts.engines.iter().map(|e| format!("<member>{}</member>", e.slot)).collect(),
+    }
+}
+
+/// The reboot RPC for `facts`: both routing engines, all members, and Junos Evolved's own RPC.
+pub fn reboot_rpc(facts: &Facts) -> String {
+    let scope = match facts.chassis {
+        Chassis::Single => "",
+        Chassis::DualEngine => "<both-routing-engines/>",
+        Chassis::VirtualChassis => "<all-members/>",
+    };
+    if facts.engines.iter().any(|e| e.version.is_evolved()) {
+        format!("<request-system-reboot>{scope}</request-system-reboot>")
+    } else {
+        format!("<request-reboot>{scope}<in>0</in></request-reboot>")
+    }
+}
+
+impl<C: Connector> Driver for JunosDriver<C> {
+    async fn facts(&self, device: &str) -> Result<Facts, DriverError> {
+        let bodies = [SHOW_VERSION_ALL, SOFTWARE, ROUTE_ENGINES, COMMITTED_SET, PENDING];
+        let mut replies = self.call_each(device, "get facts", &bodies, self.settings.rpc_timeout).await?.into_iter();
+        let mut next = || replies.next().expect("one reply per request");
+        let (all, plain) = (next(), next());
+        // `show version invoke-on all-routing-engines` speaks for every engine; a device that
+        // refuses it answers for the engine that was asked.
+        let software = all.or(plain).map_err(|e| convert(device, "get facts", e))?;
+        let route_engines = next().map_err(|e| convert(device, "get facts", e))?;
+        let config = next().map_err(|e| convert(device, "get facts", e))?;
+        // A device that does not know the pending check (before 15.1) says so with an error;
+        // an install it has pending still refuses a second install, which the executor reads.
+        let pending = next().is_ok_and(|reply| parse::pending(&reply));
+        let software = parse::software(&software);
+        let (chassis, engines) = parse::engines(&software, &parse::route_engines(&route_engines))
+            .map_err(|message| rejected(device, "get facts", message))?;
+        let hostname = software.iter().find_map(|s| s.hostname.clone()).unwrap_or_else(|| device.to_string());
+        let maintenance = maintenance::is_on(config.text_of("configuration-set").unwrap_or_default().lines());
+        Ok(Facts { hostname, chassis, engines, maintenance, pending_install: pending })
+    }
+
+    async fn health(&self, device: &str, _image: &Image) -> Result<HealthReport, DriverError> {
+        let bodies = [
+            "<get-bgp-summary-information/>",
+            "<get-alarm-information/>",
+            "<get-system-alarm-information/>",
+            ROUTE_ENGINES,
+            "<get-lacp-interface-information/>",
+            "<get-system-storage/>",
+            "<get-interface-information><extensive/></get-interface-information>",
+        ];
+        let replies = self.call_each(device, "health check", &bodies, self.settings.rpc_timeout).await?;
+        Ok(health_report(&replies))
+    }
+
+    async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), DriverError> {
+        let committed = self.committed(device).await?;
+        let lines = if on {
+            let lacp = self
+                .call_each(
+                    device,
+                    "maintenance mode",
+                    &["<get-lacp-interface-information/>"],
+                    self.settings.rpc_timeout,
+                )
+                .await?;
+            let lags = match &lacp[0] {
+                Ok(reply) => parse::lags(reply),
+                Err(e) if lacp_not_running(e) => Vec::new(),
+                Err(_) => {
+                    let message = "cannot list the server-facing LAGs (get-lacp-interface-information failed)";
+                    return Err(rejected(device, "maintenance mode", message));
+                }
+            };
+            maintenance::enter_lines(lags.iter().map(String::as_str), committed.lines())
+        } else {
+            maintenance::leave_lines(committed.lines())
+        };
+        self.configure(device, &lines, maintenance::synchronized(committed.lines())).await
+    }
+
+    async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {
+        let Some(file) = &image.catalog else {
+            return Err(rejected(
+                device,
+                "image copy",
+                format!(
+                    "image {} is not from the catalog; a real upgrade needs a catalog image (`hitless image add`) whose checksum can be verified",
+                    image.name
+                ),
+            ));
+        };
+        let destination = format!("{}/{}", parse::IMAGE_DIRECTORY, file.file_name);
+        // Sized to the image: a minute, plus a generous 10 MB/s for the copy and the hashing.
+        let sized = self.settings.rpc_timeout + Duration::from_secs(file.size_bytes / 10_000_000);
+        let upload = self.connector.upload(device, &file.path, parse::IMAGE_DIRECTORY, &file.file_name);
+        let copied = tokio::time::timeout(sized, upload).await.map_err(|_| DriverError::Timeout {
+            device: device.to_string(),
+            operation: "image copy",
+            seconds: sized.as_secs(),
+        })?;
+        copied.map_err(|e| DriverError::Unreachable {
+            device: device.to_string(),
+            operation: "image copy",
+            message: e.to_string(),
+        })?;
+        let checksum =
+            format!("<get-checksum-information><path>{}</path></get-checksum-information>", escape(&destination));
+        let replies = self.call(device, "image checksum", &[&checksum], sized).await?;
+        let found = replies[0].text_of("checksum").unwrap_or_default();
+        if found != file.md5 {
+            return Err(rejected(
+                device,
+                "image checksum",
+                format!("md5 of {destination} on the device is {found}, the catalog says {}", file.md5),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn install(&self, device: &str, image: &Image, facts: &Facts) -> Result<Installed, DriverError> {
+        let file_name = image.catalog.as_ref().map_or(image.name.as_str(), |c| c.file_name.as_str());
+        let package = escape(&format!("{}/{file_name}", parse::IMAGE_DIRECTORY));
+        let mut outcome = Installed::Done;
+        // One engine at a time, as PyEZ does: each engine's result is read on its own.
+        for target in per_engine_targets(facts) {
+            let body = format!(
+                "<request-package-add><no-validate/>{target}<package-name>{package}</package-name></request-package-add>"
+            );
+            let reply = self.call(device, "package install", &[&body], self.install_timeout(image)).await?;
+            match parse::install(&reply[0]) {
+                InstallReply::Installed => {}
+                InstallReply::AlreadyPending => outcome = Installed::AlreadyPending,
+                InstallReply::Failed(output) => {
+                    let on = if target.is_empty() { String::new() } else { format!(" ({target})") };
+                    return Err(rejected(device, "package install", format!("{output}{on}")));
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn reboot(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
+        self.call(device, "reboot", &[&reboot_rpc(facts)], self.settings.rpc_timeout).await.map(|_| ())
+    }
+
+    async fn wait_for_boot(&self, device: &str, before: &Facts, deadline_seconds: u64) -> Result<Facts, DriverError> {
+        let deadline = tokio::time::Instant::now() + self.real(Duration::from_secs(deadline_seconds));
+        let mut stale: Vec<String> = Vec::new();
+        // Bounded: at most deadline / interval attempts.
+        loop {
+            tokio::time::sleep(self.real(self.settings.boot_poll_interval)).await;
+            if tokio::time::Instant::now() >= deadline {
+                let operation = if stale.is_empty() {
+                    "waiting for the device to boot"
+                } else {
+                    "waiting for every routing engine to boot"
+                };
+                let mut error =
+                    DriverError::Timeout { device: device.to_string(), operation, seconds: deadline_seconds };
+                if !stale.is_empty() {
+                    let message = format!("{} did not reboot within {deadline_seconds} s", stale.join(", "));
+                    error = rejected(device, "reboot", message);
+                }
+                return Err(error);
+            }
+            match self.facts(device).await {
+                Ok(facts) => {
+                    stale = facts.not_rebooted_since(before);
+                    if stale.is_empty() {
+                        return Ok(facts);
+                    }
+                }
+                Err(DriverError::Unreachable { .. } | DriverError::Timeout { .. }) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+    }
+}
+
+/// True for the error a switch without LACP configured gives: no LAGs, not a failure.
+fn lacp_not_running(error: &NetconfError) -> bool {
+    matches!(error, NetconfError::Rpc { message, .. } if message.contains("lacp subsystem not running"))
+}
+
+/// The health report from the replies to the health RPCs (in the order [`Driver::health`] asks);
+/// every figure that cannot be read is missing, with why.
+pub fn health_report(replies: &[Result<Element, NetconfError>]) -> HealthReport {
+    let mut missing = Vec::new();
+    let bgp = read(replies, 0, "BGP peers", &mut missing).map(parse::bgp_peers);
+    let chassis = read(replies, 1, "chassis alarms", &mut missing).map(|r| parse::alarms(r, "chassis alarms"));
+    let system = read(replies, 2, "system alarms", &mut missing).map(|r| parse::alarms(r, "system alarms"));
+    let cpu = read(replies, 3, "routing-engine CPU", &mut missing).map(|r| parse::cpu_idle(&parse::route_engines(r)));
+    let storage = read(replies, 5, "free disk", &mut missing).map(parse::free_disk);
+    let errors = read(replies, 6, "interface errors", &mut missing).map(parse::interface_errors);
+    let lacp_down = match &replies[4] {
+        Ok(reply) => Some(parse::lacp_down(reply)),
+        Err(e) if lacp_not_running(e) => Some(Vec::new()),
+        Err(e) => {
+            missing.push(format!("LACP state (the device answered: {e})"));
+            None
+        }
+    };
+    let bgp_peers = take(bgp, &mut missing);
+    let alarms = match (take(chassis, &mut missing), take(system, &mut missing)) {
+        (Some(mut chassis), Some(system)) => {
+            chassis.extend(system);
+            Some(chassis)
+        }
+        _ => None,
+    };
+    let re_cpu_idle_percent = take(cpu, &mut missing);
+    let free_disk_bytes = take(storage, &mut missing);
+    let interface_errors = take(errors, &mut missing);
+    HealthReport { bgp_peers, alarms, re_cpu_idle_percent, interface_errors, lacp_down, free_disk_bytes, missing }
+}
+
+/// Reply `index`, or `None` with `what` noted as missing when the device refused the RPC.
+fn read<'a>(
+    replies: &'a [Result<Element, NetconfError>],
+    index: usize,
+    what: &str,
+    missing: &mut Vec<String>,
+) -> Option<&'a Element> {
+    match &replies[index] {
+        Ok(reply) => Some(reply),
+        Err(e) => {
+            missing.push(format!("{what} (the device answered: {e})"));
+            None
+        }
+    }
+}
+
+/// The figure, or `None` with why noted as missing.
+fn take<T>(parsed: Option<Result<T, String>>, missing: &mut Vec<String>) -> Option<T> {
+    match parsed? {
+        Ok(value) => Some(value),
+        Err(why) => {
+            missing.push(why);
+            None
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Reading Junos replies as real devices send them (`shared/reference/junos-netconf.md` §2 and
+//! §6): pure functions from a reply's XML tree to facts and health figures, so every shape can
+//! be tested against fixtures without a device.
+//!
+//! The rules real replies taught us:
+//! - a dual-RE chassis or a virtual chassis answers inside
+//!   `multi-routing-engine-results/multi-routing-engine-item` with `re-name` `re0`/`re1`, `fpcN`
+//!   or `memberN`; the master is the engine whose `mastership-state` is `master`, never the first
+//!   listed;
+//! - before 15.1 there is no `junos-version`: the version is in the `junos` package's comment;
+//! - storage counts 512-byte blocks; the filesystem holding `/var/tmp` is the one mounted on the
+//!   longest prefix of it;
+//! - an install succeeds with `package-result` 0, or without a `package-result` when no `output`
+//!   says `ERROR:`; "There is already an install pending" is a pending install, not a failure;
+//! - a figure missing from a reply is unknown, never zero.
+
+use std::collections::BTreeMap;
+
+use crate::exec::{Chassis, Engine};
+use crate::health::{Alarm, BgpPeer};
+use crate::netconf::xml::Element;
+use crate::version::Version;
+
+/// The path images are copied to, whose filesystem must have room.
+pub const IMAGE_DIRECTORY: &str = "/var/tmp";
+
+/// `(re-name, element)` for every `inner` element of a reply: one per
+/// `multi-routing-engine-item` when the reply is wrapped, else the reply's own (with no name).
+pub fn per_engine<'a>(reply: &'a Element, inner: &str) -> Vec<(Option<&'a str>, &'a Element)> {
+    let mut items = Vec::new();
+    reply.find_all("multi-routing-engine-item", &mut items);
+    if items.is_empty() {
+        let mut found = Vec::new();
+        reply.find_all(inner, &mut found);
+        return found.into_iter().map(|e| (None, e)).collect();
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let name = item.text_of("re-name");
+        let mut found = Vec::new();
+        item.find_all(inner, &mut found);
+        out.extend(found.into_iter().map(|e| (name, e)));
+    }
+    out
+}
+
+/// The slot or member number in an engine name: `re1` is 1, `fpc2` is 2, `member0` is 0.
+pub fn slot_of(name: &str) -> Option<u32> {
+    let digits: String = name.chars().rev().take_while(char::is_ascii_digit).collect();
+    let digits: String = digits.chars().rev().collect();
+    digits.parse().ok()
+}
+
+/// What `get-software-information` says about one engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Software {
+    /// `re-name`, when the reply was wrapped.
+    pub name: Option<String>,
+    /// Host name.
+    pub hostname: Option<String>,
+    /// `product-model`.
+    pub model: Option<String>,
+    /// The version, or why it could not be read.
+    pub version: Result<Version, String>,
+}
+
+/// The version of one `software-information`: `junos-version`, else (before 15.1) the bracketed
+/// version in the `junos` package's comment, else in any package's comment.
+fn software_version(software: &Element) -> Result<Version, String> {
+    if let Some(text) = software.child("junos-version").map(|e| e.text.trim()) {
+        return Version::parse(text).map_err(|e| e.to_string());
+    }
+    let packages: Vec<&Element> = software.children_named("package-information").collect();
+    let junos = packages.iter().find(|p| p.text_of("name") == Some("junos"));
+    let comments = junos.into_iter().chain(packages.iter()).filter_map(|p| p.text_of("comment"));
+    for comment in comments {
+        if let Some(parsed) = Version::from_package_comment(comment) {
+            return parsed.map_err(|e| e.to_string());
+        }
+    }
+    Err("no junos-version, and no package comment with a [version]".to_string())
+}
+
+/// Every engine's software in a `get-software-information` (or `show version invoke-on
+/// all-routing-engines`) reply.
+pub fn software(reply: &Element) -> Vec<Software> {
+    per_engine(reply, "software-information")
+        .into_iter()
+        .map(|(name, software)| Software {
+            name: name.map(str::to_string),
+            hostname: software.text_of("host-name").map(str::to_string),
+            model: software.text_of("product-model").map(str::to_string),
+            version: software_version(software),
+        })
+        .collect()
+}
+
+/// What `get-route-engine-information` says about one routing engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteEngine {
+    /// `re-name` of the wrapping item, when wrapped.
+    pub name: Option<String>,
+    /// Slot: `slot`, else the number in the item's name, else 0.
+    pub slot: u32,
+    /// `mastership-state`, lower-cased (`master`, `backup`, `linecard`), when reported.
+    pub mastership: Option<String>,
+    /// Start time in seconds, when reported.
+    pub start: Option<u64>,
+    /// CPU idle, percent, when reported.
+    pub cpu_idle: Option<u32>,
+    /// `model`.
+    pub model: Option<String>,
+}
+
+/// Every routing engine of a `get-route-engine-information` reply.
+pub fn route_engines(reply: &Element) -> Vec<RouteEngine> {
+    per_engine(reply, "route-engine")
+        .into_iter()
+        .map(|(name, engine)| RouteEngine {
+            name: name.map(str::to_string),
+            slot: engine.text_of("slot").and_then(|s| s.parse().ok()).or_else(|| name.and_then(slot_of)).unwrap_or(0),
+            mastership: engine.text_of("mastership-state").map(str::to_ascii_lowercase),
+            start: engine.child("start-time").and_then(start_seconds),
+            cpu_idle: engine.text_of("cpu-idle").and_then(|s| s.parse().ok()),
+            model: engine.text_of("model").map(str::to_string),
+        })
+        .collect()
+}
+
+/// A start time: its `junos:seconds` attribute, else its text read as a date and time
+/// (`2016-12-01 09:14:56 PST`), zone ignored, which is enough to see that it changed.
+fn start_seconds(element: &Element) -> Option<u64> {
+    if let Some(seconds) = element.attribute("seconds").and_then(|s| s.trim().parse().ok()) {
+        return Some(seconds);
+    }
+    let text = element.text.trim();
+    let civil = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", text.get(..19)?).ok()?;
+    let seconds = jiff::tz::TimeZone::UTC.to_timestamp(civil).ok()?.as_second();
+    u64::try_from(seconds).ok()
+}
+
+/// Joins what the two RPCs said into the device's engines. The route-engine reply says which
+/// engines exist, which is master and when each booted; the software reply gives each one's
+/// version, matched by slot.
+pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(Chassis, Vec<Engine>), String> {
+    if route_engines.is_empty() {
+        return Err("get-route-engine-information lists no routing engine".to_string());
+    }
+    let masters = route_engines.iter().filter(|r| r.mastership.as_deref() == Some("master")).count();
+    let lone = route_engines.len() == 1 && route_engines[0].mastership.is_none();
+    if masters != 1 && !lone {
+        return Err(format!("get-route-engine-information shows {masters} master routing engines, not one"));
+    }
+    let mut engines = Vec::with_capacity(route_engines.len());
+    for route_engine in route_engines {
+        let master = lone || route_engine.mastership.as_deref() == Some("master");
+        let matching = software.iter().find(|s| s.name.as_deref().and_then(slot_of) == Some(route_engine.slot));
+        // An unwrapped software reply speaks for the engine that answered: the master.
+        let found = matching.or_else(|| software.iter().find(|s| s.name.is_none() && master));
+        let label = route_engine.name.clone().unwrap_or_else(|| format!("re{}", route_engine.slot));
+        let Some(found) = found else {
+            return Err(format!("the device reports no version for {label}"));
+        };
+        let version = found.version.clone().map_err(|e| format!("{label}: {e}"))?;
+        let boot =
+            route_engine.start.ok_or_else(|| format!("{label}: no start-time in get-route-engine-information"))?;
+        engines.push(Engine {
+            name: found.name.clone().or_else(|| route_engine.name.clone()).unwrap_or(label),
+            slot: route_engine.slot,
+            version,
+            model: found.model.clone().or_else(|| route_engine.model.clone()).unwrap_or_default(),
+            boot,
+            master,
+        });
+    }
+    engines.sort_by_key(|e| e.slot);
+    let chassis = match engines.len() {
+        1 => Chassis::Single,
+        _ if engines.iter().all(|e| e.name.starts_with("re")) => Chassis::DualEngine,
+        _ => Chassis::VirtualChassis,
+    };
+    Ok((chassis, engines))
+}
+
+/// True when a `request-package-checks-pending-install` (or `request-package-add`) reply says
+/// an install is pending.
+pub fn pending(reply: &Element) -> bool {
+    // PyEZ's reading: result 1 with something said, or the words themselves.
+    let output = outputs(reply);
+    output.contains("already an install pending")
+        || (reply.text_of("package-result") == Some("1") && !output.is_empty())
+}
+
+/// Every `output` of a reply, joined (real installs send several).
+pub fn outputs(reply: &Element) -> String {
+    let mut found = Vec::new();
+    reply.find_all("output", &mut found);
+    found.iter().map(|o| o.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n")
+}
+
+/// What a `request-package-add` reply says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstallReply {
+    /// Installed; active at the next reboot.
+    Installed,
+    /// Refused because an install is already pending.
+    AlreadyPending,
+    /// Failed, with the device's words.
+    Failed(String),
+}
+
+/// Reads a `request-package-add` reply: `package-result` 0 is success; without a
+/// `package-result`, success unless an `output` says `ERROR:`; "There is already an install
+/// pending" is a pending install.
+pub fn install(reply: &Element) -> InstallReply {
+    let output = outputs(reply);
+    if output.contains("There is already an install pending") {
+        return InstallReply::AlreadyPending;
+    }
+    let failed = match reply.text_of("package-result") {
+        Some(result) => result != "0",
+        None => output.contains("ERROR:"),
+    };
+    if failed {
+        let words = if output.is_empty() { "no output".to_string() } else { output };
+        InstallReply::Failed(words)
+    } else {
+        InstallReply::Installed
+    }
+}
+
+/// Free bytes on the filesystem holding [`IMAGE_DIRECTORY`], per engine, from
+/// `get-system-storage`: the filesystem mounted on the longest prefix of the path, its
+/// `available-blocks` counted in 512-byte blocks.
+pub fn free_disk(reply: &Element) -> Result<Vec<(String, u64)>, String> {
+    let mut by_engine: Vec<(String, Vec<&Element>)> = Vec::new();
+    for (name, filesystem) in per_engine(reply, "filesystem") {
+        let name = name.unwrap_or("re0").to_string();
+        match by_engine.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, list)) => list.push(filesystem),
+            None => by_engine.push((name, vec![filesystem])),
+        }
+    }
+    if by_engine.is_empty() {
+        return Err("get-system-storage lists no filesystem".to_string());
+    }
+    let mut out = Vec::new();
+    for (engine, filesystems) in by_engine {
+        let holding = filesystems
+            .iter()
+            .filter_map(|f| Some((f.text_of("mounted-on")?, *f)))
+            .filter(|(mount, _)| holds(mount, IMAGE_DIRECTORY))
+            .max_by_key(|(mount, _)| mount.len());
+        let Some((mount, filesystem)) = holding else {
+            return Err(format!("{engine}: no filesystem is mounted on a prefix of {IMAGE_DIRECTORY}"));
+        };
+        let blocks: u64 = filesystem
+            .text_of("available-blocks")
+            .and_then(|b| b.parse().ok())
+            .ok_or_else(|| format!("{engine}: no available-blocks for {mount}"))?;
+        out.push((engine, blocks * 512));
+    }
+    Ok(out)
+}
+
+/// True when a filesystem mounted on `mount` holds `path` (whole path components).
+fn holds(mount: &str, path: &str) -> bool {
+    let mount = mount.trim_end_matches('/');
+    mount.is_empty() || path == mount || path.starts_with(&format!("{mount}/"))
+}
+
+/// Active alarms of a `get-alarm-information` or `get-system-alarm-information` reply (every
+/// engine's, when wrapped).
+pub fn alarms(reply: &Element, what: &str) -> Result<Vec<Alarm>, String> {
+    let informations = per_engine(reply, "alarm-information");
+    if informations.is_empty() {
+        return Err(format!("{what}: no alarm-information in the reply"));
+    }
+    let mut alarms = Vec::new();
+    for (_, information) in informations {
+        let details: Vec<Alarm> = information
+            .children_named("alarm-detail")
+            .map(|d| Alarm {
+                class: d.text_of("alarm-class").unwrap_or("unknown").to_string(),
+                description: d.text_of("alarm-description").unwrap_or("no description").to_string(),
+            })
+            .collect();
+        let summary = information.child("alarm-summary");
+        let count = summary.and_then(|s| s.text_of("active-alarm-count")).and_then(|c| c.parse::<usize>().ok());
+        let none = summary.is_some_and(|s| s.child("no-active-alarms").is_some());
+        match (count, none) {
+            (Some(count), _) => {
+                let unnamed = count.saturating_sub(details.len());
+                alarms.extend(details);
+                alarms.extend((0..unnamed).map(|_| Alarm { class: "unknown".into(), description: "an alarm".into() }));
+            }
+            (None, true) => {}
+            (None, false) if !details.is_empty() => alarms.extend(details),
+            (None, false) => return Err(format!("{what}: neither active-alarm-count nor no-active-alarms")),
+        }
+    }
+    Ok(alarms)
+}
+
+/// The BGP peers of a `get-bgp-summary-information` reply.
+pub fn bgp_peers(reply: &Element) -> Result<Vec<BgpPeer>, String> {
+    if reply.find("bgp-information").is_none() {
+        return Err("BGP peers: no bgp-information in the reply".to_string());
+    }
+    let mut peers = Vec::new();
+    reply.find_all("bgp-peer", &mut peers);
+    peers
+        .iter()
+        .map(|peer| {
+            let address = peer.text_of("peer-address").ok_or("BGP peers: a bgp-peer without peer-address")?;
+            let state = peer.text_of("peer-state").ok_or_else(|| format!("BGP peer {address}: no peer-state"))?;
+            Ok(BgpPeer {
+                address: address.to_string(),
+                established: state.eq_ignore_ascii_case("established"),
+                flaps: peer.text_of("flap-count").and_then(|f| f.parse().ok()),
+            })
+        })
+        .collect()
+}
+
+/// True for the ports a fabric check reads: physical Ethernet ports (`et-`, `xe-`, `ge-`,
+/// `mge-`, `fte-`), not management (`me0`, `em0`, `fxp0`), internal or aggregate interfaces.
+pub fn is_fabric_or_server_port(name: &str) -> bool {
+    ["et-", "xe-", "ge-", "mge-", "fte-"].iter().any(|p| name.starts_with(p))
+}
+
+/// Cumulative input plus output errors of every fabric and server port of a
+/// `get-interface-information` reply (`<extensive/>` or `<statistics/>`).
+pub fn interface_errors(reply: &Element) -> Result<BTreeMap<String, u64>, String> {
+    let mut interfaces = Vec::new();
+    reply.find_all("physical-interface", &mut interfaces);
+    let mut errors = BTreeMap::new();
+    for interface in interfaces {
+        let Some(name) = interface.text_of("name") else { continue };
+        if !is_fabric_or_server_port(name) {
+            continue;
+        }
+        let count =
+            |list: &str, counter: &str| interface.child(list).and_then(|l| l.text_of(counter)?.parse::<u64>().ok());
+        let input = count("input-error-list", "input-errors");
+        let output = count("output-error-list", "output-errors");
+        let (Some(input), Some(output)) = (input, output) else {
+            return Err(format!("interface errors: {name} reports no input-errors or output-errors"));
+        };
+        errors.insert(name.to_string(), input + output);
+    }
+    Ok(errors)
+}
+
+/// LAG members that are not collecting and distributing, from `get-lacp-interface-information`.
+pub fn lacp_down(reply: &Element) -> Vec<String> {
+    let mut protocols = Vec::new();
+    reply.find_all("lag-lacp-protocol", &mut protocols);
+    protocols
+        .iter()
+        .filter(|p| p.text_of("lacp-mux-state").is_none_or(|s| s != "Collecting distributing"))
+        .map(|p| p.text_of("name").unwrap_or("a LAG member").to_string())
+        .collect()
+}
+
+/// The LAGs of a `get-lacp-interface-information` reply.
+pub fn lags(reply: &Element) -> Vec<String> {
+    let mut names = Vec::new();
+    reply.find_all("aggregate-name", &mut names);
+    names.iter().map(|n| n.text.trim().to_string()).collect()
+}
+
+/// CPU idle per engine, named as [`engines`] names them.
+pub fn cpu_idle(route_engines: &[RouteEngine]) -> Result<Vec<(String, u32)>, String> {
+    route_engines
+        .iter()
+        .map(|r| {
+            let name = r.name.clone().unwrap_or_else(|| format!("re{}", r.slot));
+            r.cpu_idle.map(|idle| (name.clone(), idle)).ok_or_else(|| format!("{name}: no cpu-idle"))
+        })
+        .collect()
+}
