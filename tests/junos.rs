@@ -28,8 +28,37 @@ upgrade:
   assign: [{image: junos-21.4R3-S5.4, devices: all}]
 ";
 
+/// Two dual routing-engine spines (the second half-way through an earlier upgrade: its engines
+/// run different versions), two virtual-chassis leafs of two and three members, two single-engine
+/// leafs, and a multihomed server on each leaf pair.
+pub const CHASSIS_FABRIC: &str = "name: chassis
+fabric:
+  devices:
+    - {name: spine1, role: spine, family: junos-qfx, platform: qfx10002-36q, version: 18.4R2-S3.4, routing_engines: 2}
+    - {name: spine2, role: spine, family: junos-qfx, platform: qfx10002-36q, version: 18.4R2-S3.4, routing_engines: 2,
+       engine_versions: [18.4R2-S3.4, 18.1R3-S2]}
+    - {name: leaf1, role: leaf, family: junos-qfx, platform: qfx5120-48y, version: 18.4R2-S3.4, vc_members: 2}
+    - {name: leaf2, role: leaf, family: junos-qfx, platform: qfx5120-48y, version: 18.4R2-S3.4}
+    - {name: leaf3, role: leaf, family: junos-qfx, platform: qfx5120-48y, version: 18.4R2-S3.4, vc_members: 3}
+    - {name: leaf4, role: leaf, family: junos-qfx, platform: qfx5120-48y, version: 18.4R2-S3.4}
+  links: [[spine1, leaf1], [spine1, leaf2], [spine1, leaf3], [spine1, leaf4],
+          [spine2, leaf1], [spine2, leaf2], [spine2, leaf3], [spine2, leaf4]]
+  servers:
+    - {name: bms1, links: [leaf1, leaf2]}
+    - {name: bms2, links: [leaf3, leaf4]}
+images:
+  - {name: junos-21.4R3-S5.4}
+upgrade:
+  assign: [{image: junos-21.4R3-S5.4, devices: all}]
+";
+
 /// A store with the image in its catalog, and the scenario (plus `extra`) loaded from it.
 pub fn setup(dir: &Path, extra: &str) -> (Store, Scenario) {
+    setup_fabric(dir, FABRIC, extra)
+}
+
+/// [`setup`] for the scenario `fabric` (plus `extra`).
+pub fn setup_fabric(dir: &Path, fabric: &str, extra: &str) -> (Store, Scenario) {
     let mut store = Store::open(dir).unwrap();
     let file = dir.join("jinstall-host-qfx-5e-x86-64-21.4R3-S5.4-secure-signed.tgz");
     std::fs::write(&file, vec![7u8; 100_000]).unwrap();
@@ -44,7 +73,7 @@ pub fn setup(dir: &Path, extra: &str) -> (Store, Scenario) {
     let dir = dir.to_path_buf();
     let open = move || Store::open(&dir);
     let scenario =
-        Scenario::from_yaml_with(&format!("{FABRIC}{extra}"), Path::new("lab.yaml"), &StoreCatalog::new(&open))
+        Scenario::from_yaml_with(&format!("{fabric}{extra}"), Path::new("lab.yaml"), &StoreCatalog::new(&open))
             .unwrap();
     (store, scenario)
 }
@@ -243,4 +272,180 @@ async fn bad_device_replies_are_clear_errors_not_panics() {
         assert!(error.starts_with("leafX: "), "{error}");
         assert!(error.contains(expected), "expected {expected:?} in {error}");
     }
+}
+
+/// Every engine of every lab device runs `version`, was installed exactly once, and the device
+/// is back in service with its configuration as it was (GRES and NSR on the dual boxes).
+pub fn assert_upgraded_once(lab: &Lab, scenario: &Scenario, version: &str) {
+    for device in scenario.fabric.devices() {
+        let emulated = lab.device(&device.name).unwrap();
+        for engine in &emulated.engines {
+            assert_eq!(engine.version, version, "{} {}", device.name, engine.name);
+            assert_eq!(engine.installs, 1, "{} {}: installed once", device.name, engine.name);
+        }
+        assert!(!emulated.in_maintenance(), "{} left in maintenance mode", device.name);
+        let dual = emulated.engines.len() == 2 && emulated.engines[0].name == "re0";
+        for statement in [hitless::maintenance::GRES, hitless::maintenance::NSR] {
+            assert_eq!(emulated.committed.contains(statement), dual, "{}: {statement}", device.name);
+        }
+        assert!(
+            !emulated.committed.iter().any(|l| l.starts_with("apply-macro") || l.ends_with(" disable")),
+            "{}: {:?}",
+            device.name,
+            emulated.committed
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn dual_engine_and_virtual_chassis_devices_upgrade_on_every_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = setup_fabric(dir.path(), CHASSIS_FABRIC, "");
+    let lab = lab_for(&scenario);
+    let driver = driver(&lab);
+    let facts = driver.facts("spine2").await.unwrap();
+    assert_eq!(facts.versions(), "re0 18.4R2-S3.4, re1 18.1R3-S2", "a half-finished upgrade shows");
+    let facts = driver.facts("leaf3").await.unwrap();
+    assert_eq!(facts.chassis, hitless::exec::Chassis::VirtualChassis);
+    assert_eq!(facts.engines.len(), 3);
+    let (state, devices) = upgrade(store, &scenario, &lab).await;
+    assert_eq!(state, JobState::Finished, "{devices:#?}");
+    assert_upgraded_once(&lab, &scenario, "21.4R3-S5.4");
+    let spine = devices.iter().find(|d| d.device == "spine1").unwrap();
+    assert_eq!(spine.state, DeviceState::MaintenanceModeDeactivated);
+    let store = Store::open(dir.path()).unwrap();
+    let events = jobs::events(&store, "job-0001", Some("spine2")).unwrap();
+    assert!(events.iter().any(|e| e.message == "running 21.4R3-S5.4 on re0 and re1"), "{events:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn gres_and_nsr_are_off_in_maintenance_mode_and_restored_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup_fabric(dir.path(), CHASSIS_FABRIC, "");
+    let lab = lab_for(&scenario);
+    let driver = driver(&lab);
+    driver.set_maintenance("spine1", true).await.unwrap();
+    let drained = lab.device("spine1").unwrap();
+    assert!(drained.in_maintenance());
+    assert!(
+        !drained.committed.contains(hitless::maintenance::GRES)
+            && !drained.committed.contains(hitless::maintenance::NSR)
+    );
+    assert!(drained.committed.contains("apply-macro hitless-restore graceful-switchover"), "{:?}", drained.committed);
+    assert!(driver.facts("spine1").await.unwrap().maintenance);
+    driver.set_maintenance("spine1", false).await.unwrap();
+    let back = lab.device("spine1").unwrap();
+    assert!(back.committed.contains(hitless::maintenance::GRES) && back.committed.contains(hitless::maintenance::NSR));
+    assert!(!back.in_maintenance() && !back.committed.iter().any(|l| l.starts_with("apply-macro")));
+}
+
+/// Starts `job`'s run with the Junos driver over `lab` in a task, and aborts it (a controller
+/// killed) as soon as the journal shows `device` entering `step`.
+async fn run_until(
+    dir: &Path,
+    scenario: &Scenario,
+    lab: &Arc<Lab>,
+    job: &str,
+    devices: &[JobDevice],
+    device: &str,
+    step: hitless::journal::Step,
+) {
+    let store = Arc::new(Mutex::new(Store::open(dir).unwrap()));
+    let (scenario_c, job_c, devices_c, driver) =
+        (scenario.clone(), job.to_string(), devices.to_vec(), Arc::new(driver(lab)));
+    let settings = RunSettings {
+        time_scale: 1.0,
+        clock_offset_seconds: 0.0,
+        wall_clock: Arc::new(|| 0),
+        on_event: Arc::new(|_| {}),
+        interrupted: Arc::new(AtomicBool::new(false)),
+    };
+    let task =
+        tokio::spawn(async move { workflow::run(&store, &scenario_c, &job_c, driver, &devices_c, settings).await });
+    let watcher = Store::open(dir).unwrap();
+    // Bounded: the whole job takes a few virtual hours.
+    for _ in 0..100_000 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let events = jobs::events(&watcher, job, Some(device)).unwrap();
+        if events.iter().any(|e| e.step == step) {
+            task.abort();
+            let _ = task.await;
+            return;
+        }
+    }
+    panic!("{device} never reached {step:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_killed_during_an_install_and_resumed_installs_exactly_once() {
+    use hitless::journal::Step;
+    for device in ["leaf1", "leaf2", "spine1"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, scenario) = setup_fabric(dir.path(), CHASSIS_FABRIC, "");
+        let lab = lab_for(&scenario);
+        let plan = workflow::plan(&scenario);
+        let started =
+            workflow::jobs::start(&mut store, &scenario, CHASSIS_FABRIC, &plan, DriverKind::Junos, 0).unwrap();
+        drop(store);
+        run_until(dir.path(), &scenario, &lab, &started.job, &started.devices, device, Step::Install).await;
+        // The controller is gone; the device goes on installing. Resume.
+        let store = Store::open(dir.path()).unwrap();
+        let dir_path = dir.path().to_path_buf();
+        let open = move || Store::open(&dir_path);
+        let reopened = workflow::jobs::reopen(&store, &started.job, &StoreCatalog::new(&open)).unwrap();
+        let store = Arc::new(Mutex::new(store));
+        let settings = RunSettings {
+            time_scale: 1.0,
+            clock_offset_seconds: reopened.clock_offset_seconds,
+            wall_clock: Arc::new(|| 0),
+            on_event: Arc::new(|_| {}),
+            interrupted: Arc::new(AtomicBool::new(false)),
+        };
+        let summary = workflow::run(
+            &store,
+            &reopened.scenario,
+            &started.job,
+            Arc::new(driver(&lab)),
+            &reopened.devices,
+            settings,
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.state, JobState::Finished, "killed in {device}'s install: {:#?}", summary.devices);
+        assert_upgraded_once(&lab, &scenario, "21.4R3-S5.4");
+        let events = jobs::events(&store.lock().unwrap(), &started.job, Some(device)).unwrap();
+        let copies = events.iter().filter(|e| e.step == Step::Copy).count();
+        assert_eq!(copies, 1, "{device}: the image was copied once: {events:#?}");
+        // The resumed run found the install pending and did not make it again.
+        let noted = |text: &str| events.iter().any(|e| e.message.contains(text));
+        let single = lab.device(device).unwrap().engines.len() == 1;
+        let expected = if single {
+            "is installed and pending; not installing it again"
+        } else {
+            "engines that had this job's install pending were left as they were"
+        };
+        assert!(noted(expected), "{device}: {events:#?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pending_install_hitless_did_not_make_stops_the_device_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = setup_fabric(dir.path(), CHASSIS_FABRIC, "");
+    let lab = lab_for(&scenario);
+    // Someone installed something on leaf2 by hand and did not reboot.
+    lab.devices_mut(|devices| devices.get_mut("leaf2").unwrap().engines[0].pending = Some("19.1R1".into()));
+    let (state, devices) = upgrade(store, &scenario, &lab).await;
+    assert_eq!(state, JobState::Halted);
+    let leaf2 = devices.iter().find(|d| d.device == "leaf2").unwrap();
+    assert_eq!(leaf2.state, DeviceState::HealthCheckFailed, "{}", leaf2.message);
+    assert!(
+        leaf2.message.contains("an install is pending on the device that hitless did not make"),
+        "{}",
+        leaf2.message
+    );
+    assert!(leaf2.message.ends_with("the device was not touched"), "{}", leaf2.message);
+    let emulated = lab.device("leaf2").unwrap();
+    assert!(!emulated.in_maintenance());
+    assert_eq!((emulated.engines[0].installs, emulated.engines[0].pending.as_deref()), (0, Some("19.1R1")));
 }

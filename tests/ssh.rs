@@ -19,8 +19,19 @@ async fn lab_over_ssh(
     faults: &str,
 ) -> (Arc<Lab>, BTreeMap<String, String>, hitless::scenario::Scenario) {
     let (_store, scenario) = crate::junos::setup(dir, faults);
-    let lab =
-        Arc::new(Lab::new(&scenario.fabric, scenario.timing.clone(), scenario.faults.clone(), scale, 1_790_000_000));
+    serve(dir, scenario, scale, std::time::Duration::from_secs(600)).await
+}
+
+/// Starts a lab for `scenario` over SSH, whose sessions idle for `idle` (real time) are closed.
+async fn serve(
+    dir: &std::path::Path,
+    scenario: hitless::scenario::Scenario,
+    scale: f64,
+    idle: std::time::Duration,
+) -> (Arc<Lab>, BTreeMap<String, String>, hitless::scenario::Scenario) {
+    let mut lab = Lab::new(&scenario.fabric, scenario.timing.clone(), scenario.faults.clone(), scale, 1_790_000_000);
+    lab.ssh_idle_timeout = idle;
+    let lab = Arc::new(lab);
     let listen = scenario.fabric.devices().iter().map(|d| (d.name.clone(), "127.0.0.1:0".parse().unwrap())).collect();
     let key = host_key(&dir.join("lab_host_key")).unwrap();
     let auth = LabAuth { password: Some(PASSWORD.into()), keys: Vec::new() };
@@ -123,4 +134,39 @@ async fn faults_over_ssh_halt_the_job_with_the_devices_reason() {
         "the dropped session was survived"
     );
     assert_eq!(lab.device("leaf1").unwrap().upgrades, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dual_engine_and_virtual_chassis_devices_upgrade_over_ssh() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = crate::junos::setup_fabric(dir.path(), crate::junos::CHASSIS_FABRIC, "");
+    let (lab, addresses, scenario) = serve(dir.path(), scenario, 2000.0, Duration::from_secs(600)).await;
+    let junos = JunosSettings { time_scale: 2000.0, ..JunosSettings::default() };
+    let driver = JunosDriver::new(SshConnector::new(settings(dir.path(), &addresses, PASSWORD, true)), junos);
+    let (state, devices) = crate::junos::run_with(dir.path(), &scenario, driver, 2000.0).await;
+    assert_eq!(state, hitless::journal::JobState::Finished, "{devices:#?}");
+    crate::junos::assert_upgraded_once(&lab, &scenario, "21.4R3-S5.4");
+}
+
+/// An install that sends nothing for longer than the device's SSH idle timeout: keepalives keep
+/// the session (and the install's reply) alive; without them the device closes the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalives_keep_a_long_install_from_being_cut() {
+    for (keepalive, survives) in [(Duration::from_millis(300), true), (Duration::from_secs(60), false)] {
+        let dir = tempfile::tempdir().unwrap();
+        // The install takes 480 s of lab time; at x120 that is 4 s of real time, against a
+        // 1.5 s idle timeout.
+        let (_store, scenario) = crate::junos::setup(dir.path(), "");
+        let (lab, addresses, scenario) = serve(dir.path(), scenario, 120.0, Duration::from_millis(1500)).await;
+        let junos = JunosSettings { time_scale: 120.0, ..JunosSettings::default() };
+        let connector = SshConnector::new(settings(dir.path(), &addresses, PASSWORD, true)).with_keepalive(keepalive);
+        let driver = JunosDriver::new(connector, junos);
+        let image = &scenario.images[0];
+        let facts = driver.facts("leaf1").await.unwrap();
+        driver.stage_image("leaf1", image).await.unwrap();
+        let installed = driver.install("leaf1", image, &facts).await;
+        assert_eq!(installed.is_ok(), survives, "keepalive every {keepalive:?}: {installed:?}");
+        // Either way the device finished its install: only the reply's fate differs.
+        assert_eq!(lab.device("leaf1").unwrap().engines[0].installs, 1);
+    }
 }

@@ -21,6 +21,9 @@ mod upgrade;
 // The Junos driver against the lab emulator, and misbehaving device-side peers.
 mod junos;
 
+// The Junos driver's reading of replies in real devices' shapes, from fixtures.
+mod replies;
+
 // The Junos driver and the lab over real SSH on loopback.
 mod ssh;
 

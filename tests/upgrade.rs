@@ -324,3 +324,54 @@ fn the_old_names_of_the_virtual_driver_still_work() {
     let jobs: serde_json::Value = serde_json::from_str(&jobs.stdout).unwrap();
     assert_eq!(jobs[0]["driver"], "virtual");
 }
+
+/// Runs `upgrade` on `scenario` in `dir` as a child process and kills it (SIGKILL) as soon as its
+/// event stream shows `device` entering `step`: the kill lands at a known point, not after a
+/// guessed sleep. Returns false if the job ended first.
+fn kill_at(dir: &Path, scenario: &str, device: &str, step: &str) -> bool {
+    use std::io::BufRead;
+    let state = dir.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hitless"))
+        .args(["--state-dir", state, "upgrade", scenario, "--yes", "--virtual-speed", "2000", "--format", "json"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["device"] == device && event["step"] == step {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+    }
+    child.wait().unwrap();
+    false
+}
+
+#[test]
+fn virtual_devices_killed_during_an_install_are_installed_exactly_once_on_every_engine() {
+    let scenario = "scenarios/dual-engine-and-vc.yaml";
+    for device in ["leaf1", "leaf2", "spine2"] {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(kill_at(dir.path(), scenario, device, "install"), "{device} never installed");
+        let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
+        assert_eq!(resumed.code, 0, "{device}: {}{}", resumed.stdout, resumed.stderr);
+        for (name, state) in fleet(dir.path(), "dual-engine-and-vc") {
+            let engines = state["engines"].as_array().unwrap();
+            assert_eq!(
+                state["installs"].as_u64(),
+                Some(engines.len() as u64),
+                "killed in {device}'s install: {name} {state}"
+            );
+            assert!(engines.iter().all(|e| e["version"] == "21.4R3-S5.4" && e["pending"].is_null()), "{name} {state}");
+            assert_eq!(
+                (state["upgrades"].as_u64(), &state["maintenance"]),
+                (Some(1), &serde_json::json!(false)),
+                "{name}"
+            );
+        }
+    }
+}

@@ -145,3 +145,41 @@ fn a_missing_file_is_a_clear_error() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.starts_with("hitless: cannot read scenario scenarios/no-such-file.yaml:"), "{}", run.stderr);
 }
+
+#[test]
+fn routing_engines_and_virtual_chassis_members_are_checked() {
+    let text = scenario("", ASSIGN_ALL)
+        .replace("name: s1, role: spine,", "name: s1, role: spine, routing_engines: 3,")
+        .replace("name: s2, role: spine,", "name: s2, role: spine, routing_engines: 2, vc_members: 2,")
+        .replace("name: l1, role: leaf,", "name: l1, role: leaf, vc_members: 11,")
+        .replace(
+            "name: l2, role: leaf,",
+            "name: l2, role: leaf, vc_members: 2, engine_versions: [18.4R2, 18.1R3, 17.3R1],",
+        );
+    let lines = problems(&text);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(
+        lines[0].starts_with("t.yaml:4:") && lines[0].ends_with("device s1: routing_engines must be 1 or 2, not 3"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("t.yaml:5:")
+            && lines[1].ends_with("device s2: give routing_engines or vc_members, not both"),
+        "{lines:?}"
+    );
+    assert!(lines[2].ends_with("device l1: vc_members must be between 2 and 10, not 11"), "{lines:?}");
+    assert!(
+        lines[3].ends_with("device l2: engine_versions lists 3 versions for 2 routing engines or members"),
+        "{lines:?}"
+    );
+    let master = scenario("", ASSIGN_ALL).replace(
+        "name: l2, role: leaf,",
+        "name: l2, role: leaf, routing_engines: 2, engine_versions: [18.1R3, 18.4R2],",
+    );
+    let lines = problems(&master);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].ends_with("device l2: the first of engine_versions is the master's and must be its version 18.4R2"),
+        "{lines:?}"
+    );
+}

@@ -100,6 +100,11 @@ impl Lab {
         self.devices.lock().expect("not poisoned").get(device).is_some_and(|d| d.is_up(now))
     }
 
+    /// Changes devices by hand, as an operator at the console would (for tests).
+    pub fn devices_mut<T>(&self, change: impl FnOnce(&mut BTreeMap<String, LabDevice>) -> T) -> T {
+        change(&mut self.devices.lock().expect("not poisoned"))
+    }
+
     /// A snapshot of one device (for tests and reports).
     pub fn device(&self, device: &str) -> Option<LabDevice> {
         let now = self.now_unix();

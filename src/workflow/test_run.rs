@@ -138,7 +138,10 @@ fn read_facts(row: &mut TestRunRow, facts: &Facts, image: &Image, pending_is_our
         .map(|e| EngineRow { name: e.name.clone(), version: e.version.to_string(), master: e.master })
         .collect();
     if !facts.all_run(running) {
-        row.problems.push(format!("the routing engines run different versions: {}", facts.versions()));
+        row.notes.push(format!(
+            "the routing engines run different versions ({}): the upgrade installs the image on every one",
+            facts.versions()
+        ));
     }
     if facts.all_run(&image.version) {
         row.action = format!("skip: already running {}", image.version);

@@ -1,0 +1,241 @@
+//! The Junos driver's reading of replies in the shapes real devices send
+//! (`shared/reference/junos-netconf.md` §2 and §6), from fixtures in `tests/fixtures/junos`:
+//! single and dual routing engines (the master listed second), a virtual chassis, a release
+//! before 15.1, storage layouts, pending and finished installs, alarms, BGP, interfaces.
+
+use hitless::driver::junos::health_report;
+use hitless::driver::junos::parse::{self, InstallReply};
+use hitless::exec::Chassis;
+use hitless::health::HealthLimits;
+use hitless::netconf::NetconfError;
+use hitless::netconf::xml::{Element, parse as parse_xml};
+use hitless::version::Version;
+
+use crate::util::root;
+
+fn fixture(name: &str) -> Element {
+    let path = root().join("tests/fixtures/junos").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    parse_xml(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn v(text: &str) -> Version {
+    Version::parse(text).unwrap()
+}
+
+#[test]
+fn a_single_engine_switch_reports_one_master_engine() {
+    let software = parse::software(&fixture("show-version-single-qfx.xml"));
+    let engines = parse::route_engines(&fixture("route-engine-single.xml"));
+    let (chassis, engines) = parse::engines(&software, &engines).unwrap();
+    assert_eq!(chassis, Chassis::Single);
+    assert_eq!(engines.len(), 1);
+    let engine = &engines[0];
+    assert_eq!((engine.name.as_str(), engine.slot, engine.master), ("fpc0", 0, true));
+    assert_eq!(engine.version, v("18.4R2-S3.4"));
+    assert_eq!(engine.model, "qfx5120-48y-8c");
+    assert_eq!(engine.boot, 1_480_612_496);
+}
+
+#[test]
+fn the_master_is_chosen_by_mastership_state_never_by_order() {
+    // re0 is listed first and is the backup; re1 is the master, and runs the other version.
+    let software = parse::software(&fixture("show-version-dual-re.xml"));
+    let engines = parse::route_engines(&fixture("route-engine-dual-master-second.xml"));
+    let (chassis, engines) = parse::engines(&software, &engines).unwrap();
+    assert_eq!(chassis, Chassis::DualEngine);
+    let summary: Vec<(&str, String, bool, u64)> =
+        engines.iter().map(|e| (e.name.as_str(), e.version.to_string(), e.master, e.boot)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("re0", "21.4R3-S5.4".to_string(), false, 1_760_000_000),
+            ("re1", "18.4R2-S3.4".to_string(), true, 1_760_000_100)
+        ]
+    );
+    let facts = hitless::exec::Facts {
+        hostname: "spine1".into(),
+        chassis,
+        engines,
+        maintenance: false,
+        pending_install: false,
+    };
+    assert_eq!(facts.version(), &v("18.4R2-S3.4"), "the device runs what its master runs");
+    assert!(!facts.all_run(facts.version()));
+    assert_eq!(facts.versions(), "re0 21.4R3-S5.4, re1 18.4R2-S3.4");
+}
+
+#[test]
+fn a_virtual_chassis_reports_every_member() {
+    let software = parse::software(&fixture("software-vc.xml"));
+    let engines = parse::route_engines(&fixture("route-engine-vc.xml"));
+    let (chassis, engines) = parse::engines(&software, &engines).unwrap();
+    assert_eq!(chassis, Chassis::VirtualChassis);
+    let names: Vec<(&str, bool)> = engines.iter().map(|e| (e.name.as_str(), e.master)).collect();
+    assert_eq!(names, [("fpc0", true), ("fpc1", false)]);
+    assert!(engines.iter().all(|e| e.version == v("15.1F5.15-C1.12")));
+    assert_eq!(engines[1].boot, 1_700_000_300);
+    let cpu = parse::cpu_idle(&parse::route_engines(&fixture("route-engine-vc.xml"))).unwrap();
+    assert_eq!(cpu, [("fpc1".to_string(), 88), ("fpc0".to_string(), 81)]);
+}
+
+#[test]
+fn before_15_1_the_version_comes_from_the_package_comment() {
+    let software = parse::software(&fixture("software-pre-15.1.xml"));
+    assert_eq!(software.len(), 1);
+    assert_eq!(software[0].version, Ok(v("11.4R1.6")));
+    // This old box names no mastership and gives its start time as text only.
+    let engines = parse::route_engines(&fixture("route-engine-no-seconds.xml"));
+    let (_, engines) = parse::engines(&software, &engines).unwrap();
+    assert!(engines[0].master);
+    // 2012-03-02 11:05:41, read on the device's own clock: what matters is that it changes.
+    assert_eq!(engines[0].boot, 1_330_686_341);
+}
+
+#[test]
+fn every_real_version_format_is_read_from_a_reply() {
+    for text in [
+        "18.4R2-S3.4",
+        "15.1X53-D59.4",
+        "15.1F5.15-C1.12",
+        "15.1-20161209.0",
+        "21.4R3-S5.4-EVO",
+        "12.3B2.1",
+        "15.1I20160102_1200_builder",
+    ] {
+        let reply = parse_xml(&format!(
+            "<rpc-reply><software-information><host-name>x</host-name><junos-version>\n{text}\n</junos-version></software-information></rpc-reply>"
+        ))
+        .unwrap();
+        let software = parse::software(&reply);
+        assert_eq!(software[0].version.as_ref().map(ToString::to_string), Ok(text.to_string()), "{text}");
+    }
+    // A reply with neither junos-version nor a package comment says so; it does not guess.
+    let reply =
+        parse_xml("<rpc-reply><software-information><host-name>x</host-name></software-information></rpc-reply>")
+            .unwrap();
+    assert!(parse::software(&reply)[0].version.as_ref().unwrap_err().contains("no junos-version"));
+}
+
+#[test]
+fn engines_without_a_version_or_a_master_are_errors_not_guesses() {
+    let software = parse::software(&fixture("show-version-single-qfx.xml"));
+    // Two routing engines but a version for one only.
+    let error = parse::engines(&software, &parse::route_engines(&fixture("route-engine-dual-master-second.xml")));
+    assert!(error.unwrap_err().contains("no version for re1"));
+    let none = parse_xml(
+        "<rpc-reply><route-engine-information><route-engine><slot>0</slot><mastership-state>backup</mastership-state><start-time junos:seconds=\"1\">x</start-time></route-engine><route-engine><slot>1</slot><mastership-state>backup</mastership-state></route-engine></route-engine-information></rpc-reply>",
+    )
+    .unwrap();
+    let error = parse::engines(&software, &parse::route_engines(&none)).unwrap_err();
+    assert!(error.contains("0 master routing engines"), "{error}");
+}
+
+#[test]
+fn free_disk_is_read_in_512_byte_blocks_on_the_filesystem_holding_var_tmp() {
+    let free = |name: &str| parse::free_disk(&fixture(name));
+    // 14,483,456 blocks of 512 bytes on /var: 7.4 GB, not the 14.8 GB of 1 kB blocks.
+    assert_eq!(free("storage-var.xml").unwrap(), [("re0".to_string(), 14_483_456 * 512)]);
+    // /.mount/var is not a prefix of /var/tmp; the nullfs /var is, and is the longest.
+    assert_eq!(free("storage-mount-var.xml").unwrap(), [("re0".to_string(), 14_483_456 * 512)]);
+    // Only / holds /var/tmp here (/data/config does not).
+    assert_eq!(free("storage-data-config.xml").unwrap(), [("re0".to_string(), 3_774_873 * 512)]);
+    let error = free("storage-none.xml").unwrap_err();
+    assert!(error.contains("no filesystem is mounted on a prefix of /var/tmp"), "{error}");
+    // Each routing engine needs room for its copy.
+    assert_eq!(
+        free("storage-dual.xml").unwrap(),
+        [("re0".to_string(), 14_483_456 * 512), ("re1".to_string(), 1_316_160 * 512)]
+    );
+    let limits = HealthLimits::default();
+    let mut report = hitless::health::HealthReport::healthy(&[], 0);
+    report.free_disk_bytes = Some(free("storage-dual.xml").unwrap());
+    // 1,316,160 blocks x 512 = 673 MB < 1,100 MB for a 1 GB image.
+    let failures = limits.check(&report, None, 1_000_000_000);
+    assert_eq!(failures, ["free disk for /var/tmp on re1 is 673 MB, below the 1100 MB the image needs"]);
+}
+
+#[test]
+fn pending_installs_and_install_results_read_as_on_the_wire() {
+    assert!(parse::pending(&fixture("pending-yes.xml")));
+    assert!(!parse::pending(&fixture("pending-no.xml")));
+    assert_eq!(parse::install(&fixture("install-ok.xml")), InstallReply::Installed);
+    assert_eq!(parse::install(&fixture("install-several-outputs.xml")), InstallReply::Installed);
+    assert_eq!(
+        parse::install(&fixture("install-no-result.xml")),
+        InstallReply::Installed,
+        "no package-result, no ERROR:"
+    );
+    assert_eq!(parse::install(&fixture("install-pending.xml")), InstallReply::AlreadyPending);
+    for name in ["install-error-no-result.xml", "install-failed.xml"] {
+        let InstallReply::Failed(words) = parse::install(&fixture(name)) else { panic!("{name} is a failure") };
+        assert!(words.contains("ERROR:"), "{name}: {words}");
+    }
+    // Several outputs are read together.
+    assert!(parse::outputs(&fixture("install-several-outputs.xml")).contains("Saving the config files"));
+}
+
+#[test]
+fn alarms_chassis_and_system_and_per_member() {
+    let chassis = parse::alarms(&fixture("alarms-chassis.xml"), "chassis alarms").unwrap();
+    let described: Vec<&str> = chassis.iter().map(|a| a.description.as_str()).collect();
+    assert_eq!(described, ["FPC 0 PEM 1 Not Powered", "Fan Tray 2 Absent"]);
+    assert!(parse::alarms(&fixture("alarms-none.xml"), "chassis alarms").unwrap().is_empty());
+    let system = parse::alarms(&fixture("alarms-system-rescue.xml"), "system alarms").unwrap();
+    assert_eq!(system[0].description, "Rescue configuration is not set");
+    let members = parse::alarms(&fixture("alarms-vc.xml"), "chassis alarms").unwrap();
+    assert_eq!(members.len(), 1);
+    let error = parse::alarms(&fixture("alarms-broken.xml"), "chassis alarms").unwrap_err();
+    assert!(error.contains("neither active-alarm-count nor no-active-alarms"), "{error}");
+}
+
+#[test]
+fn bgp_peers_keep_their_lifetime_flap_counts() {
+    let peers = parse::bgp_peers(&fixture("bgp-summary.xml")).unwrap();
+    let read: Vec<(&str, bool, Option<u64>)> =
+        peers.iter().map(|p| (p.address.as_str(), p.established, p.flaps)).collect();
+    assert_eq!(read, [("10.0.0.1", true, Some(41)), ("10.0.0.3", true, Some(0)), ("10.0.0.236", false, Some(3))]);
+}
+
+#[test]
+fn interface_errors_count_fabric_and_server_ports_only() {
+    let errors = parse::interface_errors(&fixture("interfaces-extensive.xml")).unwrap();
+    // et-0/0/48: 12 in + 3 out; xe-0/0/1: none. Not ae0 (its members count), not me0, em0, bme0
+    // or irb.
+    let read: Vec<(&str, u64)> = errors.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(read, [("et-0/0/48", 15), ("xe-0/0/1", 0)]);
+    let error = parse::interface_errors(&fixture("interfaces-missing-counter.xml")).unwrap_err();
+    assert!(error.contains("xe-0/0/2 reports no input-errors or output-errors"), "{error}");
+}
+
+#[test]
+fn the_health_report_fails_closed_on_what_it_cannot_read() {
+    let refused = |rpc: &str| -> Result<Element, NetconfError> {
+        Err(NetconfError::Rpc {
+            device: "leaf1".into(),
+            rpc: rpc.into(),
+            tag: "operation-failed".into(),
+            message: "syntax error".into(),
+        })
+    };
+    let replies = vec![
+        Ok(fixture("bgp-summary.xml")),
+        Ok(fixture("alarms-broken.xml")),
+        refused("get-system-alarm-information"),
+        Ok(fixture("route-engine-single.xml")),
+        Ok(parse_xml("<rpc-reply><lacp-interface-information-list/></rpc-reply>").unwrap()),
+        Ok(fixture("storage-var.xml")),
+        Ok(fixture("interfaces-extensive.xml")),
+    ];
+    let report = health_report(&replies);
+    assert_eq!(report.alarms, None, "one alarm source unreadable: alarms unknown, not zero");
+    assert_eq!(report.missing.len(), 2, "{:?}", report.missing);
+    assert!(report.missing[0].starts_with("system alarms"), "{:?}", report.missing);
+    assert!(report.missing[1].contains("neither active-alarm-count nor no-active-alarms"), "{:?}", report.missing);
+    let failures = HealthLimits::default().check(&report, Some(&report), 0);
+    // Missing alarms twice, and the one BGP peer that is down.
+    assert_eq!(failures.len(), 3, "{failures:?}");
+    assert!(failures.iter().any(|f| f.starts_with("BGP peers down (10.0.0.236) is 1")), "{failures:?}");
+    // 41 lifetime flaps on 10.0.0.1 judge nothing without a second reading.
+    assert!(!failures.iter().any(|f| f.contains("flaps")), "{failures:?}");
+}
