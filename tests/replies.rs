@@ -129,6 +129,10 @@ fn engines_without_a_version_or_a_master_are_errors_not_guesses() {
     .unwrap();
     let error = parse::engines(&software, &parse::route_engines(&none)).unwrap_err();
     assert!(error.contains("0 master routing engines"), "{error}");
+    // A virtual-chassis member whose routing engine is not listed cannot be proven rebooted.
+    let members = parse::software(&fixture("software-vc.xml"));
+    let error = parse::engines(&members, &parse::route_engines(&fixture("route-engine-single.xml"))).unwrap_err();
+    assert_eq!(error, "fpc1 reports a version but get-route-engine-information does not list it");
 }
 
 #[test]

@@ -173,6 +173,15 @@ pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(
             master,
         });
     }
+    // A member with a version but no routing-engine entry would be neither installed nor proven
+    // rebooted: say so rather than leave it out.
+    if let Some(orphan) = software
+        .iter()
+        .filter_map(|s| s.name.as_deref())
+        .find(|name| slot_of(name).is_some_and(|slot| !route_engines.iter().any(|r| r.slot == slot)))
+    {
+        return Err(format!("{orphan} reports a version but get-route-engine-information does not list it"));
+    }
     engines.sort_by_key(|e| e.slot);
     let chassis = match engines.len() {
         1 => Chassis::Single,
