@@ -1,7 +1,8 @@
 //! The fault vocabulary: what can go wrong on a device during an upgrade, and when.
 //!
 //! Faults are scenario input (`faults: [{device, kind, at}]`). The virtual driver and the lab
-//! inject them into an execution; they are data here and nothing more.
+//! inject them into an execution, and `simulate` replays what they do to traffic; they are data
+//! here and nothing more.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,9 @@ pub enum FaultKind {
     SshDrop,
     /// Another user holds the configuration lock (maintenance mode cannot be changed).
     LockHeld,
+    /// The device stops forwarding and answering, and its links stay up: neighbours notice only
+    /// by their timers (BFD, the BGP hold time, LACP).
+    Hang,
 }
 
 /// Where in the upgrade a fault strikes.
@@ -48,7 +52,7 @@ impl FaultKind {
     pub fn default_phase(self) -> FaultPhase {
         match self {
             FaultKind::NeverReturns | FaultKind::Slow => FaultPhase::Reboot,
-            FaultKind::InstallFails | FaultKind::SshDrop => FaultPhase::Install,
+            FaultKind::InstallFails | FaultKind::SshDrop | FaultKind::Hang => FaultPhase::Install,
             FaultKind::ChecksumMismatch => FaultPhase::ImageCopy,
             FaultKind::HealthCheckFails => FaultPhase::HealthCheck,
             FaultKind::LockHeld => FaultPhase::Maintenance,

@@ -1,20 +1,72 @@
-//! Maintenance mode as configuration: what hitless commits on a device to drain it, and how to
-//! recognise and undo it. The Junos driver commits these lines and the lab interprets them, so
-//! the two cannot drift apart.
+//! Maintenance mode, described once: what hitless commits on a device to drain it (the Junos
+//! driver's lines, which the lab interprets) and what that does to traffic (the simulator's
+//! [`Effects`]). Both come from one [`MaintenanceMode`], so changing one changes the other.
 //!
-//! Maintenance mode on a fabric switch (see `shared/reference/junos-netconf.md` §5):
-//! - BGP graceful shutdown (RFC 8326): `set protocols bgp graceful-shutdown sender`, so peers
-//!   move their traffic to other paths while the session stays up;
-//! - every server-facing LAG disabled (`set interfaces aeN disable`), so multihomed servers
-//!   rehash onto their other leaf before the reboot;
+//! Maintenance mode on a fabric switch (see `shared/reference/junos-netconf.md` §5), each part
+//! configurable under `upgrade.maintenance`:
+//! - BGP graceful shutdown (RFC 8326, `bgp_graceful_shutdown`, on by default):
+//!   `set protocols bgp graceful-shutdown sender`, so peers move their traffic to other paths
+//!   while the session stays up;
+//! - every server-facing LAG disabled (`disable_server_lags`, on by default):
+//!   `set interfaces aeN disable`, so multihomed servers move to their other leaf, and servers
+//!   with no other leaf are cut off until maintenance mode ends;
+//! - `extra` lines a fabric adds (`set` lines, removed again with `delete` on the way out),
+//!   committed as given and not modelled by the simulator;
 //! - on a box with two routing engines, graceful Routing Engine switchover (GRES) and nonstop
 //!   routing (NSR) turned off for the upgrade, as the seed's Contrail does, and turned back on
 //!   after. Which of the two were on is recorded on the device itself, as the
 //!   `apply-macro hitless-restore` statement, so a controller that dies in between still
 //!   restores exactly what it found.
 
-/// The configuration statement (without `set `) that marks maintenance mode.
+/// The configuration statement (without `set `) of BGP graceful shutdown.
 pub const GRACEFUL_SHUTDOWN: &str = "protocols bgp graceful-shutdown sender";
+/// The statement (without `set `) that marks a device hitless put in maintenance mode.
+pub const MARKER: &str = "apply-macro hitless-maintenance active";
+
+/// What maintenance mode consists of on a fabric (`upgrade.maintenance`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceMode {
+    /// BGP graceful shutdown towards the device's peers.
+    pub bgp_graceful_shutdown: bool,
+    /// The device's server-facing LAGs disabled.
+    pub disable_server_lags: bool,
+    /// More `set` lines the fabric's practice adds; not modelled by the simulator.
+    pub extra: Vec<String>,
+}
+
+impl Default for MaintenanceMode {
+    fn default() -> Self {
+        MaintenanceMode { bgp_graceful_shutdown: true, disable_server_lags: true, extra: Vec::new() }
+    }
+}
+
+/// What maintenance mode does to traffic, as the simulator models it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Effects {
+    /// Other switches route around the device where they can, once BGP converges.
+    pub fabric_avoids: bool,
+    /// The device's links to its servers are down: servers with another leaf move at once, those
+    /// with none are cut off until maintenance mode ends.
+    pub servers_cut: bool,
+}
+
+impl MaintenanceMode {
+    /// What this maintenance mode does to traffic.
+    pub fn effects(&self) -> Effects {
+        Effects { fabric_avoids: self.bgp_graceful_shutdown, servers_cut: self.disable_server_lags }
+    }
+
+    /// Why an `extra` line cannot be used, if one cannot: only `set` lines can be taken back.
+    pub fn check(&self) -> Result<(), String> {
+        match self.extra.iter().find(|l| !l.trim().starts_with("set ")) {
+            Some(line) => Err(format!(
+                "upgrade.maintenance.extra lines must be `set` lines (to be deleted again after), not {line:?}"
+            )),
+            None => Ok(()),
+        }
+    }
+}
 
 /// The statement (without `set `) that disables interface `name`.
 pub fn disable_statement(name: &str) -> String {
@@ -40,15 +92,22 @@ fn statements<'a>(committed: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> 
     committed.into_iter().map(|s| s.trim()).map(|s| s.strip_prefix("set ").unwrap_or(s)).collect()
 }
 
-/// The `set`/`delete` lines that turn maintenance mode on, given the device's server-facing LAGs
-/// and its committed configuration (statements, with or without `set `).
+/// The `set`/`delete` lines that turn `mode` on, given the device's server-facing LAGs and its
+/// committed configuration (statements, with or without `set `).
 pub fn enter_lines<'a>(
+    mode: &MaintenanceMode,
     server_lags: impl IntoIterator<Item = &'a str>,
     committed: impl IntoIterator<Item = &'a str>,
 ) -> Vec<String> {
     let committed = statements(committed);
-    let mut lines = vec![format!("set {GRACEFUL_SHUTDOWN}")];
-    lines.extend(server_lags.into_iter().filter(|l| is_lag(l)).map(|l| format!("set {}", disable_statement(l))));
+    let mut lines = vec![format!("set {MARKER}")];
+    if mode.bgp_graceful_shutdown {
+        lines.push(format!("set {GRACEFUL_SHUTDOWN}"));
+    }
+    if mode.disable_server_lags {
+        lines.extend(server_lags.into_iter().filter(|l| is_lag(l)).map(|l| format!("set {}", disable_statement(l))));
+    }
+    lines.extend(mode.extra.iter().map(|l| l.trim().to_string()));
     // NSR needs GRES, so both go in one commit; the macro says which to bring back.
     for (statement, key) in REDUNDANCY {
         if committed.contains(&statement) {
@@ -59,12 +118,14 @@ pub fn enter_lines<'a>(
     lines
 }
 
-/// The lines that turn maintenance mode off, given the device's committed configuration as
-/// statements (`set` lines with or without the `set `): graceful shutdown removed, every LAG
-/// that maintenance mode disabled enabled again, and GRES and NSR back if they were on.
-pub fn leave_lines<'a>(committed: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+/// The lines that turn `mode` off, given the device's committed configuration as statements
+/// (`set` lines with or without the `set `): graceful shutdown removed, every LAG that
+/// maintenance mode disabled enabled again, the extra lines deleted, and GRES and NSR back if
+/// they were on.
+pub fn leave_lines<'a>(mode: &MaintenanceMode, committed: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let committed = statements(committed);
-    let mut lines = vec![format!("delete {GRACEFUL_SHUTDOWN}")];
+    let mut lines = vec![format!("delete {MARKER}"), format!("delete {GRACEFUL_SHUTDOWN}")];
+    lines.extend(mode.extra.iter().filter_map(|l| l.trim().strip_prefix("set ")).map(|s| format!("delete {s}")));
     for statement in &committed {
         if let Some(lag) = statement.strip_prefix("interfaces ").and_then(|r| r.strip_suffix(" disable"))
             && is_lag(lag)
@@ -92,11 +153,12 @@ pub fn synchronized<'a>(committed: impl IntoIterator<Item = &'a str>) -> bool {
 }
 
 /// True when the committed configuration (statements, with or without `set `) has maintenance
-/// mode on.
+/// mode on: hitless's marker (or, from a hitless before the marker, graceful shutdown).
 pub fn is_on<'a>(committed: impl IntoIterator<Item = &'a str>) -> bool {
     committed.into_iter().any(|s| {
         let s = s.trim();
-        s.strip_prefix("set ").unwrap_or(s) == GRACEFUL_SHUTDOWN
+        let s = s.strip_prefix("set ").unwrap_or(s);
+        s == MARKER || s == GRACEFUL_SHUTDOWN
     })
 }
 
@@ -106,18 +168,25 @@ mod tests {
 
     #[test]
     fn leaving_undoes_exactly_what_entering_did() {
-        let on = enter_lines(["ae0", "ae1", "et-0/0/48"], []);
+        let mode = MaintenanceMode::default();
+        let on = enter_lines(&mode, ["ae0", "ae1", "et-0/0/48"], []);
         assert_eq!(
             on,
-            ["set protocols bgp graceful-shutdown sender", "set interfaces ae0 disable", "set interfaces ae1 disable"]
+            [
+                "set apply-macro hitless-maintenance active",
+                "set protocols bgp graceful-shutdown sender",
+                "set interfaces ae0 disable",
+                "set interfaces ae1 disable"
+            ]
         );
         assert!(is_on(on.iter().map(String::as_str)));
         // An operator's own disabled physical port is not touched on the way out.
         let committed = [on.as_slice(), &["set interfaces xe-0/0/3 disable".to_string()]].concat();
-        let off = leave_lines(committed.iter().map(String::as_str));
+        let off = leave_lines(&mode, committed.iter().map(String::as_str));
         assert_eq!(
             off,
             [
+                "delete apply-macro hitless-maintenance active",
                 "delete protocols bgp graceful-shutdown sender",
                 "delete interfaces ae0 disable",
                 "delete interfaces ae1 disable"
@@ -147,13 +216,14 @@ mod redundancy_tests {
     #[test]
     fn gres_and_nsr_are_off_during_maintenance_and_back_after() {
         let original: Vec<String> = vec![GRES.into(), NSR.into(), "system host-name spine1".into()];
+        let mode = MaintenanceMode::default();
         let mut config = original.clone();
-        let on = enter_lines([], config.iter().map(String::as_str));
+        let on = enter_lines(&mode, [], config.iter().map(String::as_str));
         apply(&mut config, &on);
         assert!(is_on(config.iter().map(String::as_str)));
         assert!(!config.iter().any(|s| s == GRES || s == NSR), "{config:?}");
         assert!(synchronized(config.iter().map(String::as_str)), "still a dual-engine commit");
-        let off = leave_lines(config.iter().map(String::as_str));
+        let off = leave_lines(&mode, config.iter().map(String::as_str));
         apply(&mut config, &off);
         let mut sorted = config.clone();
         sorted.sort();
@@ -162,11 +232,29 @@ mod redundancy_tests {
         assert_eq!(sorted, expected);
         // A box that had neither gets neither.
         let mut plain: Vec<String> = vec!["system host-name leaf1".into()];
-        let on = enter_lines(["ae0"], plain.iter().map(String::as_str));
+        let on = enter_lines(&mode, ["ae0"], plain.iter().map(String::as_str));
         apply(&mut plain, &on);
-        let off = leave_lines(plain.iter().map(String::as_str));
+        let off = leave_lines(&mode, plain.iter().map(String::as_str));
         apply(&mut plain, &off);
         assert_eq!(plain, ["system host-name leaf1"]);
+        // Extra lines go in and come out again; parts switched off are not committed.
+        let mode = MaintenanceMode {
+            bgp_graceful_shutdown: false,
+            disable_server_lags: false,
+            extra: vec!["set protocols isis overload".into()],
+        };
+        let on = enter_lines(&mode, ["ae0"], plain.iter().map(String::as_str));
+        assert_eq!(on, ["set apply-macro hitless-maintenance active", "set protocols isis overload"]);
+        apply(&mut plain, &on);
+        assert!(is_on(plain.iter().map(String::as_str)));
+        let off = leave_lines(&mode, plain.iter().map(String::as_str));
+        apply(&mut plain, &off);
+        assert_eq!(plain, ["system host-name leaf1"]);
+        assert!(
+            MaintenanceMode { extra: vec!["delete system syslog".into()], ..MaintenanceMode::default() }
+                .check()
+                .is_err()
+        );
         assert!(!synchronized(plain.iter().map(String::as_str)));
     }
 }

@@ -68,6 +68,7 @@ fn a_simulated_upgrade_walks_every_state_and_upgrades_each_device_once() {
         "Image Upgrade",
         "Image Upgrade",
         "Hitless Image Upgrade Successful",
+        "Hitless Image Upgrade Successful",
         "Health Check",
         "Deactivating Maintenance Mode",
         "Maintenance Mode Deactivated",

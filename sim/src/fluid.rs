@@ -1,16 +1,24 @@
 //! The fluid traffic model: how each flow spreads over the fabric right now, what it loses, and
 //! the accounting of losses over time.
 //!
-//! A flow leaves its source over the attachments the source still sees (LACP), then at every
-//! switch spreads equally over the best next hops towards the destination's switches (ECMP),
-//! valley-free. A next hop's quality is the worse of how its neighbours see it (in use, drained
-//! and avoided if possible, withdrawn) and the best path onward from it. Traffic that reaches a
-//! switch that does not forward is blackholed; traffic at a switch with no route is lost there.
+//! A flow leaves its source over the attachments the source still sees, then at every switch
+//! spreads over the best next hops towards the destination's switches, valley-free: equally
+//! (fluid ECMP), or all on one hop chosen by hashing the flow (per-flow ECMP). A next hop's
+//! quality is the worse of how its neighbours see it (in use, drained and avoided if possible,
+//! withdrawn) and the best path onward from it; a destination switch is only as good as its
+//! attachment to the destination. Traffic that reaches a switch that does not forward, a
+//! destination switch whose links to the destination are down, or a switch with no route, is
+//! blackholed there.
 //!
-//! Losses integrate exactly between events. Blackhole loss is rate x time. Congestion loss uses a
-//! per-link integral `k` of the overload fraction `(load - capacity) / load` over time: a flow
-//! that put `g` Gbps on a link from `k0` to `k1` lost `g x (k1 - k0)` Gbit there, whatever other
-//! flows did meanwhile. So only flows whose paths a change can touch are re-evaluated.
+//! Flows with the same source, destination switches and hashing spread identically, so they are
+//! spread once, as a class; each flow's loss is its share of its class's.
+//!
+//! Congestion is counted once: links are taken in the order every path crosses them (endpoint to
+//! tier 1, up the tiers, down the tiers, tier 1 to endpoint); a link whose traffic exceeds its
+//! capacity drops the excess, every flow on it in proportion to what it brings (proportional
+//! sharing), and only what survives goes on to the next link. So no flow loses more than it
+//! sends. Blackhole losses and congestion losses are integrated exactly between events: rates
+//! are constant in between.
 
 use std::collections::HashMap;
 
@@ -28,26 +36,34 @@ pub enum View {
     Use,
 }
 
-/// What neighbours currently believe about a switch, and whether it forwards.
+/// What neighbours currently believe about a switch, and what it does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Status {
-    /// False while the switch is down (installing, rebooting).
+    /// False while the switch does not forward (rebooting, hung).
     pub forwarding: bool,
-    /// As other switches see it.
+    /// As other switches see it, as a next hop.
     pub fabric: View,
-    /// As endpoints see it.
+    /// As endpoints see it (sending to it), and as switches see its attachment to its endpoints
+    /// (delivering through it). Only tier-1 switches have endpoints.
     pub access: View,
+    /// False while its links to its endpoints are down (disabled in maintenance mode, isolated
+    /// from the core, rebooting): traffic for them that reaches it is lost.
+    pub attached: bool,
 }
 
 impl Status {
-    const UP: Status = Status { forwarding: true, fabric: View::Use, access: View::Use };
+    /// In service.
+    pub const UP: Status = Status { forwarding: true, fabric: View::Use, access: View::Use, attached: true };
+}
 
-    fn view(&self, detect: Detect) -> View {
-        match detect {
-            Detect::Fabric => self.fabric,
-            Detect::Access => self.access,
-        }
-    }
+/// How a switch splits traffic over equally good next hops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ecmp {
+    /// Equally over all of them (a fluid average of hashing).
+    Fluid,
+    /// All of a flow on one of them, chosen by hashing the flow with this seed; a flow moves
+    /// when the set of next hops changes, so its loss is all or nothing.
+    Hash(u64),
 }
 
 /// A flow of traffic between two endpoints at a constant rate.
@@ -64,7 +80,7 @@ pub struct FlowSpec {
 /// What made a flow lose traffic.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Cause {
-    /// Traffic sent to a switch that did not forward, or with no route at that switch.
+    /// Traffic sent to a switch that did not forward or deliver it, or with no route there.
     Blackhole(NodeId),
     /// Offered load above a link's capacity.
     Congestion(LinkId),
@@ -89,46 +105,6 @@ impl FlowLoss {
     }
 }
 
-#[derive(Clone, Debug, Default)]
-struct LinkState {
-    load_gbps: f64,
-    /// Integral of the overload fraction over time, in seconds.
-    k: f64,
-    k_at: SimTime,
-    overloaded_since: Option<SimTime>,
-}
-
-impl LinkState {
-    fn overload(&self, capacity_gbps: f64) -> f64 {
-        if self.load_gbps > capacity_gbps { (self.load_gbps - capacity_gbps) / self.load_gbps } else { 0.0 }
-    }
-
-    fn advance(&mut self, now: SimTime, capacity_gbps: f64) {
-        self.k += self.overload(capacity_gbps) * now.millis_since(self.k_at) as f64 / 1000.0;
-        self.k_at = now;
-    }
-}
-
-/// A flow's current spread and its running totals.
-#[derive(Clone, Debug, Default)]
-struct FlowState {
-    blackhole_gbps: f64,
-    blackhole_cause: Option<NodeId>,
-    since: SimTime,
-    /// (link, Gbps this flow puts on it, link's `k` when it started).
-    contributions: Vec<(LinkId, f64, f64)>,
-    /// Devices every delivered bit of this flow crosses (single points of failure).
-    single_points: Vec<NodeId>,
-    /// Switches the flow's traffic reaches now, sorted.
-    carried: Vec<NodeId>,
-    /// True when some of the flow is lost, or rides a path that is only "avoid" quality: only
-    /// such flows can move when a switch comes back as merely avoidable.
-    degraded: bool,
-    blackhole_gbit: f64,
-    congestion_gbit: f64,
-    causes: Vec<(Cause, SimTime, f64)>,
-}
-
 /// The highest utilisation any link reached.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Peak {
@@ -140,333 +116,552 @@ pub struct Peak {
     pub at: SimTime,
 }
 
+/// Flows that spread alike: one source, one destination group, and (when hashing) one flow.
+#[derive(Clone, Debug)]
+struct Class {
+    src: EndpointId,
+    dst: EndpointId,
+    dest: u32,
+    rate_gbps: f64,
+    flows: u32,
+    /// The hashing key of the class's flow when hashing.
+    hash: Option<u64>,
+}
+
+/// A class's current spread and its running totals.
+#[derive(Clone, Debug, Default)]
+struct ClassState {
+    blackhole_fraction: f64,
+    blackhole_cause: Option<NodeId>,
+    congestion_gbps: f64,
+    congestion_cause: Option<LinkId>,
+    since: SimTime,
+    /// (link, Gbps offered on it).
+    contributions: Vec<(LinkId, f64)>,
+    /// Switches the class's traffic reaches now.
+    carried: Vec<NodeId>,
+    /// Switches every delivered bit crosses (single points of failure); empty when nothing is
+    /// delivered.
+    sole: Vec<NodeId>,
+    /// True when some of the class is lost, or rides a path that is only "avoid" quality.
+    degraded: bool,
+    blackhole_gbit: f64,
+    congestion_gbit: f64,
+    causes: Vec<(Cause, SimTime, f64)>,
+}
+
+/// Where a switch sends traffic for one destination group, this epoch: its best next hops
+/// (`decision_hops[start..start + len]`), their quality, and whom to blame when there are none.
+#[derive(Clone, Copy, Debug)]
+struct Decision {
+    start: u32,
+    len: u32,
+    best: View,
+    culprit: NodeId,
+}
+
+/// Reusable buffers for spreading, so a spread allocates nothing once warm.
+#[derive(Debug, Default)]
+struct Scratch {
+    stage: Vec<(NodeId, f64)>,
+    next: Vec<(NodeId, f64)>,
+    hops: Vec<(NodeId, LinkId)>,
+    ranked: Vec<View>,
+    /// Per recursion depth of `reach`, a buffer of hops.
+    reach_hops: Vec<Vec<(NodeId, LinkId)>>,
+}
+
+/// The result of spreading one class once.
+#[derive(Debug, Default)]
+struct Spread {
+    blackhole_fraction: f64,
+    cause: Option<(NodeId, f64)>,
+    delivered: f64,
+    degraded: bool,
+    /// Destination switches that relayed the traffic on: it never goes back to them.
+    relayed: Vec<NodeId>,
+}
+
 /// The fluid model: topology, switch status, flows and their accounting.
 #[derive(Debug)]
 pub struct Fluid {
     pub(crate) topology: Topology,
     pub(crate) status: Vec<Status>,
     flows: Vec<FlowSpec>,
-    /// Per flow, index into `dests` (destinations grouped by attachment set).
-    flow_dest: Vec<u32>,
+    /// Per flow, its class.
+    flow_class: Vec<u32>,
+    classes: Vec<Class>,
+    state: Vec<ClassState>,
     dests: Vec<Vec<NodeId>>,
-    state: Vec<FlowState>,
-    links: Vec<LinkState>,
-    /// Per switch, the flows whose paths could cross it.
-    pub(crate) flows_through: Vec<Vec<u32>>,
+    /// Per link: offered load, level on paths, and the switch whose classes can cross it.
+    offered: Vec<f64>,
+    level: Vec<u8>,
+    link_node: Vec<NodeId>,
+    /// Links whose offered load exceeds their capacity.
+    overloaded: Vec<LinkId>,
+    is_overloaded: Vec<bool>,
+    /// Classes that lost traffic to congestion at the last congestion pass.
+    congested: Vec<u32>,
+    /// Per switch, the classes whose paths could cross it.
+    pub(crate) classes_through: Vec<Vec<u32>>,
     /// Per (destination group, switch): the memoised reach and the epoch it was computed in.
-    reach_memo: Vec<Option<(u64, View)>>,
+    reach_memo: Vec<u64>,
+    /// Per (destination group, switch): the memoised forwarding decision of this epoch (an index
+    /// into `decisions`), shared by every class going that way.
+    decision_memo: Vec<u64>,
+    decisions: Vec<Decision>,
+    decision_hops: Vec<(NodeId, LinkId)>,
+    /// Links whose offered load changed in this settle (checked once each for overload and
+    /// peak), and the settle that last touched each.
+    touched: Vec<LinkId>,
+    touched_in: Vec<u32>,
+    inverse_capacity: Vec<f64>,
     /// Bumped whenever any switch's status changes.
     epoch: u64,
-    scratch_carried: Vec<NodeId>,
-    scratch_load: Vec<f64>,
-    scratch_links: Vec<LinkId>,
+    /// When set, the control plane is gone: every flow is lost, blamed on this switch.
+    overlay_lost: Option<NodeId>,
+    /// Per switch, the switch to blame for what it loses (a leaf isolated from the core blames
+    /// the spine whose loss isolated it).
+    pub(crate) blame_to: Vec<Option<NodeId>>,
+    scratch: Scratch,
     peak: Option<Peak>,
     pub(crate) evaluations: u64,
 }
 
-struct Spread {
-    blackhole_fraction: f64,
-    cause: Option<(NodeId, f64)>,
-    delivered: f64,
-    /// Switches some of the flow reached.
-    carried: Vec<NodeId>,
-    /// Switches that were alone at their stage: all the flow's traffic crossed them.
-    sole: Vec<NodeId>,
-    /// Some choice on the way had nothing better than "avoid".
-    degraded: bool,
-}
-
 impl Fluid {
     /// Builds the model with every switch up and every flow spread.
-    pub fn new(topology: Topology, flows: Vec<FlowSpec>) -> Fluid {
+    pub fn new(topology: Topology, flows: Vec<FlowSpec>, ecmp: Ecmp) -> Fluid {
         let mut dest_ids: HashMap<Vec<NodeId>, u32> = HashMap::new();
         let mut dests = Vec::new();
-        let mut flow_dest = Vec::with_capacity(flows.len());
-        for flow in &flows {
+        let mut class_ids: HashMap<(u32, u32, u32, u64), u32> = HashMap::new();
+        let mut classes: Vec<Class> = Vec::new();
+        let mut flow_class = Vec::with_capacity(flows.len());
+        for (index, flow) in flows.iter().enumerate() {
             let mut leafs: Vec<NodeId> = topology.endpoint(flow.dst).attachments.iter().map(|a| a.0).collect();
             leafs.sort_unstable();
-            let id = *dest_ids.entry(leafs.clone()).or_insert_with(|| {
+            let dest = *dest_ids.entry(leafs.clone()).or_insert_with(|| {
                 dests.push(leafs);
                 (dests.len() - 1) as u32
             });
-            flow_dest.push(id);
+            // A hashed flow is its own class: it takes its own path.
+            let hash = match ecmp {
+                Ecmp::Fluid => None,
+                Ecmp::Hash(seed) => Some(mix(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))),
+            };
+            let key = (flow.src.0, flow.dst.0, dest, hash.unwrap_or(0));
+            let class = *class_ids.entry(key).or_insert_with(|| {
+                classes.push(Class { src: flow.src, dst: flow.dst, dest, rate_gbps: 0.0, flows: 0, hash });
+                (classes.len() - 1) as u32
+            });
+            classes[class as usize].rate_gbps += flow.rate_gbps;
+            classes[class as usize].flows += 1;
+            flow_class.push(class);
         }
         let node_count = topology.node_count();
         let link_count = topology.links.len();
+        let level = link_levels(&topology);
+        let link_node = link_nodes(&topology);
         let mut fluid = Fluid {
             status: vec![Status::UP; node_count],
-            state: vec![FlowState::default(); flows.len()],
-            links: vec![LinkState::default(); link_count],
-            flows_through: vec![Vec::new(); node_count],
-            reach_memo: Vec::new(),
-            epoch: 0,
-            scratch_carried: Vec::new(),
-            scratch_load: vec![0.0; link_count],
-            scratch_links: Vec::new(),
+            state: vec![ClassState::default(); classes.len()],
+            offered: vec![0.0; link_count],
+            level,
+            link_node,
+            overloaded: Vec::new(),
+            is_overloaded: vec![false; link_count],
+            congested: Vec::new(),
+            classes_through: vec![Vec::new(); node_count],
+            reach_memo: vec![0; dests.len() * node_count],
+            decision_memo: vec![0; dests.len() * node_count],
+            decisions: Vec::new(),
+            decision_hops: Vec::new(),
+            touched: Vec::new(),
+            touched_in: vec![0; link_count],
+            inverse_capacity: topology.links.iter().map(|l| 1.0 / l.capacity_gbps).collect(),
+            epoch: 1,
+            overlay_lost: None,
+            blame_to: vec![None; node_count],
+            scratch: Scratch::default(),
             peak: None,
             evaluations: 0,
             topology,
             flows,
-            flow_dest,
+            flow_class,
+            classes,
             dests,
         };
         fluid.index_paths();
-        for flow in 0..fluid.flows.len() {
-            fluid.open(flow, SimTime::ZERO);
+        for class in 0..fluid.classes.len() {
+            fluid.open(class, SimTime::ZERO);
         }
+        fluid.check_touched(SimTime::ZERO);
+        fluid.congestion(SimTime::ZERO);
         fluid
     }
 
-    /// Records, per switch, every flow that could ever cross it (all next hops, any state).
+    /// Records, per switch, every class that could ever cross it (all next hops, any state).
     fn index_paths(&mut self) {
         let mut seen = vec![u32::MAX; self.topology.node_count()];
-        for flow in 0..self.flows.len() {
-            let dest = self.flow_dest[flow];
+        let mut hops = Vec::new();
+        for class in 0..self.classes.len() {
+            let dest = self.classes[class].dest;
             let mut stack: Vec<NodeId> =
-                self.topology.endpoint(self.flows[flow].src).attachments.iter().map(|a| a.0).collect();
+                self.topology.endpoint(self.classes[class].src).attachments.iter().map(|a| a.0).collect();
             while let Some(node) = stack.pop() {
-                if seen[node.0 as usize] == flow as u32 {
+                if seen[node.0 as usize] == class as u32 {
                     continue;
                 }
-                seen[node.0 as usize] = flow as u32;
-                self.flows_through[node.0 as usize].push(flow as u32);
-                self.for_each_hop(node, dest, |next, _| stack.push(next));
+                seen[node.0 as usize] = class as u32;
+                self.classes_through[node.0 as usize].push(class as u32);
+                hops.clear();
+                let leafs = &self.dests[dest as usize];
+                if leafs.binary_search(&node).is_ok() {
+                    // A destination switch may relay up, when its own links to the destination
+                    // are down.
+                    hops.extend_from_slice(&self.topology.up[node.0 as usize]);
+                } else {
+                    hops_toward(&self.topology, leafs, node, &mut hops);
+                }
+                stack.extend(hops.iter().map(|h| h.0));
             }
         }
     }
 
-    /// Calls `f` for every next hop from `node` towards destination group `dest`, valley-free:
-    /// a tier-1 switch not in the group goes up; a tier-2 switch goes down to the group's
-    /// switches below it, or up if there are none; a higher switch goes down to the tier-2
-    /// switches that serve the group. Lookups start from the group (a handful of switches) and
-    /// go up, so the cost does not grow with how many switches hang below a spine.
-    fn for_each_hop(&self, node: NodeId, dest: u32, mut f: impl FnMut(NodeId, LinkId)) {
-        let leafs = &self.dests[dest as usize];
-        let topo = &self.topology;
-        let above = |n: NodeId| &topo.from_above[n.0 as usize];
-        match topo.node(node).tier {
-            1 if leafs.binary_search(&node).is_ok() => {}
-            1 => topo.up[node.0 as usize].iter().for_each(|&(n, l)| f(n, l)),
-            2 => {
-                let mut any = false;
-                for leaf in leafs {
-                    if let Some(&(_, link)) = above(*leaf).iter().find(|(upper, _)| *upper == node) {
-                        any = true;
-                        f(*leaf, link);
-                    }
-                }
-                if !any {
-                    topo.up[node.0 as usize].iter().for_each(|&(n, l)| f(n, l));
-                }
-            }
-            _ => {
-                let mut seen: Vec<NodeId> = Vec::new();
-                for leaf in leafs {
-                    for &(spine, _) in above(*leaf) {
-                        if seen.contains(&spine) {
-                            continue;
-                        }
-                        seen.push(spine);
-                        if let Some(&(_, link)) = above(spine).iter().find(|(upper, _)| *upper == node) {
-                            f(spine, link);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The best quality of a path from `node` onward to `dest`, by what neighbours believe.
-    /// Memoised per status epoch: any status change invalidates every entry at once.
-    fn reach(&mut self, node: NodeId, dest: u32) -> View {
+    /// The best quality of a path from `node` onward to `dest`, by what neighbours believe; for
+    /// a destination switch, its attachment to the destination. Memoised per status epoch.
+    fn reach(&mut self, node: NodeId, dest: u32, depth: usize) -> View {
         let slot = dest as usize * self.topology.node_count() + node.0 as usize;
-        if let Some((epoch, view)) = self.reach_memo.get(slot).copied().flatten()
-            && epoch == self.epoch
-        {
-            return view;
+        let memo = self.reach_memo[slot];
+        if memo >> 2 == self.epoch {
+            return view_from(memo & 3);
         }
-        let leafs = &self.dests[dest as usize];
-        let view = if self.topology.node(node).tier == 1 && leafs.binary_search(&node).is_ok() {
-            View::Use
+        let view = if self.dests[dest as usize].binary_search(&node).is_ok() {
+            self.status[node.0 as usize].access
         } else {
-            let mut hops = Vec::new();
-            self.for_each_hop(node, dest, |n, _| hops.push(n));
-            let mut best = View::Withdrawn;
-            for next in hops {
-                let quality = self.status[next.0 as usize].fabric.min(self.reach(next, dest));
-                best = best.max(quality);
+            if self.scratch.reach_hops.len() <= depth {
+                self.scratch.reach_hops.resize_with(depth + 1, Vec::new);
             }
+            let mut hops = std::mem::take(&mut self.scratch.reach_hops[depth]);
+            hops.clear();
+            hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
+            let mut best = View::Withdrawn;
+            for &(next, _) in &hops {
+                let fabric = self.status[next.0 as usize].fabric;
+                if fabric <= best {
+                    continue;
+                }
+                best = best.max(fabric.min(self.reach(next, dest, depth + 1)));
+                if best == View::Use {
+                    break;
+                }
+            }
+            self.scratch.reach_hops[depth] = hops;
             best
         };
-        if self.reach_memo.len() <= slot {
-            self.reach_memo.resize(slot + 1, None);
-        }
-        self.reach_memo[slot] = Some((self.epoch, view));
+        self.reach_memo[slot] = self.epoch << 2 | view as u64;
         view
+    }
+
+    /// Where `node` sends traffic for `dest` now: computed once per (switch, destination group)
+    /// and status epoch, and shared by every class going that way.
+    fn decision(&mut self, node: NodeId, dest: u32) -> Decision {
+        let slot = dest as usize * self.topology.node_count() + node.0 as usize;
+        let memo = self.decision_memo[slot];
+        if memo >> 32 == self.epoch {
+            return self.decisions[(memo & 0xFFFF_FFFF) as usize];
+        }
+        let mut hops = std::mem::take(&mut self.scratch.hops);
+        hops.clear();
+        hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
+        let mut best = View::Withdrawn;
+        let mut ranked = std::mem::take(&mut self.scratch.ranked);
+        ranked.clear();
+        for &(hop, _) in &hops {
+            let fabric = self.status[hop.0 as usize].fabric;
+            let quality = if fabric == View::Withdrawn { fabric } else { fabric.min(self.reach(hop, dest, 0)) };
+            ranked.push(quality);
+            best = best.max(quality);
+        }
+        let start = self.decision_hops.len() as u32;
+        if best != View::Withdrawn {
+            self.decision_hops.extend(hops.iter().zip(&ranked).filter(|(_, q)| **q == best).map(|(h, _)| *h));
+        }
+        self.scratch.hops = hops;
+        self.scratch.ranked = ranked;
+        let culprit = if best == View::Withdrawn { self.blame(node, dest) } else { node };
+        let decision = Decision { start, len: self.decision_hops.len() as u32 - start, best, culprit };
+        self.decision_memo[slot] = self.epoch << 32 | self.decisions.len() as u64;
+        self.decisions.push(decision);
+        decision
     }
 
     /// The switch to blame when `node` has no route to `dest`: a withdrawn destination switch
     /// if there is one (the route ran out because of it), else a withdrawn next hop, else `node`.
-    fn blame(&self, node: NodeId, hops: &[(NodeId, LinkId)], dest: u32) -> NodeId {
+    fn blame(&self, node: NodeId, dest: u32) -> NodeId {
         let gone = |n: &NodeId| {
             let status = &self.status[n.0 as usize];
-            !status.forwarding || status.fabric == View::Withdrawn
+            !status.forwarding || status.fabric == View::Withdrawn || status.access == View::Withdrawn
         };
         let dest_leaf = self.dests[dest as usize].iter().find(|n| gone(n)).copied();
-        dest_leaf.or_else(|| hops.iter().map(|h| h.0).find(|n| gone(n))).unwrap_or(node)
+        let mut hops = Vec::new();
+        hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
+        let culprit = dest_leaf.or_else(|| hops.iter().map(|h| h.0).find(|n| gone(n))).unwrap_or(node);
+        self.blame_to[culprit.0 as usize].unwrap_or(culprit)
     }
 
-    fn add_load(&mut self, link: LinkId, fraction: f64) {
-        if self.scratch_load[link.0 as usize] == 0.0 {
-            self.scratch_links.push(link);
-        }
-        self.scratch_load[link.0 as usize] += fraction;
-    }
-
-    /// Spreads one flow from its source, stage by stage (the source's switches, their next hops,
-    /// and so on), merging the fractions that reach the same switch, so each switch and link is
-    /// handled once per stage rather than once per path. Fills the scratch link loads.
-    fn spread(&mut self, flow: usize) -> Spread {
+    /// Spreads class `class` from its source, stage by stage, merging the fractions that reach
+    /// the same switch. Calls `on_link(link, fraction arriving, level)` for every link it puts
+    /// traffic on; `survival`, when given, is what each link lets through (congestion).
+    /// Fills `carried` and `sole`.
+    fn spread<F: FnMut(LinkId, f64)>(
+        &mut self,
+        class: usize,
+        survival: Option<&[f64]>,
+        carried: &mut Vec<NodeId>,
+        sole: &mut Vec<NodeId>,
+        on_link: &mut F,
+    ) -> Spread {
         self.evaluations += 1;
-        let spec = self.flows[flow];
-        let dest = self.flow_dest[flow];
-        let mut spread = Spread {
-            blackhole_fraction: 0.0,
-            cause: None,
-            delivered: 0.0,
-            carried: std::mem::take(&mut self.scratch_carried),
-            sole: Vec::new(),
-            degraded: false,
-        };
-        let source = self.topology.endpoint(spec.src);
+        carried.clear();
+        sole.clear();
+        let Class { src, dst, dest, hash, .. } = self.classes[class];
+        let mut spread = Spread::default();
+        if let Some(culprit) = self.overlay_lost {
+            spread.blackhole_fraction = 1.0;
+            spread.cause = Some((culprit, 1.0));
+            spread.degraded = true;
+            return spread;
+        }
+        let source = self.topology.endpoint(src);
         let detect = source.detect;
-        let best = source.attachments.iter().map(|a| self.status[a.0.0 as usize].view(detect)).max();
+        let access = |status: &Status| match detect {
+            Detect::Fabric => status.fabric,
+            Detect::Access => status.access,
+        };
+        let best = source.attachments.iter().map(|a| access(&self.status[a.0.0 as usize])).max();
         let best = best.unwrap_or(View::Withdrawn);
         spread.degraded |= best != View::Use;
         if best == View::Withdrawn {
-            match source.attachments.first() {
-                Some(attachment) => spread.lose(attachment.0, 1.0),
-                None => spread.blackhole_fraction = 1.0,
-            }
+            let culprit = source.attachments.first().map_or(NodeId(0), |a| a.0);
+            spread.lose(self.blame_to[culprit.0 as usize].unwrap_or(culprit), 1.0);
             return spread;
         }
-        let mut stage: Vec<(NodeId, f64)> = Vec::new();
-        let chosen: Vec<(NodeId, LinkId)> = source
-            .attachments
-            .iter()
-            .filter(|a| self.status[a.0.0 as usize].view(detect) == best)
-            .map(|a| (a.0, a.1))
-            .collect();
-        let share = 1.0 / chosen.len() as f64;
-        for (leaf, sending) in chosen {
-            self.add_load(sending, share);
+        let mut stage = std::mem::take(&mut self.scratch.stage);
+        let mut next = std::mem::take(&mut self.scratch.next);
+        stage.clear();
+        let usable = |a: &&(NodeId, LinkId, LinkId)| access(&self.status[a.0.0 as usize]) == best;
+        let count = source.attachments.iter().filter(usable).count();
+        let pick = hash.map(|h| (h % count as u64) as usize);
+        for (i, &(leaf, sending, _)) in source.attachments.iter().filter(usable).enumerate() {
+            let share = match pick {
+                Some(p) if p == i => 1.0,
+                Some(_) => continue,
+                None => 1.0 / count as f64,
+            };
+            on_link(sending, share);
+            let share = share * survival.map_or(1.0, |s| s[sending.0 as usize]);
             stage.push((leaf, share));
         }
-        let mut hops = Vec::new();
         // Valley-free paths have at most five switches; the bound guards against a topology bug.
         for _ in 0..8 {
             if stage.is_empty() {
                 break;
             }
             if let [(node, _)] = stage.as_slice() {
-                spread.sole.push(*node);
+                sole.push(*node);
             }
-            let mut next: Vec<(NodeId, f64)> = Vec::new();
-            for (node, fraction) in std::mem::take(&mut stage) {
-                spread.carried.push(node);
-                self.forward(node, fraction, dest, spec.dst, &mut hops, &mut next, &mut spread);
+            next.clear();
+            for &(node, fraction) in &stage {
+                carried.push(node);
+                self.forward(node, fraction, dest, dst, hash, survival, &mut next, &mut spread, on_link);
             }
-            stage = next;
+            std::mem::swap(&mut stage, &mut next);
         }
         assert!(stage.is_empty(), "a flow crossed more than eight switches: the topology has a loop");
+        self.scratch.stage = stage;
+        self.scratch.next = next;
+        if spread.delivered <= 0.0 {
+            sole.clear();
+        }
         spread
     }
 
-    /// Handles `fraction` of a flow at `node`: delivers it, loses it, or splits it over the best
-    /// next hops into `next`.
+    /// Handles `fraction` of a class at `node`: delivers it, loses it, or splits it over the
+    /// best next hops into `next`.
     #[allow(clippy::too_many_arguments)]
-    fn forward(
+    fn forward<F: FnMut(LinkId, f64)>(
         &mut self,
         node: NodeId,
         fraction: f64,
         dest: u32,
         dst: EndpointId,
-        hops: &mut Vec<(NodeId, LinkId)>,
+        hash: Option<u64>,
+        survival: Option<&[f64]>,
         next: &mut Vec<(NodeId, f64)>,
         spread: &mut Spread,
+        on_link: &mut F,
     ) {
-        if !self.status[node.0 as usize].forwarding {
+        let status = self.status[node.0 as usize];
+        if !status.forwarding {
             spread.lose(node, fraction);
             return;
         }
-        if self.dests[dest as usize].binary_search(&node).is_ok() {
-            let endpoint = self.topology.endpoint(dst);
-            let link = endpoint.attachments.iter().find(|a| a.0 == node).expect("destination attaches here").2;
-            self.add_load(link, fraction);
-            spread.delivered += fraction;
+        let is_dest = self.dests[dest as usize].binary_search(&node).is_ok();
+        if !is_dest && spread.relayed.is_empty() {
+            let decision = self.decision(node, dest);
+            spread.degraded |= decision.best != View::Use;
+            if decision.len == 0 {
+                spread.lose(decision.culprit, fraction);
+                return;
+            }
+            let hops = decision.start as usize..(decision.start + decision.len) as usize;
+            let count = decision.len as usize;
+            let pick = hash.map(|h| (mix(h ^ u64::from(node.0)) % count as u64) as usize);
+            for (i, index) in hops.enumerate() {
+                let (hop, link) = self.decision_hops[index];
+                let share = match pick {
+                    Some(p) if p != i => continue,
+                    Some(_) => fraction,
+                    None => fraction / count as f64,
+                };
+                on_link(link, share);
+                let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
+                match next.iter_mut().find(|(n, _)| *n == hop) {
+                    Some(entry) => entry.1 += share,
+                    None => next.push((hop, share)),
+                }
+            }
             return;
         }
+        let mut hops = std::mem::take(&mut self.scratch.hops);
         hops.clear();
-        self.for_each_hop(node, dest, |n, l| hops.push((n, l)));
+        if is_dest {
+            if status.attached {
+                let endpoint = self.topology.endpoint(dst);
+                let link = endpoint.attachments.iter().find(|a| a.0 == node).expect("destination attaches here").2;
+                on_link(link, fraction);
+                spread.delivered += fraction * survival.map_or(1.0, |s| s[link.0 as usize]);
+                self.scratch.hops = hops;
+                return;
+            }
+            // Its links to the destination are down: like an EVPN leaf whose local ESI link went
+            // down, it sends the traffic on over the fabric to another switch the destination is
+            // attached to, if there is one.
+            let elsewhere = self.dests[dest as usize].iter().any(|d| {
+                let other = &self.status[d.0 as usize];
+                *d != node && other.attached && other.fabric != View::Withdrawn && !spread.relayed.contains(d)
+            });
+            if !elsewhere {
+                self.scratch.hops = hops;
+                spread.lose(node, fraction);
+                return;
+            }
+            if !spread.relayed.contains(&node) {
+                spread.relayed.push(node);
+            }
+            hops.extend_from_slice(&self.topology.up[node.0 as usize]);
+        } else {
+            hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
+            if !spread.relayed.is_empty() {
+                hops.retain(|(hop, _)| !spread.relayed.contains(hop));
+            }
+        }
+        let mut ranked = std::mem::take(&mut self.scratch.ranked);
+        ranked.clear();
         let mut best = View::Withdrawn;
-        let mut ranked = [View::Withdrawn; 64];
-        assert!(hops.len() <= ranked.len(), "at most 64 next hops per switch");
-        for (i, (hop, _)) in hops.iter().enumerate() {
-            ranked[i] = self.status[hop.0 as usize].fabric.min(self.reach(*hop, dest));
-            best = best.max(ranked[i]);
+        for &(hop, _) in &hops {
+            let fabric = self.status[hop.0 as usize].fabric;
+            let quality = if fabric == View::Withdrawn { fabric } else { fabric.min(self.reach(hop, dest, 0)) };
+            ranked.push(quality);
+            best = best.max(quality);
         }
         spread.degraded |= best != View::Use;
         if best == View::Withdrawn {
-            let culprit = self.blame(node, hops, dest);
+            self.scratch.hops = hops;
+            self.scratch.ranked = ranked;
+            let culprit = self.blame(node, dest);
             spread.lose(culprit, fraction);
             return;
         }
-        let count = ranked[..hops.len()].iter().filter(|q| **q == best).count();
-        let share = fraction / count as f64;
+        let count = ranked.iter().filter(|q| **q == best).count();
+        let pick = hash.map(|h| (mix(h ^ u64::from(node.0)) % count as u64) as usize);
+        let mut seen = 0;
         for (i, &(hop, link)) in hops.iter().enumerate() {
             if ranked[i] != best {
                 continue;
             }
-            self.add_load(link, share);
+            let share = match pick {
+                Some(p) if p != seen => {
+                    seen += 1;
+                    continue;
+                }
+                Some(_) => fraction,
+                None => fraction / count as f64,
+            };
+            seen += 1;
+            on_link(link, share);
+            let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
             match next.iter_mut().find(|(n, _)| *n == hop) {
                 Some(entry) => entry.1 += share,
                 None => next.push((hop, share)),
             }
         }
+        self.scratch.hops = hops;
+        self.scratch.ranked = ranked;
     }
 
-    /// Starts accounting `flow` at `now` with its current spread.
-    fn open(&mut self, flow: usize, now: SimTime) {
-        let spread = self.spread(flow);
-        let rate = self.flows[flow].rate_gbps;
-        let mut contributions = Vec::with_capacity(self.scratch_links.len());
-        for link in std::mem::take(&mut self.scratch_links) {
-            let gbps = std::mem::take(&mut self.scratch_load[link.0 as usize]) * rate;
-            let capacity = self.topology.link(link).capacity_gbps;
-            let state = &mut self.links[link.0 as usize];
-            state.advance(now, capacity);
-            state.load_gbps += gbps;
-            if state.load_gbps > capacity && state.overloaded_since.is_none() {
-                state.overloaded_since = Some(now);
+    /// Adds `gbps` to the offered load of `link`; the overloaded list and the peak are brought up
+    /// to date for every touched link at the end of the settle ([`Fluid::check_touched`]).
+    fn add_offered(&mut self, link: LinkId, gbps: f64) {
+        let index = link.0 as usize;
+        self.offered[index] += gbps;
+        let stamp = self.epoch as u32;
+        if self.touched_in[index] != stamp {
+            self.touched_in[index] = stamp;
+            self.touched.push(link);
+        }
+    }
+
+    /// Checks every link touched in this settle once: is it over capacity, and is it the busiest
+    /// link so far?
+    fn check_touched(&mut self, now: SimTime) {
+        for link in std::mem::take(&mut self.touched) {
+            let index = link.0 as usize;
+            let utilisation = self.offered[index] * self.inverse_capacity[index];
+            let over = utilisation > 1.0 + 1e-12;
+            if over != self.is_overloaded[index] {
+                self.is_overloaded[index] = over;
+                if over {
+                    self.overloaded.push(link);
+                } else {
+                    self.overloaded.retain(|l| *l != link);
+                }
             }
-            contributions.push((link, gbps, state.k));
-            let utilisation = state.load_gbps / capacity;
             if self.peak.is_none_or(|p| utilisation > p.utilisation + 1e-12) {
                 self.peak = Some(Peak { link, utilisation, at: now });
             }
         }
-        let single_points = if spread.delivered > 0.0 { spread.sole } else { Vec::new() };
-        let mut carried = std::mem::replace(&mut self.state[flow].carried, spread.carried);
-        carried.clear();
-        self.scratch_carried = carried;
-        let degraded = spread.degraded || spread.blackhole_fraction > 0.0;
-        let state = &mut self.state[flow];
+    }
+
+    /// Starts accounting class `class` at `now` with its current spread.
+    fn open(&mut self, class: usize, now: SimTime) {
+        let rate = self.classes[class].rate_gbps;
+        let mut contributions = std::mem::take(&mut self.state[class].contributions);
+        let mut carried = std::mem::take(&mut self.state[class].carried);
+        let mut sole = std::mem::take(&mut self.state[class].sole);
+        contributions.clear();
+        let spread = self.spread(class, None, &mut carried, &mut sole, &mut |link, fraction| {
+            contributions.push((link, fraction * rate));
+        });
+        for &(link, gbps) in &contributions {
+            self.add_offered(link, gbps);
+        }
+        let state = &mut self.state[class];
         state.contributions = contributions;
-        state.single_points = single_points;
-        state.carried.sort_unstable();
-        state.carried.dedup();
-        state.degraded = degraded;
-        state.blackhole_gbps = spread.blackhole_fraction * rate;
+        state.carried = carried;
+        state.sole = sole;
+        state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
+        state.blackhole_fraction = spread.blackhole_fraction;
         state.blackhole_cause = spread.cause.map(|c| c.0);
         state.since = now;
         if let Some(node) = state.blackhole_cause {
@@ -474,55 +669,163 @@ impl Fluid {
         }
     }
 
-    /// Closes `flow`'s accounting at `now`: adds what it lost since it was opened and takes its
-    /// load off the links.
-    fn close(&mut self, flow: usize, now: SimTime) {
-        let state = &mut self.state[flow];
+    /// Adds what class `class` lost since its accounting last started, at its current rates.
+    fn accrue(&mut self, class: usize, now: SimTime) {
+        let rate = self.classes[class].rate_gbps;
+        let state = &mut self.state[class];
         let seconds = now.millis_since(state.since) as f64 / 1000.0;
-        let lost = state.blackhole_gbps * seconds;
-        state.blackhole_gbit += lost;
+        let blackhole = rate * state.blackhole_fraction * seconds;
+        state.blackhole_gbit += blackhole;
         if let Some(node) = state.blackhole_cause {
-            note_cause(&mut state.causes, Cause::Blackhole(node), state.since, lost);
+            note_cause(&mut state.causes, Cause::Blackhole(node), state.since, blackhole);
         }
-        for (link, gbps, k_start) in std::mem::take(&mut state.contributions) {
-            let capacity = self.topology.link(link).capacity_gbps;
-            let link_state = &mut self.links[link.0 as usize];
-            link_state.advance(now, capacity);
-            let lost = gbps * (link_state.k - k_start);
-            let since = link_state.overloaded_since.unwrap_or(now);
-            link_state.load_gbps = (link_state.load_gbps - gbps).max(0.0);
-            if link_state.load_gbps <= capacity {
-                link_state.overloaded_since = None;
+        let congestion = state.congestion_gbps * seconds;
+        state.congestion_gbit += congestion;
+        if let Some(link) = state.congestion_cause {
+            note_cause(&mut state.causes, Cause::Congestion(link), state.since, congestion);
+        }
+        state.since = now;
+    }
+
+    /// Closes class `class`'s spread at `now`: adds what it lost and takes its load off the
+    /// links.
+    fn close(&mut self, class: usize, now: SimTime) {
+        self.accrue(class, now);
+        let contributions = std::mem::take(&mut self.state[class].contributions);
+        for &(link, gbps) in &contributions {
+            self.add_offered(link, -gbps);
+        }
+        self.state[class].contributions = contributions;
+    }
+
+    /// Re-spreads `classes` at `now` after switch status changed, then settles congestion.
+    pub(crate) fn reevaluate(&mut self, classes: &[u32], now: SimTime) {
+        self.epoch += 1;
+        self.decisions.clear();
+        self.decision_hops.clear();
+        for &class in classes {
+            self.close(class as usize, now);
+        }
+        for &class in classes {
+            self.open(class as usize, now);
+        }
+        self.check_touched(now);
+        self.congestion(now);
+    }
+
+    /// Loses (`Some`) or regains the control plane at `now`: every class is re-spread.
+    pub(crate) fn set_overlay_lost(&mut self, culprit: Option<NodeId>, now: SimTime) {
+        if self.overlay_lost == culprit {
+            return;
+        }
+        self.overlay_lost = culprit;
+        let all: Vec<u32> = (0..self.classes.len() as u32).collect();
+        self.reevaluate(&all, now);
+    }
+
+    /// Works out congestion losses at `now` for every class on an overloaded link, link level
+    /// by link level, with proportional sharing; classes that were congested and no longer are
+    /// go back to zero. Runs only while some link is (or was) overloaded.
+    fn congestion(&mut self, now: SimTime) {
+        if self.overloaded.is_empty() && self.congested.is_empty() {
+            return;
+        }
+        let mut affected: Vec<u32> = std::mem::take(&mut self.congested);
+        for &link in &self.overloaded.clone() {
+            let from = self.link_source(link);
+            for &class in &self.classes_through[from.0 as usize] {
+                if self.state[class as usize].contributions.iter().any(|(l, _)| *l == link) {
+                    affected.push(class);
+                }
             }
-            if lost > 0.0 {
-                state.congestion_gbit += lost;
-                note_cause(&mut state.causes, Cause::Congestion(link), since, lost);
+        }
+        affected.sort_unstable();
+        affected.dedup();
+        let mut survival = vec![1.0; self.offered.len()];
+        let mut levels: Vec<u8> = self.overloaded.iter().map(|l| self.level[l.0 as usize]).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        let (mut carried, mut sole) = (Vec::new(), Vec::new());
+        for level in levels {
+            let links: Vec<LinkId> =
+                self.overloaded.iter().copied().filter(|l| self.level[l.0 as usize] == level).collect();
+            // What reaches this level's overloaded links, after the drops at lower levels.
+            let mut arriving: HashMap<LinkId, f64> = links.iter().map(|l| (*l, 0.0)).collect();
+            for &class in &affected {
+                let rate = self.classes[class as usize].rate_gbps;
+                self.spread(class as usize, Some(&survival), &mut carried, &mut sole, &mut |link, fraction| {
+                    if let Some(total) = arriving.get_mut(&link) {
+                        *total += fraction * rate;
+                    }
+                });
+            }
+            for link in links {
+                // Classes not affected bring their offered load unchanged.
+                let affected_offered: f64 = affected
+                    .iter()
+                    .flat_map(|c| self.state[*c as usize].contributions.iter())
+                    .filter(|(l, _)| *l == link)
+                    .map(|(_, g)| g)
+                    .sum();
+                let load = self.offered[link.0 as usize] - affected_offered + arriving[&link];
+                let capacity = self.topology.links[link.0 as usize].capacity_gbps;
+                survival[link.0 as usize] = if load > capacity { capacity / load } else { 1.0 };
+            }
+        }
+        for &class in &affected {
+            let rate = self.classes[class as usize].rate_gbps;
+            let mut dropped: Vec<(LinkId, f64)> = Vec::new();
+            self.spread(class as usize, Some(&survival), &mut carried, &mut sole, &mut |link, fraction| {
+                let lost = fraction * rate * (1.0 - survival[link.0 as usize]);
+                if lost > 0.0 {
+                    dropped.push((link, lost));
+                }
+            });
+            let total: f64 = dropped.iter().map(|d| d.1).sum();
+            let cause = dropped.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|d| d.0);
+            let state = &self.state[class as usize];
+            if (state.congestion_gbps - total).abs() > 1e-12 || state.congestion_cause != cause {
+                self.accrue(class as usize, now);
+                let state = &mut self.state[class as usize];
+                state.congestion_gbps = total;
+                state.congestion_cause = cause;
+                if let Some(link) = cause {
+                    note_cause(&mut state.causes, Cause::Congestion(link), now, 0.0);
+                }
+            }
+            if total > 0.0 {
+                self.congested.push(class);
             }
         }
     }
 
-    /// Re-spreads `flows` at `now` after switch status changed.
-    pub(crate) fn reevaluate(&mut self, flows: &[u32], now: SimTime) {
-        self.epoch += 1;
-        for &flow in flows {
-            self.close(flow as usize, now);
-        }
-        for &flow in flows {
-            self.open(flow as usize, now);
-        }
+    /// The sending end of a link (for endpoint links, the switch it enters; that switch's
+    /// classes are the ones that can cross it).
+    fn link_source(&self, link: LinkId) -> NodeId {
+        self.link_node[link.0 as usize]
     }
 
     /// Ends the run at `now` and returns every flow's losses.
     pub(crate) fn finish(&mut self, now: SimTime) -> Vec<FlowLoss> {
-        for flow in 0..self.flows.len() {
-            self.close(flow, now);
+        for class in 0..self.classes.len() {
+            self.accrue(class, now);
         }
-        self.state
+        self.flows
             .iter()
-            .map(|s| FlowLoss {
-                blackhole_gbit: s.blackhole_gbit,
-                congestion_gbit: s.congestion_gbit,
-                cause: s.causes.iter().filter(|c| c.2 > 0.0).max_by(|a, b| a.2.total_cmp(&b.2)).map(|c| (c.0, c.1)),
+            .zip(&self.flow_class)
+            .map(|(flow, &class)| {
+                let (class, state) = (&self.classes[class as usize], &self.state[class as usize]);
+                let share = if class.rate_gbps > 0.0 { flow.rate_gbps / class.rate_gbps } else { 0.0 };
+                FlowLoss {
+                    blackhole_gbit: state.blackhole_gbit * share,
+                    congestion_gbit: state.congestion_gbit * share,
+                    cause: state
+                        .causes
+                        .iter()
+                        .filter(|c| c.2 > 0.0)
+                        .max_by(|a, b| a.2.total_cmp(&b.2))
+                        .map(|c| (c.0, c.1)),
+                }
             })
             .collect()
     }
@@ -531,9 +834,9 @@ impl Fluid {
     /// delivered bit crosses it), over the flows that are delivering anything now.
     pub(crate) fn exposure(&self) -> Vec<(NodeId, usize)> {
         let mut counts: HashMap<NodeId, usize> = HashMap::new();
-        for state in &self.state {
-            for node in &state.single_points {
-                *counts.entry(*node).or_default() += 1;
+        for (class, state) in self.classes.iter().zip(&self.state) {
+            for node in &state.sole {
+                *counts.entry(*node).or_default() += class.flows as usize;
             }
         }
         let mut exposure: Vec<(NodeId, usize)> = counts.into_iter().collect();
@@ -541,19 +844,37 @@ impl Fluid {
         exposure
     }
 
-    /// True when `flow`'s traffic reaches `node` now.
-    pub(crate) fn carries(&self, flow: u32, node: NodeId) -> bool {
-        self.state[flow as usize].carried.binary_search(&node).is_ok()
+    /// True when class `class`'s traffic reaches `node` now.
+    pub(crate) fn carries(&self, class: u32, node: NodeId) -> bool {
+        self.state[class as usize].carried.contains(&node)
     }
 
-    /// True when `flow` loses traffic or rides an avoid-quality path now.
-    pub(crate) fn degraded(&self, flow: u32) -> bool {
-        self.state[flow as usize].degraded
+    /// True when class `class` loses traffic or rides an avoid-quality path now.
+    pub(crate) fn degraded(&self, class: u32) -> bool {
+        self.state[class as usize].degraded
     }
 
-    /// Number of flows losing traffic to a blackhole right now.
+    /// Number of flows losing traffic (to a blackhole or congestion) right now.
     pub(crate) fn flows_losing_now(&self) -> usize {
-        self.state.iter().filter(|s| s.blackhole_gbps > 0.0).count()
+        self.classes
+            .iter()
+            .zip(&self.state)
+            .filter(|(_, s)| s.blackhole_fraction > 0.0 || s.congestion_gbps > 0.0)
+            .map(|(c, _)| c.flows as usize)
+            .sum()
+    }
+
+    /// Per flow, the Gbps it loses right now (blackhole and congestion).
+    pub(crate) fn loss_rates(&self) -> Vec<f64> {
+        self.flows
+            .iter()
+            .zip(&self.flow_class)
+            .map(|(flow, &class)| {
+                let (class, state) = (&self.classes[class as usize], &self.state[class as usize]);
+                let share = if class.rate_gbps > 0.0 { flow.rate_gbps / class.rate_gbps } else { 0.0 };
+                (class.rate_gbps * state.blackhole_fraction + state.congestion_gbps) * share
+            })
+            .collect()
     }
 
     /// The highest link utilisation so far.
@@ -581,4 +902,102 @@ fn note_cause(causes: &mut Vec<(Cause, SimTime, f64)>, cause: Cause, at: SimTime
         Some(entry) => entry.2 += gbit,
         None => causes.push((cause, at, gbit)),
     }
+}
+
+fn view_from(bits: u64) -> View {
+    match bits {
+        0 => View::Withdrawn,
+        1 => View::Avoid,
+        _ => View::Use,
+    }
+}
+
+/// A fast, well-spread 64-bit mix (SplitMix64's finaliser), for hashing flows onto paths.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Every next hop (switch, link) from `node` towards the destination switches `leafs`,
+/// valley-free: a tier-1 switch not among them goes up; a tier-2 switch goes down to the ones
+/// below it, or up if there are none; a higher switch goes down to the tier-2 switches that serve
+/// them. Lookups start from the destination (a handful of switches) and go up, so the cost does
+/// not grow with how many switches hang below a spine.
+fn hops_toward(topo: &Topology, leafs: &[NodeId], node: NodeId, out: &mut Vec<(NodeId, LinkId)>) {
+    let above = |n: NodeId| &topo.from_above[n.0 as usize];
+    match topo.node(node).tier {
+        1 if leafs.binary_search(&node).is_ok() => {}
+        1 => out.extend_from_slice(&topo.up[node.0 as usize]),
+        2 => {
+            for leaf in leafs {
+                if let Some(&(_, link)) = above(*leaf).iter().find(|(upper, _)| *upper == node) {
+                    out.push((*leaf, link));
+                }
+            }
+            if out.is_empty() {
+                out.extend_from_slice(&topo.up[node.0 as usize]);
+            }
+        }
+        _ => {
+            for leaf in leafs {
+                for &(spine, _) in above(*leaf) {
+                    if out.iter().any(|(s, _)| *s == spine) {
+                        continue;
+                    }
+                    if let Some(&(_, link)) = above(spine).iter().find(|(upper, _)| *upper == node) {
+                        out.push((spine, link));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The level of every link on any path: endpoint to tier 1 (0), up the tiers (1, 2), down the
+/// tiers (3, 4), tier 1 to endpoint (5). Every path crosses links in increasing level.
+fn link_levels(topology: &Topology) -> Vec<u8> {
+    let mut level = vec![0u8; topology.links.len()];
+    for (index, upper) in topology.up.iter().enumerate() {
+        let tier = topology.nodes[index].tier;
+        for &(_, link) in upper {
+            level[link.0 as usize] = tier; // tier 1 -> 2: 1, tier 2 -> 3: 2
+        }
+    }
+    for (index, lower) in topology.down.iter().enumerate() {
+        let tier = topology.nodes[index].tier;
+        for &(_, link) in lower {
+            level[link.0 as usize] = 6 - tier; // tier 3 -> 2: 3, tier 2 -> 1: 4
+        }
+    }
+    for endpoint in &topology.endpoints {
+        for &(_, sending, receiving) in &endpoint.attachments {
+            level[sending.0 as usize] = 0;
+            level[receiving.0 as usize] = 5;
+        }
+    }
+    level
+}
+
+/// For every link, the switch whose classes are the ones that can cross it: the sending switch
+/// of a switch-to-switch link, the switch of an endpoint's link.
+fn link_nodes(topology: &Topology) -> Vec<NodeId> {
+    let mut node = vec![NodeId(0); topology.links.len()];
+    for (index, upper) in topology.up.iter().enumerate() {
+        for &(_, link) in upper {
+            node[link.0 as usize] = NodeId(index as u32);
+        }
+    }
+    for (index, lower) in topology.down.iter().enumerate() {
+        for &(_, link) in lower {
+            node[link.0 as usize] = NodeId(index as u32);
+        }
+    }
+    for endpoint in &topology.endpoints {
+        for &(switch, sending, receiving) in &endpoint.attachments {
+            node[sending.0 as usize] = switch;
+            node[receiving.0 as usize] = switch;
+        }
+    }
+    node
 }

@@ -27,12 +27,20 @@
 //! topology.add_link(leaf2, spine, 100.0);
 //! let a = topology.add_endpoint("a", &[leaf1], 25.0, Detect::Access);
 //! let b = topology.add_endpoint("b", &[leaf2], 25.0, Detect::Access);
-//! let timers = Timers { drain_convergence_ms: 5_000, fabric_detect_ms: 900, access_detect_ms: 3_000, up_convergence_ms: 30_000 };
+//! let timers = Timers {
+//!     drain_convergence_ms: 5_000,
+//!     link_down_ms: 50,
+//!     fabric_detect_ms: 900,
+//!     access_detect_ms: 3_000,
+//!     up_convergence_ms: 30_000,
+//!     core_isolation_ms: None,
+//! };
 //! let mut sim = Simulation::new(topology, vec![FlowSpec { src: a, dst: b, rate_gbps: 1.0 }], timers, 42);
 //! sim.schedule(SimTime::from_secs(10), Action::Down(spine));
 //! sim.schedule(SimTime::from_secs(20), Action::Up(spine));
 //! let outcome = sim.run();
 //! // The only spine is down for 10 s plus the 30 s it takes to be used again: 40 Gbit lost.
+//! // (Its neighbours notice its links going down after 50 ms, but there is no other way.)
 //! assert!((outcome.losses[0].total_gbit() - 40.0).abs() < 1e-9);
 //! ```
 #![deny(missing_docs)]
@@ -44,7 +52,7 @@ mod time;
 mod topology;
 
 pub use engine::Engine;
-pub use fluid::{Cause, FlowLoss, FlowSpec, Peak, Status, View};
-pub use sim::{Action, Outcome, Probe, Simulation, Timers};
+pub use fluid::{Cause, Ecmp, FlowLoss, FlowSpec, Peak, Status, View};
+pub use sim::{Action, Drain, Outcome, Probe, Simulation, Timers};
 pub use time::SimTime;
 pub use topology::{Detect, Endpoint, EndpointId, Link, LinkId, Node, NodeId, Topology};

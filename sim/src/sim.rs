@@ -1,27 +1,48 @@
-//! A run: the engine driving the fluid model with switch actions and the protocol timers that
-//! follow them.
+//! A run: the engine driving the fluid model with switch actions and the reactions that follow
+//! them.
 //!
-//! The caller schedules [`Action`]s (drain, undrain, down, up, probe). The simulation adds the
-//! reactions of the neighbours on its own timers: a drain is honoured after
-//! `drain_convergence_ms`; a switch that stops forwarding is noticed after `fabric_detect_ms` by
-//! other switches and after `access_detect_ms` by endpoints; a switch that comes back is used
-//! again after `up_convergence_ms`. Until a failure is noticed, traffic sent to the switch is
-//! blackholed.
+//! The caller schedules [`Action`]s (drain, undrain, down, hang, up, probe). The simulation adds
+//! the neighbours' reactions on [`Timers`]:
+//! - a drain is honoured after `drain_convergence_ms` by the switches around it ([`Drain`]'s
+//!   `fabric`); a drain that takes down the switch's links to its endpoints ([`Drain`]'s
+//!   `access`) moves the endpoints' traffic that has another way at once and cuts the traffic that
+//!   has none, until the undrain;
+//! - a switch that goes down takes its links down: neighbours and endpoints notice after
+//!   `link_down_ms`; a switch that hangs keeps its links up: other switches notice after
+//!   `fabric_detect_ms` (BFD or the routing protocol's hold time), endpoints after
+//!   `access_detect_ms` (LACP); until then traffic sent to it is blackholed;
+//! - a switch that comes back is used again after its up-convergence time;
+//! - a tier-1 switch that has lost every upper neighbour takes its endpoint links down after
+//!   `core_isolation_ms` (when set), so endpoints with another attachment use it;
+//! - with a control plane set, when none of its switches is up for `hold_ms`, every flow loses
+//!   everything until one is back and used again.
 
 use crate::engine::Engine;
-use crate::fluid::{FlowLoss, FlowSpec, Fluid, Peak, View};
+use crate::fluid::{Ecmp, FlowLoss, FlowSpec, Fluid, Peak, Status, View};
 use crate::time::SimTime;
-use crate::topology::{Detect, NodeId, Topology};
+use crate::topology::{NodeId, Topology};
+
+/// What a drain does to the switches around a drained switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Drain {
+    /// Other switches avoid it as a next hop, where they can, once the drain converges.
+    pub fabric: bool,
+    /// Its links to its endpoints go down at once: endpoint traffic with another attachment moves
+    /// off it without loss, traffic with none is cut until the undrain.
+    pub access: bool,
+}
 
 /// What the caller does to a switch, or asks of the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Maintenance mode on: ask neighbours to route around the switch.
+    /// Maintenance mode on, with the run's [`Drain`] effects.
     Drain(NodeId),
     /// Maintenance mode off.
     Undrain(NodeId),
-    /// Stop forwarding (install, reboot).
+    /// Stop forwarding and take the links down (install, reboot).
     Down(NodeId),
+    /// Stop forwarding with the links still up (a hung switch).
+    Hang(NodeId),
     /// Forward again.
     Up(NodeId),
     /// Record which switches every delivered bit of some flow crosses right now (the n+1 view),
@@ -34,54 +55,73 @@ pub enum Action {
 pub struct Timers {
     /// From drain (or undrain) to neighbours routing accordingly.
     pub drain_convergence_ms: u64,
-    /// From a switch stopping to other switches noticing.
+    /// From a switch's links going down to neighbours and endpoints noticing.
+    pub link_down_ms: u64,
+    /// From a switch stopping with its links up to other switches noticing.
     pub fabric_detect_ms: u64,
-    /// From a switch stopping to endpoints noticing.
+    /// From a switch stopping with its links up to endpoints noticing.
     pub access_detect_ms: u64,
-    /// From a switch forwarding again to neighbours using it.
+    /// From a switch forwarding again to neighbours using it (see
+    /// [`Simulation::set_up_convergence`] for one switch).
     pub up_convergence_ms: u64,
+    /// From a tier-1 switch losing its last upper neighbour to it taking its endpoint links
+    /// down; `None`: it never does.
+    pub core_isolation_ms: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Event {
     Act(Action),
     DrainSeen { node: NodeId, epoch: u32, drained: bool },
-    Detected { node: NodeId, epoch: u32, detect: Detect },
+    Detected { node: NodeId, epoch: u32, fabric: bool },
     UpSeen { node: NodeId, epoch: u32 },
+    Isolated { node: NodeId, epoch: u32 },
+    ControlLost { epoch: u32 },
 }
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Switch {
     down: bool,
+    hung: bool,
+    drained: bool,
     drain_seen: bool,
     fabric_withdrawn: bool,
     access_withdrawn: bool,
+    isolated: bool,
+    isolation_pending: bool,
     drain_epoch: u32,
     oper_epoch: u32,
+    isolation_epoch: u32,
 }
 
-/// How a switch's status changed, and so which flows can be affected.
+/// How a switch's status changed, and so which classes can be affected.
 enum Change {
-    /// Nothing got better (drained, stopped, withdrawn; or it forwards again while still
-    /// withdrawn): flows that send nothing through it did not choose it and still will not.
+    /// Nothing got better: classes that send nothing through it did not choose it and still
+    /// will not.
     OnlyWorse,
-    /// A view rose from withdrawn to avoid and no further: only flows that carry traffic
-    /// through it, or that had nothing better than avoid somewhere, can move.
+    /// A view rose from withdrawn to avoid and no further, or the switch forwards or delivers
+    /// again while still withdrawn or avoided: only classes that carry traffic through it, or
+    /// that had nothing better than avoid somewhere, can move.
     UpToAvoid,
-    /// A view rose to "use": any flow that could cross it may move.
+    /// A view rose to "use": any class that could cross it may move.
     Better,
 }
 
 impl Change {
-    fn between(old: &crate::fluid::Status, new: &crate::fluid::Status) -> Change {
-        let views_better = new.fabric > old.fabric || new.access > old.access;
-        if !views_better {
-            Change::OnlyWorse
-        } else if new.fabric <= View::Avoid && new.access <= View::Avoid {
-            Change::UpToAvoid
-        } else {
-            Change::Better
+    fn between(old: &Status, new: &Status, tier_one: bool) -> Change {
+        // Endpoints only look at tier-1 switches' access view.
+        let (old_access, new_access) = if tier_one { (old.access, new.access) } else { (View::Use, View::Use) };
+        let views = [(old.fabric, new.fabric), (old_access, new_access)];
+        if views.iter().any(|(o, n)| n > o && *n == View::Use) {
+            return Change::Better;
         }
+        let regained = (new.forwarding && !old.forwarding) || (new.attached && !old.attached);
+        if regained || views.iter().any(|(o, n)| n > o) {
+            // Forwarding or attached again, or risen no higher than avoid: only classes that use
+            // it anyway (no better way) can move.
+            return Change::UpToAvoid;
+        }
+        Change::OnlyWorse
     }
 }
 
@@ -107,6 +147,9 @@ pub struct Outcome {
     pub flows: Vec<FlowSpec>,
     /// Per flow, what it lost.
     pub losses: Vec<FlowLoss>,
+    /// Per flow, what it was losing (Gbps) before the first action: losses of the traffic
+    /// itself, not of anything done to the fabric.
+    pub baseline_loss_gbps: Vec<f64>,
     /// The highest link utilisation reached.
     pub peak: Option<Peak>,
     /// Probes in time order.
@@ -115,8 +158,18 @@ pub struct Outcome {
     pub end: SimTime,
     /// Events delivered.
     pub events: u64,
-    /// Flow spreads computed.
+    /// Class spreads computed.
     pub evaluations: u64,
+}
+
+/// A set of switches flows depend on: when none is up for `hold_ms`, every flow loses everything.
+#[derive(Clone, Debug)]
+struct ControlPlane {
+    nodes: Vec<NodeId>,
+    hold_ms: u64,
+    epoch: u32,
+    pending: bool,
+    lost: bool,
 }
 
 /// A simulation run being set up.
@@ -125,13 +178,56 @@ pub struct Simulation {
     fluid: Fluid,
     switches: Vec<Switch>,
     timers: Timers,
+    drain: Drain,
+    up_convergence: Vec<Option<u64>>,
+    control: Option<ControlPlane>,
 }
 
 impl Simulation {
-    /// A run over `topology` carrying `flows`, every switch up and in service.
+    /// A run over `topology` carrying `flows`, every switch up and in service. `seed` drives
+    /// everything random in the run (per-flow hashing with [`Ecmp::Hash`]).
     pub fn new(topology: Topology, flows: Vec<FlowSpec>, timers: Timers, seed: u64) -> Simulation {
+        Simulation::with_ecmp(topology, flows, timers, seed, false)
+    }
+
+    /// [`Simulation::new`], hashing each flow onto one path (`hash`) instead of spreading it.
+    pub fn with_ecmp(topology: Topology, flows: Vec<FlowSpec>, timers: Timers, seed: u64, hash: bool) -> Simulation {
+        let engine: Engine<Event> = Engine::new(seed);
+        let ecmp = if hash {
+            use rand::RngExt;
+            Ecmp::Hash(engine.rng_for(1).random())
+        } else {
+            Ecmp::Fluid
+        };
         let switches = vec![Switch::default(); topology.node_count()];
-        Simulation { engine: Engine::new(seed), fluid: Fluid::new(topology, flows), switches, timers }
+        let up_convergence = vec![None; topology.node_count()];
+        Simulation {
+            engine,
+            fluid: Fluid::new(topology, flows, ecmp),
+            switches,
+            timers,
+            drain: Drain { fabric: true, access: false },
+            up_convergence,
+            control: None,
+        }
+    }
+
+    /// Sets what a drain does (default: switches avoid the drained one; its endpoint links stay).
+    pub fn set_drain(&mut self, drain: Drain) {
+        self.drain = drain;
+    }
+
+    /// Sets how long after coming back `node` is used again.
+    pub fn set_up_convergence(&mut self, node: NodeId, millis: u64) {
+        self.up_convergence[node.0 as usize] = Some(millis);
+    }
+
+    /// Makes every flow depend on at least one of `nodes` being up: when none is for `hold_ms`,
+    /// every flow loses everything, blamed on the first of them, until one is back and used.
+    pub fn set_control_plane(&mut self, nodes: Vec<NodeId>, hold_ms: u64) {
+        if !nodes.is_empty() {
+            self.control = Some(ControlPlane { nodes, hold_ms, epoch: 0, pending: false, lost: false });
+        }
     }
 
     /// Schedules `action` at `at`.
@@ -139,13 +235,14 @@ impl Simulation {
         self.engine.schedule(at, Event::Act(action));
     }
 
-    /// The engine, e.g. for a seeded generator (`rng_for`).
+    /// The seed of the run.
     pub fn seed(&self) -> u64 {
         self.engine.seed()
     }
 
     /// Runs every scheduled action and the reactions they cause, then settles the accounts.
     pub fn run(mut self) -> Outcome {
+        let baseline_loss_gbps = self.fluid.loss_rates();
         let mut probes = Vec::new();
         let mut dirty: Vec<bool> = vec![false; self.switches.len()];
         let mut dirty_nodes: Vec<NodeId> = Vec::new();
@@ -153,12 +250,16 @@ impl Simulation {
         while let Some(now) = self.engine.peek_time() {
             while self.engine.peek_time() == Some(now) {
                 let (_, event) = self.engine.next_event().expect("peeked");
-                if let Event::Act(Action::Probe(tag)) = event {
-                    pending_probes.push(tag);
-                } else if let Some(node) = self.handle(event)
-                    && !std::mem::replace(&mut dirty[node.0 as usize], true)
-                {
-                    dirty_nodes.push(node);
+                match event {
+                    Event::Act(Action::Probe(tag)) => pending_probes.push(tag),
+                    Event::ControlLost { epoch } => self.control_lost(epoch, now),
+                    event => {
+                        for node in self.handle(event) {
+                            if !std::mem::replace(&mut dirty[node.0 as usize], true) {
+                                dirty_nodes.push(node);
+                            }
+                        }
+                    }
                 }
             }
             self.settle(&mut dirty, &mut dirty_nodes, now);
@@ -174,200 +275,242 @@ impl Simulation {
         let events = self.engine.delivered();
         let flows = self.fluid.flows().to_vec();
         let Fluid { topology, .. } = self.fluid;
-        Outcome { topology, flows, losses, peak, probes, end, events, evaluations }
+        Outcome { topology, flows, losses, baseline_loss_gbps, peak, probes, end, events, evaluations }
     }
 
-    /// Re-spreads the flows a status change at `now` can affect (see [`Change`]).
+    /// Re-spreads the classes a status change at `now` can affect (see [`Change`]), then looks
+    /// at core isolation and the control plane, which the change may have brought about.
     fn settle(&mut self, dirty: &mut [bool], dirty_nodes: &mut Vec<NodeId>, now: SimTime) {
-        let mut flows: Vec<u32> = Vec::new();
-        for node in dirty_nodes.drain(..) {
-            dirty[node.0 as usize] = false;
-            let status = self.status_of(node);
-            let old = std::mem::replace(&mut self.fluid.status[node.0 as usize], status);
-            if old == status {
-                continue;
+        // Bounded: a round can only lift isolations, which change nothing the next round lifts.
+        for _ in 0..4 {
+            if dirty_nodes.is_empty() {
+                return;
             }
-            let through = self.fluid.flows_through[node.0 as usize].iter().copied();
-            let fluid = &self.fluid;
-            match Change::between(&old, &status) {
-                Change::OnlyWorse => flows.extend(through.filter(|f| fluid.carries(*f, node))),
-                Change::UpToAvoid => flows.extend(through.filter(|f| fluid.carries(*f, node) || fluid.degraded(*f))),
-                Change::Better => flows.extend(through),
+            let mut classes: Vec<u32> = Vec::new();
+            let mut changed: Vec<NodeId> = Vec::new();
+            for node in dirty_nodes.drain(..) {
+                dirty[node.0 as usize] = false;
+                let status = self.status_of(node);
+                let old = std::mem::replace(&mut self.fluid.status[node.0 as usize], status);
+                if old == status {
+                    continue;
+                }
+                changed.push(node);
+                let tier_one = self.fluid.topology.node(node).tier == 1;
+                let through = self.fluid.classes_through[node.0 as usize].iter().copied();
+                let fluid = &self.fluid;
+                match Change::between(&old, &status, tier_one) {
+                    Change::OnlyWorse => classes.extend(through.filter(|c| fluid.carries(*c, node))),
+                    Change::UpToAvoid => {
+                        classes.extend(through.filter(|c| fluid.carries(*c, node) || fluid.degraded(*c)))
+                    }
+                    Change::Better => classes.extend(through),
+                }
             }
+            if !classes.is_empty() {
+                classes.sort_unstable();
+                classes.dedup();
+                self.fluid.reevaluate(&classes, now);
+            }
+            if changed.is_empty() {
+                return;
+            }
+            for leaf in self.watch_isolation(&changed) {
+                if !std::mem::replace(&mut dirty[leaf.0 as usize], true) {
+                    dirty_nodes.push(leaf);
+                }
+            }
+            self.watch_control(now);
         }
-        if flows.is_empty() {
-            return;
-        }
-        flows.sort_unstable();
-        flows.dedup();
-        self.fluid.reevaluate(&flows, now);
     }
 
-    fn status_of(&self, node: NodeId) -> crate::fluid::Status {
+    fn status_of(&self, node: NodeId) -> Status {
         let switch = &self.switches[node.0 as usize];
-        let view = |withdrawn: bool| {
-            if withdrawn {
-                View::Withdrawn
-            } else if switch.drain_seen {
-                View::Avoid
-            } else {
-                View::Use
-            }
+        let cut = switch.drained && self.drain.access;
+        let fabric = if switch.fabric_withdrawn {
+            View::Withdrawn
+        } else if switch.drain_seen && self.drain.fabric {
+            View::Avoid
+        } else {
+            View::Use
         };
-        // Only endpoints look at the access view, and they attach to tier 1 only.
-        let tier_one = self.fluid.topology.node(node).tier == 1;
-        crate::fluid::Status {
-            forwarding: !switch.down,
-            fabric: view(switch.fabric_withdrawn),
-            access: if tier_one { view(switch.access_withdrawn) } else { View::Use },
+        let access = if switch.access_withdrawn || switch.isolated {
+            View::Withdrawn
+        } else if cut || (switch.drain_seen && self.drain.access) {
+            View::Avoid
+        } else {
+            View::Use
+        };
+        Status {
+            forwarding: !switch.down && !switch.hung,
+            fabric,
+            access,
+            attached: !cut && !switch.isolated && !switch.down,
         }
     }
 
-    /// Applies one event; returns the switch whose status may have changed.
-    fn handle(&mut self, event: Event) -> Option<NodeId> {
+    /// Applies one event; returns the switches whose status may have changed.
+    fn handle(&mut self, event: Event) -> Vec<NodeId> {
         let timers = self.timers;
         match event {
             Event::Act(action) => self.act(action, timers),
             Event::DrainSeen { node, epoch, drained } => {
                 let switch = &mut self.switches[node.0 as usize];
-                (switch.drain_epoch == epoch).then(|| {
-                    switch.drain_seen = drained;
-                    node
-                })
+                if switch.drain_epoch != epoch {
+                    return Vec::new();
+                }
+                switch.drain_seen = drained;
+                vec![node]
             }
-            Event::Detected { node, epoch, detect } => {
+            Event::Detected { node, epoch, fabric } => {
                 let switch = &mut self.switches[node.0 as usize];
-                (switch.oper_epoch == epoch).then(|| {
-                    match detect {
-                        Detect::Fabric => switch.fabric_withdrawn = true,
-                        Detect::Access => switch.access_withdrawn = true,
-                    }
-                    node
-                })
+                if switch.oper_epoch != epoch {
+                    return Vec::new();
+                }
+                if fabric {
+                    switch.fabric_withdrawn = true;
+                } else {
+                    switch.access_withdrawn = true;
+                }
+                vec![node]
             }
             Event::UpSeen { node, epoch } => {
                 let switch = &mut self.switches[node.0 as usize];
-                (switch.oper_epoch == epoch).then(|| {
-                    switch.fabric_withdrawn = false;
-                    switch.access_withdrawn = false;
-                    node
-                })
+                if switch.oper_epoch != epoch {
+                    return Vec::new();
+                }
+                switch.fabric_withdrawn = false;
+                switch.access_withdrawn = false;
+                vec![node]
             }
+            Event::Isolated { node, epoch } => {
+                let switch = &mut self.switches[node.0 as usize];
+                if switch.isolation_epoch != epoch || !switch.isolation_pending {
+                    return Vec::new();
+                }
+                switch.isolation_pending = false;
+                switch.isolated = true;
+                vec![node]
+            }
+            Event::ControlLost { .. } => Vec::new(),
         }
     }
 
-    fn act(&mut self, action: Action, timers: Timers) -> Option<NodeId> {
-        let (node, delays) = match action {
-            Action::Probe(_) => return None,
+    fn act(&mut self, action: Action, timers: Timers) -> Vec<NodeId> {
+        match action {
+            Action::Probe(_) => Vec::new(),
             Action::Drain(node) | Action::Undrain(node) => {
                 let drained = matches!(action, Action::Drain(_));
                 let switch = &mut self.switches[node.0 as usize];
+                switch.drained = drained;
                 switch.drain_epoch += 1;
                 let epoch = switch.drain_epoch;
                 self.engine.schedule_in(timers.drain_convergence_ms, Event::DrainSeen { node, epoch, drained });
-                return Some(node);
+                vec![node]
             }
-            Action::Down(node) => (node, true),
-            Action::Up(node) => (node, false),
-        };
-        let switch = &mut self.switches[node.0 as usize];
-        switch.oper_epoch += 1;
-        switch.down = delays;
-        let epoch = switch.oper_epoch;
-        if delays {
-            self.engine.schedule_in(timers.fabric_detect_ms, Event::Detected { node, epoch, detect: Detect::Fabric });
-            self.engine.schedule_in(timers.access_detect_ms, Event::Detected { node, epoch, detect: Detect::Access });
-        } else {
-            self.engine.schedule_in(timers.up_convergence_ms, Event::UpSeen { node, epoch });
-        }
-        Some(node)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fluid::Cause;
-    use crate::topology::EndpointId;
-
-    const TIMERS: Timers = Timers {
-        drain_convergence_ms: 5_000,
-        fabric_detect_ms: 900,
-        access_detect_ms: 3_000,
-        up_convergence_ms: 30_000,
-    };
-
-    /// Two spines, two leafs, a server on each leaf; `rate` Gbps from a to b, uplinks of `uplink` Gbps.
-    fn two_spines(rate: f64, uplink: f64) -> (Simulation, [NodeId; 4]) {
-        let mut t = Topology::new();
-        let l1 = t.add_node("leaf1", 1);
-        let l2 = t.add_node("leaf2", 1);
-        let s1 = t.add_node("spine1", 2);
-        let s2 = t.add_node("spine2", 2);
-        for (l, s) in [(l1, s1), (l1, s2), (l2, s1), (l2, s2)] {
-            t.add_link(l, s, uplink);
-        }
-        let a = t.add_endpoint("a", &[l1], 400.0, Detect::Access);
-        let b = t.add_endpoint("b", &[l2], 400.0, Detect::Access);
-        let flows = vec![FlowSpec { src: a, dst: b, rate_gbps: rate }];
-        (Simulation::new(t, flows, TIMERS, 1), [l1, l2, s1, s2])
-    }
-
-    fn reboot(sim: &mut Simulation, node: NodeId, drain: bool) {
-        if drain {
-            sim.schedule(SimTime::from_secs(100), Action::Drain(node));
-        }
-        sim.schedule(SimTime::from_secs(160), Action::Down(node));
-        sim.schedule(SimTime::from_secs(600), Action::Up(node));
-        if drain {
-            sim.schedule(SimTime::from_secs(700), Action::Undrain(node));
+            Action::Down(node) | Action::Hang(node) => {
+                let hang = matches!(action, Action::Hang(_));
+                let switch = &mut self.switches[node.0 as usize];
+                switch.oper_epoch += 1;
+                switch.down = !hang;
+                switch.hung = hang;
+                let epoch = switch.oper_epoch;
+                let (fabric_ms, access_ms) = if hang {
+                    (timers.fabric_detect_ms, timers.access_detect_ms)
+                } else {
+                    (timers.link_down_ms, timers.link_down_ms)
+                };
+                self.engine.schedule_in(fabric_ms, Event::Detected { node, epoch, fabric: true });
+                self.engine.schedule_in(access_ms, Event::Detected { node, epoch, fabric: false });
+                vec![node]
+            }
+            Action::Up(node) => {
+                let switch = &mut self.switches[node.0 as usize];
+                switch.oper_epoch += 1;
+                switch.down = false;
+                switch.hung = false;
+                let epoch = switch.oper_epoch;
+                let converge = self.up_convergence[node.0 as usize].unwrap_or(timers.up_convergence_ms);
+                self.engine.schedule_in(converge, Event::UpSeen { node, epoch });
+                vec![node]
+            }
         }
     }
 
-    #[test]
-    fn a_drained_spine_reboots_without_loss() {
-        let (mut sim, [_, _, s1, _]) = two_spines(10.0, 100.0);
-        reboot(&mut sim, s1, true);
-        let outcome = sim.run();
-        assert_eq!(outcome.losses[0].total_gbit(), 0.0);
+    /// Core isolation: a tier-1 switch whose every upper neighbour is withdrawn takes its
+    /// endpoint links down after `core_isolation_ms`; it brings them back as soon as one is used
+    /// again. Returns the switches whose isolation was lifted.
+    fn watch_isolation(&mut self, changed: &[NodeId]) -> Vec<NodeId> {
+        let Some(delay) = self.timers.core_isolation_ms else { return Vec::new() };
+        let topology = &self.fluid.topology;
+        let mut leafs: Vec<NodeId> = Vec::new();
+        for node in changed {
+            if topology.node(*node).tier == 2 {
+                leafs.extend(topology.down[node.0 as usize].iter().map(|(n, _)| *n));
+            }
+        }
+        leafs.sort_unstable();
+        leafs.dedup();
+        let mut restored = Vec::new();
+        for leaf in leafs {
+            let uppers = &self.fluid.topology.up[leaf.0 as usize];
+            let cut_off = !uppers.is_empty()
+                && uppers.iter().all(|(upper, _)| self.fluid.status[upper.0 as usize].fabric == View::Withdrawn);
+            if cut_off {
+                self.fluid.blame_to[leaf.0 as usize] = uppers.first().map(|(upper, _)| *upper);
+            }
+            let switch = &mut self.switches[leaf.0 as usize];
+            if cut_off && !switch.isolated && !switch.isolation_pending {
+                switch.isolation_epoch += 1;
+                switch.isolation_pending = true;
+                let (node, epoch) = (leaf, switch.isolation_epoch);
+                self.engine.schedule_in(delay, Event::Isolated { node, epoch });
+            } else if !cut_off && (switch.isolated || switch.isolation_pending) {
+                switch.isolation_epoch += 1;
+                switch.isolation_pending = false;
+                if std::mem::replace(&mut switch.isolated, false) {
+                    restored.push(leaf);
+                }
+                self.fluid.blame_to[leaf.0 as usize] = None;
+            }
+        }
+        restored
     }
 
-    #[test]
-    fn an_undrained_spine_blackholes_its_share_until_detected() {
-        let (mut sim, [_, _, s1, _]) = two_spines(10.0, 100.0);
-        reboot(&mut sim, s1, false);
-        let outcome = sim.run();
-        // Half of 10 Gbps hashes to spine1 for the 0.9 s BFD takes.
-        let loss = &outcome.losses[0];
-        assert!((loss.blackhole_gbit - 4.5).abs() < 1e-9, "{loss:?}");
-        assert_eq!(loss.cause, Some((Cause::Blackhole(s1), SimTime::from_secs(160))));
+    /// The control plane: when none of its switches is up, every flow is lost after its hold
+    /// time; when one is back and used again, flows return.
+    fn watch_control(&mut self, now: SimTime) {
+        let Some(control) = &mut self.control else { return };
+        let status = &self.fluid.status;
+        let up = control.nodes.iter().any(|n| status[n.0 as usize].forwarding);
+        let used = control
+            .nodes
+            .iter()
+            .any(|n| status[n.0 as usize].forwarding && status[n.0 as usize].fabric != View::Withdrawn);
+        if !up && !control.pending && !control.lost {
+            control.epoch += 1;
+            control.pending = true;
+            let epoch = control.epoch;
+            let hold = control.hold_ms;
+            self.engine.schedule_in(hold, Event::ControlLost { epoch });
+        } else if up && control.pending {
+            control.epoch += 1;
+            control.pending = false;
+        }
+        if used && control.lost {
+            control.lost = false;
+            self.fluid.set_overlay_lost(None, now);
+        }
     }
 
-    #[test]
-    fn too_little_capacity_left_is_congestion_not_blackhole() {
-        // 150 Gbps over two 100G uplinks is fine; over one it loses 50 Gbps.
-        let (mut sim, [_, _, s1, _]) = two_spines(150.0, 100.0);
-        reboot(&mut sim, s1, true);
-        let outcome = sim.run();
-        let loss = &outcome.losses[0];
-        assert_eq!(loss.blackhole_gbit, 0.0, "{loss:?}");
-        // Overloaded from drain convergence (105 s) until undrain convergence (705 s): 600 s at
-        // 50 Gbps over on the leaf1 uplink, and the same again on the spine2-to-leaf2 link.
-        assert!((loss.congestion_gbit - 2.0 * 50.0 * 600.0).abs() < 1e-6, "{loss:?}");
-        assert!(matches!(loss.cause, Some((Cause::Congestion(_), t)) if t == SimTime::from_secs(105)));
-        assert!(outcome.peak.unwrap().utilisation > 1.49);
-    }
-
-    #[test]
-    fn probes_name_the_single_points_of_failure() {
-        let (mut sim, [l1, l2, s1, s2]) = two_spines(1.0, 100.0);
-        sim.schedule(SimTime::from_secs(1), Action::Probe(0));
-        reboot(&mut sim, s1, true);
-        sim.schedule(SimTime::from_secs(300), Action::Probe(1));
-        let outcome = sim.run();
-        let nodes = |p: &Probe| p.exposure.iter().map(|e| e.0).collect::<Vec<_>>();
-        assert_eq!(nodes(&outcome.probes[0]), vec![l1, l2]);
-        assert_eq!(nodes(&outcome.probes[1]), vec![l1, l2, s2]);
-        let _ = EndpointId(0);
+    fn control_lost(&mut self, epoch: u32, now: SimTime) {
+        let Some(control) = &mut self.control else { return };
+        if control.epoch != epoch || !control.pending {
+            return;
+        }
+        control.pending = false;
+        control.lost = true;
+        let culprit = control.nodes[0];
+        self.fluid.set_overlay_lost(Some(culprit), now);
     }
 }

@@ -37,7 +37,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         None => input::for_scenario(scenario, &plan_options),
     };
     let seed = args.seed.unwrap_or(scenario.simulation.seed);
-    let options = SimOptions { runs: args.runs, seed, worst_flows: args.worst, exposure_per_batch: 5 };
+    let options = SimOptions { runs: args.runs, seed, worst_flows: args.worst, exposure_per_batch: 5, faults: true };
     if args.format == Format::Table {
         println!(
             "Simulating {}: {} batches, seed {seed}, {} run(s); replay with: hitless simulate {} --seed {seed}",

@@ -275,6 +275,10 @@ impl<D: Driver> Walk<'_, D> {
             format!("running {}", image.version)
         };
         self.record(HitlessImageUpgradeSuccessful, Step::Booted, running)?;
+        let converge = self.item.convergence_seconds;
+        let message = format!("waiting {converge} s for its protocols to converge before the post-upgrade check");
+        self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+        tokio::time::sleep(std::time::Duration::from_secs_f64(f64::from(converge) / ctx.time_scale)).await;
         Ok(None)
     }
 

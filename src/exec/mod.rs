@@ -43,6 +43,10 @@ pub struct WorkItem {
     /// rebooted it since: a pending install the device reports is then this image. Junos does
     /// not say which package is pending, so any other pending install stops the device.
     pub pending_is_ours: bool,
+    /// Seconds the device's protocols take to converge after its reboot (its role's, the
+    /// planner's figure): the post-upgrade check waits this long, so the device is back in use
+    /// before maintenance mode is lifted and the next batch starts.
+    pub convergence_seconds: u32,
 }
 
 /// The job's clock: wall-clock Unix seconds, and seconds since the job started on the job's own
@@ -72,6 +76,9 @@ pub struct JobContext<D: Driver> {
     /// Real time between the two readings of a health check (`sample_seconds` on the job's
     /// clock).
     pub health_sample: std::time::Duration,
+    /// Job seconds per real second (1 for real switches; a lab's time scale; the virtual
+    /// devices' speed).
+    pub time_scale: f64,
     /// The job's clock.
     pub clock: Clock,
     /// Progress callback.

@@ -89,12 +89,21 @@ pub fn plan(scenario: &Scenario, options: &PlanOptions) -> Plan {
     let lower_bound_batches = bound::lower_bound(fabric, &is_target, &constraints, max_batch_size as usize);
     assert!(batches.len() >= lower_bound_batches, "a plan cannot beat its lower bound");
     let mut warnings = constraints.warnings;
-    warnings.extend(downgrade_warnings(scenario));
+    warnings.extend(downgrade_warnings(scenario, &is_target));
     Plan { max_batch_size, batches, skipped: scenario.selection.skipped.clone(), lower_bound_batches, warnings }
 }
 
-fn downgrade_warnings(scenario: &Scenario) -> impl Iterator<Item = String> + '_ {
-    scenario.selection.targets.iter().filter_map(|target| {
+/// Every warning the planner gives about upgrading the devices flagged in `is_target` (one flag
+/// per device): rules that cannot hold on this fabric (a single-homed server, a group of one)
+/// and downgrades. Plans not made by the planner get them too.
+pub fn fabric_warnings(scenario: &Scenario, is_target: &[bool]) -> Vec<String> {
+    let mut warnings = rules::Constraints::build(&scenario.fabric, is_target).warnings;
+    warnings.extend(downgrade_warnings(scenario, is_target));
+    warnings
+}
+
+fn downgrade_warnings<'a>(scenario: &'a Scenario, is_target: &'a [bool]) -> impl Iterator<Item = String> + 'a {
+    scenario.selection.targets.iter().filter(|t| is_target[t.device.index()]).filter_map(|target| {
         let device = scenario.fabric.device(target.device);
         let image = &scenario.images[target.image];
         match device.version.partial_cmp(&image.version) {

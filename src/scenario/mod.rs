@@ -103,6 +103,8 @@ pub struct Scenario {
     pub timing: TimingProfile,
     /// Whether devices enter maintenance mode before their upgrade (`upgrade.drain`).
     pub drain: bool,
+    /// What maintenance mode consists of (`upgrade.maintenance`).
+    pub maintenance: crate::maintenance::MaintenanceMode,
     /// A hand-written plan (`upgrade.batches`) used instead of the planner's.
     pub fixed_batches: Option<Vec<Vec<DeviceId>>>,
     /// Traffic for the simulator.
@@ -189,8 +191,9 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
         }
     };
     let selection = build_selection(&fabric, &images, &invalid_images, &raw.upgrade.assign, problems)?;
-    let traffic = sim_fields::traffic(raw.traffic, &fabric, problems);
-    let simulation = sim_fields::settings(raw.simulation, problems);
+    let (traffic, hash) = sim_fields::traffic(raw.traffic, &fabric, problems);
+    let (simulation, old_convergence) = sim_fields::settings(raw.simulation, hash, problems);
+    let timing = timing_with(&raw.timing, old_convergence, problems);
     let fixed_batches = sim_fields::fixed_batches(raw.upgrade.batches, &fabric, problems);
     let mut faults = Vec::new();
     for fault in raw.faults {
@@ -204,7 +207,17 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
         let at = fault.at.unwrap_or(fault.kind.default_phase());
         faults.push(crate::faults::Fault { device: fault.device.value, kind: fault.kind, at });
     }
+    let maintenance = match raw.upgrade.maintenance {
+        None => crate::maintenance::MaintenanceMode::default(),
+        Some(mode) => {
+            if let Err(why) = mode.value.check() {
+                problems.push(Problem::at(mode.referenced, why));
+            }
+            mode.value
+        }
+    };
     Some(Scenario {
+        maintenance,
         health_limits: raw.upgrade.health_checks.unwrap_or_default(),
         abort_on_health_check_failure: raw.upgrade.abort_on_health_check_failure.unwrap_or(true),
         faults,
@@ -219,8 +232,34 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
         images: images.into_iter().map(|(image, _)| image).collect(),
         selection,
         max_batch_size,
-        timing: TimingProfile::from_overrides(&raw.timing),
+        timing,
     })
+}
+
+/// The timing profile. `simulation.protocol_convergence_seconds` (the simulator's own figure
+/// before there was one) sets `timing.convergence_seconds` for every role, unless `timing` gives
+/// another: the planner's estimate and the simulation use one convergence time.
+fn timing_with(
+    overrides: &crate::timing::TimingOverrides,
+    old: Option<serde_saphyr::Spanned<f64>>,
+    problems: &mut Vec<Problem>,
+) -> TimingProfile {
+    let Some(old) = old else { return TimingProfile::from_overrides(overrides) };
+    let seconds = old.value.round() as u32;
+    let roles = [&overrides.leaf, &overrides.spine, &overrides.super_spine];
+    let given =
+        overrides.convergence_seconds.into_iter().chain(roles.iter().filter_map(|r| r.as_ref()?.convergence_seconds));
+    let differing: Vec<u32> = given.filter(|g| *g != seconds).collect();
+    if !differing.is_empty() {
+        let message = format!(
+            "simulation.protocol_convergence_seconds ({seconds}) and timing.convergence_seconds ({}) disagree; give the convergence time once, as timing.convergence_seconds",
+            differing[0]
+        );
+        problems.push(Problem::at(old.referenced, message));
+    }
+    let mut merged = overrides.clone();
+    merged.convergence_seconds = merged.convergence_seconds.or(Some(seconds));
+    TimingProfile::from_overrides(&merged)
 }
 
 fn build_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric> {

@@ -59,6 +59,9 @@ pub struct RawTraffic {
     pub gbps: Option<f64>,
     #[serde(default)]
     pub seed: Option<u64>,
+    /// `fluid` (default) or `hash`.
+    #[serde(default)]
+    pub ecmp: Option<Spanned<String>>,
 }
 
 /// `traffic.flows` is a count (with a pattern) or a list of flows.
@@ -78,21 +81,26 @@ pub struct RawFlow {
     pub gbps: f64,
 }
 
-/// `simulation:` — the traffic model's settings.
+/// `simulation:` — the traffic model's settings, each with its position for range errors.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSimulation {
-    pub drain_convergence_seconds: Option<f64>,
-    pub protocol_convergence_seconds: Option<f64>,
+    pub drain_convergence_seconds: Option<Spanned<f64>>,
+    /// Superseded by `timing.convergence_seconds`; still read.
+    pub protocol_convergence_seconds: Option<Spanned<f64>>,
+    pub link_down_detection_ms: Option<Spanned<u64>>,
     pub bfd: Option<bool>,
-    pub bfd_interval_ms: Option<u64>,
-    pub bfd_multiplier: Option<u64>,
-    pub bgp_hold_seconds: Option<u64>,
+    pub bfd_interval_ms: Option<Spanned<u64>>,
+    pub bfd_multiplier: Option<Spanned<u64>>,
+    pub bgp_hold_seconds: Option<Spanned<u64>>,
     pub lacp: Option<Spanned<String>>,
-    pub server_link_gbps: Option<f64>,
-    pub leaf_spine_gbps: Option<f64>,
-    pub spine_super_spine_gbps: Option<f64>,
-    pub external_gbps: Option<f64>,
+    pub core_isolation: Option<bool>,
+    pub core_isolation_ms: Option<Spanned<u64>>,
+    pub overlay_hold_seconds: Option<Spanned<u64>>,
+    pub server_link_gbps: Option<Spanned<f64>>,
+    pub leaf_spine_gbps: Option<Spanned<f64>>,
+    pub spine_super_spine_gbps: Option<Spanned<f64>>,
+    pub external_gbps: Option<Spanned<f64>>,
     pub jitter: Option<Spanned<f64>>,
     pub seed: Option<u64>,
 }
@@ -181,6 +189,8 @@ pub struct RawUpgrade {
     pub abort_on_health_check_failure: Option<bool>,
     #[serde(default)]
     pub batches: Option<Vec<Vec<Text>>>,
+    #[serde(default)]
+    pub maintenance: Option<Spanned<crate::maintenance::MaintenanceMode>>,
 }
 
 /// One entry of `upgrade.assign`.

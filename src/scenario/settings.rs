@@ -6,11 +6,14 @@
 //! | setting | default | meaning |
 //! |---|---|---|
 //! | `drain_convergence_seconds` | 10 | maintenance mode on/off until neighbours route accordingly |
-//! | `protocol_convergence_seconds` | 60 | after a reboot, until neighbours use the device again |
-//! | `bfd` | true | fabric failures detected by BFD; else by the BGP hold time |
+//! | `link_down_detection_ms` | 50 | a rebooting device's links go down: neighbours and servers notice |
+//! | `bfd` | true | a hung device (links up) is noticed by BFD; else by the BGP hold time |
 //! | `bfd_interval_ms` x `bfd_multiplier` | 300 x 3 | BFD detection time (0.9 s) |
 //! | `bgp_hold_seconds` | 90 | detection time without BFD |
-//! | `lacp` | `fast` | server LAGs notice a dead leaf after 3 s (`slow`: 90 s) |
+//! | `lacp` | `fast` | servers notice a hung leaf after 3 s (`slow`: 90 s) |
+//! | `core_isolation` | true | a leaf that loses every spine takes its server links down (EVPN core isolation) |
+//! | `core_isolation_ms` | 1000 | from losing the last spine to the servers moving away |
+//! | `overlay_hold_seconds` | 90 | with every route reflector down, overlay routes age out after this |
 //! | `server_link_gbps` | 25 | server to leaf |
 //! | `leaf_spine_gbps` | 100 | leaf to spine |
 //! | `spine_super_spine_gbps` | 400 | spine to super-spine |
@@ -24,7 +27,13 @@ pub struct SimSettings {
     /// See the module table.
     pub drain_convergence_seconds: f64,
     /// See the module table.
-    pub protocol_convergence_seconds: f64,
+    pub link_down_detection_ms: u64,
+    /// See the module table.
+    pub core_isolation: bool,
+    /// See the module table.
+    pub core_isolation_ms: u64,
+    /// See the module table.
+    pub overlay_hold_seconds: u64,
     /// See the module table.
     pub bfd: bool,
     /// See the module table.
@@ -45,6 +54,9 @@ pub struct SimSettings {
     pub external_gbps: f64,
     /// See the module table.
     pub jitter: f64,
+    /// Hash each flow onto one of its equal-cost paths (`traffic.ecmp: hash`) instead of
+    /// spreading it over all of them.
+    pub ecmp_hash: bool,
     /// See the module table.
     pub seed: u64,
 }
@@ -53,7 +65,10 @@ impl Default for SimSettings {
     fn default() -> Self {
         SimSettings {
             drain_convergence_seconds: 10.0,
-            protocol_convergence_seconds: 60.0,
+            link_down_detection_ms: 50,
+            core_isolation: true,
+            core_isolation_ms: 1000,
+            overlay_hold_seconds: 90,
             bfd: true,
             bfd_interval_ms: 300,
             bfd_multiplier: 3,
@@ -64,6 +79,7 @@ impl Default for SimSettings {
             spine_super_spine_gbps: 400.0,
             external_gbps: 400.0,
             jitter: 0.0,
+            ecmp_hash: false,
             seed: 1,
         }
     }

@@ -9,12 +9,25 @@ use super::settings::{Expect, SimSettings};
 use crate::model::{DeviceId, Fabric};
 use crate::traffic::{EXTERNAL, Endpoint, FLOWS_MAX, Flow, Pattern, Traffic};
 
-/// Builds the traffic; `None` in the file gives the default pattern.
-pub fn traffic(raw: Option<Spanned<RawTraffic>>, fabric: &Fabric, problems: &mut Vec<Problem>) -> Traffic {
+/// Builds the traffic (`None` in the file gives the default pattern) and whether flows are
+/// hashed onto one path each (`ecmp: hash`).
+pub fn traffic(raw: Option<Spanned<RawTraffic>>, fabric: &Fabric, problems: &mut Vec<Problem>) -> (Traffic, bool) {
     let servers = fabric.servers().len();
-    let Some(raw) = raw else { return Traffic::default_for(servers) };
+    let Some(raw) = raw else { return (Traffic::default_for(servers), false) };
     let at = raw.referenced;
     let raw = raw.value;
+    let hash = match &raw.ecmp {
+        None => false,
+        Some(ecmp) => match ecmp.value.as_str() {
+            "fluid" => false,
+            "hash" => true,
+            other => {
+                let message = format!("traffic.ecmp must be fluid or hash, not {other:?}");
+                problems.push(Problem::at(ecmp.referenced, message));
+                false
+            }
+        },
+    };
     let gbps = raw.gbps.unwrap_or(1.0);
     if !(gbps > 0.0 && gbps.is_finite()) {
         problems.push(Problem::at(at, format!("traffic.gbps must be a positive number, not {gbps}")));
@@ -55,7 +68,7 @@ pub fn traffic(raw: Option<Spanned<RawTraffic>>, fabric: &Fabric, problems: &mut
     if count > FLOWS_MAX {
         problems.push(Problem::at(at, format!("traffic has {count} flows; at most {FLOWS_MAX} are simulated")));
     }
-    traffic
+    (traffic, hash)
 }
 
 fn flow_list(list: &[super::raw::RawFlow], fabric: &Fabric, problems: &mut Vec<Problem>) -> Vec<Flow> {
@@ -96,8 +109,40 @@ pub fn has_external(fabric: &Fabric) -> bool {
     fabric.devices().iter().any(|d| d.critical_roles.contains(&crate::model::CriticalRole::DcGateway))
 }
 
-/// Builds the simulation settings from the defaults and the file.
-pub fn settings(raw: RawSimulation, problems: &mut Vec<Problem>) -> SimSettings {
+/// Most seconds any simulated timer may be: a day. More is a typo, and would overflow the
+/// simulator's millisecond clock with the phases of a large plan.
+pub const TIMER_SECONDS_MAX: u64 = 86_400;
+/// Most Gbps a link may be given.
+pub const LINK_GBPS_MAX: f64 = 1_000_000.0;
+
+/// A numeric setting read within `range`, or its default with a problem at its position.
+fn within<T: PartialOrd + Copy + std::fmt::Display>(
+    value: Option<Spanned<T>>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    name: &str,
+    unit: &str,
+    problems: &mut Vec<Problem>,
+) -> T {
+    match value {
+        None => default,
+        Some(v) if range.contains(&v.value) => v.value,
+        Some(v) => {
+            let message = format!(
+                "simulation.{name} must be between {} and {}{unit}, not {}",
+                range.start(),
+                range.end(),
+                v.value
+            );
+            problems.push(Problem::at(v.referenced, message));
+            default
+        }
+    }
+}
+
+/// Builds the simulation settings from the defaults and the file. Also returns
+/// `protocol_convergence_seconds` when given (it now sets `timing.convergence_seconds`).
+pub fn settings(raw: RawSimulation, hash: bool, problems: &mut Vec<Problem>) -> (SimSettings, Option<Spanned<f64>>) {
     let defaults = SimSettings::default();
     let lacp_fast = match raw.lacp {
         None => defaults.lacp_fast,
@@ -111,66 +156,104 @@ pub fn settings(raw: RawSimulation, problems: &mut Vec<Problem>) -> SimSettings 
             }
         },
     };
-    let jitter = match raw.jitter {
-        None => defaults.jitter,
-        Some(j) if (0.0..1.0).contains(&j.value) => j.value,
-        Some(j) => {
-            problems.push(Problem::at(
-                j.referenced,
-                format!("simulation.jitter must be at least 0 and below 1, not {}", j.value),
-            ));
-            0.0
-        }
-    };
-    let positive = |value: Option<f64>, default: f64, name: &str, problems: &mut Vec<Problem>| match value {
-        Some(v) if v.is_finite() && v >= 0.0 => v,
+    let seconds = TIMER_SECONDS_MAX as f64;
+    let ms = TIMER_SECONDS_MAX * 1000;
+    let gbps = |value: Option<Spanned<f64>>, default, name: &str, problems: &mut Vec<Problem>| match value {
+        None => default,
+        Some(v) if v.value > 0.0 && v.value <= LINK_GBPS_MAX => v.value,
         Some(v) => {
-            problems.push(Problem::whole(format!("simulation.{name} must be a non-negative number, not {v}")));
+            let message = format!(
+                "simulation.{name} must be a positive capacity of at most {LINK_GBPS_MAX} Gbps, not {}",
+                v.value
+            );
+            problems.push(Problem::at(v.referenced, message));
             default
         }
-        None => default,
     };
-    SimSettings {
-        drain_convergence_seconds: positive(
+    let settings = SimSettings {
+        drain_convergence_seconds: within(
             raw.drain_convergence_seconds,
             defaults.drain_convergence_seconds,
+            0.0..=seconds,
             "drain_convergence_seconds",
+            " s",
             problems,
         ),
-        protocol_convergence_seconds: positive(
-            raw.protocol_convergence_seconds,
-            defaults.protocol_convergence_seconds,
-            "protocol_convergence_seconds",
+        link_down_detection_ms: within(
+            raw.link_down_detection_ms,
+            defaults.link_down_detection_ms,
+            0..=ms,
+            "link_down_detection_ms",
+            " ms",
             problems,
         ),
         bfd: raw.bfd.unwrap_or(defaults.bfd),
-        bfd_interval_ms: raw.bfd_interval_ms.unwrap_or(defaults.bfd_interval_ms),
-        bfd_multiplier: raw.bfd_multiplier.unwrap_or(defaults.bfd_multiplier),
-        bgp_hold_seconds: raw.bgp_hold_seconds.unwrap_or(defaults.bgp_hold_seconds),
+        bfd_interval_ms: within(
+            raw.bfd_interval_ms,
+            defaults.bfd_interval_ms,
+            1..=60_000,
+            "bfd_interval_ms",
+            " ms",
+            problems,
+        ),
+        bfd_multiplier: within(raw.bfd_multiplier, defaults.bfd_multiplier, 1..=255, "bfd_multiplier", "", problems),
+        bgp_hold_seconds: within(
+            raw.bgp_hold_seconds,
+            defaults.bgp_hold_seconds,
+            3..=65_535,
+            "bgp_hold_seconds",
+            " s",
+            problems,
+        ),
         lacp_fast,
-        server_link_gbps: capacity(raw.server_link_gbps, defaults.server_link_gbps, "server_link_gbps", problems),
-        leaf_spine_gbps: capacity(raw.leaf_spine_gbps, defaults.leaf_spine_gbps, "leaf_spine_gbps", problems),
-        spine_super_spine_gbps: capacity(
+        core_isolation: raw.core_isolation.unwrap_or(defaults.core_isolation),
+        core_isolation_ms: within(
+            raw.core_isolation_ms,
+            defaults.core_isolation_ms,
+            0..=ms,
+            "core_isolation_ms",
+            " ms",
+            problems,
+        ),
+        overlay_hold_seconds: within(
+            raw.overlay_hold_seconds,
+            defaults.overlay_hold_seconds,
+            0..=TIMER_SECONDS_MAX,
+            "overlay_hold_seconds",
+            " s",
+            problems,
+        ),
+        server_link_gbps: gbps(raw.server_link_gbps, defaults.server_link_gbps, "server_link_gbps", problems),
+        leaf_spine_gbps: gbps(raw.leaf_spine_gbps, defaults.leaf_spine_gbps, "leaf_spine_gbps", problems),
+        spine_super_spine_gbps: gbps(
             raw.spine_super_spine_gbps,
             defaults.spine_super_spine_gbps,
             "spine_super_spine_gbps",
             problems,
         ),
-        external_gbps: capacity(raw.external_gbps, defaults.external_gbps, "external_gbps", problems),
-        jitter,
+        external_gbps: gbps(raw.external_gbps, defaults.external_gbps, "external_gbps", problems),
+        jitter: match raw.jitter {
+            None => defaults.jitter,
+            Some(j) if (0.0..1.0).contains(&j.value) => j.value,
+            Some(j) => {
+                let message = format!("simulation.jitter must be at least 0 and below 1, not {}", j.value);
+                problems.push(Problem::at(j.referenced, message));
+                0.0
+            }
+        },
+        ecmp_hash: hash,
         seed: raw.seed.unwrap_or(defaults.seed),
-    }
-}
-
-fn capacity(value: Option<f64>, default: f64, name: &str, problems: &mut Vec<Problem>) -> f64 {
-    match value {
-        Some(v) if v > 0.0 && v.is_finite() => v,
-        Some(v) => {
-            problems.push(Problem::whole(format!("simulation.{name} must be a positive capacity in Gbps, not {v}")));
-            default
+    };
+    let convergence = raw.protocol_convergence_seconds.filter(|c| {
+        let ok = (0.0..=seconds).contains(&c.value);
+        if !ok {
+            let message =
+                format!("simulation.protocol_convergence_seconds must be between 0 and {seconds} s, not {}", c.value);
+            problems.push(Problem::at(c.referenced, message));
         }
-        None => default,
-    }
+        ok
+    });
+    (settings, convergence)
 }
 
 /// Builds `expect:`.

@@ -65,13 +65,19 @@ pub fn from_report(
     Ok(judged(scenario, batches, source, &options))
 }
 
-/// A plan not made by the planner, with its violations (and coverage gaps) as warnings.
+/// A plan not made by the planner, with its violations (and coverage gaps) as warnings, and
+/// every warning the planner gives about the fabric and the selection (a single-homed server, a
+/// leaf with one uplink, a downgrade), for the devices the plan upgrades.
 fn judged(scenario: &Scenario, batches: Vec<Vec<DeviceId>>, source: &str, options: &PlanOptions) -> PlanInput {
     let max_batch_size = options.max_batch_size.unwrap_or(scenario.max_batch_size) as usize;
-    let mut warnings: Vec<String> = check(&scenario.fabric, &batches, max_batch_size)
-        .into_iter()
-        .map(|v| format!("{source} breaks a rule: {v}"))
-        .collect();
+    let mut is_target = vec![false; scenario.fabric.len()];
+    for device in batches.iter().flatten() {
+        is_target[device.index()] = true;
+    }
+    let mut warnings = crate::plan::fabric_warnings(scenario, &is_target);
+    warnings.extend(
+        check(&scenario.fabric, &batches, max_batch_size).into_iter().map(|v| format!("{source} breaks a rule: {v}")),
+    );
     let planned: std::collections::HashSet<DeviceId> = batches.iter().flatten().copied().collect();
     for target in &scenario.selection.targets {
         if !planned.contains(&target.device) {

@@ -1,10 +1,15 @@
 //! Proving a plan hitless: replay it in virtual time against the fluid traffic model.
 //!
 //! [`simulate`] builds the simulator's topology from the fabric ([`network`]), the flows from
-//! the scenario's traffic, and a timed schedule from the batches ([`schedule`]); runs it (once,
-//! or `runs` times with seeded jitter, keeping the worst); and reports the verdict, the worst
-//! flows with the device and moment that caused their loss, the busiest link, and each batch's
-//! n+1 exposure ([`report::SimReport`]).
+//! the scenario's traffic, and a timed schedule from the batches and the scenario's faults
+//! ([`schedule`]); configures the run as the fabric behaves ([`configure`]: what maintenance
+//! mode does to traffic, from the same description the Junos driver commits; each role's
+//! convergence time, the planner's; the route reflectors as the overlay's control plane; EVPN
+//! core isolation); runs it (once, or `runs` times with seeded jitter on every core, keeping the
+//! worst); and reports the verdict, the worst flows with the device and moment that caused their
+//! loss, the busiest link, and each batch's n+1 exposure ([`report::SimReport`]). Loss the
+//! traffic suffers before anything is touched (baseline congestion) is reported apart, and does
+//! not count against the plan.
 
 pub mod input;
 pub mod network;
@@ -12,11 +17,12 @@ pub mod replay;
 pub mod report;
 pub mod schedule;
 
-use hitless_sim::{Action, Cause, FlowSpec, Outcome, SimTime, Simulation, Timers};
+use hitless_sim::{Action, Cause, Drain, FlowSpec, Outcome, SimTime, Simulation, Timers};
 
-use crate::model::{DeviceId, Role};
+use crate::model::{CriticalRole, DeviceId, Role};
 use crate::scenario::Scenario;
 use crate::scenario::settings::SimSettings;
+use crate::timing::TimingProfile;
 use network::Network;
 use report::{
     BYTES_PER_GBIT, BatchSimReport, CauseKind, CauseReport, ExposureReport, FlowLossReport, PeakReport, SimReport,
@@ -33,6 +39,8 @@ pub struct SimOptions {
     pub worst_flows: usize,
     /// Exposure entries listed per batch.
     pub exposure_per_batch: usize,
+    /// Replay the scenario's faults (`simulate` does; the upgrade's gate judges the plan alone).
+    pub faults: bool,
 }
 
 /// The batches to simulate, and warnings about them.
@@ -44,43 +52,38 @@ pub struct PlanInput {
     pub warnings: Vec<String>,
 }
 
-/// Simulates `plan` on `scenario` and reports the worst run.
+/// Simulates `plan` on `scenario` and reports the worst run. Runs go to every core; the result
+/// is the same as on one (the worst by lost bytes, the lowest seed among equals).
 pub fn simulate(scenario: &Scenario, plan: &PlanInput, options: &SimOptions) -> SimReport {
     assert!(options.runs >= 1, "at least one run");
     let network = Network::build(&scenario.fabric, &scenario.simulation);
     let flows = flows(scenario, &network);
-    let mut worst: Option<(SimReport, f64)> = None;
-    for run in 0..options.runs {
-        let seed = options.seed.wrapping_add(u64::from(run));
-        let report = run_once(scenario, plan, options, &network, &flows, seed);
-        let lost = report.lost_bytes;
-        if worst.as_ref().is_none_or(|(_, w)| lost > *w) {
-            worst = Some((report, lost));
-        }
-    }
-    let (mut report, _) = worst.expect("at least one run");
+    let seeds: Vec<u64> = (0..options.runs).map(|run| options.seed.wrapping_add(u64::from(run))).collect();
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(seeds.len()).max(1);
+    let mut reports: Vec<SimReport> = if workers == 1 {
+        seeds.iter().map(|seed| run_once(scenario, plan, options, &network, &flows, *seed)).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|worker| {
+                    let (seeds, network, flows) = (&seeds, &network, &flows);
+                    scope.spawn(move || {
+                        seeds
+                            .iter()
+                            .skip(worker)
+                            .step_by(workers)
+                            .map(|seed| run_once(scenario, plan, options, network, flows, *seed))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("simulation runs do not panic")).collect()
+        })
+    };
+    reports.sort_by(|a, b| b.lost_bytes.total_cmp(&a.lost_bytes).then(a.seed.cmp(&b.seed)));
+    let mut report = reports.swap_remove(0);
     report.runs = options.runs;
     report
-}
-
-/// The neighbours' reaction times for the engine, from the scenario's settings.
-pub fn timers(settings: &SimSettings) -> Timers {
-    let fabric_detect_ms = if settings.bfd {
-        settings.bfd_interval_ms * settings.bfd_multiplier
-    } else {
-        settings.bgp_hold_seconds * 1000
-    };
-    Timers {
-        drain_convergence_ms: seconds_to_ms(settings.drain_convergence_seconds),
-        fabric_detect_ms,
-        access_detect_ms: if settings.lacp_fast { 3_000 } else { 90_000 },
-        up_convergence_ms: seconds_to_ms(settings.protocol_convergence_seconds),
-    }
-}
-
-/// Whole milliseconds of a non-negative duration in seconds.
-pub fn seconds_to_ms(seconds: f64) -> u64 {
-    (seconds * 1000.0).round().max(0.0) as u64
 }
 
 /// The scenario's flows on the simulator's endpoints.
@@ -95,16 +98,87 @@ pub fn flows(scenario: &Scenario, network: &Network) -> Vec<FlowSpec> {
         .collect()
 }
 
-/// The report line of flow `i` of a run.
-pub fn flow_loss_report(outcome: &Outcome, i: usize) -> FlowLossReport {
+/// The neighbours' reaction times for the engine, from the scenario's settings; `timing` gives
+/// the convergence time (a role's own is set per device by [`configure`]).
+pub fn timers(settings: &SimSettings, timing: &TimingProfile) -> Timers {
+    let fabric_detect_ms = if settings.bfd {
+        settings.bfd_interval_ms * settings.bfd_multiplier
+    } else {
+        settings.bgp_hold_seconds * 1000
+    };
+    Timers {
+        drain_convergence_ms: seconds_to_ms(settings.drain_convergence_seconds),
+        link_down_ms: settings.link_down_detection_ms,
+        fabric_detect_ms,
+        access_detect_ms: if settings.lacp_fast { 3_000 } else { 90_000 },
+        up_convergence_ms: u64::from(timing.phases(Role::Leaf).convergence_seconds) * 1000,
+        core_isolation_ms: settings.core_isolation.then_some(settings.core_isolation_ms),
+    }
+}
+
+/// A simulation of `scenario` over `network` carrying `flows`, configured as the fabric
+/// behaves: what maintenance mode does (the description the Junos driver commits), each
+/// device's convergence time (its role's, as the planner estimates), and the route reflectors
+/// as the overlay's control plane.
+pub fn configure(scenario: &Scenario, network: &Network, flows: Vec<FlowSpec>, seed: u64) -> Simulation {
+    let settings = &scenario.simulation;
+    let timers = timers(settings, &scenario.timing);
+    let mut sim = Simulation::with_ecmp(network.topology.clone(), flows, timers, seed, settings.ecmp_hash);
+    let effects = scenario.maintenance.effects();
+    sim.set_drain(Drain { fabric: effects.fabric_avoids, access: effects.servers_cut });
+    for (id, device) in scenario.fabric.iter() {
+        let seconds = scenario.timing.phases(device.role).convergence_seconds;
+        sim.set_up_convergence(network::node(id), u64::from(seconds) * 1000);
+    }
+    let reflectors: Vec<_> = scenario
+        .fabric
+        .iter()
+        .filter(|(_, d)| d.critical_roles.contains(&CriticalRole::RouteReflector))
+        .map(|(id, _)| network::node(id))
+        .collect();
+    sim.set_control_plane(reflectors, settings.overlay_hold_seconds * 1000);
+    sim
+}
+
+/// Whole milliseconds of a non-negative duration in seconds.
+pub fn seconds_to_ms(seconds: f64) -> u64 {
+    (seconds * 1000.0).round().max(0.0) as u64
+}
+
+/// How long after a batch's last device went down its failures are detected and traffic has
+/// settled: the n+1 exposure is measured then.
+fn settle_ms(settings: &SimSettings) -> u64 {
+    let isolation = if settings.core_isolation { settings.core_isolation_ms } else { 0 };
+    settings.link_down_detection_ms + isolation + 1
+}
+
+/// Per flow, the Gbit it lost to the upgrade: its loss less what it was losing before anything
+/// was touched, over the run (baseline congestion), taken from congestion first.
+fn upgrade_losses(outcome: &Outcome) -> Vec<(f64, f64)> {
+    let seconds = outcome.end.secs_f64();
+    outcome
+        .losses
+        .iter()
+        .zip(&outcome.baseline_loss_gbps)
+        .map(|(loss, baseline)| {
+            let baseline = baseline * seconds;
+            let congestion = (loss.congestion_gbit - baseline).max(0.0);
+            let rest = (baseline - loss.congestion_gbit).max(0.0);
+            ((loss.blackhole_gbit - rest).max(0.0), congestion)
+        })
+        .collect()
+}
+
+/// The report line of flow `i` of a run, with `(blackhole, congestion)` Gbit lost.
+pub fn flow_loss_report(outcome: &Outcome, i: usize, lost: (f64, f64)) -> FlowLossReport {
     let topology = &outcome.topology;
     let (flow, loss) = (&outcome.flows[i], &outcome.losses[i]);
     FlowLossReport {
         src: topology.endpoint(flow.src).name.clone(),
         dst: topology.endpoint(flow.dst).name.clone(),
-        lost_bytes: loss.total_gbit() * BYTES_PER_GBIT,
-        blackhole_bytes: loss.blackhole_gbit * BYTES_PER_GBIT,
-        congestion_bytes: loss.congestion_gbit * BYTES_PER_GBIT,
+        lost_bytes: (lost.0 + lost.1) * BYTES_PER_GBIT,
+        blackhole_bytes: lost.0 * BYTES_PER_GBIT,
+        congestion_bytes: lost.1 * BYTES_PER_GBIT,
         cause: loss.cause.map(|(cause, at)| cause_report(topology, cause, at)),
     }
 }
@@ -118,17 +192,26 @@ fn run_once(
     seed: u64,
 ) -> SimReport {
     let settings = &scenario.simulation;
-    let schedule =
-        schedule::build(&scenario.fabric, &plan.batches, &scenario.timing, scenario.drain, settings.jitter, seed);
-    let mut sim = Simulation::new(network.topology.clone(), flows.to_vec(), timers(settings), seed);
+    let faults = if options.faults { scenario.faults.as_slice() } else { &[] };
+    let schedule = schedule::build(
+        &scenario.fabric,
+        &plan.batches,
+        &scenario.timing,
+        scenario.drain,
+        settings.jitter,
+        seed,
+        faults,
+    );
+    let mut sim = configure(scenario, network, flows.to_vec(), seed);
     for (at, action) in &schedule.actions {
         sim.schedule(*at, *action);
     }
+    let settle = settle_ms(settings);
     for (index, window) in schedule.windows.iter().enumerate() {
-        sim.schedule(window.all_down.after_millis(1), Action::Probe(index as u32));
+        sim.schedule(window.all_down.after_millis(settle), Action::Probe(index as u32));
     }
     let outcome = sim.run();
-    report(scenario, plan, options, &outcome, &schedule.windows, seed)
+    report(scenario, plan, options, &outcome, &schedule, seed)
 }
 
 fn report(
@@ -136,26 +219,32 @@ fn report(
     plan: &PlanInput,
     options: &SimOptions,
     outcome: &Outcome,
-    windows: &[schedule::Window],
+    schedule: &schedule::Schedule,
     seed: u64,
 ) -> SimReport {
     let topology = &outcome.topology;
-    let lost_bytes: f64 = outcome.losses.iter().map(|l| l.total_gbit()).sum::<f64>() * BYTES_PER_GBIT;
-    let mut lossy: Vec<usize> = (0..outcome.losses.len()).filter(|i| outcome.losses[*i].total_gbit() > 0.0).collect();
-    lossy.sort_by(|a, b| outcome.losses[*b].total_gbit().total_cmp(&outcome.losses[*a].total_gbit()).then(a.cmp(b)));
-    let flows_with_loss = lossy.iter().take(options.worst_flows).map(|&i| flow_loss_report(outcome, i)).collect();
-    let batches = plan
-        .batches
+    let losses = upgrade_losses(outcome);
+    let total = |l: &(f64, f64)| l.0 + l.1;
+    let lost_bytes: f64 = losses.iter().map(total).sum::<f64>() * BYTES_PER_GBIT;
+    let baseline_lost_bytes: f64 =
+        outcome.baseline_loss_gbps.iter().sum::<f64>() * outcome.end.secs_f64() * BYTES_PER_GBIT;
+    let mut lossy: Vec<usize> = (0..losses.len()).filter(|i| total(&losses[*i]) > 0.0).collect();
+    lossy.sort_by(|a, b| total(&losses[*b]).total_cmp(&total(&losses[*a])).then(a.cmp(b)));
+    let flows_with_loss =
+        lossy.iter().take(options.worst_flows).map(|&i| flow_loss_report(outcome, i, losses[i])).collect();
+    let batches = schedule
+        .windows
         .iter()
         .enumerate()
-        .map(|(i, devices)| {
+        .map(|(i, window)| {
+            let devices = &plan.batches[i];
             let probe = outcome.probes.iter().find(|p| p.tag == i as u32).expect("one probe per batch");
             BatchSimReport {
                 index: i + 1,
                 role: devices.first().map_or(Role::Leaf, |d| scenario.fabric.device(*d).role),
                 devices: devices.iter().map(|d| scenario.fabric.device(*d).name.clone()).collect(),
-                start_seconds: windows[i].start.secs_f64(),
-                end_seconds: windows[i].end.secs_f64(),
+                start_seconds: window.start.secs_f64(),
+                end_seconds: window.end.secs_f64(),
                 flows_losing_when_down: probe.flows_losing,
                 exposure: probe
                     .exposure
@@ -166,12 +255,16 @@ fn report(
             }
         })
         .collect();
+    let mut warnings = plan.warnings.clone();
+    warnings.extend(baseline_warning(outcome, baseline_lost_bytes));
+    warnings.extend(halt_warning(scenario, plan, schedule));
     SimReport {
         scenario: scenario.name.clone(),
         seed,
         runs: 1,
         hitless: lost_bytes < 1.0,
         lost_bytes,
+        baseline_lost_bytes,
         simulated_seconds: outcome.end.secs_f64(),
         drain: scenario.drain,
         flow_count: outcome.flows.len(),
@@ -183,10 +276,37 @@ fn report(
             at_seconds: p.at.secs_f64(),
         }),
         batches,
-        warnings: plan.warnings.clone(),
+        warnings,
         events: outcome.events,
         evaluations: outcome.evaluations,
     }
+}
+
+fn baseline_warning(outcome: &Outcome, baseline_lost_bytes: f64) -> Option<String> {
+    let flows = outcome.baseline_loss_gbps.iter().filter(|g| **g > 0.0).count();
+    (flows > 0).then(|| {
+        format!(
+            "the traffic is congested before anything is touched: {flows} flows lose {:.1} Gbps with every device up ({:.3e} bytes over the run); this baseline congestion is reported apart and not counted against the plan",
+            outcome.baseline_loss_gbps.iter().sum::<f64>(),
+            baseline_lost_bytes
+        )
+    })
+}
+
+fn halt_warning(scenario: &Scenario, plan: &PlanInput, schedule: &schedule::Schedule) -> Option<String> {
+    let batch = schedule.windows.len();
+    (!schedule.failures.is_empty()).then(|| {
+        let failed: Vec<String> = schedule
+            .failures
+            .iter()
+            .map(|f| format!("{} ({:?} at {:?})", scenario.fabric.device(f.device).name, f.kind, f.at))
+            .collect();
+        format!(
+            "the scenario's faults fail {} in batch {batch}: the job halts there, and {} later batches do not run",
+            failed.join(", "),
+            plan.batches.len() - batch
+        )
+    })
 }
 
 fn link_name(topology: &hitless_sim::Topology, link: hitless_sim::LinkId) -> String {

@@ -1,7 +1,7 @@
 //! Replaying what an execution actually did through the traffic model: the loss of the
 //! execution itself, not just of its plan (the timeline comes from the job's journal).
 
-use hitless_sim::{Action, SimTime, Simulation};
+use hitless_sim::{Action, SimTime};
 
 use super::network::{Network, node};
 use super::report::{BYTES_PER_GBIT, FlowLossReport};
@@ -11,7 +11,7 @@ use crate::scenario::Scenario;
 /// What the traffic lost while the job ran.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ExecutionLoss {
-    /// Bytes lost over all flows.
+    /// Bytes the execution lost over all flows (baseline congestion not counted).
     pub lost_bytes: f64,
     /// Flows that lost anything.
     pub flows_with_loss_count: usize,
@@ -40,21 +40,22 @@ pub fn timeline(scenario: &Scenario, events: &[Event]) -> Vec<(SimTime, Action)>
     actions
 }
 
-/// Runs the timeline against the scenario's traffic.
+/// Runs the timeline against the scenario's traffic, configured as `simulate` configures it.
 pub fn replay(scenario: &Scenario, events: &[Event]) -> ExecutionLoss {
     let network = Network::build(&scenario.fabric, &scenario.simulation);
     let flows = super::flows(scenario, &network);
-    let mut sim =
-        Simulation::new(network.topology.clone(), flows, super::timers(&scenario.simulation), scenario.simulation.seed);
+    let mut sim = super::configure(scenario, &network, flows, scenario.simulation.seed);
     for (at, action) in timeline(scenario, events) {
         sim.schedule(at, action);
     }
     let outcome = sim.run();
-    let lost_bytes = outcome.losses.iter().map(|l| l.total_gbit()).sum::<f64>() * BYTES_PER_GBIT;
-    let flows_with_loss_count = outcome.losses.iter().filter(|l| l.total_gbit() > 0.0).count();
-    let worst = (0..outcome.losses.len())
-        .filter(|i| outcome.losses[*i].total_gbit() > 0.0)
-        .max_by(|a, b| outcome.losses[*a].total_gbit().total_cmp(&outcome.losses[*b].total_gbit()))
-        .map(|i| super::flow_loss_report(&outcome, i));
+    let losses = super::upgrade_losses(&outcome);
+    let total = |i: usize| losses[i].0 + losses[i].1;
+    let lost_bytes = (0..losses.len()).map(total).sum::<f64>() * BYTES_PER_GBIT;
+    let flows_with_loss_count = (0..losses.len()).filter(|i| total(*i) > 0.0).count();
+    let worst = (0..losses.len())
+        .filter(|i| total(*i) > 0.0)
+        .max_by(|a, b| total(*a).total_cmp(&total(*b)))
+        .map(|i| super::flow_loss_report(&outcome, i, losses[i]));
     ExecutionLoss { lost_bytes, flows_with_loss_count, worst }
 }

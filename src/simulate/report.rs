@@ -19,8 +19,12 @@ pub struct SimReport {
     pub runs: u32,
     /// True when no flow lost a byte.
     pub hitless: bool,
-    /// Bytes lost over all flows.
+    /// Bytes the upgrade lost over all flows (baseline congestion not counted).
     pub lost_bytes: f64,
+    /// Bytes the traffic would lose over the run with every device up (baseline congestion),
+    /// reported apart from the upgrade's loss.
+    #[serde(default)]
+    pub baseline_lost_bytes: f64,
     /// Virtual time from the first drain to the last reaction.
     pub simulated_seconds: f64,
     /// Whether devices entered maintenance mode.

@@ -128,6 +128,10 @@ fn junos(
         trust_on_first_use: options.trust_on_first_use,
         connect_timeout: Duration::from_secs(30),
     };
-    let junos = JunosSettings { time_scale: options.time_scale, ..JunosSettings::default() };
+    let junos = JunosSettings {
+        time_scale: options.time_scale,
+        maintenance: scenario.maintenance.clone(),
+        ..JunosSettings::default()
+    };
     Ok(JunosDriver::new(SshConnector::new(settings), junos))
 }

@@ -135,7 +135,18 @@ pub fn work(
         }
         let started = device.state != DeviceState::Pending;
         let pending_is_ours = pending.get(&device.device) == Some(&device.image);
-        batches[index].push(WorkItem { device: device.device.clone(), image: image.clone(), started, pending_is_ours });
+        let role = scenario
+            .fabric
+            .lookup(&device.device)
+            .map_or(crate::model::Role::Leaf, |id| scenario.fabric.device(id).role);
+        let convergence_seconds = scenario.timing.phases(role).convergence_seconds;
+        batches[index].push(WorkItem {
+            device: device.device.clone(),
+            image: image.clone(),
+            started,
+            pending_is_ours,
+            convergence_seconds,
+        });
     }
     batches.retain(|b| !b.is_empty());
     Ok(batches)

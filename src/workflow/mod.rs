@@ -116,7 +116,8 @@ pub fn plan(scenario: &Scenario) -> PlanInput {
 /// The simulation gate: simulates `plan` with the scenario's seed and decides whether the upgrade
 /// may start. `allow_loss` is the operator's `--allow-loss`.
 pub fn gate(scenario: &Scenario, plan: &PlanInput, allow_loss: bool) -> Gate {
-    let options = SimOptions { runs: 1, seed: scenario.simulation.seed, worst_flows: 3, exposure_per_batch: 0 };
+    let options =
+        SimOptions { runs: 1, seed: scenario.simulation.seed, worst_flows: 3, exposure_per_batch: 0, faults: false };
     let report = simulate(scenario, plan, &options);
     match (report.hitless, allow_loss) {
         (true, _) => Gate::Pass(report),

@@ -63,6 +63,7 @@ pub async fn run<D: Driver>(
         abort_on_health_check_failure: scenario.abort_on_health_check_failure,
         boot_deadline_seconds: super::boot_deadline_seconds(scenario),
         health_sample: super::health_sample(scenario, scale),
+        time_scale: scale,
         clock,
         on_event: settings.on_event,
         interrupted: settings.interrupted,

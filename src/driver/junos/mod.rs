@@ -61,6 +61,8 @@ pub struct JunosSettings {
     pub confirm_timeout_minutes: u32,
     /// Virtual seconds per real second.
     pub time_scale: f64,
+    /// What maintenance mode commits.
+    pub maintenance: maintenance::MaintenanceMode,
 }
 
 impl Default for JunosSettings {
@@ -71,6 +73,7 @@ impl Default for JunosSettings {
             boot_poll_interval: Duration::from_secs(15),
             confirm_timeout_minutes: 5,
             time_scale: 1.0,
+            maintenance: maintenance::MaintenanceMode::default(),
         }
     }
 }
@@ -280,9 +283,9 @@ impl<C: Connector> Driver for JunosDriver<C> {
                     return Err(rejected(device, "maintenance mode", message));
                 }
             };
-            maintenance::enter_lines(lags.iter().map(String::as_str), committed.lines())
+            maintenance::enter_lines(&self.settings.maintenance, lags.iter().map(String::as_str), committed.lines())
         } else {
-            maintenance::leave_lines(committed.lines())
+            maintenance::leave_lines(&self.settings.maintenance, committed.lines())
         };
         self.configure(device, &lines, maintenance::synchronized(committed.lines())).await
     }
