@@ -150,14 +150,79 @@ struct ClassState {
     causes: Vec<(Cause, SimTime, f64)>,
 }
 
-/// Where a switch sends traffic for one destination group, this epoch: its best next hops
-/// (`decision_hops[start..start + len]`), their quality, and whom to blame when there are none.
+/// A class's switches kept inline, so that asking which classes cross a switch reads one dense
+/// array in class order: the switches its traffic reaches now (`nodes[..len]`), which of them
+/// every delivered bit crosses (`sole` bits), and whether it is degraded. A class that reaches
+/// more switches than fit is marked `OVERFLOW` and asked about through its `ClassState`.
+#[derive(Clone, Copy, Debug)]
+struct Summary {
+    nodes: [NodeId; Summary::CAPACITY],
+    sole: u32,
+    len: u8,
+    degraded: bool,
+}
+
+impl Summary {
+    const CAPACITY: usize = 28;
+    const OVERFLOW: u8 = u8::MAX;
+    const EMPTY: Summary = Summary { nodes: [NodeId(0); Summary::CAPACITY], sole: 0, len: 0, degraded: false };
+
+    fn of(carried: &[NodeId], sole: &[NodeId], degraded: bool) -> Summary {
+        let mut summary = Summary { degraded, ..Summary::EMPTY };
+        if carried.len() > Summary::CAPACITY {
+            summary.len = Summary::OVERFLOW;
+            return summary;
+        }
+        summary.nodes[..carried.len()].copy_from_slice(carried);
+        summary.len = carried.len() as u8;
+        for node in sole {
+            if let Some(index) = carried.iter().position(|n| n == node) {
+                summary.sole |= 1 << index;
+            }
+        }
+        summary
+    }
+}
+
+/// Where a switch sends traffic for one destination group: its next hops are
+/// `hop_table[start..start + len]` (fixed by the topology), of which the `count` marked in
+/// `hop_best` are the best, of quality `best`; `culprit` is whom to blame when there are none.
 #[derive(Clone, Copy, Debug)]
 struct Decision {
     start: u32,
     len: u32,
+    count: u32,
     best: View,
     culprit: NodeId,
+}
+
+/// What is remembered per (destination group, switch): where its next hops are in the hop
+/// table, and its decision and reach with the clock reading they were computed at. They stay
+/// valid until a switch they depend on changes ([`Fluid::invalidate`]).
+#[derive(Clone, Copy, Debug)]
+struct Memo {
+    /// `u32::MAX` until the hops are looked up.
+    start: u32,
+    len: u32,
+    decision_stamp: u32,
+    reach_stamp: u32,
+    count: u32,
+    culprit: NodeId,
+    best: View,
+    reach: View,
+}
+
+impl Memo {
+    const EMPTY: Memo = Memo {
+        start: u32::MAX,
+        len: 0,
+        decision_stamp: 0,
+        reach_stamp: 0,
+        count: 0,
+        culprit: NodeId(0),
+        best: View::Withdrawn,
+        reach: View::Withdrawn,
+    };
 }
 
 /// Reusable buffers for spreading, so a spread allocates nothing once warm.
@@ -167,8 +232,6 @@ struct Scratch {
     next: Vec<(NodeId, f64)>,
     hops: Vec<(NodeId, LinkId)>,
     ranked: Vec<View>,
-    /// Per recursion depth of `reach`, a buffer of hops.
-    reach_hops: Vec<Vec<(NodeId, LinkId)>>,
 }
 
 /// The result of spreading one class once.
@@ -192,6 +255,7 @@ pub struct Fluid {
     flow_class: Vec<u32>,
     classes: Vec<Class>,
     state: Vec<ClassState>,
+    summary: Vec<Summary>,
     dests: Vec<Vec<NodeId>>,
     /// Per link: offered load, level on paths, and the switch whose classes can cross it.
     offered: Vec<f64>,
@@ -199,25 +263,24 @@ pub struct Fluid {
     link_node: Vec<NodeId>,
     /// Links whose offered load exceeds their capacity.
     overloaded: Vec<LinkId>,
-    is_overloaded: Vec<bool>,
     /// Classes that lost traffic to congestion at the last congestion pass.
     congested: Vec<u32>,
     /// Per switch, the classes whose paths could cross it.
     pub(crate) classes_through: Vec<Vec<u32>>,
-    /// Per (destination group, switch): the memoised reach and the epoch it was computed in.
-    reach_memo: Vec<u64>,
-    /// Per (destination group, switch): the memoised forwarding decision of this epoch (an index
-    /// into `decisions`), shared by every class going that way.
-    decision_memo: Vec<u64>,
-    decisions: Vec<Decision>,
-    decision_hops: Vec<(NodeId, LinkId)>,
-    /// Links whose offered load changed in this settle (checked once each for overload and
-    /// peak), and the settle that last touched each.
-    touched: Vec<LinkId>,
-    touched_in: Vec<u32>,
+    /// Per (destination group, switch): its next hops, decision and reach, shared by every
+    /// class going that way.
+    memo: Vec<Memo>,
+    /// Every (destination group, switch)'s next hops, looked up once, and which are the best now.
+    hop_table: Vec<(NodeId, LinkId)>,
+    hop_best: Vec<bool>,
+    /// Memo validity: a memo is valid when computed at or after the last bump of its destination
+    /// group and of its switch.
+    clock: u32,
+    dest_bump: Vec<u32>,
+    node_bump: Vec<u32>,
+    /// Per tier-1 switch, the destination groups it belongs to.
+    node_dests: Vec<Vec<u32>>,
     inverse_capacity: Vec<f64>,
-    /// Bumped whenever any switch's status changes.
-    epoch: u64,
     /// When set, the control plane is gone: every flow is lost, blamed on this switch.
     overlay_lost: Option<NodeId>,
     /// Per switch, the switch to blame for what it loses (a leaf isolated from the core blames
@@ -257,28 +320,47 @@ impl Fluid {
             classes[class as usize].flows += 1;
             flow_class.push(class);
         }
+        // Number classes by destination group, then source: classes re-spread together then walk
+        // the same memos one after another, which keeps them in cache.
+        let mut order: Vec<u32> = (0..classes.len() as u32).collect();
+        order.sort_by_key(|&c| {
+            let class = &classes[c as usize];
+            (class.dest, class.src.0, class.dst.0, c)
+        });
+        let mut renumber = vec![0u32; classes.len()];
+        for (new, &old) in order.iter().enumerate() {
+            renumber[old as usize] = new as u32;
+        }
+        let classes: Vec<Class> = order.iter().map(|&old| classes[old as usize].clone()).collect();
+        let flow_class: Vec<u32> = flow_class.iter().map(|&old| renumber[old as usize]).collect();
         let node_count = topology.node_count();
         let link_count = topology.links.len();
+        let mut node_dests = vec![Vec::new(); node_count];
+        for (dest, leafs) in dests.iter().enumerate() {
+            for leaf in leafs {
+                node_dests[leaf.0 as usize].push(dest as u32);
+            }
+        }
         let level = link_levels(&topology);
         let link_node = link_nodes(&topology);
         let mut fluid = Fluid {
             status: vec![Status::UP; node_count],
             state: vec![ClassState::default(); classes.len()],
+            summary: vec![Summary::EMPTY; classes.len()],
             offered: vec![0.0; link_count],
             level,
             link_node,
             overloaded: Vec::new(),
-            is_overloaded: vec![false; link_count],
             congested: Vec::new(),
             classes_through: vec![Vec::new(); node_count],
-            reach_memo: vec![0; dests.len() * node_count],
-            decision_memo: vec![0; dests.len() * node_count],
-            decisions: Vec::new(),
-            decision_hops: Vec::new(),
-            touched: Vec::new(),
-            touched_in: vec![0; link_count],
+            memo: vec![Memo::EMPTY; dests.len() * node_count],
+            hop_table: Vec::new(),
+            hop_best: Vec::new(),
+            clock: 1,
+            dest_bump: vec![1; dests.len()],
+            node_bump: vec![1; node_count],
+            node_dests,
             inverse_capacity: topology.links.iter().map(|l| 1.0 / l.capacity_gbps).collect(),
-            epoch: 1,
             overlay_lost: None,
             blame_to: vec![None; node_count],
             scratch: Scratch::default(),
@@ -294,7 +376,7 @@ impl Fluid {
         for class in 0..fluid.classes.len() {
             fluid.open(class, SimTime::ZERO);
         }
-        fluid.check_touched(SimTime::ZERO);
+        fluid.check_links(SimTime::ZERO);
         fluid.congestion(SimTime::ZERO);
         fluid
     }
@@ -328,24 +410,22 @@ impl Fluid {
     }
 
     /// The best quality of a path from `node` onward to `dest`, by what neighbours believe; for
-    /// a destination switch, its attachment to the destination. Memoised per status epoch.
+    /// a destination switch, its attachment to the destination. Memoised until a switch it depends on changes.
     fn reach(&mut self, node: NodeId, dest: u32, depth: usize) -> View {
-        let slot = dest as usize * self.topology.node_count() + node.0 as usize;
-        let memo = self.reach_memo[slot];
-        if memo >> 2 == self.epoch {
-            return view_from(memo & 3);
+        assert!(depth < 8, "a path crossed more than eight switches: the topology has a loop");
+        let slot = self.slot(node, dest);
+        let valid = self.valid_since(node, dest);
+        let memo = self.memo[slot];
+        if memo.reach_stamp >= valid {
+            return memo.reach;
         }
         let view = if self.dests[dest as usize].binary_search(&node).is_ok() {
             self.status[node.0 as usize].access
         } else {
-            if self.scratch.reach_hops.len() <= depth {
-                self.scratch.reach_hops.resize_with(depth + 1, Vec::new);
-            }
-            let mut hops = std::mem::take(&mut self.scratch.reach_hops[depth]);
-            hops.clear();
-            hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
+            let (start, len) = self.hops(node, dest);
             let mut best = View::Withdrawn;
-            for &(next, _) in &hops {
+            for index in start..start + len {
+                let next = self.hop_table[index].0;
                 let fabric = self.status[next.0 as usize].fabric;
                 if fabric <= best {
                     continue;
@@ -355,44 +435,118 @@ impl Fluid {
                     break;
                 }
             }
-            self.scratch.reach_hops[depth] = hops;
             best
         };
-        self.reach_memo[slot] = self.epoch << 2 | view as u64;
+        let memo = &mut self.memo[slot];
+        memo.reach = view;
+        memo.reach_stamp = self.clock;
         view
     }
 
-    /// Where `node` sends traffic for `dest` now: computed once per (switch, destination group)
-    /// and status epoch, and shared by every class going that way.
-    fn decision(&mut self, node: NodeId, dest: u32) -> Decision {
-        let slot = dest as usize * self.topology.node_count() + node.0 as usize;
-        let memo = self.decision_memo[slot];
-        if memo >> 32 == self.epoch {
-            return self.decisions[(memo & 0xFFFF_FFFF) as usize];
+    fn slot(&self, node: NodeId, dest: u32) -> usize {
+        dest as usize * self.topology.node_count() + node.0 as usize
+    }
+
+    /// The clock reading a memo of (`node`, `dest`) must have been computed at to be valid.
+    fn valid_since(&self, node: NodeId, dest: u32) -> u32 {
+        self.dest_bump[dest as usize].max(self.node_bump[node.0 as usize])
+    }
+
+    /// The next hops of `node` towards `dest` (a range of the hop table), looked up once.
+    fn hops(&mut self, node: NodeId, dest: u32) -> (usize, usize) {
+        let slot = self.slot(node, dest);
+        let memo = &self.memo[slot];
+        if memo.start != u32::MAX {
+            return (memo.start as usize, memo.len as usize);
         }
+        let start = self.hop_table.len();
         let mut hops = std::mem::take(&mut self.scratch.hops);
         hops.clear();
         hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
-        let mut best = View::Withdrawn;
+        self.hop_table.extend_from_slice(&hops);
+        self.scratch.hops = hops;
+        let len = self.hop_table.len() - start;
+        self.hop_best.resize(self.hop_table.len(), false);
+        let memo = &mut self.memo[slot];
+        memo.start = u32::try_from(start).expect("fewer than 2^32 hops");
+        memo.len = len as u32;
+        (start, len)
+    }
+
+    /// Forgets every memo that depends on `node`'s status: the decisions of the switches below
+    /// it (their paths may go up through it) and of every switch towards the destination groups
+    /// below it (their paths may come down through it). A switch's own decision does not depend
+    /// on its own status.
+    pub(crate) fn invalidate(&mut self, node: NodeId) {
+        self.clock += 1;
+        let clock = self.clock;
+        // `node_bump` doubles as the visited mark: a switch bumped at this clock was seen.
+        let mut stack = vec![node];
+        while let Some(current) = stack.pop() {
+            for &dest in &self.node_dests[current.0 as usize] {
+                self.dest_bump[dest as usize] = clock;
+            }
+            for &(lower, _) in &self.topology.down[current.0 as usize] {
+                if self.node_bump[lower.0 as usize] != clock {
+                    self.node_bump[lower.0 as usize] = clock;
+                    stack.push(lower);
+                }
+            }
+        }
+    }
+
+    /// Sets `node`'s status; returns the old one.
+    pub(crate) fn set_status(&mut self, node: NodeId, status: Status) -> Status {
+        let old = std::mem::replace(&mut self.status[node.0 as usize], status);
+        if old != status {
+            self.invalidate(node);
+        }
+        old
+    }
+
+    /// Sets whom `node` blames for what it loses.
+    pub(crate) fn set_blame(&mut self, node: NodeId, culprit: Option<NodeId>) {
+        if self.blame_to[node.0 as usize] != culprit {
+            self.blame_to[node.0 as usize] = culprit;
+            self.invalidate(node);
+        }
+    }
+
+    /// Where `node` sends traffic for `dest` now: computed once per (switch, destination group)
+    /// until a switch it depends on changes, and shared by every class going that way.
+    fn decision(&mut self, node: NodeId, dest: u32) -> Decision {
+        let slot = self.slot(node, dest);
+        let valid = self.valid_since(node, dest);
+        let memo = self.memo[slot];
+        if memo.decision_stamp >= valid {
+            let Memo { start, len, count, best, culprit, .. } = memo;
+            return Decision { start, len, count, best, culprit };
+        }
+        let (start, len) = self.hops(node, dest);
         let mut ranked = std::mem::take(&mut self.scratch.ranked);
         ranked.clear();
-        for &(hop, _) in &hops {
+        let mut best = View::Withdrawn;
+        for index in start..start + len {
+            let hop = self.hop_table[index].0;
             let fabric = self.status[hop.0 as usize].fabric;
             let quality = if fabric == View::Withdrawn { fabric } else { fabric.min(self.reach(hop, dest, 0)) };
             ranked.push(quality);
             best = best.max(quality);
         }
-        let start = self.decision_hops.len() as u32;
-        if best != View::Withdrawn {
-            self.decision_hops.extend(hops.iter().zip(&ranked).filter(|(_, q)| **q == best).map(|(h, _)| *h));
+        let mut count = 0;
+        for (index, quality) in (start..start + len).zip(&ranked) {
+            let chosen = best != View::Withdrawn && *quality == best;
+            self.hop_best[index] = chosen;
+            count += u32::from(chosen);
         }
-        self.scratch.hops = hops;
         self.scratch.ranked = ranked;
         let culprit = if best == View::Withdrawn { self.blame(node, dest) } else { node };
-        let decision = Decision { start, len: self.decision_hops.len() as u32 - start, best, culprit };
-        self.decision_memo[slot] = self.epoch << 32 | self.decisions.len() as u64;
-        self.decisions.push(decision);
-        decision
+        let memo = &mut self.memo[slot];
+        memo.decision_stamp = self.clock;
+        memo.count = count;
+        memo.best = best;
+        memo.culprit = culprit;
+        Decision { start: start as u32, len: len as u32, count, best, culprit }
     }
 
     /// The switch to blame when `node` has no route to `dest`: a withdrawn destination switch
@@ -510,19 +664,26 @@ impl Fluid {
         if !is_dest && spread.relayed.is_empty() {
             let decision = self.decision(node, dest);
             spread.degraded |= decision.best != View::Use;
-            if decision.len == 0 {
+            if decision.count == 0 {
                 spread.lose(decision.culprit, fraction);
                 return;
             }
             let hops = decision.start as usize..(decision.start + decision.len) as usize;
-            let count = decision.len as usize;
+            let count = decision.count as usize;
             let pick = hash.map(|h| (mix(h ^ u64::from(node.0)) % count as u64) as usize);
-            for (i, index) in hops.enumerate() {
-                let (hop, link) = self.decision_hops[index];
+            let even = fraction / count as f64;
+            let mut seen = 0;
+            for index in hops {
+                if !self.hop_best[index] {
+                    continue;
+                }
+                let (hop, link) = self.hop_table[index];
+                let i = seen;
+                seen += 1;
                 let share = match pick {
                     Some(p) if p != i => continue,
                     Some(_) => fraction,
-                    None => fraction / count as f64,
+                    None => even,
                 };
                 on_link(link, share);
                 let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
@@ -610,36 +771,24 @@ impl Fluid {
         self.scratch.ranked = ranked;
     }
 
-    /// Adds `gbps` to the offered load of `link`; the overloaded list and the peak are brought up
-    /// to date for every touched link at the end of the settle ([`Fluid::check_touched`]).
-    fn add_offered(&mut self, link: LinkId, gbps: f64) {
-        let index = link.0 as usize;
-        self.offered[index] += gbps;
-        let stamp = self.epoch as u32;
-        if self.touched_in[index] != stamp {
-            self.touched_in[index] = stamp;
-            self.touched.push(link);
+    /// Brings the overloaded list and the peak up to date after a re-spread: one pass over the
+    /// links (cheaper than tracking which links each spread touched).
+    fn check_links(&mut self, now: SimTime) {
+        self.overloaded.clear();
+        let mut busiest: Option<(usize, f64)> = None;
+        for (index, (offered, inverse)) in self.offered.iter().zip(&self.inverse_capacity).enumerate() {
+            let utilisation = offered * inverse;
+            if utilisation > 1.0 + 1e-12 {
+                self.overloaded.push(LinkId(index as u32));
+            }
+            if busiest.is_none_or(|(_, u)| utilisation > u + 1e-12) {
+                busiest = Some((index, utilisation));
+            }
         }
-    }
-
-    /// Checks every link touched in this settle once: is it over capacity, and is it the busiest
-    /// link so far?
-    fn check_touched(&mut self, now: SimTime) {
-        for link in std::mem::take(&mut self.touched) {
-            let index = link.0 as usize;
-            let utilisation = self.offered[index] * self.inverse_capacity[index];
-            let over = utilisation > 1.0 + 1e-12;
-            if over != self.is_overloaded[index] {
-                self.is_overloaded[index] = over;
-                if over {
-                    self.overloaded.push(link);
-                } else {
-                    self.overloaded.retain(|l| *l != link);
-                }
-            }
-            if self.peak.is_none_or(|p| utilisation > p.utilisation + 1e-12) {
-                self.peak = Some(Peak { link, utilisation, at: now });
-            }
+        if let Some((index, utilisation)) = busiest
+            && self.peak.is_none_or(|p| utilisation > p.utilisation + 1e-12)
+        {
+            self.peak = Some(Peak { link: LinkId(index as u32), utilisation, at: now });
         }
     }
 
@@ -654,13 +803,14 @@ impl Fluid {
             contributions.push((link, fraction * rate));
         });
         for &(link, gbps) in &contributions {
-            self.add_offered(link, gbps);
+            self.offered[link.0 as usize] += gbps;
         }
         let state = &mut self.state[class];
         state.contributions = contributions;
         state.carried = carried;
         state.sole = sole;
         state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
+        self.summary[class] = Summary::of(&state.carried, &state.sole, state.degraded);
         state.blackhole_fraction = spread.blackhole_fraction;
         state.blackhole_cause = spread.cause.map(|c| c.0);
         state.since = now;
@@ -693,23 +843,20 @@ impl Fluid {
         self.accrue(class, now);
         let contributions = std::mem::take(&mut self.state[class].contributions);
         for &(link, gbps) in &contributions {
-            self.add_offered(link, -gbps);
+            self.offered[link.0 as usize] -= gbps;
         }
         self.state[class].contributions = contributions;
     }
 
     /// Re-spreads `classes` at `now` after switch status changed, then settles congestion.
     pub(crate) fn reevaluate(&mut self, classes: &[u32], now: SimTime) {
-        self.epoch += 1;
-        self.decisions.clear();
-        self.decision_hops.clear();
         for &class in classes {
             self.close(class as usize, now);
         }
         for &class in classes {
             self.open(class as usize, now);
         }
-        self.check_touched(now);
+        self.check_links(now);
         self.congestion(now);
     }
 
@@ -833,25 +980,45 @@ impl Fluid {
     /// Per switch, how many flows would lose everything if it failed now (flows whose every
     /// delivered bit crosses it), over the flows that are delivering anything now.
     pub(crate) fn exposure(&self) -> Vec<(NodeId, usize)> {
-        let mut counts: HashMap<NodeId, usize> = HashMap::new();
-        for (class, state) in self.classes.iter().zip(&self.state) {
-            for node in &state.sole {
-                *counts.entry(*node).or_default() += class.flows as usize;
+        let mut counts = vec![0usize; self.topology.node_count()];
+        for (index, (class, summary)) in self.classes.iter().zip(&self.summary).enumerate() {
+            if summary.sole == 0 && summary.len != Summary::OVERFLOW {
+                continue;
+            }
+            if summary.len == Summary::OVERFLOW {
+                for node in &self.state[index].sole {
+                    counts[node.0 as usize] += class.flows as usize;
+                }
+                continue;
+            }
+            for (position, node) in summary.nodes[..summary.len as usize].iter().enumerate() {
+                if summary.sole & (1 << position) != 0 {
+                    counts[node.0 as usize] += class.flows as usize;
+                }
             }
         }
-        let mut exposure: Vec<(NodeId, usize)> = counts.into_iter().collect();
+        let mut exposure: Vec<(NodeId, usize)> = counts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, count)| *count > 0)
+            .map(|(node, count)| (NodeId(node as u32), count))
+            .collect();
         exposure.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         exposure
     }
 
     /// True when class `class`'s traffic reaches `node` now.
     pub(crate) fn carries(&self, class: u32, node: NodeId) -> bool {
-        self.state[class as usize].carried.contains(&node)
+        let summary = &self.summary[class as usize];
+        if summary.len == Summary::OVERFLOW {
+            return self.state[class as usize].carried.contains(&node);
+        }
+        summary.nodes[..summary.len as usize].contains(&node)
     }
 
     /// True when class `class` loses traffic or rides an avoid-quality path now.
     pub(crate) fn degraded(&self, class: u32) -> bool {
-        self.state[class as usize].degraded
+        self.summary[class as usize].degraded
     }
 
     /// Number of flows losing traffic (to a blackhole or congestion) right now.
@@ -901,14 +1068,6 @@ fn note_cause(causes: &mut Vec<(Cause, SimTime, f64)>, cause: Cause, at: SimTime
     match causes.iter_mut().find(|c| c.0 == cause) {
         Some(entry) => entry.2 += gbit,
         None => causes.push((cause, at, gbit)),
-    }
-}
-
-fn view_from(bits: u64) -> View {
-    match bits {
-        0 => View::Withdrawn,
-        1 => View::Avoid,
-        _ => View::Use,
     }
 }
 

@@ -291,7 +291,7 @@ impl Simulation {
             for node in dirty_nodes.drain(..) {
                 dirty[node.0 as usize] = false;
                 let status = self.status_of(node);
-                let old = std::mem::replace(&mut self.fluid.status[node.0 as usize], status);
+                let old = self.fluid.set_status(node, status);
                 if old == status {
                     continue;
                 }
@@ -326,7 +326,9 @@ impl Simulation {
 
     fn status_of(&self, node: NodeId) -> Status {
         let switch = &self.switches[node.0 as usize];
-        let cut = switch.drained && self.drain.access;
+        // Only tier-1 switches have endpoint links for a drain to take down.
+        let access_drain = self.drain.access && self.fluid.topology.node(node).tier == 1;
+        let cut = switch.drained && access_drain;
         let fabric = if switch.fabric_withdrawn {
             View::Withdrawn
         } else if switch.drain_seen && self.drain.fabric {
@@ -336,7 +338,7 @@ impl Simulation {
         };
         let access = if switch.access_withdrawn || switch.isolated {
             View::Withdrawn
-        } else if cut || (switch.drain_seen && self.drain.access) {
+        } else if cut || (switch.drain_seen && access_drain) {
             View::Avoid
         } else {
             View::Use
@@ -457,7 +459,8 @@ impl Simulation {
             let cut_off = !uppers.is_empty()
                 && uppers.iter().all(|(upper, _)| self.fluid.status[upper.0 as usize].fabric == View::Withdrawn);
             if cut_off {
-                self.fluid.blame_to[leaf.0 as usize] = uppers.first().map(|(upper, _)| *upper);
+                let culprit = uppers.first().map(|(upper, _)| *upper);
+                self.fluid.set_blame(leaf, culprit);
             }
             let switch = &mut self.switches[leaf.0 as usize];
             if cut_off && !switch.isolated && !switch.isolation_pending {
@@ -471,7 +474,7 @@ impl Simulation {
                 if std::mem::replace(&mut switch.isolated, false) {
                     restored.push(leaf);
                 }
-                self.fluid.blame_to[leaf.0 as usize] = None;
+                self.fluid.set_blame(leaf, None);
             }
         }
         restored
