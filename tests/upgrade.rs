@@ -62,15 +62,17 @@ fn a_simulated_upgrade_walks_every_state_and_upgrades_each_device_once() {
     let expected = [
         "Health Check",
         "Activating Maintenance Mode",
+        "Activating Maintenance Mode", // waiting for the drain to take effect
         "Maintenance Mode Activated",
         "Image Upgrade",
         "Image Upgrade",
         "Image Upgrade",
         "Image Upgrade",
         "Hitless Image Upgrade Successful",
-        "Hitless Image Upgrade Successful",
+        "Hitless Image Upgrade Successful", // waiting for convergence
         "Health Check",
         "Deactivating Maintenance Mode",
+        "Deactivating Maintenance Mode", // waiting for traffic to return
         "Maintenance Mode Deactivated",
     ];
     for device in ["leaf1", "leaf2", "leaf3", "leaf4", "spine1", "spine2"] {

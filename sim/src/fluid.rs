@@ -126,6 +126,10 @@ struct Class {
     flows: u32,
     /// The hashing key of the class's flow when hashing.
     hash: Option<u64>,
+    /// True when the traffic crosses the fabric (the source and the destination share no
+    /// tier-1 switch), so it needs the overlay's routes; traffic between endpoints of one switch
+    /// is switched there.
+    overlay: bool,
 }
 
 /// A class's current spread and its running totals.
@@ -313,7 +317,9 @@ impl Fluid {
             };
             let key = (flow.src.0, flow.dst.0, dest, hash.unwrap_or(0));
             let class = *class_ids.entry(key).or_insert_with(|| {
-                classes.push(Class { src: flow.src, dst: flow.dst, dest, rate_gbps: 0.0, flows: 0, hash });
+                let local = topology.endpoint(flow.src).attachments.iter().any(|a| dests[dest as usize].contains(&a.0));
+                let overlay = !local;
+                classes.push(Class { src: flow.src, dst: flow.dst, dest, rate_gbps: 0.0, flows: 0, hash, overlay });
                 (classes.len() - 1) as u32
             });
             classes[class as usize].rate_gbps += flow.rate_gbps;
@@ -578,9 +584,9 @@ impl Fluid {
         self.evaluations += 1;
         carried.clear();
         sole.clear();
-        let Class { src, dst, dest, hash, .. } = self.classes[class];
+        let Class { src, dst, dest, hash, overlay, .. } = self.classes[class];
         let mut spread = Spread::default();
-        if let Some(culprit) = self.overlay_lost {
+        if let Some(culprit) = self.overlay_lost.filter(|_| overlay) {
             spread.blackhole_fraction = 1.0;
             spread.cause = Some((culprit, 1.0));
             spread.degraded = true;
@@ -860,13 +866,14 @@ impl Fluid {
         self.congestion(now);
     }
 
-    /// Loses (`Some`) or regains the control plane at `now`: every class is re-spread.
+    /// Loses (`Some`) or regains the control plane at `now`: every class that crosses the
+    /// fabric is re-spread.
     pub(crate) fn set_overlay_lost(&mut self, culprit: Option<NodeId>, now: SimTime) {
         if self.overlay_lost == culprit {
             return;
         }
         self.overlay_lost = culprit;
-        let all: Vec<u32> = (0..self.classes.len() as u32).collect();
+        let all: Vec<u32> = (0..self.classes.len() as u32).filter(|c| self.classes[*c as usize].overlay).collect();
         self.reevaluate(&all, now);
     }
 

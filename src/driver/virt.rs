@@ -291,9 +291,14 @@ impl Driver for VirtualDriver {
                 message: "configuration database locked by: netops terminal p0 (pid 4242)".to_string(),
             });
         }
-        let phases = self.phases(device);
-        self.pass(device, FaultPhase::Maintenance, if on { phases.drain_seconds } else { phases.undrain_seconds })
-            .await;
+        // The commit itself is quick; the executor waits the drain (or undrain) time after it.
+        // A `slow` maintenance phase makes the commit take twice that, so the phase lasts three
+        // times as long in all, as the simulator plays it.
+        if self.fault(device, FaultPhase::Maintenance) == Some(FaultKind::Slow) {
+            let phases = self.phases(device);
+            let seconds = if on { phases.drain_seconds } else { phases.undrain_seconds };
+            tokio::time::sleep(Duration::from_secs_f64(f64::from(seconds) * 2.0 / self.speed)).await;
+        }
         self.update(device, "maintenance mode", |d| d.maintenance = on)
     }
 

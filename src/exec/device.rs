@@ -130,6 +130,9 @@ impl<D: Driver> Walk<'_, D> {
                 Step::Drained,
                 "already in maintenance mode; continuing the upgrade",
             )?;
+            // When it was put there is unknown (a crash right after the commit): let the drain
+            // take effect before anything disruptive.
+            self.wait_for_drain(MaintenanceModeActivated).await?;
         } else {
             if let Some(end) = self.health_check(CheckStage::PreUpgrade).await? {
                 return Ok(Some(end));
@@ -143,6 +146,7 @@ impl<D: Driver> Walk<'_, D> {
                 let message = format!("maintenance mode could not be turned on: {e}");
                 return self.fail(MaintenanceModeFailure, message).map(Some);
             }
+            self.wait_for_drain(ActivatingMaintenanceMode).await?;
             self.record(MaintenanceModeActivated, Step::Drained, "traffic drained")?;
         }
         if ctx.cancelled() {
@@ -158,12 +162,42 @@ impl<D: Driver> Walk<'_, D> {
         self.image_upgrade(facts).await
     }
 
+    /// Waits the role's drain time after maintenance mode is committed: traffic moves off the
+    /// device (the simulator's drain phase) before the upgrade goes on.
+    async fn wait_for_drain(&self, state: DeviceState) -> Result<(), JournalError> {
+        let seconds = self.item.drain_seconds;
+        if seconds > 0 {
+            let message = format!("waiting {seconds} s for traffic to move off it");
+            self.record(state, Step::Note, message)?;
+            self.sleep(seconds).await;
+        }
+        Ok(())
+    }
+
+    /// Waits the role's undrain time after maintenance mode is lifted: traffic is back on the
+    /// device before it counts as done and the next batch starts.
+    async fn wait_for_undrain(&self) -> Result<(), JournalError> {
+        let seconds = self.item.undrain_seconds;
+        if seconds > 0 {
+            let message = format!("waiting {seconds} s for traffic to return to it");
+            self.record(DeactivatingMaintenanceMode, Step::Note, message)?;
+            self.sleep(seconds).await;
+        }
+        Ok(())
+    }
+
+    /// Sleeps `seconds` of the job's clock.
+    async fn sleep(&self, seconds: u32) {
+        tokio::time::sleep(std::time::Duration::from_secs_f64(f64::from(seconds) / self.ctx.time_scale)).await;
+    }
+
     async fn cancel_to_service(&self) -> Result<DeviceState, JournalError> {
         let message = "cancelled before the image upgrade; returning to service";
         self.record(DeactivatingMaintenanceMode, Step::Undrain, message)?;
         if let Err(e) = retry_once(|| self.ctx.driver.set_maintenance(self.device(), false)).await {
             return self.fail(MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"));
         }
+        self.wait_for_undrain().await?;
         self.record(Cancelled, Step::InService, "cancelled; not upgraded, back in service")?;
         Ok(Cancelled)
     }
@@ -278,7 +312,7 @@ impl<D: Driver> Walk<'_, D> {
         let converge = self.item.convergence_seconds;
         let message = format!("waiting {converge} s for its protocols to converge before the post-upgrade check");
         self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
-        tokio::time::sleep(std::time::Duration::from_secs_f64(f64::from(converge) / ctx.time_scale)).await;
+        self.sleep(converge).await;
         Ok(None)
     }
 
@@ -291,6 +325,7 @@ impl<D: Driver> Walk<'_, D> {
         if let Err(e) = retry_once(|| self.ctx.driver.set_maintenance(self.device(), false)).await {
             return self.fail(MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"));
         }
+        self.wait_for_undrain().await?;
         let message = format!("upgraded to {} and back in service", self.item.image.version);
         self.record(MaintenanceModeDeactivated, Step::InService, message)?;
         Ok(MaintenanceModeDeactivated)

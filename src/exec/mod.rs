@@ -47,6 +47,12 @@ pub struct WorkItem {
     /// planner's figure): the post-upgrade check waits this long, so the device is back in use
     /// before maintenance mode is lifted and the next batch starts.
     pub convergence_seconds: u32,
+    /// Seconds traffic takes to move off the device once maintenance mode is committed (its
+    /// role's `drain_seconds`): nothing disruptive happens before they have passed.
+    pub drain_seconds: u32,
+    /// Seconds traffic takes to come back once maintenance mode is lifted (`undrain_seconds`):
+    /// the device is done, and the next batch may start, only after them.
+    pub undrain_seconds: u32,
 }
 
 /// The job's clock: wall-clock Unix seconds, and seconds since the job started on the job's own

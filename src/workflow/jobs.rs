@@ -139,13 +139,15 @@ pub fn work(
             .fabric
             .lookup(&device.device)
             .map_or(crate::model::Role::Leaf, |id| scenario.fabric.device(id).role);
-        let convergence_seconds = scenario.timing.phases(role).convergence_seconds;
+        let phases = scenario.timing.phases(role);
         batches[index].push(WorkItem {
             device: device.device.clone(),
             image: image.clone(),
             started,
             pending_is_ours,
-            convergence_seconds,
+            convergence_seconds: phases.convergence_seconds,
+            drain_seconds: phases.drain_seconds,
+            undrain_seconds: phases.undrain_seconds,
         });
     }
     batches.retain(|b| !b.is_empty());
