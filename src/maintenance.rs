@@ -7,9 +7,14 @@
 //! - BGP graceful shutdown (RFC 8326, `bgp_graceful_shutdown`, on by default):
 //!   `set protocols bgp graceful-shutdown sender`, so peers move their traffic to other paths
 //!   while the session stays up;
-//! - every server-facing LAG disabled (`disable_server_lags`, on by default):
-//!   `set interfaces aeN disable`, so multihomed servers move to their other leaf, and servers
-//!   with no other leaf are cut off until maintenance mode ends;
+//! - every multihomed server's LAG disabled (`disable_server_lags`, on by default): the device's
+//!   LACP bundles that carry an EVPN Ethernet segment (`interfaces aeN esi ...` in its
+//!   configuration, an ESI-LAG) get `set interfaces aeN disable`, so those servers move to their
+//!   other leaf before the reboot. Bundles without an ESI are left alone: a single-homed server
+//!   has no other leaf (disabling its bundle would only cut it off for longer), and uplinks or
+//!   links to the world beyond a border leaf are not servers' at all. A bundle an operator had
+//!   already disabled stays as it was; the ones hitless disables are recorded on the device
+//!   (`apply-macro hitless-restore lag-aeN`) and only those are enabled again;
 //! - `extra` lines a fabric adds (`set` lines, removed again with `delete` on the way out),
 //!   committed as given and not modelled by the simulator;
 //! - on a box with two routing engines, graceful Routing Engine switchover (GRES) and nonstop
@@ -29,7 +34,7 @@ pub const MARKER: &str = "apply-macro hitless-maintenance active";
 pub struct MaintenanceMode {
     /// BGP graceful shutdown towards the device's peers.
     pub bgp_graceful_shutdown: bool,
-    /// The device's server-facing LAGs disabled.
+    /// The device's multihomed servers' LAGs (ESI-LAGs) disabled.
     pub disable_server_lags: bool,
     /// More `set` lines the fabric's practice adds; not modelled by the simulator.
     pub extra: Vec<String>,
@@ -46,8 +51,9 @@ impl Default for MaintenanceMode {
 pub struct Effects {
     /// Other switches route around the device where they can, once BGP converges.
     pub fabric_avoids: bool,
-    /// The device's links to its servers are down: servers with another leaf move at once, those
-    /// with none are cut off until maintenance mode ends.
+    /// The device's links to its multihomed servers are down: those servers move to their other
+    /// leafs at once (and are cut off if every one of their leafs is in maintenance mode).
+    /// Single-homed servers and the world beyond a border leaf keep their links.
     pub servers_cut: bool,
 }
 
@@ -92,11 +98,24 @@ fn statements<'a>(committed: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> 
     committed.into_iter().map(|s| s.trim()).map(|s| s.strip_prefix("set ").unwrap_or(s)).collect()
 }
 
-/// The `set`/`delete` lines that turn `mode` on, given the device's server-facing LAGs and its
-/// committed configuration (statements, with or without `set `).
+/// True when the configuration gives bundle `lag` an EVPN Ethernet segment (an ESI-LAG to a
+/// multihomed server).
+fn has_esi(committed: &[&str], lag: &str) -> bool {
+    let prefix = format!("interfaces {lag} esi ");
+    committed.iter().any(|s| s.starts_with(&prefix))
+}
+
+/// The restore-macro key recording that maintenance mode disabled bundle `lag`.
+fn lag_key(lag: &str) -> String {
+    format!("lag-{lag}")
+}
+
+/// The `set`/`delete` lines that turn `mode` on, given the device's LACP bundles (as
+/// `get-lacp-interface-information` lists them) and its committed configuration (statements,
+/// with or without `set `). Of the bundles, only ESI-LAGs not already disabled are disabled.
 pub fn enter_lines<'a>(
     mode: &MaintenanceMode,
-    server_lags: impl IntoIterator<Item = &'a str>,
+    lags: impl IntoIterator<Item = &'a str>,
     committed: impl IntoIterator<Item = &'a str>,
 ) -> Vec<String> {
     let committed = statements(committed);
@@ -105,7 +124,13 @@ pub fn enter_lines<'a>(
         lines.push(format!("set {GRACEFUL_SHUTDOWN}"));
     }
     if mode.disable_server_lags {
-        lines.extend(server_lags.into_iter().filter(|l| is_lag(l)).map(|l| format!("set {}", disable_statement(l))));
+        for lag in lags.into_iter().filter(|l| is_lag(l) && has_esi(&committed, l)) {
+            let disable = disable_statement(lag);
+            if !committed.contains(&disable.as_str()) {
+                lines.push(format!("set {disable}"));
+                lines.push(format!("set {RESTORE_MACRO} {}", lag_key(lag)));
+            }
+        }
     }
     lines.extend(mode.extra.iter().map(|l| l.trim().to_string()));
     // NSR needs GRES, so both go in one commit; the macro says which to bring back.
@@ -119,21 +144,23 @@ pub fn enter_lines<'a>(
 }
 
 /// The lines that turn `mode` off, given the device's committed configuration as statements
-/// (`set` lines with or without the `set `): graceful shutdown removed, every LAG that
-/// maintenance mode disabled enabled again, the extra lines deleted, and GRES and NSR back if
-/// they were on.
+/// (`set` lines with or without the `set `): graceful shutdown removed, the bundles maintenance
+/// mode disabled (as the device's restore macro records them) enabled again, the extra lines
+/// deleted, and GRES and NSR back if they were on.
 pub fn leave_lines<'a>(mode: &MaintenanceMode, committed: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let committed = statements(committed);
     let mut lines = vec![format!("delete {MARKER}"), format!("delete {GRACEFUL_SHUTDOWN}")];
     lines.extend(mode.extra.iter().filter_map(|l| l.trim().strip_prefix("set ")).map(|s| format!("delete {s}")));
+    let mut restoring = false;
+    let recorded = format!("{RESTORE_MACRO} lag-");
     for statement in &committed {
-        if let Some(lag) = statement.strip_prefix("interfaces ").and_then(|r| r.strip_suffix(" disable"))
+        if let Some(lag) = statement.strip_prefix(&recorded)
             && is_lag(lag)
         {
-            lines.push(format!("delete {statement}"));
+            lines.push(format!("delete {}", disable_statement(lag)));
+            restoring = true;
         }
     }
-    let mut restoring = false;
     for (statement, key) in REDUNDANCY {
         if committed.contains(&format!("{RESTORE_MACRO} {key}").as_str()) {
             lines.push(format!("set {statement}"));
@@ -169,19 +196,28 @@ mod tests {
     #[test]
     fn leaving_undoes_exactly_what_entering_did() {
         let mode = MaintenanceMode::default();
-        let on = enter_lines(&mode, ["ae0", "ae1", "et-0/0/48"], []);
+        // ae0 and ae1 are ESI-LAGs; ae2 (a single-homed server's) and ae9 (to the WAN) have no
+        // ESI; ae1 was already disabled by an operator.
+        let before = [
+            "interfaces ae0 esi 00:11:22:33:44:55:66:77:88:99",
+            "interfaces ae0 esi all-active",
+            "interfaces ae1 esi 00:11:22:33:44:55:66:77:88:aa",
+            "interfaces ae1 disable",
+            "interfaces ae2 aggregated-ether-options lacp active",
+            "interfaces xe-0/0/3 disable",
+        ];
+        let on = enter_lines(&mode, ["ae0", "ae1", "ae2", "ae9", "et-0/0/48"], before);
         assert_eq!(
             on,
             [
                 "set apply-macro hitless-maintenance active",
                 "set protocols bgp graceful-shutdown sender",
                 "set interfaces ae0 disable",
-                "set interfaces ae1 disable"
+                "set apply-macro hitless-restore lag-ae0",
             ]
         );
         assert!(is_on(on.iter().map(String::as_str)));
-        // An operator's own disabled physical port is not touched on the way out.
-        let committed = [on.as_slice(), &["set interfaces xe-0/0/3 disable".to_string()]].concat();
+        let committed: Vec<String> = before.iter().map(|s| s.to_string()).chain(on.iter().cloned()).collect();
         let off = leave_lines(&mode, committed.iter().map(String::as_str));
         assert_eq!(
             off,
@@ -189,8 +225,9 @@ mod tests {
                 "delete apply-macro hitless-maintenance active",
                 "delete protocols bgp graceful-shutdown sender",
                 "delete interfaces ae0 disable",
-                "delete interfaces ae1 disable"
-            ]
+                "delete apply-macro hitless-restore",
+            ],
+            "the operator's ae1 and xe-0/0/3 stay disabled"
         );
         assert!(!is_on(["set interfaces ae0 disable"]));
     }

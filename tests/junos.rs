@@ -201,6 +201,7 @@ async fn maintenance_mode_is_a_confirmed_configuration_change() {
     let (_store, scenario) = setup(dir.path(), "");
     let lab = lab_for(&scenario);
     let driver = driver(&lab);
+    let before = lab.device("leaf1").unwrap().committed;
     driver.set_maintenance("leaf1", true).await.unwrap();
     let emulated = lab.device("leaf1").unwrap();
     assert!(emulated.in_maintenance());
@@ -212,7 +213,7 @@ async fn maintenance_mode_is_a_confirmed_configuration_change() {
     assert_eq!(health.lacp_down, Some(Vec::new()), "disabled LAGs are not counted as down");
     driver.set_maintenance("leaf1", false).await.unwrap();
     let emulated = lab.device("leaf1").unwrap();
-    assert!(!emulated.in_maintenance() && emulated.committed.is_empty(), "{:?}", emulated.committed);
+    assert!(!emulated.in_maintenance() && emulated.committed == before, "{:?}", emulated.committed);
     // An inline image cannot be installed: there is no checksum to verify.
     let mut inline = scenario.images[0].clone();
     inline.catalog = None;
@@ -448,4 +449,86 @@ async fn a_pending_install_hitless_did_not_make_stops_the_device_untouched() {
     let emulated = lab.device("leaf2").unwrap();
     assert!(!emulated.in_maintenance());
     assert_eq!((emulated.engines[0].installs, emulated.engines[0].pending.as_deref()), (0, Some("19.1R1")));
+}
+
+/// One description of maintenance mode: what the driver commits on a device, read back as the
+/// device acts on it (graceful shutdown configured, every server-facing bundle disabled), is
+/// exactly what the simulator is told maintenance mode does, for every way a fabric sets it up.
+#[tokio::test(start_paused = true)]
+async fn the_maintenance_mode_the_driver_commits_is_the_one_the_simulator_plays() {
+    use hitless::maintenance::{Effects, GRACEFUL_SHUTDOWN};
+    for mode in [
+        "{}",
+        "{bgp_graceful_shutdown: false}",
+        "{disable_server_lags: false}",
+        "{bgp_graceful_shutdown: false, disable_server_lags: false, extra: ['set protocols lldp disable']}",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, scenario) =
+            setup_fabric(dir.path(), &FABRIC.replace("upgrade:\n", &format!("upgrade:\n  maintenance: {mode}\n")), "");
+        let lab = lab_for(&scenario);
+        let settings = JunosSettings { maintenance: scenario.maintenance.clone(), ..JunosSettings::default() };
+        let driver = JunosDriver::new(InMemory(Arc::clone(&lab)), settings);
+        // The device says which of its bundles are ESI-LAGs (multihomed servers'): its own
+        // configuration, not the driver's idea of it.
+        let esi = |device: &hitless::lab::LabDevice, lag: &str| {
+            device.committed.iter().any(|l| l.starts_with(&format!("interfaces {lag} esi ")))
+        };
+        for name in ["leaf1", "bl1"] {
+            driver.set_maintenance(name, true).await.unwrap();
+            let drained = lab.device(name).unwrap();
+            let lags = lab.server_lags(name);
+            let (segments, others): (Vec<&String>, Vec<&String>) = lags.iter().partition(|lag| esi(&drained, lag));
+            let effects = scenario.maintenance.effects();
+            assert_eq!(drained.committed.contains(GRACEFUL_SHUTDOWN), effects.fabric_avoids, "{mode} {name}");
+            if name == "leaf1" {
+                assert!(!segments.is_empty(), "{name} has multihomed servers");
+                let observed = Effects {
+                    fabric_avoids: drained.committed.contains(GRACEFUL_SHUTDOWN),
+                    servers_cut: segments.iter().all(|lag| drained.is_disabled(lag)),
+                };
+                assert_eq!(observed, effects, "{mode} {name}: {:?}", drained.committed);
+            }
+            assert!(others.iter().all(|lag| !drained.is_disabled(lag)), "{mode} {name}: only ESI-LAGs go down");
+            for line in &scenario.maintenance.extra {
+                assert!(drained.committed.contains(line.trim_start_matches("set ")), "{mode}: {line}");
+            }
+            driver.set_maintenance(name, false).await.unwrap();
+            let back = lab.device(name).unwrap();
+            assert!(!back.in_maintenance() && !back.committed.contains(GRACEFUL_SHUTDOWN), "{mode}");
+            assert!(lags.iter().all(|lag| !back.is_disabled(lag)), "{mode}");
+            assert!(!back.committed.iter().any(|l| l.starts_with("apply-macro")), "{mode}: {:?}", back.committed);
+            assert!(scenario.maintenance.extra.iter().all(|l| !back.committed.contains(l.trim_start_matches("set "))));
+        }
+        assert!(lab.server_lags("bl1").contains(&hitless::lab::WAN_LAG.to_string()), "a border leaf's WAN bundle");
+    }
+}
+
+/// The lab's `hang`: the device keeps its connections and answers nothing, so the driver's
+/// timeout ends the call; the device ends in the state of the phase it hung in, and its
+/// neighbours' BGP sessions to it are down (BFD would see it).
+#[tokio::test(start_paused = true)]
+async fn a_hung_lab_device_times_out_where_it_hung_and_its_peers_see_it_down() {
+    let cases = [
+        ("maintenance", DeviceState::MaintenanceModeFailure, "did not finish within 60 s", false),
+        ("install", DeviceState::HitlessImageUpgradeFailed, "did not finish within", true),
+        ("post-check", DeviceState::HealthCheckFailed, "did not finish within 60 s", true),
+    ];
+    for (at, expected, reason, drained) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, scenario) = setup(dir.path(), &format!("faults:\n  - {{device: leaf3, kind: hang, at: {at}}}\n"));
+        let lab = lab_for(&scenario);
+        let (state, devices) = upgrade(store, &scenario, &lab).await;
+        assert_eq!(state, JobState::Halted, "{at}");
+        let leaf3 = devices.iter().find(|d| d.device == "leaf3").unwrap();
+        assert_eq!(leaf3.state, expected, "{at}: {}", leaf3.message);
+        assert!(leaf3.message.contains(reason), "{at}: {}", leaf3.message);
+        let hung = lab.device("leaf3").unwrap();
+        assert!(hung.hung, "{at}");
+        assert_eq!(hung.in_maintenance(), drained, "{at}");
+        assert!(!lab.is_up("leaf3"), "{at}");
+        let report = driver(&lab).health("spine1", &scenario.images[0]).await.unwrap();
+        let down = report.bgp_peers.unwrap().iter().filter(|p| !p.established).count();
+        assert_eq!(down, 1, "{at}: spine1 sees exactly its session to leaf3 down");
+    }
 }

@@ -171,3 +171,156 @@ fn the_checker_catches_broken_plans() {
     }
     assert_eq!(violations.len(), expected.len(), "{violations:#?}");
 }
+
+/// A random 3- or 5-stage fabric for the traffic model, random flows (rates up to 1.5 link
+/// capacities, so links overload), and random switch actions.
+#[derive(Debug, Clone)]
+struct RandomRun {
+    spines: usize,
+    super_spines: usize,
+    /// Per leaf, a bit mask of the spines it links to (0 means all).
+    uplinks: Vec<u8>,
+    /// Per endpoint, a bit mask of the leafs it attaches to (0 means the first).
+    endpoints: Vec<u8>,
+    /// (source, destination, Gbps) as endpoint indices.
+    flows: Vec<(usize, usize, f64)>,
+    /// (switch index, action kind, at seconds).
+    actions: Vec<(usize, u8, u64)>,
+    drain_access: bool,
+    core_isolation: bool,
+    hash: bool,
+    reflectors: usize,
+}
+
+fn random_run() -> impl Strategy<Value = RandomRun> {
+    (1usize..=4, 0usize..=2, 2usize..=6, 2usize..=6).prop_flat_map(|(spines, super_spines, leafs, endpoints)| {
+        let switches = spines + super_spines + leafs;
+        (
+            Just(spines),
+            Just(super_spines),
+            prop::collection::vec(0u8..16, leafs),
+            prop::collection::vec(0u8..64, endpoints),
+            prop::collection::vec((0..endpoints, 0..endpoints, 1.0f64..150.0), 1..12),
+            prop::collection::vec((0..switches, 0u8..5, 0u64..200), 0..16),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            0usize..=2,
+        )
+            .prop_map(
+                |(
+                    spines,
+                    super_spines,
+                    uplinks,
+                    endpoints,
+                    flows,
+                    actions,
+                    drain_access,
+                    core_isolation,
+                    hash,
+                    reflectors,
+                )| RandomRun {
+                    spines,
+                    super_spines,
+                    uplinks,
+                    endpoints,
+                    flows,
+                    actions,
+                    drain_access,
+                    core_isolation,
+                    hash,
+                    reflectors,
+                },
+            )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Congestion is counted once along a path and blackholes take only what is sent: no flow
+    /// ever loses more than it offered over the run, whatever the fabric, the flows and what is
+    /// done to the switches; and nothing is lost when nothing is done and no link is full.
+    #[test]
+    fn no_flow_loses_more_than_it_sends(run in random_run()) {
+        use hitless_sim::{Action, Detect, Drain, FlowSpec, SimTime, Simulation, Timers, Topology};
+        let mut topology = Topology::new();
+        let leafs: Vec<_> = (0..run.uplinks.len()).map(|i| topology.add_node(format!("leaf{i}"), 1)).collect();
+        let spines: Vec<_> = (0..run.spines).map(|i| topology.add_node(format!("spine{i}"), 2)).collect();
+        let supers: Vec<_> = (0..run.super_spines).map(|i| topology.add_node(format!("super{i}"), 3)).collect();
+        for (leaf, mask) in leafs.iter().zip(&run.uplinks) {
+            for (i, spine) in spines.iter().enumerate() {
+                if *mask == 0 || mask & (1 << i) != 0 {
+                    topology.add_link(*leaf, *spine, 100.0);
+                }
+            }
+        }
+        for spine in &spines {
+            for upper in &supers {
+                topology.add_link(*spine, *upper, 100.0);
+            }
+        }
+        let endpoints: Vec<_> = run
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, mask)| {
+                let mut attached: Vec<_> =
+                    leafs.iter().enumerate().filter(|(l, _)| mask & (1 << l) != 0).map(|(_, n)| *n).collect();
+                if attached.is_empty() {
+                    attached.push(leafs[0]);
+                }
+                topology.add_endpoint(format!("e{i}"), &attached, 100.0, Detect::Access)
+            })
+            .collect();
+        let flows: Vec<FlowSpec> = run
+            .flows
+            .iter()
+            .filter(|(s, d, _)| s != d)
+            .map(|&(s, d, rate)| FlowSpec { src: endpoints[s], dst: endpoints[d], rate_gbps: rate })
+            .collect();
+        prop_assume!(!flows.is_empty());
+        let switches: Vec<_> = leafs.iter().chain(&spines).chain(&supers).copied().collect();
+        let timers = Timers {
+            drain_convergence_ms: 10_000,
+            link_down_ms: 50,
+            fabric_detect_ms: 900,
+            access_detect_ms: 3_000,
+            up_convergence_ms: 30_000,
+            core_isolation_ms: run.core_isolation.then_some(1_000),
+        };
+        let mut sim = Simulation::with_ecmp(topology, flows.clone(), timers, 7, run.hash);
+        sim.set_drain(Drain { fabric: true, access: run.drain_access });
+        sim.set_control_plane(spines.iter().take(run.reflectors).copied().collect(), 90_000);
+        for &(switch, kind, at) in &run.actions {
+            let node = switches[switch];
+            let action = match kind {
+                0 => Action::Drain(node),
+                1 => Action::Undrain(node),
+                2 => Action::Down(node),
+                3 => Action::Hang(node),
+                _ => Action::Up(node),
+            };
+            sim.schedule(SimTime::from_secs(at), action);
+        }
+        sim.schedule(SimTime::from_secs(300), Action::Probe(0));
+        let outcome = sim.run();
+        let seconds = outcome.end.secs_f64();
+        for (flow, loss) in flows.iter().zip(&outcome.losses) {
+            let offered = flow.rate_gbps * seconds;
+            prop_assert!(loss.blackhole_gbit >= 0.0 && loss.congestion_gbit >= 0.0, "{loss:?}");
+            prop_assert!(
+                loss.total_gbit() <= offered * (1.0 + 1e-9) + 1e-9,
+                "{flow:?} lost {} Gbit of the {offered} it sent: {loss:?}", loss.total_gbit()
+            );
+        }
+        for (flow, baseline) in flows.iter().zip(&outcome.baseline_loss_gbps) {
+            prop_assert!(*baseline <= flow.rate_gbps * (1.0 + 1e-9), "{flow:?} baseline {baseline}");
+        }
+        if run.actions.is_empty() {
+            for (loss, baseline) in outcome.losses.iter().zip(&outcome.baseline_loss_gbps) {
+                prop_assert!((loss.total_gbit() - baseline * seconds).abs() <= 1e-6 * (1.0 + loss.total_gbit()));
+            }
+        }
+    }
+}

@@ -12,6 +12,9 @@ mod validate;
 // `hitless simulate`: verdicts, causes, foreign plans, seeds and expectations.
 mod simulate;
 
+// The simulator against hand calculations, written out in each test.
+mod fidelity;
+
 // `hitless image`: the catalog and the state store, crash and concurrency included.
 mod image;
 

@@ -128,6 +128,40 @@ fn faults_end_in_the_right_state_with_the_reason_in_the_logs() {
     }
 }
 
+/// A hung device (links up, answering nothing) at each phase: the call times out, the device
+/// ends in the state of the phase it hung in, the job halts, and the simulator replays the same
+/// fault as a halt after the batch.
+#[test]
+fn a_hung_device_times_out_where_it_hung_and_halts_the_job() {
+    let cases = [
+        ("health-check", "Health Check Failed", "does not answer", false),
+        ("maintenance", "Maintenance Mode Failure", "maintenance mode did not finish within 60 s", false),
+        ("image-copy", "Hitless Image Upgrade Failed", "image copy did not finish within 60 s", true),
+        ("install", "Hitless Image Upgrade Failed", "package install did not finish within 60 s", true),
+        ("reboot", "Hitless Image Upgrade Failed", "boot did not finish within", true),
+        ("post-check", "Health Check Failed", "health check did not finish within 60 s", true),
+    ];
+    for (at, state, reason, in_maintenance) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = scenario_with(dir.path(), &format!("faults:\n  - {{device: leaf3, kind: hang, at: {at}}}\n"));
+        let (code, _, last) = upgrade(dir.path(), &scenario, &[]);
+        assert_eq!(code, 1, "{at}: halted safely");
+        assert_eq!(last["outcome"], "halted", "{at}");
+        let (final_, message) = final_state(&last, "leaf3");
+        assert_eq!(final_, state, "{at}: {message}");
+        assert!(message.contains(reason), "{at}: {message}");
+        assert_eq!(final_state(&last, "leaf2").0, "Pending", "{at}: the next batch never starts");
+        let devices = fleet(dir.path(), "small-2spine-4leaf");
+        assert_eq!(devices["leaf3"]["hung"], true, "{at}");
+        assert_eq!(devices["leaf3"]["maintenance"], in_maintenance, "{at}");
+        let simulated = crate::util::hitless(&["simulate", &scenario, "--format", "json"]);
+        let report: serde_json::Value = serde_json::from_str(&simulated.stdout).unwrap();
+        let warnings = report["warnings"].to_string();
+        assert!(warnings.contains("leaf3 (Hang at"), "{at}: {warnings}");
+        assert_eq!(report["batches"].as_array().unwrap().len(), 1, "{at}: the simulation halts after the batch too");
+    }
+}
+
 #[test]
 fn recoverable_faults_do_not_stop_the_job() {
     for (fault, note) in [

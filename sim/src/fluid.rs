@@ -43,17 +43,50 @@ pub struct Status {
     pub forwarding: bool,
     /// As other switches see it, as a next hop.
     pub fabric: View,
-    /// As endpoints see it (sending to it), and as switches see its attachment to its endpoints
-    /// (delivering through it). Only tier-1 switches have endpoints.
+    /// As multihomed endpoints (servers on an ESI-LAG) see it when sending to it, and as switches
+    /// see its attachment to them when delivering. Only tier-1 switches have endpoints.
     pub access: View,
-    /// False while its links to its endpoints are down (disabled in maintenance mode, isolated
-    /// from the core, rebooting): traffic for them that reaches it is lost.
+    /// As single-homed endpoints see it (and switches its attachment to them): their link only
+    /// goes when the switch does.
+    pub lone: View,
+    /// False while its links to its multihomed endpoints are down (disabled in maintenance mode,
+    /// isolated from the core, rebooting): their traffic that reaches it is lost.
     pub attached: bool,
 }
 
 impl Status {
     /// In service.
-    pub const UP: Status = Status { forwarding: true, fabric: View::Use, access: View::Use, attached: true };
+    pub const UP: Status =
+        Status { forwarding: true, fabric: View::Use, access: View::Use, lone: View::Use, attached: true };
+}
+
+/// How an endpoint is attached, and so which of a switch's views it goes by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Attachment {
+    /// The world beyond border leafs, over routed links: the fabric view.
+    World,
+    /// A server on two or more switches (an ESI-LAG): the access view.
+    Multihomed,
+    /// A server on one switch: the lone view.
+    Single,
+}
+
+impl Attachment {
+    fn of(endpoint: &crate::topology::Endpoint) -> Attachment {
+        match endpoint.detect {
+            Detect::Fabric => Attachment::World,
+            Detect::Access if endpoint.attachments.len() > 1 => Attachment::Multihomed,
+            Detect::Access => Attachment::Single,
+        }
+    }
+
+    fn view(self, status: &Status) -> View {
+        match self {
+            Attachment::World => status.fabric,
+            Attachment::Multihomed => status.access,
+            Attachment::Single => status.lone,
+        }
+    }
 }
 
 /// How a switch splits traffic over equally good next hops.
@@ -244,9 +277,9 @@ struct Spread {
     blackhole_fraction: f64,
     cause: Option<(NodeId, f64)>,
     delivered: f64,
-    degraded: bool,
     /// Destination switches that relayed the traffic on: it never goes back to them.
     relayed: Vec<NodeId>,
+    degraded: bool,
 }
 
 /// The fluid model: topology, switch status, flows and their accounting.
@@ -261,6 +294,8 @@ pub struct Fluid {
     state: Vec<ClassState>,
     summary: Vec<Summary>,
     dests: Vec<Vec<NodeId>>,
+    /// Per destination group, how its endpoints are attached.
+    dest_kinds: Vec<Attachment>,
     /// Per link: offered load, level on paths, and the switch whose classes can cross it.
     offered: Vec<f64>,
     level: Vec<u8>,
@@ -298,16 +333,19 @@ pub struct Fluid {
 impl Fluid {
     /// Builds the model with every switch up and every flow spread.
     pub fn new(topology: Topology, flows: Vec<FlowSpec>, ecmp: Ecmp) -> Fluid {
-        let mut dest_ids: HashMap<Vec<NodeId>, u32> = HashMap::new();
+        let mut dest_ids: HashMap<(Vec<NodeId>, Attachment), u32> = HashMap::new();
         let mut dests = Vec::new();
+        let mut dest_kinds = Vec::new();
         let mut class_ids: HashMap<(u32, u32, u32, u64), u32> = HashMap::new();
         let mut classes: Vec<Class> = Vec::new();
         let mut flow_class = Vec::with_capacity(flows.len());
         for (index, flow) in flows.iter().enumerate() {
             let mut leafs: Vec<NodeId> = topology.endpoint(flow.dst).attachments.iter().map(|a| a.0).collect();
             leafs.sort_unstable();
-            let dest = *dest_ids.entry(leafs.clone()).or_insert_with(|| {
+            let kind = Attachment::of(topology.endpoint(flow.dst));
+            let dest = *dest_ids.entry((leafs.clone(), kind)).or_insert_with(|| {
                 dests.push(leafs);
+                dest_kinds.push(kind);
                 (dests.len() - 1) as u32
             });
             // A hashed flow is its own class: it takes its own path.
@@ -377,6 +415,7 @@ impl Fluid {
             flow_class,
             classes,
             dests,
+            dest_kinds,
         };
         fluid.index_paths();
         for class in 0..fluid.classes.len() {
@@ -404,8 +443,8 @@ impl Fluid {
                 hops.clear();
                 let leafs = &self.dests[dest as usize];
                 if leafs.binary_search(&node).is_ok() {
-                    // A destination switch may relay up, when its own links to the destination
-                    // are down.
+                    // A destination switch may relay up, when its own link to the destination
+                    // is down.
                     hops.extend_from_slice(&self.topology.up[node.0 as usize]);
                 } else {
                     hops_toward(&self.topology, leafs, node, &mut hops);
@@ -426,7 +465,7 @@ impl Fluid {
             return memo.reach;
         }
         let view = if self.dests[dest as usize].binary_search(&node).is_ok() {
-            self.status[node.0 as usize].access
+            self.dest_kinds[dest as usize].view(&self.status[node.0 as usize])
         } else {
             let (start, len) = self.hops(node, dest);
             let mut best = View::Withdrawn;
@@ -593,11 +632,8 @@ impl Fluid {
             return spread;
         }
         let source = self.topology.endpoint(src);
-        let detect = source.detect;
-        let access = |status: &Status| match detect {
-            Detect::Fabric => status.fabric,
-            Detect::Access => status.access,
-        };
+        let kind = Attachment::of(source);
+        let access = |status: &Status| kind.view(status);
         let best = source.attachments.iter().map(|a| access(&self.status[a.0.0 as usize])).max();
         let best = best.unwrap_or(View::Withdrawn);
         spread.degraded |= best != View::Use;
@@ -667,43 +703,67 @@ impl Fluid {
             return;
         }
         let is_dest = self.dests[dest as usize].binary_search(&node).is_ok();
-        if !is_dest && spread.relayed.is_empty() {
-            let decision = self.decision(node, dest);
-            spread.degraded |= decision.best != View::Use;
-            if decision.count == 0 {
-                spread.lose(decision.culprit, fraction);
-                return;
-            }
-            let hops = decision.start as usize..(decision.start + decision.len) as usize;
-            let count = decision.count as usize;
-            let pick = hash.map(|h| (mix(h ^ u64::from(node.0)) % count as u64) as usize);
-            let even = fraction / count as f64;
-            let mut seen = 0;
-            for index in hops {
-                if !self.hop_best[index] {
-                    continue;
-                }
-                let (hop, link) = self.hop_table[index];
-                let i = seen;
-                seen += 1;
-                let share = match pick {
-                    Some(p) if p != i => continue,
-                    Some(_) => fraction,
-                    None => even,
-                };
-                on_link(link, share);
-                let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
-                match next.iter_mut().find(|(n, _)| *n == hop) {
-                    Some(entry) => entry.1 += share,
-                    None => next.push((hop, share)),
-                }
-            }
+        if is_dest || !spread.relayed.is_empty() {
+            self.forward_off_the_beaten_path(node, fraction, dest, dst, is_dest, hash, survival, next, spread, on_link);
             return;
         }
+        let decision = self.decision(node, dest);
+        spread.degraded |= decision.best != View::Use;
+        if decision.count == 0 {
+            spread.lose(decision.culprit, fraction);
+            return;
+        }
+        let hops = decision.start as usize..(decision.start + decision.len) as usize;
+        let count = decision.count as usize;
+        let pick = hash.map(|h| (mix(h ^ u64::from(node.0)) % count as u64) as usize);
+        let even = fraction / count as f64;
+        let mut seen = 0;
+        for index in hops {
+            if !self.hop_best[index] {
+                continue;
+            }
+            let (hop, link) = self.hop_table[index];
+            let i = seen;
+            seen += 1;
+            let share = match pick {
+                Some(p) if p != i => continue,
+                Some(_) => fraction,
+                None => even,
+            };
+            on_link(link, share);
+            let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
+            match next.iter_mut().find(|(n, _)| *n == hop) {
+                Some(entry) => entry.1 += share,
+                None => next.push((hop, share)),
+            }
+        }
+    }
+
+    /// [`Fluid::forward`] at a destination switch, and for relayed traffic: delivers it, or,
+    /// when the switch's link to a multihomed destination is down, relays it over the fabric to
+    /// another switch the destination is attached to, as an EVPN leaf does for an Ethernet
+    /// segment whose local link went down (traffic from the world or a single-homed server can
+    /// still arrive there: they do not see the segment). Relayed traffic never goes back to a
+    /// switch that relayed it.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_off_the_beaten_path<F: FnMut(LinkId, f64)>(
+        &mut self,
+        node: NodeId,
+        fraction: f64,
+        dest: u32,
+        dst: EndpointId,
+        is_dest: bool,
+        hash: Option<u64>,
+        survival: Option<&[f64]>,
+        next: &mut Vec<(NodeId, f64)>,
+        spread: &mut Spread,
+        on_link: &mut F,
+    ) {
         let mut hops = std::mem::take(&mut self.scratch.hops);
         hops.clear();
         if is_dest {
-            if status.attached {
+            let multihomed = self.dest_kinds[dest as usize] == Attachment::Multihomed;
+            if !multihomed || self.status[node.0 as usize].attached {
                 let endpoint = self.topology.endpoint(dst);
                 let link = endpoint.attachments.iter().find(|a| a.0 == node).expect("destination attaches here").2;
                 on_link(link, fraction);
@@ -711,9 +771,6 @@ impl Fluid {
                 self.scratch.hops = hops;
                 return;
             }
-            // Its links to the destination are down: like an EVPN leaf whose local ESI link went
-            // down, it sends the traffic on over the fabric to another switch the destination is
-            // attached to, if there is one.
             let elsewhere = self.dests[dest as usize].iter().any(|d| {
                 let other = &self.status[d.0 as usize];
                 *d != node && other.attached && other.fabric != View::Withdrawn && !spread.relayed.contains(d)
@@ -729,9 +786,7 @@ impl Fluid {
             hops.extend_from_slice(&self.topology.up[node.0 as usize]);
         } else {
             hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
-            if !spread.relayed.is_empty() {
-                hops.retain(|(hop, _)| !spread.relayed.contains(hop));
-            }
+            hops.retain(|(hop, _)| !spread.relayed.contains(hop));
         }
         let mut ranked = std::mem::take(&mut self.scratch.ranked);
         ranked.clear();
@@ -929,18 +984,25 @@ impl Fluid {
         for &class in &affected {
             let rate = self.classes[class as usize].rate_gbps;
             let mut dropped: Vec<(LinkId, f64)> = Vec::new();
-            self.spread(class as usize, Some(&survival), &mut carried, &mut sole, &mut |link, fraction| {
-                let lost = fraction * rate * (1.0 - survival[link.0 as usize]);
-                if lost > 0.0 {
-                    dropped.push((link, lost));
-                }
-            });
+            // Spread with the links' survival, so what a blackhole further on takes is only what
+            // got through the congestion before it (never counted twice).
+            let spread =
+                self.spread(class as usize, Some(&survival), &mut carried, &mut sole, &mut |link, fraction| {
+                    let lost = fraction * rate * (1.0 - survival[link.0 as usize]);
+                    if lost > 0.0 {
+                        dropped.push((link, lost));
+                    }
+                });
             let total: f64 = dropped.iter().map(|d| d.1).sum();
             let cause = dropped.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|d| d.0);
             let state = &self.state[class as usize];
-            if (state.congestion_gbps - total).abs() > 1e-12 || state.congestion_cause != cause {
+            if (state.congestion_gbps - total).abs() > 1e-12
+                || state.congestion_cause != cause
+                || (state.blackhole_fraction - spread.blackhole_fraction).abs() > 1e-15
+            {
                 self.accrue(class as usize, now);
                 let state = &mut self.state[class as usize];
+                state.blackhole_fraction = spread.blackhole_fraction;
                 state.congestion_gbps = total;
                 state.congestion_cause = cause;
                 if let Some(link) = cause {

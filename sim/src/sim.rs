@@ -111,7 +111,8 @@ impl Change {
     fn between(old: &Status, new: &Status, tier_one: bool) -> Change {
         // Endpoints only look at tier-1 switches' access view.
         let (old_access, new_access) = if tier_one { (old.access, new.access) } else { (View::Use, View::Use) };
-        let views = [(old.fabric, new.fabric), (old_access, new_access)];
+        let (old_lone, new_lone) = if tier_one { (old.lone, new.lone) } else { (View::Use, View::Use) };
+        let views = [(old.fabric, new.fabric), (old_access, new_access), (old_lone, new_lone)];
         if views.iter().any(|(o, n)| n > o && *n == View::Use) {
             return Change::Better;
         }
@@ -336,9 +337,12 @@ impl Simulation {
         } else {
             View::Use
         };
-        let access = if switch.access_withdrawn || switch.isolated {
+        // Endpoint links taken down by the drain are down for the endpoints at once (they see the
+        // link go) and for the fabric (the switch withdraws its routes to them); once back up
+        // they are avoided until the undrain converges.
+        let access = if switch.access_withdrawn || switch.isolated || cut {
             View::Withdrawn
-        } else if cut || (switch.drain_seen && access_drain) {
+        } else if switch.drain_seen && access_drain {
             View::Avoid
         } else {
             View::Use
@@ -347,6 +351,7 @@ impl Simulation {
             forwarding: !switch.down && !switch.hung,
             fabric,
             access,
+            lone: if switch.access_withdrawn { View::Withdrawn } else { View::Use },
             attached: !cut && !switch.isolated && !switch.down,
         }
     }

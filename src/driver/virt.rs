@@ -67,6 +67,9 @@ pub struct VirtualDevice {
     pub installs: u32,
     /// True once the device has died for good (never-returns).
     pub dead: bool,
+    /// True once the device has hung (the `hang` fault): it answers nothing, for good.
+    #[serde(default)]
+    pub hung: bool,
     /// Faults that fire once and already fired.
     pub fired: Vec<String>,
 }
@@ -83,6 +86,7 @@ impl VirtualDevice {
             upgrades: 0,
             installs: 0,
             dead: false,
+            hung: false,
             fired: Vec::new(),
         };
         virtual_device.fill_engines(device);
@@ -118,6 +122,10 @@ impl VirtualDevice {
         }
     }
 }
+
+/// How long a call to a hung virtual device waits before it times out (the Junos driver's RPC
+/// timeout).
+pub const HUNG_TIMEOUT_SECONDS: u64 = 60;
 
 /// The virtual fleet.
 pub struct VirtualDriver {
@@ -201,6 +209,35 @@ impl VirtualDriver {
         fault_at(&self.faults, device, phase)
     }
 
+    /// A hung device answers nothing: the call waits [`HUNG_TIMEOUT_SECONDS`] and times out. A
+    /// `hang` fault at `phase` (when given) hangs the device here, for good.
+    async fn answers(
+        &self,
+        device: &str,
+        phase: Option<FaultPhase>,
+        operation: &'static str,
+    ) -> Result<(), DriverError> {
+        let hangs_now = phase.is_some_and(|p| self.fault(device, p) == Some(FaultKind::Hang));
+        let hung = {
+            let mut devices = self.devices.lock().expect("not poisoned");
+            let Some(state) = devices.get_mut(device) else { return Ok(()) };
+            if hangs_now && !state.hung {
+                state.hung = true;
+                self.save(&devices).map_err(|e| DriverError::Rejected {
+                    device: device.to_string(),
+                    operation,
+                    message: format!("virtual device state could not be saved to {}: {e}", self.path.display()),
+                })?;
+            }
+            devices.get(device).is_some_and(|d| d.hung)
+        };
+        if !hung {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs_f64(HUNG_TIMEOUT_SECONDS as f64 / self.speed)).await;
+        Err(DriverError::Timeout { device: device.to_string(), operation, seconds: HUNG_TIMEOUT_SECONDS })
+    }
+
     /// True (once) when an ssh-drop fault fires at `phase`.
     fn drop_once(&self, device: &str, phase: FaultPhase, operation: &'static str) -> Result<(), DriverError> {
         if self.fault(device, phase) != Some(FaultKind::SshDrop) {
@@ -262,6 +299,7 @@ fn facts_of(device: &str, state: &VirtualDevice) -> Facts {
 
 impl Driver for VirtualDriver {
     async fn facts(&self, device: &str) -> Result<Facts, DriverError> {
+        self.answers(device, None, "get facts").await?;
         self.update(device, "get facts", |d| facts_of(device, d))
     }
 
@@ -271,6 +309,7 @@ impl Driver for VirtualDriver {
             (d.upgrades > 0 || d.engines.iter().any(|e| e.pending.is_some()), names)
         })?;
         let phase = if post { FaultPhase::PostCheck } else { FaultPhase::HealthCheck };
+        self.answers(device, Some(phase), "health check").await?;
         self.drop_once(device, phase, "health check")?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut report = HealthReport::healthy(&names, 12_000_000_000);
@@ -283,6 +322,7 @@ impl Driver for VirtualDriver {
     }
 
     async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), DriverError> {
+        self.answers(device, on.then_some(FaultPhase::Maintenance), "maintenance mode").await?;
         self.drop_once(device, FaultPhase::Maintenance, "maintenance mode")?;
         if self.fault(device, FaultPhase::Maintenance) == Some(FaultKind::LockHeld) {
             return Err(DriverError::Rejected {
@@ -303,6 +343,7 @@ impl Driver for VirtualDriver {
     }
 
     async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {
+        self.answers(device, Some(FaultPhase::ImageCopy), "image copy").await?;
         self.drop_once(device, FaultPhase::ImageCopy, "image copy")?;
         self.pass(device, FaultPhase::ImageCopy, self.phases(device).image_copy_seconds).await;
         if self.fault(device, FaultPhase::ImageCopy) == Some(FaultKind::ChecksumMismatch) {
@@ -319,6 +360,7 @@ impl Driver for VirtualDriver {
     }
 
     async fn install(&self, device: &str, image: &Image, _facts: &Facts) -> Result<Installed, DriverError> {
+        self.answers(device, Some(FaultPhase::Install), "package install").await?;
         self.pass(device, FaultPhase::Install, self.phases(device).install_seconds).await;
         if self.fault(device, FaultPhase::Install) == Some(FaultKind::InstallFails) {
             return Err(DriverError::Rejected {
@@ -354,6 +396,7 @@ impl Driver for VirtualDriver {
     }
 
     async fn reboot(&self, device: &str, _facts: &Facts) -> Result<(), DriverError> {
+        self.answers(device, Some(FaultPhase::Reboot), "reboot").await?;
         let never = self.fault(device, FaultPhase::Reboot) == Some(FaultKind::NeverReturns);
         self.update(device, "reboot", |d| {
             let before = d.version.clone();
@@ -380,7 +423,8 @@ impl Driver for VirtualDriver {
         let reboot = self.phases(device).reboot_seconds;
         let slow = if self.fault(device, FaultPhase::Reboot) == Some(FaultKind::Slow) { 3 } else { 1 };
         let needed = u64::from(reboot) * slow;
-        if needed > deadline_seconds || self.devices.lock().expect("not poisoned").get(device).is_none_or(|d| d.dead) {
+        let gone = self.devices.lock().expect("not poisoned").get(device).is_none_or(|d| d.dead || d.hung);
+        if needed > deadline_seconds || gone {
             tokio::time::sleep(Duration::from_secs_f64(deadline_seconds as f64 / self.speed)).await;
             return Err(DriverError::Timeout {
                 device: device.to_string(),

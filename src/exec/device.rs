@@ -70,6 +70,13 @@ impl<D: Driver> Walk<'_, D> {
     async fn run(&mut self) -> Result<DeviceState, JournalError> {
         let facts = match self.first_facts().await {
             Ok(facts) => facts,
+            // Never touched by this job: nothing to undo, and nothing was upgraded.
+            Err(e) if !self.item.started => {
+                return self.fail(
+                    HealthCheckFailed,
+                    format!("cannot read the device's state: {e}; the device was not touched"),
+                );
+            }
             Err(e) => return self.fail(HitlessImageUpgradeFailed, format!("cannot read the device's state: {e}")),
         };
         let wanted = &self.item.image.version;
@@ -103,10 +110,10 @@ impl<D: Driver> Walk<'_, D> {
     /// The device's state at the start. A device that does not answer may be rebooting (a
     /// resumed job killed mid-reboot): wait for it, within the boot deadline, before calling it
     /// failed.
-    async fn first_facts(&self) -> Result<Facts, DriverError> {
+    async fn first_facts(&self) -> Result<Facts, String> {
         let (ctx, device) = (self.ctx, self.device());
         match ctx.driver.facts(device).await {
-            Err(e) if e.is_transport() => {
+            Err(first) if first.is_transport() => {
                 let nothing = Facts {
                     hostname: device.to_string(),
                     chassis: super::Chassis::Single,
@@ -114,9 +121,15 @@ impl<D: Driver> Walk<'_, D> {
                     maintenance: false,
                     pending_install: false,
                 };
-                ctx.driver.wait_for_boot(device, &nothing, ctx.boot_deadline_seconds).await
+                // It may be rebooting (a resumed job): give it the boot deadline to come back.
+                ctx.driver.wait_for_boot(device, &nothing, ctx.boot_deadline_seconds).await.map_err(|_| {
+                    format!(
+                        "the device does not answer ({first}), and did not within {} s after",
+                        ctx.boot_deadline_seconds
+                    )
+                })
             }
-            other => other,
+            other => other.map_err(|e| e.to_string()),
         }
     }
 

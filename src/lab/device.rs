@@ -42,6 +42,8 @@ pub struct LabDevice {
     pub rebooting: Vec<u32>,
     /// Never coming back.
     pub dead: bool,
+    /// Hung (the `hang` fault): its links stay up but it forwards and answers nothing, for good.
+    pub hung: bool,
     /// Committed configuration, as `set` lines without the `set `.
     pub committed: BTreeSet<String>,
     /// Candidate configuration while a change is under way.
@@ -89,6 +91,7 @@ impl LabDevice {
             down_until: None,
             rebooting: Vec::new(),
             dead: false,
+            hung: false,
             committed,
             candidate: None,
             lock: None,
@@ -140,9 +143,9 @@ impl LabDevice {
         self.candidate = None;
     }
 
-    /// True when the device answers.
+    /// True when the device answers (and, for its BGP peers, forwards).
     pub fn is_up(&self, now: u64) -> bool {
-        !self.dead && self.down_until.is_none_or(|until| now >= until)
+        !self.dead && !self.hung && self.down_until.is_none_or(|until| now >= until)
     }
 
     /// True when maintenance mode is committed.

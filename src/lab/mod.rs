@@ -58,10 +58,28 @@ impl Lab {
             let names = fabric.neighbours(id).iter().map(|n| fabric.device(*n).name.clone()).collect();
             neighbours.insert(device.name.clone(), names);
         }
-        for server in fabric.servers() {
+        // One LACP bundle per server on each of its leafs; a multihomed server's bundles carry
+        // its EVPN Ethernet segment (an ESI-LAG, the same ESI on every leaf), a single-homed
+        // server's carry none. A border leaf also has a bundle to the WAN router (no ESI): none
+        // of these but the ESI-LAGs may be disabled by maintenance mode.
+        for (index, server) in fabric.servers().iter().enumerate() {
             for leaf in &server.leafs {
-                let lags = server_lags.entry(fabric.device(*leaf).name.clone()).or_default();
-                lags.push(format!("ae{}", lags.len()));
+                let name = fabric.device(*leaf).name.clone();
+                let lags = server_lags.entry(name.clone()).or_default();
+                let lag = format!("ae{}", lags.len());
+                lags.push(lag.clone());
+                if server.leafs.len() > 1
+                    && let Some(device) = devices.get_mut(&name)
+                {
+                    let esi = format!("00:00:00:00:00:00:00:00:{:02x}:{:02x}", (index >> 8) & 0xff, index & 0xff);
+                    device.committed.insert(format!("interfaces {lag} esi {esi}"));
+                    device.committed.insert(format!("interfaces {lag} esi all-active"));
+                }
+            }
+        }
+        for device in fabric.devices() {
+            if device.critical_roles.contains(&crate::model::CriticalRole::DcGateway) {
+                server_lags.entry(device.name.clone()).or_default().push(WAN_LAG.to_string());
             }
         }
         let roles = fabric.devices().iter().map(|d| (d.name.clone(), d.role)).collect();
@@ -94,7 +112,24 @@ impl Lab {
         fault_at(&self.faults, device, phase)
     }
 
-    /// True while the device answers (not rebooting, not dead).
+    /// True when the device has hung: it accepts connections and answers nothing.
+    pub fn is_hung(&self, device: &str) -> bool {
+        self.devices.lock().expect("not poisoned").get(device).is_some_and(|d| d.hung)
+    }
+
+    /// The LACP bundles of `device` (one per server it attaches, and a border leaf's bundle to the
+    /// WAN), as its LACP reports them.
+    pub fn server_lags(&self, device: &str) -> Vec<String> {
+        self.server_lags.get(device).cloned().unwrap_or_default()
+    }
+
+    /// True while the device takes connections: it is up, or hung (it takes them and then says
+    /// nothing).
+    pub fn accepts(&self, device: &str) -> bool {
+        self.is_up(device) || self.is_hung(device)
+    }
+
+    /// True while the device answers (not rebooting, not dead, not hung).
     pub fn is_up(&self, device: &str) -> bool {
         let now = self.now_unix();
         self.devices.lock().expect("not poisoned").get(device).is_some_and(|d| d.is_up(now))
@@ -115,6 +150,9 @@ impl Lab {
     }
 }
 
+/// A border leaf's bundle to the WAN router: LACP, no ESI, never a server's.
+pub const WAN_LAG: &str = "ae90";
+
 /// Connects the Junos driver to lab devices in this process through in-memory pipes.
 pub struct InMemory(pub std::sync::Arc<Lab>);
 
@@ -122,7 +160,7 @@ impl crate::driver::junos::Connector for InMemory {
     type Stream = tokio::io::DuplexStream;
 
     async fn connect(&self, device: &str) -> std::io::Result<Self::Stream> {
-        if !self.0.is_up(device) {
+        if !self.0.accepts(device) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionRefused,
                 format!("{device}: connection refused"),
@@ -138,7 +176,7 @@ impl crate::driver::junos::Connector for InMemory {
     }
 
     async fn upload(&self, device: &str, local: &std::path::Path, directory: &str, name: &str) -> std::io::Result<()> {
-        if !self.0.is_up(device) {
+        if !self.0.accepts(device) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionRefused,
                 format!("{device}: connection refused"),

@@ -23,11 +23,17 @@ pub struct Reply {
     pub drop: bool,
     /// How long the device works before it answers (an install takes minutes).
     pub delay: std::time::Duration,
+    /// True when the device has hung: no reply, ever (the `hang` fault).
+    pub hang: bool,
 }
 
 impl Reply {
     fn ok(body: String) -> Reply {
-        Reply { body, close: false, drop: false, delay: std::time::Duration::ZERO }
+        Reply { body, close: false, drop: false, delay: std::time::Duration::ZERO, hang: false }
+    }
+
+    fn hang() -> Reply {
+        Reply { hang: true, ..Reply::ok(String::new()) }
     }
 }
 
@@ -57,6 +63,11 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
     };
     state.settle(now);
     let name = request.name.as_str();
+    let hangs = hang_phase(state, name).is_some_and(|phase| lab.fault(device, phase) == Some(FaultKind::Hang));
+    if state.hung || hangs {
+        state.hung = true;
+        return Reply::hang();
+    }
     let failing = lab.fault(device, phase_of(state)) == Some(FaultKind::HealthCheckFails);
     match name {
         "close-session" => Reply { body: "<ok/>".into(), close: true, ..Reply::ok(String::new()) },
@@ -82,7 +93,7 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
                 && state.fired.insert("ssh-drop:install".into());
             let role = lab.roles.get(device).copied().unwrap_or(crate::model::Role::Leaf);
             let seconds = lab.timing.phases(role).install_seconds;
-            Reply { body, close: drop, drop, delay: lab.real(seconds) }
+            Reply { body, close: drop, drop, delay: lab.real(seconds), hang: false }
         }
         "request-reboot" | "request-system-reboot" => reboot(lab, state, request, now),
         "get-bgp-summary-information" | "get-lacp-interface-information" => {
@@ -94,6 +105,38 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
             Reply::ok(body)
         }
         other => Reply::ok(rpc_error("operation-failed", "syntax error", Some(other))),
+    }
+}
+
+/// The phase of the upgrade a request belongs to, for the `hang` fault: the operation's own
+/// phase, and for reads, the health check before or after the upgrade.
+fn hang_phase(state: &LabDevice, request: &str) -> Option<FaultPhase> {
+    match request {
+        "close-session" => None,
+        "request-package-add" => Some(FaultPhase::Install),
+        "request-reboot" | "request-system-reboot" => Some(FaultPhase::Reboot),
+        "file-copy" | "get-checksum-information" => Some(FaultPhase::ImageCopy),
+        "lock-configuration" | "lock" | "load-configuration" | "commit-configuration"
+            if state.upgrades == 0 && !state.in_maintenance() =>
+        {
+            Some(FaultPhase::Maintenance)
+        }
+        // The health check's own reads (facts are read all along the upgrade, and belong to no
+        // phase): before the upgrade, or after the reboot into the new version.
+        "get-alarm-information"
+        | "get-system-alarm-information"
+        | "get-system-storage"
+        | "get-interface-information"
+        | "get-bgp-summary-information" => {
+            if state.upgrades > 0 {
+                Some(FaultPhase::PostCheck)
+            } else if !state.in_maintenance() && state.engines.iter().all(|e| e.pending.is_none()) {
+                Some(FaultPhase::HealthCheck)
+            } else {
+                None
+            }
+        }
+        _ => None,
     }
 }
 

@@ -17,6 +17,9 @@ pub async fn sink<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
 ) -> std::io::Result<()> {
     let mut stream = BufReader::new(stream);
+    if lab.is_hung(device) {
+        return super::server::hold_silently(&mut stream).await;
+    }
     stream.get_mut().write_all(&[0]).await?;
     let mut header = String::new();
     stream.read_line(&mut header).await?;

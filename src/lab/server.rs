@@ -19,6 +19,10 @@ const IDLE: Duration = Duration::from_secs(600);
 /// Serves `device` over `stream` until the client closes, the session ends, or the device
 /// reboots. A device that is down closes the stream at once, as a rebooting switch drops TCP.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(lab: &Lab, device: &str, mut stream: S) -> std::io::Result<()> {
+    if lab.is_hung(device) {
+        // A hung switch accepts the connection and says nothing: the client times out.
+        return hold_silently(&mut stream).await;
+    }
     if !lab.is_up(device) {
         return Ok(());
     }
@@ -38,7 +42,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(lab: &Lab, device: &str, m
     let both_11 = lab.base_11 && client_hello.contains(BASE_11);
     let framing = if both_11 { Framing::Chunked } else { Framing::EndOfMessage };
     while let Some(message) = read(&mut stream, &mut decoder, framing).await? {
-        let (reply, close, drop, delay) = answer(lab, device, session, &message);
+        let (reply, close, drop, delay, hang) = answer(lab, device, session, &message);
+        if hang {
+            unlock_on_exit(lab, device, session);
+            return hold_silently(&mut stream).await;
+        }
         tokio::time::sleep(delay).await;
         if drop {
             return Ok(());
@@ -55,7 +63,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(lab: &Lab, device: &str, m
 
 /// The reply to one message, whether the session ends after it, and whether the connection
 /// drops instead of replying (the `ssh-drop` fault).
-fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool, bool, Duration) {
+fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool, bool, Duration, bool) {
     let wrap = |attributes: &str, body: &str| {
         format!(
             "<rpc-reply xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" xmlns:junos=\"http://xml.juniper.net/junos/21.4R3/junos\"{attributes}>{body}</rpc-reply>"
@@ -65,7 +73,7 @@ fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool
         Ok(rpc) if rpc.name == "rpc" => rpc,
         Ok(other) => {
             let error = rpc::rpc_error("malformed-message", &format!("expected <rpc>, got <{}>", other.name), None);
-            return (wrap("", &error), false, false, Duration::ZERO);
+            return (wrap("", &error), false, false, Duration::ZERO, false);
         }
         Err(e) => {
             return (
@@ -73,6 +81,7 @@ fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool
                 false,
                 false,
                 Duration::ZERO,
+                false,
             );
         }
     };
@@ -90,10 +99,23 @@ fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool
             false,
             false,
             Duration::ZERO,
+            false,
         );
     };
-    let Reply { body, close, drop, delay } = rpc::handle(lab, device, session, request);
-    (wrap(&attributes, &body), close, drop, delay)
+    let Reply { body, close, drop, delay, hang } = rpc::handle(lab, device, session, request);
+    (wrap(&attributes, &body), close, drop, delay, hang)
+}
+
+/// Reads and ignores whatever the client sends until it gives up and closes: a hung device,
+/// whose sessions stay open and silent (no idle timeout either: a hung box closes nothing).
+pub(crate) async fn hold_silently<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<()> {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return Ok(()),
+            Ok(_) => {}
+        }
+    }
 }
 
 async fn read<S: AsyncRead + Unpin>(

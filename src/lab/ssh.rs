@@ -111,7 +111,7 @@ pub async fn start(
             // Bounded by the process's life; each connection is its own task.
             loop {
                 let Ok((socket, _)) = listener.accept().await else { continue };
-                if !lab.is_up(&device) {
+                if !lab.accepts(&device) {
                     drop(socket); // Rebooting: nobody answers.
                     continue;
                 }
@@ -145,7 +145,7 @@ pub async fn serve_connection<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    if !lab.is_up(device) {
+    if !lab.accepts(device) {
         return; // Rebooting: nobody answers.
     }
     let handler = DeviceSsh { lab, device: device.to_string(), auth, channels: HashMap::new() };
