@@ -4,18 +4,19 @@
 //! The caller schedules [`Action`]s (drain, undrain, down, hang, up, probe). The simulation adds
 //! the neighbours' reactions on [`Timers`]:
 //! - a drain is honoured after `drain_convergence_ms` by the switches around it ([`Drain`]'s
-//!   `fabric`); a drain that takes down the switch's links to its endpoints ([`Drain`]'s
-//!   `access`) moves the endpoints' traffic that has another way at once and cuts the traffic that
-//!   has none, until the undrain;
+//!   `fabric`); a drain that takes down the switch's links to its multihomed endpoints
+//!   ([`Drain`]'s `access`, ESI-LAGs) moves them to their other switches at once, and cuts those
+//!   with no other switch left until the undrain; single-homed endpoints and the world keep
+//!   their links;
 //! - a switch that goes down takes its links down: neighbours and endpoints notice after
 //!   `link_down_ms`; a switch that hangs keeps its links up: other switches notice after
 //!   `fabric_detect_ms` (BFD or the routing protocol's hold time), endpoints after
 //!   `access_detect_ms` (LACP); until then traffic sent to it is blackholed;
 //! - a switch that comes back is used again after its up-convergence time;
-//! - a tier-1 switch that has lost every upper neighbour takes its endpoint links down after
-//!   `core_isolation_ms` (when set), so endpoints with another attachment use it;
-//! - with a control plane set, when none of its switches is up for `hold_ms`, every flow loses
-//!   everything until one is back and used again.
+//! - a tier-1 switch that has lost every upper neighbour takes its links to multihomed endpoints
+//!   down after `core_isolation_ms` (when set), so they use their other attachments;
+//! - with a control plane set, when none of its switches is up for `hold_ms`, every flow that
+//!   crosses the fabric loses everything until one is back and used again.
 
 use crate::engine::Engine;
 use crate::fluid::{Ecmp, FlowLoss, FlowSpec, Fluid, Peak, Status, View};
@@ -27,8 +28,8 @@ use crate::topology::{NodeId, Topology};
 pub struct Drain {
     /// Other switches avoid it as a next hop, where they can, once the drain converges.
     pub fabric: bool,
-    /// Its links to its endpoints go down at once: endpoint traffic with another attachment moves
-    /// off it without loss, traffic with none is cut until the undrain.
+    /// Its links to its multihomed endpoints go down at once: they move to their other
+    /// attachments without loss, and are cut until the undrain if they have none left.
     pub access: bool,
 }
 
@@ -223,8 +224,9 @@ impl Simulation {
         self.up_convergence[node.0 as usize] = Some(millis);
     }
 
-    /// Makes every flow depend on at least one of `nodes` being up: when none is for `hold_ms`,
-    /// every flow loses everything, blamed on the first of them, until one is back and used.
+    /// Makes every flow that crosses the fabric depend on at least one of `nodes` being up: when
+    /// none is for `hold_ms`, such flows lose everything, blamed on the first of them, until one
+    /// is back and used.
     pub fn set_control_plane(&mut self, nodes: Vec<NodeId>, hold_ms: u64) {
         if !nodes.is_empty() {
             self.control = Some(ControlPlane { nodes, hold_ms, epoch: 0, pending: false, lost: false });

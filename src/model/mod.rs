@@ -201,7 +201,11 @@ impl Fabric {
     /// adjacency for planning purposes).
     pub fn add_link(&mut self, a: DeviceId, b: DeviceId) {
         assert!(a != b, "a link joins two different devices");
-        if self.neighbours[a.index()].contains(&b) {
+        // Look in the shorter list: a spine of a wide pod has thousands of neighbours, its
+        // leafs a handful, so building a fabric stays linear in its links.
+        let (a_list, b_list) = (&self.neighbours[a.index()], &self.neighbours[b.index()]);
+        let known = if a_list.len() <= b_list.len() { a_list.contains(&b) } else { b_list.contains(&a) };
+        if known {
             return;
         }
         self.links.push((a, b));

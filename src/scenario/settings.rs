@@ -11,8 +11,8 @@
 //! | `bfd_interval_ms` x `bfd_multiplier` | 300 x 3 | BFD detection time (0.9 s) |
 //! | `bgp_hold_seconds` | 90 | detection time without BFD |
 //! | `lacp` | `fast` | servers notice a hung leaf after 3 s (`slow`: 90 s) |
-//! | `core_isolation` | true | a leaf that loses every spine takes its server links down (EVPN core isolation) |
-//! | `core_isolation_ms` | 1000 | from losing the last spine to the servers moving away |
+//! | `core_isolation` | true | a leaf that loses every spine takes its ESI-LAGs down (EVPN core isolation) |
+//! | `core_isolation_ms` | 1000 | from losing the last spine to its multihomed servers moving away |
 //! | `overlay_hold_seconds` | 90 | with every route reflector down, overlay routes age out after this |
 //! | `server_link_gbps` | 25 | server to leaf |
 //! | `leaf_spine_gbps` | 100 | leaf to spine |
