@@ -293,6 +293,12 @@ pub struct Fluid {
     classes: Vec<Class>,
     state: Vec<ClassState>,
     summary: Vec<Summary>,
+    /// Per class, one byte read before its summary: bit 0 set when some switch is a single
+    /// point of failure for it (or it overflows), bit 1 when it is degraded; and a 64-bit bloom
+    /// of the switches it reaches (bit `node % 64`), so asking whether it crosses a switch
+    /// mostly reads eight bytes.
+    flags: Vec<u8>,
+    bloom: Vec<u64>,
     dests: Vec<Vec<NodeId>>,
     /// Per destination group, how its endpoints are attached.
     dest_kinds: Vec<Attachment>,
@@ -391,6 +397,8 @@ impl Fluid {
             status: vec![Status::UP; node_count],
             state: vec![ClassState::default(); classes.len()],
             summary: vec![Summary::EMPTY; classes.len()],
+            flags: vec![0; classes.len()],
+            bloom: vec![0; classes.len()],
             offered: vec![0.0; link_count],
             level,
             link_node,
@@ -871,7 +879,15 @@ impl Fluid {
         state.carried = carried;
         state.sole = sole;
         state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
-        self.summary[class] = Summary::of(&state.carried, &state.sole, state.degraded);
+        let summary = Summary::of(&state.carried, &state.sole, state.degraded);
+        self.flags[class] =
+            u8::from(summary.sole != 0 || summary.len == Summary::OVERFLOW) | (u8::from(summary.degraded) << 1);
+        self.bloom[class] = if summary.len == Summary::OVERFLOW {
+            u64::MAX
+        } else {
+            state.carried.iter().fold(0, |bloom, node| bloom | 1 << (node.0 % 64))
+        };
+        self.summary[class] = summary;
         state.blackhole_fraction = spread.blackhole_fraction;
         state.blackhole_cause = spread.cause.map(|c| c.0);
         state.since = now;
@@ -1050,10 +1066,11 @@ impl Fluid {
     /// delivered bit crosses it), over the flows that are delivering anything now.
     pub(crate) fn exposure(&self) -> Vec<(NodeId, usize)> {
         let mut counts = vec![0usize; self.topology.node_count()];
-        for (index, (class, summary)) in self.classes.iter().zip(&self.summary).enumerate() {
-            if summary.sole == 0 && summary.len != Summary::OVERFLOW {
+        for (index, class) in self.classes.iter().enumerate() {
+            if self.flags[index] & 1 == 0 {
                 continue;
             }
+            let summary = &self.summary[index];
             if summary.len == Summary::OVERFLOW {
                 for node in &self.state[index].sole {
                     counts[node.0 as usize] += class.flows as usize;
@@ -1078,6 +1095,9 @@ impl Fluid {
 
     /// True when class `class`'s traffic reaches `node` now.
     pub(crate) fn carries(&self, class: u32, node: NodeId) -> bool {
+        if self.bloom[class as usize] & (1 << (node.0 % 64)) == 0 {
+            return false;
+        }
         let summary = &self.summary[class as usize];
         if summary.len == Summary::OVERFLOW {
             return self.state[class as usize].carried.contains(&node);
@@ -1087,7 +1107,7 @@ impl Fluid {
 
     /// True when class `class` loses traffic or rides an avoid-quality path now.
     pub(crate) fn degraded(&self, class: u32) -> bool {
-        self.summary[class as usize].degraded
+        self.flags[class as usize] & 2 != 0
     }
 
     /// Number of flows losing traffic (to a blackhole or congestion) right now.
