@@ -120,6 +120,7 @@ async fn run_scaled<D: Driver>(
         wall_clock: Arc::new(|| 0),
         on_event: Arc::new(|_| {}),
         interrupted: Arc::new(AtomicBool::new(false)),
+        lease: None,
     };
     let summary =
         workflow::run(&store, scenario, &started.job, Arc::new(driver), &started.devices, settings).await.unwrap();
@@ -360,6 +361,7 @@ async fn run_until(
         wall_clock: Arc::new(|| 0),
         on_event: Arc::new(|_| {}),
         interrupted: Arc::new(AtomicBool::new(false)),
+        lease: None,
     };
     let task =
         tokio::spawn(async move { workflow::run(&store, &scenario_c, &job_c, driver, &devices_c, settings).await });
@@ -401,6 +403,7 @@ async fn a_job_killed_during_an_install_and_resumed_installs_exactly_once() {
             wall_clock: Arc::new(|| 0),
             on_event: Arc::new(|_| {}),
             interrupted: Arc::new(AtomicBool::new(false)),
+            lease: None,
         };
         let summary = workflow::run(
             &store,

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::util::{Run, hitless, root};
 
@@ -192,59 +191,148 @@ fn recoverable_faults_do_not_stop_the_job() {
     );
 }
 
-#[test]
-fn a_job_killed_anywhere_resumes_and_upgrades_each_device_exactly_once() {
-    // At 3,000 virtual seconds per real second the whole job takes about 1.8 s.
-    for kill_after_ms in [20u64, 150, 300, 500, 700, 900, 1100, 1300, 1500, 1700] {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().to_str().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hitless"))
-            .args(["--state-dir", state, "upgrade", SMALL, "--yes", "--sim-speed", "3000", "--format", "json"])
-            .current_dir(root())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(kill_after_ms));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
-        if resumed.stderr.contains("no job job-0001") {
-            // Killed before the job was created: nothing was touched; start it again.
-            let (code, _, _) = upgrade(dir.path(), SMALL, &[]);
-            assert_eq!(code, 0);
-        } else if !resumed.stderr.contains("has finished") {
-            assert_eq!(resumed.code, 0, "killed after {kill_after_ms} ms: {}{}", resumed.stdout, resumed.stderr);
-        }
-        for (name, device) in fleet(dir.path(), "small-2spine-4leaf") {
-            assert_eq!(device["upgrades"], 1, "killed after {kill_after_ms} ms: {name} {device}");
-            assert_eq!(device["maintenance"], false, "killed after {kill_after_ms} ms: {name} left drained");
-            assert_eq!(device["version"], "18.4R2");
-        }
-        let status = in_store(dir.path(), &["status", "job-0001", "--format", "json"]);
-        let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
-        assert_eq!(status["job"]["state"], "finished", "killed after {kill_after_ms} ms");
-    }
-}
-
-#[test]
-fn cancel_from_another_shell_leaves_nothing_drained() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().to_str().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hitless"))
-        .args(["--state-dir", state, "upgrade", SMALL, "--yes", "--sim-speed", "3000", "--format", "json"])
+/// Starts `upgrade` of `scenario` in `dir` as a child process at `speed` virtual seconds per
+/// real second, its JSON event stream piped: the caller reads events and acts on them.
+fn spawn_upgrade(dir: &Path, scenario: &str, speed: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_hitless"))
+        .args(["--state-dir", dir.to_str().unwrap(), "upgrade", scenario, "--yes", "--virtual-speed", speed])
+        .args(["--format", "json"])
         .current_dir(root())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(600));
+        .unwrap()
+}
+
+/// Reads `child`'s event stream until `wanted` is true of an event (returned) or the stream ends
+/// (None).
+fn wait_for(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    mut wanted: impl FnMut(&serde_json::Value) -> bool,
+) -> Option<serde_json::Value> {
+    for line in lines {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event.get("device").is_some() && wanted(&event) {
+            return Some(event);
+        }
+    }
+    None
+}
+
+/// Kills (SIGKILL) an upgrade of the small scenario right after its `n`-th journal event; true
+/// if it was killed mid-job, false if the job ended first.
+fn kill_after_events(dir: &Path, n: usize) -> bool {
+    use std::io::BufRead;
+    let mut child = spawn_upgrade(dir, SMALL, "2000");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = 0;
+    let killed = wait_for(&mut lines, |_| {
+        seen += 1;
+        seen >= n
+    })
+    .is_some();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    killed
+}
+
+/// Every device upgraded exactly once, in service, with nothing pending.
+fn assert_all_upgraded_once(dir: &Path, when: &str) {
+    for (name, device) in fleet(dir, "small-2spine-4leaf") {
+        assert_eq!(device["upgrades"], 1, "{when}: {name} {device}");
+        assert_eq!(device["maintenance"], false, "{when}: {name} left drained");
+        assert_eq!(device["version"], "18.4R2", "{when}: {name}");
+        assert!(device["engines"].as_array().unwrap().iter().all(|e| e["pending"].is_null()), "{when}: {name}");
+    }
+}
+
+#[test]
+fn a_job_killed_at_every_journal_write_resumes_and_upgrades_each_device_exactly_once() {
+    // The small scenario journals about 80 events; the kill lands right after each in turn.
+    let mut n = 1;
+    loop {
+        let dir = tempfile::tempdir().unwrap();
+        if !kill_after_events(dir.path(), n) {
+            assert!(n > 60, "the job journals more than 60 events before it ends");
+            break;
+        }
+        let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
+        assert_eq!(resumed.code, 0, "killed after event {n}: {}{}", resumed.stdout, resumed.stderr);
+        assert_all_upgraded_once(dir.path(), &format!("killed after event {n}"));
+        let status = in_store(dir.path(), &["status", "job-0001", "--format", "json"]);
+        let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(status["job"]["state"], "finished", "killed after event {n}");
+        n += 3;
+    }
+}
+
+#[test]
+fn a_job_killed_anywhere_then_cancelled_leaves_no_device_in_service_with_a_pending_install() {
+    let mut n = 2;
+    loop {
+        let dir = tempfile::tempdir().unwrap();
+        if !kill_after_events(dir.path(), n) {
+            break;
+        }
+        let cancel = in_store(dir.path(), &["cancel", "job-0001"]);
+        assert_eq!(cancel.code, 0, "killed after event {n}: {}", cancel.stderr);
+        let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
+        assert!(
+            resumed.code == 0 || resumed.code == 1 || resumed.stderr.contains("was cancelled"),
+            "killed after event {n}: {}{}",
+            resumed.stdout,
+            resumed.stderr
+        );
+        for (name, device) in fleet(dir.path(), "small-2spine-4leaf") {
+            let pending = device["engines"].as_array().unwrap().iter().any(|e| !e["pending"].is_null());
+            assert!(
+                !(pending && device["maintenance"] == false),
+                "killed after event {n}, cancelled: {name} is in service with an install pending: {device}"
+            );
+            assert!(device["upgrades"].as_u64().unwrap() <= 1, "killed after event {n}: {name}");
+        }
+        n += 2;
+    }
+}
+
+#[test]
+fn a_second_process_cannot_run_a_running_job_and_a_dead_ones_job_is_taken_over() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_upgrade(dir.path(), SMALL, "200");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    wait_for(&mut lines, |e| e["state"] == "Maintenance Mode Activated").expect("the job runs");
+    // While the first process runs the job, neither a resume nor a second one may.
+    for _ in 0..2 {
+        let second = in_store(dir.path(), &["resume", "job-0001", "--yes"]);
+        assert_eq!(second.code, 2, "{}{}", second.stdout, second.stderr);
+        assert!(second.stderr.contains("job-0001 is being run by process"), "{}", second.stderr);
+        assert!(second.stderr.contains(&child.id().to_string()), "the owner is named: {}", second.stderr);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Its process is gone: the next resume takes the job over, and the journal says so.
+    let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let logs = in_store(dir.path(), &["logs", "job-0001"]);
+    assert!(logs.stdout.contains(&format!("took the job over from process {}", child.id())), "{}", logs.stdout);
+    assert_all_upgraded_once(dir.path(), "taken over");
+}
+
+#[test]
+fn cancel_from_another_shell_leaves_nothing_drained() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_upgrade(dir.path(), SMALL, "3000");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // Cancel once the first batch is under way (its devices drained), not after a guessed sleep.
+    wait_for(&mut lines, |e| e["state"] == "Maintenance Mode Activated").expect("the job runs");
     let cancel = in_store(dir.path(), &["cancel", "job-0001"]);
     assert_eq!(cancel.code, 0, "{}", cancel.stderr);
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
-    let last: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&output.stdout).lines().last().unwrap()).unwrap();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let last: serde_json::Value = serde_json::from_str(rest.last().unwrap()).unwrap();
     assert_eq!(last["outcome"], "cancelled");
     let cancelled = last["devices"].as_array().unwrap().iter().filter(|d| d["state"] == "Cancelled").count();
     assert!(cancelled > 0, "something was left undone: {last}");

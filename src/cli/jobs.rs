@@ -81,14 +81,13 @@ pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> a
         if format == Format::Json {
             println!("{}", serde_json::to_string(&EventReport::new(event, None))?);
         } else {
-            println!(
-                "{} [{:>8}] {:<12} {}: {}",
-                render::utc(event.at_unix),
-                render::duration(event.at_seconds as u64),
-                event.device,
-                event.state,
-                event.message
-            );
+            let (time, clock) = (render::utc(event.at_unix), render::duration(event.at_seconds as u64));
+            if event.device.is_empty() {
+                // About the job itself (a takeover), not a device.
+                println!("{time} [{clock:>8}] {:<12} {}", "(job)", event.message);
+            } else {
+                println!("{time} [{clock:>8}] {:<12} {}: {}", event.device, event.state, event.message);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -176,6 +176,7 @@ pub fn upgrade(
     confirm(scenario, &plan, options)?;
     let started = workflow::jobs::start(&mut store, scenario, scenario_yaml, &plan, choice.kind(), unix_now())?;
     let job = started.job;
+    workflow::jobs::take_lease(&mut store, &job, &lease_holder(), unix_now(), &holder_gone)?;
     if options.format == Format::Table {
         println!(
             "Started {job}: {} devices in {} batches. Re-enter with `hitless resume {job}` if interrupted.",
@@ -187,10 +188,20 @@ pub fn upgrade(
 }
 
 /// `hitless resume JOB`.
-pub fn resume(job: &str, store: Store, options: &RunOptions, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn resume(job: &str, mut store: Store, options: &RunOptions, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let open = || super::image::open_store_dir(state_dir);
     let catalog = crate::store::catalog::StoreCatalog::new(&open);
-    let reopened = workflow::jobs::reopen(&store, job, &catalog)?;
+    // One process runs a job: take it before touching anything, or learn who has it.
+    crate::store::jobs::get(&store, job)?;
+    let me = lease_holder();
+    workflow::jobs::take_lease(&mut store, job, &me, unix_now(), &holder_gone)?;
+    let reopened = match workflow::jobs::reopen(&store, job, &catalog) {
+        Ok(reopened) => reopened,
+        Err(e) => {
+            crate::store::jobs::release_lease(&store, job, &me)?;
+            return Err(e.into());
+        }
+    };
     let choice = options.choice(&reopened.scenario, options.driver.unwrap_or(reopened.driver))?;
     let driver = Arc::new(workflow::drivers::make(store.dir(), &reopened.scenario, &choice)?);
     if options.format == Format::Table {
@@ -257,6 +268,37 @@ fn confirm(scenario: &Scenario, plan: &PlanInput, options: &RunOptions) -> anyho
     Ok(())
 }
 
+/// This process, as a job's lease names it.
+fn lease_holder() -> crate::store::jobs::LeaseHolder {
+    static HOLDER: std::sync::OnceLock<crate::store::jobs::LeaseHolder> = std::sync::OnceLock::new();
+    HOLDER
+        .get_or_init(|| {
+            let pid = std::process::id();
+            let started =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            crate::store::jobs::LeaseHolder { pid, host: host_name(), token: format!("{pid}-{started}") }
+        })
+        .clone()
+}
+
+/// The host's name (Linux: the kernel's), or `localhost` when it cannot be read.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|name| !name.is_empty()))
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// True when a lease's holder is a process of this host that no longer exists (on Linux, where
+/// `/proc` says). Holders elsewhere are judged by their heartbeat alone.
+fn holder_gone(lease: &crate::store::jobs::Lease) -> bool {
+    lease.holder.host == host_name()
+        && Path::new("/proc/self").exists()
+        && !Path::new(&format!("/proc/{}", lease.holder.pid)).exists()
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
@@ -291,6 +333,7 @@ fn execute(
             wall_clock: Arc::new(unix_now),
             on_event: progress(job.to_string(), options.format, total),
             interrupted,
+            lease: Some(lease_holder()),
         };
         workflow::run(&store, scenario, job, driver, devices, settings).await
     })?;

@@ -269,3 +269,123 @@ pub fn pending_installs(store: &Store, fabric: &str) -> Result<std::collections:
     }
     Ok(pending)
 }
+
+/// A process that runs jobs: who it is, so another can tell whether it is still there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// Process id.
+    pub pid: u32,
+    /// Host name.
+    pub host: String,
+    /// Unique to this process's life (pid numbers are reused).
+    pub token: String,
+}
+
+/// A job's lease as the store holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// Who holds it.
+    pub holder: LeaseHolder,
+    /// When it was taken.
+    pub acquired_unix: i64,
+    /// The holder's last sign of life.
+    pub heartbeat_unix: i64,
+}
+
+/// How a lease was taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Acquired {
+    /// Nobody held it.
+    Free,
+    /// A holder that is gone held it: taken over.
+    TookOver(Lease),
+}
+
+/// The job's lease, if any process holds it.
+pub fn lease(store: &Store, job: &str) -> Result<Option<Lease>, StoreError> {
+    store
+        .conn
+        .query_row(
+            "SELECT pid, host, token, acquired_unix, heartbeat_unix FROM job_leases WHERE job = ?1",
+            [job],
+            |r| {
+                Ok(Lease {
+                    holder: LeaseHolder { pid: r.get(0)?, host: r.get(1)?, token: r.get(2)? },
+                    acquired_unix: r.get(3)?,
+                    heartbeat_unix: r.get(4)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| store.sqlite(e))
+}
+
+/// Takes `job`'s lease for `me` at `now`, in one transaction: free, or held by a holder that
+/// `gone` says is gone (taken over), or already ours. Held by anyone else: refused, naming them.
+pub fn acquire_lease(
+    store: &mut Store,
+    job: &str,
+    me: &LeaseHolder,
+    now: i64,
+    gone: &dyn Fn(&Lease) -> bool,
+) -> Result<Acquired, StoreError> {
+    let db_path = store.db_path.clone();
+    let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
+    let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
+    let held: Option<Lease> = tx
+        .query_row(
+            "SELECT pid, host, token, acquired_unix, heartbeat_unix FROM job_leases WHERE job = ?1",
+            [job],
+            |r| {
+                Ok(Lease {
+                    holder: LeaseHolder { pid: r.get(0)?, host: r.get(1)?, token: r.get(2)? },
+                    acquired_unix: r.get(3)?,
+                    heartbeat_unix: r.get(4)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(sqlite)?;
+    let acquired = match held {
+        None => Acquired::Free,
+        Some(lease) if lease.holder == *me => Acquired::Free,
+        Some(lease) if gone(&lease) => Acquired::TookOver(lease),
+        Some(lease) => {
+            return Err(StoreError::JobOwned {
+                job: job.to_string(),
+                pid: lease.holder.pid,
+                host: lease.holder.host,
+                age: now - lease.heartbeat_unix,
+            });
+        }
+    };
+    tx.execute(
+        "INSERT OR REPLACE INTO job_leases (job, pid, host, token, acquired_unix, heartbeat_unix)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        params![job, me.pid, me.host, me.token, now],
+    )
+    .map_err(sqlite)?;
+    tx.commit().map_err(sqlite)?;
+    Ok(acquired)
+}
+
+/// Renews `me`'s lease on `job` at `now`; false when the lease is no longer ours (taken over).
+pub fn heartbeat(store: &Store, job: &str, me: &LeaseHolder, now: i64) -> Result<bool, StoreError> {
+    let changed = store
+        .conn
+        .execute(
+            "UPDATE job_leases SET heartbeat_unix = ?4 WHERE job = ?1 AND pid = ?2 AND token = ?3",
+            params![job, me.pid, me.token, now],
+        )
+        .map_err(|e| store.sqlite(e))?;
+    Ok(changed == 1)
+}
+
+/// Gives `job`'s lease up, if `me` holds it.
+pub fn release_lease(store: &Store, job: &str, me: &LeaseHolder) -> Result<(), StoreError> {
+    store
+        .conn
+        .execute("DELETE FROM job_leases WHERE job = ?1 AND pid = ?2 AND token = ?3", params![job, me.pid, me.token])
+        .map_err(|e| store.sqlite(e))?;
+    Ok(())
+}

@@ -74,6 +74,15 @@ pub const MIGRATIONS: &[&str] = &[
         WHEN state IN ('Health Check Failed', 'Hitless Image Upgrade Failed', 'Maintenance Mode Failure') THEN 'failed'
         ELSE 'note' END;
     UPDATE jobs SET driver = 'virtual' WHERE driver = 'sim';",
+    // 5: one owner per job: the process running it, and when it last said it was alive.
+    "CREATE TABLE job_leases (
+        job TEXT PRIMARY KEY REFERENCES jobs(id),
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        token TEXT NOT NULL,
+        acquired_unix INTEGER NOT NULL,
+        heartbeat_unix INTEGER NOT NULL
+    );",
 ];
 
 /// The newest schema version this binary knows.

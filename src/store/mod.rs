@@ -80,6 +80,20 @@ pub enum StoreError {
     /// No job with this id.
     #[error("no job {0} (see `hitless jobs`)")]
     JobNotFound(String),
+    /// Another process is running the job.
+    #[error(
+        "{job} is being run by process {pid} on {host} (its last sign of life {age} s ago); wait for it to end, stop it, or `hitless cancel {job}`"
+    )]
+    JobOwned {
+        /// The job.
+        job: String,
+        /// The owner's process id.
+        pid: u32,
+        /// The owner's host.
+        host: String,
+        /// Seconds since its last heartbeat.
+        age: i64,
+    },
     /// An unfinished job uses the image.
     #[error("image {name} is used by unfinished job {job}; finish or cancel the job first")]
     ImageInUse {

@@ -2,9 +2,10 @@
 //! still have to do.
 
 use crate::exec::WorkItem;
-use crate::journal::{DeviceState, DriverKind, JobDevice, JobState};
+use crate::journal::{DeviceState, DriverKind, Entry, JobDevice, JobState, Step};
 use crate::scenario::{ImageCatalog, Scenario};
 use crate::simulate::PlanInput;
+use crate::store::jobs::{Acquired, Lease, LeaseHolder};
 use crate::store::{Store, jobs};
 
 use super::WorkflowError;
@@ -180,4 +181,43 @@ pub fn cancel(store: &Store, job: &str) -> Result<Cancel, WorkflowError> {
             Ok(Cancel::Requested)
         }
     }
+}
+
+/// How long a lease holder may stay silent before another process may take the job over.
+pub const LEASE_STALE_SECONDS: i64 = 60;
+
+/// How often a running job renews its lease.
+pub const HEARTBEAT_SECONDS: u64 = 5;
+
+/// Takes `job`'s lease for this process (`me`), so that no other process runs it at the same
+/// time. A holder that `gone` says is gone — or that has been silent for more than
+/// [`LEASE_STALE_SECONDS`] — is taken over, and the journal says so. Held by a live process:
+/// refused, naming it.
+pub fn take_lease(
+    store: &mut Store,
+    job: &str,
+    me: &LeaseHolder,
+    now: i64,
+    gone: &dyn Fn(&Lease) -> bool,
+) -> Result<(), WorkflowError> {
+    let stale = |lease: &Lease| gone(lease) || now - lease.heartbeat_unix > LEASE_STALE_SECONDS;
+    if let Acquired::TookOver(old) = jobs::acquire_lease(store, job, me, now, &stale)? {
+        let at_seconds = jobs::events(store, job, None)?.last().map_or(0.0, |e| e.at_seconds);
+        let message = format!(
+            "took the job over from process {} on {}, which is gone (last sign of life {} s before)",
+            old.holder.pid,
+            old.holder.host,
+            now - old.heartbeat_unix
+        );
+        let entry = Entry {
+            device: "",
+            state: DeviceState::Pending,
+            step: Step::Note,
+            message: &message,
+            at_unix: now,
+            at_seconds,
+        };
+        jobs::record(store, job, &entry)?;
+    }
+    Ok(())
 }

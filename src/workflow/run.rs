@@ -10,6 +10,7 @@ use crate::exec::{self, Driver, JobContext, OnEvent};
 use crate::journal::{JobDevice, JobState};
 use crate::scenario::Scenario;
 use crate::simulate::replay::{ExecutionLoss, replay};
+use crate::store::jobs::LeaseHolder;
 use crate::store::{Store, jobs};
 
 /// How to run a job.
@@ -25,6 +26,9 @@ pub struct RunSettings {
     pub on_event: OnEvent,
     /// Set by the caller when the operator presses Ctrl-C.
     pub interrupted: Arc<AtomicBool>,
+    /// The job's lease, held by this process: renewed while the job runs, given up after. A
+    /// lease found taken over stops the job (no new work starts).
+    pub lease: Option<LeaseHolder>,
 }
 
 /// How a job run ended.
@@ -53,7 +57,8 @@ pub async fn run<D: Driver>(
     let start = tokio::time::Instant::now();
     let (scale, offset, wall) = (settings.time_scale, settings.clock_offset_seconds, settings.wall_clock);
     // The job clock runs on tokio's clock: virtual (paused) for virtual devices at full speed.
-    let clock: exec::Clock = Arc::new(move || (wall(), offset + start.elapsed().as_secs_f64() * scale));
+    let job_wall = Arc::clone(&wall);
+    let clock: exec::Clock = Arc::new(move || (job_wall(), offset + start.elapsed().as_secs_f64() * scale));
     let journal: exec::SharedJournal = Arc::clone(store) as exec::SharedJournal;
     let ctx = Arc::new(JobContext {
         driver,
@@ -68,10 +73,60 @@ pub async fn run<D: Driver>(
         on_event: settings.on_event,
         interrupted: settings.interrupted,
     });
-    let state = exec::run_job(ctx, work).await?;
+    let heartbeat = settings.lease.clone().map(|me| Heartbeat::start(store, job, me, wall, &ctx.interrupted));
+    let state = exec::run_job(ctx, work).await;
+    if let Some(heartbeat) = heartbeat {
+        heartbeat.stop(store, job)?;
+    }
+    let state = state?;
     let store = store.lock().expect("store lock not poisoned");
     let events = jobs::events(&store, job, None)?;
     let loss = replay(scenario, &events);
     let devices = jobs::devices(&store, job)?;
     Ok(JobSummary { job: job.to_string(), state, devices, loss })
+}
+
+/// Renews a job's lease every few real seconds from its own thread (the job's clock may be
+/// virtual and race ahead), until stopped; then gives the lease up.
+struct Heartbeat {
+    me: LeaseHolder,
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Heartbeat {
+    fn start(
+        store: &Arc<Mutex<Store>>,
+        job: &str,
+        me: LeaseHolder,
+        wall: Arc<dyn Fn() -> i64 + Send + Sync>,
+        interrupted: &Arc<AtomicBool>,
+    ) -> Heartbeat {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let (store, job, holder, interrupted) =
+            (Arc::clone(store), job.to_string(), me.clone(), Arc::clone(interrupted));
+        let period = std::time::Duration::from_secs(super::jobs::HEARTBEAT_SECONDS);
+        let thread = std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
+                let ours = jobs::heartbeat(&store.lock().expect("store lock not poisoned"), &job, &holder, wall());
+                match ours {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::error!(job, "the job's lease was taken over by another process: no new work starts");
+                        interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                    Err(error) => tracing::warn!(job, %error, "could not renew the job's lease; trying again"),
+                }
+            }
+        });
+        Heartbeat { me, stop, thread }
+    }
+
+    fn stop(self, store: &Arc<Mutex<Store>>, job: &str) -> Result<(), WorkflowError> {
+        drop(self.stop);
+        let _ = self.thread.join();
+        jobs::release_lease(&store.lock().expect("store lock not poisoned"), job, &self.me)?;
+        Ok(())
+    }
 }
