@@ -124,6 +124,22 @@ pub enum ImageError {
         /// The image.
         name: String,
     },
+    /// The name is not one hitless accepts.
+    #[error("image name {name:?} {problem}")]
+    BadName {
+        /// The name.
+        name: String,
+        /// Why.
+        problem: String,
+    },
+    /// The file's name is not one a device's file system and the driver accept.
+    #[error("image file name {name:?} {problem}; rename the file")]
+    BadFileName {
+        /// The name.
+        name: String,
+        /// Why.
+        problem: String,
+    },
     /// A platform is blank or would break the stored comma-separated list.
     #[error("image {name}: platform {platform:?} is empty or contains a comma")]
     BadPlatform {
@@ -156,6 +172,9 @@ impl ImageFields {
             if value.trim().is_empty() {
                 return Err(ImageError::Empty { field });
             }
+        }
+        if let Some(problem) = crate::util::name_problem(&self.name) {
+            return Err(ImageError::BadName { name: self.name.clone(), problem });
         }
         if self.platforms.is_empty() {
             return Err(ImageError::NoPlatforms { name: self.name.clone() });

@@ -84,8 +84,12 @@ fn catalog_errors_say_what_to_do() {
         let args = ["image", "add", "--name", name, "--file", file, "--vendor", vendor, "--family", "junos-qfx"];
         args.iter().chain(&["--platforms", "x", "--os-version", version]).map(|a| a.to_string()).collect()
     };
+    let odd = write_file(dir.path(), "junos\nforged.tgz", 10);
+    let odd = odd.as_str();
     let owned: Vec<(Vec<String>, &str)> = vec![
         (add_args("a", &file, "juniper", "19.1R1"), "image a already exists"),
+        (add_args("b", odd, "juniper", "19.1R1"), "image file name \"junos\\nforged.tgz\" contains '\\n'"),
+        (add_args("b\nforged", &file, "juniper", "19.1R1"), "image name \"b\\nforged\" contains '\\n'"),
         (add_args("b", &file, "juniper", "nineteen"), "unparsable Junos version \"nineteen\""),
         (add_args("b", "/no/such/file.tgz", "juniper", "19.1R1"), "cannot read image file /no/such/file.tgz"),
         (add_args("b", &file, " ", "19.1R1"), "image vendor must not be empty"),

@@ -535,3 +535,69 @@ async fn a_hung_lab_device_times_out_where_it_hung_and_its_peers_see_it_down() {
         assert_eq!(down, 1, "{at}: spine1 sees exactly its session to leaf3 down");
     }
 }
+
+/// A driver with a bug: it panics when asked to install on one device.
+struct PanicsOnInstall {
+    inner: JunosDriver<InMemory>,
+    device: &'static str,
+}
+
+impl Driver for PanicsOnInstall {
+    async fn facts(&self, device: &str) -> Result<hitless::exec::Facts, hitless::exec::DriverError> {
+        self.inner.facts(device).await
+    }
+    async fn health(
+        &self,
+        device: &str,
+        image: &hitless::image::Image,
+    ) -> Result<hitless::health::HealthReport, hitless::exec::DriverError> {
+        self.inner.health(device, image).await
+    }
+    async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), hitless::exec::DriverError> {
+        self.inner.set_maintenance(device, on).await
+    }
+    async fn stage_image(&self, device: &str, image: &hitless::image::Image) -> Result<(), hitless::exec::DriverError> {
+        self.inner.stage_image(device, image).await
+    }
+    async fn install(
+        &self,
+        device: &str,
+        image: &hitless::image::Image,
+        facts: &hitless::exec::Facts,
+    ) -> Result<hitless::exec::Installed, hitless::exec::DriverError> {
+        assert!(device != self.device, "a bug in the install of {device}");
+        self.inner.install(device, image, facts).await
+    }
+    async fn reboot(&self, device: &str, facts: &hitless::exec::Facts) -> Result<(), hitless::exec::DriverError> {
+        self.inner.reboot(device, facts).await
+    }
+    async fn wait_for_boot(
+        &self,
+        device: &str,
+        before: &hitless::exec::Facts,
+        deadline_seconds: u64,
+    ) -> Result<hitless::exec::Facts, hitless::exec::DriverError> {
+        self.inner.wait_for_boot(device, before, deadline_seconds).await
+    }
+}
+
+/// A bug in one device's task fails that device where it stands (here: drained, nothing
+/// installed) and halts the job after its batch; its batch mates finish, the process lives on.
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_one_device_task_fails_that_device_and_halts_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    let (state, devices) = run(store, &scenario, PanicsOnInstall { inner: driver(&lab), device: "leaf3" }).await;
+    assert_eq!(state, JobState::Halted);
+    let leaf3 = devices.iter().find(|d| d.device == "leaf3").unwrap();
+    assert_eq!(leaf3.state, DeviceState::HitlessImageUpgradeFailed);
+    assert!(leaf3.message.contains("hitless failed internally") && leaf3.message.contains("a bug in the install"));
+    assert!(lab.device("leaf3").unwrap().in_maintenance(), "left as it stood: drained");
+    assert_eq!(lab.device("leaf3").unwrap().installs(), 0);
+    let batch = devices.iter().find(|d| d.device == "leaf3").unwrap().batch;
+    for mate in devices.iter().filter(|d| d.batch == batch && d.device != "leaf3") {
+        assert_eq!(mate.state, DeviceState::MaintenanceModeDeactivated, "{}", mate.device);
+    }
+    assert!(devices.iter().filter(|d| d.batch > batch).all(|d| d.state == DeviceState::Pending));
+}

@@ -257,7 +257,10 @@ fn a_job_killed_at_every_journal_write_resumes_and_upgrades_each_device_exactly_
             break;
         }
         let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
-        assert_eq!(resumed.code, 0, "killed after event {n}: {}{}", resumed.stdout, resumed.stderr);
+        // On a loaded machine the job can end between the event and the kill.
+        if !resumed.stderr.contains("has finished") {
+            assert_eq!(resumed.code, 0, "killed after event {n}: {}{}", resumed.stdout, resumed.stderr);
+        }
         assert_all_upgraded_once(dir.path(), &format!("killed after event {n}"));
         let status = in_store(dir.path(), &["status", "job-0001", "--format", "json"]);
         let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
@@ -275,6 +278,12 @@ fn a_job_killed_anywhere_then_cancelled_leaves_no_device_in_service_with_a_pendi
             break;
         }
         let cancel = in_store(dir.path(), &["cancel", "job-0001"]);
+        if cancel.stderr.contains("is already finished") {
+            // On a loaded machine the job can end between the event and the kill.
+            assert_all_upgraded_once(dir.path(), &format!("finished before the kill after event {n}"));
+            n += 2;
+            continue;
+        }
         assert_eq!(cancel.code, 0, "killed after event {n}: {}", cancel.stderr);
         let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
         assert!(

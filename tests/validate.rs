@@ -130,6 +130,18 @@ fn bad_versions_roles_and_batch_sizes_are_named() {
 }
 
 #[test]
+fn names_that_could_forge_logs_or_paths_are_refused_where_they_are_written() {
+    let text = scenario("  servers:\n    - {name: \"web 1\", links: [l1]}\n", ASSIGN_ALL)
+        .replace("name: l2,", "name: \"l2\\n2026-01-01 leaf9 Maintenance Mode Deactivated\",");
+    let lines = problems(&text);
+    assert!(
+        lines.iter().any(|l| l.starts_with("t.yaml:7:") && l.contains("device name") && l.contains("contains '\\n'")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("server name \"web 1\" contains ' '")), "{lines:?}");
+}
+
+#[test]
 fn generate_and_explicit_devices_do_not_mix() {
     let text = scenario("  generate: {pods: 1}\n", ASSIGN_ALL);
     let lines = problems(&text);

@@ -38,7 +38,12 @@ async fn ack<S: AsyncRead + Unpin>(stream: &mut S, during: &str) -> std::io::Res
 
 /// Sends `local` as `name` to an SCP sink on `stream`.
 pub async fn send<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, local: &Path, name: &str) -> std::io::Result<()> {
-    assert!(!name.contains('/') && !name.contains('\n'), "a plain file name");
+    if let Some(problem) = crate::util::file_name_problem(name) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("image file name {name:?} {problem}; re-add the image from a file with a plain name"),
+        ));
+    }
     let mut file =
         tokio::fs::File::open(local).await.map_err(|e| error(format!("cannot read {}: {e}", local.display())))?;
     let size = file.metadata().await?.len();

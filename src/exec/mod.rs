@@ -133,14 +133,25 @@ pub async fn run_job<D: Driver>(
             return finish(&ctx, JobState::Cancelled, &batch_rest(&batch));
         }
         let mut tasks = tokio::task::JoinSet::new();
+        let mut names = std::collections::HashMap::new();
         for item in batch {
             let ctx = Arc::clone(&ctx);
-            tasks.spawn(async move { device::upgrade(&ctx, &item).await });
+            let device = item.device.clone();
+            let handle = tasks.spawn(async move { device::upgrade(&ctx, &item).await });
+            names.insert(handle.id(), device);
         }
         let mut failed = false;
         let mut cancelled = false;
-        while let Some(result) = tasks.join_next().await {
-            let state = result.expect("device tasks do not panic")?;
+        while let Some(result) = tasks.join_next_with_id().await {
+            let state = match result {
+                Ok((_, state)) => state?,
+                // A bug in one device's task fails that device, not the job's process: the
+                // device is left as it is, and the job halts after the batch.
+                Err(error) => {
+                    let device = names.get(&error.id()).cloned().unwrap_or_default();
+                    internal_failure(&ctx, &device, error)?
+                }
+            };
             failed |= state.is_failure();
             cancelled |= state == DeviceState::Cancelled;
         }
@@ -152,6 +163,31 @@ pub async fn run_job<D: Driver>(
         }
     }
     finish(&ctx, JobState::Finished, &[])
+}
+
+/// Records that `device`'s task died of a bug (a panic, or was aborted): the device fails
+/// where it stands.
+fn internal_failure<D: Driver>(
+    ctx: &JobContext<D>,
+    device: &str,
+    error: tokio::task::JoinError,
+) -> Result<DeviceState, JournalError> {
+    let why = if error.is_panic() {
+        let payload = error.into_panic();
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_string())
+    } else {
+        "the task was aborted".to_string()
+    };
+    tracing::error!(device, why, "a device task failed internally");
+    let message = format!(
+        "hitless failed internally while working on this device ({why}); the device is left as it is (in maintenance mode if it was put there) and the job halts after this batch; please report this with `hitless logs`"
+    );
+    ctx.record(device, DeviceState::HitlessImageUpgradeFailed, Step::Failed, message)?;
+    Ok(DeviceState::HitlessImageUpgradeFailed)
 }
 
 fn batch_rest(batch: &[WorkItem]) -> Vec<String> {

@@ -302,8 +302,8 @@ fn explicit_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric
     let mut devices = Vec::with_capacity(raw.devices.len());
     for device in raw.devices {
         let name = &device.name;
-        if name.value.trim().is_empty() {
-            problems.push(Problem::at(name.referenced, "device name must not be empty"));
+        if let Some(problem) = crate::util::name_problem(&name.value) {
+            problems.push(Problem::at(name.referenced, format!("device name {:?} {problem}", name.value)));
             continue;
         }
         if let Some(line) = first_line.insert(name.value.clone(), name.referenced.line()) {
@@ -435,6 +435,9 @@ fn add_servers(fabric: &mut Fabric, servers: &[raw::RawServer], problems: &mut V
     let mut seen: HashMap<&str, u64> = HashMap::new();
     for server in servers {
         let name = &server.name.value;
+        if let Some(problem) = crate::util::name_problem(name) {
+            problems.push(Problem::at(server.name.referenced, format!("server name {name:?} {problem}")));
+        }
         if let Some(line) = seen.insert(name, server.name.referenced.line()) {
             let message = format!("duplicate server name {name} (first defined on line {line})");
             problems.push(Problem::at(server.name.referenced, message));
@@ -472,6 +475,10 @@ fn build_images(
     let mut out: Vec<(Image, Location)> = Vec::new();
     for image in images {
         let name = &image.name;
+        if let Some(problem) = crate::util::name_problem(&name.value) {
+            problems.push(Problem::at(name.referenced, format!("image name {:?} {problem}", name.value)));
+            continue;
+        }
         if let Some((_, first)) = out.iter().find(|(i, _)| i.name == name.value) {
             let message = format!("duplicate image name {} (first defined on line {})", name.value, first.line());
             problems.push(Problem::at(name.referenced, message));

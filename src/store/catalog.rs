@@ -161,6 +161,9 @@ pub fn add(
         return Err(StoreError::ImageExists(fields.name.clone()));
     }
     let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Some(problem) = crate::util::file_name_problem(&file_name) {
+        return Err(crate::image::ImageError::BadFileName { name: file_name, problem }.into());
+    }
     let staged = blobs::stage(store, file, progress)?;
     insert(store, fields, &file_name, &staged, uploaded_unix)?;
     get(store, &fields.name)
