@@ -324,3 +324,78 @@ fn journals_written_before_typed_steps_keep_their_meaning() {
     assert_eq!(steps, [PreCheck, Drain, Copy, Reboot, Booted, Note, Undrain, InService]);
     assert_eq!(hitless::store::jobs::get(&store, "job-0001").unwrap().driver, DriverKind::Virtual);
 }
+
+#[test]
+fn an_emptied_or_damaged_database_never_costs_an_image_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "junos.tgz", 20_000);
+    assert_eq!(add(dir.path(), "a", &file).code, 0);
+    let blob = list_json(dir.path())[0]["path"].as_str().unwrap().to_string();
+    // The database is deleted (or replaced by an empty one, or an old backup): the next commands
+    // find no image, and the file stays.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("hitless.db{suffix}")));
+    }
+    assert!(list_json(dir.path()).is_empty());
+    assert_eq!(in_store(dir.path(), &["image", "verify"]).code, 0);
+    assert!(Path::new(&blob).exists(), "an image file was deleted behind the operator's back");
+    // `image gc` lists it and deletes nothing; with --delete it goes.
+    let gc = in_store(dir.path(), &["image", "gc"]);
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    assert!(gc.stdout.contains(&blob) && gc.stdout.contains("nothing was deleted"), "{}", gc.stdout);
+    assert!(Path::new(&blob).exists());
+    let gc = in_store(dir.path(), &["image", "gc", "--delete"]);
+    assert!(gc.stdout.contains("deleted 1 file"), "{}", gc.stdout);
+    assert!(!Path::new(&blob).exists());
+
+    // A damaged database is refused with what to do, and changes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(add(dir.path(), "a", &write_file(dir.path(), "junos.tgz", 20_000)).code, 0);
+    let blob = list_json(dir.path())[0]["path"].as_str().unwrap().to_string();
+    in_store(dir.path(), &["image", "list"]); // checkpoints the WAL into the file
+    let db = dir.path().join("hitless.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    assert!(bytes.len() > 4096 + 200, "more than one page");
+    bytes[4096..4096 + 100].fill(0xa5); // the second page's b-tree header
+    std::fs::write(&db, &bytes).unwrap();
+    let run = in_store(dir.path(), &["image", "list"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("is damaged") && run.stderr.contains("Restore it from a backup"), "{}", run.stderr);
+    assert!(Path::new(&blob).exists());
+}
+
+#[test]
+fn image_add_refuses_pipes_and_devices_and_verify_checks_every_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |file: &str| -> Vec<String> {
+        ["image", "add", "--name", "z", "--file", file, "--vendor", "juniper", "--family", "junos-qfx"]
+            .iter()
+            .chain(&["--platforms", "x", "--os-version", "19.1R1"])
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let fifo = dir.path().join("pipe.tgz");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let folder = dir.path().join("folder.tgz");
+    std::fs::create_dir(&folder).unwrap();
+    for file in ["/dev/zero", fifo.to_str().unwrap(), folder.to_str().unwrap()] {
+        let owned = args(file);
+        let run = in_store(dir.path(), &owned.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(run.code, 2, "{file}");
+        assert!(run.stderr.contains("is not a regular file"), "{file}: {}", run.stderr);
+    }
+    // One unreadable image file (here: replaced by a directory) is reported, and the others are
+    // still checked.
+    assert_eq!(add(dir.path(), "one", &write_file(dir.path(), "one.tgz", 5_000)).code, 0);
+    assert_eq!(add(dir.path(), "two", &write_file(dir.path(), "two.tgz", 6_000)).code, 0);
+    let images = list_json(dir.path());
+    let first = images[0]["path"].as_str().unwrap();
+    std::fs::remove_file(first).unwrap();
+    std::fs::create_dir(first).unwrap();
+    let run = in_store(dir.path(), &["image", "verify", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let results: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(results.len(), 2, "{}", run.stdout);
+    assert_eq!(results.iter().filter(|r| r["status"] == "unreadable").count(), 1, "{}", run.stdout);
+    assert_eq!(results.iter().filter(|r| r["status"] == "ok").count(), 1, "{}", run.stdout);
+}

@@ -74,13 +74,21 @@ pub enum ImageCmd {
         /// Image name.
         name: String,
     },
-    /// Re-hash stored images and report corruption; exit 1 if any is corrupt or missing.
+    /// Re-hash stored images and report corruption; exit 1 if any is corrupt, missing or
+    /// unreadable (every image is checked, whatever the others give).
     Verify {
         /// One image; all when omitted.
         name: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+    },
+    /// List image files in the store that no image refers to (a dry run); delete them only with
+    /// --delete.
+    Gc {
+        /// Delete the listed files.
+        #[arg(long)]
+        delete: bool,
     },
 }
 
@@ -179,6 +187,22 @@ pub fn run(cmd: ImageCmd, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> 
             println!("removed {name}");
         }
         ImageCmd::Verify { name, format } => return verify(&store, name.as_deref(), format),
+        ImageCmd::Gc { delete } => {
+            let files = if delete {
+                crate::store::blobs::delete_unreferenced(&mut store)?
+            } else {
+                crate::store::blobs::unreferenced(&store)?
+            };
+            let total: u64 = files.iter().map(|f| f.1).sum();
+            for (path, size) in &files {
+                println!("{}  {}", path.display(), render::bytes(*size as f64));
+            }
+            let verb = if delete { "deleted" } else { "no image refers to" };
+            println!("{verb} {} file(s), {}", files.len(), render::bytes(total as f64));
+            if !delete && !files.is_empty() {
+                println!("nothing was deleted; `hitless image gc --delete` deletes them");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -190,13 +214,14 @@ fn verify(store: &Store, name: Option<&str>, format: Format) -> anyhow::Result<E
     };
     let mut results = Vec::with_capacity(images.len());
     for image in &images {
-        let outcome = catalog::verify(image)?;
-        let (status, detail) = match &outcome {
-            Verified::Intact => (VerifyStatus::Ok, String::new()),
-            Verified::Corrupt { expected, found } => {
+        let (status, detail) = match catalog::verify(image) {
+            Ok(Verified::Intact) => (VerifyStatus::Ok, String::new()),
+            Ok(Verified::Corrupt { expected, found }) => {
                 (VerifyStatus::Corrupt, format!("sha256 is {found}, expected {expected}"))
             }
-            Verified::Missing => (VerifyStatus::Missing, format!("{} is gone", image.path.display())),
+            Ok(Verified::Missing) => (VerifyStatus::Missing, format!("{} is gone", image.path.display())),
+            // One image that cannot be read does not stop the others' check.
+            Err(error) => (VerifyStatus::Unreadable, error.to_string()),
         };
         results.push(VerifyJson { name: image.fields.name.clone(), status, detail });
     }
@@ -283,13 +308,14 @@ struct VerifyJson {
     detail: String,
 }
 
-/// An image's verdict, `ok`, `corrupt` or `missing` in JSON.
+/// An image's verdict, `ok`, `corrupt`, `missing` or `unreadable` in JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 enum VerifyStatus {
     Ok,
     Corrupt,
     Missing,
+    Unreadable,
 }
 
 impl VerifyStatus {
@@ -298,6 +324,7 @@ impl VerifyStatus {
             VerifyStatus::Ok => "OK",
             VerifyStatus::Corrupt => "CORRUPT",
             VerifyStatus::Missing => "MISSING",
+            VerifyStatus::Unreadable => "UNREADABLE",
         }
     }
 }

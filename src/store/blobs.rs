@@ -3,8 +3,12 @@
 //! A file is first copied to `tmp/` under a unique name while it is hashed, synced, and only
 //! then renamed to its real name inside the same transaction that records it, so a crash never
 //! leaves half an image under a real name. Each staging file is locked while it is written;
-//! [`collect_garbage`], run whenever the store opens, removes unlocked staging files (their
-//! writer died) and blobs no image refers to.
+//! [`clear_abandoned_staging`], run whenever the store opens, removes unlocked staging files
+//! (their writer died) — hitless's own temporary files, and nothing else. An image file no image
+//! refers to is never deleted behind the operator's back (the database may have been emptied,
+//! replaced or restored from a backup): `hitless image gc` lists them ([`unreferenced`]) and
+//! deletes them only when asked ([`delete_unreferenced`]); `image rm` deletes its own file when no
+//! other image shares it.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -39,6 +43,9 @@ pub fn blob_path(state_dir: &Path, sha256: &str) -> PathBuf {
     state_dir.join("blobs").join("sha256").join(sha256)
 }
 
+/// Free space `image add` leaves beyond the image itself.
+const SPARE_BYTES: u64 = 64 * 1024 * 1024;
+
 fn tmp_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("tmp")
 }
@@ -46,10 +53,21 @@ fn tmp_dir(state_dir: &Path) -> PathBuf {
 /// Copies `source` into the staging area, hashing it; `progress(done, total)` is called as it
 /// goes.
 pub fn stage(store: &Store, source: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Staged, StoreError> {
+    // Looked at before opening: opening a FIFO blocks, and a device (/dev/zero) never ends.
+    let kind = fs::metadata(source).map_err(io("cannot read image file", source))?;
+    if !kind.is_file() {
+        return Err(StoreError::NotAFile { path: source.to_path_buf() });
+    }
     let mut input = File::open(source).map_err(io("cannot read image file", source))?;
     let total = input.metadata().map_err(io("cannot read image file", source))?.len();
     let dir = tmp_dir(&store.dir);
     fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+    // Room for the copy, and some to spare for the database and the journal.
+    let available = fs4::available_space(&dir).map_err(io("cannot read the free space of", &dir))?;
+    let needed = total.saturating_add(SPARE_BYTES);
+    if available < needed {
+        return Err(StoreError::NoSpace { path: dir, needed, available });
+    }
     let unique = format!("add-{}-{}.partial", std::process::id(), rand_suffix());
     let path = dir.join(unique);
     let mut file = File::options().write(true).create_new(true).open(&path).map_err(io("cannot create", &path))?;
@@ -122,27 +140,56 @@ fn hash_copy(
 
 /// Removes staging files whose writer is gone and blobs no image refers to. Runs under the
 /// database's write lock, so it never races an `add` between its rename and its commit.
-pub fn collect_garbage(store: &mut Store) -> Result<(), StoreError> {
-    let tmp = tmp_dir(&store.dir);
-    let blobs = store.dir.join("blobs").join("sha256");
-    let db_path = store.db_path.clone();
-    let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
-    let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
-    for entry in read_dir_or_empty(&tmp)? {
+pub fn clear_abandoned_staging(store: &Store) -> Result<(), StoreError> {
+    for entry in read_dir_or_empty(&tmp_dir(&store.dir))? {
+        // Only hitless's own staging files, as `stage` names them.
+        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if !(name.starts_with("add-") && name.ends_with(".partial")) {
+            continue;
+        }
         let Ok(file) = File::options().write(true).open(&entry) else { continue };
         // A live writer holds the lock; only an abandoned file can be locked here.
         if file.try_lock().is_ok() {
             fs::remove_file(&entry).map_err(io("cannot remove", &entry))?;
         }
     }
-    let referenced = super::catalog::referenced_blobs(&tx).map_err(sqlite)?;
-    for entry in read_dir_or_empty(&blobs)? {
+    Ok(())
+}
+
+/// Image files under `blobs/sha256/` that no image in the catalog refers to, with their sizes.
+pub fn unreferenced(store: &Store) -> Result<Vec<(PathBuf, u64)>, StoreError> {
+    let referenced = super::catalog::referenced_blobs(&store.conn).map_err(|e| store.sqlite(e))?;
+    let mut files = Vec::new();
+    for entry in read_dir_or_empty(&store.dir.join("blobs").join("sha256"))? {
         let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         if !referenced.contains(&name) {
-            fs::remove_file(&entry).map_err(io("cannot remove", &entry))?;
+            let size = fs::metadata(&entry).map(|m| m.len()).unwrap_or(0);
+            files.push((entry, size));
         }
     }
-    tx.commit().map_err(sqlite)
+    files.sort();
+    Ok(files)
+}
+
+/// Deletes the image files no image refers to, checked again under the write lock (an image
+/// added meanwhile keeps its file). Returns what was deleted.
+pub fn delete_unreferenced(store: &mut Store) -> Result<Vec<(PathBuf, u64)>, StoreError> {
+    let db_path = store.db_path.clone();
+    let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
+    let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
+    let referenced = super::catalog::referenced_blobs(&tx).map_err(sqlite)?;
+    let mut deleted = Vec::new();
+    for entry in read_dir_or_empty(&store.dir.join("blobs").join("sha256"))? {
+        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if !referenced.contains(&name) {
+            let size = fs::metadata(&entry).map(|m| m.len()).unwrap_or(0);
+            fs::remove_file(&entry).map_err(io("cannot remove", &entry))?;
+            deleted.push((entry, size));
+        }
+    }
+    tx.commit().map_err(sqlite)?;
+    deleted.sort();
+    Ok(deleted)
 }
 
 fn read_dir_or_empty(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {

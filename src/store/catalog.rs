@@ -135,8 +135,18 @@ pub fn remove(store: &mut Store, name: &str) -> Result<(), StoreError> {
     if let Some(job) = job {
         return Err(StoreError::ImageInUse { name: name.to_string(), job });
     }
+    let image = get(store, name)?;
     store.conn.execute("DELETE FROM images WHERE name = ?1", [name]).map_err(|e| store.sqlite(e))?;
-    blobs::collect_garbage(store)
+    // Its file goes with it, unless another image has the same content.
+    let shared = referenced_blobs(&store.conn).map_err(|e| store.sqlite(e))?.contains(&image.digest.sha256);
+    if !shared && image.path.exists() {
+        std::fs::remove_file(&image.path).map_err(|source| StoreError::Io {
+            what: "cannot remove",
+            path: image.path.clone(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// SHA-256 of every image's file.

@@ -80,6 +80,36 @@ pub enum StoreError {
     /// No job with this id.
     #[error("no job {0} (see `hitless jobs`)")]
     JobNotFound(String),
+    /// `image add` of something that is not a regular file.
+    #[error("{} is not a regular file (a pipe, a device or a directory cannot be an image)", path.display())]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// Not enough free space for an image.
+    #[error(
+        "not enough free space in {} for the image: {needed} bytes needed (with 64 MiB to spare), {available} available",
+        path.display()
+    )]
+    NoSpace {
+        /// Where it would go.
+        path: PathBuf,
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+    },
+    /// The database failed its integrity check.
+    #[error(
+        "state database {} is damaged ({details}); nothing was changed. Restore it from a backup, or move it aside to start a new one: image files under blobs/ are never deleted for it (`hitless image gc` lists files no image refers to)",
+        path.display()
+    )]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite's quick check says.
+        details: String,
+    },
     /// Another process is running the job.
     #[error(
         "{job} is being run by process {pid} on {host} (its last sign of life {age} s ago); wait for it to end, stop it, or `hitless cancel {job}`"
@@ -129,8 +159,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir`, migrates its schema, and clears what an
-    /// interrupted earlier run may have left (see [`blobs::collect_garbage`]).
+    /// Opens (creating if needed) the store in `dir`, checks the database's integrity (SQLite's
+    /// quick check), migrates its schema, and clears the staging files an interrupted earlier
+    /// `image add` left (see [`blobs::clear_abandoned_staging`]).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             what: "cannot create state directory",
@@ -141,18 +172,38 @@ impl Store {
         let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
         let conn = Connection::open(&db_path).map_err(sqlite)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sqlite)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
         let mut store = Store { dir: dir.to_path_buf(), db_path, conn };
+        store.check()?;
+        let sqlite = |source| StoreError::Sqlite { path: store.db_path.clone(), source };
+        store.conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
+        store.conn.pragma_update(None, "synchronous", "FULL").map_err(sqlite)?;
+        store.conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
         migrations::migrate(&mut store)?;
-        blobs::collect_garbage(&mut store)?;
+        blobs::clear_abandoned_staging(&store)?;
         Ok(store)
     }
 
     /// The state directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// SQLite's quick check: a damaged database is refused before anything reads or writes it.
+    fn check(&self) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare("PRAGMA quick_check").map_err(|e| self.damaged(&e))?;
+        let rows: Vec<String> = statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(|e| self.damaged(&e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.damaged(&e))?;
+        if rows.len() == 1 && rows[0] == "ok" {
+            return Ok(());
+        }
+        Err(StoreError::Damaged { path: self.db_path.clone(), details: rows.join("; ") })
+    }
+
+    fn damaged(&self, error: &rusqlite::Error) -> StoreError {
+        StoreError::Damaged { path: self.db_path.clone(), details: error.to_string() }
     }
 
     fn sqlite(&self, source: rusqlite::Error) -> StoreError {
