@@ -88,7 +88,9 @@ async fn unknown_or_changed_host_keys_and_bad_passwords_are_refused() {
         );
         match JunosDriver::new(SshConnector::new(settings), junos()).facts("leaf1").await {
             Ok(facts) => panic!("{case}: connected ({})", facts.hostname),
-            Err(e) => e.to_string(),
+            // Refused for good, not "unreachable" (which the executor may wait out as a reboot).
+            Err(e @ hitless::exec::DriverError::Refused { .. }) => e.to_string(),
+            Err(e) => panic!("{case}: {e} is not a refusal"),
         }
     };
     let error = refused(settings(dir.path(), &addresses, PASSWORD, false)).await;
@@ -168,5 +170,31 @@ async fn keepalives_keep_a_long_install_from_being_cut() {
         assert_eq!(installed.is_ok(), survives, "keepalive every {keepalive:?}: {installed:?}");
         // Either way the device finished its install: only the reply's fate differs.
         assert_eq!(lab.device("leaf1").unwrap().engines[0].installs, 1);
+    }
+}
+
+/// A refused login fails each device at once with the reason: the executor does not wait out a
+/// boot deadline for it, and nothing is changed on any device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_login_fails_the_device_at_once_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lab, addresses, scenario) = lab_over_ssh(dir.path(), 1.0, "").await;
+    let wrong =
+        SshSettings { auth: SshAuth::Password("wrong".into()), ..settings(dir.path(), &addresses, PASSWORD, true) };
+    let driver = JunosDriver::new(SshConnector::new(wrong), JunosSettings::default());
+    // Bounded far below the 1,800 s boot deadline a wait would take.
+    let (state, devices) =
+        tokio::time::timeout(Duration::from_secs(120), crate::junos::run_with(dir.path(), &scenario, driver, 1.0))
+            .await
+            .expect("the refusal is immediate, not a boot deadline waited out");
+    assert_eq!(state, hitless::journal::JobState::Halted);
+    let failed: Vec<_> =
+        devices.iter().filter(|d| d.state == hitless::journal::DeviceState::HealthCheckFailed).collect();
+    assert!(!failed.is_empty(), "{devices:#?}");
+    for device in failed {
+        assert!(device.message.contains("was refused") && device.message.contains("not touched"), "{}", device.message);
+    }
+    for device in scenario.fabric.devices() {
+        assert!(!lab.device(&device.name).unwrap().in_maintenance(), "{}", device.name);
     }
 }

@@ -101,7 +101,7 @@ fn faults_end_in_the_right_state_with_the_reason_in_the_logs() {
         ("never-returns", "Hitless Image Upgrade Failed", "did not finish within", true),
         ("install-fails", "Hitless Image Upgrade Failed", "package validation failed", true),
         ("checksum-mismatch", "Hitless Image Upgrade Failed", "md5 of /var/tmp/junos-qfx-18.4R2", true),
-        ("health-check-fails", "Health Check Failed", "BGP peers down (10.0.0.1, 10.0.0.2) is 2", false),
+        ("health-check-fails, at: post-check", "Health Check Failed", "BGP peers down (10.0.0.1, 10.0.0.2) is 2", true),
     ];
     for (kind, state, reason, in_maintenance) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -127,13 +127,34 @@ fn faults_end_in_the_right_state_with_the_reason_in_the_logs() {
     }
 }
 
+/// A device the test run finds unhealthy or unreachable stops the upgrade before anything is
+/// drained (with `abort_on_health_check_failure`, the default): no job, no device touched.
+#[test]
+fn a_device_the_test_run_finds_unhealthy_or_unreachable_stops_the_upgrade_before_anything_is_drained() {
+    for (fault, found) in [
+        ("health-check-fails", "leaf3: BGP peers down (10.0.0.1, 10.0.0.2) is 2"),
+        ("hang, at: health-check", "leaf3: leaf3: health check did not finish within 60 s"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = scenario_with(dir.path(), &format!("faults:\n  - {{device: leaf3, kind: {fault}}}\n"));
+        let run = in_store(dir.path(), &["upgrade", &scenario, "--yes"]);
+        assert_eq!(run.code, 1, "{fault}: {}", run.stderr);
+        assert!(run.stderr.contains("refusing to upgrade: the test run found 1 device(s)"), "{}", run.stderr);
+        assert!(run.stderr.contains(found), "{fault}: {}", run.stderr);
+        assert_eq!(in_store(dir.path(), &["jobs", "--format", "json"]).stdout.trim(), "[]", "{fault}: no job");
+        for (name, device) in fleet(dir.path(), "small-2spine-4leaf") {
+            assert_eq!(device["maintenance"], false, "{fault}: {name} drained");
+            assert_eq!(device["upgrades"], 0, "{fault}: {name}");
+        }
+    }
+}
+
 /// A hung device (links up, answering nothing) at each phase: the call times out, the device
 /// ends in the state of the phase it hung in, the job halts, and the simulator replays the same
 /// fault as a halt after the batch.
 #[test]
 fn a_hung_device_times_out_where_it_hung_and_halts_the_job() {
     let cases = [
-        ("health-check", "Health Check Failed", "does not answer", false),
         ("maintenance", "Maintenance Mode Failure", "maintenance mode did not finish within 60 s", false),
         ("image-copy", "Hitless Image Upgrade Failed", "image copy did not finish within 60 s", true),
         ("install", "Hitless Image Upgrade Failed", "package install did not finish within 60 s", true),

@@ -161,6 +161,7 @@ pub fn upgrade(
     options: &RunOptions,
 ) -> anyhow::Result<ExitCode> {
     let choice = options.choice(scenario, options.driver.unwrap_or_default())?;
+    workflow::jobs::check_fabric_free(&store, scenario)?;
     let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
     let runtime = runtime(choice.paused_clock())?;
     let pending = workflow::pending_installs(&store, scenario)?;
@@ -168,6 +169,23 @@ pub fn upgrade(
     let rows = runtime.block_on(workflow::test_run(scenario, &driver, &pending, sample));
     if options.format == Format::Table {
         print_test_run(&rows, options.format)?;
+    }
+    let blocking = workflow::blocking(&rows);
+    if !blocking.is_empty() {
+        let found: Vec<String> = blocking.iter().map(|r| format!("{}: {}", r.device, r.problems.join("; "))).collect();
+        if scenario.abort_on_health_check_failure {
+            eprintln!(
+                "hitless: refusing to upgrade: the test run found {} device(s) unreachable or unhealthy, and nothing was changed:\n  {}\nFix them, or drop them from the selection (--devices), or set upgrade.abort_on_health_check_failure: false to upgrade the others regardless.",
+                blocking.len(),
+                found.join("\n  ")
+            );
+            return Ok(ExitCode::from(EXIT_NO));
+        }
+        eprintln!(
+            "hitless: warning: the test run found problems on {} device(s) ({}); continuing because upgrade.abort_on_health_check_failure is false",
+            blocking.len(),
+            found.join("; ")
+        );
     }
     let plan = workflow::plan(scenario);
     if !gate(&workflow::gate(scenario, &plan, options.allow_loss), options.format) {

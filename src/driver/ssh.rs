@@ -185,6 +185,12 @@ fn other(message: String) -> std::io::Error {
     std::io::Error::other(message)
 }
 
+/// A refusal that waiting will not cure: a host key that does not match, a login refused, a
+/// setting that cannot work. The driver fails the device with it at once.
+fn refused(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, message)
+}
+
 impl Connector for SshConnector {
     type Stream = SshStream;
 
@@ -214,11 +220,12 @@ impl SshConnector {
     /// Connects and logs in to `device`, verifying its host key.
     async fn login(&self, device: &str) -> std::io::Result<client::Handle<HostCheck>> {
         let address = self.settings.addresses.get(device).ok_or_else(|| {
-            other(format!("no management address for {device}: give it `address: host:port` in the scenario"))
+            refused(format!("no management address for {device}: give it `address: host:port` in the scenario"))
         })?;
-        let (host, port) =
-            address.rsplit_once(':').ok_or_else(|| other(format!("address {address} of {device} is not host:port")))?;
-        let port: u16 = port.parse().map_err(|_| other(format!("address {address} of {device} has a bad port")))?;
+        let (host, port) = address
+            .rsplit_once(':')
+            .ok_or_else(|| refused(format!("address {address} of {device} is not host:port")))?;
+        let port: u16 = port.parse().map_err(|_| refused(format!("address {address} of {device} has a bad port")))?;
         let refusal = Arc::new(Mutex::new(None));
         let check = HostCheck {
             host: host.to_string(),
@@ -231,14 +238,16 @@ impl SshConnector {
         let connect = async {
             let tcp = (self.dialer)(host.to_string(), port).await?;
             let mut handle = client::connect_stream(Arc::clone(&self.config), tcp, check).await.map_err(|e| {
-                let why = refusal.lock().expect("not poisoned").take();
-                other(why.unwrap_or_else(|| format!("SSH handshake with {address} failed: {e}")))
+                match refusal.lock().expect("not poisoned").take() {
+                    Some(why) => refused(why),
+                    None => other(format!("SSH handshake with {address} failed: {e}")),
+                }
             })?;
             let authenticated = match &self.settings.auth {
                 SshAuth::Password(password) => handle.authenticate_password(&self.settings.user, password).await,
                 SshAuth::Key(path) => {
                     let key = russh::keys::load_secret_key(path, None)
-                        .map_err(|e| other(format!("cannot load key {}: {e}", path.display())))?;
+                        .map_err(|e| refused(format!("cannot load key {}: {e}", path.display())))?;
                     let hash = handle.best_supported_rsa_hash().await.map_err(|e| other(e.to_string()))?.flatten();
                     let key = russh::keys::PrivateKeyWithHashAlg::new(Arc::new(key), hash);
                     handle.authenticate_publickey(&self.settings.user, key).await
@@ -246,7 +255,7 @@ impl SshConnector {
             }
             .map_err(|e| other(format!("SSH authentication with {address} failed: {e}")))?;
             if !authenticated.success() {
-                return Err(other(format!("SSH authentication as {} on {address} was refused", self.settings.user)));
+                return Err(refused(format!("SSH authentication as {} on {address} was refused", self.settings.user)));
             }
             Ok(handle)
         };

@@ -129,6 +129,17 @@ pub enum DriverError {
         /// The device's own message.
         message: String,
     },
+    /// The device (or its SSH server) refused us in a way that waiting will not cure: its host
+    /// key changed, the login was refused, the address is unusable.
+    #[error("{device}: {operation} refused: {message}")]
+    Refused {
+        /// Device name.
+        device: String,
+        /// What was being done.
+        operation: &'static str,
+        /// Why.
+        message: String,
+    },
     /// A wait ran past its deadline.
     #[error("{device}: {operation} did not finish within {seconds} s")]
     Timeout {

@@ -67,6 +67,15 @@ pub fn create(store: &mut Store, job: &NewJob) -> Result<String, StoreError> {
     Ok(id)
 }
 
+/// The open job on `fabric`, if any: `(id, state)`.
+pub fn open_on_fabric(store: &Store, fabric: &str) -> Result<Option<(String, String)>, StoreError> {
+    let sql = format!(
+        "SELECT id, state FROM jobs WHERE fabric = ?1 AND state IN ({}) ORDER BY id LIMIT 1",
+        open_states_sql()
+    );
+    store.conn.query_row(&sql, [fabric], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(|e| store.sqlite(e))
+}
+
 /// Appends an event and sets the device's state, in one transaction. Returns the event.
 pub fn record(store: &mut Store, job: &str, entry: &Entry) -> Result<Event, StoreError> {
     let db_path = store.db_path.clone();

@@ -59,6 +59,15 @@ pub struct Started {
     pub devices: Vec<JobDevice>,
 }
 
+/// Refuses early, before anything is asked of a device, while another job on `scenario`'s
+/// fabric is open ([`start`] checks again as it records the job).
+pub fn check_fabric_free(store: &Store, scenario: &Scenario) -> Result<(), WorkflowError> {
+    match jobs::open_on_fabric(store, &scenario.fabric.fingerprint())? {
+        Some((job, state)) => Err(crate::store::StoreError::FabricBusy { job, state }.into()),
+        None => Ok(()),
+    }
+}
+
 /// Records a new job for `plan` (refused while another job on the same fabric is open).
 pub fn start(
     store: &mut Store,

@@ -23,7 +23,7 @@ mod test_run;
 use std::path::PathBuf;
 
 pub use run::{JobSummary, RunSettings, run};
-pub use test_run::{EngineRow, TestRunRow, test_run};
+pub use test_run::{EngineRow, TestRunRow, blocking, test_run};
 
 use crate::plan::PlanOptions;
 use crate::scenario::Scenario;

@@ -168,3 +168,10 @@ fn read_facts(row: &mut TestRunRow, facts: &Facts, image: &Image, pending_is_our
         );
     }
 }
+
+/// The devices to upgrade that the test run found unreachable or unhealthy, with what it found:
+/// with `abort_on_health_check_failure` on, any of them stops the upgrade before anything is
+/// drained.
+pub fn blocking(rows: &[TestRunRow]) -> Vec<&TestRunRow> {
+    rows.iter().filter(|r| r.action == "upgrade" && !r.problems.is_empty()).collect()
+}

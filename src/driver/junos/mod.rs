@@ -108,11 +108,7 @@ impl<C: Connector> JunosDriver<C> {
     }
 
     async fn session(&self, device: &str, operation: &'static str) -> Result<Session<C::Stream>, DriverError> {
-        let stream = self.connector.connect(device).await.map_err(|e| DriverError::Unreachable {
-            device: device.to_string(),
-            operation,
-            message: e.to_string(),
-        })?;
+        let stream = self.connector.connect(device).await.map_err(|e| connect_error(device, operation, &e))?;
         Session::open(stream, device, self.settings.rpc_timeout).await.map_err(|e| convert(device, operation, e))
     }
 
@@ -197,6 +193,17 @@ fn convert(device: &str, operation: &'static str, error: NetconfError) -> Driver
             DriverError::Rejected { device, operation, message: format!("{message} ({tag})") }
         }
         other => DriverError::Rejected { device, operation, message: other.to_string() },
+    }
+}
+
+/// A failed connection: refused for good (host key, login, address: the connector says
+/// `PermissionDenied`), or unreachable (perhaps rebooting).
+fn connect_error(device: &str, operation: &'static str, error: &std::io::Error) -> DriverError {
+    let (device, message) = (device.to_string(), error.to_string());
+    if error.kind() == std::io::ErrorKind::PermissionDenied {
+        DriverError::Refused { device, operation, message }
+    } else {
+        DriverError::Unreachable { device, operation, message }
     }
 }
 
@@ -310,11 +317,7 @@ impl<C: Connector> Driver for JunosDriver<C> {
             operation: "image copy",
             seconds: sized.as_secs(),
         })?;
-        copied.map_err(|e| DriverError::Unreachable {
-            device: device.to_string(),
-            operation: "image copy",
-            message: e.to_string(),
-        })?;
+        copied.map_err(|e| connect_error(device, "image copy", &e))?;
         let checksum =
             format!("<get-checksum-information><path>{}</path></get-checksum-information>", escape(&destination));
         let replies = self.call(device, "image checksum", &[&checksum], sized).await?;
