@@ -195,3 +195,67 @@ fn routing_engines_and_virtual_chassis_members_are_checked() {
         "{lines:?}"
     );
 }
+
+/// Every input with a limit says which field, where, and the limit; nothing crashes or runs away.
+#[test]
+fn inputs_beyond_their_limits_are_named_with_the_limit() {
+    let generate = |fields: &str| format!("name: g\nfabric:\n  generate: {{{fields}}}\n{IMAGES}upgrade:\n{ASSIGN_ALL}");
+    let lines = problems(&generate("servers_per_leaf_pair: 4294967295"));
+    assert!(
+        lines[0].starts_with("t.yaml:3:")
+            && lines[0].contains("generate.servers_per_leaf_pair is 4294967295; at most 1024"),
+        "{lines:?}"
+    );
+    let lines = problems(&generate("pods: 10000, spines_per_pod: 512, leafs_per_pod: 100"));
+    assert!(lines[0].contains("generate describes 6120002 devices; it must describe 1 to 2000000"), "{lines:?}");
+    let lines = problems(&generate("pods: 1000, spines_per_pod: 512, leafs_per_pod: 1000, servers_per_leaf_pair: 1"));
+    assert!(lines[0].contains("links; at most 20000000"), "{lines:?}");
+    let lines = problems("name: a\nname: b\n");
+    assert!(
+        lines[0].starts_with("t.yaml:2:1:") && lines[0].contains("duplicate key `name`: give each field once"),
+        "{lines:?}"
+    );
+    let (_dir, path) = write_temp("t.yaml", "name: x\n");
+    std::fs::write(&path, b"name: ok\ndescription: caf\xe9\n").unwrap();
+    let run = hitless(&["validate", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("t.yaml:2:17: byte 0xe9 is not UTF-8"), "{}", run.stderr);
+    let run = hitless(&["validate", "scenarios"]);
+    assert!(
+        run.stderr.contains("cannot read scenario scenarios: it is a directory, not a scenario file"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("(os error 21): "), "said once: {}", run.stderr);
+    for speed in ["1e-300", "0", "-1", "1e9", "NaN"] {
+        let flag = format!("--virtual-speed={speed}");
+        let run = hitless(&["upgrade", "scenarios/small-2spine-4leaf.yaml", &flag]);
+        assert_eq!(run.code, 2, "{speed}");
+        assert!(run.stderr.contains("give a number from 0.001 to 1000000"), "{speed}: {}", run.stderr);
+    }
+}
+
+/// `hitless simulate ... | head`: the reader goes away, the command ends quietly.
+#[test]
+fn a_closed_pipe_ends_a_report_quietly() {
+    use std::io::Read;
+    // A plan of 20,000 devices: megabytes of JSON, far more than a pipe holds.
+    let (_dir, path) = write_temp(
+        "big.yaml",
+        &format!("name: big\nfabric:\n  generate: {{pods: 1, leafs_per_pod: 20000}}\n{IMAGES}upgrade:\n{ASSIGN_ALL}"),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hitless"))
+        .args(["plan", path.to_str().unwrap(), "--format", "json"])
+        .current_dir(crate::util::root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!matches!(output.status.code(), Some(101)), "{stderr}");
+}

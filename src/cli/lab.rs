@@ -86,7 +86,7 @@ async fn serve_ssh(
     for (device, address) in &addresses {
         table.add_row(vec![device.clone(), address.clone()]);
     }
-    println!(
+    render::say!(
         "Lab for {}: {} emulated Junos devices, time x{} (addresses recorded in {}).\n{table}\nStop with Ctrl-C.",
         scenario.name,
         addresses.len(),

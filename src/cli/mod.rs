@@ -175,10 +175,17 @@ struct RunFlags {
     virtual_speed: Option<f64>,
 }
 
+/// The slowest and fastest clock a job or the lab may run on, in seconds per real second.
+const SPEED_RANGE: std::ops::RangeInclusive<f64> = 0.001..=1_000_000.0;
+
 fn positive_speed(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("{text:?} is not a positive number")),
+        Ok(v) if SPEED_RANGE.contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a speed hitless runs at: give a number from {} to {} (seconds per real second)",
+            SPEED_RANGE.start(),
+            SPEED_RANGE.end()
+        )),
     }
 }
 
@@ -257,10 +264,15 @@ struct ValidateArgs {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A command that only reports ends quietly when its reader goes away. One that drives devices
+    // (upgrade, resume, the lab) must never die of it: it goes on, and its output is dropped.
+    if !matches!(cli.command, Command::Upgrade { .. } | Command::Resume { .. } | Command::Lab { .. }) {
+        quiet_on_broken_pipe();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("hitless: {error:#}");
+            eprintln!("hitless: {}", explain(&error));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -285,7 +297,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Upgrade { scenario, select, run, allow_loss } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;
-            let text = std::fs::read_to_string(&scenario)?;
+            let text = crate::scenario::Scenario::read(&scenario)?;
             upgrade::upgrade(&loaded, &text, image::open_store(state_dir)?, &run.options(allow_loss))
         }
         Command::Resume { job, run } => {
@@ -321,4 +333,28 @@ fn load_scenario(
     let open = || image::open_store_dir(state_dir);
     let catalog = crate::store::catalog::StoreCatalog::new(&open);
     Ok(crate::scenario::Scenario::load_with(path, &catalog)?)
+}
+
+/// `hitless simulate ... | head`: when the reader goes away, end quietly as other Unix tools do
+/// (the default action of SIGPIPE) instead of failing on the next write.
+fn quiet_on_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// An error and its causes on one line, each cause said once: a cause whose text its message
+/// already carries (most of ours name their operating-system reason) is not repeated.
+fn explain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }

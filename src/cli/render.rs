@@ -40,6 +40,16 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
     table
 }
 
+/// `println!` that never panics: when stdout is closed (its reader went away), the line is
+/// dropped and the command goes on. For commands that drive devices.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -130,7 +130,7 @@ pub fn test_run(scenario: &Scenario, store: &Store, options: &RunOptions) -> any
 
 fn print_test_run(rows: &[TestRunRow], format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(rows)?);
+        render::say!("{}", serde_json::to_string_pretty(rows)?);
         return Ok(());
     }
     let mut table = render::table(&["Device", "Running", "Target", "Action", "Health", "Notes"]);
@@ -149,7 +149,7 @@ fn print_test_run(rows: &[TestRunRow], format: Format) -> anyhow::Result<()> {
         let notes = row.notes.join("; ");
         table.add_row(vec![row.device.clone(), running, row.target.clone(), row.action.clone(), health, notes]);
     }
-    println!("Test run (nothing was changed):\n{table}");
+    render::say!("Test run (nothing was changed):\n{table}");
     Ok(())
 }
 
@@ -196,7 +196,7 @@ pub fn upgrade(
     let job = started.job;
     workflow::jobs::take_lease(&mut store, &job, &lease_holder(), unix_now(), &holder_gone)?;
     if options.format == Format::Table {
-        println!(
+        render::say!(
             "Started {job}: {} devices in {} batches. Re-enter with `hitless resume {job}` if interrupted.",
             plan.batches.iter().map(Vec::len).sum::<usize>(),
             plan.batches.len()
@@ -223,7 +223,7 @@ pub fn resume(job: &str, mut store: Store, options: &RunOptions, state_dir: Opti
     let choice = options.choice(&reopened.scenario, options.driver.unwrap_or(reopened.driver))?;
     let driver = Arc::new(workflow::drivers::make(store.dir(), &reopened.scenario, &choice)?);
     if options.format == Format::Table {
-        println!(
+        render::say!(
             "Resuming {job} ({}): asking every unfinished device for its real state first.",
             reopened.scenario.name
         );
@@ -238,7 +238,7 @@ fn gate(gate: &Gate, format: Format) -> bool {
     let report = gate.report();
     if let Gate::Pass(_) = gate {
         if format == Format::Table {
-            println!(
+            render::say!(
                 "Simulation gate: the plan is HITLESS ({} flows, {} batches).",
                 report.flow_count,
                 report.batches.len()
@@ -374,7 +374,7 @@ fn progress(job: String, format: Format, total: usize) -> exec::OnEvent {
     Arc::new(move |event: &Event| {
         if format == Format::Json {
             let line = serde_json::to_string(&EventReport::new(event, Some(&job))).expect("events encode");
-            println!("{line}");
+            render::say!("{line}");
             return;
         }
         let mut done = done.lock().expect("not poisoned");
@@ -398,7 +398,7 @@ fn progress(job: String, format: Format, total: usize) -> exec::OnEvent {
                     bar.finish_and_clear();
                 }
             }
-            None => println!("{line}"),
+            None => render::say!("{line}"),
         }
     })
 }
@@ -407,7 +407,7 @@ fn print_summary(summary: &JobSummary, format: Format) -> anyhow::Result<ExitCod
     let job = &summary.job;
     let code = if summary.state == JobState::Finished { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NO) };
     if format == Format::Json {
-        println!("{}", serde_json::to_string(&SummaryReport::from(summary))?);
+        render::say!("{}", serde_json::to_string(&SummaryReport::from(summary))?);
         return Ok(code);
     }
     let verdict = match summary.state {
@@ -419,7 +419,7 @@ fn print_summary(summary: &JobSummary, format: Format) -> anyhow::Result<ExitCod
             "halted after a failure; failed devices stay in maintenance mode. Read `hitless logs {job}`, fix the cause, then `hitless resume {job}`"
         ),
     };
-    println!("{}\nJob {job} {verdict}.", super::jobs::device_table(&summary.devices));
+    render::say!("{}\nJob {job} {verdict}.", super::jobs::device_table(&summary.devices));
     let loss = &summary.loss;
     let traffic = if loss.lost_bytes < 1.0 {
         "HITLESS: no flow lost a byte".to_string()
@@ -430,6 +430,6 @@ fn print_summary(summary: &JobSummary, format: Format) -> anyhow::Result<ExitCod
         });
         format!("NOT HITLESS: {} lost in {} flows{worst}", render::bytes(loss.lost_bytes), loss.flows_with_loss_count)
     };
-    println!("Traffic during this execution, replayed through the traffic model: {traffic}.");
+    render::say!("Traffic during this execution, replayed through the traffic model: {traffic}.");
     Ok(code)
 }

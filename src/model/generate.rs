@@ -59,6 +59,44 @@ impl Default for Generate {
 }
 
 impl Generate {
+    /// Servers it describes (multihomed and single-homed).
+    pub fn server_count(&self) -> u64 {
+        u64::from(self.pods) * u64::from(self.leafs_per_pod / 2) * u64::from(self.servers_per_leaf_pair)
+            + u64::from(self.single_homed_servers)
+    }
+
+    /// Links it describes.
+    pub fn link_count(&self) -> u64 {
+        let per_spine = u64::from(self.leafs_per_pod) + u64::from(self.super_spines);
+        u64::from(self.pods) * u64::from(self.spines_per_pod) * per_spine
+            + u64::from(self.border_leafs) * u64::from(self.spines_per_pod)
+    }
+
+    /// Each field with the largest value accepted: beyond these a fabric is a typo, not a data
+    /// centre, and would only exhaust memory.
+    pub const LIMITS: [(&'static str, u32); 7] = [
+        ("pods", 10_000),
+        ("spines_per_pod", 512),
+        ("leafs_per_pod", 1_000_000),
+        ("super_spines", 1_024),
+        ("servers_per_leaf_pair", 1_024),
+        ("single_homed_servers", 1_000_000),
+        ("border_leafs", 1_024),
+    ];
+
+    /// The fields in [`Generate::LIMITS`] order.
+    pub fn fields(&self) -> [u32; 7] {
+        [
+            self.pods,
+            self.spines_per_pod,
+            self.leafs_per_pod,
+            self.super_spines,
+            self.servers_per_leaf_pair,
+            self.single_homed_servers,
+            self.border_leafs,
+        ]
+    }
+
     /// Number of devices this description produces.
     pub fn device_count(&self) -> u64 {
         let per_pod = u64::from(self.spines_per_pod) + u64::from(self.leafs_per_pod);

@@ -33,6 +33,10 @@ pub const DEFAULT_MAX_BATCH_SIZE: u32 = 4;
 pub const MAX_BATCH_SIZE_LIMIT: u32 = 1024;
 /// Largest fabric `generate:` may describe.
 pub const GENERATED_DEVICES_MAX: u64 = 2_000_000;
+/// Most servers `generate:` may describe.
+pub const GENERATED_SERVERS_MAX: u64 = 4_000_000;
+/// Most links `generate:` may describe.
+pub const GENERATED_LINKS_MAX: u64 = 20_000_000;
 /// Most members a virtual chassis may have (Junos allows ten).
 pub const VC_MEMBERS_MAX: u32 = 10;
 
@@ -129,9 +133,14 @@ impl Scenario {
 
     /// Reads and validates a scenario file, taking images named only by name from `catalog`.
     pub fn load_with(path: &Path, catalog: &dyn ImageCatalog) -> Result<Scenario, ScenarioError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+        let text = read_text(path)?;
         Scenario::from_yaml_with(&text, path, catalog)
+    }
+
+    /// The text of the scenario file at `path`, as [`Scenario::load_with`] reads it (for
+    /// recording with a job).
+    pub fn read(path: &Path) -> Result<String, ScenarioError> {
+        read_text(path)
     }
 
     /// Validates scenario text whose images are all inline; `path` is only used in messages.
@@ -142,7 +151,17 @@ impl Scenario {
     /// Validates scenario text, taking images named only by name from `catalog`.
     pub fn from_yaml_with(text: &str, path: &Path, catalog: &dyn ImageCatalog) -> Result<Scenario, ScenarioError> {
         let invalid = |problems| ScenarioError::Invalid { path: path.to_path_buf(), problems };
-        let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| invalid(vec![syntax_problem(&e)]))?;
+        // Room for explicit fabrics of a couple of million devices; alias and depth limits stay
+        // at the library's defaults (they stop YAML bombs).
+        let options = serde_saphyr::options! {
+            budget: serde_saphyr::budget! {
+                max_events: YAML_EVENTS_MAX,
+                max_nodes: YAML_EVENTS_MAX,
+                max_total_scalar_bytes: YAML_SCALAR_BYTES_MAX,
+            },
+        };
+        let raw: RawScenario =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| invalid(vec![syntax_problem(&e)]))?;
         let mut problems = Vec::new();
         let scenario = build(raw, catalog, &mut problems);
         problems.sort_by_key(|p| (p.line, p.column));
@@ -151,6 +170,47 @@ impl Scenario {
             _ => Err(invalid(problems)),
         }
     }
+}
+
+/// Reads a scenario file: a regular file of UTF-8 text; the first byte that is not UTF-8 is
+/// named by line and column.
+fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    let read = |source| ScenarioError::Read { path: path.to_path_buf(), source };
+    let kind = std::fs::metadata(path).map_err(read)?;
+    if kind.is_dir() {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "it is a directory, not a scenario file");
+        return Err(read(source));
+    }
+    let bytes = std::fs::read(path).map_err(read)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+        let column = valid.iter().rev().take_while(|b| **b != b'\n').count() as u64 + 1;
+        let byte = e.as_bytes()[valid.len()];
+        let problem =
+            Problem { line, column, message: format!("byte 0x{byte:02x} is not UTF-8: scenario files are UTF-8 text") };
+        ScenarioError::Invalid { path: path.to_path_buf(), problems: vec![problem] }
+    })
+}
+
+/// Most YAML events (and nodes) a scenario file may hold: about two million listed devices.
+const YAML_EVENTS_MAX: usize = 25_000_000;
+/// Most bytes of text a scenario's YAML scalars may hold.
+const YAML_SCALAR_BYTES_MAX: usize = 1 << 30;
+
+/// The library's messages, said for a scenario's author (without the library's own advice).
+fn reword(message: &str) -> String {
+    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
+        return format!("duplicate key `{key}`: give each field once");
+    }
+    if message.starts_with("budget breached") {
+        return format!(
+            "the file is too large or too deeply nested to read safely ({}); list at most about two million devices, or describe a large fabric with fabric.generate",
+            message.trim_start_matches("budget breached: ")
+        );
+    }
+    message.to_string()
 }
 
 fn syntax_problem(error: &serde_saphyr::Error) -> Problem {
@@ -163,9 +223,10 @@ fn syntax_problem(error: &serde_saphyr::Error) -> Problem {
         Some((position, message)) if position.contains(" column ") => message,
         _ => first,
     };
+    let message = reword(first);
     match error.location() {
-        Some(location) => Problem::at(location, first),
-        None => Problem::whole(first),
+        Some(location) => Problem::at(location, message),
+        None => Problem::whole(message),
     }
 }
 
@@ -288,11 +349,30 @@ fn generated_fabric(generate: &Generate, at: Location, problems: &mut Vec<Proble
             return None;
         }
     };
+    let mut fits = true;
+    for ((field, max), value) in Generate::LIMITS.iter().zip(generate.fields()) {
+        if value > *max {
+            problems.push(Problem::at(at, format!("generate.{field} is {value}; at most {max} is accepted")));
+            fits = false;
+        }
+    }
+    if !fits {
+        return None;
+    }
     let count = generate.device_count();
     if count == 0 || count > GENERATED_DEVICES_MAX {
         let message = format!("generate describes {count} devices; it must describe 1 to {GENERATED_DEVICES_MAX}");
         problems.push(Problem::at(at, message));
         return None;
+    }
+    for (what, count, max) in [
+        ("servers", generate.server_count(), GENERATED_SERVERS_MAX),
+        ("links", generate.link_count(), GENERATED_LINKS_MAX),
+    ] {
+        if count > max {
+            problems.push(Problem::at(at, format!("generate describes {count} {what}; at most {max} are accepted")));
+            return None;
+        }
     }
     Some(generate.build(&version))
 }
