@@ -601,3 +601,27 @@ async fn a_panic_in_one_device_task_fails_that_device_and_halts_the_job() {
     }
     assert!(devices.iter().filter(|d| d.batch > batch).all(|d| d.state == DeviceState::Pending));
 }
+
+/// A session that takes the configuration lock and then drops (no unlock, no close) releases it,
+/// as Junos does: the next change is not refused with lock-denied.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_session_releases_its_configuration_lock() {
+    use hitless::driver::junos::Connector;
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    let stream = InMemory(Arc::clone(&lab)).connect("leaf1").await.unwrap();
+    let mut session = Session::open(stream, "leaf1", Duration::from_secs(60)).await.unwrap();
+    session.rpc("<lock><target><candidate/></target></lock>", Duration::from_secs(60)).await.unwrap();
+    assert!(lab.device("leaf1").unwrap().lock.is_some());
+    drop(session);
+    // The lab notices the end of the session as its server task ends.
+    for _ in 0..100 {
+        if lab.device("leaf1").unwrap().lock.is_none() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(lab.device("leaf1").unwrap().lock.is_none(), "the lock outlived its session");
+    driver(&lab).set_maintenance("leaf1", true).await.unwrap();
+}

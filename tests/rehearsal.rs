@@ -80,13 +80,21 @@ fn rehearse_an_upgrade_against_the_lab_then_resume_after_a_kill() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the job exists (test run, plan and gate come first), then kill it mid-job.
+    // Wait until the journal shows a device in its image upgrade (the test run, plan and gate
+    // come first), then kill the controller there, mid-job.
     let started = Instant::now();
-    while !hitless(&state).args(["status", "job-0001"]).output().unwrap().status.success() {
-        assert!(started.elapsed() < Duration::from_secs(60), "the job never started");
-        std::thread::sleep(Duration::from_millis(50));
+    loop {
+        let status = hitless(&state).args(["status", "job-0001", "--format", "json"]).output().unwrap();
+        let upgrading = serde_json::from_slice::<serde_json::Value>(&status.stdout)
+            .ok()
+            .and_then(|s| s["devices"].as_array().cloned())
+            .is_some_and(|devices| devices.iter().any(|d| d["state"] == "Image Upgrade"));
+        if upgrading {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "no device reached its image upgrade");
+        std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(800));
     controller.kill().unwrap();
     controller.wait().unwrap();
     let resumed = hitless(&state)
@@ -261,4 +269,32 @@ AllowUsers {user}\nSubsystem netconf {subsystem}\n",
         assert!(!peers.is_empty() && peers.iter().all(|p| p.established), "{peers:?}");
         assert_eq!(health.alarms, Some(Vec::new()));
     });
+}
+
+/// The lab listens on loopback whatever host a scenario's address names (only its port is used),
+/// unless --bind says otherwise.
+#[test]
+fn the_lab_binds_loopback_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let text = "name: bind
+fabric:
+  devices:
+    - {name: spine1, role: spine, family: junos-qfx, platform: qfx10002-36q, version: 18.4R2, address: 192.0.2.10:0}
+    - {name: leaf1, role: leaf, family: junos-qfx, platform: qfx5120-48y, version: 18.4R2, address: 0.0.0.0:0}
+  links: [[spine1, leaf1]]
+images:
+  - {name: img, vendor: juniper, family: junos-qfx, platforms: [qfx5120-48y, qfx10002-36q], version: 19.1R1}
+upgrade:
+  assign: [{image: img, devices: all}]
+";
+    let path = dir.path().join("bind.yaml");
+    std::fs::write(&path, text).unwrap();
+    let _lab = start_lab(&state, &path, &[]);
+    let recorded: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(state.join("lab-addresses.json")).unwrap()).unwrap();
+    assert_eq!(recorded.len(), 2);
+    for (device, address) in &recorded {
+        assert!(address.starts_with("127.0.0.1:"), "{device} listens on {address}");
+    }
 }

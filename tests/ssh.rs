@@ -198,3 +198,54 @@ async fn a_refused_login_fails_the_device_at_once_with_the_reason() {
         assert!(!lab.device(&device.name).unwrap().in_maintenance(), "{}", device.name);
     }
 }
+
+/// Idle connections that never log in cannot lock operators out: each device takes only so many
+/// at once (more are closed at once), and one that has not logged in within the grace time is
+/// closed, so the driver gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_pre_login_connections_cannot_lock_the_lab_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = crate::junos::setup(dir.path(), "");
+    let mut lab = Lab::new(&scenario.fabric, scenario.timing.clone(), Vec::new(), 1.0, 1_790_000_000);
+    lab.pre_login_timeout = Duration::from_secs(1);
+    lab.connections_per_device = 4;
+    let lab = Arc::new(lab);
+    let listen = scenario.fabric.devices().iter().map(|d| (d.name.clone(), "127.0.0.1:0".parse().unwrap())).collect();
+    let key = host_key(&dir.path().join("lab_host_key")).unwrap();
+    let auth = LabAuth { password: Some(PASSWORD.into()), keys: Vec::new() };
+    let bound = start(Arc::clone(&lab), listen, key, auth).await.unwrap();
+    let addresses: BTreeMap<String, String> = bound.iter().map(|(d, a)| (d.clone(), a.to_string())).collect();
+    // Twenty connections to leaf1 that never say a word.
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(tokio::net::TcpStream::connect(bound["leaf1"]).await.unwrap());
+    }
+    // The extra ones are closed at once: reading gives end of file (or a reset), not a wait.
+    let mut closed = 0;
+    for stream in &mut idle[4..] {
+        let mut buffer = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read(stream, &mut buffer))
+            .await
+            .expect("an extra connection is closed, not held");
+        if matches!(read, Ok(0) | Err(_)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 16, "beyond 4 per device, connections are closed at once");
+    // The first four are dropped after the 1 s grace; the driver then logs in (bounded retries).
+    let driver =
+        JunosDriver::new(SshConnector::new(settings(dir.path(), &addresses, PASSWORD, true)), JunosSettings::default());
+    let mut attempts = 0;
+    let facts = loop {
+        match driver.facts("leaf1").await {
+            Ok(facts) => break facts,
+            Err(e) => {
+                attempts += 1;
+                assert!(attempts < 50, "never got through: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(facts.hostname, "leaf1");
+    drop(idle);
+}

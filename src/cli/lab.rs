@@ -17,6 +17,7 @@ use crate::scenario::Scenario;
 pub struct LabOptions {
     pub time_scale: f64,
     pub base_port: Option<u16>,
+    pub bind: std::net::IpAddr,
     pub authorized_keys: Vec<PathBuf>,
     pub stdio: Option<String>,
     pub base_11: bool,
@@ -64,14 +65,19 @@ async fn serve_ssh(
     }
     let mut listen = BTreeMap::new();
     for (index, device) in scenario.fabric.devices().iter().enumerate() {
-        let address: SocketAddr = match (&device.address, options.base_port) {
-            (Some(address), _) => {
-                address.parse().with_context(|| format!("address {address} of {} is not ip:port", device.name))?
-            }
-            (None, Some(base)) => SocketAddr::from(([127, 0, 0, 1], base + index as u16)),
-            (None, None) => SocketAddr::from(([127, 0, 0, 1], 0)),
+        // Only the port of a scenario address is used: the lab listens on --bind (loopback by
+        // default), whatever host the scenario names.
+        let port = match (&device.address, options.base_port) {
+            (Some(address), _) => address
+                .rsplit_once(':')
+                .and_then(|(_, port)| port.parse::<u16>().ok())
+                .with_context(|| format!("address {address} of {} is not host:port", device.name))?,
+            (None, Some(base)) => base
+                .checked_add(u16::try_from(index).unwrap_or(u16::MAX))
+                .with_context(|| format!("--base-port {base} leaves no port for {}", device.name))?,
+            (None, None) => 0,
         };
-        listen.insert(device.name.clone(), address);
+        listen.insert(device.name.clone(), SocketAddr::new(options.bind, port));
     }
     std::fs::create_dir_all(state_dir)?;
     let key = host_key(&state_dir.join("lab_host_key"))?;

@@ -66,6 +66,11 @@ enum Command {
         /// First port when devices have no address (default: any free port).
         #[arg(long)]
         base_port: Option<u16>,
+        /// The IP address to listen on (a device's scenario address gives only its port). The
+        /// default keeps the lab on this machine; give another address only on a network you
+        /// trust.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
         /// Accept this OpenSSH public key (repeatable); the password is $HITLESS_LAB_PASSWORD.
         #[arg(long)]
         authorized_key: Vec<PathBuf>,
@@ -287,11 +292,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             select.apply(&mut loaded)?;
             upgrade::test_run(&loaded, &image::open_store(state_dir)?, &run.options(false))
         }
-        Command::Lab { scenario, time_scale, base_port, authorized_key, stdio, base_1_1 } => {
+        Command::Lab { scenario, time_scale, base_port, bind, authorized_key, stdio, base_1_1 } => {
             let loaded = load_scenario(&scenario, state_dir)?;
             let store = image::open_store(state_dir)?;
-            let options =
-                lab::LabOptions { time_scale, base_port, authorized_keys: authorized_key, stdio, base_11: base_1_1 };
+            let options = lab::LabOptions {
+                time_scale,
+                base_port,
+                bind,
+                authorized_keys: authorized_key,
+                stdio,
+                base_11: base_1_1,
+            };
             lab::run(&loaded, store.dir(), &options)
         }
         Command::Upgrade { scenario, select, run, allow_loss } => {

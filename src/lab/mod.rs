@@ -42,6 +42,14 @@ pub struct Lab {
     /// An SSH session that sends nothing for this long is closed (real time), as a switch's SSH
     /// server closes idle sessions; keepalives count as something.
     pub ssh_idle_timeout: std::time::Duration,
+    /// A connection that has not logged in within this long is closed (real time), as sshd's
+    /// LoginGraceTime does: idle pre-login connections cannot pile up.
+    pub pre_login_timeout: std::time::Duration,
+    /// Connections one device serves at once; more are closed at once (as sshd's MaxStartups
+    /// refuses them).
+    pub connections_per_device: usize,
+    /// Connections the whole lab serves at once.
+    pub connections_total: usize,
     started: tokio::time::Instant,
     start_unix: u64,
 }
@@ -93,6 +101,9 @@ impl Lab {
             time_scale,
             base_11: false,
             ssh_idle_timeout: std::time::Duration::from_secs(600),
+            pre_login_timeout: std::time::Duration::from_secs(30),
+            connections_per_device: 32,
+            connections_total: 1024,
             started: tokio::time::Instant::now(),
             start_unix,
         }

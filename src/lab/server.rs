@@ -37,15 +37,28 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(lab: &Lab, device: &str, m
     );
     stream.write_all(&framing::encode(&hello, Framing::EndOfMessage)).await?;
     stream.flush().await?;
+    let served = session_loop(lab, device, session, &mut stream).await;
+    // However the session ended (closed, dropped, broken, hung), Junos releases its
+    // configuration lock.
+    unlock_on_exit(lab, device, session);
+    served
+}
+
+async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    lab: &Lab,
+    device: &str,
+    session: u64,
+    stream: &mut S,
+) -> std::io::Result<()> {
     let mut decoder = Decoder::new();
-    let Some(client_hello) = read(&mut stream, &mut decoder, Framing::EndOfMessage).await? else { return Ok(()) };
+    let Some(client_hello) = read(stream, &mut decoder, Framing::EndOfMessage).await? else { return Ok(()) };
     let both_11 = lab.base_11 && client_hello.contains(BASE_11);
     let framing = if both_11 { Framing::Chunked } else { Framing::EndOfMessage };
-    while let Some(message) = read(&mut stream, &mut decoder, framing).await? {
+    while let Some(message) = read(stream, &mut decoder, framing).await? {
         let (reply, close, drop, delay, hang) = answer(lab, device, session, &message);
         if hang {
             unlock_on_exit(lab, device, session);
-            return hold_silently(&mut stream).await;
+            return hold_silently(stream).await;
         }
         tokio::time::sleep(delay).await;
         if drop {
@@ -57,7 +70,6 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(lab: &Lab, device: &str, m
             break;
         }
     }
-    unlock_on_exit(lab, device, session);
     Ok(())
 }
 

@@ -102,21 +102,33 @@ pub async fn start(
     auth: LabAuth,
 ) -> std::io::Result<BTreeMap<String, SocketAddr>> {
     let config = server_config(host_key, lab.ssh_idle_timeout);
+    let total = Arc::new(tokio::sync::Semaphore::new(lab.connections_total));
     let mut bound = BTreeMap::new();
     for (device, address) in listen {
         let listener = TcpListener::bind(address).await?;
         bound.insert(device.clone(), listener.local_addr()?);
-        let (lab, config, auth) = (Arc::clone(&lab), Arc::clone(&config), auth.clone());
+        let (lab, config, auth, total) = (Arc::clone(&lab), Arc::clone(&config), auth.clone(), Arc::clone(&total));
+        let own = Arc::new(tokio::sync::Semaphore::new(lab.connections_per_device));
         tokio::spawn(async move {
-            // Bounded by the process's life; each connection is its own task.
+            // Bounded by the process's life; each connection is its own task, holding a place
+            // among the device's and the lab's connections until it ends.
             loop {
                 let Ok((socket, _)) = listener.accept().await else { continue };
                 if !lab.accepts(&device) {
                     drop(socket); // Rebooting: nobody answers.
                     continue;
                 }
+                let places = (Arc::clone(&own).try_acquire_owned(), Arc::clone(&total).try_acquire_owned());
+                let (Ok(mine), Ok(lab_wide)) = places else {
+                    tracing::warn!(device, "too many connections: one closed at once");
+                    drop(socket);
+                    continue;
+                };
                 let (lab, device, config, auth) = (Arc::clone(&lab), device.clone(), Arc::clone(&config), auth.clone());
-                tokio::spawn(async move { serve_connection(lab, &device, config, auth, socket).await });
+                tokio::spawn(async move {
+                    serve_connection(lab, &device, config, auth, socket).await;
+                    drop((mine, lab_wide));
+                });
             }
         });
     }
@@ -148,8 +160,30 @@ pub async fn serve_connection<S>(
     if !lab.accepts(device) {
         return; // Rebooting: nobody answers.
     }
-    let handler = DeviceSsh { lab, device: device.to_string(), auth, channels: HashMap::new() };
-    if let Ok(session) = russh::server::run_stream(config, stream, handler).await {
+    let logged_in = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let grace = lab.pre_login_timeout;
+    let handler = DeviceSsh {
+        lab,
+        device: device.to_string(),
+        auth,
+        channels: HashMap::new(),
+        logged_in: Arc::clone(&logged_in),
+    };
+    // A connection that has not logged in when the grace time is up is closed, whether it is
+    // still to say hello or still to give a password.
+    let grace = tokio::time::sleep(grace);
+    tokio::pin!(grace);
+    let started = tokio::select! {
+        started = russh::server::run_stream(config, stream, handler) => started,
+        _ = &mut grace => return,
+    };
+    let Ok(session) = started else { return };
+    tokio::pin!(session);
+    tokio::select! {
+        _ = &mut session => return,
+        _ = &mut grace => {}
+    }
+    if logged_in.load(std::sync::atomic::Ordering::SeqCst) {
         let _ = session.await;
     }
 }
@@ -159,6 +193,18 @@ struct DeviceSsh {
     device: String,
     auth: LabAuth,
     channels: HashMap<ChannelId, Channel<Msg>>,
+    logged_in: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl DeviceSsh {
+    fn decide(&self, accepted: bool) -> Auth {
+        if accepted {
+            self.logged_in.store(true, std::sync::atomic::Ordering::SeqCst);
+            Auth::Accept
+        } else {
+            Auth::reject()
+        }
+    }
 }
 
 impl DeviceSsh {
@@ -180,7 +226,7 @@ impl russh::server::Handler for DeviceSsh {
 
     async fn auth_password(&mut self, _user: &str, password: &str) -> Result<Auth, Self::Error> {
         let accepted = self.auth.password.as_deref().is_some_and(|p| p == password);
-        Ok(if accepted { Auth::Accept } else { Auth::reject() })
+        Ok(self.decide(accepted))
     }
 
     async fn auth_publickey(
@@ -189,7 +235,7 @@ impl russh::server::Handler for DeviceSsh {
         key: russh::server::VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
         let accepted = self.auth.keys.iter().any(|k| k.key_data() == key.public_key.key_data());
-        Ok(if accepted { Auth::Accept } else { Auth::reject() })
+        Ok(self.decide(accepted))
     }
 
     async fn channel_open_session(
