@@ -3,6 +3,9 @@
 // Helpers: run the `hitless` binary, temporary directories.
 mod util;
 
+// Helpers: `hitless lab` and the binary against it as separate processes.
+mod lab_process;
+
 // `hitless plan` on every bundled scenario, snapshotted; planner behaviour end to end.
 mod plan;
 

@@ -530,3 +530,37 @@ fn virtual_devices_killed_during_an_install_are_installed_exactly_once_on_every_
         }
     }
 }
+
+/// A scenario whose devices have management addresses describes real switches: without
+/// --driver, neither test-run nor upgrade goes on simulated devices by surprise; with the
+/// virtual driver, every output says the devices are simulated.
+#[test]
+fn simulated_devices_are_never_a_surprise() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(SMALL))
+        .unwrap()
+        .replace("name: leaf1, role: leaf,", "name: leaf1, role: leaf, address: 10.0.0.11:830,");
+    assert!(text.contains("10.0.0.11:830"));
+    let path = dir.path().join("real.yaml");
+    std::fs::write(&path, text).unwrap();
+    for command in ["test-run", "upgrade"] {
+        let run = in_store(dir.path(), &[command, path.to_str().unwrap(), "--yes"]);
+        assert_eq!(run.code, 2, "{command}");
+        assert!(
+            run.stderr.contains("leaf1 at 10.0.0.11:830") && run.stderr.contains("--driver junos"),
+            "{}",
+            run.stderr
+        );
+    }
+    // Said as simulated: the table outputs, the JSON stream and the status.
+    let run = in_store(dir.path(), &["test-run", path.to_str().unwrap(), "--driver", "virtual"]);
+    assert!(run.stdout.contains("SIMULATED devices"), "{}", run.stdout);
+    let run = in_store(dir.path(), &["upgrade", SMALL, "--yes"]);
+    assert!(run.stdout.contains("Devices are SIMULATED"), "{}", run.stdout);
+    let (_, events, last) = upgrade(tempfile::tempdir().unwrap().path(), SMALL, &[]);
+    assert!(events.iter().all(|e| e["simulated"] == true) && last["simulated"] == true, "{last}");
+    let status = in_store(dir.path(), &["status", "job-0001"]);
+    assert!(status.stdout.contains("SIMULATED devices"), "{}", status.stdout);
+    let status = in_store(dir.path(), &["status", "job-0001", "--format", "json"]);
+    assert!(status.stdout.contains("\"simulated\": true"), "{}", status.stdout);
+}

@@ -40,8 +40,9 @@ pub fn status(store: &Store, job: &str, format: Format) -> anyhow::Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
     let done = devices.iter().filter(|d| d.state.is_final() && !d.state.is_failure()).count();
+    let simulated = if record.driver == crate::journal::DriverKind::Virtual { ", SIMULATED devices" } else { "" };
     println!(
-        "{} ({}): {}, {done} of {} devices done{}",
+        "{} ({}): {}, {done} of {} devices done{}{simulated}",
         record.id,
         record.scenario,
         record.state.as_str(),
@@ -69,7 +70,7 @@ pub fn device_table(devices: &[crate::journal::JobDevice]) -> comfy_table::Table
 }
 
 pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> anyhow::Result<ExitCode> {
-    jobs::get(store, job)?;
+    let simulated = jobs::get(store, job)?.driver == crate::journal::DriverKind::Virtual;
     let events = jobs::events(store, job, device)?;
     if let Some(device) = device
         && events.is_empty()
@@ -79,7 +80,7 @@ pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> a
     }
     for event in &events {
         if format == Format::Json {
-            println!("{}", serde_json::to_string(&EventReport::new(event, None))?);
+            println!("{}", serde_json::to_string(&EventReport::new(event, None, simulated))?);
         } else {
             let (time, clock) = (render::utc(event.at_unix), render::duration(event.at_seconds as u64));
             if event.device.is_empty() {

@@ -113,12 +113,21 @@ fn runtime(paused: bool) -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// `hitless test-run`: version and health of every selected device, changing nothing.
 pub fn test_run(scenario: &Scenario, store: &Store, options: &RunOptions) -> anyhow::Result<ExitCode> {
-    let choice = options.choice(scenario, options.driver.unwrap_or_default())?;
+    let kind = match options.driver {
+        Some(kind) => kind,
+        None => workflow::drivers::default_driver(scenario)?,
+    };
+    let choice = options.choice(scenario, kind)?;
     let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
     let pending = workflow::pending_installs(store, scenario)?;
     let sample = workflow::health_sample(scenario, choice.time_scale());
-    let rows = runtime(choice.kind() == DriverKind::Virtual)?
-        .block_on(workflow::test_run(scenario, &driver, &pending, sample));
+    let rows = runtime(choice.kind() == DriverKind::Virtual)?.block_on(workflow::test_run(
+        scenario,
+        &driver,
+        &pending,
+        sample,
+        choice.kind() == DriverKind::Virtual,
+    ));
     print_test_run(&rows, options.format)?;
     let failing = rows.iter().filter(|r| !r.problems.is_empty()).count();
     if failing > 0 {
@@ -149,7 +158,13 @@ fn print_test_run(rows: &[TestRunRow], format: Format) -> anyhow::Result<()> {
         let notes = row.notes.join("; ");
         table.add_row(vec![row.device.clone(), running, row.target.clone(), row.action.clone(), health, notes]);
     }
-    render::say!("Test run (nothing was changed):\n{table}");
+    if rows.iter().any(|r| r.simulated) {
+        render::say!(
+            "Test run on SIMULATED devices (the virtual driver; no switch was asked, nothing was changed):\n{table}"
+        );
+    } else {
+        render::say!("Test run (nothing was changed):\n{table}");
+    }
     Ok(())
 }
 
@@ -160,13 +175,19 @@ pub fn upgrade(
     mut store: Store,
     options: &RunOptions,
 ) -> anyhow::Result<ExitCode> {
-    let choice = options.choice(scenario, options.driver.unwrap_or_default())?;
+    let kind = match options.driver {
+        Some(kind) => kind,
+        None => workflow::drivers::default_driver(scenario)?,
+    };
+    let choice = options.choice(scenario, kind)?;
     workflow::jobs::check_fabric_free(&store, scenario)?;
+    say_if_simulated(&choice, options.format);
     let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
     let runtime = runtime(choice.paused_clock())?;
     let pending = workflow::pending_installs(&store, scenario)?;
     let sample = workflow::health_sample(scenario, choice.time_scale());
-    let rows = runtime.block_on(workflow::test_run(scenario, &driver, &pending, sample));
+    let rows =
+        runtime.block_on(workflow::test_run(scenario, &driver, &pending, sample, choice.kind() == DriverKind::Virtual));
     if options.format == Format::Table {
         print_test_run(&rows, options.format)?;
     }
@@ -221,6 +242,7 @@ pub fn resume(job: &str, mut store: Store, options: &RunOptions, state_dir: Opti
         }
     };
     let choice = options.choice(&reopened.scenario, options.driver.unwrap_or(reopened.driver))?;
+    say_if_simulated(&choice, options.format);
     let driver = Arc::new(workflow::drivers::make(store.dir(), &reopened.scenario, &choice)?);
     if options.format == Format::Table {
         render::say!(
@@ -286,6 +308,15 @@ fn confirm(scenario: &Scenario, plan: &PlanInput, options: &RunOptions) -> anyho
     Ok(())
 }
 
+/// Tells the operator, before anything else, when the devices are simulated.
+fn say_if_simulated(choice: &DriverChoice, format: Format) {
+    if choice.kind() == DriverKind::Virtual && format == Format::Table {
+        render::say!(
+            "Devices are SIMULATED (the virtual driver): nothing real is touched. `--driver junos` works on switches."
+        );
+    }
+}
+
 /// This process, as a job's lease names it.
 fn lease_holder() -> crate::store::jobs::LeaseHolder {
     static HOLDER: std::sync::OnceLock<crate::store::jobs::LeaseHolder> = std::sync::OnceLock::new();
@@ -349,7 +380,7 @@ fn execute(
             time_scale: choice.time_scale(),
             clock_offset_seconds,
             wall_clock: Arc::new(unix_now),
-            on_event: progress(job.to_string(), options.format, total),
+            on_event: progress(job.to_string(), options.format, total, choice.kind() == DriverKind::Virtual),
             interrupted,
             lease: Some(lease_holder()),
         };
@@ -361,7 +392,7 @@ fn execute(
 /// Progress: one line per state change with the job's clock and the overall count; on a
 /// terminal, also an overall bar (indicatif) kept below the lines. `--format json`: one JSON
 /// object per state change.
-fn progress(job: String, format: Format, total: usize) -> exec::OnEvent {
+fn progress(job: String, format: Format, total: usize, simulated: bool) -> exec::OnEvent {
     let done = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
     let bar = (format == Format::Table && std::io::stdout().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(total as u64);
@@ -373,7 +404,7 @@ fn progress(job: String, format: Format, total: usize) -> exec::OnEvent {
     });
     Arc::new(move |event: &Event| {
         if format == Format::Json {
-            let line = serde_json::to_string(&EventReport::new(event, Some(&job))).expect("events encode");
+            let line = serde_json::to_string(&EventReport::new(event, Some(&job), simulated)).expect("events encode");
             render::say!("{line}");
             return;
         }

@@ -77,6 +77,23 @@ pub fn virtual_devices_path(state_dir: &Path, scenario: &Scenario) -> PathBuf {
     path
 }
 
+/// The driver when the operator names none: the virtual devices, unless the scenario gives
+/// devices management addresses — then it describes real switches, and rehearsing them on
+/// simulated devices by default would be a dangerous surprise: the operator must say which.
+pub fn default_driver(scenario: &Scenario) -> Result<DriverKind, WorkflowError> {
+    let addressed: Vec<String> = scenario
+        .fabric
+        .devices()
+        .iter()
+        .filter_map(|d| d.address.as_ref().map(|a| format!("{} at {a}", d.name)))
+        .take(3)
+        .collect();
+    if addressed.is_empty() {
+        return Ok(DriverKind::Virtual);
+    }
+    Err(WorkflowError::DriverNeeded { devices: addressed.join(", ") })
+}
+
 /// What can be refused before any credential is asked for: a real upgrade needs catalog images,
 /// whose checksums can be verified on the device.
 pub fn preflight(scenario: &Scenario, kind: DriverKind) -> Result<(), WorkflowError> {

@@ -58,6 +58,14 @@ pub enum WorkflowError {
         /// The image.
         image: String,
     },
+    /// No `--driver` for a scenario whose devices have management addresses.
+    #[error(
+        "the scenario gives devices management addresses ({devices}, ...): say which driver to use: --driver junos to work on them, or --driver virtual to rehearse on simulated devices"
+    )]
+    DriverNeeded {
+        /// A few of the addressed devices.
+        devices: String,
+    },
     /// `resume` of a job that has finished.
     #[error("job {job} has finished; nothing to resume")]
     Finished {

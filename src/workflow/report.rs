@@ -21,6 +21,8 @@ pub struct JobReport {
     pub state: &'static str,
     /// `virtual` or `junos`.
     pub driver: &'static str,
+    /// True when its devices are simulated (the virtual driver): nothing real was touched.
+    pub simulated: bool,
     /// When created, seconds since the Unix epoch.
     pub created_unix: i64,
     /// Set by `hitless cancel`.
@@ -35,6 +37,7 @@ impl From<&Job> for JobReport {
             fabric: job.fabric.clone(),
             state: job.state.as_str(),
             driver: job.driver.as_str(),
+            simulated: job.driver == crate::journal::DriverKind::Virtual,
             created_unix: job.created_unix,
             cancel_requested: job.cancel_requested,
         }
@@ -89,11 +92,13 @@ pub struct EventReport {
     pub step: &'static str,
     /// For people; the reason of every failure.
     pub message: String,
+    /// True when the device is simulated (the virtual driver).
+    pub simulated: bool,
 }
 
 impl EventReport {
-    /// The event, optionally tagged with its job.
-    pub fn new(event: &Event, job: Option<&str>) -> EventReport {
+    /// The event, optionally tagged with its job; `simulated` when the job's devices are.
+    pub fn new(event: &Event, job: Option<&str>, simulated: bool) -> EventReport {
         EventReport {
             job: job.map(str::to_string),
             seq: event.seq,
@@ -103,6 +108,7 @@ impl EventReport {
             state: event.state.label(),
             step: event.step.as_str(),
             message: event.message.clone(),
+            simulated,
         }
     }
 }
@@ -127,6 +133,8 @@ pub struct SummaryReport {
     pub devices: Vec<DeviceReport>,
     /// What the traffic lost during the execution.
     pub execution_loss: ExecutionLoss,
+    /// True when the devices were simulated (the virtual driver): nothing real was touched.
+    pub simulated: bool,
 }
 
 impl From<&JobSummary> for SummaryReport {
@@ -136,6 +144,7 @@ impl From<&JobSummary> for SummaryReport {
             outcome: summary.state.as_str(),
             devices: summary.devices.iter().map(DeviceReport::from).collect(),
             execution_loss: summary.loss.clone(),
+            simulated: summary.simulated,
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct JobSummary {
     pub devices: Vec<JobDevice>,
     /// What the traffic lost during the execution, replayed through the traffic model.
     pub loss: ExecutionLoss,
+    /// True when the devices are simulated (the virtual driver).
+    pub simulated: bool,
 }
 
 /// Runs `job`'s remaining work (from its journaled `devices`) with `driver`, then sums it up.
@@ -83,7 +85,8 @@ pub async fn run<D: Driver>(
     let events = jobs::events(&store, job, None)?;
     let loss = replay(scenario, &events);
     let devices = jobs::devices(&store, job)?;
-    Ok(JobSummary { job: job.to_string(), state, devices, loss })
+    let simulated = jobs::get(&store, job)?.driver == crate::journal::DriverKind::Virtual;
+    Ok(JobSummary { job: job.to_string(), state, devices, loss, simulated })
 }
 
 /// Renews a job's lease every few real seconds from its own thread (the job's clock may be

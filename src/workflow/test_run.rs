@@ -47,6 +47,8 @@ pub struct TestRunRow {
     /// What the operator should know that is not a failed check (a version that cannot be
     /// ordered, a downgrade, an install of hitless's that is pending).
     pub notes: Vec<String>,
+    /// True when the device is simulated (the virtual driver): no switch was asked.
+    pub simulated: bool,
 }
 
 /// Asks every selected device for its versions and health; skipped devices are listed with their
@@ -58,6 +60,7 @@ pub async fn test_run<D: Driver>(
     driver: &Arc<D>,
     pending_ours: &BTreeMap<String, String>,
     sample: Duration,
+    simulated: bool,
 ) -> Vec<TestRunRow> {
     let mut rows = Vec::new();
     for (id, reason) in &scenario.selection.skipped {
@@ -70,6 +73,7 @@ pub async fn test_run<D: Driver>(
             problems: Vec::new(),
             engines: Vec::new(),
             notes: Vec::new(),
+            simulated,
         });
     }
     let targets: Vec<(String, Image)> = scenario
@@ -85,7 +89,7 @@ pub async fn test_run<D: Driver>(
             let (name, image) = targets[index].clone();
             let ours = pending_ours.get(&name) == Some(&image.name);
             let (driver, limits) = (Arc::clone(driver), scenario.health_limits.clone());
-            tasks.spawn(async move { (index, check(&*driver, name, image, ours, &limits, sample).await) });
+            tasks.spawn(async move { (index, check(&*driver, name, image, ours, &limits, sample, simulated).await) });
         }
         while let Some(done) = tasks.join_next().await {
             let (index, row) = done.expect("test-run tasks do not panic");
@@ -103,6 +107,7 @@ async fn check<D: Driver>(
     pending_is_ours: bool,
     limits: &HealthLimits,
     sample: Duration,
+    simulated: bool,
 ) -> TestRunRow {
     let mut row = TestRunRow {
         device: device.clone(),
@@ -112,6 +117,7 @@ async fn check<D: Driver>(
         problems: Vec::new(),
         engines: Vec::new(),
         notes: Vec::new(),
+        simulated,
     };
     match driver.facts(&device).await {
         Ok(facts) => read_facts(&mut row, &facts, &image, pending_is_ours),
