@@ -43,10 +43,16 @@ fn rehearse_an_upgrade_against_the_lab_then_resume_after_a_kill() {
     }
     controller.kill().unwrap();
     controller.wait().unwrap();
+    let log = dir.path().join("resume.log");
     let resumed = hitless(&state)
         .args(["resume", "job-0001", "--trust-on-first-use", "--time-scale", "1000", "--yes", "--format", "json"])
+        .args(["-vvv", "--log-file", log.to_str().unwrap()])
         .output()
         .unwrap();
+    // The most detailed log holds every NETCONF exchange, and never the password.
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("netconf reply") && logged.contains("get-software-information"), "{logged}");
+    assert!(!logged.contains(crate::lab_process::LAB_PASSWORD), "the password is in the log");
     let stdout = String::from_utf8_lossy(&resumed.stdout);
     let stderr = String::from_utf8_lossy(&resumed.stderr);
     if !stderr.contains("has finished") {

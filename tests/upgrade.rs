@@ -564,3 +564,27 @@ fn simulated_devices_are_never_a_surprise() {
     let status = in_store(dir.path(), &["status", "job-0001", "--format", "json"]);
     assert!(status.stdout.contains("\"simulated\": true"), "{}", status.stdout);
 }
+
+/// -v and --log-format json write the job's spans (job, batch, device, with durations) and each
+/// state change to the log file, one JSON object a line; without -v the log stays quiet.
+#[test]
+fn the_log_shows_the_job_batch_by_batch_device_by_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hitless.log");
+    let run = in_store(
+        dir.path(),
+        &["upgrade", SMALL, "--yes", "-v", "--log-format", "json", "--log-file", log.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "batch starts" && l["span"]["job"] == "job-0001"));
+    let closed_devices =
+        lines.iter().filter(|l| l["span"]["name"] == "device" && l["fields"]["time.busy"].is_string()).count();
+    assert_eq!(closed_devices, 6, "each device's span closes with its duration");
+    assert!(
+        lines.iter().any(|l| l["fields"]["state"] == "Maintenance Mode Deactivated" && l["span"]["device"] == "spine2")
+    );
+    let quiet = in_store(tempfile::tempdir().unwrap().path(), &["upgrade", SMALL, "--yes"]);
+    assert!(!quiet.stderr.contains("INFO"), "{}", quiet.stderr);
+}

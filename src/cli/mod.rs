@@ -31,8 +31,65 @@ pub struct Cli {
     /// data directory (~/.local/share/hitless on Linux).
     #[arg(long, global = true, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Log more: -v what the job does (job, batch, device spans with their durations), -vv each
+    /// driver call, -vvv every NETCONF message (secrets redacted). RUST_LOG, when set, decides
+    /// instead (e.g. RUST_LOG=hitless=debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Write the log to FILE (appended) instead of standard error.
+    #[arg(long, global = true, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+    /// The log's format.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How the log is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// One line per event, for people.
+    #[default]
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+/// Starts the log: warnings and errors by default; more with -v, or as RUST_LOG says.
+fn init_logging(cli: &Cli) -> anyhow::Result<()> {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&directives)
+            .map_err(|e| anyhow::anyhow!("RUST_LOG={directives:?} is not a log filter: {e}"))?,
+        _ => tracing_subscriber::EnvFilter::new(match cli.verbose {
+            0 => "warn",
+            1 => "warn,hitless=info",
+            2 => "warn,hitless=debug",
+            _ => "info,hitless=trace",
+        }),
+    };
+    // Spans report their duration when they close, from -v on.
+    let spans = if cli.verbose > 0 { FmtSpan::CLOSE } else { FmtSpan::NONE };
+    let writer: tracing_subscriber::fmt::writer::BoxMakeWriter = match &cli.log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("cannot open the log file {}: {e}", path.display()))?;
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(file))
+        }
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+    };
+    let ansi = cli.log_file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_span_events(spans).with_writer(writer).with_ansi(ansi);
+    match cli.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot start the log: {e}"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,6 +326,10 @@ struct ValidateArgs {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(error) = init_logging(&cli) {
+        eprintln!("hitless: {}", explain(&error));
+        return ExitCode::from(EXIT_ERROR);
+    }
     // A command that only reports ends quietly when its reader goes away. One that drives devices
     // (upgrade, resume, the lab) must never die of it: it goes on, and its output is dropped.
     if !matches!(cli.command, Command::Upgrade { .. } | Command::Resume { .. } | Command::Lab { .. }) {

@@ -155,7 +155,9 @@ impl<D: Driver> Walk<'_, D> {
                 return Ok(Some(Cancelled));
             }
             self.record(ActivatingMaintenanceMode, Step::Drain, "draining traffic")?;
-            if let Err(e) = retry_once(|| ctx.driver.set_maintenance(self.device(), true)).await {
+            if let Err(e) =
+                self.retry_once(ActivatingMaintenanceMode, || ctx.driver.set_maintenance(self.device(), true)).await
+            {
                 let message = format!("maintenance mode could not be turned on: {e}");
                 return self.fail(MaintenanceModeFailure, message).map(Some);
             }
@@ -207,7 +209,9 @@ impl<D: Driver> Walk<'_, D> {
     async fn cancel_to_service(&self) -> Result<DeviceState, JournalError> {
         let message = "cancelled before the image upgrade; returning to service";
         self.record(DeactivatingMaintenanceMode, Step::Undrain, message)?;
-        if let Err(e) = retry_once(|| self.ctx.driver.set_maintenance(self.device(), false)).await {
+        if let Err(e) =
+            self.retry_once(DeactivatingMaintenanceMode, || self.ctx.driver.set_maintenance(self.device(), false)).await
+        {
             return self.fail(MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"));
         }
         self.wait_for_undrain().await?;
@@ -220,7 +224,7 @@ impl<D: Driver> Walk<'_, D> {
         let (ctx, device, image) = (self.ctx, self.device(), &self.item.image);
         if !facts.pending_install {
             self.record(ImageUpgrade, Step::Copy, format!("copying {} and verifying its checksum", image.name))?;
-            if let Err(e) = retry_once(|| ctx.driver.stage_image(device, image)).await {
+            if let Err(e) = self.retry_once(ImageUpgrade, || ctx.driver.stage_image(device, image)).await {
                 return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some);
             }
             if let Some(end) = self.install(facts, false).await? {
@@ -335,7 +339,9 @@ impl<D: Driver> Walk<'_, D> {
             return Ok(end);
         }
         self.record(DeactivatingMaintenanceMode, Step::Undrain, "returning traffic")?;
-        if let Err(e) = retry_once(|| self.ctx.driver.set_maintenance(self.device(), false)).await {
+        if let Err(e) =
+            self.retry_once(DeactivatingMaintenanceMode, || self.ctx.driver.set_maintenance(self.device(), false)).await
+        {
             return self.fail(MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"));
         }
         self.wait_for_undrain().await?;
@@ -382,23 +388,30 @@ impl<D: Driver> Walk<'_, D> {
     }
 
     async fn reading(&self) -> Result<HealthReport, DriverError> {
-        retry_once(|| self.ctx.driver.health(self.device(), &self.item.image)).await
+        self.retry_once(HealthCheck, || self.ctx.driver.health(self.device(), &self.item.image)).await
+    }
+
+    /// Calls `operation`, and once more if the first call failed only on the way (a dropped
+    /// session): these operations are idempotent on the device. The retried failure is written
+    /// to the journal (as a note in `state`) and the log, so it leaves a trace.
+    async fn retry_once<T, F, Fut>(&self, state: DeviceState, mut operation: F) -> Result<T, DriverError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, DriverError>>,
+    {
+        match operation().await {
+            Err(e) if e.is_transport() => {
+                tracing::warn!(device = self.device(), error = %e, "retrying once after a transport failure");
+                if let Err(journal) = self.record(state, Step::Note, format!("{e}; trying once more")) {
+                    tracing::error!(device = self.device(), error = %journal, "could not journal the retry");
+                }
+                operation().await
+            }
+            other => other,
+        }
     }
 }
 
 fn engine_names(facts: &Facts) -> String {
     facts.engines.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(" and ")
-}
-
-/// Calls `operation`, and once more if the first call failed only on the way (a dropped
-/// session): these operations are idempotent on the device.
-async fn retry_once<T, F, Fut>(mut operation: F) -> Result<T, DriverError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, DriverError>>,
-{
-    match operation().await {
-        Err(e) if e.is_transport() => operation().await,
-        other => other,
-    }
 }

@@ -104,6 +104,7 @@ impl<D: Driver> JobContext<D> {
     ) -> Result<(), JournalError> {
         let (at_unix, at_seconds) = (self.clock)();
         let message = message.into();
+        tracing::info!(device, state = state.label(), step = step.as_str(), at_seconds, "{message}");
         let entry = Entry { device, state, step, message: &message, at_unix, at_seconds };
         let event = self.journal.lock().expect("journal lock not poisoned").record(&self.job, &entry)?;
         (self.on_event)(&event);
@@ -126,18 +127,40 @@ pub async fn run_job<D: Driver>(
     ctx: Arc<JobContext<D>>,
     batches: Vec<Vec<WorkItem>>,
 ) -> Result<JobState, JournalError> {
-    for batch in batches {
+    use tracing::Instrument;
+    let span = tracing::info_span!("job", job = %ctx.job);
+    async move {
+        let state = run_batches(&ctx, batches).await;
+        match &state {
+            Ok(state) => tracing::info!(state = state.as_str(), "job ended"),
+            Err(error) => tracing::error!(%error, "job stopped: its journal cannot be written"),
+        }
+        state
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run_batches<D: Driver>(
+    ctx: &Arc<JobContext<D>>,
+    batches: Vec<Vec<WorkItem>>,
+) -> Result<JobState, JournalError> {
+    use tracing::Instrument;
+    for (index, batch) in batches.into_iter().enumerate() {
+        let batch_number = index + 1;
+        tracing::info!(batch = batch_number, devices = batch.len(), "batch starts");
         // A batch none of whose devices began is simply not started; a begun one is run, and
         // each device then handles the cancel itself (finishing or returning to service).
         if ctx.cancelled() && batch.iter().all(|t| !t.started) {
-            return finish(&ctx, JobState::Cancelled, &batch_rest(&batch));
+            return finish(ctx, JobState::Cancelled, &batch_rest(&batch));
         }
         let mut tasks = tokio::task::JoinSet::new();
         let mut names = std::collections::HashMap::new();
         for item in batch {
-            let ctx = Arc::clone(&ctx);
+            let ctx = Arc::clone(ctx);
             let device = item.device.clone();
-            let handle = tasks.spawn(async move { device::upgrade(&ctx, &item).await });
+            let span = tracing::info_span!("device", batch = batch_number, device = %item.device);
+            let handle = tasks.spawn(async move { device::upgrade(&ctx, &item).await }.instrument(span));
             names.insert(handle.id(), device);
         }
         let mut failed = false;
@@ -149,20 +172,20 @@ pub async fn run_job<D: Driver>(
                 // device is left as it is, and the job halts after the batch.
                 Err(error) => {
                     let device = names.get(&error.id()).cloned().unwrap_or_default();
-                    internal_failure(&ctx, &device, error)?
+                    internal_failure(ctx, &device, error)?
                 }
             };
             failed |= state.is_failure();
             cancelled |= state == DeviceState::Cancelled;
         }
         if failed {
-            return finish(&ctx, JobState::Halted, &[]);
+            return finish(ctx, JobState::Halted, &[]);
         }
         if cancelled {
-            return finish(&ctx, JobState::Cancelled, &[]);
+            return finish(ctx, JobState::Cancelled, &[]);
         }
     }
-    finish(&ctx, JobState::Finished, &[])
+    finish(ctx, JobState::Finished, &[])
 }
 
 /// Records that `device`'s task died of a bug (a panic, or was aborted): the device fails

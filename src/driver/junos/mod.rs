@@ -136,6 +136,18 @@ impl<C: Connector> JunosDriver<C> {
         bodies: &[&str],
         timeout: Duration,
     ) -> Result<Vec<Result<Element, NetconfError>>, DriverError> {
+        use tracing::Instrument;
+        let span = tracing::debug_span!("rpc", device, operation, rpcs = bodies.len());
+        self.call_each_in_session(device, operation, bodies, timeout).instrument(span).await
+    }
+
+    async fn call_each_in_session(
+        &self,
+        device: &str,
+        operation: &'static str,
+        bodies: &[&str],
+        timeout: Duration,
+    ) -> Result<Vec<Result<Element, NetconfError>>, DriverError> {
         let mut session = self.session(device, operation).await?;
         let mut replies = Vec::with_capacity(bodies.len());
         for body in bodies {
