@@ -139,7 +139,8 @@ fn a_kill_during_add_leaves_no_image_and_no_stray_file() {
     let state = dir.path().join("state");
     // Large enough that copying and hashing take a good fraction of a second.
     let file = write_file(dir.path(), "big.tgz", 400 << 20);
-    for delay_ms in [30u64, 150, 400] {
+    // Killed when the copy has written this many bytes: a known point of the copy each time.
+    for written in [1u64 << 20, 100 << 20, 300 << 20] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hitless"))
             .args(["--state-dir", state.to_str().unwrap(), "image", "add", "--name", "big", "--file", &file])
             .args(["--vendor", "juniper", "--family", "junos-qfx", "--platforms", "x", "--os-version", "19.1R1"])
@@ -147,7 +148,19 @@ fn a_kill_during_add_leaves_no_image_and_no_stray_file() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        let staged = |state: &Path| -> u64 {
+            std::fs::read_dir(state.join("tmp"))
+                .map(|dir| {
+                    dir.filter_map(|e| e.ok()).filter_map(|e| e.metadata().ok()).map(|m| m.len()).max().unwrap_or(0)
+                })
+                .unwrap_or(0)
+        };
+        let delay_ms = written >> 20; // for the messages: megabytes written
+        let started = std::time::Instant::now();
+        while staged(&state) < written && child.try_wait().unwrap().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(60), "the copy never got to {written} bytes");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
         let images = list_json(&state); // the next start cleans up
@@ -157,7 +170,7 @@ fn a_kill_during_add_leaves_no_image_and_no_stray_file() {
             assert_eq!(in_store(&state, &["image", "rm", "big"]).code, 0);
             continue;
         }
-        assert!(images.is_empty(), "killed after {delay_ms} ms: {images:?}");
+        assert!(images.is_empty(), "killed after {delay_ms} MB copied: {images:?}");
         let leftovers: Vec<_> = ["tmp", "blobs/sha256"]
             .iter()
             .flat_map(|d| std::fs::read_dir(state.join(d)).into_iter().flatten())
