@@ -27,6 +27,10 @@
 pub const GRACEFUL_SHUTDOWN: &str = "protocols bgp graceful-shutdown sender";
 /// The statement (without `set `) that marks a device hitless put in maintenance mode.
 pub const MARKER: &str = "apply-macro hitless-maintenance active";
+/// The marker's macro as a whole, which leaving maintenance mode deletes.
+const MARKER_MACRO: &str = "apply-macro hitless-maintenance";
+/// Graceful shutdown's statement as a whole.
+const GRACEFUL_SHUTDOWN_CONTAINER: &str = "protocols bgp graceful-shutdown";
 
 /// What maintenance mode consists of on a fabric (`upgrade.maintenance`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -149,7 +153,8 @@ pub fn enter_lines<'a>(
 /// deleted, and GRES and NSR back if they were on.
 pub fn leave_lines<'a>(mode: &MaintenanceMode, committed: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let committed = statements(committed);
-    let mut lines = vec![format!("delete {MARKER}"), format!("delete {GRACEFUL_SHUTDOWN}")];
+    // Whole statements go: the marker's macro, and graceful shutdown with all it holds.
+    let mut lines = vec![format!("delete {MARKER_MACRO}"), format!("delete {GRACEFUL_SHUTDOWN_CONTAINER}")];
     lines.extend(mode.extra.iter().filter_map(|l| l.trim().strip_prefix("set ")).map(|s| format!("delete {s}")));
     let mut restoring = false;
     let recorded = format!("{RESTORE_MACRO} lag-");
@@ -222,8 +227,8 @@ mod tests {
         assert_eq!(
             off,
             [
-                "delete apply-macro hitless-maintenance active",
-                "delete protocols bgp graceful-shutdown sender",
+                "delete apply-macro hitless-maintenance",
+                "delete protocols bgp graceful-shutdown",
                 "delete interfaces ae0 disable",
                 "delete apply-macro hitless-restore",
             ],

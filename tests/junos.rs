@@ -145,10 +145,10 @@ async fn the_junos_driver_upgrades_an_eighteen_device_lab_fabric() {
         assert_eq!(emulated.upgrades, 1, "{}", device.name);
         assert!(!emulated.in_maintenance(), "{} left in maintenance mode", device.name);
         assert!(
-            emulated.committed.iter().all(|l| !l.ends_with(" disable")),
+            emulated.committed().iter().all(|l| !l.ends_with(" disable")),
             "{}: {:?}",
             device.name,
-            emulated.committed
+            emulated.committed()
         );
         assert!(emulated.confirm.is_none(), "{}: commit confirmed left unconfirmed", device.name);
     }
@@ -202,11 +202,11 @@ async fn maintenance_mode_is_a_confirmed_configuration_change() {
     let (_store, scenario) = setup(dir.path(), "");
     let lab = lab_for(&scenario);
     let driver = driver(&lab);
-    let before = lab.device("leaf1").unwrap().committed;
+    let before = lab.device("leaf1").unwrap().committed();
     driver.set_maintenance("leaf1", true).await.unwrap();
     let emulated = lab.device("leaf1").unwrap();
     assert!(emulated.in_maintenance());
-    assert!(emulated.committed.contains("interfaces ae0 disable"), "{:?}", emulated.committed);
+    assert!(emulated.committed().contains("interfaces ae0 disable"), "{:?}", emulated.committed());
     assert!(emulated.confirm.is_none() && emulated.lock.is_none());
     let facts = driver.facts("leaf1").await.unwrap();
     assert!(facts.maintenance);
@@ -214,7 +214,7 @@ async fn maintenance_mode_is_a_confirmed_configuration_change() {
     assert_eq!(health.lacp_down, Some(Vec::new()), "disabled LAGs are not counted as down");
     driver.set_maintenance("leaf1", false).await.unwrap();
     let emulated = lab.device("leaf1").unwrap();
-    assert!(!emulated.in_maintenance() && emulated.committed == before, "{:?}", emulated.committed);
+    assert!(!emulated.in_maintenance() && emulated.committed() == before, "{:?}", emulated.committed());
     // An inline image cannot be installed: there is no checksum to verify.
     let mut inline = scenario.images[0].clone();
     inline.catalog = None;
@@ -288,13 +288,13 @@ pub fn assert_upgraded_once(lab: &Lab, scenario: &Scenario, version: &str) {
         assert!(!emulated.in_maintenance(), "{} left in maintenance mode", device.name);
         let dual = emulated.engines.len() == 2 && emulated.engines[0].name == "re0";
         for statement in [hitless::maintenance::GRES, hitless::maintenance::NSR] {
-            assert_eq!(emulated.committed.contains(statement), dual, "{}: {statement}", device.name);
+            assert_eq!(emulated.committed().contains(statement), dual, "{}: {statement}", device.name);
         }
         assert!(
-            !emulated.committed.iter().any(|l| l.starts_with("apply-macro") || l.ends_with(" disable")),
+            !emulated.committed().iter().any(|l| l.starts_with("apply-macro") || l.ends_with(" disable")),
             "{}: {:?}",
             device.name,
-            emulated.committed
+            emulated.committed()
         );
     }
 }
@@ -330,15 +330,21 @@ async fn gres_and_nsr_are_off_in_maintenance_mode_and_restored_after() {
     let drained = lab.device("spine1").unwrap();
     assert!(drained.in_maintenance());
     assert!(
-        !drained.committed.contains(hitless::maintenance::GRES)
-            && !drained.committed.contains(hitless::maintenance::NSR)
+        !drained.committed().contains(hitless::maintenance::GRES)
+            && !drained.committed().contains(hitless::maintenance::NSR)
     );
-    assert!(drained.committed.contains("apply-macro hitless-restore graceful-switchover"), "{:?}", drained.committed);
+    assert!(
+        drained.committed().contains("apply-macro hitless-restore graceful-switchover"),
+        "{:?}",
+        drained.committed()
+    );
     assert!(driver.facts("spine1").await.unwrap().maintenance);
     driver.set_maintenance("spine1", false).await.unwrap();
     let back = lab.device("spine1").unwrap();
-    assert!(back.committed.contains(hitless::maintenance::GRES) && back.committed.contains(hitless::maintenance::NSR));
-    assert!(!back.in_maintenance() && !back.committed.iter().any(|l| l.starts_with("apply-macro")));
+    assert!(
+        back.committed().contains(hitless::maintenance::GRES) && back.committed().contains(hitless::maintenance::NSR)
+    );
+    assert!(!back.in_maintenance() && !back.committed().iter().any(|l| l.starts_with("apply-macro")));
 }
 
 /// Starts `job`'s run with the Junos driver over `lab` in a task, and aborts it (a controller
@@ -475,7 +481,7 @@ async fn the_maintenance_mode_the_driver_commits_is_the_one_the_simulator_plays(
         // The device says which of its bundles are ESI-LAGs (multihomed servers'): its own
         // configuration, not the driver's idea of it.
         let esi = |device: &hitless::lab::LabDevice, lag: &str| {
-            device.committed.iter().any(|l| l.starts_with(&format!("interfaces {lag} esi ")))
+            device.committed().iter().any(|l| l.starts_with(&format!("interfaces {lag} esi ")))
         };
         for name in ["leaf1", "bl1"] {
             driver.set_maintenance(name, true).await.unwrap();
@@ -483,25 +489,27 @@ async fn the_maintenance_mode_the_driver_commits_is_the_one_the_simulator_plays(
             let lags = lab.server_lags(name);
             let (segments, others): (Vec<&String>, Vec<&String>) = lags.iter().partition(|lag| esi(&drained, lag));
             let effects = scenario.maintenance.effects();
-            assert_eq!(drained.committed.contains(GRACEFUL_SHUTDOWN), effects.fabric_avoids, "{mode} {name}");
+            assert_eq!(drained.committed().contains(GRACEFUL_SHUTDOWN), effects.fabric_avoids, "{mode} {name}");
             if name == "leaf1" {
                 assert!(!segments.is_empty(), "{name} has multihomed servers");
                 let observed = Effects {
-                    fabric_avoids: drained.committed.contains(GRACEFUL_SHUTDOWN),
+                    fabric_avoids: drained.committed().contains(GRACEFUL_SHUTDOWN),
                     servers_cut: segments.iter().all(|lag| drained.is_disabled(lag)),
                 };
-                assert_eq!(observed, effects, "{mode} {name}: {:?}", drained.committed);
+                assert_eq!(observed, effects, "{mode} {name}: {:?}", drained.committed());
             }
             assert!(others.iter().all(|lag| !drained.is_disabled(lag)), "{mode} {name}: only ESI-LAGs go down");
             for line in &scenario.maintenance.extra {
-                assert!(drained.committed.contains(line.trim_start_matches("set ")), "{mode}: {line}");
+                assert!(drained.committed().contains(line.trim_start_matches("set ")), "{mode}: {line}");
             }
             driver.set_maintenance(name, false).await.unwrap();
             let back = lab.device(name).unwrap();
-            assert!(!back.in_maintenance() && !back.committed.contains(GRACEFUL_SHUTDOWN), "{mode}");
+            assert!(!back.in_maintenance() && !back.committed().contains(GRACEFUL_SHUTDOWN), "{mode}");
             assert!(lags.iter().all(|lag| !back.is_disabled(lag)), "{mode}");
-            assert!(!back.committed.iter().any(|l| l.starts_with("apply-macro")), "{mode}: {:?}", back.committed);
-            assert!(scenario.maintenance.extra.iter().all(|l| !back.committed.contains(l.trim_start_matches("set "))));
+            assert!(!back.committed().iter().any(|l| l.starts_with("apply-macro")), "{mode}: {:?}", back.committed());
+            assert!(
+                scenario.maintenance.extra.iter().all(|l| !back.committed().contains(l.trim_start_matches("set ")))
+            );
         }
         assert!(lab.server_lags("bl1").contains(&hitless::lab::WAN_LAG.to_string()), "a border leaf's WAN bundle");
     }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::config::Config;
 use crate::model::{Device, Engines};
 
 /// One routing engine or member of an emulated device.
@@ -44,14 +45,20 @@ pub struct LabDevice {
     pub dead: bool,
     /// Hung (the `hang` fault): its links stay up but it forwards and answers nothing, for good.
     pub hung: bool,
-    /// Committed configuration, as `set` lines without the `set `.
-    pub committed: BTreeSet<String>,
-    /// Candidate configuration while a change is under way.
-    pub candidate: Option<BTreeSet<String>>,
-    /// Session holding the configuration lock.
+    /// The committed configuration.
+    pub config: Config,
+    /// Earlier committed configurations, newest first: `rollback 1`, `rollback 2`, ... (49 kept).
+    pub history: Vec<Config>,
+    /// The shared candidate while it differs from the committed configuration, and the session
+    /// that last changed it.
+    pub candidate: Option<(Config, u64)>,
+    /// Private candidates (`open-configuration private`) by session: the committed configuration
+    /// each started from, and the candidate.
+    pub private: BTreeMap<u64, (Config, Config)>,
+    /// Session holding the configuration lock (exclusive).
     pub lock: Option<u64>,
     /// A `commit confirmed` waiting for its confirmation: (deadline, configuration to roll back to).
-    pub confirm: Option<(u64, BTreeSet<String>)>,
+    pub confirm: Option<(u64, Config)>,
     /// Files in /var/tmp: path to (size, md5, source path).
     pub files: BTreeMap<String, (u64, String, String)>,
     /// Completed upgrades (reboots into a new version).
@@ -77,10 +84,20 @@ impl LabDevice {
                 installs: 0,
             })
             .collect();
-        let mut committed = BTreeSet::new();
+        let mut config = Config::default();
+        let base = [
+            format!("set system host-name {}", device.name),
+            "set system root-authentication encrypted-password \"$6$lab$rootsecret\"".to_string(),
+            "set system services ssh".to_string(),
+            "set system services netconf ssh".to_string(),
+            "set protocols lldp interface all".to_string(),
+        ];
+        for line in base {
+            config.apply(&line).expect("the lab's base configuration is valid");
+        }
         if device.engines == Engines::Dual {
-            committed.insert(crate::maintenance::GRES.to_string());
-            committed.insert(crate::maintenance::NSR.to_string());
+            config.apply(&format!("set {}", crate::maintenance::GRES)).expect("valid");
+            config.apply(&format!("set {}", crate::maintenance::NSR)).expect("valid");
         }
         LabDevice {
             name: device.name.clone(),
@@ -92,8 +109,10 @@ impl LabDevice {
             rebooting: Vec::new(),
             dead: false,
             hung: false,
-            committed,
+            config,
+            history: Vec::new(),
             candidate: None,
+            private: BTreeMap::new(),
             lock: None,
             confirm: None,
             files: BTreeMap::new(),
@@ -128,7 +147,8 @@ impl LabDevice {
         if let Some((deadline, previous)) = &self.confirm
             && now >= *deadline
         {
-            self.committed = previous.clone();
+            let previous = previous.clone();
+            self.commit(previous);
             self.confirm = None;
         }
     }
@@ -141,6 +161,19 @@ impl LabDevice {
         self.reboots.push(now);
         self.lock = None;
         self.candidate = None;
+        self.private.clear();
+    }
+
+    /// Makes `config` the committed configuration, keeping the one it replaces as `rollback 1`.
+    pub fn commit(&mut self, config: Config) {
+        let previous = std::mem::replace(&mut self.config, config);
+        self.history.insert(0, previous);
+        self.history.truncate(49);
+    }
+
+    /// The committed configuration as `set` statements (without `set `).
+    pub fn committed(&self) -> BTreeSet<String> {
+        self.config.set_lines().into_iter().collect()
     }
 
     /// True when the device answers (and, for its BGP peers, forwards).
@@ -150,12 +183,12 @@ impl LabDevice {
 
     /// True when maintenance mode is committed.
     pub fn in_maintenance(&self) -> bool {
-        crate::maintenance::is_on(self.committed.iter().map(String::as_str))
+        crate::maintenance::is_on(self.config.set_lines().iter().map(String::as_str))
     }
 
     /// True when interface `name` is disabled in the committed configuration.
     pub fn is_disabled(&self, name: &str) -> bool {
-        self.committed.contains(&crate::maintenance::disable_statement(name))
+        self.committed().contains(&crate::maintenance::disable_statement(name))
     }
 
     /// The master engine.

@@ -11,6 +11,8 @@
 //! pipe in tests, standard input and output under an SSH server's `Subsystem netconf`.
 
 pub mod addresses;
+pub mod config;
+pub mod configure;
 pub mod device;
 pub mod rpc;
 pub mod scp;
@@ -80,8 +82,11 @@ impl Lab {
                     && let Some(device) = devices.get_mut(&name)
                 {
                     let esi = format!("00:00:00:00:00:00:00:00:{:02x}:{:02x}", (index >> 8) & 0xff, index & 0xff);
-                    device.committed.insert(format!("interfaces {lag} esi {esi}"));
-                    device.committed.insert(format!("interfaces {lag} esi all-active"));
+                    for line in
+                        [format!("set interfaces {lag} esi {esi}"), format!("set interfaces {lag} esi all-active")]
+                    {
+                        device.config.apply(&line).expect("a valid ESI statement");
+                    }
                 }
             }
         }
@@ -90,6 +95,7 @@ impl Lab {
                 server_lags.entry(device.name.clone()).or_default().push(WAN_LAG.to_string());
             }
         }
+        base_configuration(fabric, &mut devices, &server_lags);
         let roles = fabric.devices().iter().map(|d| (d.name.clone(), d.role)).collect();
         Lab {
             devices: Mutex::new(devices),
@@ -158,6 +164,62 @@ impl Lab {
         let state = devices.get_mut(device)?;
         state.settle(now);
         Some(state.clone())
+    }
+}
+
+/// What a fabric switch's configuration holds before anyone touches it, as a data-centre
+/// switch runs: a routed `et-` port per fabric link (`/31` addresses), an EBGP underlay session to
+/// each neighbour (an AS per device), the LACP bundles to servers with their member ports, and
+/// the EVPN overlay on leafs. The interface names are those the lab's operational replies use
+/// (`et-0/0/48 + i` for the i-th neighbour, `xe-0/0/i` for the i-th bundle's member).
+fn base_configuration(
+    fabric: &Fabric,
+    devices: &mut BTreeMap<String, LabDevice>,
+    server_lags: &BTreeMap<String, Vec<String>>,
+) {
+    let index: BTreeMap<&str, usize> = fabric.devices().iter().enumerate().map(|(i, d)| (d.name.as_str(), i)).collect();
+    let mut links: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for (id, device) in fabric.iter() {
+        let me = index[device.name.as_str()];
+        let Some(state) = devices.get_mut(&device.name) else { continue };
+        let mut lines = vec![
+            format!("set routing-options router-id 10.255.{}.{}", (me >> 8) & 0xff, me & 0xff),
+            format!("set routing-options autonomous-system {}", 65_000 + me),
+            "set protocols bgp group underlay type external".to_string(),
+        ];
+        for (i, neighbour) in fabric.neighbours(id).iter().enumerate() {
+            let other = neighbour.0 as usize;
+            let key = (me.min(other), me.max(other));
+            let next = links.len();
+            let link = *links.entry(key).or_insert(next);
+            let (base, mine) = (link * 2, usize::from(me > other));
+            let address =
+                |host: usize| format!("10.{}.{}.{}", (base >> 16) & 0xff, (base >> 8) & 0xff, (base & 0xff) + host);
+            let port = format!("et-0/0/{}", 48 + i);
+            lines.push(format!("set interfaces {port} description \"to {}\"", fabric.device(*neighbour).name));
+            lines.push(format!("set interfaces {port} unit 0 family inet address {}/31", address(mine)));
+            lines.push(format!(
+                "set protocols bgp group underlay neighbor {} peer-as {}",
+                address(1 - mine),
+                65_000 + other
+            ));
+        }
+        let lags = server_lags.get(&device.name).cloned().unwrap_or_default();
+        if !lags.is_empty() {
+            lines.push(format!("set chassis aggregated-devices ethernet device-count {}", lags.len().max(1)));
+        }
+        for (i, lag) in lags.iter().enumerate() {
+            lines.push(format!("set interfaces xe-0/0/{i} ether-options 802.3ad {lag}"));
+            lines.push(format!("set interfaces {lag} aggregated-ether-options lacp active"));
+            lines.push(format!("set interfaces {lag} aggregated-ether-options lacp periodic fast"));
+        }
+        if device.role == crate::model::Role::Leaf && !lags.is_empty() {
+            lines.push("set protocols evpn encapsulation vxlan".to_string());
+            lines.push("set protocols evpn extended-vni-list all".to_string());
+        }
+        for line in lines {
+            state.config.apply(&line).expect("the lab's base configuration is valid");
+        }
     }
 }
 

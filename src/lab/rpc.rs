@@ -69,6 +69,9 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
         return Reply::hang();
     }
     let failing = lab.fault(device, phase_of(state)) == Some(FaultKind::HealthCheckFails);
+    if let Some(reply) = super::configure::handle(lab, state, session, request, now) {
+        return Reply::ok(reply);
+    }
     match name {
         "close-session" => Reply { body: "<ok/>".into(), close: true, ..Reply::ok(String::new()) },
         "command" => Reply::ok(command(state, request)),
@@ -79,11 +82,6 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
         "get-system-storage" => Reply::ok(storage(state)),
         "get-interface-information" => Reply::ok(interfaces(lab, state, failing, now)),
         "request-package-checks-pending-install" => Reply::ok(pending(state)),
-        "get-configuration" => Reply::ok(configuration(state)),
-        "lock-configuration" | "lock" => Reply::ok(lock(lab, state, session)),
-        "unlock-configuration" | "unlock" => Reply::ok(unlock(state, session)),
-        "load-configuration" => Reply::ok(load(state, session, request)),
-        "commit-configuration" => Reply::ok(commit(state, session, request, now)),
         "file-copy" => Reply::ok(file_copy(state, request)),
         "get-checksum-information" => Reply::ok(checksum(lab, state, request)),
         "request-package-add" => {
@@ -328,92 +326,6 @@ fn pending(state: &LabDevice) -> String {
         return "<output>There is already an install pending.\nUse the 'request system reboot' command to complete the install,\nor the 'request system software rollback' command to back it out.\n</output><package-result>1</package-result>".into();
     }
     "<output>\n</output><package-result>0</package-result>".into()
-}
-
-fn configuration(state: &LabDevice) -> String {
-    let lines: Vec<String> = state.committed.iter().map(|l| format!("set {l}")).collect();
-    format!("<configuration-set>{}</configuration-set>", escape(&lines.join("\n")))
-}
-
-fn lock(lab: &Lab, state: &mut LabDevice, session: u64) -> String {
-    if lab.fault(&state.name, FaultPhase::Maintenance) == Some(FaultKind::LockHeld) {
-        return rpc_error(
-            "lock-denied",
-            "configuration database locked by: netops terminal p0 (pid 4242) on since 2026-11-25 09:14:56 UTC",
-            None,
-        );
-    }
-    match state.lock {
-        Some(holder) if holder != session => {
-            rpc_error("lock-denied", &format!("configuration database locked by session {holder}"), None)
-        }
-        _ => {
-            state.lock = Some(session);
-            "<ok/>".into()
-        }
-    }
-}
-
-fn unlock(state: &mut LabDevice, session: u64) -> String {
-    if state.lock == Some(session) {
-        state.lock = None;
-        state.candidate = None;
-    }
-    "<ok/>".into()
-}
-
-fn load(state: &mut LabDevice, session: u64, request: &Element) -> String {
-    if state.lock != Some(session) {
-        return rpc_error("operation-failed", "configuration database is not locked by this session", None);
-    }
-    let text = request.text_of("configuration-set").unwrap_or_default().to_string();
-    let candidate = state.candidate.get_or_insert_with(|| state.committed.clone());
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if let Some(rest) = line.strip_prefix("set ") {
-            candidate.insert(rest.to_string());
-        } else if let Some(rest) = line.strip_prefix("delete ") {
-            candidate.retain(|l| l != rest && !l.starts_with(&format!("{rest} ")));
-        } else {
-            let error = rpc_error("operation-failed", &format!("syntax error: {line}"), Some(line));
-            return format!("<load-configuration-results>{error}</load-configuration-results>");
-        }
-    }
-    "<load-configuration-results><ok/></load-configuration-results>".into()
-}
-
-fn commit(state: &mut LabDevice, session: u64, request: &Element, now: u64) -> String {
-    if state.lock != Some(session) {
-        return rpc_error("operation-failed", "configuration database is not locked by this session", None);
-    }
-    let check = request.child("check").is_some();
-    if !check {
-        let previous = state.committed.clone();
-        if let Some(candidate) = state.candidate.clone() {
-            state.committed = candidate;
-        }
-        if request.child("confirmed").is_some() {
-            let minutes: u64 = request.text_of("confirm-timeout").and_then(|m| m.parse().ok()).unwrap_or(10);
-            state.confirm = Some((now + minutes * 60, previous));
-        } else {
-            state.confirm = None;
-        }
-    }
-    let success = if check { "<commit-check-success/>" } else { "<commit-success/>" };
-    // A synchronised commit answers for both routing engines.
-    let engines: Vec<&str> = if request.child("synchronize").is_some() && state.layout == Engines::Dual {
-        vec!["re0", "re1"]
-    } else {
-        vec![state.engines[0].name.as_str()]
-    };
-    let mut out = String::from("<commit-results>");
-    for engine in engines {
-        let _ = write!(
-            out,
-            "<routing-engine junos:style=\"normal\" xmlns:junos=\"{JUNOS_NS}\"><name>{engine}</name>{success}</routing-engine>"
-        );
-    }
-    out.push_str("</commit-results>");
-    out
 }
 
 fn file_copy(state: &mut LabDevice, request: &Element) -> String {

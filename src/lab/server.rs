@@ -152,11 +152,14 @@ async fn read<S: AsyncRead + Unpin>(
     }
 }
 
+/// What ends with a session: its exclusive lock (and, as on Junos, the uncommitted changes made
+/// under it) and its private candidate.
 fn unlock_on_exit(lab: &Lab, device: &str, session: u64) {
-    if let Some(state) = lab.devices.lock().expect("not poisoned").get_mut(device)
-        && state.lock == Some(session)
-    {
-        state.lock = None;
-        state.candidate = None;
+    if let Some(state) = lab.devices.lock().expect("not poisoned").get_mut(device) {
+        if state.lock == Some(session) {
+            state.lock = None;
+            state.candidate = None;
+        }
+        state.private.remove(&session);
     }
 }
