@@ -49,11 +49,18 @@ enum Value {
 struct Spec {
     name: &'static str,
     kind: Kind,
+    /// The XML element when it is not the keyword (XML names cannot start with a digit), and the
+    /// element that holds a leaf's value inside it.
+    xml: Option<(&'static str, &'static str)>,
 }
 
 const fn spec(name: &'static str, kind: Kind) -> Spec {
-    Spec { name, kind }
+    Spec { name, kind, xml: None }
 }
+
+/// `ether-options 802.3ad ae0` is `<ieee-802.3ad><bundle>ae0</bundle></ieee-802.3ad>` in XML.
+const IEEE_802_3AD: Spec =
+    Spec { name: "802.3ad", kind: Kind::Leaf(Value::Any), xml: Some(("ieee-802.3ad", "bundle")) };
 
 const FLAG: Kind = Kind::Flag;
 const ANY: Kind = Kind::Leaf(Value::Any);
@@ -78,7 +85,7 @@ const INTERFACE: &[Spec] = &[
     spec("disable", FLAG),
     spec("mtu", Kind::Leaf(Value::Number(256, 16_000))),
     spec("esi", Kind::ValueContainer(Value::Any, &[spec("all-active", FLAG), spec("single-active", FLAG)])),
-    spec("ether-options", Kind::Container(&[spec("802.3ad", ANY), spec("speed", ANY), spec("auto-negotiation", FLAG)])),
+    spec("ether-options", Kind::Container(&[IEEE_802_3AD, spec("speed", ANY), spec("auto-negotiation", FLAG)])),
     spec(
         "aggregated-ether-options",
         Kind::Container(&[
@@ -838,8 +845,15 @@ fn xml_children(
                 let _ = write!(out, "<{key}{inactive}/>");
             }
             Kind::Leaf(_) => {
-                let value = child.value.as_deref().unwrap_or_default();
-                let _ = write!(out, "<{key}{inactive}>{}</{key}>", xml::escape(value));
+                let value = xml::escape(child.value.as_deref().unwrap_or_default());
+                match found.xml {
+                    Some((element, inner)) => {
+                        let _ = write!(out, "<{element}{inactive}><{inner}>{value}</{inner}></{element}>");
+                    }
+                    None => {
+                        let _ = write!(out, "<{key}{inactive}>{value}</{key}>");
+                    }
+                }
             }
             Kind::Container(children) => {
                 let _ = write!(out, "<{key}{inactive}>");
@@ -910,7 +924,13 @@ fn json_children(
         let Some(found) = specs.iter().find(|s| s.name == key) else { continue };
         let value = match found.kind {
             Kind::Flag => json!([null]),
-            Kind::Leaf(_) => json!(child.value.clone().unwrap_or_default()),
+            Kind::Leaf(_) => match found.xml {
+                Some((element, inner)) => {
+                    map.insert(element.into(), json!({ inner: child.value.clone().unwrap_or_default() }));
+                    continue;
+                }
+                None => json!(child.value.clone().unwrap_or_default()),
+            },
             Kind::Container(children) => json_children(child, children, None),
             Kind::ValueContainer(_, children) => {
                 let mut object = json_children(child, children, None);
@@ -1145,12 +1165,12 @@ impl Config {
 /// The key of XML element `element` among `specs`: a keyword, or for a list entry its
 /// `<name>`; and the specs below it.
 fn xml_key(element: &Element, specs: &'static [Spec]) -> Option<(String, &'static [Spec])> {
-    let found = specs.iter().find(|s| s.name == element.name)?;
+    let found = specs.iter().find(|s| s.name == element.name || s.xml.is_some_and(|x| x.0 == element.name))?;
     let below = match found.kind {
         Kind::Container(c) | Kind::Named(c) | Kind::Entries(_, c) | Kind::ValueContainer(_, c) => c,
         _ => &[],
     };
-    Some((element.name.clone(), below))
+    Some((found.name.to_string(), below))
 }
 
 /// Parses Junos XML (`<configuration>`) into a tree, honouring `operation="delete"`,
@@ -1207,11 +1227,13 @@ fn parse_xml_children(
             path.pop();
             continue;
         }
-        let Some((order, found)) = specs.iter().enumerate().find(|(_, s)| s.name == child.name) else {
+        let Some((order, found)) =
+            specs.iter().enumerate().find(|(_, s)| s.name == child.name || s.xml.is_some_and(|x| x.0 == child.name))
+        else {
             return Err(ConfigError::syntax(&child.name));
         };
-        path.push(child.name.clone());
-        let target = node.child_mut(&child.name, order);
+        path.push(found.name.to_string());
+        let target = node.child_mut(found.name, order);
         // A list's marks belong to its entry, not to its keyword.
         if !matches!(found.kind, Kind::Named(_) | Kind::Macro) {
             target.inactive = inactive;
@@ -1220,7 +1242,8 @@ fn parse_xml_children(
         match found.kind {
             Kind::Flag => {}
             Kind::Leaf(value) => {
-                let text = child.text.trim();
+                let inner = found.xml.and_then(|(_, inner)| child.text_of(inner));
+                let text = inner.unwrap_or(child.text.trim());
                 if !is_delete {
                     if text.is_empty() {
                         return Err(ConfigError::new("missing argument", &child.name));

@@ -89,7 +89,9 @@ fn get_configuration(state: &LabDevice, session: u64, request: &Element) -> Stri
             "compare" => value == "rollback",
             "rollback" => value.parse::<usize>().is_ok_and(|n| n < 50),
             "inherit" => ["inherit", "defaults"].contains(&value.as_str()),
-            "changed" | "commit-scripts" | "groups" | "interface-ranges" => false,
+            // The lab runs no commit scripts: with or without them the configuration is the same.
+            "commit-scripts" => ["apply", "view", "apply-no-transients"].contains(&value.as_str()),
+            "changed" | "groups" | "interface-ranges" => false,
             _ => false,
         };
         if !known {
@@ -107,6 +109,8 @@ fn get_configuration(state: &LabDevice, session: u64, request: &Element) -> Stri
             return refused("invalid-value", &format!("rollback {n} does not exist"), None);
         };
         let diff = candidate(state, session).compare(&old);
+        // Junos answers "no differences" with an output of one newline, not an empty element.
+        let diff = if diff.is_empty() { "\n".to_string() } else { diff };
         return format!(
             "<configuration-information><configuration-output>{}</configuration-output></configuration-information>",
             escape(&diff)

@@ -24,6 +24,60 @@ pub struct LabEngine {
     pub installs: u32,
 }
 
+/// A file on an emulated device: its size and checksums (the content itself is not kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabFile {
+    /// Bytes.
+    pub size: u64,
+    /// MD5, SHA-1 and SHA-256, lower-case hex.
+    pub md5: String,
+    /// SHA-1.
+    pub sha1: String,
+    /// SHA-256.
+    pub sha256: String,
+    /// When it was written, virtual Unix seconds.
+    pub written_unix: u64,
+}
+
+impl LabFile {
+    /// Hashes `bytes` as they arrive.
+    pub fn hasher() -> FileHasher {
+        FileHasher::default()
+    }
+}
+
+/// Hashes a file's content in every algorithm the device offers.
+#[derive(Default)]
+pub struct FileHasher {
+    md5: md5::Md5,
+    sha1: sha1::Sha1,
+    sha256: sha2::Sha256,
+    size: u64,
+}
+
+impl FileHasher {
+    /// Adds `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        use md5::Digest;
+        self.md5.update(bytes);
+        self.sha1.update(bytes);
+        self.sha256.update(bytes);
+        self.size += bytes.len() as u64;
+    }
+
+    /// The file, written at `now`.
+    pub fn finish(self, now: u64) -> LabFile {
+        use md5::Digest;
+        LabFile {
+            size: self.size,
+            md5: crate::util::hex(&self.md5.finalize()),
+            sha1: crate::util::hex(&self.sha1.finalize()),
+            sha256: crate::util::hex(&self.sha256.finalize()),
+            written_unix: now,
+        }
+    }
+}
+
 /// What an emulated Junos device remembers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabDevice {
@@ -59,8 +113,8 @@ pub struct LabDevice {
     pub lock: Option<u64>,
     /// A `commit confirmed` waiting for its confirmation: (deadline, configuration to roll back to).
     pub confirm: Option<(u64, Config)>,
-    /// Files in /var/tmp: path to (size, md5, source path).
-    pub files: BTreeMap<String, (u64, String, String)>,
+    /// Files on the device (under /var/tmp and the user's home): path to what is known of it.
+    pub files: BTreeMap<String, LabFile>,
     /// Completed upgrades (reboots into a new version).
     pub upgrades: u32,
     /// When the device rebooted (its neighbours count these as BGP flaps).

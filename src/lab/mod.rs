@@ -14,6 +14,7 @@ pub mod addresses;
 pub mod config;
 pub mod configure;
 pub mod device;
+pub mod ops;
 pub mod rpc;
 pub mod scp;
 pub mod server;
@@ -34,6 +35,8 @@ pub struct Lab {
     pub(crate) neighbours: BTreeMap<String, Vec<String>>,
     /// Server-facing LAGs of each leaf (`ae0`, `ae1`, ...), one per attached server.
     pub(crate) server_lags: BTreeMap<String, Vec<String>>,
+    /// Which server each (leaf, bundle) goes to.
+    pub(crate) lag_servers: BTreeMap<(String, String), String>,
     pub(crate) faults: Vec<Fault>,
     pub(crate) timing: TimingProfile,
     pub(crate) roles: BTreeMap<String, Role>,
@@ -63,6 +66,7 @@ impl Lab {
         let mut devices = BTreeMap::new();
         let mut neighbours = BTreeMap::new();
         let mut server_lags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut lag_servers: BTreeMap<(String, String), String> = BTreeMap::new();
         for (id, device) in fabric.iter() {
             devices.insert(device.name.clone(), LabDevice::new(device, start_unix));
             let names = fabric.neighbours(id).iter().map(|n| fabric.device(*n).name.clone()).collect();
@@ -78,6 +82,7 @@ impl Lab {
                 let lags = server_lags.entry(name.clone()).or_default();
                 let lag = format!("ae{}", lags.len());
                 lags.push(lag.clone());
+                lag_servers.insert((name.clone(), lag.clone()), server.name.clone());
                 if server.leafs.len() > 1
                     && let Some(device) = devices.get_mut(&name)
                 {
@@ -101,6 +106,7 @@ impl Lab {
             devices: Mutex::new(devices),
             neighbours,
             server_lags,
+            lag_servers,
             faults,
             timing,
             roles,

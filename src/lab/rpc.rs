@@ -58,10 +58,74 @@ pub fn rpc_error(tag: &str, message: &str, bad_element: Option<&str>) -> String 
 pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply {
     let now = lab.now_unix();
     let mut devices = lab.devices.lock().expect("not poisoned");
+    if let Some(state) = devices.get_mut(device) {
+        state.settle(now);
+    }
+    dispatch(lab, &mut devices, device, session, request, now)
+}
+
+/// `<command>`: the RPC the CLI command stands for, answered in XML, or as the CLI prints it
+/// with `format="text"`; `| display xml rpc` answers with the RPC itself.
+fn command(
+    lab: &Lab,
+    devices: &mut std::collections::BTreeMap<String, LabDevice>,
+    device: &str,
+    session: u64,
+    request: &Element,
+    now: u64,
+) -> Reply {
+    let text: String = request.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut cli = match super::ops::parse_cli(&text) {
+        Ok(cli) => cli,
+        Err(message) => return Reply::ok(rpc_error("operation-failed", &message, Some(&text))),
+    };
+    if cli.show_rpc {
+        return Reply::ok(super::ops::rpc_itself(&cli));
+    }
+    let requested = request.attribute("format").unwrap_or("xml");
+    let as_text = requested == "text";
+    if cli.rpc.name == "get-configuration" {
+        let format = match requested {
+            "set" | "json" => requested,
+            _ if cli.display_set => "set",
+            "text" => "text",
+            _ => "xml",
+        };
+        cli.rpc.attributes.push(("format".into(), format.into()));
+    } else if !matches!(requested, "xml" | "text" | "ascii") {
+        return Reply::ok(rpc_error(
+            "operation-failed",
+            &format!("the lab answers `{text}` in xml or text, not {requested}"),
+            Some(requested),
+        ));
+    }
+    if cli.rpc.name == "get-configuration" && matches!(requested, "set" | "json") {
+        return dispatch(lab, devices, device, session, &cli.rpc, now);
+    }
+    let reply = dispatch(lab, devices, device, session, &cli.rpc, now);
+    if !as_text || reply.hang || reply.drop {
+        return reply;
+    }
+    match super::ops::text(&cli, &reply.body) {
+        Ok(text) => Reply::ok(format!("<output>{}</output>", escape(&text))),
+        Err(message) => Reply::ok(rpc_error("operation-failed", &message, Some(&cli.rpc.name))),
+    }
+}
+
+fn dispatch(
+    lab: &Lab,
+    devices: &mut std::collections::BTreeMap<String, LabDevice>,
+    device: &str,
+    session: u64,
+    request: &Element,
+    now: u64,
+) -> Reply {
+    if request.name == "command" {
+        return command(lab, devices, device, session, request, now);
+    }
     let Some(state) = devices.get_mut(device) else {
         return Reply::ok(rpc_error("operation-failed", &format!("no device {device} in this lab"), None));
     };
-    state.settle(now);
     let name = request.name.as_str();
     let hangs = hang_phase(state, name).is_some_and(|phase| lab.fault(device, phase) == Some(FaultKind::Hang));
     if state.hung || hangs {
@@ -72,18 +136,22 @@ pub fn handle(lab: &Lab, device: &str, session: u64, request: &Element) -> Reply
     if let Some(reply) = super::configure::handle(lab, state, session, request, now) {
         return Reply::ok(reply);
     }
+    if let Some(reply) = super::ops::handle(lab, state, request, now) {
+        return Reply::ok(reply);
+    }
     match name {
         "close-session" => Reply { body: "<ok/>".into(), close: true, ..Reply::ok(String::new()) },
-        "command" => Reply::ok(command(state, request)),
-        "get-software-information" => Reply::ok(software_plain(state)),
+        "get-software-information" => Reply::ok(software_request(state, request)),
         "get-route-engine-information" => Reply::ok(route_engines(state, now)),
         "get-alarm-information" => Reply::ok(alarms(state, failing)),
         "get-system-alarm-information" => Reply::ok(alarms(state, false)),
         "get-system-storage" => Reply::ok(storage(state)),
-        "get-interface-information" => Reply::ok(interfaces(lab, state, failing, now)),
+        "get-interface-information" => Reply::ok(interface_request(lab, state, request, failing, now)),
         "request-package-checks-pending-install" => Reply::ok(pending(state)),
-        "file-copy" => Reply::ok(file_copy(state, request)),
-        "get-checksum-information" => Reply::ok(checksum(lab, state, request)),
+        "file-copy" => Reply::ok(file_copy(state, request, now)),
+        "get-checksum-information" | "get-sha1-checksum-information" | "get-sha256-checksum-information" => {
+            Reply::ok(checksum(lab, state, request))
+        }
         "request-package-add" => {
             let body = package_add(lab, state, request);
             // The install completes on the device; only the session carrying the reply dies.
@@ -186,14 +254,81 @@ fn software_plain(state: &LabDevice) -> String {
     }
 }
 
-/// `<command>`: the CLI commands whose RPCs the lab implements, answered in XML.
-fn command(state: &LabDevice, request: &Element) -> String {
-    let text: String = request.text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match text.as_str() {
-        "show version invoke-on all-routing-engines" => wrapped(&state.engines, |e| software(state, e)),
-        "show version" => software_plain(state),
-        _ => rpc_error("operation-failed", "syntax error, expecting <command>", Some(&text)),
+/// `get-software-information`: every routing engine with `invoke-on-all-routing-engines`, every
+/// member with `all-members` (a virtual chassis only); `all-servers` is for JDM, not a switch.
+fn software_request(state: &LabDevice, request: &Element) -> String {
+    if request.child("all-servers").is_some() {
+        return rpc_error("operation-failed", "syntax error", Some("all-servers"));
     }
+    if request.child("all-members").is_some() && !matches!(state.layout, Engines::VirtualChassis(_)) {
+        return rpc_error("operation-failed", "syntax error", Some("all-members"));
+    }
+    if request.child("invoke-on-all-routing-engines").is_some() || request.child("all-members").is_some() {
+        return wrapped(&state.engines, |e| software(state, e));
+    }
+    software_plain(state)
+}
+
+/// `get-interface-information`: the internal routing instance (`__juniper_private1__`, where
+/// the routing engine's internal interface names it, as PyEZ's `current_re` reads), or the
+/// device's ports, narrowed by `interface-name` (a name, or a glob such as `[afgxe][et]-*`).
+fn interface_request(lab: &Lab, state: &LabDevice, request: &Element, failing: bool, now: u64) -> String {
+    if let Some(instance) = request.text_of("routing-instance") {
+        if instance != "__juniper_private1__" {
+            return rpc_error("operation-failed", &format!("routing instance {instance} not found"), Some(instance));
+        }
+        let addresses = ["128.0.0.1/2", "128.0.0.16/2", "128.0.0.32/2"];
+        let mut out = format!(
+            "<interface-information xmlns=\"{JUNOS_NS}-interface\" junos:style=\"terse\" xmlns:junos=\"{JUNOS_NS}\"><physical-interface><name>bme0</name><admin-status>up</admin-status><oper-status>up</oper-status><logical-interface><name>bme0.32768</name><admin-status>up</admin-status><oper-status>up</oper-status><address-family><address-family-name>inet</address-family-name>"
+        );
+        for address in addresses {
+            let _ = write!(
+                out,
+                "<interface-address><ifa-local junos:emit=\"emit\">{address}</ifa-local></interface-address>"
+            );
+        }
+        out.push_str("</address-family></logical-interface></physical-interface></interface-information>");
+        return out;
+    }
+    let all = interfaces(lab, state, failing, now);
+    let Some(pattern) = request.text_of("interface-name") else { return all };
+    let Ok(parsed) = crate::netconf::xml::parse(&all) else { return all };
+    let kept: Vec<&Element> =
+        parsed.children.iter().filter(|ifd| ifd.text_of("name").is_some_and(|n| glob(pattern, n.trim()))).collect();
+    if kept.is_empty() {
+        return rpc_error("operation-failed", &format!("device {pattern} not found"), Some(pattern));
+    }
+    let mut out = format!(
+        "<interface-information xmlns=\"{JUNOS_NS}-interface\" junos:style=\"normal\" xmlns:junos=\"{JUNOS_NS}\">"
+    );
+    for ifd in kept {
+        let start = all.find(&format!("<name>\n{}\n</name>", ifd.text_of("name").unwrap_or("").trim()));
+        if let Some(start) = start.and_then(|s| all[..s].rfind("<physical-interface>"))
+            && let Some(len) = all[start..].find("</physical-interface>")
+        {
+            out.push_str(&all[start..start + len + "</physical-interface>".len()]);
+        }
+    }
+    out.push_str("</interface-information>");
+    out
+}
+
+/// Junos interface-name matching: `*` any run, `?` one character, `[abc]` one of them.
+fn glob(pattern: &str, name: &str) -> bool {
+    fn matches(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|i| matches(&p[1..], &n[i..])),
+            Some('?') => !n.is_empty() && matches(&p[1..], &n[1..]),
+            Some('[') => {
+                let Some(close) = p.iter().position(|c| *c == ']') else { return false };
+                !n.is_empty() && p[1..close].contains(&n[0]) && matches(&p[close + 1..], &n[1..])
+            }
+            Some(c) => n.first() == Some(c) && matches(&p[1..], &n[1..]),
+        }
+    }
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    matches(&p, &n)
 }
 
 fn route_engine(engine: &LabEngine, mastership: &str, now: u64) -> String {
@@ -279,9 +414,19 @@ fn interfaces(lab: &Lab, state: &LabDevice, failing: bool, now: u64) -> String {
     );
     for (name, disabled, errors) in ports {
         let status = if disabled { "down" } else { "up" };
+        let speed = if name.starts_with("et-") {
+            "100Gbps"
+        } else if name.starts_with("xe-") {
+            "10Gbps"
+        } else {
+            "1000mbps"
+        };
+        let mtu = if name.starts_with("me") { 1514 } else { 9216 };
+        let mac = super::ops::mac(&format!("{}/{name}", state.name));
         let _ = write!(
             out,
             "<physical-interface><name>\n{name}\n</name><admin-status junos:format=\"Enabled\">{status}</admin-status><oper-status>{status}</oper-status>\
+<if-type>Ethernet</if-type><mtu>{mtu}</mtu><speed>{speed}</speed><current-physical-address>{mac}</current-physical-address><hardware-physical-address>{mac}</hardware-physical-address>\
 <input-error-list><input-errors>{errors}</input-errors><input-drops>0</input-drops><framing-errors>0</framing-errors></input-error-list>\
 <output-error-list><carrier-transitions>1</carrier-transitions><output-errors>0</output-errors><output-drops>0</output-drops></output-error-list></physical-interface>"
         );
@@ -328,7 +473,7 @@ fn pending(state: &LabDevice) -> String {
     "<output>\n</output><package-result>0</package-result>".into()
 }
 
-fn file_copy(state: &mut LabDevice, request: &Element) -> String {
+fn file_copy(state: &mut LabDevice, request: &Element, now: u64) -> String {
     let source = request.text_of("source").unwrap_or_default();
     let destination = request.text_of("destination").unwrap_or_default().to_string();
     let Some(path) = source.strip_prefix("file://") else {
@@ -338,24 +483,31 @@ fn file_copy(state: &mut LabDevice, request: &Element) -> String {
         Ok(bytes) => bytes,
         Err(e) => return rpc_error("operation-failed", &format!("could not open {source}: {e}"), None),
     };
-    use md5::{Digest, Md5};
-    let md5 = crate::util::hex(&Md5::digest(&bytes));
-    state.files.insert(destination, (bytes.len() as u64, md5, path.to_string()));
+    let mut hasher = super::device::LabFile::hasher();
+    hasher.update(&bytes);
+    state.files.insert(destination, hasher.finish(now));
     "<ok/>".into()
 }
 
+/// `get-checksum-information` (MD5), `get-sha1-checksum-information`,
+/// `get-sha256-checksum-information`.
 fn checksum(lab: &Lab, state: &LabDevice, request: &Element) -> String {
     let path = request.text_of("path").unwrap_or_default();
-    let Some((_, md5, _)) = state.files.get(path) else {
+    let Some(file) = state.files.get(path) else {
         return rpc_error("operation-failed", &format!("Could not open {path}: No such file or directory"), None);
     };
-    let md5 = if lab.fault(&state.name, FaultPhase::ImageCopy) == Some(FaultKind::ChecksumMismatch) {
-        "0".repeat(32)
+    let (method, sum) = match request.name.as_str() {
+        "get-sha1-checksum-information" => ("SHA1", file.sha1.clone()),
+        "get-sha256-checksum-information" => ("SHA256", file.sha256.clone()),
+        _ => ("MD5", file.md5.clone()),
+    };
+    let sum = if lab.fault(&state.name, FaultPhase::ImageCopy) == Some(FaultKind::ChecksumMismatch) {
+        "0".repeat(sum.len())
     } else {
-        md5.clone()
+        sum
     };
     format!(
-        "<checksum-information><file-checksum><computation-method>MD5</computation-method><input-file>{}</input-file><checksum>{md5}</checksum></file-checksum></checksum-information>",
+        "<checksum-information><file-checksum><computation-method>{method}</computation-method><input-file>{}</input-file><checksum>{sum}</checksum></file-checksum></checksum-information>",
         escape(path)
     )
 }

@@ -1,7 +1,6 @@
 //! The lab's SCP sink (`scp -t /var/tmp`): receives one file, hashing it as it arrives, and
 //! records it in the device's /var/tmp (the content itself is not kept).
 
-use md5::{Digest, Md5};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::Lab;
@@ -33,7 +32,7 @@ pub async fn sink<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     stream.get_mut().write_all(&[0]).await?;
-    let mut md5 = Md5::new();
+    let mut hasher = super::device::LabFile::hasher();
     let mut buffer = vec![0u8; 1 << 16];
     let mut left = size;
     while left > 0 {
@@ -42,15 +41,15 @@ pub async fn sink<S: AsyncRead + AsyncWrite + Unpin>(
         if read == 0 {
             return Ok(()); // The source went away; nothing is recorded.
         }
-        md5.update(&buffer[..read]);
+        hasher.update(&buffer[..read]);
         left -= read as u64;
     }
     let mut end = [0u8; 1];
     stream.read_exact(&mut end).await?;
     let path = format!("{}/{name}", directory.trim_end_matches('/'));
-    let digest = crate::util::hex(&md5.finalize());
+    let file = hasher.finish(lab.now_unix());
     if let Some(state) = lab.devices.lock().expect("not poisoned").get_mut(device) {
-        state.files.insert(path, (size, digest, "scp".to_string()));
+        state.files.insert(path, file);
     }
     stream.get_mut().write_all(&[0]).await?;
     stream.get_mut().flush().await

@@ -31,7 +31,22 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(lab: &Lab, device: &str, m
     if lab.base_11 {
         capabilities.push_str(&format!("<capability>{BASE_11}</capability>"));
     }
-    capabilities.push_str("<capability>urn:ietf:params:netconf:capability:candidate:1.0</capability><capability>urn:ietf:params:netconf:capability:confirmed-commit:1.0</capability><capability>http://xml.juniper.net/netconf/junos/1.0</capability>");
+    // What a Junos switch advertises (21.4): the candidate, confirmed commits, validate, the
+    // Junos extensions and DMI schema.
+    for capability in [
+        "urn:ietf:params:netconf:capability:candidate:1.0",
+        "urn:ietf:params:netconf:capability:confirmed-commit:1.0",
+        "urn:ietf:params:netconf:capability:validate:1.0",
+        "urn:ietf:params:netconf:capability:url:1.0?scheme=http,ftp,file",
+        "urn:ietf:params:xml:ns:netconf:base:1.0",
+        "urn:ietf:params:xml:ns:netconf:capability:candidate:1.0",
+        "urn:ietf:params:xml:ns:netconf:capability:confirmed-commit:1.0",
+        "urn:ietf:params:xml:ns:netconf:capability:validate:1.0",
+        "http://xml.juniper.net/netconf/junos/1.0",
+        "http://xml.juniper.net/dmi/system/1.0",
+    ] {
+        capabilities.push_str(&format!("<capability>{capability}</capability>"));
+    }
     let hello = format!(
         "<!-- No zombies were killed during the creation of this user interface -->\n<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities>{capabilities}</capabilities><session-id>{session}</session-id></hello>"
     );
@@ -115,6 +130,8 @@ fn answer(lab: &Lab, device: &str, session: u64, message: &str) -> (String, bool
         );
     };
     let Reply { body, close, drop, delay, hang } = rpc::handle(lab, device, session, request);
+    tracing::debug!(device, session, rpc = %request.name, "lab request");
+    tracing::trace!(device, session, request = %crate::netconf::redact(message), reply = %crate::netconf::redact(&body), "lab exchange");
     (wrap(&attributes, &body), close, drop, delay, hang)
 }
 

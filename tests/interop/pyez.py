@@ -1,0 +1,96 @@
+"""Junos PyEZ against a `hitless lab` device: facts, Config in every format with diff,
+commit confirmed and rollback, SW install of a local package with its defaults, reboot and
+reconnect. Every step checks its effect on the device, read back over NETCONF.
+
+Usage: pyez.py HOST PORT USER PASSWORD DEVICE PACKAGE NEW_VERSION
+"""
+import sys
+import time
+
+from jnpr.junos import Device
+from jnpr.junos.exception import ConfigLoadError, RpcError
+from jnpr.junos.utils.config import Config
+from jnpr.junos.utils.sw import SW
+from lxml import etree
+
+host, port, user, password, name, package, new_version = sys.argv[1:8]
+port = int(port)
+
+
+def check(condition, what):
+    if not condition:
+        raise SystemExit(f"FAILED: {what}")
+    print(f"ok: {what}")
+
+
+def committed(dev, xpath):
+    """The text at xpath in the committed configuration."""
+    config = dev.rpc.get_config(options={"database": "committed"})
+    return [e.text for e in config.xpath(xpath)]
+
+
+dev = Device(host=host, port=port, user=user, password=password)
+dev.open()
+
+# Facts, as SW() and facts_refresh() gather them.
+dev.facts_refresh(exception_on_failure=True)
+check(dev.facts["hostname"] == name, f"hostname fact is {dev.facts['hostname']}")
+check(dev.facts["2RE"] is False, "a single routing engine")
+check(dev.facts["personality"] == "SWITCH", "personality SWITCH")
+check(bool(dev.facts["serialnumber"]), f"serial number {dev.facts['serialnumber']}")
+check("master" in dev.facts["current_re"], f"current_re {dev.facts['current_re']}")
+check(dev.facts["HOME"] == "/var/home/" + user, f"HOME {dev.facts['HOME']}")
+old_version = dev.facts["version"]
+
+# Configuration: set, text and XML loads, diff, commit confirmed, rollback.
+with Config(dev, mode="exclusive") as cu:
+    cu.load("set system ntp server 10.9.9.1", format="set")
+    diff = cu.diff()
+    check(diff is not None and "10.9.9.1" in diff, f"diff shows the new server:\n{diff}")
+    cu.commit(confirm=2, comment="pyez confirmed")
+    check("10.9.9.1" in committed(dev, ".//ntp/server/name"), "the confirmed commit is committed")
+    cu.commit(comment="pyez confirm")
+    cu.load("system { host-name pyez-renamed; }", format="text")
+    cu.commit()
+    check(committed(dev, ".//system/host-name") == ["pyez-renamed"], "text load committed: host-name replaced")
+    cu.load(etree.XML("<system><domain-name>pyez.example</domain-name></system>"), format="xml")
+    check(cu.diff() is not None, "XML load shows in the diff")
+    cu.commit()
+    check(committed(dev, ".//system/domain-name") == ["pyez.example"], "XML load committed")
+    try:
+        cu.load("set system colour red", format="set")
+        raise SystemExit("FAILED: an unknown statement was accepted")
+    except (ConfigLoadError, RpcError) as e:
+        check("syntax error" in str(e), f"an unknown statement is refused: {e}")
+    cu.rollback(2)
+    check(cu.diff() is not None, "rollback 2 differs from the committed configuration")
+    cu.commit()
+    check(committed(dev, ".//system/host-name") == [name], "rollback 2 brought the host name back")
+    check(committed(dev, ".//system/domain-name") != ["pyez.example"], "and took the domain name away")
+
+# Software: the local package with SW.install's defaults (storage cleanup, checksum, SCP copy,
+# checksum again, install), then reboot and reconnect.
+sw = SW(dev)
+ok, message = sw.install(package=package, progress=True)
+check(ok, f"install: {message}")
+remote = sw.remote_checksum("/var/tmp/" + package.rsplit("/", 1)[-1], algorithm="sha256")
+check(remote == SW.local_checksum(package, algorithm="sha256"), "the copy's SHA-256 matches")
+sw.reboot()
+dev.close()
+deadline = time.time() + 120
+while True:
+    try:
+        time.sleep(1)
+        dev = Device(host=host, port=port, user=user, password=password)
+        dev.open()
+        break
+    except Exception as e:  # still rebooting
+        if time.time() > deadline:
+            raise SystemExit(f"FAILED: the device did not come back: {e}")
+check(dev.facts["version"] == new_version, f"rebooted into {dev.facts['version']} (was {old_version})")
+out = dev.cli("show version", warning=False)
+check(new_version in out, "the CLI says so too")
+lldp = dev.rpc.get_lldp_neighbors_information()
+check(len(lldp.findall(".//lldp-neighbor-information")) > 0, "LLDP neighbours")
+dev.close()
+print("PASSED")
