@@ -18,6 +18,7 @@ pub mod ops;
 pub mod rpc;
 pub mod scp;
 pub mod server;
+pub mod sftp;
 pub mod ssh;
 
 use std::collections::BTreeMap;
@@ -265,6 +266,9 @@ impl crate::driver::junos::Connector for InMemory {
         let (lab, device, directory) = (std::sync::Arc::clone(&self.0), device.to_string(), directory.to_string());
         let sink = tokio::spawn(async move { scp::sink(&lab, &device, &directory, server).await });
         crate::driver::scp::send(&mut client, local, name).await?;
-        sink.await.map_err(std::io::Error::other)?
+        match sink.await.map_err(std::io::Error::other)?? {
+            true => Ok(()),
+            false => Err(std::io::Error::other(format!("the device refused the copy of {name}"))),
+        }
     }
 }

@@ -8,16 +8,32 @@ use super::Lab;
 /// Largest file accepted (a Junos image is a few GB).
 const FILE_BYTES_MAX: u64 = 16 << 30;
 
-/// Receives one file into `directory` on `device`.
+/// Receives one file on `device` at `target`: into it when it is a directory (`/var/tmp`, the
+/// home), as it when it names a file there (`scp pkg.tgz dev:/var/tmp/other.tgz`). True when a
+/// file was stored.
 pub async fn sink<S: AsyncRead + AsyncWrite + Unpin>(
     lab: &Lab,
     device: &str,
-    directory: &str,
+    target: &str,
     stream: S,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     let mut stream = BufReader::new(stream);
     if lab.is_hung(device) {
-        return super::server::hold_silently(&mut stream).await;
+        super::server::hold_silently(&mut stream).await?;
+        return Ok(false);
+    }
+    let home = format!("/var/home/{}", super::ops::USER);
+    let target = match target.trim_end_matches('/') {
+        "" | "." | "~" => home.clone(),
+        t if t.starts_with('/') => t.to_string(),
+        t => format!("{home}/{t}"),
+    };
+    let is_directory = target == "/var/tmp" || target == home;
+    let parent = target.rsplit_once('/').map_or("", |(p, _)| p);
+    if !is_directory && parent != "/var/tmp" && parent != home {
+        let message = format!("\x01scp: {target}: Permission denied\n");
+        stream.get_mut().write_all(message.as_bytes()).await?;
+        return Ok(false);
     }
     stream.get_mut().write_all(&[0]).await?;
     let mut header = String::new();
@@ -28,9 +44,14 @@ pub async fn sink<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(size) if mode.starts_with('C') && size <= FILE_BYTES_MAX && !name.is_empty() && !name.contains('/') => size,
         _ => {
             stream.get_mut().write_all(b"\x02scp: protocol error: bad file header\n").await?;
-            return Ok(());
+            return Ok(false);
         }
     };
+    let path = if is_directory { format!("{target}/{name}") } else { target.clone() };
+    if crate::util::file_name_problem(path.rsplit('/').next().unwrap_or("")).is_some() {
+        stream.get_mut().write_all(b"\x01scp: invalid file name\n").await?;
+        return Ok(false);
+    }
     stream.get_mut().write_all(&[0]).await?;
     let mut hasher = super::device::LabFile::hasher();
     let mut buffer = vec![0u8; 1 << 16];
@@ -39,18 +60,18 @@ pub async fn sink<S: AsyncRead + AsyncWrite + Unpin>(
         let want = buffer.len().min(left as usize);
         let read = stream.read(&mut buffer[..want]).await?;
         if read == 0 {
-            return Ok(()); // The source went away; nothing is recorded.
+            return Ok(false); // The source went away; nothing is recorded.
         }
         hasher.update(&buffer[..read]);
         left -= read as u64;
     }
     let mut end = [0u8; 1];
     stream.read_exact(&mut end).await?;
-    let path = format!("{}/{name}", directory.trim_end_matches('/'));
     let file = hasher.finish(lab.now_unix());
     if let Some(state) = lab.devices.lock().expect("not poisoned").get_mut(device) {
         state.files.insert(path, file);
     }
     stream.get_mut().write_all(&[0]).await?;
-    stream.get_mut().flush().await
+    stream.get_mut().flush().await?;
+    Ok(true)
 }

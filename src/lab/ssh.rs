@@ -213,9 +213,10 @@ impl DeviceSsh {
             return session.channel_failure(id);
         };
         session.channel_success(id)?;
-        let (lab, device) = (Arc::clone(&self.lab), self.device.clone());
+        let (lab, device, handle) = (Arc::clone(&self.lab), self.device.clone(), session.handle());
         tokio::spawn(async move {
-            let _ = server::serve(&lab, &device, channel.into_stream()).await;
+            let served = server::serve(&lab, &device, channel.into_stream()).await;
+            finish(&handle, id, u32::from(served.is_err())).await;
         });
         Ok(())
     }
@@ -253,6 +254,23 @@ impl russh::server::Handler for DeviceSsh {
         if name == "netconf" {
             return self.netconf(id, session);
         }
+        if name == "sftp" {
+            let Some(channel) = self.channels.remove(&id) else { return session.channel_failure(id) };
+            session.channel_success(id)?;
+            let sftp = super::sftp::Session::new(Arc::clone(&self.lab), &self.device);
+            // The SFTP server runs on its own task; a pipe between it and the channel tells
+            // when the client is done, so the channel ends with an exit status as sshd's does.
+            let (ours, theirs) = tokio::io::duplex(1 << 20);
+            russh_sftp::server::run(theirs, sftp).await;
+            let handle = session.handle();
+            tokio::spawn(async move {
+                let mut channel = channel.into_stream();
+                let mut ours = ours;
+                let copied = tokio::io::copy_bidirectional(&mut channel, &mut ours).await;
+                finish(&handle, id, u32::from(copied.is_err())).await;
+            });
+            return Ok(());
+        }
         session.channel_failure(id)
     }
 
@@ -263,19 +281,67 @@ impl russh::server::Handler for DeviceSsh {
             return self.netconf(id, session);
         }
         // An image upload: `scp -t /var/tmp` (options such as -p or -v before -t are accepted).
-        if let Some(directory) =
+        if let Some(target) =
             command.strip_prefix("scp ").and_then(|rest| rest.split(" -t ").nth(1).or(rest.strip_prefix("-t ")))
         {
             let Some(channel) = self.channels.remove(&id) else { return session.channel_failure(id) };
             session.channel_success(id)?;
-            let (lab, device, directory) = (Arc::clone(&self.lab), self.device.clone(), directory.trim().to_string());
+            let (lab, device, target) = (Arc::clone(&self.lab), self.device.clone(), target.trim().to_string());
+            let handle = session.handle();
             tokio::spawn(async move {
                 let mut stream = channel.into_stream();
-                let _ = super::scp::sink(&lab, &device, &directory, &mut stream).await;
+                let copied = super::scp::sink(&lab, &device, &target, &mut stream).await;
                 let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+                finish(&handle, id, u32::from(!matches!(copied, Ok(true)))).await;
             });
             return Ok(());
         }
-        session.channel_failure(id)
+        // A CLI command, as `ssh device 'show version'` runs one: its text, exit status 0; or
+        // Junos's error and exit status 1.
+        let Some(channel) = self.channels.remove(&id) else { return session.channel_failure(id) };
+        session.channel_success(id)?;
+        let (lab, device, handle) = (Arc::clone(&self.lab), self.device.clone(), session.handle());
+        tokio::spawn(async move {
+            let (text, status) = cli(&lab, &device, &command);
+            let mut stream = channel.into_stream();
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, text.as_bytes()).await;
+            let _ = tokio::io::AsyncWriteExt::flush(&mut stream).await;
+            finish(&handle, id, status).await;
+        });
+        Ok(())
+    }
+}
+
+/// Ends a channel as sshd does: its exit status, then end of file and close (without an exit
+/// status OpenSSH's `ssh` exits 255 and `scp` reports failure).
+async fn finish(handle: &russh::server::Handle, id: ChannelId, status: u32) {
+    let _ = handle.exit_status_request(id, status).await;
+    let _ = handle.eof(id).await;
+    let _ = handle.close(id).await;
+}
+
+/// Runs one CLI command on `device`: its text output and exit status.
+fn cli(lab: &Lab, device: &str, command: &str) -> (String, u32) {
+    let request = crate::netconf::xml::Element {
+        name: "command".into(),
+        attributes: vec![("format".into(), "text".into())],
+        text: command.to_string(),
+        children: Vec::new(),
+    };
+    let reply = super::rpc::handle(lab, device, 0, &request);
+    let parsed = crate::netconf::xml::parse(&format!("<reply>{}</reply>", reply.body));
+    match parsed {
+        Ok(parsed) if parsed.child("output").is_some() => {
+            let mut text = parsed.child("output").map(|o| o.text.clone()).unwrap_or_default();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            (text, 0)
+        }
+        Ok(parsed) => {
+            let message = parsed.child("rpc-error").and_then(|e| e.text_of("error-message")).unwrap_or("error");
+            (format!("error: {message}\n"), 1)
+        }
+        Err(e) => (format!("error: {e}\n"), 1),
     }
 }
