@@ -1,9 +1,14 @@
-//! Interoperability with tools hitless did not write: the OpenSSH client reaching the lab's
-//! NETCONF subsystem, and the Junos driver through an OpenSSH sshd running the emulator.
+//! Interoperability with tools hitless did not write, against `hitless lab`: Junos PyEZ,
+//! ncclient and Ansible's `junipernetworks.junos` (each step checking its effect on the device),
+//! the OpenSSH client (the NETCONF subsystem, CLI commands and their exit status, `scp` in SFTP
+//! and legacy mode to a directory or a file name), and the Junos driver through an OpenSSH sshd
+//! running the emulator.
 //!
-//! These need OpenSSH installed, so they are their own test target behind the `interop` feature:
-//! `cargo test --features interop --test interop`, which `.ci/run` runs after installing the
-//! tools (and fails if none ran). The README's `cargo test --workspace` does not need them.
+//! These need OpenSSH and a Python with junos-eznc, ansible and jxmlease, so they are their own
+//! test target behind the `interop` feature: `cargo test --features interop --test interop`,
+//! which `.ci/run` runs after installing them (a virtual environment in `.ci/venv`, or the one
+//! `HITLESS_INTEROP_PYTHON` names), and fails if none ran. The README's `cargo test --workspace`
+//! needs none of it.
 
 #[path = "util.rs"]
 #[allow(dead_code)]
@@ -16,7 +21,224 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lab_process::{prepare, start_lab};
+use lab_process::{LAB_PASSWORD, prepare, start_lab};
+
+/// The Python with the automation clients: `HITLESS_INTEROP_PYTHON`, else `.ci/venv`.
+fn python() -> std::path::PathBuf {
+    let python = std::env::var_os("HITLESS_INTEROP_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| util::root().join(".ci/venv/bin/python"));
+    let has = Command::new(&python).args(["-c", "import jnpr.junos, ncclient, ansible, jxmlease"]).output();
+    assert!(
+        has.is_ok_and(|o| o.status.success()),
+        "{} has no junos-eznc, ncclient, ansible and jxmlease: run .ci/run, or `python3 -m venv .ci/venv && .ci/venv/bin/pip install junos-eznc ansible jxmlease`",
+        python.display()
+    );
+    python
+}
+
+/// The lab's recorded address of `device`: its port.
+fn port_of(state: &Path, device: &str) -> String {
+    let addresses: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("lab-addresses.json")).unwrap()).unwrap();
+    addresses[device].as_str().unwrap().rsplit(':').next().unwrap().to_string()
+}
+
+/// Runs a conformance script; its output for the failure message.
+fn run_script(program: &Path, args: &[&str]) -> String {
+    let output = Command::new(program).args(args).current_dir(util::root()).output().unwrap();
+    let text = format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{} {args:?} failed:\n{text}", program.display());
+    text
+}
+
+/// The facts of `device` in the lab, read by hitless's own driver over SSH: an independent
+/// check of what a client's script did.
+fn facts_over_ssh(dir: &Path, state: &Path, device: &str) -> hitless::exec::Facts {
+    use hitless::driver::junos::{JunosDriver, JunosSettings};
+    use hitless::driver::ssh::{SshAuth, SshConnector, SshSettings};
+    use hitless::exec::Driver;
+    let settings = SshSettings {
+        addresses: [(device.to_string(), format!("127.0.0.1:{}", port_of(state, device)))].into(),
+        user: "netops".into(),
+        auth: SshAuth::Password(LAB_PASSWORD.into()),
+        known_hosts: dir.join("known_hosts_check"),
+        trust_on_first_use: true,
+        connect_timeout: Duration::from_secs(20),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        JunosDriver::new(SshConnector::new(settings), JunosSettings::default()).facts(device).await.unwrap()
+    })
+}
+
+#[test]
+fn junos_pyez_gathers_facts_configures_installs_and_reboots() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = prepare(dir.path(), &state);
+    let _lab = start_lab(&state, &scenario, &[]);
+    let package = dir.path().join("jinstall-host-qfx-5e-x86-64-21.4R3-S5.4-secure-signed.tgz");
+    std::fs::write(&package, (0..3_000_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>()).unwrap();
+    let script = util::root().join("tests/interop/pyez.py");
+    let port = port_of(&state, "leaf1");
+    let package = package.to_str().unwrap();
+    let out = run_script(
+        &python,
+        &[
+            "-W",
+            "ignore",
+            script.to_str().unwrap(),
+            "127.0.0.1",
+            &port,
+            "netops",
+            LAB_PASSWORD,
+            "leaf1",
+            package,
+            "21.4R3-S5.4",
+        ],
+    );
+    assert!(out.contains("PASSED"), "{out}");
+    let facts = facts_over_ssh(dir.path(), &state, "leaf1");
+    assert_eq!(facts.version().to_string(), "21.4R3-S5.4", "PyEZ's install and reboot took effect");
+    assert!(!facts.maintenance && !facts.pending_install);
+}
+
+#[test]
+fn ncclient_standard_and_junos_operations_take_effect() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = prepare(dir.path(), &state);
+    let _lab = start_lab(&state, &scenario, &[]);
+    let script = util::root().join("tests/interop/ncclient_ops.py");
+    let port = port_of(&state, "leaf2");
+    let out =
+        run_script(&python, &["-W", "ignore", script.to_str().unwrap(), "127.0.0.1", &port, "netops", LAB_PASSWORD]);
+    assert!(out.contains("PASSED"), "{out}");
+}
+
+#[test]
+fn an_ansible_playbook_gathers_facts_runs_commands_configures_and_rolls_back() {
+    let python = python();
+    let playbook = python.with_file_name("ansible-playbook");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = prepare(dir.path(), &state);
+    let _lab = start_lab(&state, &scenario, &[]);
+    let inventory = dir.path().join("inventory.ini");
+    std::fs::write(
+        &inventory,
+        format!(
+            "[lab]\nspine1 ansible_host=127.0.0.1 ansible_port={}\n\n[lab:vars]\nansible_connection=ansible.netcommon.netconf\n\
+ansible_network_os=junipernetworks.junos.junos\nansible_user=netops\nansible_password={LAB_PASSWORD}\nansible_python_interpreter={}\n",
+            port_of(&state, "spine1"),
+            python.display()
+        ),
+    )
+    .unwrap();
+    let output = Command::new(&playbook)
+        .arg("-i")
+        .arg(&inventory)
+        .arg(util::root().join("tests/interop/ansible.yml"))
+        .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+        .env("ANSIBLE_LOCAL_TEMP", dir.path().join("ansible-tmp"))
+        .env("ANSIBLE_PERSISTENT_CONTROL_PATH_DIR", dir.path().join("ansible-cp"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(text.contains("failed=0") && text.contains("changed=2"), "{text}");
+}
+
+/// A file's checksum on a lab device, asked over the OpenSSH client's NETCONF subsystem.
+fn md5_on_device(ssh: &[&str], port: &str, path: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("ssh")
+        .args(ssh)
+        .args(["-p", port, "-s", "netops@127.0.0.1", "netconf"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    write!(
+        stdin,
+        "<hello xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>\
+<rpc message-id=\"1\"><get-checksum-information><path>{path}</path></get-checksum-information></rpc>]]>]]>\
+<rpc message-id=\"2\"><close-session/></rpc>]]>]]>"
+    )
+    .unwrap();
+    drop(stdin);
+    let out = String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).to_string();
+    out.split("<checksum>").nth(1).and_then(|r| r.split("</checksum>").next()).unwrap_or("").to_string()
+}
+
+#[test]
+fn openssh_runs_cli_commands_with_exit_status_and_copies_files_with_scp() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = prepare(dir.path(), &state);
+    let key = dir.path().join("id_ed25519");
+    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let public = dir.path().join("id_ed25519.pub");
+    let _lab = start_lab(&state, &scenario, &["--authorized-key", public.to_str().unwrap()]);
+    let port = port_of(&state, "leaf1");
+    let key = key.to_str().unwrap();
+    let options = [
+        "-F",
+        "/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-i",
+        key,
+    ];
+    // A CLI command: its text and exit status 0; an unknown one: Junos's error and exit status 1.
+    let run =
+        Command::new("ssh").args(options).args(["-p", &port, "netops@127.0.0.1", "show version"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("Hostname: leaf1"));
+    let run =
+        Command::new("ssh").args(options).args(["-p", &port, "netops@127.0.0.1", "show teleporter"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("syntax error"));
+    // scp, in SFTP mode (OpenSSH's default) and legacy mode (-O), to a directory and to a name.
+    let file = dir.path().join("pkg.tgz");
+    let bytes: Vec<u8> = (0..250_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    use md5::Digest;
+    let expected = hitless::util::hex(&md5::Md5::digest(&bytes));
+    for (mode, target, stored) in [
+        (None, "/var/tmp/", "/var/tmp/pkg.tgz"),
+        (None, "/var/tmp/sftp-named.tgz", "/var/tmp/sftp-named.tgz"),
+        (Some("-O"), "/var/tmp", "/var/tmp/pkg.tgz"),
+        (Some("-O"), "/var/tmp/legacy-named.tgz", "/var/tmp/legacy-named.tgz"),
+    ] {
+        let mut scp = Command::new("scp");
+        scp.args(mode).args(options).args(["-P", &port]).arg(&file).arg(format!("netops@127.0.0.1:{target}"));
+        let run = scp.output().unwrap();
+        assert_eq!(run.status.code(), Some(0), "scp {mode:?} {target}: {}", String::from_utf8_lossy(&run.stderr));
+        assert_eq!(md5_on_device(&options, &port, stored), expected, "scp {mode:?} {target} stored {stored}");
+    }
+    // A file outside /var/tmp and the home is refused, and the exit status says so.
+    let run = Command::new("scp")
+        .args(options)
+        .args(["-P", &port])
+        .arg(&file)
+        .arg("netops@127.0.0.1:/etc/passwd")
+        .output()
+        .unwrap();
+    assert_ne!(run.status.code(), Some(0));
+}
 
 #[test]
 fn the_openssh_client_reaches_the_emulators_netconf_subsystem() {
