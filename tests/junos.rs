@@ -633,3 +633,52 @@ async fn a_dropped_session_releases_its_configuration_lock() {
     assert!(lab.device("leaf1").unwrap().lock.is_none(), "the lock outlived its session");
     driver(&lab).set_maintenance("leaf1", true).await.unwrap();
 }
+
+/// What the lab does not implement it refuses with an `<rpc-error>` naming the part it does not
+/// do, and changes nothing: a client testing against it must never see a success that a real
+/// device would not have given (or would have given with an effect the lab did not apply).
+#[test]
+fn the_lab_refuses_what_it_does_not_implement_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    let before = lab.device("leaf1").unwrap();
+    let requests = [
+        ("<get-frobnicator-information/>", "get-frobnicator-information"),
+        ("<load-configuration url=\"ftp://10.0.0.1/base.conf\" action=\"override\"/>", "url"),
+        (
+            "<load-configuration format=\"json\"><configuration-json>{}</configuration-json></load-configuration>",
+            "json",
+        ),
+        ("<get-configuration format=\"yaml\"/>", "yaml"),
+        ("<commit-configuration><at-time>02:00</at-time></commit-configuration>", "at-time"),
+        ("<open-configuration><ephemeral/></open-configuration>", "ephemeral"),
+        ("<edit-config><target><running/></target><config><configuration/></config></edit-config>", "running"),
+        ("<edit-config><target><candidate/></target><url>ftp://10.0.0.1/x</url></edit-config>", "url"),
+        ("<command>show frobnicator</command>", "frobnicator"),
+        ("<command format=\"json\">show version</command>", "json"),
+    ];
+    for (request, names) in requests {
+        let element = hitless::netconf::xml::parse(request).unwrap();
+        let reply = hitless::lab::rpc::handle(&lab, "leaf1", 1, &element);
+        assert!(!reply.hang && !reply.drop, "{request}");
+        assert!(reply.body.contains("<rpc-error>"), "{request} answered without an error: {}", reply.body);
+        assert!(
+            reply.body.contains("<error-severity>error</error-severity>"),
+            "{request}: not an error-severity reply: {}",
+            reply.body
+        );
+        assert!(reply.body.contains(names), "{request}: the error does not name {names}: {}", reply.body);
+        assert!(!reply.body.contains("<ok/>"), "{request}: {}", reply.body);
+    }
+    // A missing package is not an rpc-error on Junos: the reply carries the failure as
+    // package-result 1 with "ERROR: … is not found" in its output (reference §3), which PyEZ reads.
+    let request = "<request-package-add><package-name>/var/tmp/none.tgz</package-name></request-package-add>";
+    let reply = hitless::lab::rpc::handle(&lab, "leaf1", 1, &hitless::netconf::xml::parse(request).unwrap());
+    assert!(reply.body.contains("<package-result>1</package-result>"), "{}", reply.body);
+    assert!(reply.body.contains("ERROR: /var/tmp/none.tgz is not found"), "{}", reply.body);
+    let after = lab.device("leaf1").unwrap();
+    assert_eq!(after.committed(), before.committed(), "a refused request changed the configuration");
+    assert_eq!((after.version.as_str(), after.upgrades), (before.version.as_str(), before.upgrades));
+    assert!(after.engines.iter().all(|e| e.pending.is_none()), "a refused install left a pending package");
+}
