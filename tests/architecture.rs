@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
 /// Texts that may appear (outside comments) only under the given source paths.
 const CONFINED: &[(&str, &[&str])] = &[
     ("rusqlite", &["src/store/"]),
-    ("russh", &["src/driver/ssh.rs", "src/lab/ssh.rs"]),
+    ("russh", &["src/driver/ssh.rs", "src/lab/ssh.rs", "src/lab/sftp.rs"]),
     ("crate::netconf", &["src/netconf/", "src/driver/junos/", "src/lab/"]),
     ("anyhow", &["src/cli/"]),
     ("clap", &["src/cli/"]),
