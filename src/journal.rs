@@ -133,11 +133,15 @@ pub enum JobState {
     Finished,
     /// Cancelled by the operator.
     Cancelled,
+    /// Stopped between batches for the operator's approval (`upgrade.pause`); `hitless approve`
+    /// runs the rest, `hitless cancel` stops it. The job's reason says why it paused.
+    Paused,
 }
 
 impl JobState {
     /// Every state.
-    pub const ALL: [JobState; 4] = [JobState::Running, JobState::Halted, JobState::Finished, JobState::Cancelled];
+    pub const ALL: [JobState; 5] =
+        [JobState::Running, JobState::Halted, JobState::Finished, JobState::Cancelled, JobState::Paused];
 
     /// The name stored and shown.
     pub fn as_str(self) -> &'static str {
@@ -146,12 +150,13 @@ impl JobState {
             JobState::Halted => "halted",
             JobState::Finished => "finished",
             JobState::Cancelled => "cancelled",
+            JobState::Paused => "paused",
         }
     }
 
-    /// True when the job still holds its fabric (running or halted).
+    /// True when the job still holds its fabric (running, halted or paused).
     pub fn is_open(self) -> bool {
-        matches!(self, JobState::Running | JobState::Halted)
+        matches!(self, JobState::Running | JobState::Halted | JobState::Paused)
     }
 }
 
@@ -329,6 +334,10 @@ pub struct Job {
     pub plan: String,
     /// Set by `hitless cancel`.
     pub cancel_requested: bool,
+    /// Why a paused job paused (empty in every other state).
+    pub reason: String,
+    /// The last batch after which the operator approved going on (`hitless approve`); 0 if none.
+    pub approved_through: u32,
 }
 
 /// What one journal write says: the device, the state it enters, the step, and the message.
@@ -363,4 +372,6 @@ pub trait Journal: Send {
     fn devices(&self, job: &str) -> Result<Vec<JobDevice>, JournalError>;
     /// Sets `job`'s state.
     fn set_state(&mut self, job: &str, state: JobState) -> Result<(), JournalError>;
+    /// Pauses `job` for the operator's approval after batch `after`, saying why.
+    fn pause(&mut self, job: &str, after: u32, reason: &str) -> Result<(), JournalError>;
 }

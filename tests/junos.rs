@@ -398,10 +398,11 @@ async fn a_job_killed_during_an_install_and_resumed_installs_exactly_once() {
         drop(store);
         run_until(dir.path(), &scenario, &lab, &started.job, &started.devices, device, Step::Install).await;
         // The controller is gone; the device goes on installing. Resume.
-        let store = Store::open(dir.path()).unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
         let dir_path = dir.path().to_path_buf();
         let open = move || Store::open(&dir_path);
-        let reopened = workflow::jobs::reopen(&store, &started.job, &StoreCatalog::new(&open)).unwrap();
+        let (how, now) = (workflow::jobs::Reentry::Resume, 0);
+        let reopened = workflow::jobs::reopen(&mut store, &started.job, &StoreCatalog::new(&open), how, now).unwrap();
         let store = Arc::new(Mutex::new(store));
         let settings = RunSettings {
             time_scale: 1.0,

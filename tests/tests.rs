@@ -24,6 +24,9 @@ mod image;
 // `hitless upgrade` on the virtual driver: states, faults, crashes, cancel, refusals.
 mod upgrade;
 
+// Operator controls: canary, pauses, approve, cancel while paused.
+mod controls;
+
 // The Junos driver against the lab emulator, and misbehaving device-side peers.
 mod junos;
 

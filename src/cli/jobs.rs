@@ -49,6 +49,9 @@ pub fn status(store: &Store, job: &str, format: Format) -> anyhow::Result<ExitCo
         devices.len(),
         if record.cancel_requested { ", cancel requested" } else { "" }
     );
+    if !record.reason.is_empty() {
+        println!("{}", record.reason);
+    }
     println!("{}", device_table(&devices));
     Ok(ExitCode::SUCCESS)
 }
@@ -94,8 +97,13 @@ pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> a
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn cancel(store: &Store, job: &str) -> anyhow::Result<ExitCode> {
-    match workflow::jobs::cancel(store, job)? {
+pub fn cancel(store: &mut Store, job: &str) -> anyhow::Result<ExitCode> {
+    match workflow::jobs::cancel(store, job, super::upgrade::unix_now())? {
+        workflow::jobs::Cancel::Paused => {
+            println!(
+                "cancelled {job}, which was paused; devices not yet begun will not be (see `hitless status {job}`)"
+            );
+        }
         workflow::jobs::Cancel::Halted => {
             println!("cancelled {job}; devices that failed stay in maintenance mode (see `hitless status {job}`)");
         }

@@ -157,6 +157,14 @@ enum Command {
         #[command(flatten)]
         run: RunFlags,
     },
+    /// Approve a paused job (`upgrade.canary`, `upgrade.pause`) and run the rest of it, as
+    /// resume does.
+    Approve {
+        /// The job id (see `hitless jobs`).
+        job: String,
+        #[command(flatten)]
+        run: RunFlags,
+    },
     /// List upgrade jobs.
     Jobs {
         /// Output format.
@@ -332,7 +340,10 @@ pub fn main() -> ExitCode {
     }
     // A command that only reports ends quietly when its reader goes away. One that drives devices
     // (upgrade, resume, the lab) must never die of it: it goes on, and its output is dropped.
-    if !matches!(cli.command, Command::Upgrade { .. } | Command::Resume { .. } | Command::Lab { .. }) {
+    if !matches!(
+        cli.command,
+        Command::Upgrade { .. } | Command::Resume { .. } | Command::Approve { .. } | Command::Lab { .. }
+    ) {
         quiet_on_broken_pipe();
     }
     match run(cli) {
@@ -380,7 +391,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs { job, device, format } => {
             jobs::logs(&image::open_store(state_dir)?, &job, device.as_deref(), format)
         }
-        Command::Cancel { job } => jobs::cancel(&image::open_store(state_dir)?, &job),
+        Command::Cancel { job } => jobs::cancel(&mut image::open_store(state_dir)?, &job),
+        Command::Approve { job, run } => {
+            upgrade::approve(&job, image::open_store(state_dir)?, &run.options(false), state_dir)
+        }
         Command::Plan(args) => plan::plan(&load_scenario(&args.scenario, state_dir)?, args.format, args.max_batch_size),
         Command::Validate(args) => plan::validate(&args.scenario, &load_scenario(&args.scenario, state_dir)?),
         Command::Simulate(args) => simulate::run(simulate::SimulateArgs {

@@ -38,7 +38,7 @@ pub fn plan_table(report: &PlanReport) -> String {
     let mut table = render::table(&["Batch", "Role", "Devices", "Estimate"]);
     for batch in &report.batches {
         table.add_row(vec![
-            batch.index.to_string(),
+            if batch.canary { format!("{} (canary)", batch.index) } else { batch.index.to_string() },
             batch.role.to_string(),
             batch.devices.join(", "),
             render::duration(batch.estimated_seconds),

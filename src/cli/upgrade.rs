@@ -227,14 +227,47 @@ pub fn upgrade(
 }
 
 /// `hitless resume JOB`.
-pub fn resume(job: &str, mut store: Store, options: &RunOptions, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn resume(job: &str, store: Store, options: &RunOptions, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+    reenter(job, store, options, state_dir, workflow::jobs::Reentry::Resume)
+}
+
+/// `hitless approve JOB`: asks (unless `--yes`), then runs the rest of a paused job.
+pub fn approve(job: &str, store: Store, options: &RunOptions, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let record = crate::store::jobs::get(&store, job)?;
+    if record.state != JobState::Paused {
+        return Err(workflow::WorkflowError::NotPaused { job: job.to_string(), state: record.state.as_str() }.into());
+    }
+    if !options.yes {
+        if !std::io::stdin().is_terminal() {
+            bail!("refusing to approve without confirmation: there is no terminal to ask on; pass --yes to approve");
+        }
+        let devices = crate::store::jobs::devices(&store, job)?;
+        let left = devices.iter().filter(|d| d.state == crate::journal::DeviceState::Pending).count();
+        print!("{job} is paused {}. Approve it and upgrade its remaining {left} device(s)? [y/N] ", record.reason);
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("not approved; {job} stays paused and nothing was changed");
+        }
+    }
+    reenter(job, store, options, state_dir, workflow::jobs::Reentry::Approve)
+}
+
+fn reenter(
+    job: &str,
+    mut store: Store,
+    options: &RunOptions,
+    state_dir: Option<&Path>,
+    how: workflow::jobs::Reentry,
+) -> anyhow::Result<ExitCode> {
     let open = || super::image::open_store_dir(state_dir);
     let catalog = crate::store::catalog::StoreCatalog::new(&open);
     // One process runs a job: take it before touching anything, or learn who has it.
     crate::store::jobs::get(&store, job)?;
     let me = lease_holder();
     workflow::jobs::take_lease(&mut store, job, &me, unix_now(), &holder_gone)?;
-    let reopened = match workflow::jobs::reopen(&store, job, &catalog) {
+    let reopened = match workflow::jobs::reopen(&mut store, job, &catalog, how, unix_now()) {
         Ok(reopened) => reopened,
         Err(e) => {
             crate::store::jobs::release_lease(&store, job, &me)?;
@@ -348,7 +381,7 @@ fn holder_gone(lease: &crate::store::jobs::Lease) -> bool {
         && !Path::new(&format!("/proc/{}", lease.holder.pid)).exists()
 }
 
-fn unix_now() -> i64 {
+pub(super) fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
@@ -365,7 +398,6 @@ fn execute(
     options: &RunOptions,
     clock_offset_seconds: f64,
 ) -> anyhow::Result<ExitCode> {
-    let total = devices.iter().filter(|d| d.batch > 0).count();
     let store = Arc::new(Mutex::new(store));
     let summary = runtime.block_on(async {
         let interrupted = Arc::new(AtomicBool::new(false));
@@ -380,7 +412,7 @@ fn execute(
             time_scale: choice.time_scale(),
             clock_offset_seconds,
             wall_clock: Arc::new(unix_now),
-            on_event: progress(job.to_string(), options.format, total, choice.kind() == DriverKind::Virtual),
+            on_event: progress(job.to_string(), options.format, devices, choice.kind() == DriverKind::Virtual),
             interrupted,
             lease: Some(lease_holder()),
         };
@@ -392,8 +424,11 @@ fn execute(
 /// Progress: one line per state change with the job's clock and the overall count; on a
 /// terminal, also an overall bar (indicatif) kept below the lines. `--format json`: one JSON
 /// object per state change.
-fn progress(job: String, format: Format, total: usize, simulated: bool) -> exec::OnEvent {
-    let done = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+fn progress(job: String, format: Format, devices: &[crate::journal::JobDevice], simulated: bool) -> exec::OnEvent {
+    let total = devices.iter().filter(|d| d.batch > 0).count();
+    // A re-entered job counts the devices its earlier runs finished.
+    let finished = devices.iter().filter(|d| d.batch > 0 && d.state.is_final()).map(|d| d.device.clone());
+    let done = Arc::new(Mutex::new(finished.collect::<std::collections::BTreeSet<String>>()));
     let bar = (format == Format::Table && std::io::stdout().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(total as u64);
         bar.set_style(
@@ -412,15 +447,27 @@ fn progress(job: String, format: Format, total: usize, simulated: bool) -> exec:
         if event.state.is_final() {
             done.insert(event.device.clone());
         }
-        let line = format!(
-            "[{:>8}] {}/{} {:<12} {}: {}",
-            render::duration(event.at_seconds as u64),
-            done.len(),
-            total,
-            event.device,
-            event.state,
-            event.message
-        );
+        let line = if event.device.is_empty() {
+            // About the job itself (a pause, an approval, a takeover), not a device.
+            format!(
+                "[{:>8}] {}/{} {:<12} {}",
+                render::duration(event.at_seconds as u64),
+                done.len(),
+                total,
+                "(job)",
+                event.message
+            )
+        } else {
+            format!(
+                "[{:>8}] {}/{} {:<12} {}: {}",
+                render::duration(event.at_seconds as u64),
+                done.len(),
+                total,
+                event.device,
+                event.state,
+                event.message
+            )
+        };
         match &bar {
             Some(bar) => {
                 bar.println(line);
@@ -446,6 +493,10 @@ fn print_summary(summary: &JobSummary, format: Format) -> anyhow::Result<ExitCod
         JobState::Cancelled => {
             format!("cancelled; devices not upgraded are back in service. `hitless status {job}` shows each device")
         }
+        JobState::Paused => format!(
+            "is PAUSED {}. Check the devices done so far (`hitless status {job}`), then `hitless approve {job}` runs the rest, or `hitless cancel {job}` stops here",
+            summary.reason
+        ),
         JobState::Halted | JobState::Running => format!(
             "halted after a failure; failed devices stay in maintenance mode. Read `hitless logs {job}`, fix the cause, then `hitless resume {job}`"
         ),

@@ -16,7 +16,8 @@
 //! code therefore runs a fresh job and resumes a killed one. A failed device stays in maintenance
 //! mode (the safe place) and the job halts before the next batch. Cancelling stops new work: a
 //! device that has not begun its image upgrade is returned to service, one that has is finished
-//! first.
+//! first. A pause for approval is taken before a batch starts, never inside one: a paused job
+//! has every device either in service or not begun.
 
 mod device;
 pub mod driver;
@@ -35,6 +36,8 @@ use crate::journal::{DeviceState, Entry, Event, JobState, Journal, JournalError,
 pub struct WorkItem {
     /// Device name.
     pub device: String,
+    /// The batch the job's plan put the device in (1-based; a resumed job keeps its numbers).
+    pub batch: u32,
     /// The image.
     pub image: Image,
     /// True when the journal shows the device already began (a resumed job).
@@ -91,6 +94,11 @@ pub struct JobContext<D: Driver> {
     pub on_event: OnEvent,
     /// Set by Ctrl-C.
     pub interrupted: Arc<AtomicBool>,
+    /// The batches (by number) after which the job pauses for the operator's approval, each
+    /// with the reason to record (`upgrade.pause`). The job's last batch never pauses.
+    pub pause_after: std::collections::BTreeMap<u32, String>,
+    /// The last batch after which the operator approved going on: pauses up to it are taken.
+    pub approved_through: u32,
 }
 
 impl<D: Driver> JobContext<D> {
@@ -121,8 +129,8 @@ impl<D: Driver> JobContext<D> {
     }
 }
 
-/// Runs `batches` in order. Returns the state the job ended in (finished, halted or
-/// cancelled); the journal says the same.
+/// Runs `batches` in order. Returns the state the job stopped in (finished, halted, cancelled,
+/// or paused for approval after a batch `pause_after` names); the journal says the same.
 pub async fn run_job<D: Driver>(
     ctx: Arc<JobContext<D>>,
     batches: Vec<Vec<WorkItem>>,
@@ -147,12 +155,21 @@ async fn run_batches<D: Driver>(
 ) -> Result<JobState, JournalError> {
     use tracing::Instrument;
     for (index, batch) in batches.into_iter().enumerate() {
-        let batch_number = index + 1;
+        let batch_number = batch.first().map_or(index as u32 + 1, |item| item.batch);
         tracing::info!(batch = batch_number, devices = batch.len(), "batch starts");
         // A batch none of whose devices began is simply not started; a begun one is run, and
         // each device then handles the cancel itself (finishing or returning to service).
         if ctx.cancelled() && batch.iter().all(|t| !t.started) {
             return finish(ctx, JobState::Cancelled, &batch_rest(&batch));
+        }
+        // A pause is taken before the next batch starts, not as the previous one ends, so a
+        // process that dies in between still pauses when the job is resumed.
+        let previous = batch_number.saturating_sub(1);
+        if previous > ctx.approved_through
+            && batch.iter().all(|t| !t.started)
+            && let Some(reason) = ctx.pause_after.get(&previous)
+        {
+            return pause(ctx, previous, reason);
         }
         let mut tasks = tokio::task::JoinSet::new();
         let mut names = std::collections::HashMap::new();
@@ -188,6 +205,22 @@ async fn run_batches<D: Driver>(
     finish(ctx, JobState::Finished, &[])
 }
 
+/// Pauses the job after batch `after` for the operator's approval.
+fn pause<D: Driver>(ctx: &JobContext<D>, after: u32, reason: &str) -> Result<JobState, JournalError> {
+    let (at_unix, at_seconds) = (ctx.clock)();
+    let job = &ctx.job;
+    let message = format!("paused {reason}; `hitless approve {job}` goes on, `hitless cancel {job}` stops");
+    let entry =
+        Entry { device: "", state: DeviceState::Pending, step: Step::Note, message: &message, at_unix, at_seconds };
+    let mut journal = ctx.journal.lock().expect("journal lock not poisoned");
+    journal.pause(job, after, reason)?;
+    let event = journal.record(job, &entry)?;
+    drop(journal);
+    (ctx.on_event)(&event);
+    tracing::info!(after_batch = after, reason, "job paused for approval");
+    Ok(JobState::Paused)
+}
+
 /// Records that `device`'s task died of a bug (a panic, or was aborted): the device fails
 /// where it stands.
 fn internal_failure<D: Driver>(
@@ -218,7 +251,10 @@ fn batch_rest(batch: &[WorkItem]) -> Vec<String> {
 }
 
 fn finish<D: Driver>(ctx: &JobContext<D>, end: JobState, not_started: &[String]) -> Result<JobState, JournalError> {
-    assert!(end != JobState::Running, "a job ends finished, halted or cancelled");
+    assert!(
+        matches!(end, JobState::Finished | JobState::Halted | JobState::Cancelled),
+        "a job ends finished, halted or cancelled"
+    );
     if end == JobState::Cancelled {
         let devices = ctx.journal.lock().expect("journal lock not poisoned").devices(&ctx.job)?;
         let pending =

@@ -52,6 +52,8 @@ pub struct Plan {
     pub lower_bound_batches: usize,
     /// Rules that cannot hold and losses to expect, for the operator.
     pub warnings: Vec<String>,
+    /// True when the first batch is the canary (`upgrade.canary`), run alone before the rest.
+    pub canary: bool,
 }
 
 impl Plan {
@@ -87,10 +89,42 @@ pub fn plan(scenario: &Scenario, options: &PlanOptions) -> Plan {
         }
     }
     let lower_bound_batches = bound::lower_bound(fabric, &is_target, &constraints, max_batch_size as usize);
-    assert!(batches.len() >= lower_bound_batches, "a plan cannot beat its lower bound");
     let mut warnings = constraints.warnings;
     warnings.extend(downgrade_warnings(scenario, &is_target));
-    Plan { max_batch_size, batches, skipped: scenario.selection.skipped.clone(), lower_bound_batches, warnings }
+    let mut canary = false;
+    if scenario.canary > 0 && !batches.is_empty() {
+        let first = batches.remove(0);
+        let (alone, rest, warning) = canary_split(scenario, first.devices);
+        warnings.extend(warning);
+        let estimate = |devices: &[DeviceId]| devices.iter().map(|_| scenario.timing.device_seconds(first.role)).max();
+        if !rest.is_empty() {
+            let estimated_seconds = estimate(&rest).unwrap_or(0);
+            batches.insert(0, Batch { role: first.role, devices: rest, estimated_seconds });
+        }
+        let estimated_seconds = estimate(&alone).unwrap_or(0);
+        batches.insert(0, Batch { role: first.role, devices: alone, estimated_seconds });
+        canary = true;
+    }
+    assert!(batches.len() >= lower_bound_batches, "a plan cannot beat its lower bound");
+    Plan { max_batch_size, batches, skipped: scenario.selection.skipped.clone(), lower_bound_batches, warnings, canary }
+}
+
+/// Splits the canary off a plan's first batch: its first `upgrade.canary` devices alone, then
+/// the rest of it as a batch of their own. Any part of a batch keeps every rule the batch kept
+/// (size, one role, no two devices that back each other up), so the plan stays valid. A first
+/// batch smaller than the canary is the canary whole, with a warning saying so.
+pub fn canary_split(scenario: &Scenario, first: Vec<DeviceId>) -> (Vec<DeviceId>, Vec<DeviceId>, Option<String>) {
+    let wanted = scenario.canary as usize;
+    let warning = (first.len() < wanted).then(|| {
+        format!(
+            "canary: the first batch has only {} device(s) ({}), so the canary is those, not {wanted}",
+            first.len(),
+            first.iter().map(|d| scenario.fabric.device(*d).name.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    });
+    let mut alone = first;
+    let rest = alone.split_off(wanted.min(alone.len()));
+    (alone, rest, warning)
 }
 
 /// Every warning the planner gives about upgrading the devices flagged in `is_target` (one flag

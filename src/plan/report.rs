@@ -43,6 +43,9 @@ pub struct BatchReport {
     /// The batch's estimate: its slowest device.
     #[serde(default)]
     pub estimated_seconds: u64,
+    /// True for the canary batch (`upgrade.canary`), run alone before the rest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub canary: bool,
 }
 
 impl PlanReport {
@@ -61,6 +64,7 @@ impl PlanReport {
                     role: batch.role,
                     devices: batch.devices.iter().map(|d| name(*d)).collect(),
                     estimated_seconds: batch.estimated_seconds,
+                    canary: plan.canary && i == 0,
                 })
                 .collect(),
             skipped: plan

@@ -123,6 +123,11 @@ pub struct Scenario {
     pub abort_on_health_check_failure: bool,
     /// Faults the virtual driver and the lab inject.
     pub faults: Vec<crate::faults::Fault>,
+    /// Devices in the first batch, run alone before the rest (`upgrade.canary`); 0: no canary.
+    pub canary: u32,
+    /// When the job stops for approval (`upgrade.pause`; default `after-canary` with a canary,
+    /// else `never`).
+    pub pause: settings::PausePolicy,
 }
 
 impl Scenario {
@@ -277,7 +282,32 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
             mode.value
         }
     };
+    let canary = match raw.upgrade.canary {
+        None => 0,
+        Some(canary) if canary.value <= max_batch_size => canary.value,
+        Some(canary) => {
+            let message = format!(
+                "canary must be at most max_batch_size ({max_batch_size}): the canary is one batch, not {}",
+                canary.value
+            );
+            problems.push(Problem::at(canary.referenced, message));
+            0
+        }
+    };
+    let pause = match raw.upgrade.pause {
+        None if canary > 0 => settings::PausePolicy::AfterCanary,
+        None => settings::PausePolicy::Never,
+        Some(pause) => {
+            if pause.value == settings::PausePolicy::AfterCanary && canary == 0 {
+                let message = "pause: after-canary needs a canary: set upgrade.canary to the number of devices to try first, or use pause: every-batch";
+                problems.push(Problem::at(pause.referenced, message));
+            }
+            pause.value
+        }
+    };
     Some(Scenario {
+        canary,
+        pause,
         maintenance,
         health_limits: raw.upgrade.health_checks.unwrap_or_default(),
         abort_on_health_check_failure: raw.upgrade.abort_on_health_check_failure.unwrap_or(true),

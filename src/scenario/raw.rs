@@ -191,6 +191,10 @@ pub struct RawUpgrade {
     pub batches: Option<Vec<Vec<Text>>>,
     #[serde(default)]
     pub maintenance: Option<Spanned<crate::maintenance::MaintenanceMode>>,
+    #[serde(default)]
+    pub canary: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub pause: Option<Spanned<super::settings::PausePolicy>>,
 }
 
 /// One entry of `upgrade.assign`.

@@ -93,3 +93,26 @@ pub struct Expect {
     /// The most batches the plan may have.
     pub max_batches: Option<usize>,
 }
+
+/// When a running job stops for the operator's approval (`upgrade.pause`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PausePolicy {
+    /// Never: every batch runs in one go.
+    Never,
+    /// After the canary batch (`upgrade.canary`), once.
+    AfterCanary,
+    /// After every batch but the last.
+    EveryBatch,
+}
+
+impl PausePolicy {
+    /// The name a scenario uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PausePolicy::Never => "never",
+            PausePolicy::AfterCanary => "after-canary",
+            PausePolicy::EveryBatch => "every-batch",
+        }
+    }
+}

@@ -12,7 +12,21 @@ use crate::scenario::Scenario;
 /// The planner's plan for the scenario (or its `upgrade.batches` when it has them).
 pub fn for_scenario(scenario: &Scenario, options: &PlanOptions) -> PlanInput {
     match &scenario.fixed_batches {
-        Some(batches) => judged(scenario, batches.clone(), "upgrade.batches", options),
+        Some(batches) => {
+            let mut batches = batches.clone();
+            let mut canary_warning = None;
+            if scenario.canary > 0 && !batches.is_empty() {
+                let (alone, rest, warning) = crate::plan::canary_split(scenario, batches.remove(0));
+                canary_warning = warning;
+                if !rest.is_empty() {
+                    batches.insert(0, rest);
+                }
+                batches.insert(0, alone);
+            }
+            let mut input = judged(scenario, batches, "upgrade.batches", options);
+            input.warnings.extend(canary_warning);
+            input
+        }
         None => {
             let plan = plan(scenario, options);
             PlanInput { batches: plan.batches.into_iter().map(|b| b.devices).collect(), warnings: plan.warnings }

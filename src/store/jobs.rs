@@ -116,11 +116,34 @@ pub fn record(store: &mut Store, job: &str, entry: &Entry) -> Result<Event, Stor
     })
 }
 
-/// Sets a job's state.
+/// Sets a job's state (and clears the reason a paused job had).
 pub fn set_state(store: &Store, job: &str, state: JobState) -> Result<(), StoreError> {
+    assert!(state != JobState::Paused, "a job is paused with `pause`, which says why");
     store
         .conn
-        .execute("UPDATE jobs SET state = ?2 WHERE id = ?1", params![job, state.as_str()])
+        .execute("UPDATE jobs SET state = ?2, reason = '' WHERE id = ?1", params![job, state.as_str()])
+        .map_err(|e| store.sqlite(e))?;
+    Ok(())
+}
+
+/// Pauses a job for the operator's approval after batch `after`, with the reason.
+pub fn pause(store: &Store, job: &str, after: u32, reason: &str) -> Result<(), StoreError> {
+    store
+        .conn
+        .execute(
+            "UPDATE jobs SET state = ?2, reason = ?3, paused_after = ?4 WHERE id = ?1",
+            params![job, JobState::Paused.as_str(), reason, after],
+        )
+        .map_err(|e| store.sqlite(e))?;
+    Ok(())
+}
+
+/// Records the operator's approval of a paused job: the batches after the one it paused after
+/// may start.
+pub fn approve(store: &Store, job: &str) -> Result<(), StoreError> {
+    store
+        .conn
+        .execute("UPDATE jobs SET approved_through = MAX(approved_through, paused_after) WHERE id = ?1", [job])
         .map_err(|e| store.sqlite(e))?;
     Ok(())
 }
@@ -148,10 +171,12 @@ fn job_from_row(row: &Row) -> rusqlite::Result<Job> {
         plan: row.get(6)?,
         driver: parse_stored(&driver)?,
         cancel_requested: row.get(8)?,
+        reason: row.get(9)?,
+        approved_through: row.get(10)?,
     })
 }
 
-const JOB_COLUMNS: &str = "id, scenario, fabric, state, created_unix, scenario_yaml, plan, driver, cancel_requested";
+const JOB_COLUMNS: &str = "id, scenario, fabric, state, created_unix, scenario_yaml, plan, driver, cancel_requested, reason, approved_through";
 
 /// Parses a name read from the store; a bad one means a damaged (or newer) store.
 fn parse_stored<T: std::str::FromStr<Err = crate::journal::UnknownName>>(text: &str) -> rusqlite::Result<T> {
@@ -247,6 +272,10 @@ impl Journal for Store {
 
     fn set_state(&mut self, job: &str, state: JobState) -> Result<(), JournalError> {
         Ok(set_state(self, job, state)?)
+    }
+
+    fn pause(&mut self, job: &str, after: u32, reason: &str) -> Result<(), JournalError> {
+        Ok(pause(self, job, after, reason)?)
     }
 }
 

@@ -83,6 +83,11 @@ pub const MIGRATIONS: &[&str] = &[
         acquired_unix INTEGER NOT NULL,
         heartbeat_unix INTEGER NOT NULL
     );",
+    // 6: pauses for approval (`upgrade.pause`): why a paused job paused, the batch it paused
+    // after, and the last batch the operator approved going on from.
+    "ALTER TABLE jobs ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN paused_after INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN approved_through INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The newest schema version this binary knows.

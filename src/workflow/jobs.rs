@@ -105,18 +105,54 @@ pub struct Reopened {
     pub driver: DriverKind,
 }
 
-/// Re-enters `job` after an exit, a crash or a halt: loads what it started with and marks it
-/// running again. A finished or cancelled job cannot be re-entered.
-pub fn reopen(store: &Store, job: &str, catalog: &dyn ImageCatalog) -> Result<Reopened, WorkflowError> {
+/// How a job is re-entered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reentry {
+    /// `resume`: after an exit, a crash or a halt. A paused job is not resumed: it waits for
+    /// approval.
+    Resume,
+    /// `approve`: the operator approves a paused job's next batches.
+    Approve,
+}
+
+/// Re-enters `job`: loads what it started with and marks it running again. A finished or
+/// cancelled job cannot be re-entered; a paused one only by approving it, and approving is only
+/// for a paused one.
+pub fn reopen(
+    store: &mut Store,
+    job: &str,
+    catalog: &dyn ImageCatalog,
+    how: Reentry,
+    now_unix: i64,
+) -> Result<Reopened, WorkflowError> {
     let record = jobs::get(store, job)?;
-    match record.state {
-        JobState::Finished => return Err(WorkflowError::Finished { job: job.to_string() }),
-        JobState::Cancelled => return Err(WorkflowError::Cancelled { job: job.to_string() }),
-        JobState::Running | JobState::Halted => {}
+    match (record.state, how) {
+        (JobState::Finished, _) => return Err(WorkflowError::Finished { job: job.to_string() }),
+        (JobState::Cancelled, _) => return Err(WorkflowError::Cancelled { job: job.to_string() }),
+        (JobState::Paused, Reentry::Resume) => {
+            return Err(WorkflowError::AwaitsApproval { job: job.to_string(), reason: record.reason });
+        }
+        (JobState::Running | JobState::Halted, Reentry::Approve) => {
+            return Err(WorkflowError::NotPaused { job: job.to_string(), state: record.state.as_str() });
+        }
+        (JobState::Running | JobState::Halted, Reentry::Resume) | (JobState::Paused, Reentry::Approve) => {}
     }
     let scenario = Scenario::from_yaml_with(&record.scenario_yaml, std::path::Path::new(&record.scenario), catalog)?;
     let devices = jobs::devices(store, job)?;
     let clock_offset_seconds = jobs::events(store, job, None)?.last().map_or(0.0, |e| e.at_seconds);
+    if how == Reentry::Approve {
+        let message = format!("approved by the operator: the job, paused {}, goes on", record.reason);
+        let entry = Entry {
+            device: "",
+            state: DeviceState::Pending,
+            step: Step::Note,
+            message: &message,
+            at_unix: now_unix,
+            at_seconds: clock_offset_seconds,
+        };
+        jobs::record(store, job, &entry)?;
+        jobs::approve(store, job)?;
+    }
     jobs::set_state(store, job, JobState::Running)?;
     Ok(Reopened { scenario, devices, clock_offset_seconds, driver: record.driver })
 }
@@ -152,6 +188,7 @@ pub fn work(
         let phases = scenario.timing.phases(role);
         batches[index].push(WorkItem {
             device: device.device.clone(),
+            batch: device.batch,
             image: image.clone(),
             started,
             pending_is_ours,
@@ -169,13 +206,15 @@ pub fn work(
 pub enum Cancel {
     /// The job was halted: it is cancelled now; failed devices stay in maintenance mode.
     Halted,
+    /// The job was paused between batches: it is cancelled now; devices not begun never will.
+    Paused,
     /// The job is running: the request is recorded, and the process running it (or the next
     /// `resume`) stops starting new work and returns undrained devices to service.
     Requested,
 }
 
 /// Cancels `job`.
-pub fn cancel(store: &Store, job: &str) -> Result<Cancel, WorkflowError> {
+pub fn cancel(store: &mut Store, job: &str, now_unix: i64) -> Result<Cancel, WorkflowError> {
     let record = jobs::get(store, job)?;
     match record.state {
         JobState::Finished | JobState::Cancelled => {
@@ -184,6 +223,23 @@ pub fn cancel(store: &Store, job: &str) -> Result<Cancel, WorkflowError> {
         JobState::Halted => {
             jobs::set_state(store, job, JobState::Cancelled)?;
             Ok(Cancel::Halted)
+        }
+        JobState::Paused => {
+            // Between batches nothing is under way: every device is in service or not begun.
+            let at_seconds = jobs::events(store, job, None)?.last().map_or(0.0, |e| e.at_seconds);
+            for device in jobs::devices(store, job)?.iter().filter(|d| d.state == DeviceState::Pending) {
+                let entry = Entry {
+                    device: &device.device,
+                    state: DeviceState::Cancelled,
+                    step: Step::Note,
+                    message: "not started: the job was cancelled while paused",
+                    at_unix: now_unix,
+                    at_seconds,
+                };
+                jobs::record(store, job, &entry)?;
+            }
+            jobs::set_state(store, job, JobState::Cancelled)?;
+            Ok(Cancel::Paused)
         }
         JobState::Running => {
             jobs::set_cancel_requested(store, job, true)?;

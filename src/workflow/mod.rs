@@ -78,6 +78,24 @@ pub enum WorkflowError {
         /// The job.
         job: String,
     },
+    /// `resume` of a job paused for approval.
+    #[error("job {job} is paused {reason}: `hitless approve {job}` runs the rest, `hitless cancel {job}` stops it")]
+    AwaitsApproval {
+        /// The job.
+        job: String,
+        /// Why it paused.
+        reason: String,
+    },
+    /// `approve` of a job that is not paused.
+    #[error(
+        "job {job} is {state}, not paused: there is nothing to approve (`hitless resume {job}` re-enters a halted or interrupted job)"
+    )]
+    NotPaused {
+        /// The job.
+        job: String,
+        /// Its state.
+        state: &'static str,
+    },
     /// `cancel` of a job that has ended.
     #[error("job {job} is already {state}")]
     AlreadyEnded {

@@ -17,7 +17,7 @@ pub struct JobReport {
     pub scenario: String,
     /// Fingerprint of the fabric.
     pub fabric: String,
-    /// `running`, `halted`, `finished` or `cancelled`.
+    /// `running`, `halted`, `finished`, `cancelled` or `paused`.
     pub state: &'static str,
     /// `virtual` or `junos`.
     pub driver: &'static str,
@@ -27,6 +27,9 @@ pub struct JobReport {
     pub created_unix: i64,
     /// Set by `hitless cancel`.
     pub cancel_requested: bool,
+    /// Why a paused job paused (only while it is paused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl From<&Job> for JobReport {
@@ -40,6 +43,7 @@ impl From<&Job> for JobReport {
             simulated: job.driver == crate::journal::DriverKind::Virtual,
             created_unix: job.created_unix,
             cancel_requested: job.cancel_requested,
+            reason: (!job.reason.is_empty()).then(|| job.reason.clone()),
         }
     }
 }
@@ -127,8 +131,11 @@ pub struct StatusReport {
 pub struct SummaryReport {
     /// The job.
     pub job: String,
-    /// `finished`, `halted` or `cancelled`.
+    /// `finished`, `halted`, `cancelled` or `paused`.
     pub outcome: &'static str,
+    /// Why a paused job paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Every device.
     pub devices: Vec<DeviceReport>,
     /// What the traffic lost during the execution.
@@ -142,6 +149,7 @@ impl From<&JobSummary> for SummaryReport {
         SummaryReport {
             job: summary.job.clone(),
             outcome: summary.state.as_str(),
+            reason: (!summary.reason.is_empty()).then(|| summary.reason.clone()),
             devices: summary.devices.iter().map(DeviceReport::from).collect(),
             execution_loss: summary.loss.clone(),
             simulated: summary.simulated,

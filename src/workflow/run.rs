@@ -36,7 +36,7 @@ pub struct RunSettings {
 pub struct JobSummary {
     /// The job.
     pub job: String,
-    /// Finished, halted or cancelled.
+    /// Finished, halted, cancelled or paused.
     pub state: JobState,
     /// Every device with its final state and last message.
     pub devices: Vec<JobDevice>,
@@ -44,6 +44,8 @@ pub struct JobSummary {
     pub loss: ExecutionLoss,
     /// True when the devices are simulated (the virtual driver).
     pub simulated: bool,
+    /// Why a paused job paused (empty otherwise).
+    pub reason: String,
 }
 
 /// Runs `job`'s remaining work (from its journaled `devices`) with `driver`, then sums it up.
@@ -74,6 +76,8 @@ pub async fn run<D: Driver>(
         clock,
         on_event: settings.on_event,
         interrupted: settings.interrupted,
+        pause_after: pause_after(scenario, devices),
+        approved_through: jobs::get(&store.lock().expect("store lock not poisoned"), job)?.approved_through,
     });
     let heartbeat = settings.lease.clone().map(|me| Heartbeat::start(store, job, me, wall, &ctx.interrupted));
     let state = exec::run_job(ctx, work).await;
@@ -85,8 +89,38 @@ pub async fn run<D: Driver>(
     let events = jobs::events(&store, job, None)?;
     let loss = replay(scenario, &events);
     let devices = jobs::devices(&store, job)?;
-    let simulated = jobs::get(&store, job)?.driver == crate::journal::DriverKind::Virtual;
-    Ok(JobSummary { job: job.to_string(), state, devices, loss, simulated })
+    let record = jobs::get(&store, job)?;
+    let simulated = record.driver == crate::journal::DriverKind::Virtual;
+    Ok(JobSummary { job: job.to_string(), state, devices, loss, simulated, reason: record.reason })
+}
+
+/// The batches after which `job` pauses for approval (`upgrade.pause`), with the reason each
+/// records; never after the job's last batch.
+pub fn pause_after(scenario: &Scenario, devices: &[JobDevice]) -> std::collections::BTreeMap<u32, String> {
+    use crate::scenario::settings::PausePolicy;
+    let last = devices.iter().map(|d| d.batch).max().unwrap_or(0);
+    let names = |batch: u32| {
+        let names: Vec<&str> = devices.iter().filter(|d| d.batch == batch).map(|d| d.device.as_str()).collect();
+        names.join(", ")
+    };
+    let batches: Vec<u32> = match scenario.pause {
+        PausePolicy::Never => Vec::new(),
+        PausePolicy::AfterCanary => vec![1],
+        PausePolicy::EveryBatch => (1..last).collect(),
+    };
+    batches
+        .into_iter()
+        .filter(|batch| *batch < last)
+        .map(|batch| {
+            let what = if batch == 1 && scenario.canary > 0 { "the canary batch" } else { "batch" };
+            let reason = format!(
+                "after {what} {batch} of {last} ({}), as upgrade.pause: {} asks",
+                names(batch),
+                scenario.pause.as_str()
+            );
+            (batch, reason)
+        })
+        .collect()
 }
 
 /// Renews a job's lease every few real seconds from its own thread (the job's clock may be

@@ -1,0 +1,308 @@
+//! Operator controls: the canary, pauses for approval, `approve`, and cancelling a paused job —
+//! on the virtual driver, across kills, and against the lab over SSH.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::util::{Run, hitless, root, write_temp};
+
+const CANARY: &str = "scenarios/canary.yaml";
+
+fn in_store(dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["--state-dir", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    hitless(&all)
+}
+
+fn json_lines(run: &Run) -> Vec<serde_json::Value> {
+    run.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", run.stderr))).collect()
+}
+
+/// The virtual devices' lasting state: device name to its record.
+fn fleet(dir: &Path) -> serde_json::Map<String, serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("virtual-devices").join("canary.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn upgrades(dir: &Path) -> Vec<(String, u64)> {
+    fleet(dir).into_iter().map(|(name, d)| (name, d["upgrades"].as_u64().unwrap())).collect()
+}
+
+fn status(dir: &Path) -> serde_json::Value {
+    let run = in_store(dir, &["status", "job-0001", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+/// The plan for `canary.yaml` by hand: the planner's first batch is one leaf of each ESI pair
+/// (leaf1, leaf3); the canary is its first device alone, the rest of that batch follows, then
+/// the other leafs, then one spine at a time: 1 + 1 + 2 + 1 + 1 = 6 devices in 5 batches.
+#[test]
+fn the_canary_is_the_first_device_of_the_planners_first_batch_and_the_plan_keeps_every_rule() {
+    let run = hitless(&["plan", CANARY, "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let batches: Vec<(Vec<String>, bool)> = plan["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let devices = b["devices"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_string()).collect();
+            (devices, b["canary"].as_bool().unwrap_or(false))
+        })
+        .collect();
+    let expected: Vec<(Vec<String>, bool)> = [
+        (vec!["leaf1"], true),
+        (vec!["leaf3"], false),
+        (vec!["leaf2", "leaf4"], false),
+        (vec!["spine1"], false),
+        (vec!["spine2"], false),
+    ]
+    .into_iter()
+    .map(|(d, c)| (d.into_iter().map(String::from).collect(), c))
+    .collect();
+    assert_eq!(batches, expected);
+    // The independent checker agrees the plan keeps every rule.
+    let scenario = hitless::scenario::Scenario::load(&root().join(CANARY)).unwrap();
+    let made = hitless::plan::plan(&scenario, &hitless::plan::PlanOptions::default());
+    assert!(made.canary);
+    let ids: Vec<Vec<_>> = made.batches.iter().map(|b| b.devices.clone()).collect();
+    assert!(hitless::plan::check::check(&scenario.fabric, &ids, 4).is_empty());
+    // And the simulation gate judges the plan that runs, canary included.
+    let run = hitless(&["simulate", CANARY, "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["batches"].as_array().unwrap().len(), 5, "{report}");
+}
+
+#[test]
+fn a_canary_job_pauses_after_its_first_batch_and_approve_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = in_store(dir.path(), &["upgrade", CANARY, "--yes", "--format", "json"]);
+    assert_eq!(started.code, 1, "a paused job is not a success: {}", started.stderr);
+    let lines = json_lines(&started);
+    let last = lines.last().unwrap();
+    assert_eq!(last["outcome"], "paused", "{last}");
+    let reason = last["reason"].as_str().unwrap();
+    assert!(reason.contains("canary batch 1 of 5 (leaf1)"), "{reason}");
+    // Only the canary was touched.
+    for (name, count) in upgrades(dir.path()) {
+        assert_eq!(count, u64::from(name == "leaf1"), "{name}");
+    }
+    let job = status(dir.path());
+    assert_eq!(job["job"]["state"], "paused");
+    assert_eq!(job["job"]["reason"], reason);
+
+    // `resume` does not run past a pause, and `approve` without a terminal needs --yes: both
+    // leave the job paused and every device as it was.
+    let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes"]);
+    assert_eq!(resumed.code, 2);
+    assert!(
+        resumed.stderr.contains("is paused after the canary batch")
+            && resumed.stderr.contains("hitless approve job-0001"),
+        "{}",
+        resumed.stderr
+    );
+    let unconfirmed = in_store(dir.path(), &["approve", "job-0001"]);
+    assert_eq!(unconfirmed.code, 2);
+    assert!(unconfirmed.stderr.contains("--yes"), "{}", unconfirmed.stderr);
+    assert_eq!(status(dir.path())["job"]["state"], "paused");
+    assert_eq!(upgrades(dir.path()).iter().map(|(_, c)| c).sum::<u64>(), 1);
+
+    let approved = in_store(dir.path(), &["approve", "job-0001", "--yes", "--format", "json"]);
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    let lines = json_lines(&approved);
+    assert_eq!(lines.last().unwrap()["outcome"], "finished");
+    // The approval is journaled, before the rest runs.
+    let logs = in_store(dir.path(), &["logs", "job-0001"]);
+    assert!(logs.stdout.contains("(job)        approved by the operator"), "{}", logs.stdout);
+    for (name, count) in upgrades(dir.path()) {
+        assert_eq!(count, 1, "{name} upgraded once");
+    }
+    // Approving a finished job is refused.
+    let again = in_store(dir.path(), &["approve", "job-0001", "--yes"]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("has finished") || again.stderr.contains("not paused"), "{}", again.stderr);
+}
+
+#[test]
+fn every_batch_pauses_before_each_next_batch_and_cancel_while_paused_touches_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(root().join(CANARY)).unwrap().replace("pause: after-canary", "pause: every-batch");
+    let path = dir.path().join("every.yaml");
+    std::fs::write(&path, text).unwrap();
+    let first = in_store(dir.path(), &["upgrade", path.to_str().unwrap(), "--yes", "--format", "json"]);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    // Batches 1 and 2 with an approval between: 2 devices done, then paused after batch 2.
+    let second = in_store(dir.path(), &["approve", "job-0001", "--yes", "--format", "json"]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(json_lines(&second).last().unwrap()["reason"].as_str().unwrap().starts_with("after batch 2 of 5 (leaf3)"));
+    let done: Vec<String> = upgrades(dir.path()).into_iter().filter(|(_, c)| *c == 1).map(|(n, _)| n).collect();
+    assert_eq!(done, ["leaf1", "leaf3"]);
+
+    let cancelled = in_store(dir.path(), &["cancel", "job-0001"]);
+    assert_eq!(cancelled.code, 0, "{}", cancelled.stderr);
+    let job = status(dir.path());
+    assert_eq!(job["job"]["state"], "cancelled");
+    assert!(job["job"].get("reason").is_none(), "a cancelled job is not paused: {job}");
+    for device in job["devices"].as_array().unwrap() {
+        let upgraded = ["leaf1", "leaf3"].contains(&device["device"].as_str().unwrap());
+        let expected = if upgraded { "Maintenance Mode Deactivated" } else { "Cancelled" };
+        assert_eq!(device["state"], expected, "{device}");
+    }
+    // Nothing more was touched, nothing is drained, and the job cannot be approved or resumed.
+    for (name, device) in fleet(dir.path()) {
+        assert_eq!(device["maintenance"], false, "{name}");
+        assert_eq!(device["upgrades"].as_u64().unwrap(), u64::from(done.contains(&name)), "{name}");
+    }
+    assert_eq!(in_store(dir.path(), &["approve", "job-0001", "--yes"]).code, 2);
+    assert_eq!(in_store(dir.path(), &["resume", "job-0001", "--yes"]).code, 2);
+}
+
+/// Kills the canary upgrade right after its `n`-th journal event; true if it was killed before
+/// the job stopped by itself.
+fn kill_after_events(dir: &Path, n: usize) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hitless"))
+        .args(["--state-dir", dir.to_str().unwrap(), "upgrade", CANARY, "--yes", "--virtual-speed", "2000"])
+        .args(["--format", "json"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = 0;
+    let mut killed = false;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event.get("seq").is_some() {
+            seen += 1;
+            if seen >= n {
+                killed = true;
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    killed
+}
+
+/// Wherever the controller dies during the canary, or at the pause itself, a resumed job still
+/// stops for approval before the second batch: no device after the canary begins until the
+/// operator approves, and every device is upgraded exactly once in the end.
+#[test]
+fn a_kill_anywhere_up_to_the_pause_still_pauses_before_the_next_batch() {
+    let mut n = 1;
+    loop {
+        let dir = tempfile::tempdir().unwrap();
+        if !kill_after_events(dir.path(), n) {
+            assert!(n > 10, "the canary journals more than 10 events before the pause");
+            break;
+        }
+        let state = status(dir.path())["job"]["state"].as_str().unwrap().to_string();
+        if state != "paused" {
+            let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
+            assert_eq!(resumed.code, 1, "killed after event {n}: {}", resumed.stderr);
+            assert_eq!(json_lines(&resumed).last().unwrap()["outcome"], "paused", "killed after event {n}");
+        }
+        for (name, count) in upgrades(dir.path()) {
+            assert_eq!(count, u64::from(name == "leaf1"), "killed after event {n}: {name} before approval");
+        }
+        let approved = in_store(dir.path(), &["approve", "job-0001", "--yes"]);
+        assert_eq!(approved.code, 0, "killed after event {n}: {}", approved.stderr);
+        for (name, count) in upgrades(dir.path()) {
+            assert_eq!(count, 1, "killed after event {n}: {name}");
+        }
+        // In the journal, every event of a device after the canary comes after the approval.
+        let logs = in_store(dir.path(), &["logs", "job-0001", "--format", "json"]);
+        let events: Vec<serde_json::Value> = json_lines(&logs);
+        let approval = events
+            .iter()
+            .position(|e| e["message"].as_str().unwrap().starts_with("approved by the operator"))
+            .unwrap_or_else(|| panic!("killed after event {n}: no approval journaled"));
+        let early: Vec<&serde_json::Value> =
+            events[..approval].iter().filter(|e| !["", "leaf1"].contains(&e["device"].as_str().unwrap())).collect();
+        assert!(early.is_empty(), "killed after event {n}: began before the approval: {early:?}");
+        n += 2;
+    }
+}
+
+#[test]
+fn canary_and_pause_settings_are_checked_where_they_are_written() {
+    let base = std::fs::read_to_string(root().join(CANARY)).unwrap();
+    let too_big = base.replace("canary: 1 ", "canary: 5 ");
+    let (_dir, path) = write_temp("t.yaml", &too_big);
+    let run = hitless(&["validate", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    let line = too_big.lines().position(|l| l.contains("canary: 5")).unwrap() + 1;
+    assert!(run.stderr.contains(&format!("t.yaml:{line}:")), "{}", run.stderr);
+    assert!(run.stderr.contains("canary must be at most max_batch_size (4)"), "{}", run.stderr);
+
+    let no_canary = base.replace("  canary: 1 ", "  # no canary ");
+    let (_dir, path) = write_temp("t.yaml", &no_canary);
+    let run = hitless(&["validate", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("pause: after-canary needs a canary"), "{}", run.stderr);
+
+    let unknown = base.replace("pause: after-canary", "pause: sometimes");
+    let (_dir, path) = write_temp("t.yaml", &unknown);
+    let run = hitless(&["validate", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("sometimes"), "{}", run.stderr);
+}
+
+/// Through the lab over SSH: a canary of two devices, paused, then approved.
+#[test]
+fn against_the_lab_a_canary_pauses_and_approve_finishes_the_job() {
+    use crate::lab_process::{hitless as in_lab_store, prepare, start_lab};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = prepare(dir.path(), &state);
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    std::fs::write(&scenario, format!("{text}  canary: 2\n")).unwrap();
+    let _lab = start_lab(&state, &scenario, &[]);
+    let junos = ["--driver", "junos", "--trust-on-first-use", "--time-scale", "1000", "--yes", "--format", "json"];
+    let versions = || -> Vec<(String, String)> {
+        let check = in_lab_store(&state)
+            .arg("test-run")
+            .arg(&scenario)
+            .args(["--driver", "junos", "--format", "json", "--time-scale", "1000"])
+            .output()
+            .unwrap();
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&check.stdout).unwrap();
+        rows.iter()
+            .map(|r| (r["device"].as_str().unwrap().to_string(), r["running"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let started = in_lab_store(&state).arg("upgrade").arg(&scenario).args(junos).output().unwrap();
+    assert_eq!(started.status.code(), Some(1), "{}", String::from_utf8_lossy(&started.stderr));
+    let stdout = String::from_utf8_lossy(&started.stdout);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["outcome"], "paused", "{last}");
+    let canary: Vec<String> = last["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["batch"] == 1)
+        .map(|d| d["device"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(canary.len(), 2, "{last}");
+    // Asked over SSH: the canary runs the new version, every other device the old one.
+    for (device, running) in versions() {
+        let expected = if canary.contains(&device) { "18.4R2" } else { "18.1R3-S2" };
+        assert_eq!(running, expected, "{device}");
+    }
+    let approved = in_lab_store(&state)
+        .args(["approve", "job-0001", "--trust-on-first-use", "--time-scale", "1000", "--yes", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(approved.status.success(), "{}", String::from_utf8_lossy(&approved.stderr));
+    let stdout = String::from_utf8_lossy(&approved.stdout);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["outcome"], "finished", "{last}");
+    let all = versions();
+    assert_eq!(all.len(), 18);
+    assert!(all.iter().all(|(_, running)| running == "18.4R2"), "{all:?}");
+}
