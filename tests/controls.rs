@@ -306,3 +306,101 @@ fn against_the_lab_a_canary_pauses_and_approve_finishes_the_job() {
     assert_eq!(all.len(), 18);
     assert!(all.iter().all(|(_, running)| running == "18.4R2"), "{all:?}");
 }
+
+const SMALL: &str = "scenarios/small-2spine-4leaf.yaml";
+
+fn small_fleet(dir: &Path) -> serde_json::Map<String, serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("virtual-devices").join("small-2spine-4leaf.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn stage_then_upgrade_copies_each_image_once_on_the_virtual_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let staged = in_store(dir.path(), &["stage", SMALL, "--format", "json", "--parallel", "2"]);
+    assert_eq!(staged.code, 0, "{}", staged.stderr);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&staged.stdout).unwrap();
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().all(|r| r["outcome"] == "staged" && r["simulated"] == true), "{rows:?}");
+    // Staging changes nothing but the file: no upgrade, no maintenance mode.
+    for (name, device) in small_fleet(dir.path()) {
+        assert_eq!((device["copies"].as_u64(), device["upgrades"].as_u64()), (Some(1), Some(0)), "{name}");
+        assert_eq!(device["maintenance"], false, "{name}");
+    }
+    let again = in_store(dir.path(), &["stage", SMALL, "--format", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&again.stdout).unwrap();
+    assert!(rows.iter().all(|r| r["outcome"] == "already-staged"), "{rows:?}");
+    let upgraded = in_store(dir.path(), &["upgrade", SMALL, "--yes", "--format", "json"]);
+    assert_eq!(upgraded.code, 0, "{}", upgraded.stderr);
+    let copies: Vec<serde_json::Value> = json_lines(&upgraded).into_iter().filter(|e| e["step"] == "copy").collect();
+    assert_eq!(copies.len(), 6);
+    assert!(copies.iter().all(|e| e["message"] == "image already staged, checksum verified"), "{copies:?}");
+    for (name, device) in small_fleet(dir.path()) {
+        assert_eq!((device["copies"].as_u64(), device["upgrades"].as_u64()), (Some(1), Some(1)), "{name}");
+    }
+    // Now every device runs the image: staging skips them all.
+    let after = in_store(dir.path(), &["stage", SMALL, "--format", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&after.stdout).unwrap();
+    assert!(rows.iter().all(|r| r["outcome"] == "skipped"), "{rows:?}");
+}
+
+#[test]
+fn stage_checks_free_space_first_and_bounds_its_parallelism() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(SMALL))
+        .unwrap()
+        .replace("  max_batch_size: 4\n", "  max_batch_size: 4\n  health_checks: {free_disk_min_mb: 100000000}\n");
+    let path = dir.path().join("small-2spine-4leaf.yaml");
+    std::fs::write(&path, text).unwrap();
+    let run = in_store(dir.path(), &["stage", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    for row in &rows {
+        assert_eq!(row["outcome"], "failed", "{row}");
+        let message = row["message"].as_str().unwrap();
+        assert!(message.contains("not enough free space") && message.contains("100000000 MB"), "{message}");
+    }
+    for (name, device) in small_fleet(dir.path()) {
+        assert_eq!(device["copies"].as_u64(), Some(0), "{name}: copied although there was no room");
+    }
+    for bad in ["0", "129", "many"] {
+        let run = in_store(dir.path(), &["stage", SMALL, "--parallel", bad]);
+        assert_eq!(run.code, 2, "--parallel {bad}");
+        assert!(run.stderr.contains("copies at once"), "{}", run.stderr);
+    }
+}
+
+/// Killed mid-way, staging is simply run again: what was copied is verified and kept, the rest
+/// copied, and no device is copied to twice.
+#[test]
+fn staging_killed_mid_way_is_run_again_and_copies_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    // At 20 virtual seconds per real second a copy (60 s) takes 3 real seconds; with one copy
+    // at a time the kill lands after the first device finished.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hitless"))
+        .args(["--state-dir", dir.path().to_str().unwrap(), "stage", SMALL, "--parallel", "1"])
+        .args(["--virtual-speed", "20", "-v"])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first device's outcome in the log, then kill.
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        if line.unwrap().contains("copied, checksum verified") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let copied: u64 = small_fleet(dir.path()).values().map(|d| d["copies"].as_u64().unwrap()).sum();
+    assert!((1..6).contains(&copied), "the kill landed mid-way: {copied} copied");
+    let rerun = in_store(dir.path(), &["stage", SMALL, "--format", "json"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&rerun.stdout).unwrap();
+    let already = rows.iter().filter(|r| r["outcome"] == "already-staged").count() as u64;
+    assert_eq!(already, copied, "{rows:?}");
+    for (name, device) in small_fleet(dir.path()) {
+        assert_eq!(device["copies"].as_u64(), Some(1), "{name}");
+    }
+}

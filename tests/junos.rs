@@ -568,6 +568,9 @@ impl Driver for PanicsOnInstall {
     async fn stage_image(&self, device: &str, image: &hitless::image::Image) -> Result<(), hitless::exec::DriverError> {
         self.inner.stage_image(device, image).await
     }
+    async fn staged(&self, device: &str, image: &hitless::image::Image) -> Result<bool, hitless::exec::DriverError> {
+        self.inner.staged(device, image).await
+    }
     async fn install(
         &self,
         device: &str,
@@ -682,4 +685,63 @@ fn the_lab_refuses_what_it_does_not_implement_and_changes_nothing() {
     assert_eq!(after.committed(), before.committed(), "a refused request changed the configuration");
     assert_eq!((after.version.as_str(), after.upgrades), (before.version.as_str(), before.upgrades));
     assert!(after.engines.iter().all(|e| e.pending.is_none()), "a refused install left a pending package");
+}
+
+/// `stage` copies each image once and verifies it on the device; a second `stage` copies
+/// nothing; the upgrade then verifies the staged file's checksum instead of copying it again.
+/// Proof of "once": the lab stamps a file with the time it was written.
+#[tokio::test(start_paused = true)]
+async fn staging_copies_each_image_once_and_the_upgrade_only_verifies_it() {
+    use hitless::workflow::stage::{StageOutcome, stage};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    let path = format!("/var/tmp/{}", scenario.images[0].catalog.as_ref().unwrap().file_name);
+    let staging = Arc::new(driver(&lab));
+    let rows = stage(&scenario, &staging, 8, false, &|_| {}).await;
+    assert_eq!(rows.len(), 18);
+    assert!(rows.iter().all(|r| r.outcome == StageOutcome::Staged), "{rows:?}");
+    let written = |lab: &Lab| -> Vec<(String, u64)> {
+        scenario
+            .fabric
+            .devices()
+            .iter()
+            .map(|d| (d.name.clone(), lab.device(&d.name).unwrap().files.get(&path).expect("staged file").written_unix))
+            .collect()
+    };
+    let first = written(&lab);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let again = stage(&scenario, &staging, 3, false, &|_| {}).await;
+    assert!(again.iter().all(|r| r.outcome == StageOutcome::AlreadyStaged), "{again:?}");
+    assert_eq!(written(&lab), first, "a second stage copied again");
+
+    let (state, devices) = upgrade(store, &scenario, &lab).await;
+    assert_eq!(state, JobState::Finished, "{devices:?}");
+    assert_eq!(written(&lab), first, "the upgrade copied a staged image again");
+    assert_upgraded_once(&lab, &scenario, "21.4R3-S5.4");
+    let store = Store::open(dir.path()).unwrap();
+    let events = jobs::events(&store, "job-0001", None).unwrap();
+    for device in scenario.fabric.devices() {
+        let copy: Vec<&str> = events
+            .iter()
+            .filter(|e| e.device == device.name && e.step == hitless::journal::Step::Copy)
+            .map(|e| e.message.as_str())
+            .collect();
+        assert_eq!(copy, ["image already staged, checksum verified"], "{}", device.name);
+    }
+}
+
+/// A file whose checksum does not match the catalog's is not "staged": stage reports the
+/// mismatch and fails that device, and nothing else.
+#[tokio::test(start_paused = true)]
+async fn staging_fails_a_device_whose_copy_does_not_verify() {
+    use hitless::workflow::stage::{StageOutcome, stage};
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "faults:\n  - {device: leaf2, kind: checksum-mismatch}\n");
+    let lab = lab_for(&scenario);
+    let rows = stage(&scenario, &Arc::new(driver(&lab)), 8, false, &|_| {}).await;
+    let leaf2 = rows.iter().find(|r| r.device == "leaf2").unwrap();
+    assert_eq!(leaf2.outcome, StageOutcome::Failed);
+    assert!(leaf2.message.contains("md5") && leaf2.message.contains("catalog says"), "{}", leaf2.message);
+    assert!(rows.iter().filter(|r| r.device != "leaf2").all(|r| r.outcome == StageOutcome::Staged), "{rows:?}");
 }

@@ -112,6 +112,19 @@ enum Command {
         #[command(flatten)]
         run: RunFlags,
     },
+    /// Copy each selected device's image ahead of the upgrade and verify its checksum there
+    /// (checks free space first; skips devices that already hold it).
+    Stage {
+        /// The scenario file (YAML).
+        scenario: PathBuf,
+        #[command(flatten)]
+        select: SelectFlags,
+        #[command(flatten)]
+        run: RunFlags,
+        /// Copies at once.
+        #[arg(long, default_value_t = crate::workflow::stage::PARALLEL_DEFAULT, value_parser = parallel)]
+        parallel: usize,
+    },
     /// Emulate the scenario's fabric on this machine: one Junos device per fabric device, each an
     /// SSH server with the netconf subsystem on 127.0.0.1.
     Lab {
@@ -259,6 +272,14 @@ fn positive_speed(text: &str) -> Result<f64, String> {
     }
 }
 
+fn parallel(text: &str) -> Result<usize, String> {
+    let max = crate::workflow::stage::PARALLEL_MAX;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a number of copies at once: give a whole number from 1 to {max}")),
+    }
+}
+
 impl RunFlags {
     fn options(&self, allow_loss: bool) -> upgrade::RunOptions {
         let junos = upgrade::JunosFlags {
@@ -342,7 +363,11 @@ pub fn main() -> ExitCode {
     // (upgrade, resume, the lab) must never die of it: it goes on, and its output is dropped.
     if !matches!(
         cli.command,
-        Command::Upgrade { .. } | Command::Resume { .. } | Command::Approve { .. } | Command::Lab { .. }
+        Command::Upgrade { .. }
+            | Command::Resume { .. }
+            | Command::Approve { .. }
+            | Command::Stage { .. }
+            | Command::Lab { .. }
     ) {
         quiet_on_broken_pipe();
     }
@@ -363,6 +388,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;
             upgrade::test_run(&loaded, &image::open_store(state_dir)?, &run.options(false))
+        }
+        Command::Stage { scenario, select, run, parallel } => {
+            let mut loaded = load_scenario(&scenario, state_dir)?;
+            select.apply(&mut loaded)?;
+            upgrade::stage(&loaded, &image::open_store(state_dir)?, &run.options(false), parallel)
         }
         Command::Lab { scenario, time_scale, base_port, bind, authorized_key, stdio, base_1_1 } => {
             let loaded = load_scenario(&scenario, state_dir)?;

@@ -168,6 +168,69 @@ fn print_test_run(rows: &[TestRunRow], format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `hitless stage`: copies images ahead, with a progress bar on a terminal.
+pub fn stage(scenario: &Scenario, store: &Store, options: &RunOptions, parallel: usize) -> anyhow::Result<ExitCode> {
+    use workflow::stage::StageOutcome;
+    let kind = match options.driver {
+        Some(kind) => kind,
+        None => workflow::drivers::default_driver(scenario)?,
+    };
+    let choice = options.choice(scenario, kind)?;
+    let fabric = scenario.fabric.fingerprint();
+    // Two controllers copying the same file at once would corrupt it: not while a job runs.
+    if let Some((job, state)) = crate::store::jobs::open_on_fabric(store, &fabric)?
+        && state == JobState::Running.as_str()
+    {
+        bail!(
+            "job {job} is running on this fabric and copies images itself; stage before it starts, while it is paused, or after `hitless cancel {job}`"
+        );
+    }
+    say_if_simulated(&choice, options.format);
+    let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
+    let simulated = choice.kind() == DriverKind::Virtual;
+    let bar = (options.format == Format::Table && std::io::stdout().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(scenario.selection.targets.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} devices staged or checked  [{elapsed}]")
+                .expect("valid template"),
+        );
+        bar
+    });
+    let on_done = |row: &workflow::stage::StageRow| {
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        tracing::info!(device = row.device, outcome = ?row.outcome, "{}", row.message);
+    };
+    let rows = runtime(choice.paused_clock())?
+        .block_on(workflow::stage::stage(scenario, &driver, parallel, simulated, &on_done));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    for row in rows.iter().filter(|r| matches!(r.outcome, StageOutcome::Staged | StageOutcome::AlreadyStaged)) {
+        crate::store::jobs::record_staged(store, &fabric, &row.device, &row.image, unix_now())?;
+    }
+    if options.format == Format::Json {
+        render::say!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        let mut table = render::table(&["Device", "Image", "Outcome", "Message"]);
+        for row in &rows {
+            let outcome = serde_json::to_value(row.outcome)?.as_str().unwrap_or_default().to_string();
+            table.add_row(vec![row.device.clone(), row.image.clone(), outcome, row.message.clone()]);
+        }
+        let what = if simulated { "Staging on SIMULATED devices" } else { "Staging" };
+        render::say!("{what}:\n{table}");
+    }
+    let failed = rows.iter().filter(|r| r.outcome == StageOutcome::Failed).count();
+    if failed > 0 {
+        eprintln!(
+            "hitless: {failed} device(s) could not be staged; see the table. Fix them and stage again: staged devices are skipped"
+        );
+        return Ok(ExitCode::from(EXIT_NO));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `hitless upgrade`.
 pub fn upgrade(
     scenario: &Scenario,

@@ -55,6 +55,9 @@ pub struct VirtualDevice {
     pub maintenance: bool,
     /// Image staged in /var/tmp (name), if any.
     pub staged: Option<String>,
+    /// Images copied to the device so far, to prove none is copied twice.
+    #[serde(default)]
+    pub copies: u32,
     /// Installed version waiting for a reboot, on some engine (as stores before engines kept it).
     #[serde(default)]
     pub pending_install: Option<String>,
@@ -81,6 +84,7 @@ impl VirtualDevice {
             engines: Vec::new(),
             maintenance: false,
             staged: None,
+            copies: 0,
             pending_install: None,
             boot_count: 1,
             upgrades: 0,
@@ -360,7 +364,17 @@ impl Driver for VirtualDriver {
                 ),
             });
         }
-        self.update(device, "image copy", |d| d.staged = Some(image.name.clone()))
+        self.update(device, "image copy", |d| {
+            d.staged = Some(image.name.clone());
+            d.copies += 1;
+        })
+    }
+
+    async fn staged(&self, device: &str, image: &Image) -> Result<bool, DriverError> {
+        self.answers(device, None, "image checksum").await?;
+        let mismatch = self.fault(device, FaultPhase::ImageCopy) == Some(FaultKind::ChecksumMismatch);
+        let staged = self.update(device, "image checksum", |d| d.staged.as_deref() == Some(image.name.as_str()))?;
+        Ok(staged && !mismatch)
     }
 
     async fn install(&self, device: &str, image: &Image, _facts: &Facts) -> Result<Installed, DriverError> {

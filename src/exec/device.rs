@@ -223,9 +223,16 @@ impl<D: Driver> Walk<'_, D> {
     async fn image_upgrade(&self, facts: &Facts) -> Result<Option<DeviceState>, JournalError> {
         let (ctx, device, image) = (self.ctx, self.device(), &self.item.image);
         if !facts.pending_install {
-            self.record(ImageUpgrade, Step::Copy, format!("copying {} and verifying its checksum", image.name))?;
-            if let Err(e) = self.retry_once(ImageUpgrade, || ctx.driver.stage_image(device, image)).await {
-                return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some);
+            // Staged ahead (`hitless stage`): the checksum is verified again and nothing copied.
+            // A device that cannot say is simply copied to, as if nothing were staged.
+            let staged = ctx.driver.staged(device, image).await.unwrap_or(false);
+            if staged {
+                self.record(ImageUpgrade, Step::Copy, "image already staged, checksum verified")?;
+            } else {
+                self.record(ImageUpgrade, Step::Copy, format!("copying {} and verifying its checksum", image.name))?;
+                if let Err(e) = self.retry_once(ImageUpgrade, || ctx.driver.stage_image(device, image)).await {
+                    return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some);
+                }
             }
             if let Some(end) = self.install(facts, false).await? {
                 return Ok(Some(end));

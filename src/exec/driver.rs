@@ -169,6 +169,9 @@ pub trait Driver: Send + Sync + 'static {
     fn set_maintenance(&self, device: &str, on: bool) -> impl Future<Output = Result<(), DriverError>> + Send;
     /// Copies the image to the device and verifies its checksum there.
     fn stage_image(&self, device: &str, image: &Image) -> impl Future<Output = Result<(), DriverError>> + Send;
+    /// True when the image's file is already on the device with the catalog's checksum (staged
+    /// ahead, `hitless stage`); false when it is missing or its checksum differs.
+    fn staged(&self, device: &str, image: &Image) -> impl Future<Output = Result<bool, DriverError>> + Send;
     /// Installs the staged image on every engine of `facts` (pending until reboot).
     fn install(
         &self,

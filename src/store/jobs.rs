@@ -427,3 +427,28 @@ pub fn release_lease(store: &Store, job: &str, me: &LeaseHolder) -> Result<(), S
         .map_err(|e| store.sqlite(e))?;
     Ok(())
 }
+
+/// Records that `image` was found staged (copied, checksum verified) on `device` of `fabric`.
+pub fn record_staged(store: &Store, fabric: &str, device: &str, image: &str, at_unix: i64) -> Result<(), StoreError> {
+    store
+        .conn
+        .execute(
+            "INSERT INTO staged_images (fabric, device, image, at_unix) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (fabric, device) DO UPDATE SET image = ?3, at_unix = ?4",
+            params![fabric, device, image, at_unix],
+        )
+        .map_err(|e| store.sqlite(e))?;
+    Ok(())
+}
+
+/// What `hitless stage` recorded for `fabric`: device to (image, when).
+pub fn staged(store: &Store, fabric: &str) -> Result<std::collections::BTreeMap<String, (String, i64)>, StoreError> {
+    let mut statement = store
+        .conn
+        .prepare("SELECT device, image, at_unix FROM staged_images WHERE fabric = ?1")
+        .map_err(|e| store.sqlite(e))?;
+    let rows = statement
+        .query_map([fabric], |r| Ok((r.get::<_, String>(0)?, (r.get::<_, String>(1)?, r.get::<_, i64>(2)?))))
+        .map_err(|e| store.sqlite(e))?;
+    rows.collect::<Result<_, _>>().map_err(|e| store.sqlite(e))
+}

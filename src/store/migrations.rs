@@ -88,6 +88,14 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN reason TEXT NOT NULL DEFAULT '';
     ALTER TABLE jobs ADD COLUMN paused_after INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN approved_through INTEGER NOT NULL DEFAULT 0;",
+    // 7: images staged ahead (`hitless stage`): which image is on which device of a fabric.
+    "CREATE TABLE staged_images (
+        fabric TEXT NOT NULL,
+        device TEXT NOT NULL,
+        image TEXT NOT NULL,
+        at_unix INTEGER NOT NULL,
+        PRIMARY KEY (fabric, device)
+    );",
 ];
 
 /// The newest schema version this binary knows.

@@ -12,12 +12,14 @@
 //!    traffic model.
 //!
 //! Re-entry is [`jobs::reopen`] (after an exit, a crash or a halt), stopping is [`jobs::cancel`].
-//! [`drivers::make`] builds the driver the operator chose.
+//! [`drivers::make`] builds the driver the operator chose; [`stage::stage`] copies images ahead
+//! of the window.
 
 pub mod drivers;
 pub mod jobs;
 pub mod report;
 mod run;
+pub mod stage;
 mod test_run;
 
 use std::path::PathBuf;

@@ -344,6 +344,27 @@ impl<C: Connector> Driver for JunosDriver<C> {
         Ok(())
     }
 
+    async fn staged(&self, device: &str, image: &Image) -> Result<bool, DriverError> {
+        let Some(file) = &image.catalog else {
+            return Err(rejected(
+                device,
+                "image checksum",
+                format!("image {} is not from the catalog; its checksum cannot be verified", image.name),
+            ));
+        };
+        let destination = format!("{}/{}", parse::IMAGE_DIRECTORY, file.file_name);
+        let sized = self.settings.rpc_timeout + Duration::from_secs(file.size_bytes / 10_000_000);
+        let checksum =
+            format!("<get-checksum-information><path>{}</path></get-checksum-information>", escape(&destination));
+        let mut replies = self.call_each(device, "image checksum", &[&checksum], sized).await?;
+        match replies.remove(0) {
+            Ok(reply) => Ok(reply.text_of("checksum").is_some_and(|found| found.trim() == file.md5)),
+            // A missing file is an rpc-error saying so (as PyEZ reads it); any other error is one.
+            Err(NetconfError::Rpc { message, .. }) if message.contains("No such file or directory") => Ok(false),
+            Err(e) => Err(convert(device, "image checksum", e)),
+        }
+    }
+
     async fn install(&self, device: &str, image: &Image, facts: &Facts) -> Result<Installed, DriverError> {
         let file_name = image.catalog.as_ref().map_or(image.name.as_str(), |c| c.file_name.as_str());
         let package = escape(&format!("{}/{file_name}", parse::IMAGE_DIRECTORY));
