@@ -3,7 +3,8 @@
 //!
 //! Every state change is written before the action it announces, so a job can be re-entered
 //! after the operator exits or the process dies. Device states are exactly the seed product's,
-//! plus `Pending` (not started yet) and `Cancelled` (not started because the job was cancelled).
+//! plus `Pending` (not started yet), `Cancelled` (not started because the job was cancelled), and
+//! `Rolling Back` / `Rolled Back` (`upgrade.on_failure: rollback`).
 //! Each event carries a [`Step`] beside its human message: what the device is doing, as data.
 //! Whatever reads the journal to decide something (the traffic replay, reconciliation) reads the
 //! step, never the message, so rewording a message changes no verdict.
@@ -50,11 +51,17 @@ pub enum DeviceState {
     Skipped,
     /// Not upgraded because the job was cancelled.
     Cancelled,
+    /// Returning a device whose upgrade or post-upgrade check failed to the software it ran
+    /// before (`upgrade.on_failure: rollback`); the message says which step.
+    RollingBack,
+    /// Rolled back to its old software, checked and back in service; the message says why. The
+    /// job halts after the batch, as for a failure.
+    RolledBack,
 }
 
 impl DeviceState {
     /// Every state, for parsing.
-    pub const ALL: [DeviceState; 13] = [
+    pub const ALL: [DeviceState; 15] = [
         DeviceState::Pending,
         DeviceState::HealthCheck,
         DeviceState::HealthCheckFailed,
@@ -68,6 +75,8 @@ impl DeviceState {
         DeviceState::MaintenanceModeFailure,
         DeviceState::Skipped,
         DeviceState::Cancelled,
+        DeviceState::RollingBack,
+        DeviceState::RolledBack,
     ];
 
     /// The name operators see.
@@ -86,6 +95,8 @@ impl DeviceState {
             DeviceState::MaintenanceModeFailure => "Maintenance Mode Failure",
             DeviceState::Skipped => "Skipped",
             DeviceState::Cancelled => "Cancelled",
+            DeviceState::RollingBack => "Rolling Back",
+            DeviceState::RolledBack => "Rolled Back",
         }
     }
 
@@ -102,6 +113,7 @@ impl DeviceState {
             DeviceState::HealthCheckFailed
                 | DeviceState::HitlessImageUpgradeFailed
                 | DeviceState::MaintenanceModeFailure
+                | DeviceState::RolledBack
         )
     }
 }

@@ -404,3 +404,143 @@ fn staging_killed_mid_way_is_run_again_and_copies_nothing_twice() {
         assert_eq!(device["copies"].as_u64(), Some(1), "{name}");
     }
 }
+
+/// The small scenario with `upgrade.on_failure: rollback` and `faults`, written into `dir`.
+fn rollback_scenario(dir: &Path, faults: &str) -> String {
+    let text = std::fs::read_to_string(root().join(SMALL))
+        .unwrap()
+        .replace("  max_batch_size: 4\n", "  max_batch_size: 4\n  on_failure: rollback\n");
+    let path = dir.join("small-2spine-4leaf.yaml");
+    std::fs::write(&path, format!("{text}faults:\n{faults}")).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// A post-upgrade check that fails on the new image: with `on_failure: rollback` the device is
+/// put back on 18.1R3-S2 (one more reboot), checked healthy there (the fault is the new
+/// image's), and only then returned to service; the job halts after the batch. Its batch mate
+/// finishes normally; nothing after the batch starts.
+#[test]
+fn a_post_check_failure_on_the_new_image_is_rolled_back_and_the_device_returns_to_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = rollback_scenario(dir.path(), "  - {device: leaf1, kind: health-check-fails, at: post-check}\n");
+    let run = in_store(dir.path(), &["upgrade", &scenario, "--yes", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let lines = json_lines(&run);
+    let last = lines.last().unwrap();
+    assert_eq!(last["outcome"], "halted");
+    let state =
+        |name: &str| last["devices"].as_array().unwrap().iter().find(|d| d["device"] == name).unwrap()["state"].clone();
+    assert_eq!(state("leaf1"), "Rolled Back");
+    assert_eq!(state("leaf3"), "Maintenance Mode Deactivated");
+    assert_eq!(state("leaf2"), "Pending");
+    let leaf1: Vec<(String, String)> = lines
+        .iter()
+        .filter(|e| e["device"] == "leaf1")
+        .map(|e| (e["state"].as_str().unwrap().to_string(), e["step"].as_str().unwrap().to_string()))
+        .collect();
+    // The order of what was done after the failed check, as the journal says it.
+    let after: Vec<&str> = leaf1
+        .iter()
+        .skip_while(|(state, _)| state != "Health Check Failed")
+        .map(|(_, step)| step.as_str())
+        .filter(|step| *step != "note")
+        .collect();
+    assert_eq!(after, ["failed", "reboot", "wait-boot", "booted", "post-check", "undrain", "in-service"], "{leaf1:?}");
+    let fleet = small_fleet(dir.path());
+    let device = &fleet["leaf1"];
+    assert_eq!(device["version"], "18.1R3-S2");
+    assert_eq!(device["maintenance"], false);
+    assert_eq!((device["upgrades"].as_u64(), device["rollbacks"].as_u64()), (Some(1), Some(1)));
+    assert!(device["engines"].as_array().unwrap().iter().all(|e| e["pending"].is_null()));
+    assert_eq!(fleet["leaf3"]["version"], "18.4R2");
+    assert_eq!(fleet["leaf2"]["upgrades"], 0);
+    // Every reboot was behind maintenance mode: the replayed traffic lost nothing.
+    assert_eq!(last["execution_loss"]["lost_bytes"], 0.0, "{last}");
+}
+
+/// An install the device rejects leaves the old software running: nothing to undo, no reboot;
+/// the device is checked and returned to service. With the default `hold` it stays drained.
+#[test]
+fn a_rejected_install_is_rolled_back_without_a_reboot_and_held_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = rollback_scenario(dir.path(), "  - {device: leaf3, kind: install-fails}\n");
+    let run = in_store(dir.path(), &["upgrade", &scenario, "--yes", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let lines = json_lines(&run);
+    let leaf3: Vec<&serde_json::Value> = lines.iter().filter(|e| e["device"] == "leaf3").collect();
+    assert!(
+        leaf3.iter().any(|e| e["message"].as_str().unwrap().contains("still running 18.1R3-S2: no software to undo"))
+    );
+    assert!(!leaf3.iter().any(|e| e["step"] == "reboot"), "nothing to reboot into");
+    assert_eq!(leaf3.last().unwrap()["state"], "Rolled Back");
+    let device = &small_fleet(dir.path())["leaf3"];
+    assert_eq!((device["maintenance"].as_bool(), device["boot_count"].as_u64()), (Some(false), Some(1)));
+
+    let held = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&scenario).unwrap().replace("  on_failure: rollback\n", "");
+    let path = held.path().join("small-2spine-4leaf.yaml");
+    std::fs::write(&path, text).unwrap();
+    let run = in_store(held.path(), &["upgrade", path.to_str().unwrap(), "--yes", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let last = json_lines(&run).pop().unwrap();
+    let leaf3 = last["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf3").unwrap().clone();
+    assert_eq!(leaf3["state"], "Hitless Image Upgrade Failed", "{leaf3}");
+    assert_eq!(small_fleet(held.path())["leaf3"]["maintenance"], true, "held in maintenance mode");
+}
+
+/// Killed anywhere during a rollback and resumed, the device ends either rolled back (old
+/// software, in service, nothing pending) or held in maintenance mode with a failure that says
+/// why — never in service on the new image or with an install pending.
+#[test]
+fn a_kill_during_a_rollback_leaves_the_device_rolled_back_or_held_never_half_done() {
+    let probe = tempfile::tempdir().unwrap();
+    let faults = "  - {device: leaf1, kind: health-check-fails, at: post-check}\n";
+    let scenario = rollback_scenario(probe.path(), faults);
+    let run = in_store(probe.path(), &["upgrade", &scenario, "--yes", "--format", "json"]);
+    let events = json_lines(&run);
+    let first = events.iter().position(|e| e["device"] == "leaf1" && e["state"] == "Health Check Failed").unwrap();
+    let last = events.iter().rposition(|e| e["device"] == "leaf1").unwrap();
+    for n in (first + 1)..=(last + 1) {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = rollback_scenario(dir.path(), faults);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hitless"))
+            .args(["--state-dir", dir.path().to_str().unwrap(), "upgrade", &scenario, "--yes"])
+            .args(["--virtual-speed", "2000", "--format", "json"])
+            .current_dir(root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut seen = 0;
+        for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+            let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+            if event.get("seq").is_some() {
+                seen += 1;
+                if seen >= n {
+                    break;
+                }
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
+        assert!(resumed.code == 1 || resumed.stderr.contains("halted"), "killed after {n}: {}", resumed.stderr);
+        let job = in_store(dir.path(), &["status", "job-0001", "--format", "json"]);
+        let job: serde_json::Value = serde_json::from_str(&job.stdout).unwrap();
+        let leaf1 = job["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf1").unwrap().clone();
+        let device = small_fleet(dir.path())["leaf1"].clone();
+        let pending = device["engines"].as_array().unwrap().iter().any(|e| !e["pending"].is_null());
+        match leaf1["state"].as_str().unwrap() {
+            "Rolled Back" => {
+                assert_eq!(device["version"], "18.1R3-S2", "killed after {n}");
+                assert_eq!(device["maintenance"], false, "killed after {n}");
+                assert!(!pending, "killed after {n}");
+            }
+            "Hitless Image Upgrade Failed" | "Health Check Failed" => {
+                assert_eq!(device["maintenance"], true, "killed after {n}: failed but not held: {leaf1}");
+            }
+            other => panic!("killed after {n}: leaf1 ended {other}: {leaf1}"),
+        }
+        assert!(device["maintenance"] == true || (!pending && device["version"] == "18.1R3-S2"), "killed after {n}");
+    }
+}

@@ -580,6 +580,9 @@ impl Driver for PanicsOnInstall {
         assert!(device != self.device, "a bug in the install of {device}");
         self.inner.install(device, image, facts).await
     }
+    async fn rollback(&self, device: &str, facts: &hitless::exec::Facts) -> Result<(), hitless::exec::DriverError> {
+        self.inner.rollback(device, facts).await
+    }
     async fn reboot(&self, device: &str, facts: &hitless::exec::Facts) -> Result<(), hitless::exec::DriverError> {
         self.inner.reboot(device, facts).await
     }
@@ -744,4 +747,42 @@ async fn staging_fails_a_device_whose_copy_does_not_verify() {
     assert_eq!(leaf2.outcome, StageOutcome::Failed);
     assert!(leaf2.message.contains("md5") && leaf2.message.contains("catalog says"), "{}", leaf2.message);
     assert!(rows.iter().filter(|r| r.device != "leaf2").all(|r| r.outcome == StageOutcome::Staged), "{rows:?}");
+}
+
+/// Over NETCONF to the lab, with `on_failure: rollback`: a post-upgrade check that fails on the
+/// new image (a lab fault) makes the driver send `request-package-rollback` to every engine and
+/// reboot; the lab boots the old version on every engine, passes the check there, and the device
+/// leaves maintenance mode exactly as it entered it (its configuration as before the job). Both
+/// devices are virtual chassis (of two and three members): every member goes back.
+#[tokio::test(start_paused = true)]
+async fn a_post_check_failure_on_the_lab_is_rolled_back_on_every_engine_and_back_in_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "faults:\n  - {device: leaf1, kind: health-check-fails, at: post-check}\n  - {device: leaf3, kind: health-check-fails, at: post-check}\n";
+    let fabric = CHASSIS_FABRIC.replace("upgrade:\n", "upgrade:\n  on_failure: rollback\n");
+    let (store, scenario) = setup_fabric(dir.path(), &fabric, extra);
+    let lab = lab_for(&scenario);
+    let before: Vec<_> = ["leaf1", "leaf3"].iter().map(|d| lab.device(d).unwrap().committed()).collect();
+    let (state, devices) = upgrade(store, &scenario, &lab).await;
+    assert_eq!(state, JobState::Halted);
+    for (name, committed) in ["leaf1", "leaf3"].iter().zip(before) {
+        let job = devices.iter().find(|d| d.device == *name).unwrap();
+        assert_eq!(job.state, DeviceState::RolledBack, "{name}: {}", job.message);
+        let emulated = lab.device(name).unwrap();
+        assert!(emulated.engines.iter().all(|e| e.version == "18.4R2-S3.4" && e.pending.is_none()), "{name}");
+        assert_eq!((emulated.upgrades, emulated.rollbacks), (1, 1), "{name}");
+        assert!(!emulated.in_maintenance(), "{name}");
+        assert_eq!(emulated.committed(), committed, "{name}: the configuration is not as it was");
+    }
+    // The batch mates that passed their checks are upgraded; later batches never started.
+    for device in &devices {
+        if ["leaf1", "leaf3"].contains(&device.device.as_str()) {
+            continue;
+        }
+        let emulated = lab.device(&device.device).unwrap();
+        match device.state {
+            DeviceState::MaintenanceModeDeactivated => assert_eq!(emulated.version, "21.4R3-S5.4"),
+            DeviceState::Pending => assert_eq!(emulated.upgrades, 0),
+            other => panic!("{}: {other}", device.device),
+        }
+    }
 }

@@ -560,9 +560,17 @@ fn print_summary(summary: &JobSummary, format: Format) -> anyhow::Result<ExitCod
             "is PAUSED {}. Check the devices done so far (`hitless status {job}`), then `hitless approve {job}` runs the rest, or `hitless cancel {job}` stops here",
             summary.reason
         ),
-        JobState::Halted | JobState::Running => format!(
-            "halted after a failure; failed devices stay in maintenance mode. Read `hitless logs {job}`, fix the cause, then `hitless resume {job}`"
-        ),
+        JobState::Halted | JobState::Running => {
+            let rolled_back = summary.devices.iter().any(|d| d.state == crate::journal::DeviceState::RolledBack);
+            let held = if rolled_back {
+                "rolled-back devices are back in service on their old software, other failed devices stay in maintenance mode"
+            } else {
+                "failed devices stay in maintenance mode"
+            };
+            format!(
+                "halted after a failure; {held}. Read `hitless logs {job}`, fix the cause, then `hitless resume {job}`"
+            )
+        }
     };
     render::say!("{}\nJob {job} {verdict}.", super::jobs::device_table(&summary.devices));
     let loss = &summary.loss;

@@ -43,6 +43,9 @@ impl Driver for AnyDriver {
     async fn install(&self, device: &str, image: &Image, facts: &Facts) -> Result<Installed, DriverError> {
         delegate!(self, d => d.install(device, image, facts))
     }
+    async fn rollback(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
+        delegate!(self, d => d.rollback(device, facts))
+    }
     async fn reboot(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
         delegate!(self, d => d.reboot(device, facts))
     }

@@ -41,6 +41,9 @@ pub struct VirtualEngine {
     /// Installed version waiting for a reboot.
     #[serde(default)]
     pub pending: Option<String>,
+    /// The version it ran before its last reboot into another, which a rollback returns to.
+    #[serde(default)]
+    pub previous: Option<String>,
 }
 
 /// One virtual device's lasting state.
@@ -65,6 +68,12 @@ pub struct VirtualDevice {
     pub boot_count: u64,
     /// Completed upgrades (a reboot into a new version), to prove none happens twice.
     pub upgrades: u32,
+    /// Completed rollbacks (a reboot back into the previous version).
+    #[serde(default)]
+    pub rollbacks: u32,
+    /// A rollback is pending: the next reboot into another version is a rollback.
+    #[serde(default)]
+    pub rollback_pending: bool,
     /// Packages installed, summed over engines, to prove none is installed twice.
     #[serde(default)]
     pub installs: u32,
@@ -88,6 +97,8 @@ impl VirtualDevice {
             pending_install: None,
             boot_count: 1,
             upgrades: 0,
+            rollbacks: 0,
+            rollback_pending: false,
             installs: 0,
             dead: false,
             hung: false,
@@ -114,6 +125,7 @@ impl VirtualDevice {
                 },
                 boot_count: self.boot_count,
                 pending: self.pending_install.clone(),
+                previous: None,
             })
             .collect();
     }
@@ -314,7 +326,8 @@ impl Driver for VirtualDriver {
     async fn health(&self, device: &str, _image: &Image) -> Result<HealthReport, DriverError> {
         let (post, names) = self.update(device, "health check", |d| {
             let names: Vec<String> = d.engines.iter().map(|e| e.name.clone()).collect();
-            (d.upgrades > 0 || d.engines.iter().any(|e| e.pending.is_some()), names)
+            // After an upgrade, until it is rolled back: a post-check fault is the new image's.
+            (d.upgrades > d.rollbacks || d.engines.iter().any(|e| e.pending.is_some()), names)
         })?;
         let phase = if post { FaultPhase::PostCheck } else { FaultPhase::HealthCheck };
         self.answers(device, Some(phase), "health check").await?;
@@ -413,6 +426,29 @@ impl Driver for VirtualDriver {
         Ok(outcome)
     }
 
+    async fn rollback(&self, device: &str, _facts: &Facts) -> Result<(), DriverError> {
+        self.answers(device, None, "software rollback").await?;
+        self.update(device, "software rollback", |d| {
+            if d.engines.iter().all(|e| e.pending.is_none() && e.previous.is_none()) {
+                return Err("there is no previous software to roll back to".to_string());
+            }
+            for engine in &mut d.engines {
+                if engine.pending.take().is_some() {
+                    d.pending_install = None;
+                } else if let Some(previous) = engine.previous.take() {
+                    engine.pending = Some(previous);
+                    d.rollback_pending = true;
+                }
+            }
+            Ok(())
+        })?
+        .map_err(|message| DriverError::Rejected {
+            device: device.to_string(),
+            operation: "software rollback",
+            message,
+        })
+    }
+
     async fn reboot(&self, device: &str, _facts: &Facts) -> Result<(), DriverError> {
         self.answers(device, Some(FaultPhase::Reboot), "reboot").await?;
         let never = self.fault(device, FaultPhase::Reboot) == Some(FaultKind::NeverReturns);
@@ -420,14 +456,17 @@ impl Driver for VirtualDriver {
             let before = d.version.clone();
             for engine in &mut d.engines {
                 if let Some(version) = engine.pending.take() {
-                    engine.version = version;
+                    engine.previous = Some(std::mem::replace(&mut engine.version, version));
                 }
                 engine.boot_count += 1;
             }
             d.version = d.engines.first().map_or(before.clone(), |e| e.version.clone());
-            if d.version != before {
+            if d.version != before && d.rollback_pending {
+                d.rollbacks += 1;
+            } else if d.version != before {
                 d.upgrades += 1;
             }
+            d.rollback_pending = false;
             d.pending_install = None;
             d.boot_count += 1;
             d.staged = None;

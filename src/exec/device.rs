@@ -42,6 +42,9 @@ struct Walk<'a, D: Driver> {
     item: &'a WorkItem,
     /// The pre-upgrade reading, the baseline of the post-upgrade check.
     baseline: Option<HealthReport>,
+    /// The version the device ran when this walk found it, if not the target: what a rollback
+    /// returns it to.
+    previous: Option<crate::version::Version>,
 }
 
 const STAYS: &str =
@@ -49,7 +52,7 @@ const STAYS: &str =
 
 /// Upgrades one device; returns the state it ended in.
 pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, item: &WorkItem) -> Result<DeviceState, JournalError> {
-    let mut walk = Walk { ctx, item, baseline: None };
+    let mut walk = Walk { ctx, item, baseline: None, previous: None };
     walk.run().await
 }
 
@@ -67,6 +70,104 @@ impl<D: Driver> Walk<'_, D> {
         Ok(state)
     }
 
+    /// The image upgrade failed for `reason` with the device drained and reachable: held in
+    /// maintenance mode, or (`upgrade.on_failure: rollback`) rolled back and returned to service.
+    async fn give_up(&mut self, state: DeviceState, reason: String) -> Result<Option<DeviceState>, JournalError> {
+        if self.ctx.rollback_on_failure {
+            return self.roll_back(state, reason).await.map(Some);
+        }
+        self.fail(state, format!("{reason}; {STAYS}")).map(Some)
+    }
+
+    /// Returns the device to the software it ran before (`request system software rollback`,
+    /// and a reboot unless only a pending install had to be backed out), checks that every
+    /// engine runs it and that the device is healthy, and only then lifts maintenance mode.
+    /// Anything that goes wrong on the way leaves the device held in maintenance mode.
+    async fn roll_back(&mut self, failed: DeviceState, reason: String) -> Result<DeviceState, JournalError> {
+        let (ctx, device) = (self.ctx, self.device().to_string());
+        let old = self.previous.clone().unwrap_or_else(|| self.item.previous_version.clone());
+        let new = self.item.image.version.clone();
+        self.record(failed, Step::Failed, format!("{reason}; rolling back to {old} (upgrade.on_failure: rollback)"))?;
+        let hold = |walk: &Self, why: String| {
+            walk.fail(HitlessImageUpgradeFailed, format!("{reason}; the rollback to {old} failed: {why}; {STAYS}"))
+        };
+        let facts = match ctx.driver.facts(&device).await {
+            Ok(facts) => facts,
+            Err(e) => return hold(self, e.to_string()),
+        };
+        if facts.all_run(&old) {
+            if facts.pending_install {
+                let message = "backing out the pending install (request system software rollback)";
+                self.record(RollingBack, Step::Note, message)?;
+                if let Err(e) = ctx.driver.rollback(&device, &facts).await {
+                    return hold(self, e.to_string());
+                }
+                match ctx.driver.facts(&device).await {
+                    Ok(after) if !after.pending_install => {}
+                    Ok(_) => return hold(self, "the install is still pending after the rollback".into()),
+                    Err(e) => return hold(self, e.to_string()),
+                }
+            } else {
+                self.record(RollingBack, Step::Note, format!("still running {old}: no software to undo"))?;
+            }
+        } else {
+            let message = format!("restoring {old} (request system software rollback)");
+            self.record(RollingBack, Step::Note, message)?;
+            if let Err(e) = ctx.driver.rollback(&device, &facts).await {
+                return hold(self, e.to_string());
+            }
+            self.record(RollingBack, Step::Reboot, format!("rebooting into {old}"))?;
+            match ctx.driver.reboot(&device, &facts).await {
+                Err(e) if !e.is_transport() => return hold(self, e.to_string()),
+                _ => {}
+            }
+            let message = format!("waiting up to {} s for the device to come back", ctx.boot_deadline_seconds);
+            self.record(RollingBack, Step::WaitBoot, message)?;
+            let booted = match ctx.driver.wait_for_boot(&device, &facts, ctx.boot_deadline_seconds).await {
+                Ok(booted) => booted,
+                Err(e) => return hold(self, e.to_string()),
+            };
+            if !booted.all_run(&old) {
+                return hold(self, format!("the device came back running {}", booted.versions()));
+            }
+            self.record(RollingBack, Step::Booted, format!("running {old} again"))?;
+            let converge = self.item.convergence_seconds;
+            let message = format!("waiting {converge} s for its protocols to converge before the check");
+            self.record(RollingBack, Step::Note, message)?;
+            self.sleep(converge).await;
+        }
+        self.record(RollingBack, Step::PostCheck, "post-rollback")?;
+        let baseline = match self.baseline.take() {
+            Some(pre) => pre,
+            None => match self.reading().await {
+                Ok(first) => {
+                    tokio::time::sleep(ctx.health_sample).await;
+                    first
+                }
+                Err(e) => return self.fail(HealthCheckFailed, format!("post-rollback: {e}; {STAYS}")),
+            },
+        };
+        let report = match self.reading().await {
+            Ok(report) => report,
+            Err(e) => return self.fail(HealthCheckFailed, format!("post-rollback: {e}; {STAYS}")),
+        };
+        let size = self.item.image.catalog.as_ref().map_or(0, |c| c.size_bytes);
+        let failures = ctx.limits.check(&report, Some(&baseline), size);
+        if !failures.is_empty() {
+            return self.fail(HealthCheckFailed, format!("post-rollback: {}; {STAYS}", failures.join("; ")));
+        }
+        self.record(DeactivatingMaintenanceMode, Step::Undrain, "returning traffic after the rollback")?;
+        if let Err(e) =
+            self.retry_once(DeactivatingMaintenanceMode, || ctx.driver.set_maintenance(&device, false)).await
+        {
+            return self.fail(MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"));
+        }
+        self.wait_for_undrain().await?;
+        let message = format!("rolled back to {old} and back in service; the upgrade to {new} failed: {reason}");
+        self.record(RolledBack, Step::InService, message)?;
+        Ok(RolledBack)
+    }
+
     async fn run(&mut self) -> Result<DeviceState, JournalError> {
         let facts = match self.first_facts().await {
             Ok(facts) => facts,
@@ -80,6 +181,9 @@ impl<D: Driver> Walk<'_, D> {
             Err(e) => return self.fail(HitlessImageUpgradeFailed, format!("cannot read the device's state: {e}")),
         };
         let wanted = &self.item.image.version;
+        if !facts.all_run(wanted) && facts.all_run(facts.version()) {
+            self.previous = Some(facts.version().clone());
+        }
         if facts.pending_install && !self.item.pending_is_ours {
             // Junos does not say what is pending; only the journal can, and it says not ours.
             let (state, advice) = if facts.maintenance {
@@ -220,8 +324,9 @@ impl<D: Driver> Walk<'_, D> {
     }
 
     /// Copy, checksum, install (unless this job's install is pending), reboot, wait, verify.
-    async fn image_upgrade(&self, facts: &Facts) -> Result<Option<DeviceState>, JournalError> {
-        let (ctx, device, image) = (self.ctx, self.device(), &self.item.image);
+    async fn image_upgrade(&mut self, facts: &Facts) -> Result<Option<DeviceState>, JournalError> {
+        let (ctx, item) = (self.ctx, self.item);
+        let (device, image) = (item.device.as_str(), &item.image);
         if !facts.pending_install {
             // Staged ahead (`hitless stage`): the checksum is verified again and nothing copied.
             // A device that cannot say is simply copied to, as if nothing were staged.
@@ -231,7 +336,7 @@ impl<D: Driver> Walk<'_, D> {
             } else {
                 self.record(ImageUpgrade, Step::Copy, format!("copying {} and verifying its checksum", image.name))?;
                 if let Err(e) = self.retry_once(ImageUpgrade, || ctx.driver.stage_image(device, image)).await {
-                    return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some);
+                    return self.give_up(HitlessImageUpgradeFailed, e.to_string()).await;
                 }
             }
             if let Some(end) = self.install(facts, false).await? {
@@ -254,8 +359,9 @@ impl<D: Driver> Walk<'_, D> {
     }
 
     /// Installs on every engine. `resuming`: this job's install is known pending somewhere.
-    async fn install(&self, facts: &Facts, resuming: bool) -> Result<Option<DeviceState>, JournalError> {
-        let (ctx, device, image) = (self.ctx, self.device(), &self.item.image);
+    async fn install(&mut self, facts: &Facts, resuming: bool) -> Result<Option<DeviceState>, JournalError> {
+        let (ctx, item) = (self.ctx, self.item);
+        let (device, image) = (item.device.as_str(), &item.image);
         let on = if facts.engines.len() > 1 { format!(" on {}", engine_names(facts)) } else { String::new() };
         self.record(ImageUpgrade, Step::Install, format!("installing {}{on}", image.name))?;
         match ctx.driver.install(device, image, facts).await {
@@ -284,15 +390,17 @@ impl<D: Driver> Walk<'_, D> {
                         self.record(ImageUpgrade, Step::Note, message)?;
                         Ok(None)
                     }
-                    _ => self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some),
+                    Ok(_) => self.give_up(HitlessImageUpgradeFailed, e.to_string()).await,
+                    Err(_) => self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some),
                 }
             }
-            Err(e) => self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some),
+            Err(e) => self.give_up(HitlessImageUpgradeFailed, e.to_string()).await,
         }
     }
 
-    async fn reboot_and_verify(&self) -> Result<Option<DeviceState>, JournalError> {
-        let (ctx, device, image) = (self.ctx, self.device(), &self.item.image);
+    async fn reboot_and_verify(&mut self) -> Result<Option<DeviceState>, JournalError> {
+        let (ctx, item) = (self.ctx, self.item);
+        let (device, image) = (item.device.as_str(), &item.image);
         let before = match ctx.driver.facts(device).await {
             Ok(facts) => facts,
             Err(e) => return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some),
@@ -305,7 +413,7 @@ impl<D: Driver> Walk<'_, D> {
         self.record(ImageUpgrade, Step::Reboot, whom)?;
         match ctx.driver.reboot(device, &before).await {
             Err(e) if !e.is_transport() => {
-                return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some);
+                return self.give_up(HitlessImageUpgradeFailed, e.to_string()).await;
             }
             _ => {} // A reboot tears the session down; the start times below prove it happened.
         }
@@ -318,14 +426,14 @@ impl<D: Driver> Walk<'_, D> {
         if !booted.all_run(&image.version) {
             let message = if booted.engines.len() > 1 {
                 format!(
-                    "the routing engines ended on different versions ({}), not all on {}: the upgrade failed on the others; {STAYS}",
+                    "the routing engines ended on different versions ({}), not all on {}: the upgrade failed on the others",
                     booted.versions(),
                     image.version
                 )
             } else {
-                format!("the device came back running {}, not {}; {STAYS}", booted.version(), image.version)
+                format!("the device came back running {}, not {}", booted.version(), image.version)
             };
-            return self.fail(HitlessImageUpgradeFailed, message).map(Some);
+            return self.give_up(HitlessImageUpgradeFailed, message).await;
         }
         let running = if booted.engines.len() > 1 {
             format!("running {} on {}", image.version, engine_names(&booted))
@@ -386,6 +494,9 @@ impl<D: Driver> Walk<'_, D> {
             return Ok(None);
         }
         let message = format!("{when}: {}", failures.join("; "));
+        if self.ctx.abort_on_health_check_failure && stage == CheckStage::PostUpgrade && self.ctx.rollback_on_failure {
+            return self.roll_back(HealthCheckFailed, message).await.map(Some);
+        }
         if self.ctx.abort_on_health_check_failure {
             return self.fail(HealthCheckFailed, format!("{message}; {}", stage.advice())).map(Some);
         }

@@ -179,6 +179,10 @@ pub trait Driver: Send + Sync + 'static {
         image: &Image,
         facts: &Facts,
     ) -> impl Future<Output = Result<Installed, DriverError>> + Send;
+    /// Backs out an install pending on every engine of `facts`, or, where none is pending, makes
+    /// the software the engine ran before pending for the next reboot (Junos's `request system
+    /// software rollback`).
+    fn rollback(&self, device: &str, facts: &Facts) -> impl Future<Output = Result<(), DriverError>> + Send;
     /// Reboots the device: every engine of `facts`.
     fn reboot(&self, device: &str, facts: &Facts) -> impl Future<Output = Result<(), DriverError>> + Send;
     /// Waits until every engine of `before` has booted again and the device answers, up to

@@ -40,6 +40,9 @@ pub struct WorkItem {
     pub batch: u32,
     /// The image.
     pub image: Image,
+    /// The version the device ran before this job (the scenario's), which a rollback returns
+    /// it to when the device itself no longer shows it.
+    pub previous_version: crate::version::Version,
     /// True when the journal shows the device already began (a resumed job).
     pub started: bool,
     /// True when the journal shows that hitless installed this image on the device and has not
@@ -80,6 +83,9 @@ pub struct JobContext<D: Driver> {
     pub limits: HealthLimits,
     /// Whether a failed health check stops the device's upgrade.
     pub abort_on_health_check_failure: bool,
+    /// Whether a device whose upgrade or post-upgrade check failed is rolled back to its old
+    /// software and returned to service (`upgrade.on_failure: rollback`) instead of held.
+    pub rollback_on_failure: bool,
     /// How long to wait for a device to come back from its reboot, in seconds.
     pub boot_deadline_seconds: u64,
     /// Real time between the two readings of a health check (`sample_seconds` on the job's

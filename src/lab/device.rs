@@ -22,6 +22,8 @@ pub struct LabEngine {
     pub pending: Option<String>,
     /// Packages installed on this engine, to prove none is installed twice.
     pub installs: u32,
+    /// The version it ran before its last reboot into another (what a rollback returns to).
+    pub previous: Option<String>,
 }
 
 /// A file on an emulated device: its size and checksums (the content itself is not kept).
@@ -117,6 +119,10 @@ pub struct LabDevice {
     pub files: BTreeMap<String, LabFile>,
     /// Completed upgrades (reboots into a new version).
     pub upgrades: u32,
+    /// Completed rollbacks (reboots back into the previous version).
+    pub rollbacks: u32,
+    /// A rollback is pending: the next reboot into another version is a rollback.
+    pub rollback_pending: bool,
     /// When the device rebooted (its neighbours count these as BGP flaps).
     pub reboots: Vec<u64>,
     /// One-shot faults that already fired.
@@ -136,6 +142,7 @@ impl LabDevice {
                 boot_unix,
                 pending: None,
                 installs: 0,
+                previous: None,
             })
             .collect();
         let mut config = Config::default();
@@ -171,6 +178,8 @@ impl LabDevice {
             confirm: None,
             files: BTreeMap::new(),
             upgrades: 0,
+            rollbacks: 0,
+            rollback_pending: false,
             reboots: Vec::new(),
             fired: BTreeSet::new(),
         }
@@ -188,15 +197,20 @@ impl LabDevice {
                 if let Some(engine) = self.engines.iter_mut().find(|e| e.slot == slot) {
                     engine.boot_unix = until;
                     if let Some(version) = engine.pending.take() {
-                        engine.version = version;
+                        engine.previous = Some(std::mem::replace(&mut engine.version, version));
                     }
                 }
             }
             let master = self.engines[0].version.clone();
             if master != self.version {
                 self.version = master;
-                self.upgrades += 1;
+                if self.rollback_pending {
+                    self.rollbacks += 1;
+                } else {
+                    self.upgrades += 1;
+                }
             }
+            self.rollback_pending = false;
         }
         if let Some((deadline, previous)) = &self.confirm
             && now >= *deadline

@@ -162,6 +162,7 @@ fn dispatch(
             Reply { body, close: drop, drop, delay: lab.real(seconds), hang: false }
         }
         "request-reboot" | "request-system-reboot" => reboot(lab, state, request, now),
+        "request-package-rollback" => Reply::ok(package_rollback(state, request)),
         "get-bgp-summary-information" | "get-lacp-interface-information" => {
             let up: Vec<(String, bool, Vec<u64>)> =
                 devices.iter().map(|(n, d)| (n.clone(), d.is_up(now), d.reboots.clone())).collect();
@@ -183,7 +184,7 @@ fn hang_phase(state: &LabDevice, request: &str) -> Option<FaultPhase> {
         "request-reboot" | "request-system-reboot" => Some(FaultPhase::Reboot),
         "file-copy" | "get-checksum-information" => Some(FaultPhase::ImageCopy),
         "lock-configuration" | "lock" | "load-configuration" | "commit-configuration"
-            if state.upgrades == 0 && !state.in_maintenance() =>
+            if state.upgrades <= state.rollbacks && !state.in_maintenance() =>
         {
             Some(FaultPhase::Maintenance)
         }
@@ -194,7 +195,7 @@ fn hang_phase(state: &LabDevice, request: &str) -> Option<FaultPhase> {
         | "get-system-storage"
         | "get-interface-information"
         | "get-bgp-summary-information" => {
-            if state.upgrades > 0 {
+            if state.upgrades > state.rollbacks {
                 Some(FaultPhase::PostCheck)
             } else if !state.in_maintenance() && state.engines.iter().all(|e| e.pending.is_none()) {
                 Some(FaultPhase::HealthCheck)
@@ -208,7 +209,8 @@ fn hang_phase(state: &LabDevice, request: &str) -> Option<FaultPhase> {
 
 fn phase_of(state: &LabDevice) -> FaultPhase {
     let pending = state.engines.iter().any(|e| e.pending.is_some());
-    if state.upgrades > 0 || pending { FaultPhase::PostCheck } else { FaultPhase::HealthCheck }
+    // After an upgrade, until it is rolled back: a post-check fault is the new image's.
+    if state.upgrades > state.rollbacks || pending { FaultPhase::PostCheck } else { FaultPhase::HealthCheck }
 }
 
 /// `<multi-routing-engine-results>` around one item per engine, each built by `inner`.
@@ -550,6 +552,30 @@ fn addressed(state: &LabDevice, request: &Element) -> Vec<u32> {
         };
     }
     slots
+}
+
+/// `request system software rollback` on the addressed engines: an install pending there is
+/// backed out; otherwise the software the engine ran before its last reboot becomes pending.
+/// (No reply to this RPC was recorded from a real device: the wording is the lab's, in the
+/// `<output>` shape of the other package RPCs, with `ERROR:` on failure.)
+fn package_rollback(state: &mut LabDevice, request: &Element) -> String {
+    let slots = addressed(state, request);
+    let engines: Vec<&LabEngine> = state.engines.iter().filter(|e| slots.contains(&e.slot)).collect();
+    if engines.iter().any(|e| e.pending.is_none() && e.previous.is_none()) {
+        return "<output>ERROR: There is no previous software package to roll back to</output><package-result>1</package-result>".into();
+    }
+    let mut lines = Vec::new();
+    for slot in slots {
+        let engine = state.engines.iter_mut().find(|e| e.slot == slot).expect("addressed engines exist");
+        if let Some(pending) = engine.pending.take() {
+            lines.push(format!("{}: the pending install of {pending} was removed", engine.name));
+        } else if let Some(previous) = engine.previous.take() {
+            lines.push(format!("{}: rollback to {previous} will take effect at the next reboot", engine.name));
+            engine.pending = Some(previous);
+            state.rollback_pending = true;
+        }
+    }
+    format!("<output>{}</output><package-result>0</package-result>", escape(&lines.join("\n")))
 }
 
 /// Install replies vary as real ones do: some devices send one `output` and `package-result`,

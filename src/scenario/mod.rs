@@ -128,6 +128,8 @@ pub struct Scenario {
     /// When the job stops for approval (`upgrade.pause`; default `after-canary` with a canary,
     /// else `never`).
     pub pause: settings::PausePolicy,
+    /// What happens to a device whose upgrade fails (`upgrade.on_failure`, default `hold`).
+    pub on_failure: settings::OnFailure,
 }
 
 impl Scenario {
@@ -308,6 +310,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
     Some(Scenario {
         canary,
         pause,
+        on_failure: raw.upgrade.on_failure.unwrap_or_default(),
         maintenance,
         health_limits: raw.upgrade.health_checks.unwrap_or_default(),
         abort_on_health_check_failure: raw.upgrade.abort_on_health_check_failure.unwrap_or(true),

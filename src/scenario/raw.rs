@@ -195,6 +195,8 @@ pub struct RawUpgrade {
     pub canary: Option<Spanned<u32>>,
     #[serde(default)]
     pub pause: Option<Spanned<super::settings::PausePolicy>>,
+    #[serde(default)]
+    pub on_failure: Option<super::settings::OnFailure>,
 }
 
 /// One entry of `upgrade.assign`.

@@ -116,3 +116,15 @@ impl PausePolicy {
         }
     }
 }
+
+/// What happens to a device whose upgrade or post-upgrade check fails (`upgrade.on_failure`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// It stays in maintenance mode, as it is, for the operator (the default).
+    #[default]
+    Hold,
+    /// It is returned to the software it ran before, rebooted, checked, and only then put back
+    /// in service (`Rolled Back`); the job still halts after the batch.
+    Rollback,
+}

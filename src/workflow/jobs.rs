@@ -181,15 +181,15 @@ pub fn work(
         }
         let started = device.state != DeviceState::Pending;
         let pending_is_ours = pending.get(&device.device) == Some(&device.image);
-        let role = scenario
-            .fabric
-            .lookup(&device.device)
-            .map_or(crate::model::Role::Leaf, |id| scenario.fabric.device(id).role);
+        let fabric_device = scenario.fabric.lookup(&device.device).map(|id| scenario.fabric.device(id));
+        let role = fabric_device.map_or(crate::model::Role::Leaf, |d| d.role);
+        let previous_version = fabric_device.map_or_else(|| image.version.clone(), |d| d.version.clone());
         let phases = scenario.timing.phases(role);
         batches[index].push(WorkItem {
             device: device.device.clone(),
             batch: device.batch,
             image: image.clone(),
+            previous_version,
             started,
             pending_is_ours,
             convergence_seconds: phases.convergence_seconds,

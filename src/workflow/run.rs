@@ -70,6 +70,7 @@ pub async fn run<D: Driver>(
         job: job.to_string(),
         limits: scenario.health_limits.clone(),
         abort_on_health_check_failure: scenario.abort_on_health_check_failure,
+        rollback_on_failure: scenario.on_failure == crate::scenario::settings::OnFailure::Rollback,
         boot_deadline_seconds: super::boot_deadline_seconds(scenario),
         health_sample: super::health_sample(scenario, scale),
         time_scale: scale,

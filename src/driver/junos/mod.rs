@@ -365,6 +365,20 @@ impl<C: Connector> Driver for JunosDriver<C> {
         }
     }
 
+    async fn rollback(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
+        for target in per_engine_targets(facts) {
+            let body = format!("<request-package-rollback>{target}</request-package-rollback>");
+            let reply = self.call(device, "software rollback", &[&body], self.settings.rpc_timeout).await?;
+            // Read as PyEZ reads the package RPCs: package-result 0 is success; without one, an
+            // `ERROR:` in the output is a failure.
+            if let InstallReply::Failed(output) = parse::install(&reply[0]) {
+                let on = if target.is_empty() { String::new() } else { format!(" ({target})") };
+                return Err(rejected(device, "software rollback", format!("{output}{on}")));
+            }
+        }
+        Ok(())
+    }
+
     async fn install(&self, device: &str, image: &Image, facts: &Facts) -> Result<Installed, DriverError> {
         let file_name = image.catalog.as_ref().map_or(image.name.as_str(), |c| c.file_name.as_str());
         let package = escape(&format!("{}/{file_name}", parse::IMAGE_DIRECTORY));
