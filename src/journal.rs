@@ -134,6 +134,36 @@ impl FromStr for DeviceState {
     }
 }
 
+/// Why a paused job paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseKind {
+    /// For the operator's approval (`upgrade.canary`, `upgrade.pause`): `hitless approve`.
+    Approval,
+    /// The maintenance window closes (or closed) before the next batch would end: `hitless
+    /// resume`, which waits for the next window.
+    Window,
+}
+
+impl PauseKind {
+    /// The name stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseKind::Approval => "approval",
+            PauseKind::Window => "window",
+        }
+    }
+}
+
+impl FromStr for PauseKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [PauseKind::Approval, PauseKind::Window]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownName { what: "pause kind", name: s.to_string() })
+    }
+}
+
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobState {
@@ -350,6 +380,8 @@ pub struct Job {
     pub reason: String,
     /// The last batch after which the operator approved going on (`hitless approve`); 0 if none.
     pub approved_through: u32,
+    /// Why a paused job paused (meaningful while it is paused).
+    pub pause_kind: PauseKind,
 }
 
 /// What one journal write says: the device, the state it enters, the step, and the message.
@@ -384,6 +416,6 @@ pub trait Journal: Send {
     fn devices(&self, job: &str) -> Result<Vec<JobDevice>, JournalError>;
     /// Sets `job`'s state.
     fn set_state(&mut self, job: &str, state: JobState) -> Result<(), JournalError>;
-    /// Pauses `job` for the operator's approval after batch `after`, saying why.
-    fn pause(&mut self, job: &str, after: u32, reason: &str) -> Result<(), JournalError>;
+    /// Pauses `job` after batch `after` (for approval, or for the maintenance window), saying why.
+    fn pause(&mut self, job: &str, after: u32, kind: PauseKind, reason: &str) -> Result<(), JournalError>;
 }

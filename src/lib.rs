@@ -65,4 +65,5 @@ pub mod timing;
 pub mod traffic;
 pub mod util;
 pub mod version;
+pub mod window;
 pub mod workflow;

@@ -9,7 +9,19 @@ use crate::util::root;
 /// within a layer the imports must not form a cycle.
 const LAYERS: &[&[&str]] = &[
     &["util"],
-    &["version", "model", "image", "timing", "traffic", "faults", "health", "maintenance", "select", "journal"],
+    &[
+        "version",
+        "model",
+        "image",
+        "timing",
+        "traffic",
+        "faults",
+        "health",
+        "maintenance",
+        "select",
+        "journal",
+        "window",
+    ],
     &["scenario"],
     &["plan", "simulate"],
     &["exec"],

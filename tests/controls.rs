@@ -544,3 +544,175 @@ fn a_kill_during_a_rollback_leaves_the_device_rolled_back_or_held_never_half_don
         assert!(device["maintenance"] == true || (!pending && device["version"] == "18.1R3-S2"), "killed after {n}");
     }
 }
+
+/// A window that is open now and closes in about 40 minutes, then opens again 10 minutes after
+/// (start = now + 50 min, end = now + 40 min, UTC: it spans midnight and is open 23h 50m a day).
+fn window_closing_soon() -> (String, String) {
+    window_closing_in(40, 50)
+}
+
+/// A window (UTC) open now, closing in about `closes` minutes (HH:MM truncates the seconds) and
+/// opening again `opens` minutes from now: (start, end).
+fn window_closing_in(closes: i64, opens: i64) -> (String, String) {
+    let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let at =
+        |minutes: i64| now.checked_add(jiff::SignedDuration::from_mins(minutes)).unwrap().strftime("%H:%M").to_string();
+    (at(opens), at(closes))
+}
+
+fn small_with(dir: &Path, upgrade_extra: &str) -> String {
+    let text = std::fs::read_to_string(root().join(SMALL))
+        .unwrap()
+        .replace("  max_batch_size: 4\n", &format!("  max_batch_size: 4\n{upgrade_extra}"));
+    let path = dir.join("small-2spine-4leaf.yaml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The window closes about 40 minutes into the job: batch 1 (estimated 24 min) runs, batch 2
+/// (24 min more) would end after the close, so the job pauses for the window. `resume` waits
+/// (in the virtual devices' time) for the window to open 10 minutes later and finishes. Every
+/// device's work, from drain to back in service, lies inside a window.
+#[test]
+fn a_window_that_closes_mid_plan_pauses_the_job_and_resume_waits_for_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (start, end) = window_closing_soon();
+    let scenario =
+        small_with(dir.path(), &format!("  window: {{start: \"{start}\", end: \"{end}\", timezone: UTC}}\n"));
+    let first = in_store(dir.path(), &["upgrade", &scenario, "--yes", "--format", "json"]);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let last = json_lines(&first).pop().unwrap();
+    assert_eq!((last["outcome"].as_str(), last["paused_for"].as_str()), (Some("paused"), Some("window")), "{last}");
+    assert!(last["reason"].as_str().unwrap().starts_with("before batch 2: it is estimated at 24 min"), "{last}");
+    let done: Vec<&str> = last["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["state"] == "Maintenance Mode Deactivated")
+        .map(|d| d["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(done, ["leaf1", "leaf3"]);
+
+    let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let lines = json_lines(&resumed);
+    assert!(
+        lines
+            .iter()
+            .any(|e| e["device"] == ""
+                && e["message"].as_str().unwrap().starts_with("waiting for the maintenance window"))
+    );
+    assert_eq!(lines.last().unwrap()["outcome"], "finished");
+
+    let window = hitless::window::Window::new(&start, &end, Some("UTC")).unwrap();
+    let created =
+        serde_json::from_str::<serde_json::Value>(&in_store(dir.path(), &["jobs", "--format", "json"]).stdout).unwrap()
+            [0]["created_unix"]
+            .as_i64()
+            .unwrap();
+    let logs = json_lines(&in_store(dir.path(), &["logs", "job-0001", "--format", "json"]));
+    for device in ["leaf1", "leaf2", "leaf3", "leaf4", "spine1", "spine2"] {
+        let at: Vec<i64> = logs
+            .iter()
+            .filter(|e| e["device"] == device && ["drain", "in-service"].contains(&e["step"].as_str().unwrap()))
+            .map(|e| created + e["at_seconds"].as_f64().unwrap() as i64)
+            .collect();
+        assert_eq!(at.len(), 2, "{device}");
+        let closes = window.open_at(at[0]).unwrap_or_else(|| panic!("{device} drained outside the window"));
+        assert!(at[1] <= closes, "{device} was still at work when the window closed");
+    }
+}
+
+/// `--now` ignores the window for the run; `--window-end` gives another end; a window in the
+/// scenario is checked where it is written; `plan` counts the windows a plan needs.
+#[test]
+fn window_flags_and_the_windows_a_plan_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (start, end) = window_closing_soon();
+    let scenario =
+        small_with(dir.path(), &format!("  window: {{start: \"{start}\", end: \"{end}\", timezone: UTC}}\n"));
+    assert_eq!(in_store(dir.path(), &["upgrade", &scenario, "--yes"]).code, 1);
+    let now = in_store(dir.path(), &["resume", "job-0001", "--yes", "--now", "--format", "json"]);
+    assert_eq!(now.code, 0, "{}", now.stderr);
+    assert!(!json_lines(&now).iter().any(|e| e["message"].as_str().is_some_and(|m| m.starts_with("waiting for"))));
+
+    // A window end 30 minutes away (HH:MM truncates: 29-30 min of room): batch 1 (24 min) fits,
+    // batch 2 does not.
+    let other = tempfile::tempdir().unwrap();
+    let plain = small_with(other.path(), "");
+    let until = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::system())
+        .checked_add(jiff::SignedDuration::from_mins(30))
+        .unwrap()
+        .strftime("%H:%M")
+        .to_string();
+    let run = in_store(other.path(), &["upgrade", &plain, "--yes", "--window-end", &until, "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let last = json_lines(&run).pop().unwrap();
+    assert_eq!(last["paused_for"], "window", "{last}");
+    assert!(last["reason"].as_str().unwrap().starts_with("before batch 2"), "{last}");
+    assert_eq!(in_store(other.path(), &["upgrade", &plain, "--yes", "--window-end", "25:00"]).code, 2);
+
+    // Batches of 1,440, 1,440, 1,560 and 1,560 s in a 3,600 s window: 1,440 + 1,440 = 2,880 fit
+    // the first; 1,560 + 1,560 = 3,120 the second.
+    let hour = small_with(other.path(), "  window: {start: \"02:00\", end: \"03:00\", timezone: Europe/Amsterdam}\n");
+    let plan: serde_json::Value = serde_json::from_str(&hitless(&["plan", &hour, "--format", "json"]).stdout).unwrap();
+    assert_eq!(plan["windows_needed"], 2, "{plan}");
+    assert_eq!(plan["window"], "02:00–03:00 Europe/Amsterdam");
+    assert!(hitless(&["plan", &hour]).stdout.contains("needs 2 maintenance window(s) of 02:00–03:00 Europe/Amsterdam"));
+    let short = small_with(other.path(), "  window: {start: \"02:00\", end: \"02:20\", timezone: UTC}\n");
+    let plan: serde_json::Value = serde_json::from_str(&hitless(&["plan", &short, "--format", "json"]).stdout).unwrap();
+    assert!(plan.get("windows_needed").is_none(), "{plan}");
+    assert!(
+        plan["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("can never start inside it"))
+    );
+
+    for (window, error) in [
+        ("{start: \"2:00\", end: \"03:00\"}", "is not a time of day"),
+        ("{start: \"02:00\", end: \"03:00\", timezone: Mars/Olympus}", "is not an IANA time zone"),
+        ("{start: \"02:00\", end: \"02:00\"}", "opens and closes at the same time"),
+    ] {
+        let text = std::fs::read_to_string(root().join(SMALL))
+            .unwrap()
+            .replace("  max_batch_size: 4\n", &format!("  max_batch_size: 4\n  window: {window}\n"));
+        let (_dir, path) = write_temp("t.yaml", &text);
+        let run = hitless(&["validate", path.to_str().unwrap()]);
+        assert_eq!(run.code, 2);
+        let line = text.lines().position(|l| l.contains("window:")).unwrap() + 1;
+        assert!(run.stderr.contains(&format!("t.yaml:{line}:")) && run.stderr.contains(error), "{}", run.stderr);
+    }
+}
+
+/// Through the lab over SSH (its clock 1000 times faster): the window closes mid-plan, the job
+/// pauses, `resume` waits for the window to open again and finishes; every device runs the new
+/// version. At 1000 times, the controller's own real time per batch is close to an hour of lab
+/// time, so the window closes 40 minutes in and opens again only 5 hours later: the first batch
+/// overruns the close (as an estimate may), and the second waits.
+#[test]
+fn against_the_lab_a_window_pauses_the_job_and_resume_finishes_it() {
+    use crate::lab_process::{hitless as in_lab_store, prepare, start_lab};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = prepare(dir.path(), &state);
+    let (start, end) = window_closing_in(40, 300);
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    std::fs::write(&scenario, format!("{text}  window: {{start: \"{start}\", end: \"{end}\", timezone: UTC}}\n"))
+        .unwrap();
+    let _lab = start_lab(&state, &scenario, &[]);
+    let junos = ["--driver", "junos", "--trust-on-first-use", "--time-scale", "1000", "--yes", "--format", "json"];
+    let started = in_lab_store(&state).arg("upgrade").arg(&scenario).args(junos).output().unwrap();
+    assert_eq!(started.status.code(), Some(1), "{}", String::from_utf8_lossy(&started.stderr));
+    let stdout = String::from_utf8_lossy(&started.stdout);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["paused_for"], "window", "{last}");
+    let resumed = in_lab_store(&state)
+        .args(["resume", "job-0001", "--trust-on-first-use", "--time-scale", "1000", "--yes", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let stdout = String::from_utf8_lossy(&resumed.stdout);
+    assert!(stdout.contains("waiting for the maintenance window"), "{stdout}");
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["outcome"], "finished", "{last}");
+    assert!(last["devices"].as_array().unwrap().iter().all(|d| d["state"] == "Maintenance Mode Deactivated"));
+}

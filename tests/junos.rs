@@ -121,6 +121,7 @@ async fn run_scaled<D: Driver>(
         on_event: Arc::new(|_| {}),
         interrupted: Arc::new(AtomicBool::new(false)),
         lease: None,
+        window: workflow::WindowChoice::Scenario,
     };
     let summary =
         workflow::run(&store, scenario, &started.job, Arc::new(driver), &started.devices, settings).await.unwrap();
@@ -368,6 +369,7 @@ async fn run_until(
         on_event: Arc::new(|_| {}),
         interrupted: Arc::new(AtomicBool::new(false)),
         lease: None,
+        window: workflow::WindowChoice::Scenario,
     };
     let task =
         tokio::spawn(async move { workflow::run(&store, &scenario_c, &job_c, driver, &devices_c, settings).await });
@@ -411,6 +413,7 @@ async fn a_job_killed_during_an_install_and_resumed_installs_exactly_once() {
             on_event: Arc::new(|_| {}),
             interrupted: Arc::new(AtomicBool::new(false)),
             lease: None,
+            window: workflow::WindowChoice::Scenario,
         };
         let summary = workflow::run(
             &store,

@@ -162,6 +162,8 @@ enum Command {
         /// Upgrade even if the simulation finds loss (the loss is shown first).
         #[arg(long)]
         allow_loss: bool,
+        #[command(flatten)]
+        window: WindowFlags,
     },
     /// Re-enter a job after an exit, a crash or a halt.
     Resume {
@@ -169,6 +171,8 @@ enum Command {
         job: String,
         #[command(flatten)]
         run: RunFlags,
+        #[command(flatten)]
+        window: WindowFlags,
     },
     /// Approve a paused job (`upgrade.canary`, `upgrade.pause`) and run the rest of it, as
     /// resume does.
@@ -177,6 +181,8 @@ enum Command {
         job: String,
         #[command(flatten)]
         run: RunFlags,
+        #[command(flatten)]
+        window: WindowFlags,
     },
     /// List upgrade jobs.
     Jobs {
@@ -225,6 +231,31 @@ impl SelectFlags {
     fn apply(&self, scenario: &mut crate::scenario::Scenario) -> anyhow::Result<()> {
         Ok(scenario.reselect(self.image.as_deref(), self.devices.as_deref())?)
     }
+}
+
+#[derive(Debug, clap::Args)]
+struct WindowFlags {
+    /// No batch starts that would end after this time of day (HH:MM, in upgrade.window's time
+    /// zone, else this machine's), instead of upgrade.window.
+    #[arg(long, value_parser = window_time, conflicts_with = "now")]
+    window_end: Option<jiff::civil::Time>,
+    /// Start at once and ignore the maintenance window in this run.
+    #[arg(long)]
+    now: bool,
+}
+
+impl WindowFlags {
+    fn choice(&self) -> crate::workflow::WindowChoice {
+        match (self.window_end, self.now) {
+            (_, true) => crate::workflow::WindowChoice::Ignore,
+            (Some(end), false) => crate::workflow::WindowChoice::Until(end),
+            (None, false) => crate::workflow::WindowChoice::Scenario,
+        }
+    }
+}
+
+fn window_time(text: &str) -> Result<jiff::civil::Time, String> {
+    crate::window::parse_time(text).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, clap::Args)]
@@ -296,6 +327,7 @@ impl RunFlags {
             allow_loss,
             format: self.format,
             virtual_speed: self.virtual_speed,
+            window: crate::workflow::WindowChoice::Scenario,
         }
     }
 }
@@ -407,14 +439,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             lab::run(&loaded, store.dir(), &options)
         }
-        Command::Upgrade { scenario, select, run, allow_loss } => {
+        Command::Upgrade { scenario, select, run, allow_loss, window } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;
             let text = crate::scenario::Scenario::read(&scenario)?;
-            upgrade::upgrade(&loaded, &text, image::open_store(state_dir)?, &run.options(allow_loss))
+            let mut options = run.options(allow_loss);
+            options.window = window.choice();
+            upgrade::upgrade(&loaded, &text, image::open_store(state_dir)?, &options)
         }
-        Command::Resume { job, run } => {
-            upgrade::resume(&job, image::open_store(state_dir)?, &run.options(false), state_dir)
+        Command::Resume { job, run, window } => {
+            let mut options = run.options(false);
+            options.window = window.choice();
+            upgrade::resume(&job, image::open_store(state_dir)?, &options, state_dir)
         }
         Command::Jobs { format } => jobs::list(&image::open_store(state_dir)?, format),
         Command::Status { job, format } => jobs::status(&image::open_store(state_dir)?, &job, format),
@@ -422,8 +458,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             jobs::logs(&image::open_store(state_dir)?, &job, device.as_deref(), format)
         }
         Command::Cancel { job } => jobs::cancel(&mut image::open_store(state_dir)?, &job),
-        Command::Approve { job, run } => {
-            upgrade::approve(&job, image::open_store(state_dir)?, &run.options(false), state_dir)
+        Command::Approve { job, run, window } => {
+            let mut options = run.options(false);
+            options.window = window.choice();
+            upgrade::approve(&job, image::open_store(state_dir)?, &options, state_dir)
         }
         Command::Plan(args) => plan::plan(&load_scenario(&args.scenario, state_dir)?, args.format, args.max_batch_size),
         Command::Validate(args) => plan::validate(&args.scenario, &load_scenario(&args.scenario, state_dir)?),

@@ -64,5 +64,8 @@ pub fn plan_table(report: &PlanReport) -> String {
         report.skipped.len(),
         render::duration(report.estimated_total_seconds)
     ));
+    if let (Some(window), Some(needed)) = (&report.window, report.windows_needed) {
+        out.push_str(&format!("needs {needed} maintenance window(s) of {window}\n"));
+    }
     out
 }

@@ -129,6 +129,14 @@ fn table(report: &SimReport) -> String {
         ]);
     }
     out.push_str(&format!("{batches}\n"));
+    if let Some(window) = &report.window {
+        match report.windows_needed {
+            Some(needed) => out.push_str(&format!("Needs {needed} maintenance window(s) of {window}\n")),
+            None => {
+                out.push_str(&format!("A batch is longer than the maintenance window ({window}): it can never start\n"))
+            }
+        }
+    }
     for warning in &report.warnings {
         out.push_str(&format!("warning: {warning}\n"));
     }

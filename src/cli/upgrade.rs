@@ -65,6 +65,8 @@ pub struct RunOptions {
     pub format: Format,
     /// Virtual devices only: virtual seconds per real second; `None` runs on a paused clock.
     pub virtual_speed: Option<f64>,
+    /// How the run keeps to a maintenance window (`--window-end`, `--now`).
+    pub window: workflow::WindowChoice,
 }
 
 impl RunOptions {
@@ -478,6 +480,7 @@ fn execute(
             on_event: progress(job.to_string(), options.format, devices, choice.kind() == DriverKind::Virtual),
             interrupted,
             lease: Some(lease_holder()),
+            window: options.window,
         };
         workflow::run(&store, scenario, job, driver, devices, settings).await
     })?;
@@ -556,6 +559,10 @@ fn print_summary(summary: &JobSummary, format: Format) -> anyhow::Result<ExitCod
         JobState::Cancelled => {
             format!("cancelled; devices not upgraded are back in service. `hitless status {job}` shows each device")
         }
+        JobState::Paused if summary.pause_kind == crate::journal::PauseKind::Window => format!(
+            "is PAUSED {}. `hitless resume {job}` goes on in the next window (it waits for it to open; `--now` starts at once, `--window-end HH:MM` gives another end), or `hitless cancel {job}` stops here",
+            summary.reason
+        ),
         JobState::Paused => format!(
             "is PAUSED {}. Check the devices done so far (`hitless status {job}`), then `hitless approve {job}` runs the rest, or `hitless cancel {job}` stops here",
             summary.reason

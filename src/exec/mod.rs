@@ -29,7 +29,7 @@ pub use driver::{Chassis, Driver, DriverError, Engine, Facts, Installed};
 
 use crate::health::HealthLimits;
 use crate::image::Image;
-use crate::journal::{DeviceState, Entry, Event, JobState, Journal, JournalError, Step};
+use crate::journal::{DeviceState, Entry, Event, JobState, Journal, JournalError, PauseKind, Step};
 
 /// One device's work in a job: the device, and the image it is to run.
 #[derive(Clone, Debug)]
@@ -56,9 +56,66 @@ pub struct WorkItem {
     /// Seconds traffic takes to move off the device once maintenance mode is committed (its
     /// role's `drain_seconds`): nothing disruptive happens before they have passed.
     pub drain_seconds: u32,
+    /// The device's estimated upgrade time (its role's, the planner's figure): a batch starts
+    /// in a maintenance window only if its slowest device ends inside it.
+    pub estimated_seconds: u64,
     /// Seconds traffic takes to come back once maintenance mode is lifted (`undrain_seconds`):
     /// the device is done, and the next batch may start, only after them.
     pub undrain_seconds: u32,
+}
+
+/// When a job may run batches.
+#[derive(Clone, Debug)]
+pub enum WindowSpan {
+    /// A daily window (`upgrade.window`).
+    Daily(crate::window::Window),
+    /// Until a time, then never (`--window-end`): Unix seconds.
+    Until(i64),
+}
+
+impl WindowSpan {
+    /// When the window `unix` falls in closes; `None` outside a window.
+    pub fn open_until(&self, unix: i64) -> Option<i64> {
+        match self {
+            WindowSpan::Daily(window) => window.open_at(unix),
+            WindowSpan::Until(end) => (unix < *end).then_some(*end),
+        }
+    }
+
+    /// When the next window opens after `unix`, if one ever does.
+    pub fn next_open(&self, unix: i64) -> Option<i64> {
+        match self {
+            WindowSpan::Daily(window) => window.next_open(unix),
+            WindowSpan::Until(_) => None,
+        }
+    }
+}
+
+/// The maintenance window a job keeps to, and how its clock maps to the wall clock.
+#[derive(Clone)]
+pub struct WindowRule {
+    /// The window.
+    pub span: WindowSpan,
+    /// The window's zone, for messages.
+    pub zone: jiff::tz::TimeZone,
+    /// Wall-clock Unix seconds at a reading of the job's clock (virtual time for virtual devices
+    /// and labs, so a window is kept in their time).
+    pub wall_at: Arc<dyn Fn(f64) -> i64 + Send + Sync>,
+}
+
+impl WindowRule {
+    fn describe(&self) -> String {
+        match &self.span {
+            WindowSpan::Daily(window) => window.describe(),
+            WindowSpan::Until(end) => format!("until {}", self.describe_time(*end)),
+        }
+    }
+
+    fn describe_time(&self, unix: i64) -> String {
+        jiff::Timestamp::from_second(unix)
+            .map(|t| t.to_zoned_datetime(self.zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string())
+            .unwrap_or_else(|_| unix.to_string())
+    }
 }
 
 /// The job's clock: wall-clock Unix seconds, and seconds since the job started on the job's own
@@ -105,6 +162,8 @@ pub struct JobContext<D: Driver> {
     pub pause_after: std::collections::BTreeMap<u32, String>,
     /// The last batch after which the operator approved going on: pauses up to it are taken.
     pub approved_through: u32,
+    /// The maintenance window the job keeps to, if any.
+    pub window: Option<WindowRule>,
 }
 
 impl<D: Driver> JobContext<D> {
@@ -175,7 +234,15 @@ async fn run_batches<D: Driver>(
             && batch.iter().all(|t| !t.started)
             && let Some(reason) = ctx.pause_after.get(&previous)
         {
-            return pause(ctx, previous, reason);
+            return pause(ctx, previous, PauseKind::Approval, reason);
+        }
+        if let Some(rule) = &ctx.window
+            && batch.iter().all(|t| !t.started)
+        {
+            let estimate = batch.iter().map(|t| t.estimated_seconds).max().unwrap_or(0);
+            if let Some(stop) = keep_to_window(ctx, rule, index == 0, batch_number, estimate).await? {
+                return Ok(stop);
+            }
         }
         let mut tasks = tokio::task::JoinSet::new();
         let mut names = std::collections::HashMap::new();
@@ -211,19 +278,90 @@ async fn run_batches<D: Driver>(
     finish(ctx, JobState::Finished, &[])
 }
 
-/// Pauses the job after batch `after` for the operator's approval.
-fn pause<D: Driver>(ctx: &JobContext<D>, after: u32, reason: &str) -> Result<JobState, JournalError> {
+/// Records a note about the job itself (not a device).
+fn job_note<D: Driver>(ctx: &JobContext<D>, message: &str) -> Result<(), JournalError> {
+    let (at_unix, at_seconds) = (ctx.clock)();
+    let entry = Entry { device: "", state: DeviceState::Pending, step: Step::Note, message, at_unix, at_seconds };
+    let event = ctx.journal.lock().expect("journal lock not poisoned").record(&ctx.job, &entry)?;
+    (ctx.on_event)(&event);
+    Ok(())
+}
+
+/// Before batch `batch` (estimated `estimate` seconds) starts: inside the window with room for
+/// it, go on (`None`); before the window opens, at the start of a run, wait for it; otherwise
+/// pause the job for the window (`Some(Paused)`), or stop if cancelled while waiting.
+async fn keep_to_window<D: Driver>(
+    ctx: &JobContext<D>,
+    rule: &WindowRule,
+    first_of_run: bool,
+    batch: u32,
+    estimate: u64,
+) -> Result<Option<JobState>, JournalError> {
+    let when = |unix: i64| rule.describe_time(unix);
+    let now = || (rule.wall_at)((ctx.clock)().1);
+    let mut closes = rule.span.open_until(now());
+    let fits = |closes: Option<i64>, now: i64| closes.is_some_and(|c| now + estimate as i64 <= c);
+    // A run starts in the next window when the current one has no room for its first batch.
+    if first_of_run && !fits(closes, now()) {
+        let Some(opens) = rule.span.next_open(now()) else {
+            let reason = format!("before batch {batch}: the maintenance window ({}) is over", rule.describe());
+            return pause(ctx, batch.saturating_sub(1), PauseKind::Window, &reason).map(Some);
+        };
+        let wait = (opens - now()).max(0);
+        let message = format!(
+            "waiting for the maintenance window ({}): it opens at {} (in {} min); `--now` starts at once",
+            rule.describe(),
+            when(opens),
+            (wait + 59) / 60
+        );
+        job_note(ctx, &message)?;
+        tracing::info!(opens, "waiting for the maintenance window");
+        // In steps, so a cancel (Ctrl-C, `hitless cancel`) ends the wait.
+        while now() < opens {
+            if ctx.cancelled() {
+                return finish(ctx, JobState::Cancelled, &[]).map(Some);
+            }
+            let left = (opens - now()) as f64 / ctx.time_scale;
+            tokio::time::sleep(std::time::Duration::from_secs_f64(left.clamp(0.001, 5.0))).await;
+        }
+        closes = rule.span.open_until(now());
+    }
+    let now = now();
+    if fits(closes, now) {
+        return Ok(None);
+    }
+    let reason = match closes {
+        Some(closes) => format!(
+            "before batch {batch}: it is estimated at {} min and would end after the maintenance window ({}) closes at {}",
+            estimate.div_ceil(60),
+            rule.describe(),
+            when(closes)
+        ),
+        None => format!("before batch {batch}: the maintenance window ({}) is closed", rule.describe()),
+    };
+    pause(ctx, batch.saturating_sub(1), PauseKind::Window, &reason).map(Some)
+}
+
+/// Pauses the job after batch `after`, for approval or for the maintenance window.
+fn pause<D: Driver>(ctx: &JobContext<D>, after: u32, kind: PauseKind, reason: &str) -> Result<JobState, JournalError> {
     let (at_unix, at_seconds) = (ctx.clock)();
     let job = &ctx.job;
-    let message = format!("paused {reason}; `hitless approve {job}` goes on, `hitless cancel {job}` stops");
+    let message = match kind {
+        PauseKind::Approval => {
+            format!("paused {reason}; `hitless approve {job}` goes on, `hitless cancel {job}` stops")
+        }
+        PauseKind::Window => {
+            format!("paused {reason}; `hitless resume {job}` goes on in the next window, `hitless cancel {job}` stops")
+        }
+    };
     let entry =
         Entry { device: "", state: DeviceState::Pending, step: Step::Note, message: &message, at_unix, at_seconds };
     let mut journal = ctx.journal.lock().expect("journal lock not poisoned");
-    journal.pause(job, after, reason)?;
+    journal.pause(job, after, kind, reason)?;
     let event = journal.record(job, &entry)?;
     drop(journal);
     (ctx.on_event)(&event);
-    tracing::info!(after_batch = after, reason, "job paused for approval");
+    tracing::info!(after_batch = after, kind = kind.as_str(), reason, "job paused");
     Ok(JobState::Paused)
 }
 

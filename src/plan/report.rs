@@ -29,6 +29,13 @@ pub struct PlanReport {
     /// Warnings for the operator.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The maintenance window (`upgrade.window`), as `02:00–05:30 Europe/Amsterdam`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// How many such windows the plan needs (batches placed in order, each starting only if its
+    /// estimate ends inside the window); absent when a batch is longer than the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_needed: Option<usize>,
 }
 
 /// One batch in [`PlanReport`].
@@ -52,6 +59,22 @@ impl PlanReport {
     /// Builds the report for `plan`, made from `scenario`.
     pub fn new(scenario: &Scenario, plan: &Plan) -> PlanReport {
         let name = |id: crate::model::DeviceId| scenario.fabric.device(id).name.clone();
+        let estimates: Vec<u64> = plan.batches.iter().map(|b| b.estimated_seconds).collect();
+        let windows_needed = scenario.window.as_ref().and_then(|w| w.windows_needed(&estimates));
+        let mut warnings = plan.warnings.clone();
+        if let Some(window) = &scenario.window
+            && windows_needed.is_none()
+        {
+            let length = window.length_seconds().max(0) as u64;
+            for (i, batch) in plan.batches.iter().enumerate().filter(|(_, b)| b.estimated_seconds > length) {
+                warnings.push(format!(
+                    "batch {} is estimated at {} s, longer than the maintenance window ({}, {length} s): it can never start inside it",
+                    i + 1,
+                    batch.estimated_seconds,
+                    window.describe()
+                ));
+            }
+        }
         PlanReport {
             scenario: scenario.name.clone(),
             max_batch_size: plan.max_batch_size,
@@ -74,7 +97,9 @@ impl PlanReport {
                 .collect(),
             lower_bound_batches: plan.lower_bound_batches,
             estimated_total_seconds: plan.estimated_total_seconds(),
-            warnings: plan.warnings.clone(),
+            warnings,
+            window: scenario.window.as_ref().map(crate::window::Window::describe),
+            windows_needed,
         }
     }
 }

@@ -130,6 +130,8 @@ pub struct Scenario {
     pub pause: settings::PausePolicy,
     /// What happens to a device whose upgrade fails (`upgrade.on_failure`, default `hold`).
     pub on_failure: settings::OnFailure,
+    /// The daily maintenance window no batch may run past (`upgrade.window`).
+    pub window: Option<crate::window::Window>,
 }
 
 impl Scenario {
@@ -307,7 +309,17 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
             pause.value
         }
     };
+    let window = raw.upgrade.window.and_then(|w| {
+        match crate::window::Window::new(&w.value.start, &w.value.end, w.value.timezone.as_deref()) {
+            Ok(window) => Some(window),
+            Err(e) => {
+                problems.push(Problem::at(w.referenced, format!("window: {e}")));
+                None
+            }
+        }
+    });
     Some(Scenario {
+        window,
         canary,
         pause,
         on_failure: raw.upgrade.on_failure.unwrap_or_default(),

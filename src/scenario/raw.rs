@@ -197,6 +197,18 @@ pub struct RawUpgrade {
     pub pause: Option<Spanned<super::settings::PausePolicy>>,
     #[serde(default)]
     pub on_failure: Option<super::settings::OnFailure>,
+    #[serde(default)]
+    pub window: Option<Spanned<RawWindow>>,
+}
+
+/// `upgrade.window`: a daily maintenance window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    pub start: String,
+    pub end: String,
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// One entry of `upgrade.assign`.

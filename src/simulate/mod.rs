@@ -232,7 +232,7 @@ fn report(
     lossy.sort_by(|a, b| total(&losses[*b]).total_cmp(&total(&losses[*a])).then(a.cmp(b)));
     let flows_with_loss =
         lossy.iter().take(options.worst_flows).map(|&i| flow_loss_report(outcome, i, losses[i])).collect();
-    let batches = schedule
+    let batches: Vec<BatchSimReport> = schedule
         .windows
         .iter()
         .enumerate()
@@ -274,6 +274,12 @@ fn report(
             link: link_name(topology, p.link),
             utilisation: p.utilisation,
             at_seconds: p.at.secs_f64(),
+        }),
+        window: scenario.window.as_ref().map(crate::window::Window::describe),
+        windows_needed: scenario.window.as_ref().and_then(|w| {
+            let durations: Vec<u64> =
+                batches.iter().map(|b| (b.end_seconds - b.start_seconds).max(0.0).ceil() as u64).collect();
+            w.windows_needed(&durations)
         }),
         batches,
         warnings,

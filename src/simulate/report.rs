@@ -46,6 +46,13 @@ pub struct SimReport {
     /// Flow spreads the model computed (a measure of the simulation's work).
     #[serde(default)]
     pub evaluations: u64,
+    /// The maintenance window (`upgrade.window`), as `02:00–05:30 Europe/Amsterdam`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// How many such windows the simulated batches need (each batch's simulated duration,
+    /// placed in order); absent when a batch is longer than the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_needed: Option<usize>,
 }
 
 /// One lossy flow.

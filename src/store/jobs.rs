@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, StoreError};
-use crate::journal::{DriverKind, Entry, Event, Job, JobDevice, JobState, Journal, JournalError};
+use crate::journal::{DriverKind, Entry, Event, Job, JobDevice, JobState, Journal, JournalError, PauseKind};
 
 /// The SQL list of the open job states (`'running', 'halted'`), from [`JobState::is_open`], so
 /// the SQL cannot disagree with the code.
@@ -126,13 +126,13 @@ pub fn set_state(store: &Store, job: &str, state: JobState) -> Result<(), StoreE
     Ok(())
 }
 
-/// Pauses a job for the operator's approval after batch `after`, with the reason.
-pub fn pause(store: &Store, job: &str, after: u32, reason: &str) -> Result<(), StoreError> {
+/// Pauses a job after batch `after` (for approval or the window), with the reason.
+pub fn pause(store: &Store, job: &str, after: u32, kind: PauseKind, reason: &str) -> Result<(), StoreError> {
     store
         .conn
         .execute(
-            "UPDATE jobs SET state = ?2, reason = ?3, paused_after = ?4 WHERE id = ?1",
-            params![job, JobState::Paused.as_str(), reason, after],
+            "UPDATE jobs SET state = ?2, reason = ?3, paused_after = ?4, pause_kind = ?5 WHERE id = ?1",
+            params![job, JobState::Paused.as_str(), reason, after, kind.as_str()],
         )
         .map_err(|e| store.sqlite(e))?;
     Ok(())
@@ -173,10 +173,11 @@ fn job_from_row(row: &Row) -> rusqlite::Result<Job> {
         cancel_requested: row.get(8)?,
         reason: row.get(9)?,
         approved_through: row.get(10)?,
+        pause_kind: parse_stored(&row.get::<_, String>(11)?)?,
     })
 }
 
-const JOB_COLUMNS: &str = "id, scenario, fabric, state, created_unix, scenario_yaml, plan, driver, cancel_requested, reason, approved_through";
+const JOB_COLUMNS: &str = "id, scenario, fabric, state, created_unix, scenario_yaml, plan, driver, cancel_requested, reason, approved_through, pause_kind";
 
 /// Parses a name read from the store; a bad one means a damaged (or newer) store.
 fn parse_stored<T: std::str::FromStr<Err = crate::journal::UnknownName>>(text: &str) -> rusqlite::Result<T> {
@@ -274,8 +275,8 @@ impl Journal for Store {
         Ok(set_state(self, job, state)?)
     }
 
-    fn pause(&mut self, job: &str, after: u32, reason: &str) -> Result<(), JournalError> {
-        Ok(pause(self, job, after, reason)?)
+    fn pause(&mut self, job: &str, after: u32, kind: PauseKind, reason: &str) -> Result<(), JournalError> {
+        Ok(pause(self, job, after, kind, reason)?)
     }
 }
 

@@ -96,6 +96,8 @@ pub const MIGRATIONS: &[&str] = &[
         at_unix INTEGER NOT NULL,
         PRIMARY KEY (fabric, device)
     );",
+    // 8: a pause for the maintenance window (resumed with `resume`) apart from one for approval.
+    "ALTER TABLE jobs ADD COLUMN pause_kind TEXT NOT NULL DEFAULT 'approval';",
 ];
 
 /// The newest schema version this binary knows.

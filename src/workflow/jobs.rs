@@ -129,13 +129,14 @@ pub fn reopen(
     match (record.state, how) {
         (JobState::Finished, _) => return Err(WorkflowError::Finished { job: job.to_string() }),
         (JobState::Cancelled, _) => return Err(WorkflowError::Cancelled { job: job.to_string() }),
-        (JobState::Paused, Reentry::Resume) => {
+        (JobState::Paused, Reentry::Resume) if record.pause_kind == crate::journal::PauseKind::Approval => {
             return Err(WorkflowError::AwaitsApproval { job: job.to_string(), reason: record.reason });
         }
         (JobState::Running | JobState::Halted, Reentry::Approve) => {
             return Err(WorkflowError::NotPaused { job: job.to_string(), state: record.state.as_str() });
         }
-        (JobState::Running | JobState::Halted, Reentry::Resume) | (JobState::Paused, Reentry::Approve) => {}
+        (JobState::Running | JobState::Halted | JobState::Paused, Reentry::Resume)
+        | (JobState::Paused, Reentry::Approve) => {}
     }
     let scenario = Scenario::from_yaml_with(&record.scenario_yaml, std::path::Path::new(&record.scenario), catalog)?;
     let devices = jobs::devices(store, job)?;
@@ -193,6 +194,7 @@ pub fn work(
             started,
             pending_is_ours,
             convergence_seconds: phases.convergence_seconds,
+            estimated_seconds: scenario.timing.device_seconds(role),
             drain_seconds: phases.drain_seconds,
             undrain_seconds: phases.undrain_seconds,
         });

@@ -24,7 +24,7 @@ mod test_run;
 
 use std::path::PathBuf;
 
-pub use run::{JobSummary, RunSettings, run};
+pub use run::{JobSummary, RunSettings, WindowChoice, run};
 pub use test_run::{EngineRow, TestRunRow, blocking, test_run};
 
 use crate::plan::PlanOptions;

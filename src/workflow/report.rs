@@ -30,6 +30,9 @@ pub struct JobReport {
     /// Why a paused job paused (only while it is paused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `approval` (go on with `approve`) or `window` (with `resume`), while it is paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_for: Option<&'static str>,
 }
 
 impl From<&Job> for JobReport {
@@ -44,6 +47,7 @@ impl From<&Job> for JobReport {
             created_unix: job.created_unix,
             cancel_requested: job.cancel_requested,
             reason: (!job.reason.is_empty()).then(|| job.reason.clone()),
+            paused_for: (job.state == crate::journal::JobState::Paused).then(|| job.pause_kind.as_str()),
         }
     }
 }
@@ -136,6 +140,9 @@ pub struct SummaryReport {
     /// Why a paused job paused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `approval` or `window`, for a paused job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_for: Option<&'static str>,
     /// Every device.
     pub devices: Vec<DeviceReport>,
     /// What the traffic lost during the execution.
@@ -150,6 +157,7 @@ impl From<&JobSummary> for SummaryReport {
             job: summary.job.clone(),
             outcome: summary.state.as_str(),
             reason: (!summary.reason.is_empty()).then(|| summary.reason.clone()),
+            paused_for: (summary.state == crate::journal::JobState::Paused).then(|| summary.pause_kind.as_str()),
             devices: summary.devices.iter().map(DeviceReport::from).collect(),
             execution_loss: summary.loss.clone(),
             simulated: summary.simulated,

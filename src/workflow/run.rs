@@ -29,6 +29,21 @@ pub struct RunSettings {
     /// The job's lease, held by this process: renewed while the job runs, given up after. A
     /// lease found taken over stops the job (no new work starts).
     pub lease: Option<LeaseHolder>,
+    /// How this run keeps to a maintenance window.
+    pub window: WindowChoice,
+}
+
+/// How a run keeps to a maintenance window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WindowChoice {
+    /// The scenario's `upgrade.window`, if it has one.
+    #[default]
+    Scenario,
+    /// No batch may end after this time of day (its next occurrence, in the scenario window's
+    /// zone or this machine's): `--window-end`.
+    Until(jiff::civil::Time),
+    /// Ignore any window in this run: `--now`.
+    Ignore,
 }
 
 /// How a job run ended.
@@ -46,6 +61,8 @@ pub struct JobSummary {
     pub simulated: bool,
     /// Why a paused job paused (empty otherwise).
     pub reason: String,
+    /// For what a paused job waits.
+    pub pause_kind: crate::journal::PauseKind,
 }
 
 /// Runs `job`'s remaining work (from its journaled `devices`) with `driver`, then sums it up.
@@ -64,6 +81,20 @@ pub async fn run<D: Driver>(
     let job_wall = Arc::clone(&wall);
     let clock: exec::Clock = Arc::new(move || (job_wall(), offset + start.elapsed().as_secs_f64() * scale));
     let journal: exec::SharedJournal = Arc::clone(store) as exec::SharedJournal;
+    let record = jobs::get(&store.lock().expect("store lock not poisoned"), job)?;
+    // Virtual devices and labs keep their own time: the window is kept on the job's clock from
+    // the job's creation; real switches keep the wall clock's.
+    let job_time = record.driver == crate::journal::DriverKind::Virtual || (scale - 1.0).abs() > f64::EPSILON;
+    let (created, real_wall) = (record.created_unix, Arc::clone(&wall));
+    let wall_at: Arc<dyn Fn(f64) -> i64 + Send + Sync> =
+        if job_time { Arc::new(move |seconds: f64| created + seconds as i64) } else { Arc::new(move |_| real_wall()) };
+    let zone = scenario.window.as_ref().map_or_else(jiff::tz::TimeZone::system, |w| w.zone().clone());
+    let span = match settings.window {
+        WindowChoice::Ignore => None,
+        WindowChoice::Scenario => scenario.window.clone().map(exec::WindowSpan::Daily),
+        WindowChoice::Until(time) => Some(exec::WindowSpan::Until(next_at(&zone, wall_at(offset), time))),
+    };
+    let window = span.map(|span| exec::WindowRule { span, zone, wall_at });
     let ctx = Arc::new(JobContext {
         driver,
         journal,
@@ -78,7 +109,8 @@ pub async fn run<D: Driver>(
         on_event: settings.on_event,
         interrupted: settings.interrupted,
         pause_after: pause_after(scenario, devices),
-        approved_through: jobs::get(&store.lock().expect("store lock not poisoned"), job)?.approved_through,
+        approved_through: record.approved_through,
+        window,
     });
     let heartbeat = settings.lease.clone().map(|me| Heartbeat::start(store, job, me, wall, &ctx.interrupted));
     let state = exec::run_job(ctx, work).await;
@@ -92,7 +124,21 @@ pub async fn run<D: Driver>(
     let devices = jobs::devices(&store, job)?;
     let record = jobs::get(&store, job)?;
     let simulated = record.driver == crate::journal::DriverKind::Virtual;
-    Ok(JobSummary { job: job.to_string(), state, devices, loss, simulated, reason: record.reason })
+    let (reason, pause_kind) = (record.reason, record.pause_kind);
+    Ok(JobSummary { job: job.to_string(), state, devices, loss, simulated, reason, pause_kind })
+}
+
+/// The next time the clock in `zone` shows `time` after `unix` (today's, or tomorrow's).
+fn next_at(zone: &jiff::tz::TimeZone, unix: i64, time: jiff::civil::Time) -> i64 {
+    let Ok(now) = jiff::Timestamp::from_second(unix) else { return unix };
+    let today = now.to_zoned_datetime(zone.clone()).date();
+    [Some(today), today.tomorrow().ok()]
+        .into_iter()
+        .flatten()
+        .filter_map(|day| zone.to_timestamp(day.to_datetime(time)).ok())
+        .map(|t| t.as_second())
+        .find(|t| *t > unix)
+        .unwrap_or(unix)
 }
 
 /// The batches after which `job` pauses for approval (`upgrade.pause`), with the reason each
