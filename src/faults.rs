@@ -27,6 +27,10 @@ pub enum FaultKind {
     /// The device stops forwarding and answering, and its links stay up: neighbours notice only
     /// by their timers (BFD, the BGP hold time, LACP).
     Hang,
+    /// On the new image one BGP peer is gone from the device's BGP summary (as if its
+    /// configuration was lost): no peer is down, so the health check passes, and only the
+    /// snapshot diff sees it. Strikes after the upgrade (`post-check`).
+    BgpPeerLost,
 }
 
 /// Where in the upgrade a fault strikes.
@@ -55,6 +59,7 @@ impl FaultKind {
             FaultKind::InstallFails | FaultKind::SshDrop | FaultKind::Hang => FaultPhase::Install,
             FaultKind::ChecksumMismatch => FaultPhase::ImageCopy,
             FaultKind::HealthCheckFails => FaultPhase::HealthCheck,
+            FaultKind::BgpPeerLost => FaultPhase::PostCheck,
             FaultKind::LockHeld => FaultPhase::Maintenance,
         }
     }

@@ -13,6 +13,13 @@
 //! size plus 10 %, at least 1024, on every routing engine's filesystem holding `/var/tmp`),
 //! `sample_seconds` (10). `upgrade.abort_on_health_check_failure` (true) decides whether a failed
 //! check stops that device's upgrade.
+//!
+//! The snapshot diff (`crate::snapshot`, before maintenance mode and after it is lifted) has its
+//! own settings here: `snapshot_diff` (true), `bgp_peers_lost_max` (0, peers Established before
+//! and not after), `lldp_neighbours_lost_max` (0), `interfaces_down_max` (0, fabric and server
+//! ports up before and not after), `lacp_down_max` (as above, bundles up before and not after),
+//! `route_count_tolerance_percent` (10, per table), `mac_count_tolerance_percent` (20),
+//! `new_alarms_max` (0).
 
 use std::collections::BTreeMap;
 
@@ -88,6 +95,14 @@ pub struct HealthLimits {
     /// Seconds between the two readings of the pre-upgrade check (and of a post-upgrade check
     /// that has no pre-upgrade reading to compare with, after a resume).
     pub sample_seconds: u32,
+    /// Whether snapshots are taken before and after and their diff judged.
+    pub snapshot_diff: bool,
+    pub bgp_peers_lost_max: u32,
+    pub lldp_neighbours_lost_max: u32,
+    pub interfaces_down_max: u32,
+    pub route_count_tolerance_percent: u32,
+    pub mac_count_tolerance_percent: u32,
+    pub new_alarms_max: u32,
 }
 
 impl Default for HealthLimits {
@@ -101,6 +116,13 @@ impl Default for HealthLimits {
             lacp_down_max: 0,
             free_disk_min_mb: None,
             sample_seconds: 10,
+            snapshot_diff: true,
+            bgp_peers_lost_max: 0,
+            lldp_neighbours_lost_max: 0,
+            interfaces_down_max: 0,
+            route_count_tolerance_percent: 10,
+            mac_count_tolerance_percent: 20,
+            new_alarms_max: 0,
         }
     }
 }

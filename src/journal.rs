@@ -418,4 +418,20 @@ pub trait Journal: Send {
     fn set_state(&mut self, job: &str, state: JobState) -> Result<(), JournalError>;
     /// Pauses `job` after batch `after` (for approval, or for the maintenance window), saying why.
     fn pause(&mut self, job: &str, after: u32, kind: PauseKind, reason: &str) -> Result<(), JournalError>;
+    /// Keeps `device`'s snapshot (`kind`: `before` or `after` its upgrade); returns its id.
+    fn save_snapshot(
+        &mut self,
+        job: &str,
+        device: &str,
+        kind: &str,
+        snapshot: &crate::snapshot::Snapshot,
+        at_unix: i64,
+    ) -> Result<i64, JournalError>;
+    /// The latest snapshot of `kind` this job took of `device`, with its id.
+    fn job_snapshot(
+        &self,
+        job: &str,
+        device: &str,
+        kind: &str,
+    ) -> Result<Option<(i64, crate::snapshot::Snapshot)>, JournalError>;
 }

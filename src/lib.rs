@@ -60,6 +60,7 @@ pub mod plan;
 pub mod scenario;
 pub mod select;
 pub mod simulate;
+pub mod snapshot;
 pub mod store;
 pub mod timing;
 pub mod traffic;

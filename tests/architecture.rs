@@ -21,6 +21,7 @@ const LAYERS: &[&[&str]] = &[
         "select",
         "journal",
         "window",
+        "snapshot",
     ],
     &["scenario"],
     &["plan", "simulate"],

@@ -716,3 +716,73 @@ fn against_the_lab_a_window_pauses_the_job_and_resume_finishes_it() {
     assert_eq!(last["outcome"], "finished", "{last}");
     assert!(last["devices"].as_array().unwrap().iter().all(|d| d["state"] == "Maintenance Mode Deactivated"));
 }
+
+/// A BGP peer gone on the new image (its configuration lost): no peer is down, so the health
+/// checks pass; the snapshot diff after maintenance mode is lifted sees it, fails the device
+/// (back in service, named in the log) and halts the job. `hitless diff` of the two snapshots
+/// the log names says the same; a diff of a device with itself finds nothing.
+#[test]
+fn a_bgp_peer_gone_after_the_upgrade_fails_the_snapshot_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = rollback_scenario(dir.path(), "  - {device: leaf1, kind: bgp-peer-lost}\n");
+    let text = std::fs::read_to_string(&scenario).unwrap().replace("  on_failure: rollback\n", "");
+    std::fs::write(&scenario, text).unwrap();
+    let run = in_store(dir.path(), &["upgrade", &scenario, "--yes", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let last = json_lines(&run).pop().unwrap();
+    assert_eq!(last["outcome"], "halted");
+    let leaf1 = last["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf1").unwrap().clone();
+    assert_eq!(leaf1["state"], "Health Check Failed");
+    let message = leaf1["message"].as_str().unwrap();
+    assert!(message.contains("BGP peers Established before and not after: 10.0.0.1 (gone)"), "{message}");
+    assert!(message.contains("is back in service"), "{message}");
+    let device = &small_fleet(dir.path())["leaf1"];
+    assert_eq!((device["version"].as_str(), device["maintenance"].as_bool()), (Some("18.4R2"), Some(false)));
+    // Its batch mate passed its own diff.
+    let leaf3 = last["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf3").unwrap().clone();
+    assert_eq!(leaf3["state"], "Maintenance Mode Deactivated");
+    let logs = in_store(dir.path(), &["logs", "job-0001", "--device", "leaf3"]).stdout;
+    assert!(logs.contains("taken before maintenance mode") && logs.contains("matches snapshot"), "{logs}");
+
+    let ids: Vec<String> = message
+        .split("`hitless diff ")
+        .nth(1)
+        .unwrap()
+        .split('`')
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(String::from)
+        .collect();
+    let diff = in_store(dir.path(), &["diff", &ids[0], &ids[1], "--format", "json"]);
+    assert_eq!(diff.code, 1, "{}", diff.stderr);
+    let diffs: Vec<serde_json::Value> = serde_json::from_str(&diff.stdout).unwrap();
+    assert_eq!(diffs.len(), 1);
+    assert!(diffs[0]["findings"][0].as_str().unwrap().contains("10.0.0.1 (gone)"));
+    let same = in_store(dir.path(), &["diff", &ids[0], &ids[0]]);
+    assert_eq!(same.code, 0, "{}", same.stderr);
+    assert_eq!(in_store(dir.path(), &["diff", &ids[0], "999"]).code, 2);
+}
+
+/// `hitless snapshot` keeps every selected device's snapshot under one id; after an upgrade,
+/// another snapshot diffs clean against it.
+#[test]
+fn snapshots_on_demand_and_their_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = in_store(dir.path(), &["snapshot", SMALL, "--format", "json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let first: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(first["devices"].as_object().unwrap().len(), 6);
+    // spine1 has four fabric links: four peers, four LLDP neighbours, 4 x 4 routes.
+    let spine1 = &first["devices"]["spine1"];
+    assert_eq!(spine1["bgp_peers"].as_object().unwrap().len(), 4);
+    assert_eq!(spine1["lldp"].as_object().unwrap().len(), 4);
+    assert_eq!(spine1["routes"]["inet.0"], 16);
+    assert_eq!(in_store(dir.path(), &["upgrade", SMALL, "--yes"]).code, 0);
+    let second = in_store(dir.path(), &["snapshot", SMALL, "--format", "json"]);
+    let second: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
+    let (a, b) = (first["id"].to_string(), second["id"].to_string());
+    let diff = in_store(dir.path(), &["diff", &a, &b]);
+    assert_eq!(diff.code, 0, "{}", diff.stdout);
+    assert!(diff.stdout.contains("0 of 6 device(s) differ"), "{}", diff.stdout);
+}

@@ -568,6 +568,9 @@ impl Driver for PanicsOnInstall {
     async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), hitless::exec::DriverError> {
         self.inner.set_maintenance(device, on).await
     }
+    async fn snapshot(&self, device: &str) -> Result<hitless::snapshot::Snapshot, hitless::exec::DriverError> {
+        self.inner.snapshot(device).await
+    }
     async fn stage_image(&self, device: &str, image: &hitless::image::Image) -> Result<(), hitless::exec::DriverError> {
         self.inner.stage_image(device, image).await
     }
@@ -787,5 +790,29 @@ async fn a_post_check_failure_on_the_lab_is_rolled_back_on_every_engine_and_back
             DeviceState::Pending => assert_eq!(emulated.upgrades, 0),
             other => panic!("{}: {other}", device.device),
         }
+    }
+}
+
+/// Over NETCONF to the lab: a peer gone from the BGP summary on the new image fails the
+/// snapshot diff (the health checks pass: no peer is down); every other device's diff is clean.
+#[tokio::test(start_paused = true)]
+async fn on_the_lab_a_bgp_peer_gone_after_the_upgrade_fails_the_snapshot_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = setup(dir.path(), "faults:\n  - {device: leaf1, kind: bgp-peer-lost}\n");
+    let lab = lab_for(&scenario);
+    let (state, devices) = upgrade(store, &scenario, &lab).await;
+    assert_eq!(state, JobState::Halted);
+    let leaf1 = devices.iter().find(|d| d.device == "leaf1").unwrap();
+    assert_eq!(leaf1.state, DeviceState::HealthCheckFailed);
+    assert!(leaf1.message.contains("BGP peers Established before and not after: 10.0.0.1 (gone)"), "{}", leaf1.message);
+    assert!(
+        leaf1.message.contains("routes in inet.0") && leaf1.message.contains("routes in bgp.evpn.0"),
+        "{}",
+        leaf1.message
+    );
+    assert!(!lab.device("leaf1").unwrap().in_maintenance(), "back in service");
+    let batch = leaf1.batch;
+    for mate in devices.iter().filter(|d| d.batch == batch && d.device != "leaf1") {
+        assert_eq!(mate.state, DeviceState::MaintenanceModeDeactivated, "{}: {}", mate.device, mate.message);
     }
 }

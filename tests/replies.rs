@@ -243,3 +243,20 @@ fn the_health_report_fails_closed_on_what_it_cannot_read() {
     // 41 lifetime flaps on 10.0.0.1 judge nothing without a second reading.
     assert!(!failures.iter().any(|f| f.contains("flaps")), "{failures:?}");
 }
+
+/// The snapshot reads the summary's own `bgp-rib` (inet.0: 8 active), not the per-peer ones
+/// (4), and every peer's state as written; padded names (real Junos pads with newlines) are
+/// trimmed; only fabric and server ports count as interfaces.
+#[test]
+fn a_snapshot_reads_states_routes_and_interfaces_in_real_shapes() {
+    let summary = fixture("bgp-summary.xml");
+    let states = parse::bgp_states(&summary).unwrap();
+    let expected: Vec<(&str, &str)> =
+        vec![("10.0.0.1", "Established"), ("10.0.0.236", "Active"), ("10.0.0.3", "Established")];
+    assert_eq!(states.iter().map(|(a, s)| (a.as_str(), s.as_str())).collect::<Vec<_>>(), expected);
+    let routes = parse::bgp_routes(&summary).unwrap();
+    assert_eq!(routes.into_iter().collect::<Vec<_>>(), vec![("inet.0".to_string(), 8)]);
+    let up = parse::interfaces_up(&fixture("interfaces-terse.xml")).unwrap();
+    assert_eq!(up.into_iter().collect::<Vec<_>>(), vec!["et-0/0/48".to_string()]);
+    assert!(parse::bgp_states(&fixture("alarms-none.xml")).is_err(), "a reply without bgp-information");
+}

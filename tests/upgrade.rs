@@ -60,6 +60,7 @@ fn a_simulated_upgrade_walks_every_state_and_upgrades_each_device_once() {
     assert_eq!(last["execution_loss"]["lost_bytes"], 0.0, "the execution itself lost nothing");
     let expected = [
         "Health Check",
+        "Health Check", // the snapshot before maintenance mode
         "Activating Maintenance Mode",
         "Activating Maintenance Mode", // waiting for the drain to take effect
         "Maintenance Mode Activated",
@@ -72,6 +73,7 @@ fn a_simulated_upgrade_walks_every_state_and_upgrades_each_device_once() {
         "Health Check",
         "Deactivating Maintenance Mode",
         "Deactivating Maintenance Mode", // waiting for traffic to return
+        "Deactivating Maintenance Mode", // the snapshot after matches the one before
         "Maintenance Mode Deactivated",
     ];
     for device in ["leaf1", "leaf2", "leaf3", "leaf4", "spine1", "spine2"] {

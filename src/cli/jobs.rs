@@ -113,3 +113,42 @@ pub fn cancel(store: &mut Store, job: &str) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `hitless diff A B`: exit 1 when any device differs beyond the tolerances.
+pub fn diff(
+    store: &Store,
+    a: i64,
+    b: i64,
+    limits: &crate::health::HealthLimits,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let (first, before) = crate::store::snapshots::get(store, a)?;
+    let (second, after) = crate::store::snapshots::get(store, b)?;
+    if first.fabric != second.fabric {
+        anyhow::bail!(
+            "snapshots {a} ({}) and {b} ({}) are of different fabrics: there is nothing to compare",
+            first.label,
+            second.label
+        );
+    }
+    let diffs = workflow::snapshot::compare(&before, &after, limits);
+    let differing = diffs.iter().filter(|d| !d.findings.is_empty()).count();
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&diffs)?);
+    } else {
+        let mut table = render::table(&["Device", "Differences"]);
+        for d in &diffs {
+            let text = if d.findings.is_empty() { "the same".to_string() } else { d.findings.join("\n") };
+            table.add_row(vec![d.device.clone(), text]);
+        }
+        println!(
+            "Snapshot {a} ({}, {}) against {b} ({}, {}):\n{table}",
+            first.label,
+            render::utc(first.taken_unix),
+            second.label,
+            render::utc(second.taken_unix)
+        );
+        println!("{differing} of {} device(s) differ beyond the tolerances.", diffs.len());
+    }
+    Ok(if differing > 0 { ExitCode::from(super::EXIT_NO) } else { ExitCode::SUCCESS })
+}

@@ -125,6 +125,30 @@ enum Command {
         #[arg(long, default_value_t = crate::workflow::stage::PARALLEL_DEFAULT, value_parser = parallel)]
         parallel: usize,
     },
+    /// Take a snapshot of every selected device (BGP, routes, LLDP, LACP, interfaces, MACs, CPU,
+    /// alarms), keep it in the store and print its id.
+    Snapshot {
+        /// The scenario file (YAML).
+        scenario: PathBuf,
+        #[command(flatten)]
+        select: SelectFlags,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Compare two kept snapshots device by device, with the default tolerances (or a
+    /// scenario's upgrade.health_checks).
+    Diff {
+        /// The first snapshot's id.
+        a: i64,
+        /// The second snapshot's id.
+        b: i64,
+        /// Take the tolerances from this scenario's upgrade.health_checks.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Emulate the scenario's fabric on this machine: one Junos device per fabric device, each an
     /// SSH server with the netconf subsystem on 127.0.0.1.
     Lab {
@@ -399,6 +423,7 @@ pub fn main() -> ExitCode {
             | Command::Resume { .. }
             | Command::Approve { .. }
             | Command::Stage { .. }
+            | Command::Snapshot { .. }
             | Command::Lab { .. }
     ) {
         quiet_on_broken_pipe();
@@ -420,6 +445,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;
             upgrade::test_run(&loaded, &image::open_store(state_dir)?, &run.options(false))
+        }
+        Command::Snapshot { scenario, select, run } => {
+            let mut loaded = load_scenario(&scenario, state_dir)?;
+            select.apply(&mut loaded)?;
+            upgrade::snapshot(&loaded, &mut image::open_store(state_dir)?, &run.options(false))
+        }
+        Command::Diff { a, b, scenario, format } => {
+            let limits = match scenario {
+                Some(path) => load_scenario(&path, state_dir)?.health_limits,
+                None => crate::health::HealthLimits::default(),
+            };
+            jobs::diff(&image::open_store(state_dir)?, a, b, &limits, format)
         }
         Command::Stage { scenario, select, run, parallel } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;

@@ -233,6 +233,56 @@ pub fn stage(scenario: &Scenario, store: &Store, options: &RunOptions, parallel:
     Ok(ExitCode::SUCCESS)
 }
 
+/// `hitless snapshot`: every selected device's snapshot, kept under one id.
+pub fn snapshot(scenario: &Scenario, store: &mut Store, options: &RunOptions) -> anyhow::Result<ExitCode> {
+    let kind = match options.driver {
+        Some(kind) => kind,
+        None => workflow::drivers::default_driver(scenario)?,
+    };
+    let choice = options.choice(scenario, kind)?;
+    say_if_simulated(&choice, options.format);
+    let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
+    let taken = runtime(choice.paused_clock())?.block_on(workflow::snapshot::take(scenario, &driver));
+    let devices: Vec<(&str, &str, &crate::snapshot::Snapshot)> =
+        taken.iter().map(|(name, snapshot)| (name.as_str(), "manual", snapshot)).collect();
+    let label =
+        format!("{} (manual{})", scenario.name, if choice.kind() == DriverKind::Virtual { ", SIMULATED" } else { "" });
+    let id = crate::store::snapshots::save(store, &scenario.fabric.fingerprint(), &label, None, unix_now(), &devices)?;
+    let incomplete = taken.iter().filter(|(_, s)| !s.missing.is_empty()).count();
+    if options.format == Format::Json {
+        let devices: std::collections::BTreeMap<&str, &crate::snapshot::Snapshot> =
+            taken.iter().map(|(n, s)| (n.as_str(), s)).collect();
+        render::say!("{}", serde_json::to_string_pretty(&serde_json::json!({"id": id, "devices": devices}))?);
+    } else {
+        let mut table = render::table(&["Device", "BGP Established", "LLDP", "Routes", "Interfaces up", "Not read"]);
+        for (name, s) in &taken {
+            let count = |n: Option<usize>| n.map_or("-".to_string(), |n| n.to_string());
+            let established = s.bgp_peers.as_ref().map(|p| {
+                format!("{}/{}", p.values().filter(|v| v.eq_ignore_ascii_case("established")).count(), p.len())
+            });
+            let routes =
+                s.routes.as_ref().map(|r| r.iter().map(|(t, c)| format!("{t} {c}")).collect::<Vec<_>>().join(", "));
+            table.add_row(vec![
+                name.clone(),
+                established.unwrap_or_else(|| "-".into()),
+                count(s.lldp.as_ref().map(|l| l.len())),
+                routes.unwrap_or_else(|| "-".into()),
+                count(s.interfaces_up.as_ref().map(|i| i.len())),
+                s.missing.join("; "),
+            ]);
+        }
+        render::say!(
+            "{table}\nSnapshot {id}: {} device(s). Compare with another: `hitless diff {id} LATER`.",
+            taken.len()
+        );
+    }
+    if incomplete > 0 {
+        eprintln!("hitless: {incomplete} device(s) could not be read completely; see the table");
+        return Ok(ExitCode::from(EXIT_NO));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `hitless upgrade`.
 pub fn upgrade(
     scenario: &Scenario,

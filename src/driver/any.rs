@@ -37,6 +37,9 @@ impl Driver for AnyDriver {
     async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {
         delegate!(self, d => d.stage_image(device, image))
     }
+    async fn snapshot(&self, device: &str) -> Result<crate::snapshot::Snapshot, DriverError> {
+        delegate!(self, d => d.snapshot(device))
+    }
     async fn staged(&self, device: &str, image: &Image) -> Result<bool, DriverError> {
         delegate!(self, d => d.staged(device, image))
     }

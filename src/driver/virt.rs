@@ -150,6 +150,8 @@ pub struct VirtualDriver {
     faults: Vec<Fault>,
     timing: TimingProfile,
     roles: BTreeMap<String, crate::model::Role>,
+    /// Each device's fabric neighbours (its BGP peers and LLDP neighbours).
+    neighbours: BTreeMap<String, Vec<String>>,
     speed: f64,
 }
 
@@ -172,8 +174,21 @@ impl VirtualDriver {
             devices.entry(device.name.clone()).or_insert_with(|| VirtualDevice::new(device)).fill_engines(device);
         }
         let roles = fabric.devices().iter().map(|d| (d.name.clone(), d.role)).collect();
-        let driver =
-            VirtualDriver { path: path.to_path_buf(), devices: Mutex::new(devices), faults, timing, roles, speed };
+        let neighbours = fabric
+            .iter()
+            .map(|(id, d)| {
+                (d.name.clone(), fabric.neighbours(id).iter().map(|n| fabric.device(*n).name.clone()).collect())
+            })
+            .collect();
+        let driver = VirtualDriver {
+            path: path.to_path_buf(),
+            devices: Mutex::new(devices),
+            faults,
+            timing,
+            roles,
+            neighbours,
+            speed,
+        };
         driver.save(&driver.devices.lock().expect("not poisoned"))?;
         Ok(driver)
     }
@@ -340,6 +355,38 @@ impl Driver for VirtualDriver {
             report.alarms = Some(vec![Alarm { class: "Major".into(), description: "FPC 0 Major Errors".into() }]);
         }
         Ok(report)
+    }
+
+    async fn snapshot(&self, device: &str) -> Result<crate::snapshot::Snapshot, DriverError> {
+        self.answers(device, None, "snapshot").await?;
+        let (upgraded, engines) = self.update(device, "snapshot", |d| {
+            (d.upgrades > d.rollbacks, d.engines.iter().map(|e| e.name.clone()).collect::<Vec<_>>())
+        })?;
+        let lost = upgraded && self.fault(device, FaultPhase::PostCheck) == Some(FaultKind::BgpPeerLost);
+        let neighbours = self.neighbours.get(device).cloned().unwrap_or_default();
+        let mut snapshot = crate::snapshot::Snapshot::default();
+        let peers: std::collections::BTreeMap<String, String> = neighbours
+            .iter()
+            .enumerate()
+            .skip(usize::from(lost))
+            .map(|(i, _)| (format!("10.0.{}.{}", i / 250, i % 250 + 1), "Established".to_string()))
+            .collect();
+        let established = peers.len() as u64;
+        snapshot.bgp_peers = Some(peers);
+        snapshot.routes = Some([("inet.0".to_string(), 4 * established)].into_iter().collect());
+        snapshot.lldp = Some(
+            neighbours
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (format!("et-0/0/{}", 48 + i), format!("{n} et-0/0/{i}")))
+                .collect(),
+        );
+        snapshot.lacp = Some(Default::default());
+        snapshot.interfaces_up = Some((0..neighbours.len()).map(|i| format!("et-0/0/{}", 48 + i)).collect());
+        snapshot.macs = Some(0);
+        snapshot.re_cpu_idle_percent = Some(engines.into_iter().map(|e| (e, 85)).collect());
+        snapshot.alarms = Some(Vec::new());
+        Ok(snapshot)
     }
 
     async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), DriverError> {

@@ -254,6 +254,9 @@ impl<D: Driver> Walk<'_, D> {
             if let Some(end) = self.health_check(CheckStage::PreUpgrade).await? {
                 return Ok(Some(end));
             }
+            if let Some(end) = self.snapshot_before().await? {
+                return Ok(Some(end));
+            }
             if ctx.cancelled() {
                 self.record(Cancelled, Step::Note, "not started: the job was cancelled")?;
                 return Ok(Some(Cancelled));
@@ -460,9 +463,105 @@ impl<D: Driver> Walk<'_, D> {
             return self.fail(MaintenanceModeFailure, format!("maintenance mode could not be turned off: {e}"));
         }
         self.wait_for_undrain().await?;
+        if let Some(end) = self.snapshot_after().await? {
+            return Ok(end);
+        }
         let message = format!("upgraded to {} and back in service", self.item.image.version);
         self.record(MaintenanceModeDeactivated, Step::InService, message)?;
         Ok(MaintenanceModeDeactivated)
+    }
+
+    /// The snapshot before maintenance mode (`upgrade.health_checks.snapshot_diff`), kept in the
+    /// store for the diff after. One that cannot be taken stops the device untouched (with
+    /// `abort_on_health_check_failure`): there would be nothing to compare with.
+    async fn snapshot_before(&self) -> Result<Option<DeviceState>, JournalError> {
+        let ctx = self.ctx;
+        if !ctx.limits.snapshot_diff {
+            return Ok(None);
+        }
+        let snapshot = match ctx.driver.snapshot(self.device()).await {
+            Ok(snapshot) => snapshot,
+            Err(e) if ctx.abort_on_health_check_failure => {
+                let message =
+                    format!("the snapshot before the upgrade could not be taken: {e}; the device was not touched");
+                return self.fail(HealthCheckFailed, message).map(Some);
+            }
+            Err(e) => {
+                let message = format!(
+                    "the snapshot before the upgrade could not be taken: {e}; continuing without a diff (abort_on_health_check_failure is off)"
+                );
+                self.record(HealthCheck, Step::Note, message)?;
+                return Ok(None);
+            }
+        };
+        let (at_unix, _) = (ctx.clock)();
+        let id = ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
+            &ctx.job,
+            self.device(),
+            "before",
+            &snapshot,
+            at_unix,
+        )?;
+        let unread = if snapshot.missing.is_empty() {
+            String::new()
+        } else {
+            format!(" (not read: {})", snapshot.missing.join("; "))
+        };
+        self.record(HealthCheck, Step::Note, format!("snapshot {id} taken before maintenance mode{unread}"))?;
+        Ok(None)
+    }
+
+    /// The snapshot after maintenance mode is lifted, compared with the one from before. A
+    /// device that is not as it was fails its check (with `abort_on_health_check_failure`): it
+    /// is back in service, and the job halts after the batch.
+    async fn snapshot_after(&self) -> Result<Option<DeviceState>, JournalError> {
+        let ctx = self.ctx;
+        if !ctx.limits.snapshot_diff {
+            return Ok(None);
+        }
+        let before =
+            ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(&ctx.job, self.device(), "before")?;
+        let Some((before_id, before)) = before else {
+            let message =
+                "no snapshot from before the upgrade (the job was re-entered after it drained the device): no diff";
+            self.record(DeactivatingMaintenanceMode, Step::Note, message)?;
+            return Ok(None);
+        };
+        let after = match ctx.driver.snapshot(self.device()).await {
+            Ok(after) => after,
+            Err(e) => crate::snapshot::Snapshot { missing: vec![e.to_string()], ..Default::default() },
+        };
+        let (at_unix, _) = (ctx.clock)();
+        let after_id = ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
+            &ctx.job,
+            self.device(),
+            "after",
+            &after,
+            at_unix,
+        )?;
+        let findings = crate::snapshot::diff(&before, &after, &ctx.limits);
+        if findings.is_empty() {
+            let message = format!("snapshot {after_id} matches snapshot {before_id} from before the upgrade");
+            self.record(DeactivatingMaintenanceMode, Step::Note, message)?;
+            return Ok(None);
+        }
+        let found = format!(
+            "after the upgrade the device is not as it was (snapshots {before_id} and {after_id}, `hitless diff {before_id} {after_id}`): {}",
+            findings.join("; ")
+        );
+        if ctx.abort_on_health_check_failure {
+            let message = format!(
+                "{found}; it runs {} and is back in service; the job halts after this batch",
+                self.item.image.version
+            );
+            return self.fail(HealthCheckFailed, message).map(Some);
+        }
+        self.record(
+            DeactivatingMaintenanceMode,
+            Step::Note,
+            format!("{found}; continuing (abort_on_health_check_failure is off)"),
+        )?;
+        Ok(None)
     }
 
     /// Runs the health checks; `Some(HealthCheckFailed)` when they fail and that stops the

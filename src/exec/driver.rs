@@ -165,6 +165,9 @@ pub trait Driver: Send + Sync + 'static {
     fn facts(&self, device: &str) -> impl Future<Output = Result<Facts, DriverError>> + Send;
     /// Health figures (BGP, alarms, CPU, interfaces, LACP, disk); what cannot be read is missing.
     fn health(&self, device: &str, image: &Image) -> impl Future<Output = Result<HealthReport, DriverError>> + Send;
+    /// What the device's control and data plane look like now (BGP, routes, LLDP, LACP,
+    /// interfaces, MACs, CPU, alarms); what cannot be read is missing.
+    fn snapshot(&self, device: &str) -> impl Future<Output = Result<crate::snapshot::Snapshot, DriverError>> + Send;
     /// Maintenance mode on (`true`) or off, as one committed configuration change.
     fn set_maintenance(&self, device: &str, on: bool) -> impl Future<Output = Result<(), DriverError>> + Send;
     /// Copies the image to the device and verifies its checksum there.

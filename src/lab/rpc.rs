@@ -647,17 +647,33 @@ fn reboot(lab: &Lab, state: &mut LabDevice, request: &Element, now: u64) -> Repl
 
 /// BGP peers: the device's fabric neighbours, Established while they answer. A peer's
 /// `flap-count` is a lifetime counter: the times the peer went down since this device booted.
+/// The summary's own `bgp-rib` entries count the routes the Established peers bring (4 in
+/// `inet.0` and 12 in `bgp.evpn.0` each). With a `bgp-peer-lost` fault, the new image has lost
+/// the first peer's configuration: it is not listed at all.
 fn bgp_summary(lab: &Lab, state: &LabDevice, up: &[(String, bool, Vec<u64>)]) -> String {
-    let peers = lab.neighbours.get(&state.name).cloned().unwrap_or_default();
+    let mut peers: Vec<(usize, String)> =
+        lab.neighbours.get(&state.name).cloned().unwrap_or_default().into_iter().enumerate().collect();
+    if state.upgrades > state.rollbacks && lab.fault(&state.name, FaultPhase::PostCheck) == Some(FaultKind::BgpPeerLost)
+    {
+        peers.retain(|(index, _)| *index != 0);
+    }
     let find = |name: &str| up.iter().find(|(n, _, _)| n == name);
     let is_up = |name: &str| find(name).is_some_and(|p| p.1);
     let since = state.master().boot_unix;
-    let down = peers.iter().filter(|p| !is_up(p)).count();
+    let down = peers.iter().filter(|(_, p)| !is_up(p)).count();
+    let established = (peers.len() - down) as u64;
     let mut out = format!(
         "<bgp-information xmlns=\"{JUNOS_NS}-routing\"><bgp-thread-mode>BGP I/O</bgp-thread-mode><group-count>1</group-count><peer-count>{}</peer-count><down-peer-count>{down}</down-peer-count>",
         peers.len()
     );
-    for (index, peer) in peers.iter().enumerate() {
+    for (table, per_peer) in [("inet.0", 4), ("bgp.evpn.0", 12)] {
+        let count = per_peer * established;
+        let _ = write!(
+            out,
+            "<bgp-rib junos:style=\"brief\" xmlns:junos=\"{JUNOS_NS}\"><name>{table}</name><total-prefix-count>{count}</total-prefix-count><received-prefix-count>{count}</received-prefix-count><accepted-prefix-count>{count}</accepted-prefix-count><active-prefix-count>{count}</active-prefix-count><suppressed-prefix-count>0</suppressed-prefix-count><history-prefix-count>0</history-prefix-count><damped-prefix-count>0</damped-prefix-count><pending-prefix-count>0</pending-prefix-count><bgp-rib-state>BGP restart is complete</bgp-rib-state></bgp-rib>"
+        );
+    }
+    for (index, peer) in &peers {
         let established = is_up(peer);
         let flaps = find(peer).map_or(0, |p| p.2.iter().filter(|t| **t > since).count());
         let _ = write!(

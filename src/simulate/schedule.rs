@@ -201,6 +201,13 @@ impl DevicePlan<'_> {
             self.actions.push((t, Action::Undrain(id)));
             t = t.after_millis(self.duration(Maintenance, phases.undrain_seconds, scaled));
         }
-        Walked { end: t, down: Some(down), failure: None }
+        // Seen by the snapshot diff once the device is back in service: the job halts after
+        // the batch (the lost peer's effect on paths is not modelled).
+        let failure = (self.fault(PostCheck) == Some(BgpPeerLost)).then_some(Failure {
+            device: self.device,
+            kind: BgpPeerLost,
+            at: PostCheck,
+        });
+        Walked { end: t, down: Some(down), failure }
     }
 }

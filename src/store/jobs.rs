@@ -278,6 +278,28 @@ impl Journal for Store {
     fn pause(&mut self, job: &str, after: u32, kind: PauseKind, reason: &str) -> Result<(), JournalError> {
         Ok(pause(self, job, after, kind, reason)?)
     }
+
+    fn save_snapshot(
+        &mut self,
+        job: &str,
+        device: &str,
+        kind: &str,
+        snapshot: &crate::snapshot::Snapshot,
+        at_unix: i64,
+    ) -> Result<i64, JournalError> {
+        let fabric = get(self, job)?.fabric;
+        let label = format!("{job} {device} {kind}");
+        Ok(super::snapshots::save(self, &fabric, &label, Some(job), at_unix, &[(device, kind, snapshot)])?)
+    }
+
+    fn job_snapshot(
+        &self,
+        job: &str,
+        device: &str,
+        kind: &str,
+    ) -> Result<Option<(i64, crate::snapshot::Snapshot)>, JournalError> {
+        Ok(super::snapshots::of_job(self, job, device, kind)?)
+    }
 }
 
 /// The image each device of `fabric` has installed and pending by hitless, across every job on

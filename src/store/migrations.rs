@@ -98,6 +98,22 @@ pub const MIGRATIONS: &[&str] = &[
     );",
     // 8: a pause for the maintenance window (resumed with `resume`) apart from one for approval.
     "ALTER TABLE jobs ADD COLUMN pause_kind TEXT NOT NULL DEFAULT 'approval';",
+    // 9: device snapshots (`hitless snapshot`, and a job's before and after each device's
+    // upgrade), compared by `hitless diff` and by the job itself.
+    "CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        fabric TEXT NOT NULL,
+        label TEXT NOT NULL,
+        taken_unix INTEGER NOT NULL,
+        job TEXT
+    );
+    CREATE TABLE snapshot_devices (
+        snapshot INTEGER NOT NULL REFERENCES snapshots(id),
+        device TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        json TEXT NOT NULL,
+        PRIMARY KEY (snapshot, device)
+    );",
 ];
 
 /// The newest schema version this binary knows.

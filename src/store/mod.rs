@@ -12,6 +12,7 @@ pub mod blobs;
 pub mod catalog;
 pub mod jobs;
 pub mod migrations;
+pub mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -80,6 +81,9 @@ pub enum StoreError {
     /// No job with this id.
     #[error("no job {0} (see `hitless jobs`)")]
     JobNotFound(String),
+    /// No snapshot with this id.
+    #[error("no snapshot {0} (`hitless snapshot SCENARIO` takes one and prints its id)")]
+    SnapshotNotFound(i64),
     /// `image add` of something that is not a regular file.
     #[error("{} is not a regular file (a pipe, a device or a directory cannot be an image)", path.display())]
     NotAFile {

@@ -19,6 +19,7 @@ pub mod drivers;
 pub mod jobs;
 pub mod report;
 mod run;
+pub mod snapshot;
 pub mod stage;
 mod test_run;
 

@@ -283,6 +283,21 @@ impl<C: Connector> Driver for JunosDriver<C> {
         Ok(health_report(&replies))
     }
 
+    async fn snapshot(&self, device: &str) -> Result<crate::snapshot::Snapshot, DriverError> {
+        let bodies = [
+            "<get-bgp-summary-information/>",
+            "<get-lldp-neighbors-information/>",
+            "<get-lacp-interface-information/>",
+            "<get-interface-information><terse/></get-interface-information>",
+            "<get-ethernet-switching-table-information><summary/></get-ethernet-switching-table-information>",
+            ROUTE_ENGINES,
+            "<get-alarm-information/>",
+            "<get-system-alarm-information/>",
+        ];
+        let replies = self.call_each(device, "snapshot", &bodies, self.settings.rpc_timeout).await?;
+        Ok(snapshot_of(&replies))
+    }
+
     async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), DriverError> {
         let committed = self.committed(device).await?;
         let lines = if on {
@@ -474,6 +489,46 @@ pub fn health_report(replies: &[Result<Element, NetconfError>]) -> HealthReport 
     let free_disk_bytes = take(storage, &mut missing);
     let interface_errors = take(errors, &mut missing);
     HealthReport { bgp_peers, alarms, re_cpu_idle_percent, interface_errors, lacp_down, free_disk_bytes, missing }
+}
+
+/// A snapshot from the replies to [`JunosDriver::snapshot`]'s RPCs, in their order.
+pub fn snapshot_of(replies: &[Result<Element, NetconfError>]) -> crate::snapshot::Snapshot {
+    let mut missing = Vec::new();
+    let bgp = read(replies, 0, "BGP peers", &mut missing);
+    let bgp_peers = take(bgp.map(parse::bgp_states), &mut missing);
+    let routes = take(bgp.map(parse::bgp_routes), &mut missing);
+    let lldp = take(read(replies, 1, "LLDP neighbours", &mut missing).map(parse::lldp), &mut missing);
+    let lacp = match &replies[2] {
+        Ok(reply) => Some(parse::lacp_bundles(reply)),
+        Err(e) if lacp_not_running(e) => Some(Default::default()),
+        Err(e) => {
+            missing.push(format!("LACP bundles (the device answered: {e})"));
+            None
+        }
+    };
+    let interfaces_up = take(read(replies, 3, "interfaces", &mut missing).map(parse::interfaces_up), &mut missing);
+    let macs = take(read(replies, 4, "MAC count", &mut missing).map(parse::mac_count), &mut missing);
+    let cpu = read(replies, 5, "routing-engine CPU", &mut missing).map(|r| parse::cpu_idle(&parse::route_engines(r)));
+    let re_cpu_idle_percent = take(cpu, &mut missing).map(|list| list.into_iter().collect());
+    let chassis = read(replies, 6, "chassis alarms", &mut missing).map(|r| parse::alarms(r, "chassis alarms"));
+    let system = read(replies, 7, "system alarms", &mut missing).map(|r| parse::alarms(r, "system alarms"));
+    let alarms = match (take(chassis, &mut missing), take(system, &mut missing)) {
+        (Some(chassis), Some(system)) => {
+            Some(chassis.into_iter().chain(system).map(|a| format!("{}: {}", a.class, a.description)).collect())
+        }
+        _ => None,
+    };
+    crate::snapshot::Snapshot {
+        bgp_peers,
+        routes,
+        lldp,
+        lacp,
+        interfaces_up,
+        macs,
+        re_cpu_idle_percent,
+        alarms,
+        missing,
+    }
 }
 
 /// Reply `index`, or `None` with `what` noted as missing when the device refused the RPC.

@@ -389,3 +389,102 @@ pub fn cpu_idle(route_engines: &[RouteEngine]) -> Result<Vec<(String, u32)>, Str
         })
         .collect()
 }
+
+/// BGP peers and their states (`peer-state`), from `get-bgp-summary-information`.
+pub fn bgp_states(reply: &Element) -> Result<BTreeMap<String, String>, String> {
+    Ok(bgp_state_list(reply)?.into_iter().collect())
+}
+
+fn bgp_state_list(reply: &Element) -> Result<Vec<(String, String)>, String> {
+    if reply.find("bgp-information").is_none() {
+        return Err("BGP peers: no bgp-information in the reply".to_string());
+    }
+    let mut peers = Vec::new();
+    reply.find_all("bgp-peer", &mut peers);
+    peers
+        .iter()
+        .map(|peer| {
+            let address = peer.text_of("peer-address").ok_or("BGP peers: a bgp-peer without peer-address")?;
+            let state = peer.text_of("peer-state").ok_or_else(|| format!("BGP peer {address}: no peer-state"))?;
+            Ok((address.trim().to_string(), state.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Active routes per table from the summary's own `bgp-rib` entries (not the per-peer ones).
+pub fn bgp_routes(reply: &Element) -> Result<BTreeMap<String, u64>, String> {
+    let information = reply.find("bgp-information").ok_or("route counts: no bgp-information in the reply")?;
+    information
+        .children_named("bgp-rib")
+        .map(|rib| {
+            let name = rib.text_of("name").ok_or("route counts: a bgp-rib without a name")?;
+            let active = rib
+                .text_of("active-prefix-count")
+                .and_then(|c| c.trim().parse().ok())
+                .ok_or_else(|| format!("route counts: {name} has no active-prefix-count"))?;
+            Ok((name.trim().to_string(), active))
+        })
+        .collect()
+}
+
+/// LLDP neighbours: local port to `system port`, from `get-lldp-neighbors-information`.
+pub fn lldp(reply: &Element) -> Result<BTreeMap<String, String>, String> {
+    if reply.find("lldp-neighbors-information").is_none() {
+        return Err("LLDP neighbours: no lldp-neighbors-information in the reply".to_string());
+    }
+    let mut neighbours = Vec::new();
+    reply.find_all("lldp-neighbor-information", &mut neighbours);
+    Ok(neighbours
+        .iter()
+        .filter_map(|n| {
+            let local = n.text_of("lldp-local-port-id").or_else(|| n.text_of("lldp-local-interface"))?;
+            let system = n.text_of("lldp-remote-system-name").unwrap_or("-");
+            let port = n.text_of("lldp-remote-port-id").or_else(|| n.text_of("lldp-remote-port-description"));
+            Some((local.trim().to_string(), format!("{} {}", system.trim(), port.unwrap_or("-").trim())))
+        })
+        .collect())
+}
+
+/// LACP bundles: name to true when every member collects and distributes.
+pub fn lacp_bundles(reply: &Element) -> BTreeMap<String, bool> {
+    let mut informations = Vec::new();
+    reply.find_all("lacp-interface-information", &mut informations);
+    informations
+        .iter()
+        .filter_map(|info| {
+            let name = info.child("lag-lacp-header")?.text_of("aggregate-name")?.trim().to_string();
+            let up = info
+                .children_named("lag-lacp-protocol")
+                .all(|p| p.text_of("lacp-mux-state").is_some_and(|s| s.trim() == "Collecting distributing"));
+            Some((name, up))
+        })
+        .collect()
+}
+
+/// Fabric and server ports that are up (`oper-status`), from `get-interface-information`.
+pub fn interfaces_up(reply: &Element) -> Result<std::collections::BTreeSet<String>, String> {
+    if reply.find("interface-information").is_none() {
+        return Err("interfaces: no interface-information in the reply".to_string());
+    }
+    let mut interfaces = Vec::new();
+    reply.find_all("physical-interface", &mut interfaces);
+    Ok(interfaces
+        .iter()
+        .filter_map(|i| {
+            let name = i.text_of("name")?.trim();
+            let up = i.text_of("oper-status").is_some_and(|s| s.trim() == "up");
+            (up && is_fabric_or_server_port(name)).then(|| name.to_string())
+        })
+        .collect())
+}
+
+/// MAC addresses learned, from `get-ethernet-switching-table-information` with `<summary/>`
+/// (the `mac-count-global` of every routing instance, summed).
+pub fn mac_count(reply: &Element) -> Result<u64, String> {
+    let mut counts = Vec::new();
+    reply.find_all("mac-count-global", &mut counts);
+    if counts.is_empty() {
+        return Err("MAC count: no mac-count-global in the reply".to_string());
+    }
+    counts.iter().map(|c| c.text.trim().parse::<u64>().map_err(|_| format!("MAC count: {:?}", c.text))).sum()
+}
