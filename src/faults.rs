@@ -31,6 +31,9 @@ pub enum FaultKind {
     /// configuration was lost): no peer is down, so the health check passes, and only the
     /// snapshot diff sees it. Strikes after the upgrade (`post-check`).
     BgpPeerLost,
+    /// Maintenance mode is committed but the traffic does not move off the device (a neighbour
+    /// ignores graceful shutdown): its ports keep carrying traffic. Strikes at `maintenance`.
+    DrainIneffective,
 }
 
 /// Where in the upgrade a fault strikes.
@@ -60,7 +63,7 @@ impl FaultKind {
             FaultKind::ChecksumMismatch => FaultPhase::ImageCopy,
             FaultKind::HealthCheckFails => FaultPhase::HealthCheck,
             FaultKind::BgpPeerLost => FaultPhase::PostCheck,
-            FaultKind::LockHeld => FaultPhase::Maintenance,
+            FaultKind::LockHeld | FaultKind::DrainIneffective => FaultPhase::Maintenance,
         }
     }
 }

@@ -20,6 +20,10 @@
 //! ports up before and not after), `lacp_down_max` (as above, bundles up before and not after),
 //! `route_count_tolerance_percent` (10, per table), `mac_count_tolerance_percent` (20),
 //! `new_alarms_max` (0).
+//!
+//! The verified drain: once maintenance mode is on, the device's fabric and server ports must
+//! carry at most `drained_max_mbps` (1000, in plus out, summed) within `drain_verify_seconds`
+//! (300), or maintenance mode is lifted again and the device is not touched.
 
 use std::collections::BTreeMap;
 
@@ -103,6 +107,11 @@ pub struct HealthLimits {
     pub route_count_tolerance_percent: u32,
     pub mac_count_tolerance_percent: u32,
     pub new_alarms_max: u32,
+    /// A drained device's fabric and server ports may carry at most this much (in plus out),
+    /// Mbit/s, before anything disruptive is done to it.
+    pub drained_max_mbps: u64,
+    /// How long to wait for that, in seconds, before giving up (maintenance mode off again).
+    pub drain_verify_seconds: u32,
 }
 
 impl Default for HealthLimits {
@@ -123,6 +132,8 @@ impl Default for HealthLimits {
             route_count_tolerance_percent: 10,
             mac_count_tolerance_percent: 20,
             new_alarms_max: 0,
+            drained_max_mbps: 1000,
+            drain_verify_seconds: 300,
         }
     }
 }

@@ -786,3 +786,38 @@ fn snapshots_on_demand_and_their_diff() {
     assert_eq!(diff.code, 0, "{}", diff.stdout);
     assert!(diff.stdout.contains("0 of 6 device(s) differ"), "{}", diff.stdout);
 }
+
+/// Maintenance mode is committed but the traffic stays (a `drain-ineffective` fault): the drain
+/// is not proven within `drain_verify_seconds` (300 s), maintenance mode is lifted again, the
+/// device fails untouched (nothing copied, installed or rebooted) and the job halts.
+#[test]
+fn a_drain_that_moves_no_traffic_is_undone_and_the_device_is_not_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = rollback_scenario(dir.path(), "  - {device: leaf1, kind: drain-ineffective}\n");
+    let run = in_store(dir.path(), &["upgrade", &scenario, "--yes", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let lines = json_lines(&run);
+    let leaf1: Vec<&serde_json::Value> = lines.iter().filter(|e| e["device"] == "leaf1").collect();
+    let last = leaf1.last().unwrap();
+    assert_eq!(last["state"], "Maintenance Mode Failure");
+    let message = last["message"].as_str().unwrap();
+    assert!(message.contains("still carry 20000 Mbit/s after 300 s") && message.contains("not touched"), "{message}");
+    // Drain at 10 s, the drain time (60 s), then 300 s of readings before giving up.
+    let drain = leaf1.iter().find(|e| e["step"] == "drain").unwrap()["at_seconds"].as_f64().unwrap();
+    let undrain = leaf1.iter().find(|e| e["step"] == "undrain").unwrap()["at_seconds"].as_f64().unwrap();
+    assert!((undrain - drain - 360.0).abs() < 11.0, "gave up after {} s", undrain - drain);
+    let device = &small_fleet(dir.path())["leaf1"];
+    assert_eq!(device["maintenance"], false);
+    assert_eq!(
+        (device["copies"].as_u64(), device["installs"].as_u64(), device["boot_count"].as_u64()),
+        (Some(0), Some(0), Some(1))
+    );
+    // Every other device of a clean run proves its drain.
+    let clean = tempfile::tempdir().unwrap();
+    let run = in_store(clean.path(), &["upgrade", SMALL, "--yes", "--format", "json"]);
+    let verified = json_lines(&run)
+        .iter()
+        .filter(|e| e["message"].as_str().is_some_and(|m| m.starts_with("drain verified: its ports carry 2 Mbit/s")))
+        .count();
+    assert_eq!(verified, 4, "the four leafs (two fabric ports each) prove their drains");
+}

@@ -571,6 +571,9 @@ impl Driver for PanicsOnInstall {
     async fn snapshot(&self, device: &str) -> Result<hitless::snapshot::Snapshot, hitless::exec::DriverError> {
         self.inner.snapshot(device).await
     }
+    async fn traffic_mbps(&self, device: &str) -> Result<u64, hitless::exec::DriverError> {
+        self.inner.traffic_mbps(device).await
+    }
     async fn stage_image(&self, device: &str, image: &hitless::image::Image) -> Result<(), hitless::exec::DriverError> {
         self.inner.stage_image(device, image).await
     }
@@ -815,4 +818,30 @@ async fn on_the_lab_a_bgp_peer_gone_after_the_upgrade_fails_the_snapshot_diff() 
     for mate in devices.iter().filter(|d| d.batch == batch && d.device != "leaf1") {
         assert_eq!(mate.state, DeviceState::MaintenanceModeDeactivated, "{}: {}", mate.device, mate.message);
     }
+}
+
+/// Over NETCONF to the lab: a drain the fabric ignores (the ports keep their rates) is not
+/// proven; maintenance mode comes off and the device's configuration is as it was, with nothing
+/// copied or installed. The drains of the other devices are proven from their port rates.
+#[tokio::test(start_paused = true)]
+async fn on_the_lab_an_unproven_drain_is_lifted_and_the_device_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = setup(dir.path(), "faults:\n  - {device: leaf1, kind: drain-ineffective}\n");
+    let lab = lab_for(&scenario);
+    let before = lab.device("leaf1").unwrap().committed();
+    let (state, devices) = upgrade(store, &scenario, &lab).await;
+    assert_eq!(state, JobState::Halted);
+    let leaf1 = devices.iter().find(|d| d.device == "leaf1").unwrap();
+    assert_eq!(leaf1.state, DeviceState::MaintenanceModeFailure, "{}", leaf1.message);
+    assert!(leaf1.message.contains("Mbit/s after 300 s in maintenance mode"), "{}", leaf1.message);
+    let emulated = lab.device("leaf1").unwrap();
+    assert_eq!(emulated.committed(), before, "the configuration is not as it was");
+    assert!(emulated.files.is_empty() && emulated.engines.iter().all(|e| e.installs == 0));
+    let store = Store::open(dir.path()).unwrap();
+    let proven = jobs::events(&store, "job-0001", None)
+        .unwrap()
+        .iter()
+        .filter(|e| e.message.starts_with("drain verified"))
+        .count();
+    assert!(proven >= 3, "the batch mates proved their drains ({proven})");
 }

@@ -260,3 +260,13 @@ fn a_snapshot_reads_states_routes_and_interfaces_in_real_shapes() {
     assert_eq!(up.into_iter().collect::<Vec<_>>(), vec!["et-0/0/48".to_string()]);
     assert!(parse::bgp_states(&fixture("alarms-none.xml")).is_err(), "a reply without bgp-information");
 }
+
+/// The drain is proven from `traffic-statistics` of fabric and server ports only: et-0/0/48
+/// (7 + 5 Mbit/s) and xe-0/0/1 (0.4 + 0.6) make 13 Mbit/s; ae0 (its members are counted) and
+/// me0 (management) are not. A port without rates cannot prove a drain.
+#[test]
+fn the_drain_is_read_from_fabric_and_server_port_rates() {
+    assert_eq!(parse::traffic_mbps(&fixture("interfaces-traffic.xml")), Ok(13));
+    let error = parse::traffic_mbps(&fixture("interfaces-extensive.xml")).unwrap_err();
+    assert!(error.contains("et-0/0/48 reports no input-bps or output-bps"), "{error}");
+}

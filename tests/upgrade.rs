@@ -63,6 +63,7 @@ fn a_simulated_upgrade_walks_every_state_and_upgrades_each_device_once() {
         "Health Check", // the snapshot before maintenance mode
         "Activating Maintenance Mode",
         "Activating Maintenance Mode", // waiting for the drain to take effect
+        "Activating Maintenance Mode", // the drain verified from the port rates
         "Maintenance Mode Activated",
         "Image Upgrade",
         "Image Upgrade",

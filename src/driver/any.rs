@@ -37,6 +37,9 @@ impl Driver for AnyDriver {
     async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {
         delegate!(self, d => d.stage_image(device, image))
     }
+    async fn traffic_mbps(&self, device: &str) -> Result<u64, DriverError> {
+        delegate!(self, d => d.traffic_mbps(device))
+    }
     async fn snapshot(&self, device: &str) -> Result<crate::snapshot::Snapshot, DriverError> {
         delegate!(self, d => d.snapshot(device))
     }

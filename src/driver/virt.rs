@@ -357,6 +357,15 @@ impl Driver for VirtualDriver {
         Ok(report)
     }
 
+    async fn traffic_mbps(&self, device: &str) -> Result<u64, DriverError> {
+        self.answers(device, None, "interface traffic").await?;
+        let drained = self.update(device, "interface traffic", |d| d.maintenance)?;
+        let stuck = self.fault(device, FaultPhase::Maintenance) == Some(FaultKind::DrainIneffective);
+        let ports = self.neighbours.get(device).map_or(0, Vec::len) as u64;
+        // 10 Gbit/s per fabric port in service; control traffic only once drained.
+        Ok(if drained && !stuck { ports } else { ports * 10_000 })
+    }
+
     async fn snapshot(&self, device: &str) -> Result<crate::snapshot::Snapshot, DriverError> {
         self.answers(device, None, "snapshot").await?;
         let (upgraded, engines) = self.update(device, "snapshot", |d| {

@@ -250,6 +250,9 @@ impl<D: Driver> Walk<'_, D> {
             // When it was put there is unknown (a crash right after the commit): let the drain
             // take effect before anything disruptive.
             self.wait_for_drain(MaintenanceModeActivated).await?;
+            if let Some(end) = self.verify_drain(MaintenanceModeActivated).await? {
+                return Ok(Some(end));
+            }
         } else {
             if let Some(end) = self.health_check(CheckStage::PreUpgrade).await? {
                 return Ok(Some(end));
@@ -269,6 +272,9 @@ impl<D: Driver> Walk<'_, D> {
                 return self.fail(MaintenanceModeFailure, message).map(Some);
             }
             self.wait_for_drain(ActivatingMaintenanceMode).await?;
+            if let Some(end) = self.verify_drain(ActivatingMaintenanceMode).await? {
+                return Ok(Some(end));
+            }
             self.record(MaintenanceModeActivated, Step::Drained, "traffic drained")?;
         }
         if ctx.cancelled() {
@@ -294,6 +300,50 @@ impl<D: Driver> Walk<'_, D> {
             self.sleep(seconds).await;
         }
         Ok(())
+    }
+
+    /// Proves the drain: the device's fabric and server ports must carry at most
+    /// `drained_max_mbps` within `drain_verify_seconds`, read every 10 s of the job's clock.
+    /// Otherwise maintenance mode is lifted again and the device fails untouched (Maintenance
+    /// Mode Failure): nothing disruptive is done to a device that still carries traffic.
+    async fn verify_drain(&self, state: DeviceState) -> Result<Option<DeviceState>, JournalError> {
+        let (ctx, device) = (self.ctx, self.device());
+        let (limit, deadline) = (ctx.limits.drained_max_mbps, ctx.limits.drain_verify_seconds);
+        let start = (ctx.clock)().1;
+        let last = loop {
+            let reading = ctx.driver.traffic_mbps(device).await;
+            match &reading {
+                Ok(mbps) if *mbps <= limit => {
+                    self.record(
+                        state,
+                        Step::Note,
+                        format!("drain verified: its ports carry {mbps} Mbit/s (at most {limit})"),
+                    )?;
+                    return Ok(None);
+                }
+                _ if (ctx.clock)().1 - start >= f64::from(deadline) => break reading,
+                _ => self.sleep(10).await,
+            }
+        };
+        let why = match last {
+            Ok(mbps) => {
+                format!("its ports still carry {mbps} Mbit/s after {deadline} s in maintenance mode (at most {limit})")
+            }
+            Err(e) => format!("its traffic could not be read within {deadline} s ({e})"),
+        };
+        self.record(
+            DeactivatingMaintenanceMode,
+            Step::Undrain,
+            format!("the drain is not proven: {why}; lifting maintenance mode"),
+        )?;
+        if let Err(e) = self.retry_once(DeactivatingMaintenanceMode, || ctx.driver.set_maintenance(device, false)).await
+        {
+            let message = format!("the drain is not proven: {why}; and maintenance mode could not be turned off: {e}");
+            return self.fail(MaintenanceModeFailure, message).map(Some);
+        }
+        let message =
+            format!("the drain is not proven: {why}; maintenance mode is off again and the device was not touched");
+        self.fail(MaintenanceModeFailure, message).map(Some)
     }
 
     /// Waits the role's undrain time after maintenance mode is lifted: traffic is back on the

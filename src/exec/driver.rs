@@ -168,6 +168,8 @@ pub trait Driver: Send + Sync + 'static {
     /// What the device's control and data plane look like now (BGP, routes, LLDP, LACP,
     /// interfaces, MACs, CPU, alarms); what cannot be read is missing.
     fn snapshot(&self, device: &str) -> impl Future<Output = Result<crate::snapshot::Snapshot, DriverError>> + Send;
+    /// The traffic the device's fabric and server ports carry now, in plus out, Mbit/s.
+    fn traffic_mbps(&self, device: &str) -> impl Future<Output = Result<u64, DriverError>> + Send;
     /// Maintenance mode on (`true`) or off, as one committed configuration change.
     fn set_maintenance(&self, device: &str, on: bool) -> impl Future<Output = Result<(), DriverError>> + Send;
     /// Copies the image to the device and verifies its checksum there.

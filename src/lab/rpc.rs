@@ -425,12 +425,25 @@ fn interfaces(lab: &Lab, state: &LabDevice, failing: bool, now: u64) -> String {
         };
         let mtu = if name.starts_with("me") { 1514 } else { 9216 };
         let mac = super::ops::mac(&format!("{}/{name}", state.name));
+        // In service a port carries its share of the fabric's traffic; once maintenance mode
+        // has moved the traffic away (unless a `drain-ineffective` fault keeps it), only
+        // control traffic. A disabled port carries nothing.
+        let drained = state.in_maintenance()
+            && lab.fault(&state.name, FaultPhase::Maintenance) != Some(FaultKind::DrainIneffective);
+        let bps: u64 = match (disabled, drained, name.starts_with("et-"), name.starts_with("xe-")) {
+            (true, ..) => 0,
+            (false, true, true, _) | (false, true, _, true) => 24_000,
+            (false, false, true, _) => 5_000_000_000,
+            (false, false, _, true) => 2_000_000_000,
+            _ => 100_000,
+        };
         let _ = write!(
             out,
             "<physical-interface><name>\n{name}\n</name><admin-status junos:format=\"Enabled\">{status}</admin-status><oper-status>{status}</oper-status>\
 <if-type>Ethernet</if-type><mtu>{mtu}</mtu><speed>{speed}</speed><current-physical-address>{mac}</current-physical-address><hardware-physical-address>{mac}</hardware-physical-address>\
 <input-error-list><input-errors>{errors}</input-errors><input-drops>0</input-drops><framing-errors>0</framing-errors></input-error-list>\
-<output-error-list><carrier-transitions>1</carrier-transitions><output-errors>0</output-errors><output-drops>0</output-drops></output-error-list></physical-interface>"
+<output-error-list><carrier-transitions>1</carrier-transitions><output-errors>0</output-errors><output-drops>0</output-drops></output-error-list>\
+<traffic-statistics junos:style=\"brief\"><input-bps>{bps}</input-bps><output-bps>{bps}</output-bps></traffic-statistics></physical-interface>"
         );
     }
     out.push_str("</interface-information>");

@@ -149,6 +149,9 @@ impl DevicePlan<'_> {
         if self.drain {
             match self.fault(Maintenance) {
                 Some(kind @ LockHeld) => return self.failed(Maintenance, kind, t, None),
+                // The traffic never left: the verified drain gives up and lifts maintenance
+                // mode again, the device untouched (no traffic effect).
+                Some(kind @ DrainIneffective) => return self.failed(Maintenance, kind, t, None),
                 Some(Hang) => {
                     self.actions.push((t, Action::Hang(id)));
                     return self.failed(Maintenance, Hang, t, Some(t));

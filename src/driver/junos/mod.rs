@@ -283,6 +283,12 @@ impl<C: Connector> Driver for JunosDriver<C> {
         Ok(health_report(&replies))
     }
 
+    async fn traffic_mbps(&self, device: &str) -> Result<u64, DriverError> {
+        let body = "<get-interface-information><extensive/></get-interface-information>";
+        let replies = self.call(device, "interface traffic", &[body], self.settings.rpc_timeout).await?;
+        parse::traffic_mbps(&replies[0]).map_err(|why| rejected(device, "interface traffic", why))
+    }
+
     async fn snapshot(&self, device: &str) -> Result<crate::snapshot::Snapshot, DriverError> {
         let bodies = [
             "<get-bgp-summary-information/>",

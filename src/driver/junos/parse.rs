@@ -488,3 +488,29 @@ pub fn mac_count(reply: &Element) -> Result<u64, String> {
     }
     counts.iter().map(|c| c.text.trim().parse::<u64>().map_err(|_| format!("MAC count: {:?}", c.text))).sum()
 }
+
+/// The traffic on the fabric and server ports of a `get-interface-information` reply
+/// (`<extensive/>` or `<statistics/>`): `traffic-statistics` input plus output bit/s, summed,
+/// in Mbit/s. A port that reports no rate is an error: the drain cannot be proven without it.
+pub fn traffic_mbps(reply: &Element) -> Result<u64, String> {
+    let mut interfaces = Vec::new();
+    reply.find_all("physical-interface", &mut interfaces);
+    let mut bps: u64 = 0;
+    for interface in interfaces {
+        let Some(name) = interface.text_of("name").map(str::trim) else { continue };
+        if !is_fabric_or_server_port(name) {
+            continue;
+        }
+        let rate = |which: &str| {
+            interface
+                .child("traffic-statistics")
+                .and_then(|t| t.text_of(which))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let (Some(input), Some(output)) = (rate("input-bps"), rate("output-bps")) else {
+            return Err(format!("interface traffic: {name} reports no input-bps or output-bps"));
+        };
+        bps = bps.saturating_add(input).saturating_add(output);
+    }
+    Ok(bps / 1_000_000)
+}
