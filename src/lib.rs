@@ -51,6 +51,7 @@ pub mod exec;
 pub mod faults;
 pub mod health;
 pub mod image;
+pub mod inventory;
 pub mod journal;
 pub mod lab;
 pub mod maintenance;

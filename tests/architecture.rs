@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
         "journal",
         "window",
         "snapshot",
+        "inventory",
     ],
     &["scenario"],
     &["plan", "simulate"],

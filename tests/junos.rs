@@ -845,3 +845,44 @@ async fn on_the_lab_an_unproven_drain_is_lifted_and_the_device_left_untouched() 
         .count();
     assert!(proven >= 3, "the batch mates proved their drains ({proven})");
 }
+
+/// A device with LLDP turned off (`set protocols lldp disable`) answers no neighbours: discovery
+/// says so, and its links are one-sided from its neighbours' view, named and left out, never
+/// guessed.
+#[tokio::test(start_paused = true)]
+async fn discovery_names_a_device_that_answers_no_lldp() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    let stream = InMemory(Arc::clone(&lab)).connect("leaf1").await.unwrap();
+    let mut session = Session::open(stream, "leaf1", Duration::from_secs(60)).await.unwrap();
+    for rpc in [
+        "<lock><target><candidate/></target></lock>",
+        "<load-configuration action=\"set\" format=\"text\"><configuration-set>set protocols lldp disable</configuration-set></load-configuration>",
+        "<commit-configuration/>",
+        "<unlock><target><candidate/></target></unlock>",
+    ] {
+        session.rpc(rpc, Duration::from_secs(60)).await.unwrap();
+    }
+    let hosts: Vec<hitless::inventory::Host> = scenario
+        .fabric
+        .devices()
+        .iter()
+        .map(|d| hitless::inventory::Host {
+            name: d.name.clone(),
+            address: "127.0.0.1:830".into(),
+            user: None,
+            groups: Default::default(),
+        })
+        .collect();
+    let found = hitless::workflow::discover::discover(&Arc::new(driver(&lab)), &hosts, "lab", None, &|_, _| {}).await;
+    assert_eq!(found.devices, 18);
+    assert!(found.warnings.iter().any(|w| w.starts_with("leaf1 answers no LLDP")), "{:?}", found.warnings);
+    let one_sided: Vec<&String> = found.warnings.iter().filter(|w| w.contains("which does not see leaf1")).collect();
+    assert!(one_sided.is_empty(), "a device without LLDP is not 'one-sided' but unknown: {one_sided:?}");
+    assert!(
+        !found.yaml.contains("leaf1, spine") && !found.yaml.contains("[leaf1,"),
+        "leaf1's links were guessed:\n{}",
+        found.yaml
+    );
+}

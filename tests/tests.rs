@@ -30,6 +30,9 @@ mod controls;
 // The Junos driver against the lab emulator, and misbehaving device-side peers.
 mod junos;
 
+// `hitless discover` against the lab: round trips, tiers, bad input; inventories.
+mod discover;
+
 // The Junos driver's reading of replies in real devices' shapes, from fixtures.
 mod replies;
 

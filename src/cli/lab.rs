@@ -88,16 +88,26 @@ async fn serve_ssh(
     crate::lab::addresses::record(state_dir, &addresses)
         .with_context(|| format!("cannot record the lab's addresses in {}", state_dir.display()))?;
     let file = crate::lab::addresses::path(state_dir);
+    let hosts: Vec<(String, crate::model::Role, String)> = scenario
+        .fabric
+        .devices()
+        .iter()
+        .filter_map(|d| addresses.get(&d.name).map(|a| (d.name.clone(), d.role, a.clone())))
+        .collect();
+    let inventory = state_dir.join("inventory.yaml");
+    std::fs::write(&inventory, crate::inventory::write(&hosts, "netops"))
+        .with_context(|| format!("cannot write the lab's inventory {}", inventory.display()))?;
     let mut table = render::table(&["Device", "NETCONF over SSH"]);
     for (device, address) in &addresses {
         table.add_row(vec![device.clone(), address.clone()]);
     }
     render::say!(
-        "Lab for {}: {} emulated Junos devices, time x{} (addresses recorded in {}).\n{table}\nStop with Ctrl-C.",
+        "Lab for {}: {} emulated Junos devices, time x{} (addresses recorded in {}; Ansible inventory in {}).\n{table}\nStop with Ctrl-C.",
         scenario.name,
         addresses.len(),
         options.time_scale,
-        file.display()
+        file.display(),
+        inventory.display()
     );
     tokio::signal::ctrl_c().await?;
     crate::lab::addresses::forget(state_dir);

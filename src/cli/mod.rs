@@ -198,6 +198,37 @@ enum Command {
         #[command(flatten)]
         window: WindowFlags,
     },
+    /// Walk the fabric over NETCONF (facts, LLDP, configuration) from an Ansible inventory and
+    /// write the scenario it describes.
+    Discover {
+        /// The Ansible inventory (YAML or INI) naming the devices and their addresses.
+        #[arg(long)]
+        inventory: PathBuf,
+        /// Assign this catalog image to every device in the scenario written.
+        #[arg(long)]
+        image: Option<String>,
+        /// The scenario's name (default: the inventory file's stem).
+        #[arg(long)]
+        name: Option<String>,
+        /// Write the scenario here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// SSH user (default: the inventory's ansible_user, else netops).
+        #[arg(long)]
+        ssh_user: Option<String>,
+        /// SSH private key (else the password from $HITLESS_SSH_PASSWORD).
+        #[arg(long)]
+        ssh_key: Option<PathBuf>,
+        /// known_hosts file (default: known_hosts in the state directory).
+        #[arg(long)]
+        known_hosts: Option<PathBuf>,
+        /// Record unknown host keys instead of refusing them.
+        #[arg(long)]
+        trust_on_first_use: bool,
+        /// Device seconds per real second of a lab started with --time-scale.
+        #[arg(long, default_value_t = 1.0, value_parser = positive_speed)]
+        time_scale: f64,
+    },
     /// Approve a paused job (`upgrade.canary`, `upgrade.pause`) and run the rest of it, as
     /// resume does.
     Approve {
@@ -249,10 +280,27 @@ struct SelectFlags {
     /// Only these devices, comma separated.
     #[arg(long, value_delimiter = ',')]
     devices: Option<Vec<String>>,
+    /// Take the devices' management addresses from this Ansible inventory (YAML or INI).
+    #[arg(long)]
+    inventory: Option<PathBuf>,
 }
 
 impl SelectFlags {
     fn apply(&self, scenario: &mut crate::scenario::Scenario) -> anyhow::Result<()> {
+        if let Some(path) = &self.inventory {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::Error::from(e).context(format!("cannot read the inventory {}", path.display())))?;
+            let hosts = crate::inventory::parse(&text, &path.display().to_string())?;
+            for host in &hosts {
+                match scenario.fabric.lookup(&host.name) {
+                    Some(id) => scenario.fabric.set_address(id, Some(host.address.clone())),
+                    None => eprintln!(
+                        "hitless: warning: inventory host {} is not a device of scenario {}; ignored",
+                        host.name, scenario.name
+                    ),
+                }
+            }
+        }
         Ok(scenario.reselect(self.image.as_deref(), self.devices.as_deref())?)
     }
 }
@@ -424,6 +472,7 @@ pub fn main() -> ExitCode {
             | Command::Approve { .. }
             | Command::Stage { .. }
             | Command::Snapshot { .. }
+            | Command::Discover { .. }
             | Command::Lab { .. }
     ) {
         quiet_on_broken_pipe();
@@ -450,6 +499,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;
             upgrade::snapshot(&loaded, &mut image::open_store(state_dir)?, &run.options(false))
+        }
+        Command::Discover {
+            inventory,
+            image,
+            name,
+            output,
+            ssh_user,
+            ssh_key,
+            known_hosts,
+            trust_on_first_use,
+            time_scale,
+        } => {
+            let store = image::open_store(state_dir)?;
+            let options = upgrade::DiscoverOptions {
+                inventory,
+                image,
+                name,
+                output,
+                user: ssh_user,
+                key: ssh_key,
+                known_hosts,
+                trust_on_first_use,
+                time_scale,
+            };
+            upgrade::discover(&store, &options, state_dir)
         }
         Command::Diff { a, b, scenario, format } => {
             let limits = match scenario {

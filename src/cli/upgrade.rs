@@ -170,6 +170,106 @@ fn print_test_run(rows: &[TestRunRow], format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `hitless discover` was asked.
+pub struct DiscoverOptions {
+    pub inventory: std::path::PathBuf,
+    pub image: Option<String>,
+    pub name: Option<String>,
+    pub output: Option<std::path::PathBuf>,
+    pub user: Option<String>,
+    pub key: Option<std::path::PathBuf>,
+    pub known_hosts: Option<std::path::PathBuf>,
+    pub trust_on_first_use: bool,
+    pub time_scale: f64,
+}
+
+/// `hitless discover --inventory FILE`: asks every host, writes the scenario (checked by loading
+/// it before it is written), lists the warnings.
+pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let path = &options.inventory;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the inventory {}", path.display()))?;
+    let hosts = crate::inventory::parse(&text, &path.display().to_string())?;
+    let inventory_users: std::collections::BTreeSet<&str> = hosts.iter().filter_map(|h| h.user.as_deref()).collect();
+    let user = match (&options.user, inventory_users.len()) {
+        (Some(user), _) => user.clone(),
+        (None, 1) => inventory_users.iter().next().expect("one user").to_string(),
+        (None, 0) => "netops".to_string(),
+        (None, _) => bail!(
+            "the inventory names several ansible_user values ({}); say which to log in as with --ssh-user",
+            inventory_users.iter().copied().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    if let Some(image) = &options.image {
+        let open = || super::image::open_store_dir(state_dir);
+        let catalog = crate::store::catalog::StoreCatalog::new(&open);
+        crate::scenario::ImageCatalog::image(&catalog, image)?;
+    }
+    let auth = match &options.key {
+        Some(key) => SshAuth::Key(key.clone()),
+        None => SshAuth::Password(ssh_password(&user)?),
+    };
+    let junos = JunosOptions {
+        user,
+        auth,
+        known_hosts: options.known_hosts.clone(),
+        trust_on_first_use: options.trust_on_first_use,
+        time_scale: options.time_scale,
+    };
+    let addresses = hosts.iter().map(|h| (h.name.clone(), h.address.clone())).collect();
+    let driver = Arc::new(workflow::drivers::junos_at(store.dir(), addresses, &junos));
+    let name = options.name.clone().unwrap_or_else(|| {
+        path.file_stem().map_or("discovered".to_string(), |s| s.to_string_lossy().replace(['.', ' '], "-"))
+    });
+    let total = hosts.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let progress = |device: &str, error: Option<&str>| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        match error {
+            None => eprintln!("[{n}/{total}] {device}: read"),
+            Some(why) => eprintln!("[{n}/{total}] {device}: {why}"),
+        }
+    };
+    let discovery = runtime(false)?.block_on(workflow::discover::discover(
+        &driver,
+        &hosts,
+        &name,
+        options.image.as_deref(),
+        &progress,
+    ));
+    // The scenario written must load: check it as `upgrade` would read it.
+    let open = || super::image::open_store_dir(state_dir);
+    let catalog = crate::store::catalog::StoreCatalog::new(&open);
+    let target = options.output.clone().unwrap_or_else(|| std::path::PathBuf::from(format!("{name}.yaml")));
+    Scenario::from_yaml_with(&discovery.checkable, &target, &catalog)
+        .with_context(|| "the discovered scenario does not load; this is a bug in hitless, please report it")?;
+    if options.image.is_none() {
+        eprintln!(
+            "hitless: the scenario's upgrade section is a commented template: name the image (or pass --image) before `hitless upgrade`"
+        );
+    }
+    match &options.output {
+        Some(out) => {
+            std::fs::write(out, &discovery.yaml).with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!(
+                "Discovered {} device(s), {} link(s), {} server(s): written to {}.",
+                discovery.devices,
+                discovery.links,
+                discovery.servers,
+                out.display()
+            );
+        }
+        None => print!("{}", discovery.yaml),
+    }
+    for warning in &discovery.warnings {
+        eprintln!("hitless: warning: {warning}");
+    }
+    if discovery.devices < total {
+        return Ok(ExitCode::from(EXIT_NO));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `hitless stage`: copies images ahead, with a progress bar on a terminal.
 pub fn stage(scenario: &Scenario, store: &Store, options: &RunOptions, parallel: usize) -> anyhow::Result<ExitCode> {
     use workflow::stage::StageOutcome;

@@ -220,6 +220,30 @@ fn base_configuration(
             lines.push(format!("set interfaces {lag} aggregated-ether-options lacp active"));
             lines.push(format!("set interfaces {lag} aggregated-ether-options lacp periodic fast"));
         }
+        // Critical roles show in the configuration as a fabric's do: a route reflector's
+        // internal group carries a `cluster` id; the gateways' external groups are named for
+        // what they reach (`wan`, `dci`), a multicast gateway runs PIM towards the WAN.
+        for role in &device.critical_roles {
+            let router_id = format!("10.255.{}.{}", (me >> 8) & 0xff, me & 0xff);
+            match role {
+                crate::model::CriticalRole::RouteReflector => {
+                    lines.push("set protocols bgp group overlay type internal".to_string());
+                    lines.push(format!("set protocols bgp group overlay cluster {router_id}"));
+                }
+                crate::model::CriticalRole::DcGateway => {
+                    lines.push("set protocols bgp group wan type external".to_string());
+                    lines.push("set protocols bgp group wan neighbor 192.0.2.1 peer-as 64900".to_string());
+                }
+                crate::model::CriticalRole::DciGateway => {
+                    lines.push("set protocols bgp group dci type external".to_string());
+                    lines.push("set protocols bgp group dci neighbor 192.0.2.5 peer-as 64901".to_string());
+                }
+                crate::model::CriticalRole::McastGateway => {
+                    lines.push("set protocols bgp group mcast type external".to_string());
+                    lines.push("set protocols bgp group mcast neighbor 192.0.2.9 peer-as 64902".to_string());
+                }
+            }
+        }
         if device.role == crate::model::Role::Leaf && !lags.is_empty() {
             lines.push("set protocols evpn encapsulation vxlan".to_string());
             lines.push("set protocols evpn extended-vni-list all".to_string());

@@ -239,6 +239,11 @@ impl Fabric {
         self.devices.iter().enumerate().map(|(i, d)| (DeviceId(i as u32), d))
     }
 
+    /// Sets a device's management address (`host:port`), as an inventory gives it.
+    pub fn set_address(&mut self, id: DeviceId, address: Option<String>) {
+        self.devices[id.index()].address = address;
+    }
+
     /// Looks a device up by name.
     pub fn lookup(&self, name: &str) -> Option<DeviceId> {
         self.by_name.get(name).copied()

@@ -1,6 +1,7 @@
 //! Building the driver the operator chose: virtual devices kept beside the store, or Junos over
 //! SSH to the addresses of the scenario (or of a running lab).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -123,6 +124,25 @@ pub fn make(state_dir: &Path, scenario: &Scenario, choice: &DriverChoice) -> Res
         }
         DriverChoice::Junos(options) => junos(state_dir, scenario, options).map(AnyDriver::Junos),
     }
+}
+
+/// The Junos driver over SSH to the devices at `addresses` (name to `host:port`), as
+/// `discover` reaches an inventory's hosts.
+pub fn junos_at(
+    state_dir: &Path,
+    addresses: BTreeMap<String, String>,
+    options: &JunosOptions,
+) -> JunosDriver<SshConnector> {
+    let settings = SshSettings {
+        addresses,
+        user: options.user.clone(),
+        auth: options.auth.clone(),
+        known_hosts: options.known_hosts.clone().unwrap_or_else(|| state_dir.join("known_hosts")),
+        trust_on_first_use: options.trust_on_first_use,
+        connect_timeout: Duration::from_secs(30),
+    };
+    let junos = JunosSettings { time_scale: options.time_scale, ..JunosSettings::default() };
+    JunosDriver::new(SshConnector::new(settings), junos)
 }
 
 fn junos(

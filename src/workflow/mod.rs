@@ -15,6 +15,7 @@
 //! [`drivers::make`] builds the driver the operator chose; [`stage::stage`] copies images ahead
 //! of the window.
 
+pub mod discover;
 pub mod drivers;
 pub mod jobs;
 pub mod report;

@@ -190,6 +190,29 @@ impl<C: Connector> JunosDriver<C> {
         unlocked.map(|_| ()).map_err(|e| convert(device, OPERATION, e))
     }
 
+    /// What discovery reads from a device: its facts, its LLDP neighbours and its committed
+    /// configuration (for bundles with an EVPN Ethernet segment and critical roles).
+    pub async fn discover(&self, device: &str) -> Result<Discovered, DriverError> {
+        let facts = self.facts(device).await?;
+        let mut replies = self
+            .call_each(
+                device,
+                "discovery",
+                &["<get-lldp-neighbors-information/>", COMMITTED_SET],
+                self.settings.rpc_timeout,
+            )
+            .await?;
+        let configuration = match replies.pop().expect("two replies") {
+            Ok(reply) => reply.text_of("configuration-set").unwrap_or_default().to_string(),
+            Err(e) => return Err(convert(device, "discovery", e)),
+        };
+        let lldp = match replies.pop().expect("two replies") {
+            Ok(reply) => parse::lldp_neighbours(&reply).map_err(|why| rejected(device, "discovery", why)),
+            Err(e) => Err(convert(device, "LLDP neighbours", e)),
+        };
+        Ok(Discovered { facts, lldp, configuration })
+    }
+
     async fn committed(&self, device: &str) -> Result<String, DriverError> {
         let config = self.call(device, "maintenance mode", &[COMMITTED_SET], self.settings.rpc_timeout).await?;
         Ok(config[0].text_of("configuration-set").unwrap_or_default().to_string())
@@ -495,6 +518,17 @@ pub fn health_report(replies: &[Result<Element, NetconfError>]) -> HealthReport 
     let free_disk_bytes = take(storage, &mut missing);
     let interface_errors = take(errors, &mut missing);
     HealthReport { bgp_peers, alarms, re_cpu_idle_percent, interface_errors, lacp_down, free_disk_bytes, missing }
+}
+
+/// What discovery read from one device.
+#[derive(Clone, Debug)]
+pub struct Discovered {
+    /// Hostname, engines (versions, models), chassis.
+    pub facts: Facts,
+    /// LLDP neighbours, or why they could not be read (LLDP off, say).
+    pub lldp: Result<Vec<parse::LldpNeighbour>, DriverError>,
+    /// The committed configuration as `set` statements.
+    pub configuration: String,
 }
 
 /// A snapshot from the replies to [`JunosDriver::snapshot`]'s RPCs, in their order.

@@ -514,3 +514,42 @@ pub fn traffic_mbps(reply: &Element) -> Result<u64, String> {
     }
     Ok(bps / 1_000_000)
 }
+
+/// One LLDP neighbour as `get-lldp-neighbors-information` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LldpNeighbour {
+    /// The local port (`et-0/0/48`, `xe-0/0/3`).
+    pub local: String,
+    /// The local bundle the port is in (`ae3`), if any (`-` is none).
+    pub parent: Option<String>,
+    /// The neighbour's system name.
+    pub system: String,
+    /// The neighbour's port.
+    pub port: String,
+}
+
+/// Every LLDP neighbour, in the reply's order.
+pub fn lldp_neighbours(reply: &Element) -> Result<Vec<LldpNeighbour>, String> {
+    if reply.find("lldp-neighbors-information").is_none() {
+        return Err("LLDP neighbours: no lldp-neighbors-information in the reply".to_string());
+    }
+    let mut list = Vec::new();
+    reply.find_all("lldp-neighbor-information", &mut list);
+    Ok(list
+        .iter()
+        .filter_map(|n| {
+            let local = n.text_of("lldp-local-port-id").or_else(|| n.text_of("lldp-local-interface"))?.trim();
+            let parent =
+                n.text_of("lldp-local-parent-interface-name").map(str::trim).filter(|p| !p.is_empty() && *p != "-");
+            let system = n.text_of("lldp-remote-system-name")?.trim();
+            let port =
+                n.text_of("lldp-remote-port-id").or_else(|| n.text_of("lldp-remote-port-description")).unwrap_or("-");
+            Some(LldpNeighbour {
+                local: local.to_string(),
+                parent: parent.map(str::to_string),
+                system: system.to_string(),
+                port: port.trim().to_string(),
+            })
+        })
+        .collect())
+}

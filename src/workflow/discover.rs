@@ -1,0 +1,338 @@
+//! `hitless discover`: the fabric as the devices describe it, written as a scenario. Each
+//! inventory host is asked (over the Junos driver, with the same SSH trust as `upgrade`) for its
+//! facts, its LLDP neighbours and its committed configuration; from those come the devices
+//! (platform, family, version per routing engine or member), the fabric links (seen from both
+//! ends), the servers (LLDP neighbours that are no switch) and their multihoming, the critical
+//! roles the configuration shows, and the roles (the inventory's groups, else the tiers: leafs
+//! face servers, spines face leafs, super-spines face spines). What cannot be told is a warning,
+//! never a guess.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::driver::junos::parse::LldpNeighbour;
+use crate::driver::junos::{Connector, Discovered, JunosDriver};
+use crate::exec::Chassis;
+use crate::inventory::Host;
+use crate::model::{CriticalRole, Role};
+
+/// Devices asked at once.
+pub const PARALLEL: usize = 16;
+
+/// What discovery found, and the scenario it wrote.
+#[derive(Clone, Debug)]
+pub struct Discovery {
+    /// The scenario, as YAML with comments.
+    pub yaml: String,
+    /// Without an image, the same scenario with a stand-in image for every family in place
+    /// of the commented template, so that the fabric it describes can be checked by loading it.
+    pub checkable: String,
+    /// What could not be told, for the operator.
+    pub warnings: Vec<String>,
+    /// Devices that answered.
+    pub devices: usize,
+    /// Fabric links (seen from both ends).
+    pub links: usize,
+    /// Servers.
+    pub servers: usize,
+}
+
+/// The family a Junos model belongs to (`qfx5120-48y` → `junos-qfx`).
+pub fn family_of(model: &str) -> String {
+    let model = model.to_ascii_lowercase();
+    for prefix in ["qfx", "ex", "mx", "ptx", "srx", "acx"] {
+        if model.starts_with(prefix) {
+            return format!("junos-{prefix}");
+        }
+    }
+    "junos".to_string()
+}
+
+/// Critical roles the committed configuration shows: a BGP group with a `cluster` id (route
+/// reflector), external groups named for the WAN (`wan`: dc-gateway), interconnect (`dci`) or
+/// multicast (`mcast`).
+pub fn critical_roles_of(configuration: &str) -> Vec<CriticalRole> {
+    let mut roles = BTreeSet::new();
+    for line in configuration.lines().map(|l| l.trim().trim_start_matches("set ")) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let ["protocols", "bgp", "group", group, rest @ ..] = words.as_slice() {
+            if rest.first() == Some(&"cluster") {
+                roles.insert(CriticalRole::RouteReflector);
+            }
+            match group.to_ascii_lowercase().as_str() {
+                "wan" | "dc-gateway" => {
+                    roles.insert(CriticalRole::DcGateway);
+                }
+                "dci" => {
+                    roles.insert(CriticalRole::DciGateway);
+                }
+                "mcast" | "multicast" => {
+                    roles.insert(CriticalRole::McastGateway);
+                }
+                _ => {}
+            }
+        }
+    }
+    roles.into_iter().collect()
+}
+
+/// True when a neighbour's port is named as a Junos switch port: an LLDP neighbour on such a
+/// port that is not in the inventory is an unknown switch, not a server.
+fn is_switch_port(port: &str) -> bool {
+    ["et-", "xe-", "ge-", "mge-", "fte-"].iter().any(|p| port.starts_with(p))
+}
+
+/// Asks every host, `PARALLEL` at once, calling `progress` as each answers, and writes the
+/// scenario `name`. With `image`, the scenario's upgrade section assigns that catalog image to
+/// every device; without, a commented template.
+pub async fn discover<C: Connector>(
+    driver: &Arc<JunosDriver<C>>,
+    hosts: &[Host],
+    name: &str,
+    image: Option<&str>,
+    progress: &(dyn Fn(&str, Option<&str>) + Sync),
+) -> Discovery {
+    let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, host) in hosts.iter().enumerate() {
+        let (driver, permits, device) = (Arc::clone(driver), Arc::clone(&permits), host.name.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
+            (index, driver.discover(&device).await)
+        });
+    }
+    let mut answers: Vec<Option<Result<Discovered, String>>> = vec![None; hosts.len()];
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((index, result)) = done {
+            let result = result.map_err(|e| e.to_string());
+            progress(&hosts[index].name, result.as_ref().err().map(String::as_str));
+            answers[index] = Some(result);
+        }
+    }
+    let mut warnings = Vec::new();
+    let mut found: BTreeMap<String, (Host, Discovered)> = BTreeMap::new();
+    for (host, answer) in hosts.iter().zip(answers) {
+        match answer {
+            Some(Ok(discovered)) => {
+                if discovered.facts.hostname != host.name && !discovered.facts.hostname.is_empty() {
+                    warnings.push(format!(
+                        "{} answers as {}: it is called {} here, as in the inventory",
+                        host.name, discovered.facts.hostname, host.name
+                    ));
+                }
+                found.insert(host.name.clone(), (host.clone(), discovered));
+            }
+            Some(Err(why)) => warnings.push(format!("{} ({}): {why}; left out", host.name, host.address)),
+            None => warnings.push(format!("{}: hitless failed internally while asking it; left out", host.name)),
+        }
+    }
+    let inventory: BTreeSet<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    let mut lldp: BTreeMap<&str, &[LldpNeighbour]> = BTreeMap::new();
+    for (name, (_, discovered)) in &found {
+        match &discovered.lldp {
+            Ok(neighbours) => {
+                lldp.insert(name.as_str(), neighbours.as_slice());
+            }
+            Err(e) => warnings.push(format!("{name} answers no LLDP ({e}): its links and servers are not known")),
+        }
+    }
+    // Links, seen from both ends.
+    let mut links: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut servers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, neighbours) in &lldp {
+        for n in *neighbours {
+            if found.contains_key(&n.system) {
+                let back = lldp.get(n.system.as_str()).is_some_and(|theirs| theirs.iter().any(|t| t.system == *name));
+                if back {
+                    let pair = if *name < n.system.as_str() {
+                        (name.to_string(), n.system.clone())
+                    } else {
+                        (n.system.clone(), name.to_string())
+                    };
+                    links.insert(pair);
+                } else if lldp.contains_key(n.system.as_str()) {
+                    warnings.push(format!(
+                        "{name} {} sees {} {}, which does not see {name}: a one-sided link, left out",
+                        n.local, n.system, n.port
+                    ));
+                }
+            } else if inventory.contains(n.system.as_str()) {
+                warnings.push(format!("{name} {} leads to {}, which did not answer", n.local, n.system));
+            } else if is_switch_port(&n.port) {
+                warnings.push(format!(
+                    "{name} {}: neighbour {} ({}) is a switch that is not in the inventory; left out",
+                    n.local, n.system, n.port
+                ));
+            } else {
+                let leafs = servers.entry(n.system.clone()).or_default();
+                if !leafs.iter().any(|l| l == name) {
+                    leafs.push(name.to_string());
+                }
+            }
+        }
+    }
+    // Roles: the inventory's groups, else the tiers.
+    let mut roles: BTreeMap<String, (Role, &'static str)> = BTreeMap::new();
+    let mut critical: BTreeMap<String, Vec<CriticalRole>> = BTreeMap::new();
+    for (name, (host, discovered)) in &found {
+        critical.insert(name.clone(), critical_roles_of(&discovered.configuration));
+        if let Some(role) = host.role() {
+            roles.insert(name.clone(), (role, "inventory group"));
+        }
+    }
+    let neighbours_of = |name: &str| -> Vec<&str> {
+        links
+            .iter()
+            .filter_map(|(a, b)| {
+                if a == name {
+                    Some(b.as_str())
+                } else if b == name {
+                    Some(a.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    let with_servers: BTreeSet<&str> = servers.values().flatten().map(String::as_str).collect();
+    for name in found.keys() {
+        if roles.contains_key(name) {
+            continue;
+        }
+        let gateway = critical[name].iter().any(|r| *r != CriticalRole::RouteReflector);
+        if with_servers.contains(name.as_str()) || gateway {
+            roles.insert(name.clone(), (Role::Leaf, "faces servers or the WAN"));
+        }
+    }
+    for tier in [Role::Spine, Role::SuperSpine] {
+        let below = if tier == Role::Spine { Role::Leaf } else { Role::Spine };
+        let next: Vec<String> = found
+            .keys()
+            .filter(|n| !roles.contains_key(*n))
+            .filter(|n| neighbours_of(n).iter().any(|m| roles.get(*m).is_some_and(|(r, _)| *r == below)))
+            .cloned()
+            .collect();
+        let why = if tier == Role::Spine { "faces leafs" } else { "faces spines" };
+        for name in next {
+            roles.insert(name, (tier, why));
+        }
+    }
+    for name in found.keys() {
+        if !roles.contains_key(name) {
+            warnings.push(format!("{name}: its role cannot be told from the topology; written as a leaf, check it"));
+            roles.insert(name.clone(), (Role::Leaf, "unknown: check"));
+        }
+    }
+    // The scenario.
+    let mut yaml = String::new();
+    let _ = writeln!(yaml, "# Discovered by hitless from {} device(s); review the commented guesses.", found.len());
+    let _ = writeln!(yaml, "name: {name}");
+    yaml.push_str("fabric:\n  devices:\n");
+    for (name, (host, discovered)) in &found {
+        let facts = &discovered.facts;
+        let master = facts.master();
+        let (role, why) = roles[name];
+        let mut fields = format!(
+            "name: {name}, role: {}, family: {}, platform: {}, version: {}, address: \"{}\"",
+            role.as_str(),
+            family_of(&master.model),
+            master.model,
+            facts.version(),
+            host.address
+        );
+        match facts.chassis {
+            Chassis::Single => {}
+            Chassis::DualEngine => fields.push_str(", routing_engines: 2"),
+            Chassis::VirtualChassis => {
+                let _ = write!(fields, ", vc_members: {}", facts.engines.len());
+            }
+        }
+        if !facts.all_run(facts.version()) {
+            let mut engines = facts.engines.clone();
+            engines.sort_by_key(|e| (!e.master, e.slot));
+            let versions: Vec<String> = engines.iter().map(|e| e.version.to_string()).collect();
+            let _ = write!(fields, ", engine_versions: [{}]", versions.join(", "));
+        }
+        if !critical[name].is_empty() {
+            let names: Vec<&str> = critical[name].iter().map(|r| r.as_str()).collect();
+            let _ = write!(fields, ", critical_roles: [{}]", names.join(", "));
+        }
+        let _ = writeln!(yaml, "    - {{{fields}}}   # role: {why}");
+    }
+    if links.is_empty() {
+        yaml.push_str("  links: []\n");
+    } else {
+        yaml.push_str("  links:                 # seen by LLDP from both ends\n");
+        for (a, b) in &links {
+            let _ = writeln!(yaml, "    - [{a}, {b}]");
+        }
+    }
+    if !servers.is_empty() {
+        yaml.push_str("  servers:               # LLDP neighbours that are no switch; two leafs: multihomed\n");
+        for (server, leafs) in &servers {
+            let _ = writeln!(yaml, "    - {{name: {server}, links: [{}]}}", leafs.join(", "));
+        }
+    }
+    let fabric_part = yaml.clone();
+    let mut checkable = fabric_part.clone();
+    match image {
+        Some(image) => {
+            let _ = writeln!(
+                yaml,
+                "images:\n  - {{name: {image}}}\nupgrade:\n  assign:\n    - {{image: {image}, devices: all}}"
+            );
+            checkable = yaml.clone();
+        }
+        None => {
+            yaml.push_str(
+                "# images:                  # the image to install, from the catalog (`hitless image list`):\n",
+            );
+            yaml.push_str("#   - {name: NAME}\n");
+            yaml.push_str("# upgrade:\n#   assign:\n#     - {image: NAME, devices: all}\n");
+            let mut families: BTreeMap<String, (BTreeSet<String>, Vec<String>)> = BTreeMap::new();
+            for (name, (_, discovered)) in &found {
+                let model = discovered.facts.master().model.clone();
+                let entry = families.entry(family_of(&model)).or_default();
+                entry.0.insert(model);
+                entry.1.push(name.clone());
+            }
+            checkable.push_str("images:\n");
+            for (index, (family, (platforms, _))) in families.iter().enumerate() {
+                let platforms: Vec<&str> = platforms.iter().map(String::as_str).collect();
+                let _ = writeln!(
+                    checkable,
+                    "  - {{name: check{index}, vendor: juniper, family: {family}, platforms: [{}], version: 99.1R1}}",
+                    platforms.join(", ")
+                );
+            }
+            checkable.push_str("upgrade:\n  assign:\n");
+            for (index, (_, (_, devices))) in families.iter().enumerate() {
+                let _ = writeln!(checkable, "    - {{image: check{index}, devices: [{}]}}", devices.join(", "));
+            }
+        }
+    }
+    Discovery { yaml, checkable, warnings, devices: found.len(), links: links.len(), servers: servers.len() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_come_from_model_names() {
+        assert_eq!(family_of("qfx5120-48y"), "junos-qfx");
+        assert_eq!(family_of("EX4650-48Y"), "junos-ex");
+        assert_eq!(family_of("vjunos-switch"), "junos");
+    }
+
+    #[test]
+    fn critical_roles_come_from_the_bgp_configuration() {
+        let configuration = "set protocols bgp group overlay type internal
+set protocols bgp group overlay cluster 10.255.0.1
+set protocols bgp group wan type external
+set protocols bgp group underlay type external";
+        assert_eq!(critical_roles_of(configuration), [CriticalRole::RouteReflector, CriticalRole::DcGateway]);
+        assert!(critical_roles_of("set protocols bgp group underlay type external").is_empty());
+    }
+}

@@ -1,0 +1,222 @@
+//! `hitless discover` against the lab over SSH: the scenario it writes describes the fabric the
+//! lab emulates (devices, roles, links, servers and their multihoming, versions, engines,
+//! critical roles), with the lab's inventory and with a bare inventory whose roles must be told
+//! from the topology; and bad input is named.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Stdio;
+
+use hitless::scenario::Scenario;
+
+use crate::lab_process::{hitless, start_lab};
+use crate::util::root;
+
+/// What a comparison looks at: each device's role, family, platform, version, engines and
+/// critical roles; the links; each server's leafs.
+#[derive(Debug, PartialEq, Eq)]
+struct Shape {
+    devices: BTreeMap<String, String>,
+    links: BTreeSet<(String, String)>,
+    servers: BTreeMap<String, BTreeSet<String>>,
+}
+
+fn shape(scenario: &Scenario) -> Shape {
+    let fabric = &scenario.fabric;
+    let devices = fabric
+        .devices()
+        .iter()
+        .map(|d| {
+            let engines: Vec<String> =
+                (0..d.engines.count()).map(|i| d.engine_version(i as usize).to_string()).collect();
+            let critical: Vec<&str> = d.critical_roles.iter().map(|r| r.as_str()).collect();
+            let what = format!(
+                "{} {} {} {} {:?} engines {} critical {}",
+                d.role.as_str(),
+                d.family,
+                d.platform,
+                d.version,
+                d.engines,
+                engines.join("/"),
+                critical.join("/")
+            );
+            (d.name.clone(), what)
+        })
+        .collect();
+    let links = fabric
+        .links()
+        .iter()
+        .map(|(a, b)| {
+            let (a, b) = (fabric.device(*a).name.clone(), fabric.device(*b).name.clone());
+            if a < b { (a, b) } else { (b, a) }
+        })
+        .collect();
+    let servers = fabric
+        .servers()
+        .iter()
+        .map(|s| (s.name.clone(), s.leafs.iter().map(|l| fabric.device(*l).name.clone()).collect()))
+        .collect();
+    Shape { devices, links, servers }
+}
+
+/// The original's top-level sections after its fabric (images, upgrade, timing, traffic,
+/// simulation; not `expect`), to put under the discovered fabric so both plan the same upgrade.
+fn upgrade_sections(text: &str) -> String {
+    let mut out = String::new();
+    let mut keep = false;
+    for line in text.lines() {
+        if !line.starts_with(' ') && !line.starts_with('#') && !line.is_empty() {
+            let key = line.split(':').next().unwrap_or("");
+            keep = ["images", "upgrade", "timing", "traffic", "simulation"].contains(&key);
+        }
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Runs the lab for `scenario`, then `discover` with `inventory` (the lab's, or one written
+/// from it by `rewrite`); returns the original and discovered scenarios (with the original's
+/// upgrade sections) and discover's standard error.
+fn round_trip(scenario: &Path, rewrite: Option<&dyn Fn(&str) -> String>) -> (Scenario, Scenario, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let _lab = start_lab(&state, scenario, &[]);
+    let mut inventory = state.join("inventory.yaml");
+    if let Some(rewrite) = rewrite {
+        let text = std::fs::read_to_string(&inventory).unwrap();
+        inventory = dir.path().join("hosts");
+        std::fs::write(&inventory, rewrite(&text)).unwrap();
+    }
+    let out = dir.path().join("found.yaml");
+    let run = hitless(&state)
+        .args(["discover", "--inventory", inventory.to_str().unwrap(), "--trust-on-first-use"])
+        .args(["--time-scale", "1000", "-o", out.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(run.status.success(), "{stderr}");
+    let original_text = std::fs::read_to_string(scenario).unwrap();
+    let found_text = std::fs::read_to_string(&out).unwrap();
+    let combined = format!("{found_text}{}", upgrade_sections(&original_text));
+    let original = Scenario::load(scenario).unwrap();
+    let found = Scenario::from_yaml_with(&combined, &out, &hitless::scenario::NoCatalog)
+        .unwrap_or_else(|e| panic!("{e}\n{combined}"));
+    (original, found, stderr)
+}
+
+/// The two plan the same number of batches, both kept every rule, and simulate to the same
+/// verdict. (Which devices pair up can differ: the planner goes in file order, and discovery
+/// writes devices by name.)
+fn same_upgrade(original: &Scenario, found: &Scenario) {
+    let options = hitless::plan::PlanOptions::default();
+    let (a, b) = (hitless::plan::plan(original, &options), hitless::plan::plan(found, &options));
+    assert_eq!(a.batches.len(), b.batches.len(), "batches");
+    let ids: Vec<Vec<_>> = b.batches.iter().map(|x| x.devices.clone()).collect();
+    assert!(hitless::plan::check::check(&found.fabric, &ids, found.max_batch_size as usize).is_empty());
+    let sim = hitless::simulate::SimOptions { runs: 1, seed: 1, worst_flows: 1, exposure_per_batch: 0, faults: false };
+    let (ra, rb) = (
+        hitless::simulate::simulate(original, &hitless::simulate::input::for_scenario(original, &options), &sim),
+        hitless::simulate::simulate(found, &hitless::simulate::input::for_scenario(found, &options), &sim),
+    );
+    assert_eq!(ra.hitless, rb.hitless, "verdicts");
+}
+
+#[test]
+fn discovery_of_the_lab_round_trips_the_bundled_scenarios() {
+    for name in ["small-2spine-4leaf", "evpn-esi-lag", "dual-engine-and-vc", "five-stage"] {
+        let path = root().join(format!("scenarios/{name}.yaml"));
+        let (original, found, stderr) = round_trip(&path, None);
+        assert_eq!(shape(&found), shape(&original), "{name}: {stderr}");
+        assert!(!stderr.contains("warning"), "{name}: {stderr}");
+        same_upgrade(&original, &found);
+    }
+}
+
+/// With no groups in the inventory (an INI list of hosts), the roles come from the topology:
+/// leafs face servers (or the WAN), spines face leafs, super-spines face spines.
+#[test]
+fn without_groups_roles_are_told_from_the_tiers() {
+    let ini = |yaml: &str| -> String {
+        let mut out = String::from("# no groups\n");
+        for line in yaml.lines() {
+            let line = line.trim();
+            if let Some((name, rest)) = line.split_once(": {ansible_host: \"") {
+                let (host, rest) = rest.split_once('"').unwrap();
+                let port = rest.split("ansible_port: ").nth(1).unwrap().trim_end_matches('}');
+                out.push_str(&format!("{name} ansible_host={host} ansible_port={port}\n"));
+            }
+        }
+        out
+    };
+    let path = root().join("scenarios/five-stage.yaml");
+    let (original, found, stderr) = round_trip(&path, Some(&ini));
+    assert_eq!(shape(&found), shape(&original), "{stderr}");
+}
+
+/// A neighbour that is not in the inventory (a switch: its port is a switch port) is named and
+/// left out; a host that does not answer is named, and discover exits 1.
+#[test]
+fn unknown_neighbours_and_silent_hosts_are_named() {
+    let path = root().join("scenarios/small-2spine-4leaf.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let _lab = start_lab(&state, &path, &[]);
+    let text = std::fs::read_to_string(state.join("inventory.yaml")).unwrap();
+    let without: String = text.lines().filter(|l| !l.contains("leaf4:")).map(|l| format!("{l}\n")).collect();
+    let with_ghost = without
+        .replace("      hosts:\n", "      hosts:\n        ghost: {ansible_host: \"127.0.0.1\", ansible_port: 1}\n");
+    let inventory = dir.path().join("inventory.yaml");
+    std::fs::write(&inventory, with_ghost).unwrap();
+    let run = hitless(&state)
+        .args(["discover", "--inventory", inventory.to_str().unwrap(), "--trust-on-first-use", "--time-scale", "1000"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ghost (127.0.0.1:1):") && stderr.contains("left out"), "{stderr}");
+    assert!(
+        stderr.contains("neighbour leaf4 (et-0/0/") && stderr.contains("is a switch that is not in the inventory"),
+        "{stderr}"
+    );
+    let bad = dir.path().join("bad.ini");
+    std::fs::write(&bad, "[leaf]\nleaf1 ansible_host\n").unwrap();
+    let run = hitless(&state).args(["discover", "--inventory", bad.to_str().unwrap()]).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("bad.ini:2: \"ansible_host\" is not key=value"));
+}
+
+/// `--inventory` gives `test-run` (and `upgrade`, `stage`) the devices' addresses: with the
+/// lab's recorded addresses gone, the scenario alone reaches no device, and with the lab's
+/// inventory it reaches every one.
+#[test]
+fn the_labs_inventory_gives_test_run_its_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = crate::lab_process::prepare(dir.path(), &state);
+    let _lab = start_lab(&state, &scenario, &[]);
+    std::fs::remove_file(state.join("lab-addresses.json")).unwrap();
+    let test_run = |extra: &[&str]| {
+        hitless(&state)
+            .arg("test-run")
+            .arg(&scenario)
+            .args(["--driver", "junos", "--trust-on-first-use", "--time-scale", "1000", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let without = test_run(&[]);
+    assert_eq!(without.status.code(), Some(1), "{}", String::from_utf8_lossy(&without.stderr));
+    let inventory = state.join("inventory.yaml");
+    let with = test_run(&["--inventory", inventory.to_str().unwrap()]);
+    assert!(with.status.success(), "{}", String::from_utf8_lossy(&with.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&with.stdout).unwrap();
+    assert_eq!(rows.len(), 18);
+    assert!(
+        rows.iter().all(|r| r["running"] == "18.1R3-S2" && r["problems"].as_array().unwrap().is_empty()),
+        "{rows:?}"
+    );
+}
