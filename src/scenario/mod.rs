@@ -8,6 +8,7 @@ mod error;
 mod raw;
 pub mod settings;
 mod sim_fields;
+pub mod write;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

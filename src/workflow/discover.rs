@@ -8,7 +8,6 @@
 //! never a guess.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::driver::junos::parse::LldpNeighbour;
@@ -181,138 +180,57 @@ pub async fn discover<C: Connector>(
             roles.insert(name.clone(), (role, "inventory group"));
         }
     }
-    let neighbours_of = |name: &str| -> Vec<&str> {
-        links
-            .iter()
-            .filter_map(|(a, b)| {
-                if a == name {
-                    Some(b.as_str())
-                } else if b == name {
-                    Some(a.as_str())
-                } else {
-                    None
-                }
-            })
-            .collect()
-    };
-    let with_servers: BTreeSet<&str> = servers.values().flatten().map(String::as_str).collect();
-    for name in found.keys() {
-        if roles.contains_key(name) {
-            continue;
-        }
-        let gateway = critical[name].iter().any(|r| *r != CriticalRole::RouteReflector);
-        if with_servers.contains(name.as_str()) || gateway {
-            roles.insert(name.clone(), (Role::Leaf, "faces servers or the WAN"));
-        }
-    }
-    for tier in [Role::Spine, Role::SuperSpine] {
-        let below = if tier == Role::Spine { Role::Leaf } else { Role::Spine };
-        let next: Vec<String> = found
-            .keys()
-            .filter(|n| !roles.contains_key(*n))
-            .filter(|n| neighbours_of(n).iter().any(|m| roles.get(*m).is_some_and(|(r, _)| *r == below)))
-            .cloned()
-            .collect();
-        let why = if tier == Role::Spine { "faces leafs" } else { "faces spines" };
-        for name in next {
-            roles.insert(name, (tier, why));
-        }
-    }
-    for name in found.keys() {
-        if !roles.contains_key(name) {
-            warnings.push(format!("{name}: its role cannot be told from the topology; written as a leaf, check it"));
-            roles.insert(name.clone(), (Role::Leaf, "unknown: check"));
-        }
+    let gateways: BTreeSet<String> = critical
+        .iter()
+        .filter(|(_, roles)| roles.iter().any(|r| *r != CriticalRole::RouteReflector))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let names: Vec<String> = found.keys().cloned().collect();
+    let (roles, unknown) = crate::scenario::write::tiers(&names, &links, &servers, &gateways, roles);
+    for name in unknown {
+        warnings.push(format!("{name}: its role cannot be told from the topology; written as a leaf, check it"));
     }
     // The scenario.
-    let mut yaml = String::new();
-    let _ = writeln!(yaml, "# Discovered by hitless from {} device(s); review the commented guesses.", found.len());
-    let _ = writeln!(yaml, "name: {name}");
-    yaml.push_str("fabric:\n  devices:\n");
+    let mut written = crate::scenario::write::Written {
+        header: format!("Discovered by hitless from {} device(s); review the commented guesses.", found.len()),
+        name: name.to_string(),
+        links_from: "seen by LLDP from both ends".into(),
+        servers_from: "LLDP neighbours that are no switch; two leafs: multihomed".into(),
+        image: image.map(str::to_string),
+        ..Default::default()
+    };
     for (name, (host, discovered)) in &found {
         let facts = &discovered.facts;
         let master = facts.master();
         let (role, why) = roles[name];
-        let mut fields = format!(
-            "name: {name}, role: {}, family: {}, platform: {}, version: {}, address: \"{}\"",
-            role.as_str(),
-            family_of(&master.model),
-            master.model,
-            facts.version(),
-            host.address
-        );
-        match facts.chassis {
-            Chassis::Single => {}
-            Chassis::DualEngine => fields.push_str(", routing_engines: 2"),
-            Chassis::VirtualChassis => {
-                let _ = write!(fields, ", vc_members: {}", facts.engines.len());
-            }
-        }
-        if !facts.all_run(facts.version()) {
+        let engines = match facts.chassis {
+            Chassis::Single => crate::model::Engines::Single,
+            Chassis::DualEngine => crate::model::Engines::Dual,
+            Chassis::VirtualChassis => crate::model::Engines::VirtualChassis(facts.engines.len() as u32),
+        };
+        let engine_versions = (!facts.all_run(facts.version())).then(|| {
             let mut engines = facts.engines.clone();
             engines.sort_by_key(|e| (!e.master, e.slot));
-            let versions: Vec<String> = engines.iter().map(|e| e.version.to_string()).collect();
-            let _ = write!(fields, ", engine_versions: [{}]", versions.join(", "));
-        }
-        if !critical[name].is_empty() {
-            let names: Vec<&str> = critical[name].iter().map(|r| r.as_str()).collect();
-            let _ = write!(fields, ", critical_roles: [{}]", names.join(", "));
-        }
-        let _ = writeln!(yaml, "    - {{{fields}}}   # role: {why}");
+            engines.iter().map(|e| e.version.to_string()).collect()
+        });
+        written.devices.push(crate::scenario::write::Device {
+            name: name.clone(),
+            role,
+            role_from: why.to_string(),
+            family: family_of(&master.model),
+            platform: master.model.clone(),
+            version: facts.version().to_string(),
+            address: Some(host.address.clone()),
+            engines,
+            engine_versions,
+            critical_roles: critical[name].clone(),
+        });
     }
-    if links.is_empty() {
-        yaml.push_str("  links: []\n");
-    } else {
-        yaml.push_str("  links:                 # seen by LLDP from both ends\n");
-        for (a, b) in &links {
-            let _ = writeln!(yaml, "    - [{a}, {b}]");
-        }
-    }
-    if !servers.is_empty() {
-        yaml.push_str("  servers:               # LLDP neighbours that are no switch; two leafs: multihomed\n");
-        for (server, leafs) in &servers {
-            let _ = writeln!(yaml, "    - {{name: {server}, links: [{}]}}", leafs.join(", "));
-        }
-    }
-    let fabric_part = yaml.clone();
-    let mut checkable = fabric_part.clone();
-    match image {
-        Some(image) => {
-            let _ = writeln!(
-                yaml,
-                "images:\n  - {{name: {image}}}\nupgrade:\n  assign:\n    - {{image: {image}, devices: all}}"
-            );
-            checkable = yaml.clone();
-        }
-        None => {
-            yaml.push_str(
-                "# images:                  # the image to install, from the catalog (`hitless image list`):\n",
-            );
-            yaml.push_str("#   - {name: NAME}\n");
-            yaml.push_str("# upgrade:\n#   assign:\n#     - {image: NAME, devices: all}\n");
-            let mut families: BTreeMap<String, (BTreeSet<String>, Vec<String>)> = BTreeMap::new();
-            for (name, (_, discovered)) in &found {
-                let model = discovered.facts.master().model.clone();
-                let entry = families.entry(family_of(&model)).or_default();
-                entry.0.insert(model);
-                entry.1.push(name.clone());
-            }
-            checkable.push_str("images:\n");
-            for (index, (family, (platforms, _))) in families.iter().enumerate() {
-                let platforms: Vec<&str> = platforms.iter().map(String::as_str).collect();
-                let _ = writeln!(
-                    checkable,
-                    "  - {{name: check{index}, vendor: juniper, family: {family}, platforms: [{}], version: 99.1R1}}",
-                    platforms.join(", ")
-                );
-            }
-            checkable.push_str("upgrade:\n  assign:\n");
-            for (index, (_, (_, devices))) in families.iter().enumerate() {
-                let _ = writeln!(checkable, "    - {{image: check{index}, devices: [{}]}}", devices.join(", "));
-            }
-        }
-    }
-    Discovery { yaml, checkable, warnings, devices: found.len(), links: links.len(), servers: servers.len() }
+    let (link_count, server_count) = (links.len(), servers.len());
+    written.links = links;
+    written.servers = servers;
+    let (yaml, checkable) = (written.yaml(), written.checkable());
+    Discovery { yaml, checkable, warnings, devices: found.len(), links: link_count, servers: server_count }
 }
 
 #[cfg(test)]

@@ -1,0 +1,215 @@
+//! Writing a scenario from what another source says about a fabric (`discover`, `import
+//! containerlab`): the devices, links and servers in the scenario format, each guess commented,
+//! and an upgrade section (the image given, or a commented template). [`Written::checkable`]
+//! is the same scenario with a stand-in image per family in place of the template, so that what
+//! was written can be checked by loading it before anyone uses it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use crate::model::{CriticalRole, Engines, Role};
+
+/// One device to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Where the role came from (a comment).
+    pub role_from: String,
+    /// `junos-qfx`, ...
+    pub family: String,
+    /// Platform (model).
+    pub platform: String,
+    /// The version it runs (its master's).
+    pub version: String,
+    /// Its management `host:port`, if known.
+    pub address: Option<String>,
+    /// Routing engines or members.
+    pub engines: Engines,
+    /// Each engine's version, master first, when they differ.
+    pub engine_versions: Option<Vec<String>>,
+    /// Critical roles.
+    pub critical_roles: Vec<CriticalRole>,
+}
+
+/// A scenario to write.
+#[derive(Clone, Debug, Default)]
+pub struct Written {
+    /// The first comment line (where it came from).
+    pub header: String,
+    /// The scenario's name.
+    pub name: String,
+    /// Devices, in the order written.
+    pub devices: Vec<Device>,
+    /// Links between devices.
+    pub links: BTreeSet<(String, String)>,
+    /// A comment for the links.
+    pub links_from: String,
+    /// Servers and the leafs they are linked to.
+    pub servers: BTreeMap<String, Vec<String>>,
+    /// A comment for the servers.
+    pub servers_from: String,
+    /// The catalog image to assign to every device, if given.
+    pub image: Option<String>,
+}
+
+impl Written {
+    fn fabric(&self) -> String {
+        let mut yaml = String::new();
+        let _ = writeln!(yaml, "# {}", self.header);
+        let _ = writeln!(yaml, "name: {}", self.name);
+        yaml.push_str("fabric:\n  devices:\n");
+        for d in &self.devices {
+            let mut fields = format!(
+                "name: {}, role: {}, family: {}, platform: {}, version: {}",
+                d.name,
+                d.role.as_str(),
+                d.family,
+                d.platform,
+                d.version
+            );
+            if let Some(address) = &d.address {
+                let _ = write!(fields, ", address: \"{address}\"");
+            }
+            match d.engines {
+                Engines::Single => {}
+                Engines::Dual => fields.push_str(", routing_engines: 2"),
+                Engines::VirtualChassis(n) => {
+                    let _ = write!(fields, ", vc_members: {n}");
+                }
+            }
+            if let Some(versions) = &d.engine_versions {
+                let _ = write!(fields, ", engine_versions: [{}]", versions.join(", "));
+            }
+            if !d.critical_roles.is_empty() {
+                let names: Vec<&str> = d.critical_roles.iter().map(|r| r.as_str()).collect();
+                let _ = write!(fields, ", critical_roles: [{}]", names.join(", "));
+            }
+            let _ = writeln!(yaml, "    - {{{fields}}}   # role: {}", d.role_from);
+        }
+        if self.links.is_empty() {
+            yaml.push_str("  links: []\n");
+        } else {
+            let _ = writeln!(yaml, "  links:                 # {}", self.links_from);
+            for (a, b) in &self.links {
+                let _ = writeln!(yaml, "    - [{a}, {b}]");
+            }
+        }
+        if !self.servers.is_empty() {
+            let _ = writeln!(yaml, "  servers:               # {}", self.servers_from);
+            for (server, leafs) in &self.servers {
+                let _ = writeln!(yaml, "    - {{name: {server}, links: [{}]}}", leafs.join(", "));
+            }
+        }
+        yaml
+    }
+
+    /// The scenario, with comments.
+    pub fn yaml(&self) -> String {
+        let mut yaml = self.fabric();
+        match &self.image {
+            Some(image) => {
+                let _ = writeln!(
+                    yaml,
+                    "images:\n  - {{name: {image}}}\nupgrade:\n  assign:\n    - {{image: {image}, devices: all}}"
+                );
+            }
+            None => {
+                yaml.push_str(
+                    "# images:                  # the image to install, from the catalog (`hitless image list`):\n",
+                );
+                yaml.push_str("#   - {name: NAME}\n");
+                yaml.push_str("# upgrade:\n#   assign:\n#     - {image: NAME, devices: all}\n");
+            }
+        }
+        yaml
+    }
+
+    /// The scenario as it can be loaded: with the image given, itself; without, with a stand-in
+    /// inline image per family assigned to that family's devices.
+    pub fn checkable(&self) -> String {
+        if self.image.is_some() {
+            return self.yaml();
+        }
+        let mut yaml = self.fabric();
+        let mut families: BTreeMap<&str, (BTreeSet<&str>, Vec<&str>)> = BTreeMap::new();
+        for d in &self.devices {
+            let entry = families.entry(d.family.as_str()).or_default();
+            entry.0.insert(d.platform.as_str());
+            entry.1.push(d.name.as_str());
+        }
+        if families.is_empty() {
+            return yaml;
+        }
+        yaml.push_str("images:\n");
+        for (index, (family, (platforms, _))) in families.iter().enumerate() {
+            let platforms: Vec<&str> = platforms.iter().copied().collect();
+            let _ = writeln!(
+                yaml,
+                "  - {{name: check{index}, vendor: juniper, family: {family}, platforms: [{}], version: 99.1R1}}",
+                platforms.join(", ")
+            );
+        }
+        yaml.push_str("upgrade:\n  assign:\n");
+        for (index, (_, (_, devices))) in families.iter().enumerate() {
+            let _ = writeln!(yaml, "    - {{image: check{index}, devices: [{}]}}", devices.join(", "));
+        }
+        yaml
+    }
+}
+
+/// Roles for `devices` (those `given` keep theirs, with its reason): leafs face servers (or,
+/// for `gateways`, the WAN), spines face leafs, super-spines face spines. Devices that fit no
+/// tier are leafs, and listed second, for a warning.
+pub fn tiers(
+    devices: &[String],
+    links: &BTreeSet<(String, String)>,
+    servers: &BTreeMap<String, Vec<String>>,
+    gateways: &BTreeSet<String>,
+    given: BTreeMap<String, (Role, &'static str)>,
+) -> (BTreeMap<String, (Role, &'static str)>, Vec<String>) {
+    let mut roles = given;
+    let neighbours_of = |name: &str| -> Vec<&str> {
+        links
+            .iter()
+            .filter_map(|(a, b)| {
+                if a == name {
+                    Some(b.as_str())
+                } else if b == name {
+                    Some(a.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    let with_servers: BTreeSet<&str> = servers.values().flatten().map(String::as_str).collect();
+    for name in devices {
+        if !roles.contains_key(name) && (with_servers.contains(name.as_str()) || gateways.contains(name)) {
+            roles.insert(name.clone(), (Role::Leaf, "faces servers or the WAN"));
+        }
+    }
+    for tier in [Role::Spine, Role::SuperSpine] {
+        let below = if tier == Role::Spine { Role::Leaf } else { Role::Spine };
+        let next: Vec<String> = devices
+            .iter()
+            .filter(|n| !roles.contains_key(*n))
+            .filter(|n| neighbours_of(n).iter().any(|m| roles.get(*m).is_some_and(|(r, _)| *r == below)))
+            .cloned()
+            .collect();
+        let why = if tier == Role::Spine { "faces leafs" } else { "faces spines" };
+        for name in next {
+            roles.insert(name, (tier, why));
+        }
+    }
+    let mut unknown = Vec::new();
+    for name in devices {
+        if !roles.contains_key(name) {
+            unknown.push(name.clone());
+            roles.insert(name.clone(), (Role::Leaf, "unknown: check"));
+        }
+    }
+    (roles, unknown)
+}
