@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
         "inventory",
     ],
     &["scenario"],
-    &["plan", "simulate"],
+    &["plan", "simulate", "containerlab"],
     &["exec"],
     &["netconf", "store", "driver", "lab"],
     &["workflow"],

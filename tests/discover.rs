@@ -220,3 +220,89 @@ fn the_labs_inventory_gives_test_run_its_addresses() {
         "{rows:?}"
     );
 }
+
+/// `export containerlab` then `import containerlab` gives back the fabric: devices (roles,
+/// families, platforms, versions, engines, critical roles), links and servers, for every
+/// bundled scenario with a listed or generated fabric.
+#[test]
+fn containerlab_export_then_import_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    for name in ["small-2spine-4leaf", "evpn-esi-lag", "dual-engine-and-vc", "five-stage", "single-homed-server"] {
+        let path = root().join(format!("scenarios/{name}.yaml"));
+        let topology = dir.path().join(format!("{name}.clab.yml"));
+        let out = dir.path().join(format!("{name}.yaml"));
+        let export = hitless(&state)
+            .args(["export", "containerlab", path.to_str().unwrap(), "-o"])
+            .arg(&topology)
+            .output()
+            .unwrap();
+        assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+        let text = std::fs::read_to_string(&topology).unwrap();
+        assert!(text.contains("kind: juniper_vjunosswitch") && text.contains("endpoints: ["), "{text}");
+        let import = hitless(&state)
+            .args(["import", "containerlab", topology.to_str().unwrap(), "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&import.stderr);
+        assert!(import.status.success(), "{name}: {stderr}");
+        assert!(!stderr.contains("warning"), "{name}: {stderr}");
+        let combined = format!(
+            "{}{}",
+            std::fs::read_to_string(&out).unwrap(),
+            upgrade_sections(&std::fs::read_to_string(&path).unwrap())
+        );
+        let found = Scenario::from_yaml_with(&combined, &out, &hitless::scenario::NoCatalog)
+            .unwrap_or_else(|e| panic!("{e}\n{combined}"));
+        let original = Scenario::load(&path).unwrap();
+        assert_eq!(shape(&found), shape(&original), "{name}");
+        same_upgrade(&original, &found);
+    }
+}
+
+/// A topology with a kind hitless does not upgrade: named and left out (with its links), the
+/// rest imported; a link to a node that does not exist is an error naming the link.
+#[test]
+fn containerlab_import_names_what_it_leaves_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let topology = dir.path().join("mixed.clab.yml");
+    std::fs::write(
+        &topology,
+        "name: mixed
+topology:
+  kinds:
+    juniper_vqfx: {image: vrnetlab/vr-vqfx:20.2R1.10}
+  nodes:
+    spine1: {kind: juniper_vqfx}
+    leaf1: {kind: juniper_vqfx}
+    ceos1: {kind: arista_ceos, image: ceos:4.30}
+    h1: {kind: linux, image: alpine}
+  links:
+    - endpoints: [\"spine1:xe-0/0/0\", \"leaf1:xe-0/0/0\"]
+    - endpoints: [\"spine1:xe-0/0/1\", \"ceos1:eth1\"]
+    - endpoints: [\"leaf1:xe-0/0/1\", \"h1:eth1\"]
+",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let run = hitless(&state).args(["import", "containerlab", topology.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("node ceos1: kind \"arista_ceos\""), "{stderr}");
+    assert!(stderr.contains("link 2 (spine1:xe-0/0/1 - ceos1:eth1): ceos1 was left out"), "{stderr}");
+    let yaml = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        yaml.contains("name: leaf1, role: leaf, family: junos-qfx, platform: qfx10002-36q, version: 20.2R1.10"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("{name: h1, links: [leaf1]}"), "{yaml}");
+    std::fs::write(&topology, std::fs::read_to_string(&topology).unwrap().replace("\"h1:eth1\"", "\"h9:eth1\""))
+        .unwrap();
+    let run = hitless(&state).args(["import", "containerlab", topology.to_str().unwrap()]).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&run.stderr)
+            .contains("link 3 (leaf1:xe-0/0/1 - h9:eth1): no node h9 in topology.nodes")
+    );
+}

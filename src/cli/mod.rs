@@ -229,6 +229,16 @@ enum Command {
         #[arg(long, default_value_t = 1.0, value_parser = positive_speed)]
         time_scale: f64,
     },
+    /// Make a scenario from another tool's description of a fabric.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+    /// Write a scenario's fabric in another tool's format.
+    Export {
+        #[command(subcommand)]
+        to: ExportTo,
+    },
     /// Approve a paused job (`upgrade.canary`, `upgrade.pause`) and run the rest of it, as
     /// resume does.
     Approve {
@@ -303,6 +313,33 @@ impl SelectFlags {
         }
         Ok(scenario.reselect(self.image.as_deref(), self.devices.as_deref())?)
     }
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ImportFrom {
+    /// A containerlab topology (Juniper kinds as devices, linux nodes as servers).
+    Containerlab {
+        /// The topology file (`*.clab.yml`).
+        topology: PathBuf,
+        /// Assign this catalog image to every device.
+        #[arg(long)]
+        image: Option<String>,
+        /// Write the scenario here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ExportTo {
+    /// A containerlab topology with vJunos-switch nodes and linux hosts.
+    Containerlab {
+        /// The scenario file (YAML).
+        scenario: PathBuf,
+        /// Write the topology here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -524,6 +561,56 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 time_scale,
             };
             upgrade::discover(&store, &options, state_dir)
+        }
+        Command::Import { from: ImportFrom::Containerlab { topology, image, output } } => {
+            let text = std::fs::read_to_string(&topology)
+                .map_err(|e| anyhow::Error::from(e).context(format!("cannot read {}", topology.display())))?;
+            let imported = crate::containerlab::import(&text, &topology.display().to_string(), image.as_deref())?;
+            let target = output.clone().unwrap_or_else(|| PathBuf::from("imported.yaml"));
+            if image.is_some() {
+                let open = || image::open_store_dir(state_dir);
+                let catalog = crate::store::catalog::StoreCatalog::new(&open);
+                crate::scenario::Scenario::from_yaml_with(&imported.written.checkable(), &target, &catalog)?;
+            } else {
+                crate::scenario::Scenario::from_yaml_with(
+                    &imported.written.checkable(),
+                    &target,
+                    &crate::scenario::NoCatalog,
+                )
+                .map_err(|e| {
+                    anyhow::Error::from(e)
+                        .context("the imported scenario does not load; this is a bug in hitless, please report it")
+                })?;
+            }
+            let yaml = imported.written.yaml();
+            match &output {
+                Some(out) => {
+                    std::fs::write(out, &yaml)
+                        .map_err(|e| anyhow::Error::from(e).context(format!("cannot write {}", out.display())))?;
+                    eprintln!(
+                        "Imported {} device(s), {} link(s), {} server(s): written to {}.",
+                        imported.written.devices.len(),
+                        imported.written.links.len(),
+                        imported.written.servers.len(),
+                        out.display()
+                    );
+                }
+                None => print!("{yaml}"),
+            }
+            for warning in &imported.warnings {
+                eprintln!("hitless: warning: {warning}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { to: ExportTo::Containerlab { scenario, output } } => {
+            let loaded = load_scenario(&scenario, state_dir)?;
+            let topology = crate::containerlab::export(&loaded);
+            match output {
+                Some(out) => std::fs::write(&out, topology)
+                    .map_err(|e| anyhow::Error::from(e).context(format!("cannot write {}", out.display())))?,
+                None => print!("{topology}"),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Diff { a, b, scenario, format } => {
             let limits = match scenario {
