@@ -306,3 +306,52 @@ topology:
             .contains("link 3 (leaf1:xe-0/0/1 - h9:eth1): no node h9 in topology.nodes")
     );
 }
+
+/// From one seed: `hitless lab --loopback-port` puts each device on its own 127.1.x.y and
+/// advertises it by LLDP; `discover --seed` walks from one device to all of them, breadth first,
+/// and the scenario is the lab's fabric (roles from the tiers, there being no inventory).
+/// `--max-devices` bounds the walk, saying so.
+#[test]
+fn discovery_from_one_seed_walks_the_whole_fabric() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    for name in ["small-2spine-4leaf", "five-stage"] {
+        let path = root().join(format!("scenarios/{name}.yaml"));
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let _lab = start_lab(&state, &path, &["--loopback-port", &port]);
+        let out = dir.path().join("found.yaml");
+        let seed = format!("127.1.0.1:{port}");
+        let run = hitless(&state)
+            .args(["discover", "--seed", &seed, "--trust-on-first-use", "--time-scale", "1000", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{name}: {stderr}");
+        assert!(!stderr.contains("warning"), "{name}: {stderr}");
+        let original_text = std::fs::read_to_string(&path).unwrap();
+        let combined = format!("{}{}", std::fs::read_to_string(&out).unwrap(), upgrade_sections(&original_text));
+        let found = Scenario::from_yaml_with(&combined, &out, &hitless::scenario::NoCatalog).unwrap();
+        let original = Scenario::load(&path).unwrap();
+        assert_eq!(shape(&found), shape(&original), "{name}");
+        if name == "five-stage" {
+            let bounded = hitless(&state)
+                .args([
+                    "discover",
+                    "--seed",
+                    &seed,
+                    "--trust-on-first-use",
+                    "--time-scale",
+                    "1000",
+                    "--max-devices",
+                    "5",
+                ])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&bounded.stderr);
+            assert!(stderr.contains("--max-devices 5 reached"), "{stderr}");
+            let yaml = String::from_utf8_lossy(&bounded.stdout);
+            assert_eq!(yaml.matches("    - {name: ").count() - yaml.matches("links: [").count(), 5, "{yaml}");
+        }
+    }
+}

@@ -21,6 +21,14 @@ pub struct LabOptions {
     pub authorized_keys: Vec<PathBuf>,
     pub stdio: Option<String>,
     pub base_11: bool,
+    /// Each device on its own 127.1.x.y at this port, advertised by LLDP.
+    pub loopback_port: Option<u16>,
+}
+
+/// The loopback address of the `index`-th device (`--loopback-port`): 127.1.0.1, 127.1.0.2, ...
+fn loopback(index: usize) -> std::net::IpAddr {
+    let n = index + 1;
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 1, ((n >> 8) & 0xff) as u8, (n & 0xff) as u8))
 }
 
 pub fn run(scenario: &Scenario, state_dir: &Path, options: &LabOptions) -> anyhow::Result<ExitCode> {
@@ -35,6 +43,18 @@ pub fn run(scenario: &Scenario, state_dir: &Path, options: &LabOptions) -> anyho
             start_unix,
         );
         lab.base_11 = options.base_11;
+        if options.loopback_port.is_some() {
+            if scenario.fabric.len() > 65_000 {
+                bail!("--loopback-port gives each device an address in 127.1.0.0/16: at most 65,000 devices");
+            }
+            lab.management = scenario
+                .fabric
+                .devices()
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.name.clone(), loopback(i).to_string()))
+                .collect();
+        }
         let lab = Arc::new(lab);
         if let Some(device) = &options.stdio {
             if scenario.fabric.lookup(device).is_none() {
@@ -65,6 +85,10 @@ async fn serve_ssh(
     }
     let mut listen = BTreeMap::new();
     for (index, device) in scenario.fabric.devices().iter().enumerate() {
+        if let Some(port) = options.loopback_port {
+            listen.insert(device.name.clone(), SocketAddr::new(loopback(index), port));
+            continue;
+        }
         // Only the port of a scenario address is used: the lab listens on --bind (loopback by
         // default), whatever host the scenario names.
         let port = match (&device.address, options.base_port) {

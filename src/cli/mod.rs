@@ -174,6 +174,10 @@ enum Command {
         /// Advertise base:1.1 (chunked framing), as Junos with rfc-compliant and version-1.1.
         #[arg(long)]
         base_1_1: bool,
+        /// Give each device its own loopback address (127.1.x.y) on this one port, advertised as
+        /// its LLDP management address, so `hitless discover --seed` can walk the lab.
+        #[arg(long, value_name = "PORT", conflicts_with_all = ["base_port", "bind"])]
+        loopback_port: Option<u16>,
     },
     /// Test run, plan, simulation gate, confirmation, then the upgrade, batch by batch.
     Upgrade {
@@ -202,8 +206,15 @@ enum Command {
     /// write the scenario it describes.
     Discover {
         /// The Ansible inventory (YAML or INI) naming the devices and their addresses.
-        #[arg(long)]
-        inventory: PathBuf,
+        #[arg(long, required_unless_present = "seed", conflicts_with = "seed")]
+        inventory: Option<PathBuf>,
+        /// Start from these devices (HOST:PORT, comma separated) and follow the management
+        /// addresses their LLDP neighbours advertise, breadth first.
+        #[arg(long, value_delimiter = ',')]
+        seed: Option<Vec<String>>,
+        /// With --seed: ask at most this many devices.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_devices: u32,
         /// Assign this catalog image to every device in the scenario written.
         #[arg(long)]
         image: Option<String>,
@@ -539,6 +550,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Discover {
             inventory,
+            seed,
+            max_devices,
             image,
             name,
             output,
@@ -551,6 +564,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = image::open_store(state_dir)?;
             let options = upgrade::DiscoverOptions {
                 inventory,
+                seeds: seed.unwrap_or_default(),
+                max_devices: max_devices as usize,
                 image,
                 name,
                 output,
@@ -624,7 +639,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             select.apply(&mut loaded)?;
             upgrade::stage(&loaded, &image::open_store(state_dir)?, &run.options(false), parallel)
         }
-        Command::Lab { scenario, time_scale, base_port, bind, authorized_key, stdio, base_1_1 } => {
+        Command::Lab { scenario, time_scale, base_port, bind, authorized_key, stdio, base_1_1, loopback_port } => {
             let loaded = load_scenario(&scenario, state_dir)?;
             let store = image::open_store(state_dir)?;
             let options = lab::LabOptions {
@@ -634,6 +649,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 authorized_keys: authorized_key,
                 stdio,
                 base_11: base_1_1,
+                loopback_port,
             };
             lab::run(&loaded, store.dir(), &options)
         }

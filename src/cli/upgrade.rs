@@ -172,7 +172,9 @@ fn print_test_run(rows: &[TestRunRow], format: Format) -> anyhow::Result<()> {
 
 /// What `hitless discover` was asked.
 pub struct DiscoverOptions {
-    pub inventory: std::path::PathBuf,
+    pub inventory: Option<std::path::PathBuf>,
+    pub seeds: Vec<String>,
+    pub max_devices: usize,
     pub image: Option<String>,
     pub name: Option<String>,
     pub output: Option<std::path::PathBuf>,
@@ -186,10 +188,19 @@ pub struct DiscoverOptions {
 /// `hitless discover --inventory FILE`: asks every host, writes the scenario (checked by loading
 /// it before it is written), lists the warnings.
 pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let path = &options.inventory;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read the inventory {}", path.display()))?;
-    let hosts = crate::inventory::parse(&text, &path.display().to_string())?;
+    let hosts = match &options.inventory {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the inventory {}", path.display()))?;
+            crate::inventory::parse(&text, &path.display().to_string())?
+        }
+        None => Vec::new(),
+    };
+    for seed in &options.seeds {
+        if seed.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+            bail!("--seed {seed:?} is not HOST:PORT (the device's NETCONF port, 830 on a switch)");
+        }
+    }
     let inventory_users: std::collections::BTreeSet<&str> = hosts.iter().filter_map(|h| h.user.as_deref()).collect();
     let user = match (&options.user, inventory_users.len()) {
         (Some(user), _) => user.clone(),
@@ -216,33 +227,46 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
         trust_on_first_use: options.trust_on_first_use,
         time_scale: options.time_scale,
     };
-    let addresses = hosts.iter().map(|h| (h.name.clone(), h.address.clone())).collect();
-    let driver = Arc::new(workflow::drivers::junos_at(store.dir(), addresses, &junos));
-    let name = options.name.clone().unwrap_or_else(|| {
-        path.file_stem().map_or("discovered".to_string(), |s| s.to_string_lossy().replace(['.', ' '], "-"))
+    let name = options.name.clone().unwrap_or_else(|| match &options.inventory {
+        Some(path) => {
+            path.file_stem().map_or("discovered".to_string(), |s| s.to_string_lossy().replace(['.', ' '], "-"))
+        }
+        None => "discovered".to_string(),
     });
-    let total = hosts.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let progress = |device: &str, error: Option<&str>| {
         let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         match error {
-            None => eprintln!("[{n}/{total}] {device}: read"),
-            Some(why) => eprintln!("[{n}/{total}] {device}: {why}"),
+            None => eprintln!("[{n}] {device}: read"),
+            Some(why) => eprintln!("[{n}] {device}: {why}"),
         }
     };
-    let discovery = runtime(false)?.block_on(workflow::discover::discover(
-        &driver,
-        &hosts,
-        &name,
-        options.image.as_deref(),
-        &progress,
-    ));
+    let runtime = runtime(false)?;
+    let discovery = if options.seeds.is_empty() {
+        let addresses = hosts.iter().map(|h| (h.name.clone(), h.address.clone())).collect();
+        let driver = Arc::new(workflow::drivers::junos_at(store.dir(), addresses, &junos));
+        runtime.block_on(workflow::discover::discover(&driver, &hosts, &name, options.image.as_deref(), &progress))
+    } else {
+        let driver_for = |addresses| Arc::new(workflow::drivers::junos_at(store.dir(), addresses, &junos));
+        runtime.block_on(workflow::discover::discover_from_seeds(
+            &driver_for,
+            &options.seeds,
+            options.max_devices,
+            &name,
+            options.image.as_deref(),
+            &progress,
+        ))
+    };
     // The scenario written must load: check it as `upgrade` would read it.
     let open = || super::image::open_store_dir(state_dir);
     let catalog = crate::store::catalog::StoreCatalog::new(&open);
     let target = options.output.clone().unwrap_or_else(|| std::path::PathBuf::from(format!("{name}.yaml")));
-    Scenario::from_yaml_with(&discovery.checkable, &target, &catalog)
-        .with_context(|| "the discovered scenario does not load; this is a bug in hitless, please report it")?;
+    let loads = Scenario::from_yaml_with(&discovery.checkable, &target, &catalog);
+    if let Err(e) = &loads
+        && discovery.warnings.is_empty()
+    {
+        bail!("the discovered scenario does not load; this is a bug in hitless, please report it: {e}");
+    }
     if options.image.is_none() {
         eprintln!(
             "hitless: the scenario's upgrade section is a commented template: name the image (or pass --image) before `hitless upgrade`"
@@ -264,7 +288,13 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
     for warning in &discovery.warnings {
         eprintln!("hitless: warning: {warning}");
     }
-    if discovery.devices < total {
+    if let Err(e) = loads {
+        eprintln!(
+            "hitless: the scenario written does not load, because the fabric seen was incomplete (see the warnings): {e}\nComplete it by hand, or discover more of the fabric."
+        );
+        return Ok(ExitCode::from(EXIT_NO));
+    }
+    if discovery.unreachable > 0 {
         return Ok(ExitCode::from(EXIT_NO));
     }
     Ok(ExitCode::SUCCESS)

@@ -58,6 +58,9 @@ pub struct Lab {
     pub connections_total: usize,
     started: tokio::time::Instant,
     start_unix: u64,
+    /// Each device's management address, as its LLDP neighbours advertise it (set by `hitless
+    /// lab --loopback-port`); otherwise a made-up 10.254.x.y.
+    pub management: BTreeMap<String, String>,
 }
 
 impl Lab {
@@ -119,6 +122,7 @@ impl Lab {
             connections_total: 1024,
             started: tokio::time::Instant::now(),
             start_unix,
+            management: BTreeMap::new(),
         }
     }
 

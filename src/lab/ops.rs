@@ -316,6 +316,9 @@ fn neighbours(lab: &Lab, state: &LabDevice) -> Vec<Neighbour> {
 }
 
 fn management_address(lab: &Lab, device: &str) -> String {
+    if let Some(address) = lab.management.get(device) {
+        return address.clone();
+    }
     let index = lab.neighbours.keys().position(|n| n == device).unwrap_or(0);
     format!("10.254.{}.{}", (index >> 8) & 0xff, index & 0xff)
 }

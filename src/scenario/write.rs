@@ -161,8 +161,8 @@ impl Written {
 }
 
 /// Roles for `devices` (those `given` keep theirs, with its reason): leafs face servers (or,
-/// for `gateways`, the WAN), spines face leafs, super-spines face spines. Devices that fit no
-/// tier are leafs, and listed second, for a warning.
+/// for `gateways`, the WAN), spines face leafs, super-spines face spines; else what the name
+/// says. Devices that neither tells are leafs, and listed second, for a warning.
 pub fn tiers(
     devices: &[String],
     links: &BTreeSet<(String, String)>,
@@ -204,11 +204,31 @@ pub fn tiers(
             roles.insert(name, (tier, why));
         }
     }
+    // What the tiers cannot tell (a part of a fabric), the names may: `superspine…`, `…spine…`,
+    // `…leaf…`.
     let mut unknown = Vec::new();
     for name in devices {
-        if !roles.contains_key(name) {
-            unknown.push(name.clone());
-            roles.insert(name.clone(), (Role::Leaf, "unknown: check"));
+        if roles.contains_key(name) {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        let by_name = if lower.contains("superspine") || lower.contains("super-spine") {
+            Some(Role::SuperSpine)
+        } else if lower.contains("spine") {
+            Some(Role::Spine)
+        } else if lower.contains("leaf") {
+            Some(Role::Leaf)
+        } else {
+            None
+        };
+        match by_name {
+            Some(role) => {
+                roles.insert(name.clone(), (role, "its name (the tiers do not tell)"));
+            }
+            None => {
+                unknown.push(name.clone());
+                roles.insert(name.clone(), (Role::Leaf, "unknown: check"));
+            }
         }
     }
     (roles, unknown)

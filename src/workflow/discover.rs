@@ -35,6 +35,8 @@ pub struct Discovery {
     pub links: usize,
     /// Servers.
     pub servers: usize,
+    /// Hosts that did not answer.
+    pub unreachable: usize,
 }
 
 /// The family a Junos model belongs to (`qfx5120-48y` → `junos-qfx`).
@@ -92,6 +94,16 @@ pub async fn discover<C: Connector>(
     image: Option<&str>,
     progress: &(dyn Fn(&str, Option<&str>) + Sync),
 ) -> Discovery {
+    let answers = ask(driver, hosts, progress).await;
+    assemble(hosts, answers, name, image, Vec::new())
+}
+
+/// Asks `hosts`, `PARALLEL` at once.
+async fn ask<C: Connector>(
+    driver: &Arc<JunosDriver<C>>,
+    hosts: &[Host],
+    progress: &(dyn Fn(&str, Option<&str>) + Sync),
+) -> Vec<Option<Result<Discovered, String>>> {
     let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, host) in hosts.iter().enumerate() {
@@ -109,7 +121,93 @@ pub async fn discover<C: Connector>(
             answers[index] = Some(result);
         }
     }
+    answers
+}
+
+/// Walks the fabric from `seeds` (`host:port`): each device answers with its facts and LLDP
+/// neighbours, and every neighbour on a switch port that advertises a management address is
+/// asked next (at that address, on the seed's port), breadth first, up to `max_devices`.
+/// `driver_for` builds the driver for a set of addresses (each its own name).
+pub async fn discover_from_seeds<C: Connector>(
+    driver_for: &dyn Fn(BTreeMap<String, String>) -> Arc<JunosDriver<C>>,
+    seeds: &[String],
+    max_devices: usize,
+    name: &str,
+    image: Option<&str>,
+    progress: &(dyn Fn(&str, Option<&str>) + Sync),
+) -> Discovery {
     let mut warnings = Vec::new();
+    let mut seen: BTreeSet<String> = seeds.iter().cloned().collect();
+    let mut frontier: Vec<String> = seeds.to_vec();
+    let mut hosts: Vec<Host> = Vec::new();
+    let mut answers: Vec<Option<Result<Discovered, String>>> = Vec::new();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    while !frontier.is_empty() {
+        let room = max_devices.saturating_sub(hosts.len());
+        if frontier.len() > room {
+            warnings.push(format!(
+                "--max-devices {max_devices} reached: {} address(es) not asked ({}...)",
+                frontier.len() - room,
+                frontier[room..].iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            ));
+            frontier.truncate(room);
+        }
+        if frontier.is_empty() {
+            break;
+        }
+        let driver = driver_for(frontier.iter().map(|a| (a.clone(), a.clone())).collect());
+        let wave: Vec<Host> = frontier
+            .iter()
+            .map(|a| Host { name: a.clone(), address: a.clone(), user: None, groups: BTreeSet::new() })
+            .collect();
+        let replies = ask(&driver, &wave, progress).await;
+        let mut next = Vec::new();
+        for (mut host, reply) in wave.into_iter().zip(replies) {
+            if let Some(Ok(discovered)) = &reply {
+                let hostname = discovered.facts.hostname.clone();
+                if let Some(first) = names.get(&hostname) {
+                    warnings.push(format!("{hostname} answers at {first} and at {}: kept once", host.address));
+                    continue;
+                }
+                names.insert(hostname.clone(), host.address.clone());
+                let port = host.address.rsplit_once(':').map_or("830", |(_, p)| p).to_string();
+                let switch_ports: Vec<String> = discovered
+                    .lldp
+                    .iter()
+                    .flatten()
+                    .filter(|n| is_switch_port(&n.port))
+                    .map(|n| n.local.clone())
+                    .collect();
+                match driver.lldp_management(&host.address, &switch_ports).await {
+                    Ok(addresses) => {
+                        for address in addresses.into_values() {
+                            let target = format!("{address}:{port}");
+                            if seen.insert(target.clone()) {
+                                next.push(target);
+                            }
+                        }
+                    }
+                    Err(e) => warnings
+                        .push(format!("{hostname}: its neighbours' management addresses could not be read ({e})")),
+                }
+                host.name = hostname;
+            }
+            hosts.push(host);
+            answers.push(reply);
+        }
+        frontier = next;
+    }
+    assemble(&hosts, answers, name, image, warnings)
+}
+
+/// The scenario from the answers of `hosts` (one per host, in order).
+fn assemble(
+    hosts: &[Host],
+    answers: Vec<Option<Result<Discovered, String>>>,
+    name: &str,
+    image: Option<&str>,
+    mut warnings: Vec<String>,
+) -> Discovery {
     let mut found: BTreeMap<String, (Host, Discovered)> = BTreeMap::new();
     for (host, answer) in hosts.iter().zip(answers) {
         match answer {
@@ -230,7 +328,8 @@ pub async fn discover<C: Connector>(
     written.links = links;
     written.servers = servers;
     let (yaml, checkable) = (written.yaml(), written.checkable());
-    Discovery { yaml, checkable, warnings, devices: found.len(), links: link_count, servers: server_count }
+    let unreachable = hosts.len().saturating_sub(found.len());
+    Discovery { yaml, checkable, warnings, devices: found.len(), links: link_count, servers: server_count, unreachable }
 }
 
 #[cfg(test)]

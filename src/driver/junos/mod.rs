@@ -16,6 +16,7 @@
 
 pub mod parse;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -211,6 +212,30 @@ impl<C: Connector> JunosDriver<C> {
             Err(e) => Err(convert(device, "LLDP neighbours", e)),
         };
         Ok(Discovered { facts, lldp, configuration })
+    }
+
+    /// The management address each neighbour on `ports` advertises over LLDP (`show lldp
+    /// neighbors interface X`), for discovery from a seed. Ports whose neighbour advertises none
+    /// are left out.
+    pub async fn lldp_management(
+        &self,
+        device: &str,
+        ports: &[String],
+    ) -> Result<BTreeMap<String, String>, DriverError> {
+        let bodies: Vec<String> = ports
+            .iter()
+            .map(|p| format!("<get-lldp-interface-neighbors><interface-device>{}</interface-device></get-lldp-interface-neighbors>", escape(p)))
+            .collect();
+        let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let replies = self.call_each(device, "LLDP neighbours", &refs, self.settings.rpc_timeout).await?;
+        Ok(ports
+            .iter()
+            .zip(replies)
+            .filter_map(|(port, reply)| {
+                let address = reply.ok()?.find("lldp-remote-management-address")?.text.trim().to_string();
+                (!address.is_empty()).then(|| (port.clone(), address))
+            })
+            .collect())
     }
 
     async fn committed(&self, device: &str) -> Result<String, DriverError> {
