@@ -68,5 +68,6 @@ pub mod timing;
 pub mod traffic;
 pub mod util;
 pub mod version;
+pub mod view;
 pub mod window;
 pub mod workflow;

@@ -28,7 +28,7 @@ const LAYERS: &[&[&str]] = &[
     &["plan", "simulate", "containerlab"],
     &["exec"],
     &["netconf", "store", "driver", "lab"],
-    &["workflow"],
+    &["workflow", "view"],
     &["cli"],
 ];
 

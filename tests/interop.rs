@@ -384,3 +384,93 @@ AllowUsers {user}\nSubsystem netconf {subsystem}\n",
         assert_eq!(health.alarms, Some(Vec::new()));
     });
 }
+
+/// Debian's Chromium (`HITLESS_CHROMIUM`, else `chromium` on the PATH).
+fn chromium() -> std::path::PathBuf {
+    let chromium = std::env::var_os("HITLESS_CHROMIUM")
+        .map_or_else(|| std::path::PathBuf::from("chromium"), std::path::PathBuf::from);
+    let has = Command::new(&chromium).arg("--version").output();
+    assert!(
+        has.is_ok_and(|o| o.status.success()),
+        "no Chromium ({}): `apt-get install chromium`, as .ci/run does",
+        chromium.display()
+    );
+    chromium
+}
+
+/// Runs headless Chromium on `page` with `args`, every host name unresolvable (so any fetch
+/// would fail and be logged) and the console logged to standard error; returns (stdout, stderr).
+fn headless(page: &Path, args: &[&str]) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let output = Command::new(chromium())
+        .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args(["--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--log-net-log={}", profile.path().join("net.json").display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    // Every host the browser asked for, but its own services (time, updates, accounts), which
+    // it asks whatever the page: the page's own requests would be among the rest.
+    let net = std::fs::read_to_string(profile.path().join("net.json")).unwrap_or_default();
+    let own = ["google.com", "googleapis.com", "gstatic.com", "~notfound"];
+    let mut fetched: Vec<String> = net
+        .split("://")
+        .skip(1)
+        .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric() || ".-_~".contains(*c)).collect::<String>())
+        .filter(|host| !host.is_empty() && !own.iter().any(|o| host == o || host.ends_with(&format!(".{o}"))))
+        .collect();
+    fetched.sort();
+    fetched.dedup();
+    assert!(fetched.is_empty(), "{}: the page made the browser ask {fetched:?}", page.display());
+    (String::from_utf8_lossy(&output.stdout).to_string(), String::from_utf8_lossy(&output.stderr).to_string())
+}
+
+/// The page in a real browser: its DOM has an element per batch and a timeline row per device,
+/// the screenshot is not blank, the console shows no error, and nothing was fetched. For the
+/// small fabric, a job, and the benches' 1,006-device fabric.
+#[test]
+fn reports_render_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let hitless = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hitless"))
+            .current_dir(util::root())
+            .arg("--state-dir")
+            .arg(&state)
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let small = dir.path().join("small.html");
+    let big = dir.path().join("big.html");
+    let job = dir.path().join("job.html");
+    assert_eq!(hitless(&["report", "scenarios/small-2spine-4leaf.yaml", "-o", small.to_str().unwrap()]).0, Some(0));
+    assert_eq!(hitless(&["report", "tests/fixtures/bench-1006.yaml", "-o", big.to_str().unwrap()]).0, Some(0));
+    assert_eq!(hitless(&["upgrade", "scenarios/canary.yaml", "--yes", "--report", job.to_str().unwrap()]).0, Some(1));
+    for (page, batches, devices) in [(&small, 4, 6), (&big, 253, 1006), (&job, 5, 6)] {
+        let (dom, log) = headless(page, &["--dump-dom"]);
+        assert_eq!(dom.matches("<tr data-batch=\"").count(), batches, "{}", page.display());
+        assert_eq!(dom.matches("<g data-device=\"").count(), devices, "{}", page.display());
+        for bad in ["Uncaught", "Failed to load resource", "ERR_NAME_NOT_RESOLVED", "Not allowed to load"] {
+            assert!(!log.contains(bad), "{}: {bad} in the browser's log:\n{log}", page.display());
+        }
+        let shot = dir.path().join("shot.png");
+        let _ = std::fs::remove_file(&shot);
+        headless(page, &[&format!("--screenshot={}", shot.display()), "--window-size=1200,1600"]);
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        let pixels = &pixels[..info.buffer_size()];
+        // Not blank: a good share of pixels differ from the first (the page's white).
+        let step = info.color_type.samples();
+        let first = &pixels[..step];
+        let differ = pixels.chunks(step).filter(|p| *p != first).count();
+        let share = differ as f64 / (pixels.len() / step) as f64;
+        assert!(share > 0.05, "{}: only {:.1} % of the screenshot is drawn", page.display(), share * 100.0);
+    }
+}

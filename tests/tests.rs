@@ -33,6 +33,9 @@ mod junos;
 // `hitless discover` against the lab: round trips, tiers, bad input; inventories.
 mod discover;
 
+// `hitless report`: the page's data, structure and size.
+mod report;
+
 // The Junos driver's reading of replies in real devices' shapes, from fixtures.
 mod replies;
 

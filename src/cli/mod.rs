@@ -10,6 +10,7 @@ mod jobs;
 mod lab;
 mod plan;
 mod render;
+mod report;
 mod simulate;
 mod upgrade;
 
@@ -192,6 +193,9 @@ enum Command {
         allow_loss: bool,
         #[command(flatten)]
         window: WindowFlags,
+        /// Write the job's HTML report here when it starts and when it ends.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Re-enter a job after an exit, a crash or a halt.
     Resume {
@@ -239,6 +243,24 @@ enum Command {
         /// Device seconds per real second of a lab started with --time-scale.
         #[arg(long, default_value_t = 1.0, value_parser = positive_speed)]
         time_scale: f64,
+    },
+    /// Write one self-contained HTML page for a plan and its simulation, or for an executed job.
+    Report {
+        /// The scenario file (YAML); or --job.
+        #[arg(required_unless_present = "job", conflicts_with = "job")]
+        scenario: Option<PathBuf>,
+        /// Report this plan (the `plan --format json` shape) instead of the planner's.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        /// The simulation's seed (default: the scenario's simulation.seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Report an executed job (see `hitless jobs`).
+        #[arg(long)]
+        job: Option<String>,
+        /// Where to write the page.
+        #[arg(short = 'o', long = "output", default_value = "report.html")]
+        output: PathBuf,
     },
     /// Make a scenario from another tool's description of a fabric.
     Import {
@@ -448,6 +470,7 @@ impl RunFlags {
             format: self.format,
             virtual_speed: self.virtual_speed,
             window: crate::workflow::WindowChoice::Scenario,
+            report: None,
         }
     }
 }
@@ -474,6 +497,9 @@ struct SimulateCmd {
     /// Override the scenario's upgrade.max_batch_size when planning.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::scenario::MAX_BATCH_SIZE_LIMIT)))]
     max_batch_size: Option<u32>,
+    /// Also write the HTML report of the plan and its simulation here.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 /// Output format.
@@ -577,6 +603,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             upgrade::discover(&store, &options, state_dir)
         }
+        Command::Report { scenario, plan, seed, job, output } => match (scenario, job) {
+            (_, Some(job)) => {
+                let store = image::open_store(state_dir)?;
+                let open = || image::open_store_dir(state_dir);
+                let catalog = crate::store::catalog::StoreCatalog::new(&open);
+                let page = crate::view::job_page(&store, &job, &catalog)?;
+                report::write(&page, &output)
+            }
+            (Some(path), None) => {
+                let loaded = load_scenario(&path, state_dir)?;
+                report::scenario(&loaded, plan.as_deref(), seed, &output)
+            }
+            (None, None) => anyhow::bail!("give a scenario file, or --job JOB"),
+        },
         Command::Import { from: ImportFrom::Containerlab { topology, image, output } } => {
             let text = std::fs::read_to_string(&topology)
                 .map_err(|e| anyhow::Error::from(e).context(format!("cannot read {}", topology.display())))?;
@@ -653,12 +693,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             lab::run(&loaded, store.dir(), &options)
         }
-        Command::Upgrade { scenario, select, run, allow_loss, window } => {
+        Command::Upgrade { scenario, select, run, allow_loss, window, report } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;
             let text = crate::scenario::Scenario::read(&scenario)?;
             let mut options = run.options(allow_loss);
             options.window = window.choice();
+            options.report = report;
             upgrade::upgrade(&loaded, &text, image::open_store(state_dir)?, &options)
         }
         Command::Resume { job, run, window } => {
@@ -688,6 +729,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed: args.seed,
             worst: args.worst,
             max_batch_size: args.max_batch_size,
+            report: args.report.as_deref(),
         }),
     }
 }

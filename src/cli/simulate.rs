@@ -22,6 +22,7 @@ pub struct SimulateArgs<'a> {
     pub seed: Option<u64>,
     pub worst: usize,
     pub max_batch_size: Option<u32>,
+    pub report: Option<&'a Path>,
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
@@ -48,6 +49,15 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let report = simulate(scenario, &plan, &options);
+    if let Some(out) = args.report {
+        // The page shows more than the table: its own simulation, with more flows and exposure.
+        let detailed = simulate(scenario, &plan, &crate::view::sim_options(seed));
+        let plan_report = match args.plan {
+            Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
+            None => crate::view::plan_report(scenario, &plan),
+        };
+        super::report::write(&crate::view::for_plan(scenario, &plan_report, &detailed), out)?;
+    }
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).context("encoding the report")?),
         Format::Table => print!("{}", table(&report)),

@@ -67,6 +67,8 @@ pub struct RunOptions {
     pub virtual_speed: Option<f64>,
     /// How the run keeps to a maintenance window (`--window-end`, `--now`).
     pub window: workflow::WindowChoice,
+    /// Write the job's HTML report here, when it starts and when this run ends (`--report`).
+    pub report: Option<std::path::PathBuf>,
 }
 
 impl RunOptions {
@@ -468,6 +470,9 @@ pub fn upgrade(
             plan.batches.len()
         );
     }
+    if let Some(out) = &options.report {
+        write_job_report(&store, &job, out);
+    }
     execute(runtime, scenario, store, &job, driver, &choice, &started.devices, options, 0.0)
 }
 
@@ -664,7 +669,26 @@ fn execute(
         };
         workflow::run(&store, scenario, job, driver, devices, settings).await
     })?;
+    if let Some(out) = &options.report {
+        write_job_report(&store.lock().expect("store lock not poisoned"), job, out);
+    }
     print_summary(&summary, options.format)
+}
+
+/// The job's page, written to `out`; a failure to write it is said, and does not change how the
+/// job ended.
+fn write_job_report(store: &Store, job: &str, out: &Path) {
+    let dir = store.dir().to_path_buf();
+    let open = move || Store::open(&dir);
+    let catalog = crate::store::catalog::StoreCatalog::new(&open);
+    match crate::view::job_page(store, job, &catalog).map_err(anyhow::Error::from) {
+        Ok(page) => {
+            if let Err(e) = super::report::write(&page, out) {
+                eprintln!("hitless: warning: the report could not be written: {e:#}");
+            }
+        }
+        Err(e) => eprintln!("hitless: warning: the report could not be made: {e:#}"),
+    }
 }
 
 /// Progress: one line per state change with the job's clock and the overall count; on a
