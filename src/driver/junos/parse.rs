@@ -311,25 +311,34 @@ pub fn alarms(reply: &Element, what: &str) -> Result<Vec<Alarm>, String> {
     Ok(alarms)
 }
 
-/// The BGP peers of a `get-bgp-summary-information` reply.
-pub fn bgp_peers(reply: &Element) -> Result<Vec<BgpPeer>, String> {
+/// Every `bgp-peer` of a `get-bgp-summary-information` reply with its address and state
+/// (trimmed); a peer without either is an error.
+fn bgp_peer_entries(reply: &Element) -> Result<Vec<(&Element, &str, &str)>, String> {
     if reply.find("bgp-information").is_none() {
         return Err("BGP peers: no bgp-information in the reply".to_string());
     }
     let mut peers = Vec::new();
     reply.find_all("bgp-peer", &mut peers);
     peers
-        .iter()
+        .into_iter()
         .map(|peer| {
-            let address = peer.text_of("peer-address").ok_or("BGP peers: a bgp-peer without peer-address")?;
-            let state = peer.text_of("peer-state").ok_or_else(|| format!("BGP peer {address}: no peer-state"))?;
-            Ok(BgpPeer {
-                address: address.to_string(),
-                established: state.eq_ignore_ascii_case("established"),
-                flaps: peer.text_of("flap-count").and_then(|f| f.parse().ok()),
-            })
+            let address = peer.text_of("peer-address").ok_or("BGP peers: a bgp-peer without peer-address")?.trim();
+            let state = peer.text_of("peer-state").ok_or_else(|| format!("BGP peer {address}: no peer-state"))?.trim();
+            Ok((peer, address, state))
         })
         .collect()
+}
+
+/// The BGP peers of a `get-bgp-summary-information` reply.
+pub fn bgp_peers(reply: &Element) -> Result<Vec<BgpPeer>, String> {
+    Ok(bgp_peer_entries(reply)?
+        .into_iter()
+        .map(|(peer, address, state)| BgpPeer {
+            address: address.to_string(),
+            established: state.eq_ignore_ascii_case("established"),
+            flaps: peer.text_of("flap-count").and_then(|f| f.trim().parse().ok()),
+        })
+        .collect())
 }
 
 /// True for the ports a fabric check reads: physical Ethernet ports (`et-`, `xe-`, `ge-`,
@@ -392,23 +401,7 @@ pub fn cpu_idle(route_engines: &[RouteEngine]) -> Result<Vec<(String, u32)>, Str
 
 /// BGP peers and their states (`peer-state`), from `get-bgp-summary-information`.
 pub fn bgp_states(reply: &Element) -> Result<BTreeMap<String, String>, String> {
-    Ok(bgp_state_list(reply)?.into_iter().collect())
-}
-
-fn bgp_state_list(reply: &Element) -> Result<Vec<(String, String)>, String> {
-    if reply.find("bgp-information").is_none() {
-        return Err("BGP peers: no bgp-information in the reply".to_string());
-    }
-    let mut peers = Vec::new();
-    reply.find_all("bgp-peer", &mut peers);
-    peers
-        .iter()
-        .map(|peer| {
-            let address = peer.text_of("peer-address").ok_or("BGP peers: a bgp-peer without peer-address")?;
-            let state = peer.text_of("peer-state").ok_or_else(|| format!("BGP peer {address}: no peer-state"))?;
-            Ok((address.trim().to_string(), state.trim().to_string()))
-        })
-        .collect()
+    Ok(bgp_peer_entries(reply)?.into_iter().map(|(_, a, s)| (a.to_string(), s.to_string())).collect())
 }
 
 /// Active routes per table from the summary's own `bgp-rib` entries (not the per-peer ones).
