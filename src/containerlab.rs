@@ -46,7 +46,7 @@ pub const SERVER_IMAGE: &str = "ghcr.io/hellt/network-multitool";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportError {
     /// Not YAML, or not a topology.
-    #[error("{file}:{line}: {message}")]
+    #[error("{file}{}: {message}", if *line > 0 { format!(":{line}") } else { String::new() })]
     Syntax {
         /// The file.
         file: String,

@@ -45,7 +45,7 @@ pub fn role_of_group(group: &str) -> Option<Role> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InventoryError {
     /// Not YAML or INI an Ansible inventory is written in.
-    #[error("{file}:{line}: {message}")]
+    #[error("{file}{}: {message}", if *line > 0 { format!(":{line}") } else { String::new() })]
     Syntax {
         /// The file.
         file: String,
@@ -121,6 +121,13 @@ impl Collected {
                 return Err(InventoryError::NoAddress { file: file.to_string(), host: name });
             }
             let port = vars.get("ansible_port").cloned().unwrap_or_else(|| "830".to_string());
+            if port.parse::<u16>().map_or(true, |p| p == 0) {
+                return Err(InventoryError::Syntax {
+                    file: file.to_string(),
+                    line: 0,
+                    message: format!("host {name}: ansible_port {port:?} is not a port (1 to 65535)"),
+                });
+            }
             let address = if host.contains(':') && !host.starts_with('[') && host.matches(':').count() > 1 {
                 format!("[{host}]:{port}")
             } else {
@@ -344,6 +351,10 @@ leaf
         let error = parse("[leaf]\nleaf1 ansible_host\n", "hosts").unwrap_err();
         assert_eq!(error.to_string(), "hosts:2: \"ansible_host\" is not key=value");
         assert_eq!(parse("# nothing\n", "hosts").unwrap_err().to_string(), "hosts: the inventory lists no hosts");
+        assert_eq!(
+            parse("[leaf]\nleaf1 ansible_port=99999\n", "hosts").unwrap_err().to_string(),
+            "hosts: host leaf1: ansible_port \"99999\" is not a port (1 to 65535)"
+        );
         assert!(parse("all: [1, 2\n", "inv.yml").unwrap_err().to_string().starts_with("inv.yml:"));
     }
 
