@@ -886,3 +886,100 @@ async fn discovery_names_a_device_that_answers_no_lldp() {
         found.yaml
     );
 }
+
+/// A driver whose devices' ports never drain (a fabric that ignores maintenance mode).
+struct NeverDrains(JunosDriver<InMemory>);
+
+impl Driver for NeverDrains {
+    async fn facts(&self, device: &str) -> Result<hitless::exec::Facts, hitless::exec::DriverError> {
+        self.0.facts(device).await
+    }
+    async fn health(
+        &self,
+        device: &str,
+        image: &hitless::image::Image,
+    ) -> Result<hitless::health::HealthReport, hitless::exec::DriverError> {
+        self.0.health(device, image).await
+    }
+    async fn snapshot(&self, device: &str) -> Result<hitless::snapshot::Snapshot, hitless::exec::DriverError> {
+        self.0.snapshot(device).await
+    }
+    async fn traffic_mbps(&self, _device: &str) -> Result<u64, hitless::exec::DriverError> {
+        Ok(50_000)
+    }
+    async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), hitless::exec::DriverError> {
+        self.0.set_maintenance(device, on).await
+    }
+    async fn stage_image(&self, device: &str, image: &hitless::image::Image) -> Result<(), hitless::exec::DriverError> {
+        self.0.stage_image(device, image).await
+    }
+    async fn staged(&self, device: &str, image: &hitless::image::Image) -> Result<bool, hitless::exec::DriverError> {
+        self.0.staged(device, image).await
+    }
+    async fn install(
+        &self,
+        device: &str,
+        image: &hitless::image::Image,
+        facts: &hitless::exec::Facts,
+    ) -> Result<hitless::exec::Installed, hitless::exec::DriverError> {
+        self.0.install(device, image, facts).await
+    }
+    async fn rollback(&self, device: &str, facts: &hitless::exec::Facts) -> Result<(), hitless::exec::DriverError> {
+        self.0.rollback(device, facts).await
+    }
+    async fn reboot(&self, device: &str, facts: &hitless::exec::Facts) -> Result<(), hitless::exec::DriverError> {
+        self.0.reboot(device, facts).await
+    }
+    async fn wait_for_boot(
+        &self,
+        device: &str,
+        before: &hitless::exec::Facts,
+        deadline_seconds: u64,
+    ) -> Result<hitless::exec::Facts, hitless::exec::DriverError> {
+        self.0.wait_for_boot(device, before, deadline_seconds).await
+    }
+}
+
+/// Resumed after a kill during its install, a device found in maintenance mode with the install
+/// pending whose drain cannot be proven is not lifted out of maintenance mode: it would return to
+/// service with new software waiting for its next reboot. It stays drained, failed, pending.
+#[tokio::test(start_paused = true)]
+async fn an_unproven_drain_never_returns_a_device_with_a_pending_install_to_service() {
+    use hitless::journal::Step;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    let plan = workflow::plan(&scenario);
+    let started = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0).unwrap();
+    drop(store);
+    run_until(dir.path(), &scenario, &lab, &started.job, &started.devices, "leaf1", Step::Install).await;
+    let mut store = Store::open(dir.path()).unwrap();
+    let dir_path = dir.path().to_path_buf();
+    let open = move || Store::open(&dir_path);
+    let (how, now) = (workflow::jobs::Reentry::Resume, 0);
+    let reopened = workflow::jobs::reopen(&mut store, &started.job, &StoreCatalog::new(&open), how, now).unwrap();
+    let store = Arc::new(Mutex::new(store));
+    let settings = RunSettings {
+        time_scale: 1.0,
+        clock_offset_seconds: reopened.clock_offset_seconds,
+        wall_clock: Arc::new(|| 0),
+        on_event: Arc::new(|_| {}),
+        interrupted: Arc::new(AtomicBool::new(false)),
+        lease: None,
+        window: workflow::WindowChoice::Scenario,
+    };
+    let driver = Arc::new(NeverDrains(driver(&lab)));
+    let summary =
+        workflow::run(&store, &reopened.scenario, &started.job, driver, &reopened.devices, settings).await.unwrap();
+    assert_eq!(summary.state, JobState::Halted);
+    let leaf1 = summary.devices.iter().find(|d| d.device == "leaf1").unwrap();
+    assert_eq!(leaf1.state, DeviceState::HitlessImageUpgradeFailed, "{}", leaf1.message);
+    assert!(
+        leaf1.message.contains("an install is pending on it, so it stays in maintenance mode"),
+        "{}",
+        leaf1.message
+    );
+    let emulated = lab.device("leaf1").unwrap();
+    assert!(emulated.in_maintenance(), "returned to service with an install pending");
+    assert!(emulated.engines.iter().any(|e| e.pending.is_some()), "the install was pending");
+}

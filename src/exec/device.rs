@@ -250,7 +250,7 @@ impl<D: Driver> Walk<'_, D> {
             // When it was put there is unknown (a crash right after the commit): let the drain
             // take effect before anything disruptive.
             self.wait_for_drain(MaintenanceModeActivated).await?;
-            if let Some(end) = self.verify_drain(MaintenanceModeActivated).await? {
+            if let Some(end) = self.verify_drain(MaintenanceModeActivated, !facts.pending_install).await? {
                 return Ok(Some(end));
             }
         } else {
@@ -272,7 +272,7 @@ impl<D: Driver> Walk<'_, D> {
                 return self.fail(MaintenanceModeFailure, message).map(Some);
             }
             self.wait_for_drain(ActivatingMaintenanceMode).await?;
-            if let Some(end) = self.verify_drain(ActivatingMaintenanceMode).await? {
+            if let Some(end) = self.verify_drain(ActivatingMaintenanceMode, true).await? {
                 return Ok(Some(end));
             }
             self.record(MaintenanceModeActivated, Step::Drained, "traffic drained")?;
@@ -306,7 +306,10 @@ impl<D: Driver> Walk<'_, D> {
     /// `drained_max_mbps` within `drain_verify_seconds`, read every 10 s of the job's clock.
     /// Otherwise maintenance mode is lifted again and the device fails untouched (Maintenance
     /// Mode Failure): nothing disruptive is done to a device that still carries traffic.
-    async fn verify_drain(&self, state: DeviceState) -> Result<Option<DeviceState>, JournalError> {
+    /// A device with an install pending (`may_lift` false: a resumed job found it so) is not
+    /// returned to service with the new software waiting for its next reboot: it stays in
+    /// maintenance mode, failed, for the operator.
+    async fn verify_drain(&self, state: DeviceState, may_lift: bool) -> Result<Option<DeviceState>, JournalError> {
         let (ctx, device) = (self.ctx, self.device());
         let (limit, deadline) = (ctx.limits.drained_max_mbps, ctx.limits.drain_verify_seconds);
         let start = (ctx.clock)().1;
@@ -331,6 +334,12 @@ impl<D: Driver> Walk<'_, D> {
             }
             Err(e) => format!("its traffic could not be read within {deadline} s ({e})"),
         };
+        if !may_lift {
+            let message = format!(
+                "the drain is not proven: {why}; an install is pending on it, so it stays in maintenance mode rather than return to service with the new software waiting; {STAYS}"
+            );
+            return self.fail(HitlessImageUpgradeFailed, message).map(Some);
+        }
         self.record(
             DeactivatingMaintenanceMode,
             Step::Undrain,
