@@ -387,6 +387,29 @@ async fn run_until(
     panic!("{device} never reached {step:?}");
 }
 
+/// Re-enters `job` (as `hitless resume` does) and runs the rest of it with `driver`; returns the
+/// store and the summary.
+async fn resume<D: Driver>(dir: &Path, job: &str, driver: D) -> (Arc<Mutex<Store>>, workflow::JobSummary) {
+    let mut store = Store::open(dir).unwrap();
+    let dir_path = dir.to_path_buf();
+    let open = move || Store::open(&dir_path);
+    let (how, now) = (workflow::jobs::Reentry::Resume, 0);
+    let reopened = workflow::jobs::reopen(&mut store, job, &StoreCatalog::new(&open), how, now).unwrap();
+    let store = Arc::new(Mutex::new(store));
+    let settings = RunSettings {
+        time_scale: 1.0,
+        clock_offset_seconds: reopened.clock_offset_seconds,
+        wall_clock: Arc::new(|| 0),
+        on_event: Arc::new(|_| {}),
+        interrupted: Arc::new(AtomicBool::new(false)),
+        lease: None,
+        window: workflow::WindowChoice::Scenario,
+    };
+    let summary =
+        workflow::run(&store, &reopened.scenario, job, Arc::new(driver), &reopened.devices, settings).await.unwrap();
+    (store, summary)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_job_killed_during_an_install_and_resumed_installs_exactly_once() {
     use hitless::journal::Step;
@@ -400,31 +423,7 @@ async fn a_job_killed_during_an_install_and_resumed_installs_exactly_once() {
         drop(store);
         run_until(dir.path(), &scenario, &lab, &started.job, &started.devices, device, Step::Install).await;
         // The controller is gone; the device goes on installing. Resume.
-        let mut store = Store::open(dir.path()).unwrap();
-        let dir_path = dir.path().to_path_buf();
-        let open = move || Store::open(&dir_path);
-        let (how, now) = (workflow::jobs::Reentry::Resume, 0);
-        let reopened = workflow::jobs::reopen(&mut store, &started.job, &StoreCatalog::new(&open), how, now).unwrap();
-        let store = Arc::new(Mutex::new(store));
-        let settings = RunSettings {
-            time_scale: 1.0,
-            clock_offset_seconds: reopened.clock_offset_seconds,
-            wall_clock: Arc::new(|| 0),
-            on_event: Arc::new(|_| {}),
-            interrupted: Arc::new(AtomicBool::new(false)),
-            lease: None,
-            window: workflow::WindowChoice::Scenario,
-        };
-        let summary = workflow::run(
-            &store,
-            &reopened.scenario,
-            &started.job,
-            Arc::new(driver(&lab)),
-            &reopened.devices,
-            settings,
-        )
-        .await
-        .unwrap();
+        let (store, summary) = resume(dir.path(), &started.job, driver(&lab)).await;
         assert_eq!(summary.state, JobState::Finished, "killed in {device}'s install: {:#?}", summary.devices);
         assert_upgraded_once(&lab, &scenario, "21.4R3-S5.4");
         let events = jobs::events(&store.lock().unwrap(), &started.job, Some(device)).unwrap();
@@ -953,24 +952,7 @@ async fn an_unproven_drain_never_returns_a_device_with_a_pending_install_to_serv
     let started = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0).unwrap();
     drop(store);
     run_until(dir.path(), &scenario, &lab, &started.job, &started.devices, "leaf1", Step::Install).await;
-    let mut store = Store::open(dir.path()).unwrap();
-    let dir_path = dir.path().to_path_buf();
-    let open = move || Store::open(&dir_path);
-    let (how, now) = (workflow::jobs::Reentry::Resume, 0);
-    let reopened = workflow::jobs::reopen(&mut store, &started.job, &StoreCatalog::new(&open), how, now).unwrap();
-    let store = Arc::new(Mutex::new(store));
-    let settings = RunSettings {
-        time_scale: 1.0,
-        clock_offset_seconds: reopened.clock_offset_seconds,
-        wall_clock: Arc::new(|| 0),
-        on_event: Arc::new(|_| {}),
-        interrupted: Arc::new(AtomicBool::new(false)),
-        lease: None,
-        window: workflow::WindowChoice::Scenario,
-    };
-    let driver = Arc::new(NeverDrains(driver(&lab)));
-    let summary =
-        workflow::run(&store, &reopened.scenario, &started.job, driver, &reopened.devices, settings).await.unwrap();
+    let (_store, summary) = resume(dir.path(), &started.job, NeverDrains(driver(&lab))).await;
     assert_eq!(summary.state, JobState::Halted);
     let leaf1 = summary.devices.iter().find(|d| d.device == "leaf1").unwrap();
     assert_eq!(leaf1.state, DeviceState::HitlessImageUpgradeFailed, "{}", leaf1.message);

@@ -362,23 +362,19 @@ pub enum Acquired {
     TookOver(Lease),
 }
 
+const LEASE_SQL: &str = "SELECT pid, host, token, acquired_unix, heartbeat_unix FROM job_leases WHERE job = ?1";
+
+fn lease_from_row(r: &Row) -> rusqlite::Result<Lease> {
+    Ok(Lease {
+        holder: LeaseHolder { pid: r.get(0)?, host: r.get(1)?, token: r.get(2)? },
+        acquired_unix: r.get(3)?,
+        heartbeat_unix: r.get(4)?,
+    })
+}
+
 /// The job's lease, if any process holds it.
 pub fn lease(store: &Store, job: &str) -> Result<Option<Lease>, StoreError> {
-    store
-        .conn
-        .query_row(
-            "SELECT pid, host, token, acquired_unix, heartbeat_unix FROM job_leases WHERE job = ?1",
-            [job],
-            |r| {
-                Ok(Lease {
-                    holder: LeaseHolder { pid: r.get(0)?, host: r.get(1)?, token: r.get(2)? },
-                    acquired_unix: r.get(3)?,
-                    heartbeat_unix: r.get(4)?,
-                })
-            },
-        )
-        .optional()
-        .map_err(|e| store.sqlite(e))
+    store.conn.query_row(LEASE_SQL, [job], lease_from_row).optional().map_err(|e| store.sqlite(e))
 }
 
 /// Takes `job`'s lease for `me` at `now`, in one transaction: free, or held by a holder that
@@ -393,20 +389,7 @@ pub fn acquire_lease(
     let db_path = store.db_path.clone();
     let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
     let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
-    let held: Option<Lease> = tx
-        .query_row(
-            "SELECT pid, host, token, acquired_unix, heartbeat_unix FROM job_leases WHERE job = ?1",
-            [job],
-            |r| {
-                Ok(Lease {
-                    holder: LeaseHolder { pid: r.get(0)?, host: r.get(1)?, token: r.get(2)? },
-                    acquired_unix: r.get(3)?,
-                    heartbeat_unix: r.get(4)?,
-                })
-            },
-        )
-        .optional()
-        .map_err(sqlite)?;
+    let held: Option<Lease> = tx.query_row(LEASE_SQL, [job], lease_from_row).optional().map_err(sqlite)?;
     let acquired = match held {
         None => Acquired::Free,
         Some(lease) if lease.holder == *me => Acquired::Free,
