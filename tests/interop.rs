@@ -474,3 +474,45 @@ fn reports_render_in_headless_chromium() {
         assert!(share > 0.05, "{}: only {:.1} % of the screenshot is drawn", page.display(), share * 100.0);
     }
 }
+
+/// Ansible itself (`ansible-inventory --list`) reads the inventory the lab writes, and a
+/// hand-written INI inventory with group vars and children, as hitless does: the same hosts,
+/// addresses, ports and users.
+#[test]
+fn ansible_reads_inventories_as_hitless_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let _lab = start_lab(&state, &util::root().join("scenarios/small-2spine-4leaf.yaml"), &[]);
+    let ini = dir.path().join("hosts");
+    std::fs::write(
+        &ini,
+        "[spine]\nspine1 ansible_host=10.0.0.1 ansible_port=8300\n[leaf:vars]\nansible_user=ops\n[leaf]\nleaf1 ansible_host=10.0.1.1\nleaf2\n[dc:children]\nspine\nleaf\n[all:vars]\nansible_port=2830\n",
+    )
+    .unwrap();
+    let program = python().with_file_name("ansible-inventory");
+    for path in [state.join("inventory.yaml"), ini] {
+        let listed = Command::new(&program).arg("-i").arg(&path).arg("--list").output().unwrap();
+        assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+        let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+        let theirs: std::collections::BTreeMap<String, (String, Option<String>)> = listed["_meta"]["hostvars"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, vars)| {
+                let host = vars.get("ansible_host").and_then(|h| h.as_str()).unwrap_or(name).to_string();
+                let port =
+                    vars.get("ansible_port").map_or("830".to_string(), |p| p.to_string().trim_matches('"').to_string());
+                let user = vars.get("ansible_user").and_then(|u| u.as_str()).map(str::to_string);
+                (name.clone(), (format!("{host}:{port}"), user))
+            })
+            .collect();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ours: std::collections::BTreeMap<String, (String, Option<String>)> =
+            hitless::inventory::parse(&text, "inventory")
+                .unwrap()
+                .into_iter()
+                .map(|h| (h.name, (h.address, h.user)))
+                .collect();
+        assert_eq!(ours, theirs, "{}", path.display());
+    }
+}
