@@ -173,8 +173,8 @@ struct ClassState {
     congestion_gbps: f64,
     congestion_cause: Option<LinkId>,
     since: SimTime,
-    /// (link, Gbps offered on it).
-    contributions: Vec<(LinkId, f64)>,
+    /// (link, load offered on it in bit/s).
+    contributions: Vec<(LinkId, i64)>,
     /// Switches the class's traffic reaches now.
     carried: Vec<NodeId>,
     /// Switches every delivered bit crosses (single points of failure); empty when nothing is
@@ -228,6 +228,7 @@ impl Summary {
 struct Decision {
     start: u32,
     len: u32,
+    bits_at: u32,
     count: u32,
     best: View,
     culprit: NodeId,
@@ -241,6 +242,8 @@ struct Memo {
     /// `u32::MAX` until the hops are looked up.
     start: u32,
     len: u32,
+    /// Where the slot's marks of its best next hops start in the model's bits.
+    bits_at: u32,
     decision_stamp: u32,
     reach_stamp: u32,
     count: u32,
@@ -253,6 +256,7 @@ impl Memo {
     const EMPTY: Memo = Memo {
         start: u32::MAX,
         len: 0,
+        bits_at: 0,
         decision_stamp: 0,
         reach_stamp: 0,
         count: 0,
@@ -294,7 +298,8 @@ pub struct Fluid {
     state: Vec<ClassState>,
     summary: Vec<Summary>,
     /// Per class, one byte read before its summary: bit 0 set when some switch is a single
-    /// point of failure for it (or it overflows), bit 1 when it is degraded; and a 64-bit bloom
+    /// point of failure for it (or it overflows), bit 1 when it is degraded, bit 2 when it loses
+    /// traffic now (`LOSING`); and a 64-bit bloom
     /// of the switches it reaches (bit `node % 64`), so asking whether it crosses a switch
     /// mostly reads eight bytes.
     flags: Vec<u8>,
@@ -303,7 +308,9 @@ pub struct Fluid {
     /// Per destination group, how its endpoints are attached.
     dest_kinds: Vec<Attachment>,
     /// Per link: offered load, level on paths, and the switch whose classes can cross it.
-    offered: Vec<f64>,
+    /// Loads are whole bits per second, so that adding and taking off a class's load leaves no
+    /// rounding behind and the sum is the same in any order (threads add their own).
+    offered: Vec<i64>,
     level: Vec<u8>,
     link_node: Vec<NodeId>,
     /// Links whose offered load exceeds their capacity.
@@ -315,9 +322,13 @@ pub struct Fluid {
     /// Per (destination group, switch): its next hops, decision and reach, shared by every
     /// class going that way.
     memo: Vec<Memo>,
-    /// Every (destination group, switch)'s next hops, looked up once, and which are the best now.
+    /// Every (destination group, switch)'s next hops, looked up once; identical lists are
+    /// stored once.
     hop_table: Vec<(NodeId, LinkId)>,
-    hop_best: Vec<bool>,
+    /// Per (destination group, switch), one bit per next hop, set for the best now; the slots
+    /// of destination group `d` own `bits[bits_start[d]..bits_start[d + 1]]`.
+    bits: Vec<u64>,
+    bits_start: Vec<usize>,
     /// Memo validity: a memo is valid when computed at or after the last bump of its destination
     /// group and of its switch.
     clock: u32,
@@ -331,7 +342,13 @@ pub struct Fluid {
     /// Per switch, the switch to blame for what it loses (a leaf isolated from the core blames
     /// the spine whose loss isolated it).
     pub(crate) blame_to: Vec<Option<NodeId>>,
-    scratch: Scratch,
+    /// One set of buffers per thread that spreads.
+    scratch: Vec<Scratch>,
+    /// Per thread but the first, the changes of link load it made in one re-spread.
+    loads: Vec<Vec<i64>>,
+    /// How many threads spread classes at once, and the fewest classes worth a thread.
+    threads: usize,
+    parallel_min: usize,
     peak: Option<Peak>,
     pub(crate) evaluations: u64,
 }
@@ -391,6 +408,7 @@ impl Fluid {
                 node_dests[leaf.0 as usize].push(dest as u32);
             }
         }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
         let level = link_levels(&topology);
         let link_node = link_nodes(&topology);
         let mut fluid = Fluid {
@@ -399,7 +417,7 @@ impl Fluid {
             summary: vec![Summary::EMPTY; classes.len()],
             flags: vec![0; classes.len()],
             bloom: vec![0; classes.len()],
-            offered: vec![0.0; link_count],
+            offered: vec![0; link_count],
             level,
             link_node,
             overloaded: Vec::new(),
@@ -407,15 +425,19 @@ impl Fluid {
             classes_through: vec![Vec::new(); node_count],
             memo: vec![Memo::EMPTY; dests.len() * node_count],
             hop_table: Vec::new(),
-            hop_best: Vec::new(),
+            bits: Vec::new(),
+            bits_start: vec![0; dests.len() + 1],
             clock: 1,
             dest_bump: vec![1; dests.len()],
             node_bump: vec![1; node_count],
             node_dests,
-            inverse_capacity: topology.links.iter().map(|l| 1.0 / l.capacity_gbps).collect(),
+            inverse_capacity: topology.links.iter().map(|l| 1.0 / (l.capacity_gbps * BITS_PER_GBIT)).collect(),
             overlay_lost: None,
             blame_to: vec![None; node_count],
-            scratch: Scratch::default(),
+            scratch: (0..threads).map(|_| Scratch::default()).collect(),
+            loads: Vec::new(),
+            threads,
+            parallel_min: PARALLEL_MIN,
             peak: None,
             evaluations: 0,
             topology,
@@ -426,20 +448,30 @@ impl Fluid {
             dest_kinds,
         };
         fluid.index_paths();
-        for class in 0..fluid.classes.len() {
-            fluid.open(class, SimTime::ZERO);
-        }
+        let all: Vec<u32> = (0..fluid.classes.len() as u32).collect();
+        fluid.respread(&all, SimTime::ZERO);
         fluid.check_links(SimTime::ZERO);
         fluid.congestion(SimTime::ZERO);
         fluid
     }
 
-    /// Records, per switch, every class that could ever cross it (all next hops, any state).
+    /// Records, per switch, every class that could ever cross it (all next hops, any state), and
+    /// looks up the next hops of every (destination group, switch) a spread can visit: hop lists
+    /// are shared between the slots that have the same (a leaf's uplinks serve every remote
+    /// destination), and each slot gets its own bits to mark the best of them. Classes are
+    /// numbered by destination group, so each group's bits are one run of `bits`.
     fn index_paths(&mut self) {
-        let mut seen = vec![u32::MAX; self.topology.node_count()];
+        let node_count = self.topology.node_count();
+        let mut seen = vec![u32::MAX; node_count];
+        let mut interned: HashMap<Vec<(NodeId, LinkId)>, u32> = HashMap::new();
         let mut hops = Vec::new();
+        let mut next_dest = 0u32;
         for class in 0..self.classes.len() {
             let dest = self.classes[class].dest;
+            while next_dest <= dest {
+                self.bits_start[next_dest as usize] = self.bits.len();
+                next_dest += 1;
+            }
             let mut stack: Vec<NodeId> =
                 self.topology.endpoint(self.classes[class].src).attachments.iter().map(|a| a.0).collect();
             while let Some(node) = stack.pop() {
@@ -448,82 +480,76 @@ impl Fluid {
                 }
                 seen[node.0 as usize] = class as u32;
                 self.classes_through[node.0 as usize].push(class as u32);
-                hops.clear();
                 let leafs = &self.dests[dest as usize];
+                let slot = dest as usize * node_count + node.0 as usize;
+                if self.memo[slot].start == u32::MAX {
+                    hops.clear();
+                    hops_toward(&self.topology, leafs, node, &mut hops);
+                    let start = match interned.get(&hops) {
+                        Some(&start) => start,
+                        None => {
+                            let start = u32::try_from(self.hop_table.len()).expect("fewer than 2^32 hops");
+                            self.hop_table.extend_from_slice(&hops);
+                            interned.insert(hops.clone(), start);
+                            start
+                        }
+                    };
+                    let memo = &mut self.memo[slot];
+                    memo.start = start;
+                    memo.len = hops.len() as u32;
+                    memo.bits_at = u32::try_from(self.bits.len()).expect("fewer than 2^32 hop marks");
+                    self.bits.resize(self.bits.len() + hops.len().div_ceil(64), 0);
+                }
                 if leafs.binary_search(&node).is_ok() {
                     // A destination switch may relay up, when its own link to the destination
                     // is down.
-                    hops.extend_from_slice(&self.topology.up[node.0 as usize]);
+                    stack.extend(self.topology.up[node.0 as usize].iter().map(|h| h.0));
                 } else {
-                    hops_toward(&self.topology, leafs, node, &mut hops);
+                    let memo = &self.memo[slot];
+                    let range = memo.start as usize..(memo.start + memo.len) as usize;
+                    stack.extend(self.hop_table[range].iter().map(|h| h.0));
                 }
-                stack.extend(hops.iter().map(|h| h.0));
             }
+        }
+        while (next_dest as usize) < self.bits_start.len() {
+            self.bits_start[next_dest as usize] = self.bits.len();
+            next_dest += 1;
         }
     }
 
-    /// The best quality of a path from `node` onward to `dest`, by what neighbours believe; for
-    /// a destination switch, its attachment to the destination. Memoised until a switch it depends on changes.
-    fn reach(&mut self, node: NodeId, dest: u32, depth: usize) -> View {
-        assert!(depth < 8, "a path crossed more than eight switches: the topology has a loop");
-        let slot = self.slot(node, dest);
-        let valid = self.valid_since(node, dest);
-        let memo = self.memo[slot];
-        if memo.reach_stamp >= valid {
-            return memo.reach;
-        }
-        let view = if self.dests[dest as usize].binary_search(&node).is_ok() {
-            self.dest_kinds[dest as usize].view(&self.status[node.0 as usize])
-        } else {
-            let (start, len) = self.hops(node, dest);
-            let mut best = View::Withdrawn;
-            for index in start..start + len {
-                let next = self.hop_table[index].0;
-                let fabric = self.status[next.0 as usize].fabric;
-                if fabric <= best {
-                    continue;
-                }
-                best = best.max(fabric.min(self.reach(next, dest, depth + 1)));
-                if best == View::Use {
-                    break;
-                }
-            }
-            best
+    /// A walker over every destination group, on this thread.
+    fn walker(&mut self) -> Walker<'_> {
+        let ground = Ground {
+            topology: &self.topology,
+            status: &self.status,
+            classes: &self.classes,
+            dests: &self.dests,
+            dest_kinds: &self.dest_kinds,
+            hop_table: &self.hop_table,
+            blame_to: &self.blame_to,
+            dest_bump: &self.dest_bump,
+            node_bump: &self.node_bump,
+            clock: self.clock,
+            overlay_lost: self.overlay_lost,
         };
-        let memo = &mut self.memo[slot];
-        memo.reach = view;
-        memo.reach_stamp = self.clock;
-        view
+        let scratch = self.scratch.first_mut().expect("at least one scratch");
+        Walker { ground, first: 0, memo: &mut self.memo, bits_base: 0, bits: &mut self.bits, scratch, evaluations: 0 }
     }
 
-    fn slot(&self, node: NodeId, dest: u32) -> usize {
-        dest as usize * self.topology.node_count() + node.0 as usize
-    }
-
-    /// The clock reading a memo of (`node`, `dest`) must have been computed at to be valid.
-    fn valid_since(&self, node: NodeId, dest: u32) -> u32 {
-        self.dest_bump[dest as usize].max(self.node_bump[node.0 as usize])
-    }
-
-    /// The next hops of `node` towards `dest` (a range of the hop table), looked up once.
-    fn hops(&mut self, node: NodeId, dest: u32) -> (usize, usize) {
-        let slot = self.slot(node, dest);
-        let memo = &self.memo[slot];
-        if memo.start != u32::MAX {
-            return (memo.start as usize, memo.len as usize);
-        }
-        let start = self.hop_table.len();
-        let mut hops = std::mem::take(&mut self.scratch.hops);
-        hops.clear();
-        hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
-        self.hop_table.extend_from_slice(&hops);
-        self.scratch.hops = hops;
-        let len = self.hop_table.len() - start;
-        self.hop_best.resize(self.hop_table.len(), false);
-        let memo = &mut self.memo[slot];
-        memo.start = u32::try_from(start).expect("fewer than 2^32 hops");
-        memo.len = len as u32;
-        (start, len)
+    /// Spreads class `class` once, on this thread, with the links letting `survival` through.
+    fn spread_one<F: FnMut(LinkId, f64)>(
+        &mut self,
+        class: usize,
+        survival: &[f64],
+        carried: &mut Vec<NodeId>,
+        sole: &mut Vec<NodeId>,
+        on_link: &mut F,
+    ) -> Spread {
+        let mut walker = self.walker();
+        let spread = walker.spread(class, Some(survival), carried, sole, on_link);
+        let evaluations = walker.evaluations;
+        self.evaluations += evaluations;
+        spread
     }
 
     /// Forgets every memo that depends on `node`'s status: the decisions of the switches below
@@ -565,288 +591,13 @@ impl Fluid {
         }
     }
 
-    /// Where `node` sends traffic for `dest` now: computed once per (switch, destination group)
-    /// until a switch it depends on changes, and shared by every class going that way.
-    fn decision(&mut self, node: NodeId, dest: u32) -> Decision {
-        let slot = self.slot(node, dest);
-        let valid = self.valid_since(node, dest);
-        let memo = self.memo[slot];
-        if memo.decision_stamp >= valid {
-            let Memo { start, len, count, best, culprit, .. } = memo;
-            return Decision { start, len, count, best, culprit };
-        }
-        let (start, len) = self.hops(node, dest);
-        let mut ranked = std::mem::take(&mut self.scratch.ranked);
-        ranked.clear();
-        let mut best = View::Withdrawn;
-        for index in start..start + len {
-            let hop = self.hop_table[index].0;
-            let fabric = self.status[hop.0 as usize].fabric;
-            let quality = if fabric == View::Withdrawn { fabric } else { fabric.min(self.reach(hop, dest, 0)) };
-            ranked.push(quality);
-            best = best.max(quality);
-        }
-        let mut count = 0;
-        for (index, quality) in (start..start + len).zip(&ranked) {
-            let chosen = best != View::Withdrawn && *quality == best;
-            self.hop_best[index] = chosen;
-            count += u32::from(chosen);
-        }
-        self.scratch.ranked = ranked;
-        let culprit = if best == View::Withdrawn { self.blame(node, dest) } else { node };
-        let memo = &mut self.memo[slot];
-        memo.decision_stamp = self.clock;
-        memo.count = count;
-        memo.best = best;
-        memo.culprit = culprit;
-        Decision { start: start as u32, len: len as u32, count, best, culprit }
-    }
-
-    /// The switch to blame when `node` has no route to `dest`: a withdrawn destination switch
-    /// if there is one (the route ran out because of it), else a withdrawn next hop, else `node`.
-    fn blame(&self, node: NodeId, dest: u32) -> NodeId {
-        let gone = |n: &NodeId| {
-            let status = &self.status[n.0 as usize];
-            !status.forwarding || status.fabric == View::Withdrawn || status.access == View::Withdrawn
-        };
-        let dest_leaf = self.dests[dest as usize].iter().find(|n| gone(n)).copied();
-        let mut hops = Vec::new();
-        hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
-        let culprit = dest_leaf.or_else(|| hops.iter().map(|h| h.0).find(|n| gone(n))).unwrap_or(node);
-        self.blame_to[culprit.0 as usize].unwrap_or(culprit)
-    }
-
-    /// Spreads class `class` from its source, stage by stage, merging the fractions that reach
-    /// the same switch. Calls `on_link(link, fraction arriving, level)` for every link it puts
-    /// traffic on; `survival`, when given, is what each link lets through (congestion).
-    /// Fills `carried` and `sole`.
-    fn spread<F: FnMut(LinkId, f64)>(
-        &mut self,
-        class: usize,
-        survival: Option<&[f64]>,
-        carried: &mut Vec<NodeId>,
-        sole: &mut Vec<NodeId>,
-        on_link: &mut F,
-    ) -> Spread {
-        self.evaluations += 1;
-        carried.clear();
-        sole.clear();
-        let Class { src, dst, dest, hash, overlay, .. } = self.classes[class];
-        let mut spread = Spread::default();
-        if let Some(culprit) = self.overlay_lost.filter(|_| overlay) {
-            spread.blackhole_fraction = 1.0;
-            spread.cause = Some((culprit, 1.0));
-            spread.degraded = true;
-            return spread;
-        }
-        let source = self.topology.endpoint(src);
-        let kind = Attachment::of(source);
-        let access = |status: &Status| kind.view(status);
-        let best = source.attachments.iter().map(|a| access(&self.status[a.0.0 as usize])).max();
-        let best = best.unwrap_or(View::Withdrawn);
-        spread.degraded |= best != View::Use;
-        if best == View::Withdrawn {
-            let culprit = source.attachments.first().map_or(NodeId(0), |a| a.0);
-            spread.lose(self.blame_to[culprit.0 as usize].unwrap_or(culprit), 1.0);
-            return spread;
-        }
-        let mut stage = std::mem::take(&mut self.scratch.stage);
-        let mut next = std::mem::take(&mut self.scratch.next);
-        stage.clear();
-        let usable = |a: &&(NodeId, LinkId, LinkId)| access(&self.status[a.0.0 as usize]) == best;
-        let count = source.attachments.iter().filter(usable).count();
-        let pick = hash.map(|h| (h % count as u64) as usize);
-        for (i, &(leaf, sending, _)) in source.attachments.iter().filter(usable).enumerate() {
-            let share = match pick {
-                Some(p) if p == i => 1.0,
-                Some(_) => continue,
-                None => 1.0 / count as f64,
-            };
-            on_link(sending, share);
-            let share = share * survival.map_or(1.0, |s| s[sending.0 as usize]);
-            stage.push((leaf, share));
-        }
-        // Valley-free paths have at most five switches; the bound guards against a topology bug.
-        for _ in 0..8 {
-            if stage.is_empty() {
-                break;
-            }
-            if let [(node, _)] = stage.as_slice() {
-                sole.push(*node);
-            }
-            next.clear();
-            for &(node, fraction) in &stage {
-                carried.push(node);
-                self.forward(node, fraction, dest, dst, hash, survival, &mut next, &mut spread, on_link);
-            }
-            std::mem::swap(&mut stage, &mut next);
-        }
-        assert!(stage.is_empty(), "a flow crossed more than eight switches: the topology has a loop");
-        self.scratch.stage = stage;
-        self.scratch.next = next;
-        if spread.delivered <= 0.0 {
-            sole.clear();
-        }
-        spread
-    }
-
-    /// Handles `fraction` of a class at `node`: delivers it, loses it, or splits it over the
-    /// best next hops into `next`.
-    #[allow(clippy::too_many_arguments)]
-    fn forward<F: FnMut(LinkId, f64)>(
-        &mut self,
-        node: NodeId,
-        fraction: f64,
-        dest: u32,
-        dst: EndpointId,
-        hash: Option<u64>,
-        survival: Option<&[f64]>,
-        next: &mut Vec<(NodeId, f64)>,
-        spread: &mut Spread,
-        on_link: &mut F,
-    ) {
-        let status = self.status[node.0 as usize];
-        if !status.forwarding {
-            spread.lose(node, fraction);
-            return;
-        }
-        let is_dest = self.dests[dest as usize].binary_search(&node).is_ok();
-        if is_dest || !spread.relayed.is_empty() {
-            self.forward_off_the_beaten_path(node, fraction, dest, dst, is_dest, hash, survival, next, spread, on_link);
-            return;
-        }
-        let decision = self.decision(node, dest);
-        spread.degraded |= decision.best != View::Use;
-        if decision.count == 0 {
-            spread.lose(decision.culprit, fraction);
-            return;
-        }
-        let hops = decision.start as usize..(decision.start + decision.len) as usize;
-        let count = decision.count as usize;
-        let pick = hash.map(|h| (mix(h ^ u64::from(node.0)) % count as u64) as usize);
-        let even = fraction / count as f64;
-        let mut seen = 0;
-        for index in hops {
-            if !self.hop_best[index] {
-                continue;
-            }
-            let (hop, link) = self.hop_table[index];
-            let i = seen;
-            seen += 1;
-            let share = match pick {
-                Some(p) if p != i => continue,
-                Some(_) => fraction,
-                None => even,
-            };
-            on_link(link, share);
-            let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
-            match next.iter_mut().find(|(n, _)| *n == hop) {
-                Some(entry) => entry.1 += share,
-                None => next.push((hop, share)),
-            }
-        }
-    }
-
-    /// [`Fluid::forward`] at a destination switch, and for relayed traffic: delivers it, or,
-    /// when the switch's link to a multihomed destination is down, relays it over the fabric to
-    /// another switch the destination is attached to, as an EVPN leaf does for an Ethernet
-    /// segment whose local link went down (traffic from the world or a single-homed server can
-    /// still arrive there: they do not see the segment). Relayed traffic never goes back to a
-    /// switch that relayed it.
-    #[allow(clippy::too_many_arguments)]
-    fn forward_off_the_beaten_path<F: FnMut(LinkId, f64)>(
-        &mut self,
-        node: NodeId,
-        fraction: f64,
-        dest: u32,
-        dst: EndpointId,
-        is_dest: bool,
-        hash: Option<u64>,
-        survival: Option<&[f64]>,
-        next: &mut Vec<(NodeId, f64)>,
-        spread: &mut Spread,
-        on_link: &mut F,
-    ) {
-        let mut hops = std::mem::take(&mut self.scratch.hops);
-        hops.clear();
-        if is_dest {
-            let multihomed = self.dest_kinds[dest as usize] == Attachment::Multihomed;
-            if !multihomed || self.status[node.0 as usize].attached {
-                let endpoint = self.topology.endpoint(dst);
-                let link = endpoint.attachments.iter().find(|a| a.0 == node).expect("destination attaches here").2;
-                on_link(link, fraction);
-                spread.delivered += fraction * survival.map_or(1.0, |s| s[link.0 as usize]);
-                self.scratch.hops = hops;
-                return;
-            }
-            let elsewhere = self.dests[dest as usize].iter().any(|d| {
-                let other = &self.status[d.0 as usize];
-                *d != node && other.attached && other.fabric != View::Withdrawn && !spread.relayed.contains(d)
-            });
-            if !elsewhere {
-                self.scratch.hops = hops;
-                spread.lose(node, fraction);
-                return;
-            }
-            if !spread.relayed.contains(&node) {
-                spread.relayed.push(node);
-            }
-            hops.extend_from_slice(&self.topology.up[node.0 as usize]);
-        } else {
-            hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
-            hops.retain(|(hop, _)| !spread.relayed.contains(hop));
-        }
-        let mut ranked = std::mem::take(&mut self.scratch.ranked);
-        ranked.clear();
-        let mut best = View::Withdrawn;
-        for &(hop, _) in &hops {
-            let fabric = self.status[hop.0 as usize].fabric;
-            let quality = if fabric == View::Withdrawn { fabric } else { fabric.min(self.reach(hop, dest, 0)) };
-            ranked.push(quality);
-            best = best.max(quality);
-        }
-        spread.degraded |= best != View::Use;
-        if best == View::Withdrawn {
-            self.scratch.hops = hops;
-            self.scratch.ranked = ranked;
-            let culprit = self.blame(node, dest);
-            spread.lose(culprit, fraction);
-            return;
-        }
-        let count = ranked.iter().filter(|q| **q == best).count();
-        let pick = hash.map(|h| (mix(h ^ u64::from(node.0)) % count as u64) as usize);
-        let mut seen = 0;
-        for (i, &(hop, link)) in hops.iter().enumerate() {
-            if ranked[i] != best {
-                continue;
-            }
-            let share = match pick {
-                Some(p) if p != seen => {
-                    seen += 1;
-                    continue;
-                }
-                Some(_) => fraction,
-                None => fraction / count as f64,
-            };
-            seen += 1;
-            on_link(link, share);
-            let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
-            match next.iter_mut().find(|(n, _)| *n == hop) {
-                Some(entry) => entry.1 += share,
-                None => next.push((hop, share)),
-            }
-        }
-        self.scratch.hops = hops;
-        self.scratch.ranked = ranked;
-    }
-
     /// Brings the overloaded list and the peak up to date after a re-spread: one pass over the
     /// links (cheaper than tracking which links each spread touched).
     fn check_links(&mut self, now: SimTime) {
         self.overloaded.clear();
         let mut busiest: Option<(usize, f64)> = None;
         for (index, (offered, inverse)) in self.offered.iter().zip(&self.inverse_capacity).enumerate() {
-            let utilisation = offered * inverse;
+            let utilisation = *offered as f64 * inverse;
             if utilisation > 1.0 + 1e-12 {
                 self.overloaded.push(LinkId(index as u32));
             }
@@ -861,78 +612,142 @@ impl Fluid {
         }
     }
 
-    /// Starts accounting class `class` at `now` with its current spread.
-    fn open(&mut self, class: usize, now: SimTime) {
-        let rate = self.classes[class].rate_gbps;
-        let mut contributions = std::mem::take(&mut self.state[class].contributions);
-        let mut carried = std::mem::take(&mut self.state[class].carried);
-        let mut sole = std::mem::take(&mut self.state[class].sole);
-        contributions.clear();
-        let spread = self.spread(class, None, &mut carried, &mut sole, &mut |link, fraction| {
-            contributions.push((link, fraction * rate));
-        });
-        for &(link, gbps) in &contributions {
-            self.offered[link.0 as usize] += gbps;
+    /// Re-spreads `classes` (ascending) at `now`: closes each one's accounting (what it lost so
+    /// far, its load off the links), spreads it again and opens its accounting with the new
+    /// spread (its load on the links). Spreading is divided between threads by destination
+    /// group; loads are whole numbers, so each thread can add its own changes and every figure is
+    /// the same whatever the number of threads.
+    fn respread(&mut self, classes: &[u32], now: SimTime) {
+        let parts = self.divide(classes);
+        if self.loads.len() < parts.len() - 1 {
+            self.loads.resize_with(parts.len() - 1, || vec![0; self.offered.len()]);
         }
-        let state = &mut self.state[class];
-        state.contributions = contributions;
-        state.carried = carried;
-        state.sole = sole;
-        state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
-        let summary = Summary::of(&state.carried, &state.sole, state.degraded);
-        self.flags[class] =
-            u8::from(summary.sole != 0 || summary.len == Summary::OVERFLOW) | (u8::from(summary.degraded) << 1);
-        self.bloom[class] = if summary.len == Summary::OVERFLOW {
-            u64::MAX
-        } else {
-            state.carried.iter().fold(0, |bloom, node| bloom | 1 << (node.0 % 64))
+        let mut loads = std::iter::once(&mut self.offered[..]).chain(self.loads.iter_mut().map(|l| &mut l[..]));
+        let node_count = self.topology.node_count();
+        let ground = Ground {
+            topology: &self.topology,
+            status: &self.status,
+            classes: &self.classes,
+            dests: &self.dests,
+            dest_kinds: &self.dest_kinds,
+            hop_table: &self.hop_table,
+            blame_to: &self.blame_to,
+            dest_bump: &self.dest_bump,
+            node_bump: &self.node_bump,
+            clock: self.clock,
+            overlay_lost: self.overlay_lost,
         };
-        self.summary[class] = summary;
-        state.blackhole_fraction = spread.blackhole_fraction;
-        state.blackhole_cause = spread.cause.map(|c| c.0);
-        state.since = now;
-        if let Some(node) = state.blackhole_cause {
-            note_cause(&mut state.causes, Cause::Blackhole(node), now, 0.0);
+        let mut memo: &mut [Memo] = &mut self.memo;
+        let mut bits: &mut [u64] = &mut self.bits;
+        let bits_start = &self.bits_start;
+        let mut outputs = Outputs {
+            state: &mut self.state,
+            summary: &mut self.summary,
+            flags: &mut self.flags,
+            bloom: &mut self.bloom,
+            first: 0,
+        };
+        let mut scratches = self.scratch.iter_mut();
+        let mut jobs = Vec::with_capacity(parts.len());
+        let (mut first_dest, mut first_class, mut bits_base) = (0u32, 0usize, 0usize);
+        let mut rest = classes;
+        for part in &parts {
+            let (mine, others) = rest.split_at(rest.partition_point(|&c| (c as usize) < part.class_end));
+            rest = others;
+            let (memo_mine, memo_rest) = memo.split_at_mut((part.dest_end - first_dest) as usize * node_count);
+            memo = memo_rest;
+            let bits_end = bits_start[part.dest_end as usize];
+            let (bits_mine, bits_rest) = bits.split_at_mut(bits_end - bits_base);
+            bits = bits_rest;
+            let (outputs_mine, outputs_rest) = outputs.split_at(part.class_end);
+            outputs = outputs_rest;
+            let walker = Walker {
+                ground,
+                first: first_dest,
+                memo: memo_mine,
+                bits_base,
+                bits: bits_mine,
+                scratch: scratches.next().expect("a scratch per part"),
+                evaluations: 0,
+            };
+            let load = loads.next().expect("a load array per part");
+            jobs.push((walker, outputs_mine, mine, load));
+            first_dest = part.dest_end;
+            first_class = part.class_end;
+            bits_base = bits_end;
+        }
+        debug_assert!(rest.is_empty() && first_class == self.classes.len());
+        let evaluations: u64 = if jobs.len() == 1 {
+            jobs.into_iter()
+                .map(|(walker, outputs, mine, load)| Fluid::open_all(walker, outputs, mine, load, now))
+                .sum()
+        } else {
+            std::thread::scope(|scope| {
+                let mut jobs = jobs.into_iter();
+                let here = jobs.next().expect("at least one part");
+                let handles: Vec<_> = jobs
+                    .map(|(walker, outputs, mine, load)| {
+                        scope.spawn(move || Fluid::open_all(walker, outputs, mine, load, now))
+                    })
+                    .collect();
+                let mut total = Fluid::open_all(here.0, here.1, here.2, here.3, now);
+                for handle in handles {
+                    total += handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                }
+                total
+            })
+        };
+        self.evaluations += evaluations;
+        // The other parts' changes of load, added in (exactly: they are whole numbers).
+        for load in &mut self.loads[..parts.len() - 1] {
+            for (offered, change) in self.offered.iter_mut().zip(load.iter_mut()) {
+                *offered += std::mem::take(change);
+            }
         }
     }
 
-    /// Adds what class `class` lost since its accounting last started, at its current rates.
-    fn accrue(&mut self, class: usize, now: SimTime) {
-        let rate = self.classes[class].rate_gbps;
-        let state = &mut self.state[class];
-        let seconds = now.millis_since(state.since) as f64 / 1000.0;
-        let blackhole = rate * state.blackhole_fraction * seconds;
-        state.blackhole_gbit += blackhole;
-        if let Some(node) = state.blackhole_cause {
-            note_cause(&mut state.causes, Cause::Blackhole(node), state.since, blackhole);
+    /// Divides ascending `classes` into at most `threads` parts of whole destination groups
+    /// with about as many classes each; the last part ends with the last group.
+    fn divide(&self, classes: &[u32]) -> Vec<Part> {
+        let all = Part { dest_end: self.dests.len() as u32, class_end: self.classes.len() };
+        let parts = self.threads.min(classes.len() / self.parallel_min.max(1)).max(1);
+        let mut cuts = Vec::with_capacity(parts);
+        let mut from = 0;
+        for index in 1..parts {
+            let at = classes.len() * index / parts;
+            // Cut before the first class of the next destination group after `at`'s.
+            let dest_end = self.classes[classes[at] as usize].dest + 1;
+            let class_end = self.classes.partition_point(|c| c.dest < dest_end);
+            let taken = classes.partition_point(|&c| (c as usize) < class_end);
+            if taken <= from || taken >= classes.len() {
+                continue;
+            }
+            from = taken;
+            cuts.push(Part { dest_end, class_end });
         }
-        let congestion = state.congestion_gbps * seconds;
-        state.congestion_gbit += congestion;
-        if let Some(link) = state.congestion_cause {
-            note_cause(&mut state.causes, Cause::Congestion(link), state.since, congestion);
-        }
-        state.since = now;
+        cuts.push(all);
+        cuts
     }
 
-    /// Closes class `class`'s spread at `now`: adds what it lost and takes its load off the
-    /// links.
-    fn close(&mut self, class: usize, now: SimTime) {
-        self.accrue(class, now);
-        let contributions = std::mem::take(&mut self.state[class].contributions);
-        for &(link, gbps) in &contributions {
-            self.offered[link.0 as usize] -= gbps;
+    /// Re-spreads each of `classes` with `walker`, moving its load in `load` (the links' loads,
+    /// or changes to them); returns the spreads computed.
+    fn open_all(
+        mut walker: Walker<'_>,
+        mut outputs: Outputs<'_>,
+        classes: &[u32],
+        load: &mut [i64],
+        now: SimTime,
+    ) -> u64 {
+        for &class in classes {
+            outputs.open(&mut walker, class as usize, load, now);
         }
-        self.state[class].contributions = contributions;
+        walker.evaluations
     }
 
-    /// Re-spreads `classes` at `now` after switch status changed, then settles congestion.
+    /// Re-spreads `classes` (ascending) at `now` after switch status changed, then settles
+    /// congestion.
     pub(crate) fn reevaluate(&mut self, classes: &[u32], now: SimTime) {
-        for &class in classes {
-            self.close(class as usize, now);
-        }
-        for &class in classes {
-            self.open(class as usize, now);
-        }
+        self.respread(classes, now);
         self.check_links(now);
         self.congestion(now);
     }
@@ -978,7 +793,7 @@ impl Fluid {
             let mut arriving: HashMap<LinkId, f64> = links.iter().map(|l| (*l, 0.0)).collect();
             for &class in &affected {
                 let rate = self.classes[class as usize].rate_gbps;
-                self.spread(class as usize, Some(&survival), &mut carried, &mut sole, &mut |link, fraction| {
+                self.spread_one(class as usize, &survival, &mut carried, &mut sole, &mut |link, fraction| {
                     if let Some(total) = arriving.get_mut(&link) {
                         *total += fraction * rate;
                     }
@@ -986,13 +801,14 @@ impl Fluid {
             }
             for link in links {
                 // Classes not affected bring their offered load unchanged.
-                let affected_offered: f64 = affected
+                let affected_offered: i64 = affected
                     .iter()
                     .flat_map(|c| self.state[*c as usize].contributions.iter())
                     .filter(|(l, _)| *l == link)
                     .map(|(_, g)| g)
                     .sum();
-                let load = self.offered[link.0 as usize] - affected_offered + arriving[&link];
+                let unaffected = (self.offered[link.0 as usize] - affected_offered) as f64 / BITS_PER_GBIT;
+                let load = unaffected + arriving[&link];
                 let capacity = self.topology.links[link.0 as usize].capacity_gbps;
                 survival[link.0 as usize] = if load > capacity { capacity / load } else { 1.0 };
             }
@@ -1002,13 +818,12 @@ impl Fluid {
             let mut dropped: Vec<(LinkId, f64)> = Vec::new();
             // Spread with the links' survival, so what a blackhole further on takes is only what
             // got through the congestion before it (never counted twice).
-            let spread =
-                self.spread(class as usize, Some(&survival), &mut carried, &mut sole, &mut |link, fraction| {
-                    let lost = fraction * rate * (1.0 - survival[link.0 as usize]);
-                    if lost > 0.0 {
-                        dropped.push((link, lost));
-                    }
-                });
+            let spread = self.spread_one(class as usize, &survival, &mut carried, &mut sole, &mut |link, fraction| {
+                let lost = fraction * rate * (1.0 - survival[link.0 as usize]);
+                if lost > 0.0 {
+                    dropped.push((link, lost));
+                }
+            });
             let total: f64 = dropped.iter().map(|d| d.1).sum();
             let cause = dropped.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|d| d.0);
             let state = &self.state[class as usize];
@@ -1016,7 +831,8 @@ impl Fluid {
                 || state.congestion_cause != cause
                 || (state.blackhole_fraction - spread.blackhole_fraction).abs() > 1e-15
             {
-                self.accrue(class as usize, now);
+                let rate = self.classes[class as usize].rate_gbps;
+                accrue(&mut self.state[class as usize], rate, now);
                 let state = &mut self.state[class as usize];
                 state.blackhole_fraction = spread.blackhole_fraction;
                 state.congestion_gbps = total;
@@ -1025,6 +841,8 @@ impl Fluid {
                     note_cause(&mut state.causes, Cause::Congestion(link), now, 0.0);
                 }
             }
+            let losing = losing(&self.state[class as usize]);
+            self.flags[class as usize] = self.flags[class as usize] & !LOSING | losing;
             if total > 0.0 {
                 self.congested.push(class);
             }
@@ -1039,8 +857,8 @@ impl Fluid {
 
     /// Ends the run at `now` and returns every flow's losses.
     pub(crate) fn finish(&mut self, now: SimTime) -> Vec<FlowLoss> {
-        for class in 0..self.classes.len() {
-            self.accrue(class, now);
+        for (class, state) in self.classes.iter().zip(&mut self.state) {
+            accrue(state, class.rate_gbps, now);
         }
         self.flows
             .iter()
@@ -1112,12 +930,7 @@ impl Fluid {
 
     /// Number of flows losing traffic (to a blackhole or congestion) right now.
     pub(crate) fn flows_losing_now(&self) -> usize {
-        self.classes
-            .iter()
-            .zip(&self.state)
-            .filter(|(_, s)| s.blackhole_fraction > 0.0 || s.congestion_gbps > 0.0)
-            .map(|(c, _)| c.flows as usize)
-            .sum()
+        self.classes.iter().zip(&self.flags).filter(|(_, f)| **f & LOSING != 0).map(|(c, _)| c.flows as usize).sum()
     }
 
     /// Per flow, the Gbps it loses right now (blackhole and congestion).
@@ -1141,6 +954,491 @@ impl Fluid {
     /// The flows, in the order given.
     pub fn flows(&self) -> &[FlowSpec] {
         &self.flows
+    }
+}
+
+/// Link loads are counted in bits per second.
+const BITS_PER_GBIT: f64 = 1e9;
+
+/// `gbps` (never negative) in whole bits per second, rounded to nearest (adding a half and
+/// truncating: `f64::round` is a library call on the baseline x86-64 target, and this is hot).
+fn bits_per_second(gbps: f64) -> i64 {
+    debug_assert!(gbps >= 0.0, "loads are never negative");
+    (gbps * BITS_PER_GBIT + 0.5) as i64
+}
+
+/// The most threads one run spreads classes on.
+const MAX_THREADS: usize = 8;
+
+/// The fewest classes to re-spread that are worth another thread (a thread costs tens of
+/// microseconds to start; a class's spread about a microsecond).
+const PARALLEL_MIN: usize = 256;
+
+/// A run of whole destination groups `..dest_end`, whose classes are those `..class_end`.
+#[derive(Clone, Copy, Debug)]
+struct Part {
+    dest_end: u32,
+    class_end: usize,
+}
+
+/// The per-class records a spread writes, for the classes from `first` on.
+struct Outputs<'a> {
+    state: &'a mut [ClassState],
+    summary: &'a mut [Summary],
+    flags: &'a mut [u8],
+    bloom: &'a mut [u64],
+    first: usize,
+}
+
+impl<'a> Outputs<'a> {
+    /// Divides the records at class `class`: those before it, and those from it on.
+    fn split_at(self, class: usize) -> (Outputs<'a>, Outputs<'a>) {
+        let at = class - self.first;
+        let (state, state_rest) = self.state.split_at_mut(at);
+        let (summary, summary_rest) = self.summary.split_at_mut(at);
+        let (flags, flags_rest) = self.flags.split_at_mut(at);
+        let (bloom, bloom_rest) = self.bloom.split_at_mut(at);
+        (
+            Outputs { state, summary, flags, bloom, first: self.first },
+            Outputs { state: state_rest, summary: summary_rest, flags: flags_rest, bloom: bloom_rest, first: class },
+        )
+    }
+
+    /// Closes class `class`'s accounting at `now` and takes its load off `load`, spreads it
+    /// again, and opens its accounting with the new spread and its new load on `load`.
+    fn open(&mut self, walker: &mut Walker<'_>, class: usize, load: &mut [i64], now: SimTime) {
+        let index = class - self.first;
+        let rate = walker.ground.classes[class].rate_gbps;
+        let state = &mut self.state[index];
+        accrue(state, rate, now);
+        let mut contributions = std::mem::take(&mut state.contributions);
+        for &(link, bits) in &contributions {
+            load[link.0 as usize] -= bits;
+        }
+        contributions.clear();
+        let spread = walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, fraction| {
+            contributions.push((link, bits_per_second(fraction * rate)));
+        });
+        for &(link, bits) in &contributions {
+            load[link.0 as usize] += bits;
+        }
+        state.contributions = contributions;
+        state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
+        let summary = Summary::of(&state.carried, &state.sole, state.degraded);
+        self.flags[index] =
+            u8::from(summary.sole != 0 || summary.len == Summary::OVERFLOW) | (u8::from(summary.degraded) << 1);
+        self.bloom[index] = if summary.len == Summary::OVERFLOW {
+            u64::MAX
+        } else {
+            state.carried.iter().fold(0, |bloom, node| bloom | 1 << (node.0 % 64))
+        };
+        self.summary[index] = summary;
+        state.blackhole_fraction = spread.blackhole_fraction;
+        self.flags[index] |= losing(state);
+        state.blackhole_cause = spread.cause.map(|c| c.0);
+        state.since = now;
+        if let Some(node) = state.blackhole_cause {
+            note_cause(&mut state.causes, Cause::Blackhole(node), now, 0.0);
+        }
+    }
+}
+
+/// The flag of a class that loses traffic now.
+const LOSING: u8 = 4;
+
+/// `LOSING` if the class of `state` loses traffic now, else 0.
+fn losing(state: &ClassState) -> u8 {
+    if state.blackhole_fraction > 0.0 || state.congestion_gbps > 0.0 { LOSING } else { 0 }
+}
+
+/// Adds what a class sending `rate` lost since its accounting last started, at its current
+/// rates.
+fn accrue(state: &mut ClassState, rate: f64, now: SimTime) {
+    let seconds = now.millis_since(state.since) as f64 / 1000.0;
+    let blackhole = rate * state.blackhole_fraction * seconds;
+    state.blackhole_gbit += blackhole;
+    if let Some(node) = state.blackhole_cause {
+        note_cause(&mut state.causes, Cause::Blackhole(node), state.since, blackhole);
+    }
+    let congestion = state.congestion_gbps * seconds;
+    state.congestion_gbit += congestion;
+    if let Some(link) = state.congestion_cause {
+        note_cause(&mut state.causes, Cause::Congestion(link), state.since, congestion);
+    }
+    state.since = now;
+}
+
+/// The parts of the model a spread reads and never writes.
+#[derive(Clone, Copy)]
+struct Ground<'a> {
+    topology: &'a Topology,
+    status: &'a [Status],
+    classes: &'a [Class],
+    dests: &'a [Vec<NodeId>],
+    dest_kinds: &'a [Attachment],
+    hop_table: &'a [(NodeId, LinkId)],
+    blame_to: &'a [Option<NodeId>],
+    dest_bump: &'a [u32],
+    node_bump: &'a [u32],
+    clock: u32,
+    overlay_lost: Option<NodeId>,
+}
+
+/// Spreads classes of the destination groups from `first` on, for as many as its memo rows
+/// cover. A spread only reads and writes the memos of its own class's destination group, so
+/// walkers over disjoint groups can run at once, and a memo's value does not depend on which
+/// walker computed it or when: the result is the same however the groups are divided.
+struct Walker<'a> {
+    ground: Ground<'a>,
+    first: u32,
+    memo: &'a mut [Memo],
+    /// `bits[i]` is the model's bit word `bits_base + i`.
+    bits_base: usize,
+    bits: &'a mut [u64],
+    scratch: &'a mut Scratch,
+    evaluations: u64,
+}
+
+impl Walker<'_> {
+    fn slot(&self, node: NodeId, dest: u32) -> usize {
+        debug_assert!(dest >= self.first, "a walker spreads only its own destination groups");
+        (dest - self.first) as usize * self.ground.topology.node_count() + node.0 as usize
+    }
+
+    /// The clock reading a memo of (`node`, `dest`) must have been computed at to be valid.
+    fn valid_since(&self, node: NodeId, dest: u32) -> u32 {
+        self.ground.dest_bump[dest as usize].max(self.ground.node_bump[node.0 as usize])
+    }
+
+    /// The next hops of `node` towards `dest`: a range of the hop table, looked up when the
+    /// model was built (every slot a spread can visit was).
+    fn hops(&self, slot: usize) -> (usize, usize) {
+        let memo = &self.memo[slot];
+        assert!(memo.start != u32::MAX, "a spread reached a switch the path index never saw");
+        (memo.start as usize, memo.len as usize)
+    }
+
+    /// The best quality of a path from `node` onward to `dest`, by what neighbours believe; for
+    /// a destination switch, its attachment to the destination. Memoised until a switch it
+    /// depends on changes.
+    fn reach(&mut self, node: NodeId, dest: u32, depth: usize) -> View {
+        assert!(depth < 8, "a path crossed more than eight switches: the topology has a loop");
+        let slot = self.slot(node, dest);
+        let valid = self.valid_since(node, dest);
+        let memo = self.memo[slot];
+        if memo.reach_stamp >= valid {
+            return memo.reach;
+        }
+        let ground = self.ground;
+        let view = if ground.dests[dest as usize].binary_search(&node).is_ok() {
+            ground.dest_kinds[dest as usize].view(&ground.status[node.0 as usize])
+        } else {
+            let (start, len) = self.hops(slot);
+            let mut best = View::Withdrawn;
+            for &(next, _) in &ground.hop_table[start..start + len] {
+                let fabric = ground.status[next.0 as usize].fabric;
+                if fabric <= best {
+                    continue;
+                }
+                best = best.max(fabric.min(self.reach(next, dest, depth + 1)));
+                if best == View::Use {
+                    break;
+                }
+            }
+            best
+        };
+        let memo = &mut self.memo[slot];
+        memo.reach = view;
+        memo.reach_stamp = ground.clock;
+        view
+    }
+
+    /// Where `node` sends traffic for `dest` now: computed once per (switch, destination group)
+    /// until a switch it depends on changes, and shared by every class going that way. The best
+    /// next hops are marked in the slot's bits.
+    fn decision(&mut self, node: NodeId, dest: u32) -> Decision {
+        let slot = self.slot(node, dest);
+        let valid = self.valid_since(node, dest);
+        let memo = self.memo[slot];
+        if memo.decision_stamp >= valid {
+            let Memo { start, len, bits_at, count, best, culprit, .. } = memo;
+            return Decision { start, len, bits_at, count, best, culprit };
+        }
+        let ground = self.ground;
+        let (start, len) = self.hops(slot);
+        let mut ranked = std::mem::take(&mut self.scratch.ranked);
+        ranked.clear();
+        let mut best = View::Withdrawn;
+        for &(hop, _) in &ground.hop_table[start..start + len] {
+            let fabric = ground.status[hop.0 as usize].fabric;
+            let quality = if fabric == View::Withdrawn { fabric } else { fabric.min(self.reach(hop, dest, 0)) };
+            ranked.push(quality);
+            best = best.max(quality);
+        }
+        let words = memo.bits_at as usize - self.bits_base;
+        let mut count = 0;
+        for word in &mut self.bits[words..words + len.div_ceil(64)] {
+            *word = 0;
+        }
+        for (index, quality) in ranked.iter().enumerate() {
+            if best != View::Withdrawn && *quality == best {
+                self.bits[words + index / 64] |= 1 << (index % 64);
+                count += 1;
+            }
+        }
+        self.scratch.ranked = ranked;
+        let culprit = if best == View::Withdrawn { ground.blame(node, dest) } else { node };
+        let memo = &mut self.memo[slot];
+        memo.decision_stamp = ground.clock;
+        memo.count = count;
+        memo.best = best;
+        memo.culprit = culprit;
+        Decision { start: start as u32, len: len as u32, bits_at: memo.bits_at, count, best, culprit }
+    }
+
+    /// Spreads class `class` from its source, stage by stage, merging the fractions that reach
+    /// the same switch. Calls `on_link(link, fraction arriving, level)` for every link it puts
+    /// traffic on; `survival`, when given, is what each link lets through (congestion).
+    /// Fills `carried` and `sole`.
+    fn spread<F: FnMut(LinkId, f64)>(
+        &mut self,
+        class: usize,
+        survival: Option<&[f64]>,
+        carried: &mut Vec<NodeId>,
+        sole: &mut Vec<NodeId>,
+        on_link: &mut F,
+    ) -> Spread {
+        self.evaluations += 1;
+        let ground = self.ground;
+        carried.clear();
+        sole.clear();
+        let Class { src, dst, dest, hash, overlay, .. } = ground.classes[class];
+        let mut spread = Spread::default();
+        if let Some(culprit) = ground.overlay_lost.filter(|_| overlay) {
+            spread.blackhole_fraction = 1.0;
+            spread.cause = Some((culprit, 1.0));
+            spread.degraded = true;
+            return spread;
+        }
+        let source = ground.topology.endpoint(src);
+        let kind = Attachment::of(source);
+        let access = |status: &Status| kind.view(status);
+        let best = source.attachments.iter().map(|a| access(&ground.status[a.0.0 as usize])).max();
+        let best = best.unwrap_or(View::Withdrawn);
+        spread.degraded |= best != View::Use;
+        if best == View::Withdrawn {
+            let culprit = source.attachments.first().map_or(NodeId(0), |a| a.0);
+            spread.lose(ground.blame_to[culprit.0 as usize].unwrap_or(culprit), 1.0);
+            return spread;
+        }
+        let mut stage = std::mem::take(&mut self.scratch.stage);
+        let mut next = std::mem::take(&mut self.scratch.next);
+        stage.clear();
+        let usable = |a: &&(NodeId, LinkId, LinkId)| access(&ground.status[a.0.0 as usize]) == best;
+        let count = source.attachments.iter().filter(usable).count();
+        let pick = hash.map(|h| (h % count as u64) as usize);
+        for (i, &(leaf, sending, _)) in source.attachments.iter().filter(usable).enumerate() {
+            let share = match pick {
+                Some(p) if p == i => 1.0,
+                Some(_) => continue,
+                None => 1.0 / count as f64,
+            };
+            on_link(sending, share);
+            let share = share * survival.map_or(1.0, |s| s[sending.0 as usize]);
+            stage.push((leaf, share));
+        }
+        // Valley-free paths have at most five switches; the bound guards against a topology bug.
+        for _ in 0..8 {
+            if stage.is_empty() {
+                break;
+            }
+            if let [(node, _)] = stage.as_slice() {
+                sole.push(*node);
+            }
+            next.clear();
+            for &(node, fraction) in &stage {
+                carried.push(node);
+                self.forward(node, fraction, dest, dst, hash, survival, &mut next, &mut spread, on_link);
+            }
+            std::mem::swap(&mut stage, &mut next);
+        }
+        assert!(stage.is_empty(), "a flow crossed more than eight switches: the topology has a loop");
+        self.scratch.stage = stage;
+        self.scratch.next = next;
+        if spread.delivered <= 0.0 {
+            sole.clear();
+        }
+        spread
+    }
+
+    /// Handles `fraction` of a class at `node`: delivers it, loses it, or splits it over the
+    /// best next hops into `next`.
+    #[allow(clippy::too_many_arguments)]
+    fn forward<F: FnMut(LinkId, f64)>(
+        &mut self,
+        node: NodeId,
+        fraction: f64,
+        dest: u32,
+        dst: EndpointId,
+        hash: Option<u64>,
+        survival: Option<&[f64]>,
+        next: &mut Vec<(NodeId, f64)>,
+        spread: &mut Spread,
+        on_link: &mut F,
+    ) {
+        let ground = self.ground;
+        let status = ground.status[node.0 as usize];
+        if !status.forwarding {
+            spread.lose(node, fraction);
+            return;
+        }
+        let is_dest = ground.dests[dest as usize].binary_search(&node).is_ok();
+        if is_dest || !spread.relayed.is_empty() {
+            self.forward_off_the_beaten_path(node, fraction, dest, dst, is_dest, hash, survival, next, spread, on_link);
+            return;
+        }
+        let decision = self.decision(node, dest);
+        spread.degraded |= decision.best != View::Use;
+        if decision.count == 0 {
+            spread.lose(decision.culprit, fraction);
+            return;
+        }
+        let count = decision.count as usize;
+        let pick = hash.map(|h| (mix(h ^ u64::from(node.0)) % count as u64) as usize);
+        let even = fraction / count as f64;
+        let words = decision.bits_at as usize - self.bits_base;
+        let mut seen = 0;
+        for word_index in 0..(decision.len as usize).div_ceil(64) {
+            let mut word = self.bits[words + word_index];
+            while word != 0 {
+                let index = decision.start as usize + word_index * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                let (hop, link) = ground.hop_table[index];
+                let i = seen;
+                seen += 1;
+                let share = match pick {
+                    Some(p) if p != i => continue,
+                    Some(_) => fraction,
+                    None => even,
+                };
+                on_link(link, share);
+                let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
+                match next.iter_mut().find(|(n, _)| *n == hop) {
+                    Some(entry) => entry.1 += share,
+                    None => next.push((hop, share)),
+                }
+            }
+        }
+    }
+
+    /// [`Fluid::forward`] at a destination switch, and for relayed traffic: delivers it, or,
+    /// when the switch's link to a multihomed destination is down, relays it over the fabric to
+    /// another switch the destination is attached to, as an EVPN leaf does for an Ethernet
+    /// segment whose local link went down (traffic from the world or a single-homed server can
+    /// still arrive there: they do not see the segment). Relayed traffic never goes back to a
+    /// switch that relayed it.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_off_the_beaten_path<F: FnMut(LinkId, f64)>(
+        &mut self,
+        node: NodeId,
+        fraction: f64,
+        dest: u32,
+        dst: EndpointId,
+        is_dest: bool,
+        hash: Option<u64>,
+        survival: Option<&[f64]>,
+        next: &mut Vec<(NodeId, f64)>,
+        spread: &mut Spread,
+        on_link: &mut F,
+    ) {
+        let ground = self.ground;
+        let mut hops = std::mem::take(&mut self.scratch.hops);
+        hops.clear();
+        if is_dest {
+            let multihomed = ground.dest_kinds[dest as usize] == Attachment::Multihomed;
+            if !multihomed || ground.status[node.0 as usize].attached {
+                let endpoint = ground.topology.endpoint(dst);
+                let link = endpoint.attachments.iter().find(|a| a.0 == node).expect("destination attaches here").2;
+                on_link(link, fraction);
+                spread.delivered += fraction * survival.map_or(1.0, |s| s[link.0 as usize]);
+                self.scratch.hops = hops;
+                return;
+            }
+            let elsewhere = ground.dests[dest as usize].iter().any(|d| {
+                let other = &ground.status[d.0 as usize];
+                *d != node && other.attached && other.fabric != View::Withdrawn && !spread.relayed.contains(d)
+            });
+            if !elsewhere {
+                self.scratch.hops = hops;
+                spread.lose(node, fraction);
+                return;
+            }
+            if !spread.relayed.contains(&node) {
+                spread.relayed.push(node);
+            }
+            hops.extend_from_slice(&ground.topology.up[node.0 as usize]);
+        } else {
+            hops_toward(&ground.topology, &ground.dests[dest as usize], node, &mut hops);
+            hops.retain(|(hop, _)| !spread.relayed.contains(hop));
+        }
+        let mut ranked = std::mem::take(&mut self.scratch.ranked);
+        ranked.clear();
+        let mut best = View::Withdrawn;
+        for &(hop, _) in &hops {
+            let fabric = ground.status[hop.0 as usize].fabric;
+            let quality = if fabric == View::Withdrawn { fabric } else { fabric.min(self.reach(hop, dest, 0)) };
+            ranked.push(quality);
+            best = best.max(quality);
+        }
+        spread.degraded |= best != View::Use;
+        if best == View::Withdrawn {
+            self.scratch.hops = hops;
+            self.scratch.ranked = ranked;
+            let culprit = ground.blame(node, dest);
+            spread.lose(culprit, fraction);
+            return;
+        }
+        let count = ranked.iter().filter(|q| **q == best).count();
+        let pick = hash.map(|h| (mix(h ^ u64::from(node.0)) % count as u64) as usize);
+        let mut seen = 0;
+        for (i, &(hop, link)) in hops.iter().enumerate() {
+            if ranked[i] != best {
+                continue;
+            }
+            let share = match pick {
+                Some(p) if p != seen => {
+                    seen += 1;
+                    continue;
+                }
+                Some(_) => fraction,
+                None => fraction / count as f64,
+            };
+            seen += 1;
+            on_link(link, share);
+            let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
+            match next.iter_mut().find(|(n, _)| *n == hop) {
+                Some(entry) => entry.1 += share,
+                None => next.push((hop, share)),
+            }
+        }
+        self.scratch.hops = hops;
+        self.scratch.ranked = ranked;
+    }
+}
+
+impl Ground<'_> {
+    /// The switch to blame when `node` has no route to `dest`: a withdrawn destination switch
+    /// if there is one (the route ran out because of it), else a withdrawn next hop, else `node`.
+    fn blame(&self, node: NodeId, dest: u32) -> NodeId {
+        let gone = |n: &NodeId| {
+            let status = &self.status[n.0 as usize];
+            !status.forwarding || status.fabric == View::Withdrawn || status.access == View::Withdrawn
+        };
+        let dest_leaf = self.dests[dest as usize].iter().find(|n| gone(n)).copied();
+        let mut hops = Vec::new();
+        hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
+        let culprit = dest_leaf.or_else(|| hops.iter().map(|h| h.0).find(|n| gone(n))).unwrap_or(node);
+        self.blame_to[culprit.0 as usize].unwrap_or(culprit)
     }
 }
 
