@@ -517,6 +517,13 @@ impl Fluid {
         }
     }
 
+    /// See [`crate::Simulation::set_parallelism`].
+    pub(crate) fn set_parallelism(&mut self, threads: usize, min_classes: usize) {
+        self.threads = threads.clamp(1, MAX_THREADS);
+        self.parallel_min = min_classes.max(1);
+        self.scratch.resize_with(self.threads, Scratch::default);
+    }
+
     /// A walker over every destination group, on this thread.
     fn walker(&mut self) -> Walker<'_> {
         let ground = Ground {

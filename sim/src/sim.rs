@@ -233,6 +233,14 @@ impl Simulation {
         }
     }
 
+    /// Spreads classes on up to `threads` threads (default: the machine's cores, at most
+    /// eight), giving a thread work only when there are at least `min_classes` classes to
+    /// re-spread per thread (default 256). The outcome is the same for every setting; this is
+    /// for benchmarks and for the tests that prove it.
+    pub fn set_parallelism(&mut self, threads: usize, min_classes: usize) {
+        self.fluid.set_parallelism(threads, min_classes);
+    }
+
     /// Schedules `action` at `at`.
     pub fn schedule(&mut self, at: SimTime, action: Action) {
         self.engine.schedule(at, Event::Act(action));
