@@ -1385,7 +1385,7 @@ impl Walker<'_> {
             }
             hops.extend_from_slice(&ground.topology.up[node.0 as usize]);
         } else {
-            hops_toward(&ground.topology, &ground.dests[dest as usize], node, &mut hops);
+            hops_toward(ground.topology, &ground.dests[dest as usize], node, &mut hops);
             hops.retain(|(hop, _)| !spread.relayed.contains(hop));
         }
         let mut ranked = std::mem::take(&mut self.scratch.ranked);
@@ -1443,7 +1443,7 @@ impl Ground<'_> {
         };
         let dest_leaf = self.dests[dest as usize].iter().find(|n| gone(n)).copied();
         let mut hops = Vec::new();
-        hops_toward(&self.topology, &self.dests[dest as usize], node, &mut hops);
+        hops_toward(self.topology, &self.dests[dest as usize], node, &mut hops);
         let culprit = dest_leaf.or_else(|| hops.iter().map(|h| h.0).find(|n| gone(n))).unwrap_or(node);
         self.blame_to[culprit.0 as usize].unwrap_or(culprit)
     }
