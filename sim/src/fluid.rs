@@ -173,8 +173,11 @@ struct ClassState {
     congestion_gbps: f64,
     congestion_cause: Option<LinkId>,
     since: SimTime,
-    /// (link, load offered on it in bit/s).
-    contributions: Vec<(LinkId, i64)>,
+    /// (link, share of the class's rate offered on it): the load is
+    /// `bits_per_second(share * rate)`, computed alike when it is put on and taken off. A share
+    /// is kept in single precision (a rounding of 6e-8 of it, a few bits per second per Gbps),
+    /// which halves the state a re-spread reads.
+    contributions: Vec<(LinkId, f32)>,
     /// Switches the class's traffic reaches now.
     carried: Vec<NodeId>,
     /// Switches every delivered bit crosses (single points of failure); empty when nothing is
@@ -250,6 +253,8 @@ struct Memo {
     culprit: NodeId,
     best: View,
     reach: View,
+    /// The switch is one of the destination group's.
+    is_dest: bool,
 }
 
 impl Memo {
@@ -263,6 +268,7 @@ impl Memo {
         culprit: NodeId(0),
         best: View::Withdrawn,
         reach: View::Withdrawn,
+        is_dest: false,
     };
 }
 
@@ -498,6 +504,7 @@ impl Fluid {
                     memo.start = start;
                     memo.len = hops.len() as u32;
                     memo.bits_at = u32::try_from(self.bits.len()).expect("fewer than 2^32 hop marks");
+                    memo.is_dest = leafs.binary_search(&node).is_ok();
                     self.bits.resize(self.bits.len() + hops.len().div_ceil(64), 0);
                 }
                 if leafs.binary_search(&node).is_ok() {
@@ -810,9 +817,15 @@ impl Fluid {
                 // Classes not affected bring their offered load unchanged.
                 let affected_offered: i64 = affected
                     .iter()
-                    .flat_map(|c| self.state[*c as usize].contributions.iter())
+                    .flat_map(|c| {
+                        let rate = self.classes[*c as usize].rate_gbps;
+                        self.state[*c as usize]
+                            .contributions
+                            .iter()
+                            .map(move |(l, share)| (*l, share_load(*share, rate)))
+                    })
                     .filter(|(l, _)| *l == link)
-                    .map(|(_, g)| g)
+                    .map(|(_, bits)| bits)
                     .sum();
                 let unaffected = (self.offered[link.0 as usize] - affected_offered) as f64 / BITS_PER_GBIT;
                 let load = unaffected + arriving[&link];
@@ -974,6 +987,11 @@ fn bits_per_second(gbps: f64) -> i64 {
     (gbps * BITS_PER_GBIT + 0.5) as i64
 }
 
+/// The load in bits per second of `share` of a class sending `rate` Gbps.
+fn share_load(share: f32, rate: f64) -> i64 {
+    bits_per_second(f64::from(share) * rate)
+}
+
 /// The most threads one run spreads classes on.
 const MAX_THREADS: usize = 8;
 
@@ -1019,15 +1037,15 @@ impl<'a> Outputs<'a> {
         let state = &mut self.state[index];
         accrue(state, rate, now);
         let mut contributions = std::mem::take(&mut state.contributions);
-        for &(link, bits) in &contributions {
-            load[link.0 as usize] -= bits;
+        for &(link, share) in &contributions {
+            load[link.0 as usize] -= share_load(share, rate);
         }
         contributions.clear();
         let spread = walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, fraction| {
-            contributions.push((link, bits_per_second(fraction * rate)));
+            contributions.push((link, fraction as f32));
         });
-        for &(link, bits) in &contributions {
-            load[link.0 as usize] += bits;
+        for &(link, share) in &contributions {
+            load[link.0 as usize] += share_load(share, rate);
         }
         state.contributions = contributions;
         state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
@@ -1137,7 +1155,7 @@ impl Walker<'_> {
             return memo.reach;
         }
         let ground = self.ground;
-        let view = if ground.dests[dest as usize].binary_search(&node).is_ok() {
+        let view = if memo.is_dest {
             ground.dest_kinds[dest as usize].view(&ground.status[node.0 as usize])
         } else {
             let (start, len) = self.hops(slot);
@@ -1299,7 +1317,7 @@ impl Walker<'_> {
             spread.lose(node, fraction);
             return;
         }
-        let is_dest = ground.dests[dest as usize].binary_search(&node).is_ok();
+        let is_dest = self.memo[self.slot(node, dest)].is_dest;
         if is_dest || !spread.relayed.is_empty() {
             self.forward_off_the_beaten_path(node, fraction, dest, dst, is_dest, hash, survival, next, spread, on_link);
             return;
