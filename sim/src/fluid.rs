@@ -943,6 +943,26 @@ impl Fluid {
         summary.nodes[..summary.len as usize].contains(&node)
     }
 
+    /// True when class `class` loses traffic now.
+    pub(crate) fn losing(&self, class: u32) -> bool {
+        self.flags[class as usize] & LOSING != 0
+    }
+
+    /// True when flows are hashed onto one path each.
+    pub(crate) fn hashed(&self) -> bool {
+        self.classes.first().is_some_and(|c| c.hash.is_some())
+    }
+
+    /// True when class `class`'s source or destination is attached to `node` alone.
+    pub(crate) fn alone_on(&self, class: u32, node: NodeId) -> bool {
+        let class = &self.classes[class as usize];
+        let alone = |endpoint: EndpointId| {
+            let endpoint = self.topology.endpoint(endpoint);
+            Attachment::of(endpoint) == Attachment::Single && endpoint.attachments.iter().any(|a| a.0 == node)
+        };
+        alone(class.src) || alone(class.dst)
+    }
+
     /// True when class `class` loses traffic or rides an avoid-quality path now.
     pub(crate) fn degraded(&self, class: u32) -> bool {
         self.flags[class as usize] & 2 != 0

@@ -104,6 +104,10 @@ enum Change {
     /// again while still withdrawn or avoided: only classes that carry traffic through it, or
     /// that had nothing better than avoid somewhere, can move.
     UpToAvoid,
+    /// Only the view single-homed endpoints go by rose to "use" (the others as in
+    /// `UpToAvoid` at most): besides the classes `UpToAvoid` moves, only classes with an
+    /// endpoint on it alone can move.
+    LoneUp,
     /// A view rose to "use": any class that could cross it may move.
     Better,
 }
@@ -114,8 +118,12 @@ impl Change {
         let (old_access, new_access) = if tier_one { (old.access, new.access) } else { (View::Use, View::Use) };
         let (old_lone, new_lone) = if tier_one { (old.lone, new.lone) } else { (View::Use, View::Use) };
         let views = [(old.fabric, new.fabric), (old_access, new_access), (old_lone, new_lone)];
-        if views.iter().any(|(o, n)| n > o && *n == View::Use) {
+        let up = |(o, n): &(View, View)| n > o && *n == View::Use;
+        if views[..2].iter().any(up) {
             return Change::Better;
+        }
+        if up(&views[2]) {
+            return Change::LoneUp;
         }
         let regained = (new.forwarding && !old.forwarding) || (new.attached && !old.attached);
         if regained || views.iter().any(|(o, n)| n > o) {
@@ -183,6 +191,7 @@ pub struct Simulation {
     drain: Drain,
     up_convergence: Vec<Option<u64>>,
     control: Option<ControlPlane>,
+    thorough: bool,
 }
 
 impl Simulation {
@@ -211,6 +220,7 @@ impl Simulation {
             drain: Drain { fabric: true, access: false },
             up_convergence,
             control: None,
+            thorough: false,
         }
     }
 
@@ -239,6 +249,13 @@ impl Simulation {
     /// for benchmarks and for the tests that prove it.
     pub fn set_parallelism(&mut self, threads: usize, min_classes: usize) {
         self.fluid.set_parallelism(threads, min_classes);
+    }
+
+    /// When `thorough`, every status change re-spreads every class that could ever cross the
+    /// switch, instead of only those the change can move: slower, and the reference the
+    /// tests hold the selection to (losses agree up to rounding: time is cut into more pieces).
+    pub fn set_thorough(&mut self, thorough: bool) {
+        self.thorough = thorough;
     }
 
     /// Schedules `action` at `at`.
@@ -310,11 +327,26 @@ impl Simulation {
                 let tier_one = self.fluid.topology.node(node).tier == 1;
                 let through = self.fluid.classes_through[node.0 as usize].iter().copied();
                 let fluid = &self.fluid;
-                match Change::between(&old, &status, tier_one) {
-                    Change::OnlyWorse => classes.extend(through.filter(|c| fluid.carries(*c, node))),
+                // A hashed flow picks its next hop by its hash modulo the number of best next
+                // hops: when that set changes anywhere on its way, it may move even if it never
+                // crossed this switch, so every class that could cross it is re-spread.
+                let change = if self.thorough || self.fluid.hashed() {
+                    Change::Better
+                } else {
+                    Change::between(&old, &status, tier_one)
+                };
+                match change {
+                    // A class losing traffic may come to blame this switch (a destination switch
+                    // gone is blamed before the switch where the traffic stops).
+                    Change::OnlyWorse => {
+                        classes.extend(through.filter(|c| fluid.carries(*c, node) || fluid.losing(*c)))
+                    }
                     Change::UpToAvoid => {
                         classes.extend(through.filter(|c| fluid.carries(*c, node) || fluid.degraded(*c)))
                     }
+                    Change::LoneUp => classes.extend(
+                        through.filter(|c| fluid.carries(*c, node) || fluid.degraded(*c) || fluid.alone_on(*c, node)),
+                    ),
                     Change::Better => classes.extend(through),
                 }
             }
