@@ -470,6 +470,8 @@ impl Fluid {
         let node_count = self.topology.node_count();
         let mut seen = vec![u32::MAX; node_count];
         let mut interned: HashMap<Vec<(NodeId, LinkId)>, u32> = HashMap::new();
+        // Most slots' next hops are their switch's uplinks: found without hashing.
+        let mut uplinks: Vec<Option<u32>> = vec![None; node_count];
         let mut hops = Vec::new();
         let mut next_dest = 0u32;
         for class in 0..self.classes.len() {
@@ -491,8 +493,16 @@ impl Fluid {
                 if self.memo[slot].start == u32::MAX {
                     hops.clear();
                     hops_toward(&self.topology, leafs, node, &mut hops);
-                    let start = match interned.get(&hops) {
-                        Some(&start) => start,
+                    let up = &self.topology.up[node.0 as usize];
+                    let known = if hops == *up { uplinks[node.0 as usize] } else { interned.get(&hops).copied() };
+                    let start = match known {
+                        Some(start) => start,
+                        None if hops == *up => {
+                            let start = u32::try_from(self.hop_table.len()).expect("fewer than 2^32 hops");
+                            self.hop_table.extend_from_slice(&hops);
+                            uplinks[node.0 as usize] = Some(start);
+                            start
+                        }
                         None => {
                             let start = u32::try_from(self.hop_table.len()).expect("fewer than 2^32 hops");
                             self.hop_table.extend_from_slice(&hops);
@@ -696,20 +706,10 @@ impl Fluid {
                 .map(|(walker, outputs, mine, load)| Fluid::open_all(walker, outputs, mine, load, now))
                 .sum()
         } else {
-            std::thread::scope(|scope| {
-                let mut jobs = jobs.into_iter();
-                let here = jobs.next().expect("at least one part");
-                let handles: Vec<_> = jobs
-                    .map(|(walker, outputs, mine, load)| {
-                        scope.spawn(move || Fluid::open_all(walker, outputs, mine, load, now))
-                    })
-                    .collect();
-                let mut total = Fluid::open_all(here.0, here.1, here.2, here.3, now);
-                for handle in handles {
-                    total += handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                }
-                total
-            })
+            use rayon::prelude::*;
+            jobs.into_par_iter()
+                .map(|(walker, outputs, mine, load)| Fluid::open_all(walker, outputs, mine, load, now))
+                .sum()
         };
         self.evaluations += evaluations;
         // The other parts' changes of load, added in (exactly: they are whole numbers).
@@ -1015,8 +1015,9 @@ fn share_load(share: f32, rate: f64) -> i64 {
 /// The most threads one run spreads classes on.
 const MAX_THREADS: usize = 8;
 
-/// The fewest classes to re-spread that are worth another thread (a thread costs tens of
-/// microseconds to start; a class's spread about a microsecond).
+/// The fewest classes to re-spread that are worth another thread: waking a pool thread costs
+/// tens of microseconds, a class's spread under a microsecond. Measured on the bench scenario
+/// (two cores): 48 was slower than 256, 1,024 no faster.
 const PARALLEL_MIN: usize = 256;
 
 /// A run of whole destination groups `..dest_end`, whose classes are those `..class_end`.

@@ -135,6 +135,19 @@ impl Change {
     }
 }
 
+/// Appends to `out` the classes of `through` that `keep` keeps, in order; long lists are
+/// filtered on every core.
+fn select(through: &[u32], out: &mut Vec<u32>, keep: impl Fn(u32) -> bool + Sync) {
+    const PARALLEL_MIN: usize = 8192;
+    if through.len() < PARALLEL_MIN {
+        out.extend(through.iter().copied().filter(|c| keep(*c)));
+    } else {
+        use rayon::prelude::*;
+        let kept: Vec<u32> = through.par_iter().copied().filter(|c| keep(*c)).collect();
+        out.extend_from_slice(&kept);
+    }
+}
+
 /// The n+1 view at one probe.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Probe {
@@ -325,7 +338,7 @@ impl Simulation {
                 }
                 changed.push(node);
                 let tier_one = self.fluid.topology.node(node).tier == 1;
-                let through = self.fluid.classes_through[node.0 as usize].iter().copied();
+                let through = &self.fluid.classes_through[node.0 as usize];
                 let fluid = &self.fluid;
                 // A hashed flow picks its next hop by its hash modulo the number of best next
                 // hops: when that set changes anywhere on its way, it may move even if it never
@@ -338,21 +351,21 @@ impl Simulation {
                 match change {
                     // A class losing traffic may come to blame this switch (a destination switch
                     // gone is blamed before the switch where the traffic stops).
-                    Change::OnlyWorse => {
-                        classes.extend(through.filter(|c| fluid.carries(*c, node) || fluid.losing(*c)))
-                    }
-                    Change::UpToAvoid => {
-                        classes.extend(through.filter(|c| fluid.carries(*c, node) || fluid.degraded(*c)))
-                    }
-                    Change::LoneUp => classes.extend(
-                        through.filter(|c| fluid.carries(*c, node) || fluid.degraded(*c) || fluid.alone_on(*c, node)),
-                    ),
-                    Change::Better => classes.extend(through),
+                    Change::OnlyWorse => select(through, &mut classes, |c| fluid.carries(c, node) || fluid.losing(c)),
+                    Change::UpToAvoid => select(through, &mut classes, |c| fluid.carries(c, node) || fluid.degraded(c)),
+                    Change::LoneUp => select(through, &mut classes, |c| {
+                        fluid.carries(c, node) || fluid.degraded(c) || fluid.alone_on(c, node)
+                    }),
+                    Change::Better => classes.extend_from_slice(through),
                 }
             }
             if !classes.is_empty() {
-                classes.sort_unstable();
-                classes.dedup();
+                // One switch's classes come in order already; several need merging.
+                if changed.len() > 1 {
+                    classes.sort_unstable();
+                    classes.dedup();
+                }
+                debug_assert!(classes.is_sorted(), "a switch's classes are listed in order");
                 self.fluid.reevaluate(&classes, now);
             }
             if changed.is_empty() {
