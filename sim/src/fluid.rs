@@ -348,6 +348,8 @@ pub struct Fluid {
     /// Per switch, the switch to blame for what it loses (a leaf isolated from the core blames
     /// the spine whose loss isolated it).
     pub(crate) blame_to: Vec<Option<NodeId>>,
+    /// Flows are hashed onto one path each ([`Ecmp::Hash`]).
+    hashed: bool,
     /// One set of buffers per thread that spreads.
     scratch: Vec<Scratch>,
     /// Per thread but the first, the changes of link load it made in one re-spread.
@@ -442,6 +444,7 @@ impl Fluid {
             blame_to: vec![None; node_count],
             scratch: (0..threads).map(|_| Scratch::default()).collect(),
             loads: Vec::new(),
+            hashed: matches!(ecmp, Ecmp::Hash(_)),
             threads,
             parallel_min: PARALLEL_MIN,
             peak: None,
@@ -950,7 +953,7 @@ impl Fluid {
 
     /// True when flows are hashed onto one path each.
     pub(crate) fn hashed(&self) -> bool {
-        self.classes.first().is_some_and(|c| c.hash.is_some())
+        self.hashed
     }
 
     /// True when class `class`'s source or destination is attached to `node` alone.
