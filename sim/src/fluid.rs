@@ -544,8 +544,8 @@ impl Fluid {
         self.scratch.resize_with(self.threads, Scratch::default);
     }
 
-    /// A walker over every destination group, on this thread.
-    fn walker(&mut self) -> Walker<'_> {
+    /// The model divided into what spreads read and what they write.
+    fn split(&mut self) -> (Ground<'_>, Writable<'_>) {
         let ground = Ground {
             topology: &self.topology,
             status: &self.status,
@@ -556,11 +556,32 @@ impl Fluid {
             blame_to: &self.blame_to,
             dest_bump: &self.dest_bump,
             node_bump: &self.node_bump,
+            bits_start: &self.bits_start,
             clock: self.clock,
             overlay_lost: self.overlay_lost,
         };
-        let scratch = self.scratch.first_mut().expect("at least one scratch");
-        Walker { ground, first: 0, memo: &mut self.memo, bits_base: 0, bits: &mut self.bits, scratch, evaluations: 0 }
+        let writable = Writable {
+            memo: &mut self.memo,
+            bits: &mut self.bits,
+            scratch: &mut self.scratch,
+            outputs: Outputs {
+                state: &mut self.state,
+                summary: &mut self.summary,
+                flags: &mut self.flags,
+                bloom: &mut self.bloom,
+                first: 0,
+            },
+            offered: &mut self.offered,
+            loads: &mut self.loads,
+        };
+        (ground, writable)
+    }
+
+    /// A walker over every destination group, on this thread.
+    fn walker(&mut self) -> Walker<'_> {
+        let (ground, writable) = self.split();
+        let scratch = writable.scratch.first_mut().expect("at least one scratch");
+        Walker { ground, first: 0, memo: writable.memo, bits_base: 0, bits: writable.bits, scratch, evaluations: 0 }
     }
 
     /// Spreads class `class` once, on this thread, with the links letting `survival` through.
@@ -649,32 +670,11 @@ impl Fluid {
         if self.loads.len() < parts.len() - 1 {
             self.loads.resize_with(parts.len() - 1, || vec![0; self.offered.len()]);
         }
-        let mut loads = std::iter::once(&mut self.offered[..]).chain(self.loads.iter_mut().map(|l| &mut l[..]));
         let node_count = self.topology.node_count();
-        let ground = Ground {
-            topology: &self.topology,
-            status: &self.status,
-            classes: &self.classes,
-            dests: &self.dests,
-            dest_kinds: &self.dest_kinds,
-            hop_table: &self.hop_table,
-            blame_to: &self.blame_to,
-            dest_bump: &self.dest_bump,
-            node_bump: &self.node_bump,
-            clock: self.clock,
-            overlay_lost: self.overlay_lost,
-        };
-        let mut memo: &mut [Memo] = &mut self.memo;
-        let mut bits: &mut [u64] = &mut self.bits;
-        let bits_start = &self.bits_start;
-        let mut outputs = Outputs {
-            state: &mut self.state,
-            summary: &mut self.summary,
-            flags: &mut self.flags,
-            bloom: &mut self.bloom,
-            first: 0,
-        };
-        let mut scratches = self.scratch.iter_mut();
+        let (ground, writable) = self.split();
+        let Writable { mut memo, mut bits, scratch, mut outputs, offered, loads } = writable;
+        let mut loads = std::iter::once(offered).chain(loads.iter_mut().map(|l| &mut l[..]));
+        let mut scratches = scratch.iter_mut();
         let mut jobs = Vec::with_capacity(parts.len());
         let (mut first_dest, mut first_class, mut bits_base) = (0u32, 0usize, 0usize);
         let mut rest = classes;
@@ -683,7 +683,7 @@ impl Fluid {
             rest = others;
             let (memo_mine, memo_rest) = memo.split_at_mut((part.dest_end - first_dest) as usize * node_count);
             memo = memo_rest;
-            let bits_end = bits_start[part.dest_end as usize];
+            let bits_end = ground.bits_start[part.dest_end as usize];
             let (bits_mine, bits_rest) = bits.split_at_mut(bits_end - bits_base);
             bits = bits_rest;
             let (outputs_mine, outputs_rest) = outputs.split_at(part.class_end);
@@ -703,7 +703,7 @@ impl Fluid {
             first_class = part.class_end;
             bits_base = bits_end;
         }
-        debug_assert!(rest.is_empty() && first_class == self.classes.len());
+        debug_assert!(rest.is_empty() && first_class == ground.classes.len());
         let evaluations: u64 = if jobs.len() == 1 {
             jobs.into_iter()
                 .map(|(walker, outputs, mine, load)| Fluid::open_all(walker, outputs, mine, load, now))
@@ -1117,6 +1117,16 @@ fn accrue(state: &mut ClassState, rate: f64, now: SimTime) {
     state.since = now;
 }
 
+/// The parts of the model spreads write: memos, marks and buffers, per-class records, loads.
+struct Writable<'a> {
+    memo: &'a mut [Memo],
+    bits: &'a mut [u64],
+    scratch: &'a mut [Scratch],
+    outputs: Outputs<'a>,
+    offered: &'a mut [i64],
+    loads: &'a mut [Vec<i64>],
+}
+
 /// The parts of the model a spread reads and never writes.
 #[derive(Clone, Copy)]
 struct Ground<'a> {
@@ -1129,6 +1139,8 @@ struct Ground<'a> {
     blame_to: &'a [Option<NodeId>],
     dest_bump: &'a [u32],
     node_bump: &'a [u32],
+    /// Where each destination group's marks start in the model's bits.
+    bits_start: &'a [usize],
     clock: u32,
     overlay_lost: Option<NodeId>,
 }
