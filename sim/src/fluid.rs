@@ -1392,7 +1392,7 @@ impl Walker<'_> {
         }
     }
 
-    /// [`Fluid::forward`] at a destination switch, and for relayed traffic: delivers it, or,
+    /// [`Walker::forward`] at a destination switch, and for relayed traffic: delivers it, or,
     /// when the switch's link to a multihomed destination is down, relays it over the fabric to
     /// another switch the destination is attached to, as an EVPN leaf does for an Ethernet
     /// segment whose local link went down (traffic from the world or a single-homed server can
