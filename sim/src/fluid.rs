@@ -1304,9 +1304,7 @@ impl Walker<'_> {
                 Some(_) => continue,
                 None => 1.0 / count as f64,
             };
-            on_link(sending, share);
-            let share = share * survival.map_or(1.0, |s| s[sending.0 as usize]);
-            stage.push((leaf, share));
+            send(leaf, sending, share, survival, &mut stage, on_link);
         }
         // Valley-free paths have at most five switches; the bound guards against a topology bug.
         for _ in 0..8 {
@@ -1382,12 +1380,7 @@ impl Walker<'_> {
                     Some(_) => fraction,
                     None => even,
                 };
-                on_link(link, share);
-                let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
-                match next.iter_mut().find(|(n, _)| *n == hop) {
-                    Some(entry) => entry.1 += share,
-                    None => next.push((hop, share)),
-                }
+                send(hop, link, share, survival, next, on_link);
             }
         }
     }
@@ -1475,12 +1468,7 @@ impl Walker<'_> {
                 None => fraction / count as f64,
             };
             seen += 1;
-            on_link(link, share);
-            let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
-            match next.iter_mut().find(|(n, _)| *n == hop) {
-                Some(entry) => entry.1 += share,
-                None => next.push((hop, share)),
-            }
+            send(hop, link, share, survival, next, on_link);
         }
         self.scratch.hops = hops;
         self.scratch.ranked = ranked;
@@ -1516,6 +1504,24 @@ fn note_cause(causes: &mut Vec<(Cause, SimTime, f64)>, cause: Cause, at: SimTime
     match causes.iter_mut().find(|c| c.0 == cause) {
         Some(entry) => entry.2 += gbit,
         None => causes.push((cause, at, gbit)),
+    }
+}
+
+/// Puts `share` of a class on `link` towards `hop`: reports it to `on_link`, and adds what the
+/// link lets through (`survival`) to what reaches `hop` in the next stage.
+fn send<F: FnMut(LinkId, f64)>(
+    hop: NodeId,
+    link: LinkId,
+    share: f64,
+    survival: Option<&[f64]>,
+    next: &mut Vec<(NodeId, f64)>,
+    on_link: &mut F,
+) {
+    on_link(link, share);
+    let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
+    match next.iter_mut().find(|(n, _)| *n == hop) {
+        Some(entry) => entry.1 += share,
+        None => next.push((hop, share)),
     }
 }
 
