@@ -364,50 +364,78 @@ pub struct Fluid {
 impl Fluid {
     /// Builds the model with every switch up and every flow spread.
     pub fn new(topology: Topology, flows: Vec<FlowSpec>, ecmp: Ecmp) -> Fluid {
+        // Destination groups, numbered in the order flows first reach them; looked up once per
+        // endpoint.
         let mut dest_ids: HashMap<(Vec<NodeId>, Attachment), u32> = HashMap::new();
-        let mut dests = Vec::new();
+        let mut dests: Vec<Vec<NodeId>> = Vec::new();
         let mut dest_kinds = Vec::new();
-        let mut class_ids: HashMap<(u32, u32, u32, u64), u32> = HashMap::new();
-        let mut classes: Vec<Class> = Vec::new();
-        let mut flow_class = Vec::with_capacity(flows.len());
+        let mut endpoint_dest = vec![u32::MAX; topology.endpoints.len()];
+        // Flows keyed by (destination group, source, destination, flow), which is the order
+        // classes are numbered in: classes re-spread together then walk the same memos one
+        // after another, which keeps them in cache.
+        let mut keyed: Vec<u128> = Vec::with_capacity(flows.len());
         for (index, flow) in flows.iter().enumerate() {
-            let mut leafs: Vec<NodeId> = topology.endpoint(flow.dst).attachments.iter().map(|a| a.0).collect();
-            leafs.sort_unstable();
-            let kind = Attachment::of(topology.endpoint(flow.dst));
-            let dest = *dest_ids.entry((leafs.clone(), kind)).or_insert_with(|| {
-                dests.push(leafs);
-                dest_kinds.push(kind);
-                (dests.len() - 1) as u32
-            });
+            let dest = match endpoint_dest[flow.dst.0 as usize] {
+                u32::MAX => {
+                    let endpoint = topology.endpoint(flow.dst);
+                    let mut leafs: Vec<NodeId> = endpoint.attachments.iter().map(|a| a.0).collect();
+                    leafs.sort_unstable();
+                    let kind = Attachment::of(endpoint);
+                    let dest = *dest_ids.entry((leafs.clone(), kind)).or_insert_with(|| {
+                        dests.push(leafs);
+                        dest_kinds.push(kind);
+                        (dests.len() - 1) as u32
+                    });
+                    endpoint_dest[flow.dst.0 as usize] = dest;
+                    dest
+                }
+                dest => dest,
+            };
+            let index = u32::try_from(index).expect("fewer than 2^32 flows");
+            keyed.push(
+                u128::from(dest) << 96
+                    | u128::from(flow.src.0) << 64
+                    | u128::from(flow.dst.0) << 32
+                    | u128::from(index),
+            );
+        }
+        keyed.sort_unstable();
+        let mut classes: Vec<Class> = Vec::new();
+        let mut flow_class = vec![0u32; flows.len()];
+        // The classes of the current run of flows with one (group, source, destination).
+        let mut run: (u128, usize) = (u128::MAX, 0);
+        for key in keyed {
+            let (dest, index) = ((key >> 96) as u32, key as u32 as usize);
+            let flow = &flows[index];
             // A hashed flow is its own class: it takes its own path.
             let hash = match ecmp {
                 Ecmp::Fluid => None,
                 Ecmp::Hash(seed) => Some(mix(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))),
             };
-            let key = (flow.src.0, flow.dst.0, dest, hash.unwrap_or(0));
-            let class = *class_ids.entry(key).or_insert_with(|| {
-                let local = topology.endpoint(flow.src).attachments.iter().any(|a| dests[dest as usize].contains(&a.0));
-                let overlay = !local;
-                classes.push(Class { src: flow.src, dst: flow.dst, dest, rate_gbps: 0.0, flows: 0, hash, overlay });
-                (classes.len() - 1) as u32
-            });
-            classes[class as usize].rate_gbps += flow.rate_gbps;
-            classes[class as usize].flows += 1;
-            flow_class.push(class);
+            if key >> 32 != run.0 {
+                run = (key >> 32, classes.len());
+            }
+            let class = match classes[run.1..].iter().position(|c| c.hash == hash) {
+                Some(offset) => run.1 + offset,
+                None => {
+                    let local =
+                        topology.endpoint(flow.src).attachments.iter().any(|a| dests[dest as usize].contains(&a.0));
+                    classes.push(Class {
+                        src: flow.src,
+                        dst: flow.dst,
+                        dest,
+                        rate_gbps: 0.0,
+                        flows: 0,
+                        hash,
+                        overlay: !local,
+                    });
+                    classes.len() - 1
+                }
+            };
+            classes[class].rate_gbps += flow.rate_gbps;
+            classes[class].flows += 1;
+            flow_class[index] = class as u32;
         }
-        // Number classes by destination group, then source: classes re-spread together then walk
-        // the same memos one after another, which keeps them in cache.
-        let mut order: Vec<u32> = (0..classes.len() as u32).collect();
-        order.sort_by_key(|&c| {
-            let class = &classes[c as usize];
-            (class.dest, class.src.0, class.dst.0, c)
-        });
-        let mut renumber = vec![0u32; classes.len()];
-        for (new, &old) in order.iter().enumerate() {
-            renumber[old as usize] = new as u32;
-        }
-        let classes: Vec<Class> = order.iter().map(|&old| classes[old as usize].clone()).collect();
-        let flow_class: Vec<u32> = flow_class.iter().map(|&old| renumber[old as usize]).collect();
         let node_count = topology.node_count();
         let link_count = topology.links.len();
         let mut node_dests = vec![Vec::new(); node_count];
@@ -973,7 +1001,9 @@ impl Fluid {
 
     /// Number of flows losing traffic (to a blackhole or congestion) right now.
     pub(crate) fn flows_losing_now(&self) -> usize {
-        self.classes.iter().zip(&self.flags).filter(|(_, f)| **f & LOSING != 0).map(|(c, _)| c.flows as usize).sum()
+        // The flags first: they are dense, and few classes lose traffic at once.
+        let losing = self.flags.iter().enumerate().filter(|(_, f)| **f & LOSING != 0);
+        losing.map(|(class, _)| self.classes[class].flows as usize).sum()
     }
 
     /// Per flow, the Gbps it loses right now (blackhole and congestion).
