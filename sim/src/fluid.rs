@@ -343,6 +343,9 @@ pub struct Fluid {
     /// Per tier-1 switch, the destination groups it belongs to.
     node_dests: Vec<Vec<u32>>,
     inverse_capacity: Vec<f64>,
+    /// Per link, the most load it can carry without being overloaded or above the peak: see
+    /// [`Fluid::check_links`]. Below zero until the first check.
+    alarm: Vec<i64>,
     /// When set, the control plane is gone: every flow is lost, blamed on this switch.
     overlay_lost: Option<NodeId>,
     /// Per switch, the switch to blame for what it loses (a leaf isolated from the core blames
@@ -468,6 +471,7 @@ impl Fluid {
             node_bump: vec![1; node_count],
             node_dests,
             inverse_capacity: topology.links.iter().map(|l| 1.0 / (l.capacity_gbps * BITS_PER_GBIT)).collect(),
+            alarm: vec![-1; link_count],
             overlay_lost: None,
             blame_to: vec![None; node_count],
             scratch: (0..threads).map(|_| Scratch::default()).collect(),
@@ -670,7 +674,12 @@ impl Fluid {
     /// Brings the overloaded list and the peak up to date after a re-spread: one pass over the
     /// links (cheaper than tracking which links each spread touched).
     fn check_links(&mut self, now: SimTime) {
+        // Mostly no link is overloaded or above the peak: one pass of integer comparisons
+        // shows it, and nothing changes.
         self.overloaded.clear();
+        if self.offered.iter().zip(&self.alarm).all(|(offered, alarm)| offered <= alarm) {
+            return;
+        }
         let mut busiest: Option<(usize, f64)> = None;
         for (index, (offered, inverse)) in self.offered.iter().zip(&self.inverse_capacity).enumerate() {
             let utilisation = *offered as f64 * inverse;
@@ -685,6 +694,12 @@ impl Fluid {
             && self.peak.is_none_or(|p| utilisation > p.utilisation + 1e-12)
         {
             self.peak = Some(Peak { link: LinkId(index as u32), utilisation, at: now });
+        }
+        // A link's alarm is a load it cannot exceed without being overloaded or above the peak
+        // (by more than the tolerances above), less a margin far above rounding.
+        let ceiling = self.peak.map_or(0.0, |p| p.utilisation).min(1.0) + 1e-12;
+        for (alarm, inverse) in self.alarm.iter_mut().zip(&self.inverse_capacity) {
+            *alarm = (ceiling / inverse * (1.0 - 1e-9)) as i64;
         }
     }
 
@@ -1022,6 +1037,11 @@ impl Fluid {
     /// The highest link utilisation so far.
     pub fn peak(&self) -> Option<Peak> {
         self.peak
+    }
+
+    /// The number of classes (flows that spread alike).
+    pub(crate) fn class_count(&self) -> usize {
+        self.classes.len()
     }
 
     /// The flows, in the order given.

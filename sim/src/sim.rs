@@ -148,6 +148,22 @@ fn select(through: &[u32], out: &mut Vec<u32>, keep: impl Fn(u32) -> bool + Sync
     }
 }
 
+/// Sorts `classes` and removes repeats, through `marks` (a bit per class, left clear): linear
+/// in the classes and the number of words, where sorting a long list is not.
+fn merge(classes: &mut Vec<u32>, marks: &mut [u64]) {
+    for &class in classes.iter() {
+        marks[class as usize / 64] |= 1 << (class % 64);
+    }
+    classes.clear();
+    for (index, word) in marks.iter_mut().enumerate() {
+        let mut bits = std::mem::take(word);
+        while bits != 0 {
+            classes.push(index as u32 * 64 + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
+    }
+}
+
 /// The n+1 view at one probe.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Probe {
@@ -205,6 +221,8 @@ pub struct Simulation {
     up_convergence: Vec<Option<u64>>,
     control: Option<ControlPlane>,
     thorough: bool,
+    /// A bit per class, for [`merge`].
+    marks: Vec<u64>,
 }
 
 impl Simulation {
@@ -225,15 +243,18 @@ impl Simulation {
         };
         let switches = vec![Switch::default(); topology.node_count()];
         let up_convergence = vec![None; topology.node_count()];
+        let fluid = Fluid::new(topology, flows, ecmp);
+        let marks = vec![0; fluid.class_count().div_ceil(64)];
         Simulation {
             engine,
-            fluid: Fluid::new(topology, flows, ecmp),
+            fluid,
             switches,
             timers,
             drain: Drain { fabric: true, access: false },
             up_convergence,
             control: None,
             thorough: false,
+            marks,
         }
     }
 
@@ -360,10 +381,10 @@ impl Simulation {
                 }
             }
             if !classes.is_empty() {
-                // One switch's classes come in order already; several need merging.
+                // One switch's classes come in order already; several are merged through a
+                // bit per class.
                 if changed.len() > 1 {
-                    classes.sort_unstable();
-                    classes.dedup();
+                    merge(&mut classes, &mut self.marks);
                 }
                 debug_assert!(classes.is_sorted(), "a switch's classes are listed in order");
                 self.fluid.reevaluate(&classes, now);
