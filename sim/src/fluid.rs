@@ -950,10 +950,8 @@ impl Fluid {
     /// delivered bit crosses it), over the flows that are delivering anything now.
     pub(crate) fn exposure(&self) -> Vec<(NodeId, usize)> {
         let mut counts = vec![0usize; self.topology.node_count()];
-        for (index, class) in self.classes.iter().enumerate() {
-            if self.flags[index] & 1 == 0 {
-                continue;
-            }
+        for index in flagged(&self.flags, 1) {
+            let class = &self.classes[index];
             let summary = &self.summary[index];
             if summary.len == Summary::OVERFLOW {
                 for node in &self.state[index].sole {
@@ -1016,9 +1014,7 @@ impl Fluid {
 
     /// Number of flows losing traffic (to a blackhole or congestion) right now.
     pub(crate) fn flows_losing_now(&self) -> usize {
-        // The flags first: they are dense, and few classes lose traffic at once.
-        let losing = self.flags.iter().enumerate().filter(|(_, f)| **f & LOSING != 0);
-        losing.map(|(class, _)| self.classes[class].flows as usize).sum()
+        flagged(&self.flags, LOSING).map(|class| self.classes[class].flows as usize).sum()
     }
 
     /// Per flow, the Gbps it loses right now (blackhole and congestion).
@@ -1140,6 +1136,20 @@ impl<'a> Outputs<'a> {
             note_cause(&mut state.causes, Cause::Blackhole(node), now, 0.0);
         }
     }
+}
+
+/// The classes whose flag byte has `bit` set, in order; eight bytes are read at a time (few
+/// classes are flagged at once).
+fn flagged(flags: &[u8], bit: u8) -> impl Iterator<Item = usize> + '_ {
+    let mask = u64::from_ne_bytes([bit; 8]);
+    flags.chunks(8).enumerate().flat_map(move |(chunk, bytes)| {
+        let word = match <[u8; 8]>::try_from(bytes) {
+            Ok(eight) => u64::from_ne_bytes(eight) & mask,
+            Err(_) => u64::MAX,
+        };
+        let hits = if word == 0 { &[][..] } else { bytes };
+        hits.iter().enumerate().filter(move |(_, f)| **f & bit != 0).map(move |(i, _)| chunk * 8 + i)
+    })
 }
 
 /// The flag of a class that loses traffic now.
