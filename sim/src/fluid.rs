@@ -279,6 +279,8 @@ struct Scratch {
     next: Vec<(NodeId, f64)>,
     hops: Vec<(NodeId, LinkId)>,
     ranked: Vec<View>,
+    /// The number of links and switches of the last class spread.
+    last_sizes: (usize, usize),
 }
 
 /// The result of spreading one class once.
@@ -1111,12 +1113,20 @@ impl<'a> Outputs<'a> {
             load[link.0 as usize] -= share_load(share, rate);
         }
         contributions.clear();
+        // A class's first spread: its lists are sized as the last class's were (most spread
+        // alike), rather than grown in doublings.
+        if contributions.capacity() == 0 {
+            let (links, switches) = walker.scratch.last_sizes;
+            contributions.reserve_exact(links);
+            state.carried.reserve_exact(switches);
+        }
         let spread = walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, fraction| {
             contributions.push((link, fraction as f32));
         });
         for &(link, share) in &contributions {
             load[link.0 as usize] += share_load(share, rate);
         }
+        walker.scratch.last_sizes = (contributions.len(), state.carried.len());
         state.contributions = contributions;
         state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
         let summary = Summary::of(&state.carried, &state.sole, state.degraded);
