@@ -1121,11 +1121,10 @@ impl<'a> Outputs<'a> {
             state.carried.reserve_exact(switches);
         }
         let spread = walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, fraction| {
-            contributions.push((link, fraction as f32));
-        });
-        for &(link, share) in &contributions {
+            let share = fraction as f32;
+            contributions.push((link, share));
             load[link.0 as usize] += share_load(share, rate);
-        }
+        });
         walker.scratch.last_sizes = (contributions.len(), state.carried.len());
         state.contributions = contributions;
         state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
@@ -1173,6 +1172,12 @@ fn losing(state: &ClassState) -> u8 {
 /// Adds what a class sending `rate` lost since its accounting last started, at its current
 /// rates.
 fn accrue(state: &mut ClassState, rate: f64, now: SimTime) {
+    // Most classes lose nothing: adding zeros would change nothing.
+    let losing = state.blackhole_fraction != 0.0 || state.congestion_gbps != 0.0;
+    if !losing && state.blackhole_cause.is_none() && state.congestion_cause.is_none() {
+        state.since = now;
+        return;
+    }
     let seconds = now.millis_since(state.since) as f64 / 1000.0;
     let blackhole = rate * state.blackhole_fraction * seconds;
     state.blackhole_gbit += blackhole;
