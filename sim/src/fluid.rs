@@ -191,12 +191,14 @@ struct ClassState {
 }
 
 /// A class's switches kept inline, so that asking which classes cross a switch reads one dense
-/// array in class order: the switches its traffic reaches now (`nodes[..len]`), which of them
-/// every delivered bit crosses (`sole` bits), and whether it is degraded. A class that reaches
-/// more switches than fit is marked `OVERFLOW` and asked about through its `ClassState`.
+/// array in class order, a cache line per class: the switches its traffic reaches now
+/// (`nodes[..len]`, by number), which of them every delivered bit crosses (`sole` bits), and
+/// whether it is degraded. A class that reaches more switches than fit, or a switch numbered
+/// beyond 16 bits, is marked `OVERFLOW` and asked about through its `ClassState`.
 #[derive(Clone, Copy, Debug)]
+#[repr(align(64))]
 struct Summary {
-    nodes: [NodeId; Summary::CAPACITY],
+    nodes: [u16; Summary::CAPACITY],
     sole: u32,
     len: u8,
     degraded: bool,
@@ -205,7 +207,7 @@ struct Summary {
 impl Summary {
     const CAPACITY: usize = 28;
     const OVERFLOW: u8 = u8::MAX;
-    const EMPTY: Summary = Summary { nodes: [NodeId(0); Summary::CAPACITY], sole: 0, len: 0, degraded: false };
+    const EMPTY: Summary = Summary { nodes: [0; Summary::CAPACITY], sole: 0, len: 0, degraded: false };
 
     fn of(carried: &[NodeId], sole: &[NodeId], degraded: bool) -> Summary {
         let mut summary = Summary { degraded, ..Summary::EMPTY };
@@ -213,7 +215,15 @@ impl Summary {
             summary.len = Summary::OVERFLOW;
             return summary;
         }
-        summary.nodes[..carried.len()].copy_from_slice(carried);
+        for (slot, node) in summary.nodes.iter_mut().zip(carried) {
+            match u16::try_from(node.0) {
+                Ok(number) => *slot = number,
+                Err(_) => {
+                    summary.len = Summary::OVERFLOW;
+                    return summary;
+                }
+            }
+        }
         summary.len = carried.len() as u8;
         for node in sole {
             if let Some(index) = carried.iter().position(|n| n == node) {
@@ -963,7 +973,7 @@ impl Fluid {
             }
             for (position, node) in summary.nodes[..summary.len as usize].iter().enumerate() {
                 if summary.sole & (1 << position) != 0 {
-                    counts[node.0 as usize] += class.flows as usize;
+                    counts[usize::from(*node)] += class.flows as usize;
                 }
             }
         }
@@ -983,10 +993,11 @@ impl Fluid {
             return false;
         }
         let summary = &self.summary[class as usize];
-        if summary.len == Summary::OVERFLOW {
-            return self.state[class as usize].carried.contains(&node);
+        match u16::try_from(node.0) {
+            Ok(number) if summary.len != Summary::OVERFLOW => summary.nodes[..summary.len as usize].contains(&number),
+            // Switches numbered beyond 16 bits are in no summary.
+            _ => self.state[class as usize].carried.contains(&node),
         }
-        summary.nodes[..summary.len as usize].contains(&node)
     }
 
     /// True when class `class` loses traffic now.
