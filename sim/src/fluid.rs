@@ -521,14 +521,14 @@ impl Fluid {
         let mut uplinks: Vec<Option<u32>> = vec![None; node_count];
         let mut hops = Vec::new();
         let mut next_dest = 0u32;
+        let mut stack: Vec<NodeId> = Vec::new();
         for class in 0..self.classes.len() {
             let dest = self.classes[class].dest;
             while next_dest <= dest {
                 self.bits_start[next_dest as usize] = self.bits.len();
                 next_dest += 1;
             }
-            let mut stack: Vec<NodeId> =
-                self.topology.endpoint(self.classes[class].src).attachments.iter().map(|a| a.0).collect();
+            stack.extend(self.topology.endpoint(self.classes[class].src).attachments.iter().map(|a| a.0));
             while let Some(node) = stack.pop() {
                 if seen[node.0 as usize] == class as u32 {
                     continue;
@@ -564,12 +564,12 @@ impl Fluid {
                     memo.is_dest = leafs.binary_search(&node).is_ok();
                     self.bits.resize(self.bits.len() + hops.len().div_ceil(64), 0);
                 }
-                if leafs.binary_search(&node).is_ok() {
+                let memo = &self.memo[slot];
+                if memo.is_dest {
                     // A destination switch may relay up, when its own link to the destination
                     // is down.
                     stack.extend(self.topology.up[node.0 as usize].iter().map(|h| h.0));
                 } else {
-                    let memo = &self.memo[slot];
                     let range = memo.start as usize..(memo.start + memo.len) as usize;
                     stack.extend(self.hop_table[range].iter().map(|h| h.0));
                 }
