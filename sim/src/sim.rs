@@ -605,3 +605,28 @@ impl Simulation {
         self.fluid.set_overlay_lost(Some(culprit), now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::merge;
+    use rand::{RngExt, SeedableRng};
+
+    #[test]
+    fn merging_through_marks_sorts_and_removes_repeats() {
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(5);
+        for classes in [1usize, 63, 64, 65, 1000] {
+            let mut marks = vec![0u64; classes.div_ceil(64)];
+            for _ in 0..20 {
+                let picked: Vec<u32> =
+                    (0..rng.random_range(0..3 * classes)).map(|_| rng.random_range(0..classes as u32)).collect();
+                let mut expected = picked.clone();
+                expected.sort_unstable();
+                expected.dedup();
+                let mut merged = picked;
+                merge(&mut merged, &mut marks);
+                assert_eq!(merged, expected);
+                assert!(marks.iter().all(|w| *w == 0), "the marks are left clear");
+            }
+        }
+    }
+}
