@@ -310,6 +310,7 @@ impl Simulation {
         rayon::scope(move |_| self.run_here())
     }
 
+    /// [`Simulation::run`] on the calling thread.
     fn run_here(mut self) -> Outcome {
         let baseline_loss_gbps = self.fluid.loss_rates();
         let mut probes = Vec::new();
