@@ -118,7 +118,7 @@ fn re_spreading_only_what_a_change_can_move_loses_nothing() {
                 let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
                 assert!(close(s.blackhole_gbit, t.blackhole_gbit), "{what}: flow {index}: {s:?} vs {t:?}");
                 assert!(close(s.congestion_gbit, t.congestion_gbit), "{what}: flow {index}: {s:?} vs {t:?}");
-                assert_eq!(s.cause.map(|c| c.1), t.cause.map(|c| c.1), "{what}: flow {index}: when: {s:?} vs {t:?}");
+                assert_eq!(s.cause, t.cause, "{what}: flow {index}: cause: {s:?} vs {t:?}");
                 lost += s.total_gbit();
             }
             assert_eq!(selective.probes, thorough.probes, "{what}: probes");
