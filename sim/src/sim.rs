@@ -279,8 +279,9 @@ impl Simulation {
 
     /// Divides each re-spread into up to `threads` parts (default: the machine's cores, at most
     /// eight), run on rayon's pool, making a part only when it gets at least `min_classes`
-    /// classes (default 256); `threads` 1 spreads on the thread running the simulation. The outcome is the same
-    /// for every setting; this is for benchmarks and for the tests that prove it.
+    /// classes (default 256); `threads` 1 spreads on the thread running the simulation. The
+    /// outcome is the same for every setting; this is for benchmarks and for the tests that
+    /// prove it.
     pub fn set_parallelism(&mut self, threads: usize, min_classes: usize) {
         self.fluid.set_parallelism(threads, min_classes);
     }
