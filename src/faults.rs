@@ -34,6 +34,10 @@ pub enum FaultKind {
     /// Maintenance mode is committed but the traffic does not move off the device (a neighbour
     /// ignores graceful shutdown): its ports keep carrying traffic. Strikes at `maintenance`.
     DrainIneffective,
+    /// `request system software rollback` fails: a single engine warns "Cannot rollback" and
+    /// rolls nothing back; on several engines or members the last answers `ERROR: ... rollback
+    /// aborted` with result 1 while the others succeed. Strikes at `rollback`.
+    RollbackFails,
 }
 
 /// Where in the upgrade a fault strikes.
@@ -52,6 +56,8 @@ pub enum FaultPhase {
     Reboot,
     /// The post-upgrade health check.
     PostCheck,
+    /// Rolling back to the old software (`upgrade.on_failure: rollback`).
+    Rollback,
 }
 
 impl FaultKind {
@@ -64,6 +70,7 @@ impl FaultKind {
             FaultKind::HealthCheckFails => FaultPhase::HealthCheck,
             FaultKind::BgpPeerLost => FaultPhase::PostCheck,
             FaultKind::LockHeld | FaultKind::DrainIneffective => FaultPhase::Maintenance,
+            FaultKind::RollbackFails => FaultPhase::Rollback,
         }
     }
 }

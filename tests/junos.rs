@@ -795,6 +795,40 @@ async fn a_post_check_failure_on_the_lab_is_rolled_back_on_every_engine_and_back
     }
 }
 
+/// Over NETCONF to the lab, with `on_failure: rollback` and a rollback the devices refuse in
+/// the shapes real ones use (a virtual chassis whose last member answers `ERROR: ... rollback
+/// aborted` with result 1; a dual-engine spine and a single-engine leaf that warn "Cannot
+/// rollback" with no result): nothing is read as "Rolled Back". Each device ends failed, with its
+/// own words, in maintenance mode, and nothing was rebooted into the old software.
+#[tokio::test(start_paused = true)]
+async fn a_rollback_the_device_refuses_leaves_it_failed_in_maintenance_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = String::from("faults:\n");
+    for device in ["leaf3", "leaf4", "spine1"] {
+        extra.push_str(&format!("  - {{device: {device}, kind: health-check-fails, at: post-check}}\n"));
+        extra.push_str(&format!("  - {{device: {device}, kind: rollback-fails}}\n"));
+    }
+    let fabric = CHASSIS_FABRIC.replace("upgrade:\n", "upgrade:\n  on_failure: rollback\n");
+    let (store, scenario) = setup_fabric(dir.path(), &fabric, &extra);
+    let lab = lab_for(&scenario);
+    let (state, devices) = upgrade(store, &scenario, &lab).await;
+    assert_eq!(state, JobState::Halted);
+    let failed: Vec<&JobDevice> =
+        devices.iter().filter(|d| d.state == DeviceState::HitlessImageUpgradeFailed).collect();
+    assert!(!failed.is_empty(), "{devices:?}");
+    for job in &failed {
+        let name = job.device.as_str();
+        assert!(["leaf3", "leaf4", "spine1"].contains(&name), "{name}: {}", job.message);
+        assert!(job.message.contains("the rollback to 18.4R2-S3.4 failed"), "{name}: {}", job.message);
+        let words = if name == "leaf3" { "rollback aborted" } else { "Cannot rollback" };
+        assert!(job.message.contains(words), "{name}: {}", job.message);
+        let emulated = lab.device(name).unwrap();
+        assert!(emulated.in_maintenance(), "{name} is held in maintenance mode");
+        assert_eq!(emulated.rollbacks, 0, "{name}");
+    }
+    assert!(devices.iter().all(|d| d.state != DeviceState::RolledBack), "{devices:?}");
+}
+
 /// Over NETCONF to the lab: a peer gone from the BGP summary on the new image fails the
 /// snapshot diff (the health checks pass: no peer is down); every other device's diff is clean.
 #[tokio::test(start_paused = true)]

@@ -270,3 +270,50 @@ fn the_drain_is_read_from_fabric_and_server_port_rates() {
     let error = parse::traffic_mbps(&fixture("interfaces-extensive.xml")).unwrap_err();
     assert!(error.contains("et-0/0/48 reports no input-bps or output-bps"), "{error}");
 }
+
+/// `request-package-rollback` as devices answer it (`shared/reference/junos-netconf.md` §6, and
+/// PyEZ's `SW.rollback`, which fails on "Cannot rollback" and "rollback aborted"): per member in
+/// `multi-routing-engine-item`s, one of which can fail while the others succeed; a single engine
+/// that warns "Cannot rollback" without any `package-result`. Values are ours, shapes theirs.
+#[test]
+fn a_rollback_is_read_per_member_and_any_failed_member_or_warning_fails_it() {
+    let multi = parse_xml(
+        "<rpc-reply><multi-routing-engine-results>
+           <multi-routing-engine-item><re-name>fpc0</re-name>
+             <output>Rollback to /packages/sets/previous\nRebooting is required</output>
+             <package-result>0</package-result></multi-routing-engine-item>
+           <multi-routing-engine-item><re-name>fpc1</re-name>
+             <output>ERROR: cannot locate /packages/sets/previous on member1: rollback aborted</output>
+             <package-result>1</package-result></multi-routing-engine-item>
+         </multi-routing-engine-results></rpc-reply>",
+    )
+    .unwrap();
+    let error = parse::rollback(&multi).unwrap_err();
+    assert!(error.starts_with("fpc1: ERROR: cannot locate"), "{error}");
+    assert!(!error.contains("fpc0"), "the member that succeeded is not blamed: {error}");
+
+    let warning =
+        parse_xml("<rpc-reply><output>WARNING: Cannot rollback, /packages/junos.old is not valid</output></rpc-reply>")
+            .unwrap();
+    assert_eq!(parse::rollback(&warning).unwrap_err(), "WARNING: Cannot rollback, /packages/junos.old is not valid");
+
+    // A result other than 0 fails even when the words look harmless; no result and no output
+    // proves nothing.
+    let result_only =
+        parse_xml("<rpc-reply><output>Rolling back</output><package-result>2</package-result></rpc-reply>").unwrap();
+    assert_eq!(parse::rollback(&result_only).unwrap_err(), "package-result 2: Rolling back");
+    assert!(parse::rollback(&parse_xml("<rpc-reply/>").unwrap()).is_err());
+
+    // Success: every member 0 and no failure words; and the one-engine shape without a result.
+    let ok = parse_xml(
+        "<rpc-reply><multi-routing-engine-results>
+           <multi-routing-engine-item><re-name>re0</re-name><output>Rollback done</output><package-result>0</package-result></multi-routing-engine-item>
+           <multi-routing-engine-item><re-name>re1</re-name><output>Rollback done</output><package-result>0</package-result></multi-routing-engine-item>
+         </multi-routing-engine-results></rpc-reply>",
+    )
+    .unwrap();
+    assert_eq!(parse::rollback(&ok), Ok(()));
+    let single =
+        parse_xml("<rpc-reply><output>Deleting bootstrap installer\nRebooting required</output></rpc-reply>").unwrap();
+    assert_eq!(parse::rollback(&single), Ok(()));
+}

@@ -484,6 +484,13 @@ impl Driver for VirtualDriver {
 
     async fn rollback(&self, device: &str, _facts: &Facts) -> Result<(), DriverError> {
         self.answers(device, None, "software rollback").await?;
+        if self.fault(device, FaultPhase::Rollback) == Some(FaultKind::RollbackFails) {
+            return Err(DriverError::Rejected {
+                device: device.to_string(),
+                operation: "software rollback",
+                message: "Cannot rollback, the previous software is not valid: nothing was rolled back".to_string(),
+            });
+        }
         self.update(device, "software rollback", |d| {
             if d.engines.iter().all(|e| e.pending.is_none() && e.previous.is_none()) {
                 return Err("there is no previous software to roll back to".to_string());

@@ -162,7 +162,7 @@ fn dispatch(
             Reply { body, close: drop, drop, delay: lab.real(seconds), hang: false }
         }
         "request-reboot" | "request-system-reboot" => reboot(lab, state, request, now),
-        "request-package-rollback" => Reply::ok(package_rollback(state, request)),
+        "request-package-rollback" => Reply::ok(package_rollback(lab, state, request)),
         "get-bgp-summary-information" | "get-lacp-interface-information" => {
             let up: Vec<(String, bool, Vec<u64>)> =
                 devices.iter().map(|(n, d)| (n.clone(), d.is_up(now), d.reboots.clone())).collect();
@@ -571,11 +571,14 @@ fn addressed(state: &LabDevice, request: &Element) -> Vec<u32> {
 /// backed out; otherwise the software the engine ran before its last reboot becomes pending.
 /// (No reply to this RPC was recorded from a real device: the wording is the lab's, in the
 /// `<output>` shape of the other package RPCs, with `ERROR:` on failure.)
-fn package_rollback(state: &mut LabDevice, request: &Element) -> String {
+fn package_rollback(lab: &Lab, state: &mut LabDevice, request: &Element) -> String {
     let slots = addressed(state, request);
     let engines: Vec<&LabEngine> = state.engines.iter().filter(|e| slots.contains(&e.slot)).collect();
     if engines.iter().any(|e| e.pending.is_none() && e.previous.is_none()) {
         return "<output>ERROR: There is no previous software package to roll back to</output><package-result>1</package-result>".into();
+    }
+    if lab.fault(&state.name, FaultPhase::Rollback) == Some(FaultKind::RollbackFails) {
+        return failed_rollback(state, &slots);
     }
     let mut lines = Vec::new();
     for slot in slots {
@@ -589,6 +592,31 @@ fn package_rollback(state: &mut LabDevice, request: &Element) -> String {
         }
     }
     format!("<output>{}</output><package-result>0</package-result>", escape(&lines.join("\n")))
+}
+
+/// A rollback that does not happen, in the shapes real devices answer with (nothing changes):
+/// one engine warns "Cannot rollback" without a result; several answer one
+/// `multi-routing-engine-item` each, the last with `ERROR: ... rollback aborted` and result 1.
+fn failed_rollback(state: &LabDevice, slots: &[u32]) -> String {
+    if slots.len() == 1 && !matches!(state.layout, Engines::VirtualChassis(_)) {
+        return "<output>WARNING: Cannot rollback, /packages/junos.old is not valid</output>".into();
+    }
+    let last = slots.last().copied();
+    let mut items = String::new();
+    for slot in slots {
+        let name =
+            state.engines.iter().find(|e| e.slot == *slot).map_or_else(|| format!("fpc{slot}"), |e| e.name.clone());
+        let (output, result) = if Some(*slot) == last {
+            (format!("ERROR: cannot locate the previous package on {name}: rollback aborted"), 1)
+        } else {
+            (format!("Rolling back to the previous package on {name} ..."), 0)
+        };
+        items.push_str(&format!(
+            "<multi-routing-engine-item><re-name>{name}</re-name><output>{}</output><package-result>{result}</package-result></multi-routing-engine-item>",
+            escape(&output)
+        ));
+    }
+    format!("<multi-routing-engine-results>{items}</multi-routing-engine-results>")
 }
 
 /// Install replies vary as real ones do: some devices send one `output` and `package-result`,

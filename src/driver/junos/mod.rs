@@ -438,11 +438,11 @@ impl<C: Connector> Driver for JunosDriver<C> {
         for target in per_engine_targets(facts) {
             let body = format!("<request-package-rollback>{target}</request-package-rollback>");
             let reply = self.call(device, "software rollback", &[&body], self.settings.rpc_timeout).await?;
-            // Read as PyEZ reads the package RPCs: package-result 0 is success; without one, an
-            // `ERROR:` in the output is a failure.
-            if let InstallReply::Failed(output) = parse::install(&reply[0]) {
+            // Every engine's or member's result and every output line (`parse::rollback`): one
+            // that could not roll back fails the whole rollback.
+            if let Err(words) = parse::rollback(&reply[0]) {
                 let on = if target.is_empty() { String::new() } else { format!(" ({target})") };
-                return Err(rejected(device, "software rollback", format!("{output}{on}")));
+                return Err(rejected(device, "software rollback", format!("{words}{on}")));
             }
         }
         Ok(())

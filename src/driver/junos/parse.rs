@@ -12,6 +12,9 @@
 //!   longest prefix of it;
 //! - an install succeeds with `package-result` 0, or without a `package-result` when no `output`
 //!   says `ERROR:`; "There is already an install pending" is a pending install, not a failure;
+//! - a rollback answers per engine or member: every `package-result` must be 0 and no `output`
+//!   line may say `ERROR:`, "Cannot rollback" or "rollback aborted" (a single engine warns
+//!   "Cannot rollback" with no result at all, and nothing was rolled back);
 //! - a figure missing from a reply is unknown, never zero.
 
 use std::collections::BTreeMap;
@@ -236,6 +239,44 @@ pub fn install(reply: &Element) -> InstallReply {
     } else {
         InstallReply::Installed
     }
+}
+
+/// The words in a rollback's output that mean nothing was rolled back (PyEZ's `SW.rollback`
+/// looks for the last two; `ERROR:` is the package RPCs' failure mark).
+const ROLLBACK_FAILURES: [&str; 3] = ["ERROR:", "Cannot rollback", "rollback aborted"];
+
+/// Reads a `request-package-rollback` reply: `Ok(())` only when every engine or member said it
+/// rolled back. Any `package-result` other than 0, or an `output` line with `ERROR:`, "Cannot
+/// rollback" or "rollback aborted" — in any `multi-routing-engine-item` — is a failure, with the
+/// engine's name and its own words; a reply with neither a result nor an output proves nothing
+/// and is a failure too.
+pub fn rollback(reply: &Element) -> Result<(), String> {
+    let mut items = Vec::new();
+    reply.find_all("multi-routing-engine-item", &mut items);
+    let parts: Vec<(Option<&str>, &Element)> =
+        if items.is_empty() { vec![(None, reply)] } else { items.iter().map(|i| (i.text_of("re-name"), *i)).collect() };
+    let mut failures = Vec::new();
+    for (name, part) in parts {
+        let output = outputs(part);
+        let mut results = Vec::new();
+        part.find_all("package-result", &mut results);
+        let bad_result = results.iter().find(|r| r.text.trim() != "0").map(|r| r.text.trim().to_string());
+        let bad_lines: Vec<&str> = output
+            .lines()
+            .map(str::trim)
+            .filter(|line| ROLLBACK_FAILURES.iter().any(|mark| line.contains(mark)))
+            .collect();
+        let who = name.map_or(String::new(), |n| format!("{n}: "));
+        if !bad_lines.is_empty() {
+            failures.push(format!("{who}{}", bad_lines.join(" / ")));
+        } else if let Some(result) = bad_result {
+            let words = if output.is_empty() { "no output".to_string() } else { output.replace('\n', " / ") };
+            failures.push(format!("{who}package-result {result}: {words}"));
+        } else if results.is_empty() && output.is_empty() {
+            failures.push(format!("{who}the reply says neither a result nor an output"));
+        }
+    }
+    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
 }
 
 /// Free bytes on the filesystem holding [`IMAGE_DIRECTORY`], per engine, from
