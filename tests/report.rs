@@ -96,3 +96,53 @@ fn a_jobs_report_shows_what_happened() {
     assert_eq!(html.matches("Maintenance Mode Deactivated</td>").count(), 12);
     assert_eq!(hitless(&["--state-dir", state, "report", "--job", "job-0099"]).code, 2);
 }
+
+/// Hostile text is inert: a scenario whose name, description, platforms and family carry markup,
+/// and a journal whose messages carry a device's words with markup, give a page in which all of
+/// it is text (escaped), never an element or a script.
+#[test]
+fn no_scenario_or_journal_text_becomes_markup_in_a_report() {
+    const HOSTILE: &str = "<script>alert(1)</script>";
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("scenarios/small-2spine-4leaf.yaml"))
+        .unwrap()
+        .replacen("name: small-2spine-4leaf", "name: \"x<script>alert(1)</script>\"", 1)
+        .replace("description: Two spines", "description: \"<img src=x onerror=alert(2)> Two spines")
+        .replace("multihomed servers.", "multihomed servers.\"")
+        .replace("qfx5110-48s", "\"qfx5110<b onmouseover=alert(3)>\"")
+        .replace("family: junos-qfx", "family: \"junos-qfx<iframe>\"");
+    let scenario = dir.path().join("hostile.yaml");
+    std::fs::write(&scenario, &text).unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let run = hitless(&["--state-dir", state, "upgrade", scenario.to_str().unwrap(), "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // A device's reply quoted in the journal, as a failure message would quote it.
+    let mut store = hitless::store::Store::open(std::path::Path::new(state)).unwrap();
+    let message = format!("device said: {HOSTILE}<img src=x onerror=alert(4)>");
+    let entry = hitless::journal::Entry {
+        device: "leaf1",
+        state: hitless::journal::DeviceState::MaintenanceModeDeactivated,
+        step: hitless::journal::Step::Note,
+        message: &message,
+        at_unix: 0,
+        at_seconds: 1.0,
+    };
+    hitless::store::jobs::record(&mut store, "job-0001", &entry).unwrap();
+    drop(store);
+    let plan_page = dir.path().join("plan.html");
+    let job_page = dir.path().join("job.html");
+    let run = hitless(&["report", scenario.to_str().unwrap(), "-o", plan_page.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = hitless(&["--state-dir", state, "report", "--job", "job-0001", "-o", job_page.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for page in [&plan_page, &job_page] {
+        let html = std::fs::read_to_string(page).unwrap().to_lowercase();
+        for markup in ["<script", "<img", "<iframe", "<b "] {
+            assert!(!html.contains(markup), "{}: {markup} is markup in the page", page.display());
+        }
+        assert!(html.contains("&lt;script&gt;alert(1)"), "{}: the name is shown as text", page.display());
+    }
+    let html = std::fs::read_to_string(&job_page).unwrap();
+    assert!(html.contains("device said: &lt;script&gt;"), "the journal's words are shown as text");
+}

@@ -229,7 +229,9 @@ fn ticks(total: f64) -> Vec<(f64, String)> {
 /// The HTML page.
 pub fn html(page: &PageData) -> Result<String, minijinja::Error> {
     let mut env = minijinja::Environment::new();
-    env.add_template("page", TEMPLATE)?;
+    // Named `.html` so minijinja escapes every value for HTML: no scenario, image or device
+    // text can put markup or a script into the page.
+    env.add_template("page.html", TEMPLATE)?;
     env.add_filter("hue", |batch: usize| -> String {
         if batch == 0 { "#bbbbbb".to_string() } else { format!("hsl({}, 62%, 55%)", (batch * 47) % 360) }
     });
@@ -264,7 +266,7 @@ pub fn html(page: &PageData) -> Result<String, minijinja::Error> {
         "Per batch: flows losing traffic while it is down, and flows one more failure would cut (n+1)",
         &[("losing", losing), ("n+1 exposed", exposed)],
     );
-    let template = env.get_template("page")?;
+    let template = env.get_template("page.html")?;
     let scale = 900.0 / page.timeline.seconds.max(1.0);
     template.render(minijinja::context! {
         page => page,
