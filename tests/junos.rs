@@ -698,6 +698,39 @@ fn the_lab_refuses_what_it_does_not_implement_and_changes_nothing() {
     assert!(after.engines.iter().all(|e| e.pending.is_none()), "a refused install left a pending package");
 }
 
+/// `file-copy` reads only regular files inside the lab's copy directory: `/etc/passwd`, `/dev/zero`,
+/// a symbolic link out of the directory and a lab with no directory are refused with an
+/// `<rpc-error>` and the device has no new file; a file inside it is copied.
+#[test]
+fn the_lab_copies_files_only_from_its_own_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "");
+    let mut lab = Lab::new(&scenario.fabric, scenario.timing.clone(), Vec::new(), 1.0, 1_790_000_000);
+    let copies = dir.path().join("copies");
+    std::fs::create_dir(&copies).unwrap();
+    std::fs::write(copies.join("image.tgz"), b"an image").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", copies.join("passwd-link")).unwrap();
+    let copy = |lab: &Lab, source: &str| {
+        let request =
+            format!("<file-copy><source>{source}</source><destination>/var/tmp/copied</destination></file-copy>");
+        let reply = hitless::lab::rpc::handle(lab, "leaf1", 1, &hitless::netconf::xml::parse(&request).unwrap());
+        let copied = lab.device("leaf1").unwrap().files.contains_key("/var/tmp/copied");
+        (reply.body, copied)
+    };
+    let inside = format!("file://{}", copies.join("image.tgz").display());
+    let (body, copied) = copy(&lab, &inside);
+    assert!(body.contains("<rpc-error>") && !copied, "no copy directory: refused: {body}");
+    lab.copy_from = Some(copies.clone());
+    let link = format!("file://{}", copies.join("passwd-link").display());
+    for source in ["file:///etc/passwd", "file:///dev/zero", link.as_str(), "file:///proc/self/environ"] {
+        let (body, copied) = copy(&lab, source);
+        assert!(body.contains("<rpc-error>"), "{source}: {body}");
+        assert!(!copied, "{source} was copied");
+    }
+    let (body, copied) = copy(&lab, &inside);
+    assert!(copied && !body.contains("<rpc-error>"), "{body}");
+}
+
 /// `stage` copies each image once and verifies it on the device; a second `stage` copies
 /// nothing; the upgrade then verifies the staged file's checksum instead of copying it again.
 /// Proof of "once": the lab stamps a file with the time it was written.

@@ -249,3 +249,36 @@ async fn idle_pre_login_connections_cannot_lock_the_lab_out() {
     assert_eq!(facts.hostname, "leaf1");
     drop(idle);
 }
+
+/// A client that sends only its SSH banner and then nothing (no key exchange) is dropped once
+/// the pre-login grace time is up (30 s by default, as sshd's LoginGraceTime; 1 s here): the
+/// connection ends, it is not held open by the session's own task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_only_its_banner_is_dropped_after_the_grace_time() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = crate::junos::setup(dir.path(), "");
+    let mut lab = Lab::new(&scenario.fabric, scenario.timing.clone(), Vec::new(), 1.0, 1_790_000_000);
+    assert_eq!(lab.pre_login_timeout, Duration::from_secs(30), "the default grace time");
+    lab.pre_login_timeout = Duration::from_secs(1);
+    let lab = Arc::new(lab);
+    let listen = scenario.fabric.devices().iter().map(|d| (d.name.clone(), "127.0.0.1:0".parse().unwrap())).collect();
+    let key = host_key(&dir.path().join("lab_host_key")).unwrap();
+    let auth = LabAuth { password: Some(PASSWORD.into()), keys: Vec::new() };
+    let bound = start(Arc::clone(&lab), listen, key, auth).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(bound["leaf1"]).await.unwrap();
+    stream.write_all(b"SSH-2.0-banner_only_probe\r\n").await.unwrap();
+    // Read what the server says (its banner, its key exchange offer) until it closes. A bound
+    // on the wait, so a connection held open fails the test instead of hanging it.
+    let closed = tokio::time::timeout(Duration::from_secs(45), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a banner-only client is still connected after 45 s");
+}

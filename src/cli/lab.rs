@@ -43,6 +43,8 @@ pub fn run(scenario: &Scenario, state_dir: &Path, options: &LabOptions) -> anyho
             start_unix,
         );
         lab.base_11 = options.base_11;
+        // `file-copy` reads only from the lab's state directory, never any host path.
+        lab.copy_from = Some(state_dir.to_path_buf());
         if options.loopback_port.is_some() {
             if scenario.fabric.len() > 65_000 {
                 bail!("--loopback-port gives each device an address in 127.1.0.0/16: at most 65,000 devices");

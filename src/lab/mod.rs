@@ -61,6 +61,9 @@ pub struct Lab {
     /// Each device's management address, as its LLDP neighbours advertise it (set by `hitless
     /// lab --loopback-port`); otherwise a made-up 10.254.x.y.
     pub management: BTreeMap<String, String>,
+    /// The only host directory `file-copy` reads from (`hitless lab` gives its state directory):
+    /// any other source, or none set, is refused with an `<rpc-error>`.
+    pub copy_from: Option<std::path::PathBuf>,
 }
 
 impl Lab {
@@ -123,6 +126,7 @@ impl Lab {
             started: tokio::time::Instant::now(),
             start_unix,
             management: BTreeMap::new(),
+            copy_from: None,
         }
     }
 

@@ -148,7 +148,7 @@ fn dispatch(
         "get-system-storage" => Reply::ok(storage(state)),
         "get-interface-information" => Reply::ok(interface_request(lab, state, request, failing, now)),
         "request-package-checks-pending-install" => Reply::ok(pending(state)),
-        "file-copy" => Reply::ok(file_copy(state, request, now)),
+        "file-copy" => Reply::ok(file_copy(lab, state, request, now)),
         "get-checksum-information" | "get-sha1-checksum-information" | "get-sha256-checksum-information" => {
             Reply::ok(checksum(lab, state, request))
         }
@@ -488,13 +488,36 @@ fn pending(state: &LabDevice) -> String {
     "<output>\n</output><package-result>0</package-result>".into()
 }
 
-fn file_copy(state: &mut LabDevice, request: &Element, now: u64) -> String {
+/// The most `file-copy` reads into a device's memory.
+const COPY_MAX_BYTES: u64 = 16 << 30;
+
+/// `file-copy` from a `file://` source under the lab's copy directory ([`Lab::copy_from`]):
+/// a regular file, its real path (symbolic links followed) inside that directory. Anything else
+/// (`/etc/passwd`, `/dev/zero`, a link out of the directory) is an `<rpc-error>`, nothing read.
+fn file_copy(lab: &Lab, state: &mut LabDevice, request: &Element, now: u64) -> String {
     let source = request.text_of("source").unwrap_or_default();
     let destination = request.text_of("destination").unwrap_or_default().to_string();
     let Some(path) = source.strip_prefix("file://") else {
         return rpc_error("operation-failed", &format!("the lab copies only file:// sources, not {source}"), None);
     };
-    let bytes = match std::fs::read(path) {
+    let refused = |why: &str| rpc_error("operation-failed", &format!("could not copy {source}: {why}"), Some("source"));
+    let Some(root) = lab.copy_from.as_ref().and_then(|r| r.canonicalize().ok()) else {
+        return refused("this lab copies from no host directory");
+    };
+    let real = match std::path::Path::new(path).canonicalize() {
+        Ok(real) => real,
+        Err(e) => return rpc_error("operation-failed", &format!("could not open {source}: {e}"), None),
+    };
+    if !real.starts_with(&root) {
+        return refused(&format!("outside the lab's copy directory {}", root.display()));
+    }
+    match std::fs::metadata(&real) {
+        Ok(meta) if meta.is_file() && meta.len() <= COPY_MAX_BYTES => {}
+        Ok(meta) if meta.is_file() => return refused(&format!("larger than {COPY_MAX_BYTES} bytes")),
+        Ok(_) => return refused("not a regular file"),
+        Err(e) => return rpc_error("operation-failed", &format!("could not open {source}: {e}"), None),
+    }
+    let bytes = match std::fs::read(&real) {
         Ok(bytes) => bytes,
         Err(e) => return rpc_error("operation-failed", &format!("could not open {source}: {e}"), None),
     };

@@ -170,7 +170,10 @@ pub async fn serve_connection<S>(
         logged_in: Arc::clone(&logged_in),
     };
     // A connection that has not logged in when the grace time is up is closed, whether it is
-    // still to say hello or still to give a password.
+    // still to say hello, to exchange keys (a client that sent only its banner) or to give a
+    // password. russh runs the session on a task of its own that dropping its handle does not
+    // stop, so the stream itself is cut: the task reads end of file and the socket closes.
+    let (stream, cut) = Cuttable::new(stream);
     let grace = tokio::time::sleep(grace);
     tokio::pin!(grace);
     let started = tokio::select! {
@@ -185,6 +188,83 @@ pub async fn serve_connection<S>(
     }
     if logged_in.load(std::sync::atomic::Ordering::SeqCst) {
         let _ = session.await;
+    } else {
+        cut.cut();
+        let _ = session.await;
+    }
+}
+
+/// A stream that can be cut from outside: once cut, reads end (end of file) and writes fail, so
+/// whatever task owns it finishes and drops it.
+struct Cuttable<S> {
+    inner: S,
+    cut: Arc<CutSwitch>,
+}
+
+#[derive(Default)]
+struct CutSwitch {
+    done: std::sync::atomic::AtomicBool,
+    waker: std::sync::Mutex<Option<std::task::Waker>>,
+}
+
+impl CutSwitch {
+    fn cut(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(waker) = self.waker.lock().expect("not poisoned").take() {
+            waker.wake();
+        }
+    }
+
+    fn is_cut(&self, cx: &std::task::Context<'_>) -> bool {
+        *self.waker.lock().expect("not poisoned") = Some(cx.waker().clone());
+        self.done.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<S> Cuttable<S> {
+    fn new(inner: S) -> (Cuttable<S>, Arc<CutSwitch>) {
+        let cut = Arc::new(CutSwitch::default());
+        (Cuttable { inner, cut: Arc::clone(&cut) }, cut)
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Cuttable<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.cut.is_cut(cx) {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Cuttable<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.cut.is_cut(cx) {
+            return std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
