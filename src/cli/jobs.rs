@@ -66,7 +66,7 @@ pub fn device_table(devices: &[crate::journal::JobDevice]) -> comfy_table::Table
             d.device.clone(),
             d.image.clone(),
             d.state.to_string(),
-            d.message.clone(),
+            render::inert(&d.message).into_owned(),
         ]);
     }
     table
@@ -88,9 +88,9 @@ pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> a
             let (time, clock) = (render::utc(event.at_unix), render::duration(event.at_seconds as u64));
             if event.device.is_empty() {
                 // About the job itself (a takeover), not a device.
-                println!("{time} [{clock:>8}] {:<12} {}", "(job)", event.message);
+                println!("{time} [{clock:>8}] {:<12} {}", "(job)", render::inert(&event.message));
             } else {
-                println!("{time} [{clock:>8}] {:<12} {}: {}", event.device, event.state, event.message);
+                println!("{time} [{clock:>8}] {:<12} {}: {}", event.device, event.state, render::inert(&event.message));
             }
         }
     }

@@ -31,6 +31,37 @@ pub fn utc(unix: i64) -> String {
     }
 }
 
+/// Text from a device, a scenario or the journal made inert for a terminal, on one line: every
+/// control character (escape sequences, carriage returns, new lines, bells, C1 controls) is
+/// written as its escape (`\u{1b}`, `\r`, `\n`), so nothing can move the cursor, recolour the
+/// screen or forge another line.
+pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`inert`], but new lines (and tabs) kept: for whole blocks of output such as tables.
+pub fn inert_block(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.split('\n')
+        .map(|line| line.split('\t').map(inert).collect::<Vec<_>>().join("\t"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into()
+}
+
 /// A table with the project's look.
 pub fn table(header: &[&str]) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
@@ -45,13 +76,25 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        let text = format!($($arg)*);
+        let _ = writeln!(std::io::stdout().lock(), "{}", $crate::cli::render::inert_block(&text));
     }};
 }
 pub(crate) use say;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn device_text_is_inert_on_a_terminal() {
+        let hostile = "ok\u{1b}[2J\u{1b}]0;pwned\u{7}\rfaked\nleaf9: Maintenance Mode Deactivated\u{9b}31m";
+        let line = super::inert(hostile);
+        assert!(!line.chars().any(char::is_control), "{line}");
+        assert_eq!(line, "ok\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\rfaked\\nleaf9: Maintenance Mode Deactivated\\u{9b}31m");
+        let block = super::inert_block("a\tb\nc\u{1b}d");
+        assert_eq!(block, "a\tb\nc\\u{1b}d");
+        assert_eq!(super::inert("plain"), "plain");
+    }
+
     #[test]
     fn durations_read_naturally() {
         assert_eq!(super::duration(45), "45s");

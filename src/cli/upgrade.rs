@@ -148,7 +148,11 @@ fn print_test_run(rows: &[TestRunRow], format: Format) -> anyhow::Result<()> {
     }
     let mut table = render::table(&["Device", "Running", "Target", "Action", "Health", "Notes"]);
     for row in rows {
-        let health = if row.problems.is_empty() { "ok".to_string() } else { row.problems.join("; ") };
+        let health = if row.problems.is_empty() {
+            "ok".to_string()
+        } else {
+            render::inert(&row.problems.join("; ")).into_owned()
+        };
         let running = if row.engines.len() > 1 {
             let engines: Vec<String> = row
                 .engines
@@ -440,7 +444,8 @@ pub fn upgrade(
     }
     let blocking = workflow::blocking(&rows);
     if !blocking.is_empty() {
-        let found: Vec<String> = blocking.iter().map(|r| format!("{}: {}", r.device, r.problems.join("; "))).collect();
+        let found: Vec<String> =
+            blocking.iter().map(|r| format!("{}: {}", r.device, render::inert(&r.problems.join("; ")))).collect();
         if scenario.abort_on_health_check_failure {
             eprintln!(
                 "hitless: refusing to upgrade: the test run found {} device(s) unreachable or unhealthy, and nothing was changed:\n  {}\nFix them, or drop them from the selection (--devices), or set upgrade.abort_on_health_check_failure: false to upgrade the others regardless.",
@@ -725,7 +730,7 @@ fn progress(job: String, format: Format, devices: &[crate::journal::JobDevice], 
                 done.len(),
                 total,
                 "(job)",
-                event.message
+                render::inert(&event.message)
             )
         } else {
             format!(
@@ -735,7 +740,7 @@ fn progress(job: String, format: Format, devices: &[crate::journal::JobDevice], 
                 total,
                 event.device,
                 event.state,
-                event.message
+                render::inert(&event.message)
             )
         };
         match &bar {
