@@ -787,6 +787,45 @@ fn snapshots_on_demand_and_their_diff() {
     assert!(diff.stdout.contains("0 of 6 device(s) differ"), "{}", diff.stdout);
 }
 
+/// A baseline that read nothing is no baseline: `diff` against a snapshot whose devices could
+/// not be read (a wrong password, say) names each device as not compared and exits 1, never "the
+/// same"; against a snapshot that holds no device at all it is an error naming it.
+#[test]
+fn a_diff_against_a_baseline_that_read_nothing_is_never_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = in_store(dir.path(), &["snapshot", SMALL, "--format", "json"]);
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    let good: serde_json::Value = serde_json::from_str(&good.stdout).unwrap();
+    let fabric = hitless::scenario::Scenario::load(&root().join(SMALL)).unwrap().fabric.fingerprint();
+    let mut store = hitless::store::Store::open(dir.path()).unwrap();
+    let unread = hitless::snapshot::Snapshot { missing: vec!["the login was refused".into()], ..Default::default() };
+    let names = ["leaf1", "leaf2", "leaf3", "leaf4", "spine1", "spine2"];
+    let devices: Vec<(&str, &str, &hitless::snapshot::Snapshot)> =
+        names.iter().map(|n| (*n, "manual", &unread)).collect();
+    let empty = hitless::store::snapshots::save(&mut store, &fabric, "unread", None, 0, &devices).unwrap();
+    let none = hitless::store::snapshots::save(&mut store, &fabric, "nothing", None, 0, &[]).unwrap();
+    drop(store);
+    let diff = in_store(dir.path(), &["diff", &empty.to_string(), &good["id"].to_string(), "--format", "json"]);
+    assert_eq!(diff.code, 1, "{}\n{}", diff.stdout, diff.stderr);
+    let devices: Vec<serde_json::Value> = serde_json::from_str(&diff.stdout).unwrap();
+    assert_eq!(devices.len(), 6);
+    for device in &devices {
+        let findings = device["findings"].as_array().unwrap();
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.as_str().unwrap().contains("no baseline")
+                    && f.as_str().unwrap().contains("login was refused")),
+            "{device}"
+        );
+    }
+    let diff = in_store(dir.path(), &["diff", &empty.to_string(), &good["id"].to_string()]);
+    assert!(!diff.stdout.contains("the same"), "{}", diff.stdout);
+    let diff = in_store(dir.path(), &["diff", &none.to_string(), &good["id"].to_string()]);
+    assert_eq!(diff.code, 2, "{}", diff.stdout);
+    assert!(diff.stderr.contains(&format!("snapshot {none} (nothing) holds no device")), "{}", diff.stderr);
+}
+
 /// Maintenance mode is committed but the traffic stays (a `drain-ineffective` fault): the drain
 /// is not proven within `drain_verify_seconds` (300 s), maintenance mode is lifted again, the
 /// device fails untouched (nothing copied, installed or rebooted) and the job halts.

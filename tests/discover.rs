@@ -355,3 +355,38 @@ fn discovery_from_one_seed_walks_the_whole_fabric() {
         }
     }
 }
+
+/// A discovery that fails (a wrong password: no device can be read) leaves the file `-o` names
+/// as it was, byte for byte, and puts what it saw beside it (`keep.partial.yaml`); the same goes
+/// for an export whose scenario does not load.
+#[test]
+fn a_failed_discovery_or_export_leaves_the_existing_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let _lab = start_lab(&state, &root().join("scenarios/small-2spine-4leaf.yaml"), &[]);
+    let keep = dir.path().join("keep.yaml");
+    let good = std::fs::read_to_string(root().join("scenarios/evpn-esi-lag.yaml")).unwrap();
+    std::fs::write(&keep, &good).unwrap();
+    let run = hitless(&state)
+        .env("HITLESS_SSH_PASSWORD", "the-wrong-password")
+        .args(["discover", "--inventory", state.join("inventory.yaml").to_str().unwrap(), "--trust-on-first-use"])
+        .args(["--time-scale", "1000", "-o", keep.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), good, "the existing scenario was replaced: {stderr}");
+    assert!(stderr.contains("was left as it was"), "{stderr}");
+    assert!(dir.path().join("keep.partial.yaml").exists(), "{stderr}");
+
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "name: broken\nfabric: [\n").unwrap();
+    let topology = dir.path().join("lab.clab.yml");
+    std::fs::write(&topology, "name: kept\n").unwrap();
+    let run = hitless(&state)
+        .args(["export", "containerlab", broken.to_str().unwrap(), "-o", topology.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&topology).unwrap(), "name: kept\n");
+}

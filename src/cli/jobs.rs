@@ -131,6 +131,12 @@ pub fn diff(
             second.label
         );
     }
+    if before.is_empty() {
+        anyhow::bail!(
+            "snapshot {a} ({}) holds no device: there is no baseline to compare snapshot {b} with",
+            first.label
+        );
+    }
     let diffs = workflow::snapshot::compare(&before, &after, limits);
     let differing = diffs.iter().filter(|d| !d.findings.is_empty()).count();
     if format == Format::Json {
@@ -139,6 +145,7 @@ pub fn diff(
         let mut table = render::table(&["Device", "Differences"]);
         for d in &diffs {
             let text = if d.findings.is_empty() { "the same".to_string() } else { d.findings.join("\n") };
+            let text = render::inert_block(&text).into_owned();
             table.add_row(vec![d.device.clone(), text]);
         }
         println!(

@@ -121,7 +121,7 @@ async fn serve_ssh(
         .filter_map(|d| addresses.get(&d.name).map(|a| (d.name.clone(), d.role, a.clone())))
         .collect();
     let inventory = state_dir.join("inventory.yaml");
-    std::fs::write(&inventory, crate::inventory::write(&hosts, "netops"))
+    super::render::write_atomically(&inventory, crate::inventory::write(&hosts, "netops").as_bytes())
         .with_context(|| format!("cannot write the lab's inventory {}", inventory.display()))?;
     let mut table = render::table(&["Device", "NETCONF over SSH"]);
     for (device, address) in &addresses {

@@ -640,8 +640,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let yaml = imported.written.yaml();
             match &output {
                 Some(out) => {
-                    std::fs::write(out, &yaml)
-                        .map_err(|e| anyhow::Error::from(e).context(format!("cannot write {}", out.display())))?;
+                    render::write_atomically(out, yaml.as_bytes())?;
                     eprintln!(
                         "Imported {} device(s), {} link(s), {} server(s): written to {}.",
                         imported.written.devices.len(),
@@ -661,8 +660,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let loaded = load_scenario(&scenario, state_dir)?;
             let topology = crate::containerlab::export(&loaded);
             match output {
-                Some(out) => std::fs::write(&out, topology)
-                    .map_err(|e| anyhow::Error::from(e).context(format!("cannot write {}", out.display())))?,
+                Some(out) => render::write_atomically(&out, topology.as_bytes())?,
                 None => print!("{topology}"),
             }
             Ok(ExitCode::SUCCESS)

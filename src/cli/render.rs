@@ -62,6 +62,25 @@ pub fn inert_block(text: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// Writes `bytes` to `path` all at once: into a temporary file in the same directory, synced,
+/// then renamed over `path`. A failure leaves an existing file as it was; a reader never sees
+/// half a file. An existing file's permissions are kept; a new one is readable by all (0644).
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let cannot = || format!("cannot write {}", path.display());
+    let mut file = tempfile::NamedTempFile::new_in(dir).with_context(cannot)?;
+    file.write_all(bytes).with_context(cannot)?;
+    let permissions =
+        std::fs::metadata(path).map_or_else(|_| std::fs::Permissions::from_mode(0o644), |m| m.permissions());
+    file.as_file().set_permissions(permissions).with_context(cannot)?;
+    file.as_file().sync_all().with_context(cannot)?;
+    file.persist(path).map_err(|e| e.error).with_context(cannot)?;
+    Ok(())
+}
+
 /// A table with the project's look.
 pub fn table(header: &[&str]) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();

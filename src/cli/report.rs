@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use super::render;
 use anyhow::Context;
 
 use crate::scenario::Scenario;
@@ -12,7 +13,8 @@ use crate::view::PageData;
 /// Writes `page` as HTML to `out`.
 pub fn write(page: &PageData, out: &Path) -> anyhow::Result<ExitCode> {
     let html = crate::view::html(page).context("rendering the report")?;
-    std::fs::write(out, html).with_context(|| format!("cannot write the report {}", out.display()))?;
+    render::write_atomically(out, html.as_bytes())
+        .with_context(|| format!("the report {} was not written", out.display()))?;
     eprintln!("Report written to {} (open it in a browser; it needs no network).", out.display());
     Ok(ExitCode::SUCCESS)
 }

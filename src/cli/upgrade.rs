@@ -278,9 +278,23 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
             "hitless: the scenario's upgrade section is a commented template: name the image (or pass --image) before `hitless upgrade`"
         );
     }
+    // A discovery that failed (a device unreachable, or a scenario that does not load) never
+    // replaces the file it was to write: what it saw goes beside it, as `NAME.partial.yaml`.
+    let failed = discovery.unreachable > 0 || loads.is_err();
     match &options.output {
+        Some(out) if failed => {
+            let partial = out.with_extension("partial.yaml");
+            render::write_atomically(&partial, discovery.yaml.as_bytes())?;
+            eprintln!(
+                "hitless: the discovery is incomplete ({} device(s) unreachable): {} was left as it was; what was seen ({} device(s)) is in {}",
+                discovery.unreachable,
+                out.display(),
+                discovery.devices,
+                partial.display()
+            );
+        }
         Some(out) => {
-            std::fs::write(out, &discovery.yaml).with_context(|| format!("cannot write {}", out.display()))?;
+            render::write_atomically(out, discovery.yaml.as_bytes())?;
             eprintln!(
                 "Discovered {} device(s), {} link(s), {} server(s): written to {}.",
                 discovery.devices,

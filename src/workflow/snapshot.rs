@@ -62,17 +62,45 @@ pub struct DeviceDiff {
     pub findings: Vec<String>,
 }
 
-/// Compares `b` with `a`, device by device. A device in `a` and not in `b` is a finding; one
+/// What the first snapshot of a device did not read, as findings: a figure missing from the
+/// baseline cannot be compared, so it is never reported as "the same".
+fn unread_baseline(before: &Snapshot) -> Vec<String> {
+    let figures = [
+        ("BGP peers", before.bgp_peers.is_none()),
+        ("routes", before.routes.is_none()),
+        ("LLDP neighbours", before.lldp.is_none()),
+        ("LACP bundles", before.lacp.is_none()),
+        ("interfaces", before.interfaces_up.is_none()),
+        ("the MAC count", before.macs.is_none()),
+        ("routing-engine CPU", before.re_cpu_idle_percent.is_none()),
+        ("alarms", before.alarms.is_none()),
+    ];
+    let unread: Vec<&str> = figures.iter().filter(|(_, missing)| *missing).map(|(what, _)| *what).collect();
+    if unread.is_empty() {
+        return Vec::new();
+    }
+    let why = if before.missing.is_empty() { String::new() } else { format!(" ({})", before.missing.join("; ")) };
+    if unread.len() == figures.len() {
+        return vec![format!(
+            "the first snapshot read nothing of this device{why}: there is no baseline to compare with"
+        )];
+    }
+    vec![format!("not compared, because the first snapshot did not read them: {}{why}", unread.join(", "))]
+}
+
+/// Compares `b` with `a`, device by device. A figure the first snapshot did not read is a
+/// finding (it cannot be compared). A device in `a` and not in `b` is a finding; one
 /// only in `b` is listed with nothing to compare.
 pub fn compare(a: &[(String, Snapshot)], b: &[(String, Snapshot)], limits: &HealthLimits) -> Vec<DeviceDiff> {
     let later: BTreeMap<&str, &Snapshot> = b.iter().map(|(n, s)| (n.as_str(), s)).collect();
     let mut out: Vec<DeviceDiff> = a
         .iter()
         .map(|(name, before)| {
-            let findings = match later.get(name.as_str()) {
-                Some(after) => crate::snapshot::diff(before, after, limits),
-                None => vec!["not in the second snapshot".to_string()],
-            };
+            let mut findings = unread_baseline(before);
+            match later.get(name.as_str()) {
+                Some(after) => findings.extend(crate::snapshot::diff(before, after, limits)),
+                None => findings.push("not in the second snapshot".to_string()),
+            }
             DeviceDiff { device: name.clone(), findings }
         })
         .collect();
