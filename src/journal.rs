@@ -230,6 +230,9 @@ pub enum Step {
     Copy,
     /// The package is being installed.
     Install,
+    /// `request system software rollback` is being sent: the old software (or no pending
+    /// install) at the next reboot.
+    Rollback,
     /// The device is being rebooted: it stops forwarding now.
     Reboot,
     /// Waiting for the device to come back from its reboot.
@@ -246,7 +249,7 @@ pub enum Step {
 
 impl Step {
     /// Every step.
-    pub const ALL: [Step; 13] = [
+    pub const ALL: [Step; 14] = [
         Step::Note,
         Step::PreCheck,
         Step::PostCheck,
@@ -254,6 +257,7 @@ impl Step {
         Step::Drained,
         Step::Copy,
         Step::Install,
+        Step::Rollback,
         Step::Reboot,
         Step::WaitBoot,
         Step::Booted,
@@ -272,6 +276,7 @@ impl Step {
             Step::Drained => "drained",
             Step::Copy => "copy",
             Step::Install => "install",
+            Step::Rollback => "rollback",
             Step::Reboot => "reboot",
             Step::WaitBoot => "wait-boot",
             Step::Booted => "booted",

@@ -445,7 +445,11 @@ fn a_post_check_failure_on_the_new_image_is_rolled_back_and_the_device_returns_t
         .map(|(_, step)| step.as_str())
         .filter(|step| *step != "note")
         .collect();
-    assert_eq!(after, ["failed", "reboot", "wait-boot", "booted", "post-check", "undrain", "in-service"], "{leaf1:?}");
+    assert_eq!(
+        after,
+        ["failed", "rollback", "reboot", "wait-boot", "booted", "post-check", "undrain", "in-service"],
+        "{leaf1:?}"
+    );
     let fleet = small_fleet(dir.path());
     let device = &fleet["leaf1"];
     assert_eq!(device["version"], "18.1R3-S2");
@@ -488,9 +492,9 @@ fn a_rejected_install_is_rolled_back_without_a_reboot_and_held_by_default() {
     assert_eq!(small_fleet(held.path())["leaf3"]["maintenance"], true, "held in maintenance mode");
 }
 
-/// Killed anywhere during a rollback and resumed, the device ends either rolled back (old
-/// software, in service, nothing pending) or held in maintenance mode with a failure that says
-/// why — never in service on the new image or with an install pending.
+/// Killed anywhere during a rollback and resumed, the device ends rolled back (old software, in
+/// service, nothing pending): the resumed job finishes the rollback and never installs the failed
+/// image again (one install, at most one rollback reboot, in every case).
 #[test]
 fn a_kill_during_a_rollback_leaves_the_device_rolled_back_or_held_never_half_done() {
     let probe = tempfile::tempdir().unwrap();
@@ -524,24 +528,21 @@ fn a_kill_during_a_rollback_leaves_the_device_rolled_back_or_held_never_half_don
         child.kill().unwrap();
         child.wait().unwrap();
         let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
-        assert!(resumed.code == 1 || resumed.stderr.contains("halted"), "killed after {n}: {}", resumed.stderr);
+        // Halted by the rollback, or (killed after it ended) finished: the rolled-back device is
+        // done and the other batches go on; never an error.
+        assert!(resumed.code == 1 || resumed.code == 0, "killed after {n}: {}", resumed.stderr);
         let job = in_store(dir.path(), &["status", "job-0001", "--format", "json"]);
         let job: serde_json::Value = serde_json::from_str(&job.stdout).unwrap();
         let leaf1 = job["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf1").unwrap().clone();
         let device = small_fleet(dir.path())["leaf1"].clone();
         let pending = device["engines"].as_array().unwrap().iter().any(|e| !e["pending"].is_null());
-        match leaf1["state"].as_str().unwrap() {
-            "Rolled Back" => {
-                assert_eq!(device["version"], "18.1R3-S2", "killed after {n}");
-                assert_eq!(device["maintenance"], false, "killed after {n}");
-                assert!(!pending, "killed after {n}");
-            }
-            "Hitless Image Upgrade Failed" | "Health Check Failed" => {
-                assert_eq!(device["maintenance"], true, "killed after {n}: failed but not held: {leaf1}");
-            }
-            other => panic!("killed after {n}: leaf1 ended {other}: {leaf1}"),
-        }
-        assert!(device["maintenance"] == true || (!pending && device["version"] == "18.1R3-S2"), "killed after {n}");
+        assert_eq!(leaf1["state"], "Rolled Back", "killed after {n}: {leaf1}");
+        assert_eq!(device["version"], "18.1R3-S2", "killed after {n}");
+        assert_eq!(device["maintenance"], false, "killed after {n}");
+        assert!(!pending, "killed after {n}");
+        assert_eq!(device["installs"], 1, "killed after {n}: the failed image was installed again");
+        assert_eq!(device["upgrades"], 1, "killed after {n}: rebooted into the failed image again");
+        assert_eq!(device["rollbacks"], 1, "killed after {n}");
     }
 }
 

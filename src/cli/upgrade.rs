@@ -778,7 +778,22 @@ fn print_summary(summary: &JobSummary, format: Format) -> anyhow::Result<ExitCod
         return Ok(code);
     }
     let verdict = match summary.state {
-        JobState::Finished => "finished: every device upgraded or skipped".to_string(),
+        JobState::Finished => {
+            let rolled_back: Vec<&str> = summary
+                .devices
+                .iter()
+                .filter(|d| d.state == crate::journal::DeviceState::RolledBack)
+                .map(|d| d.device.as_str())
+                .collect();
+            if rolled_back.is_empty() {
+                "finished: every device upgraded or skipped".to_string()
+            } else {
+                format!(
+                    "finished; rolled back to their old software, and not upgraded: {} (`hitless logs {job}` says why)",
+                    rolled_back.join(", ")
+                )
+            }
+        }
         JobState::Cancelled => {
             format!("cancelled; devices not upgraded are back in service. `hitless status {job}` shows each device")
         }

@@ -45,6 +45,9 @@ struct Walk<'a, D: Driver> {
     /// The version the device ran when this walk found it, if not the target: what a rollback
     /// returns it to.
     previous: Option<crate::version::Version>,
+    /// True when an install pending on the device is hitless's: the journal said so at the
+    /// start, or this walk installed it.
+    ours_pending: bool,
 }
 
 const STAYS: &str =
@@ -52,7 +55,7 @@ const STAYS: &str =
 
 /// Upgrades one device; returns the state it ended in.
 pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, item: &WorkItem) -> Result<DeviceState, JournalError> {
-    let mut walk = Walk { ctx, item, baseline: None, previous: None };
+    let mut walk = Walk { ctx, item, baseline: None, previous: None, ours_pending: item.pending_is_ours };
     walk.run().await
 }
 
@@ -84,10 +87,18 @@ impl<D: Driver> Walk<'_, D> {
     /// engine runs it and that the device is healthy, and only then lifts maintenance mode.
     /// Anything that goes wrong on the way leaves the device held in maintenance mode.
     async fn roll_back(&mut self, failed: DeviceState, reason: String) -> Result<DeviceState, JournalError> {
+        let old = self.previous.clone().unwrap_or_else(|| self.item.previous_version.clone());
+        self.record(failed, Step::Failed, format!("{reason}; rolling back to {old} (upgrade.on_failure: rollback)"))?;
+        self.rollback_steps(reason).await
+    }
+
+    /// The rollback itself, from whatever state the device is in: after a failure just now, or
+    /// after a resume that found the device's upgrade failed earlier in the job (a controller
+    /// that died mid-rollback). The failed image is never installed again.
+    async fn rollback_steps(&mut self, reason: String) -> Result<DeviceState, JournalError> {
         let (ctx, device) = (self.ctx, self.device().to_string());
         let old = self.previous.clone().unwrap_or_else(|| self.item.previous_version.clone());
         let new = self.item.image.version.clone();
-        self.record(failed, Step::Failed, format!("{reason}; rolling back to {old} (upgrade.on_failure: rollback)"))?;
         let hold = |walk: &Self, why: String| {
             walk.fail(HitlessImageUpgradeFailed, format!("{reason}; the rollback to {old} failed: {why}; {STAYS}"))
         };
@@ -96,9 +107,12 @@ impl<D: Driver> Walk<'_, D> {
             Err(e) => return hold(self, e.to_string()),
         };
         if facts.all_run(&old) {
+            if facts.pending_install && !self.ours_pending && !self.item.rollback_pending {
+                return hold(self, "an install is pending on the device that hitless did not make".into());
+            }
             if facts.pending_install {
                 let message = "backing out the pending install (request system software rollback)";
-                self.record(RollingBack, Step::Note, message)?;
+                self.record(RollingBack, Step::Rollback, message)?;
                 if let Err(e) = ctx.driver.rollback(&device, &facts).await {
                     return hold(self, e.to_string());
                 }
@@ -111,10 +125,18 @@ impl<D: Driver> Walk<'_, D> {
                 self.record(RollingBack, Step::Note, format!("still running {old}: no software to undo"))?;
             }
         } else {
-            let message = format!("restoring {old} (request system software rollback)");
-            self.record(RollingBack, Step::Note, message)?;
-            if let Err(e) = ctx.driver.rollback(&device, &facts).await {
-                return hold(self, e.to_string());
+            if facts.pending_install && self.item.rollback_pending {
+                // A controller that died after requesting the rollback: it is what is pending.
+                let message = format!("the rollback to {old} is already pending on the device; rebooting into it");
+                self.record(RollingBack, Step::Note, message)?;
+            } else if facts.pending_install && !self.ours_pending {
+                return hold(self, "an install is pending on the device that hitless did not make".into());
+            } else {
+                let message = format!("restoring {old} (request system software rollback)");
+                self.record(RollingBack, Step::Rollback, message)?;
+                if let Err(e) = ctx.driver.rollback(&device, &facts).await {
+                    return hold(self, e.to_string());
+                }
             }
             self.record(RollingBack, Step::Reboot, format!("rebooting into {old}"))?;
             match ctx.driver.reboot(&device, &facts).await {
@@ -184,6 +206,9 @@ impl<D: Driver> Walk<'_, D> {
         if !facts.all_run(wanted) && facts.all_run(facts.version()) {
             self.previous = Some(facts.version().clone());
         }
+        if self.item.failed_earlier {
+            return self.after_earlier_failure(&facts).await;
+        }
         if facts.pending_install && !self.item.pending_is_ours {
             // Junos does not say what is pending; only the journal can, and it says not ours.
             let (state, advice) = if facts.maintenance {
@@ -209,6 +234,35 @@ impl<D: Driver> Walk<'_, D> {
             return Ok(end);
         }
         self.return_to_service().await
+    }
+
+    /// A resumed device whose upgrade already failed in this job: it is never upgraded again.
+    /// With `on_failure: rollback` its rollback is finished (the process that began it died);
+    /// otherwise it is held as it is, unless it came back on the target by itself, when it is
+    /// checked and returned to service as any upgraded device.
+    async fn after_earlier_failure(&mut self, facts: &Facts) -> Result<DeviceState, JournalError> {
+        let wanted = self.item.image.version.clone();
+        let reason = format!("the upgrade to {wanted} failed earlier in this job");
+        if self.ctx.rollback_on_failure {
+            let old = self.previous.clone().unwrap_or_else(|| self.item.previous_version.clone());
+            let message = format!("{reason}; finishing its rollback to {old} (it is never upgraded again in this job)");
+            self.record(RollingBack, Step::Note, message)?;
+            return self.rollback_steps(reason).await;
+        }
+        if facts.all_run(&wanted) && facts.maintenance {
+            let message = format!("{reason}, but the device now runs {wanted}; finishing the upgrade");
+            self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+            return self.return_to_service().await;
+        }
+        let (state, left) = if facts.maintenance {
+            (HitlessImageUpgradeFailed, STAYS.to_string())
+        } else {
+            (HitlessImageUpgradeFailed, format!("it is in service running {}; nothing was changed", facts.versions()))
+        };
+        self.fail(
+            state,
+            format!("{reason}; it is not upgraded again in this job (start a new job once the cause is fixed); {left}"),
+        )
     }
 
     /// The device's state at the start. A device that does not answer may be rebooting (a
@@ -426,7 +480,12 @@ impl<D: Driver> Walk<'_, D> {
         let (device, image) = (item.device.as_str(), &item.image);
         let on = if facts.engines.len() > 1 { format!(" on {}", engine_names(facts)) } else { String::new() };
         self.record(ImageUpgrade, Step::Install, format!("installing {}{on}", image.name))?;
-        match ctx.driver.install(device, image, facts).await {
+        let installed = ctx.driver.install(device, image, facts).await;
+        // Installed, or the session dropped during the install: what is pending now is ours.
+        if matches!(&installed, Ok(Installed::Done)) || installed.as_ref().is_err_and(DriverError::is_transport) {
+            self.ours_pending = true;
+        }
+        match installed {
             Ok(Installed::Done) => Ok(None),
             Ok(Installed::AlreadyPending) if resuming => {
                 self.record(

@@ -49,6 +49,13 @@ pub struct WorkItem {
     /// rebooted it since: a pending install the device reports is then this image. Junos does
     /// not say which package is pending, so any other pending install stops the device.
     pub pending_is_ours: bool,
+    /// True when the journal shows this device's upgrade already failed in this job (a failure
+    /// after its install began, or a rollback begun): it is never upgraded again in the job. A
+    /// resumed job finishes its rollback (`on_failure: rollback`) or holds it.
+    pub failed_earlier: bool,
+    /// True when the journal shows hitless requested this device's rollback and has not rebooted
+    /// it since: a pending install the device reports is then that rollback.
+    pub rollback_pending: bool,
     /// Seconds the device's protocols take to converge after its reboot (its role's, the
     /// planner's figure): the post-upgrade check waits this long, so the device is back in use
     /// before maintenance mode is lifted and the next batch starts.

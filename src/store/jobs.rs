@@ -303,16 +303,49 @@ impl Journal for Store {
 }
 
 /// The image each device of `fabric` has installed and pending by hitless, across every job on
-/// the fabric: an install step not yet followed by a reboot that was waited for. Junos does not
-/// say which package is pending; this does, for the installs hitless made.
+/// the fabric: an install step not yet followed by a reboot that was waited for (nor by a
+/// rollback, which backs it out or replaces it). Junos does not say which package is pending;
+/// this does, for the installs hitless made.
 pub fn pending_installs(store: &Store, fabric: &str) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+    Ok(pending_software(store, fabric)?
+        .into_iter()
+        .filter_map(|(device, pending)| match pending {
+            PendingSoftware::Install(image) => Some((device, image)),
+            PendingSoftware::Rollback => None,
+        })
+        .collect())
+}
+
+/// The devices of `fabric` on which hitless sent `request system software rollback` and has not
+/// yet waited for a reboot: what is pending there (if anything) is hitless's rollback.
+pub fn pending_rollbacks(store: &Store, fabric: &str) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    Ok(pending_software(store, fabric)?
+        .into_iter()
+        .filter_map(|(device, pending)| (pending == PendingSoftware::Rollback).then_some(device))
+        .collect())
+}
+
+/// What hitless left pending on a device, by the journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PendingSoftware {
+    /// This image was installed.
+    Install(String),
+    /// A rollback was requested.
+    Rollback,
+}
+
+fn pending_software(
+    store: &Store,
+    fabric: &str,
+) -> Result<std::collections::BTreeMap<String, PendingSoftware>, StoreError> {
+    use crate::journal::Step;
     let mut statement = store
         .conn
         .prepare(
             "SELECT e.device, e.step, d.image FROM job_events e
              JOIN jobs j ON j.id = e.job
              JOIN job_devices d ON d.job = e.job AND d.device = e.device
-             WHERE j.fabric = ?1 AND e.step IN ('install', 'wait-boot', 'booted')
+             WHERE j.fabric = ?1 AND e.step IN ('install', 'rollback', 'wait-boot', 'booted')
              ORDER BY j.rowid, e.seq",
         )
         .map_err(|e| store.sqlite(e))?;
@@ -322,10 +355,16 @@ pub fn pending_installs(store: &Store, fabric: &str) -> Result<std::collections:
     let mut pending = std::collections::BTreeMap::new();
     for row in rows {
         let (device, step, image) = row.map_err(|e| store.sqlite(e))?;
-        if step == crate::journal::Step::Install.as_str() {
-            pending.insert(device, image);
-        } else {
-            pending.remove(&device);
+        match parse_stored::<Step>(&step).map_err(|e| store.sqlite(e))? {
+            Step::Install => {
+                pending.insert(device, PendingSoftware::Install(image));
+            }
+            Step::Rollback => {
+                pending.insert(device, PendingSoftware::Rollback);
+            }
+            _ => {
+                pending.remove(&device);
+            }
         }
     }
     Ok(pending)

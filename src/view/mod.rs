@@ -255,7 +255,7 @@ fn actual_of(events: &[&Event]) -> Vec<Segment> {
         let next = match event.step {
             Step::PreCheck => Some("check"),
             Step::Drain => Some("drain"),
-            Step::Copy | Step::Install => Some("image"),
+            Step::Copy | Step::Install | Step::Rollback => Some("image"),
             Step::Reboot => Some("reboot"),
             Step::Booted => Some("converge"),
             Step::Undrain => Some("undrain"),

@@ -169,8 +169,13 @@ pub fn work(
 ) -> Result<Vec<Vec<WorkItem>>, WorkflowError> {
     let fabric = jobs::get(store, job)?.fabric;
     let pending = jobs::pending_installs(store, &fabric)?;
+    let rollbacks = jobs::pending_rollbacks(store, &fabric)?;
+    let events = jobs::events(store, job, None)?;
+    let failed = failed_upgrades(&events);
     let mut batches: Vec<Vec<WorkItem>> = Vec::new();
-    for device in devices.iter().filter(|d| d.batch > 0 && d.state != DeviceState::MaintenanceModeDeactivated) {
+    // Done: back in service upgraded, or rolled back (never upgraded again in this job).
+    let done = |state: DeviceState| matches!(state, DeviceState::MaintenanceModeDeactivated | DeviceState::RolledBack);
+    for device in devices.iter().filter(|d| d.batch > 0 && !done(d.state)) {
         let image = scenario
             .images
             .iter()
@@ -193,6 +198,8 @@ pub fn work(
             previous_version,
             started,
             pending_is_ours,
+            failed_earlier: failed.contains(device.device.as_str()),
+            rollback_pending: rollbacks.contains(&device.device),
             convergence_seconds: phases.convergence_seconds,
             estimated_seconds: scenario.timing.device_seconds(role),
             drain_seconds: phases.drain_seconds,
@@ -201,6 +208,28 @@ pub fn work(
     }
     batches.retain(|b| !b.is_empty());
     Ok(batches)
+}
+
+/// The devices whose upgrade failed in a job, from its journal (by typed states and steps): a
+/// failure after the device's install began, or a rollback begun.
+fn failed_upgrades(events: &[crate::journal::Event]) -> std::collections::BTreeSet<&str> {
+    let mut installing = std::collections::BTreeSet::new();
+    let mut failed = std::collections::BTreeSet::new();
+    for event in events.iter().filter(|e| !e.device.is_empty()) {
+        match (event.state, event.step) {
+            (_, Step::Install) => {
+                installing.insert(event.device.as_str());
+            }
+            (DeviceState::RollingBack | DeviceState::RolledBack, _) => {
+                failed.insert(event.device.as_str());
+            }
+            (_, Step::Failed) if installing.contains(event.device.as_str()) => {
+                failed.insert(event.device.as_str());
+            }
+            _ => {}
+        }
+    }
+    failed
 }
 
 /// What `cancel` did.
