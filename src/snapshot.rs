@@ -45,6 +45,21 @@ fn beyond(before: u64, after: u64, percent: u32) -> bool {
     u128::from(change) * 100 > u128::from(before) * u128::from(percent)
 }
 
+/// What of a snapshot can be compared while the device is still in maintenance mode: its BGP
+/// peers (graceful shutdown keeps them established), its route tables, its alarms and its CPU.
+/// Server-facing bundles, their ports, LLDP on them and learned MACs are down by design there,
+/// and are compared once the device is back in service.
+pub fn in_maintenance(snapshot: &Snapshot) -> Snapshot {
+    Snapshot {
+        bgp_peers: snapshot.bgp_peers.clone(),
+        routes: snapshot.routes.clone(),
+        alarms: snapshot.alarms.clone(),
+        re_cpu_idle_percent: snapshot.re_cpu_idle_percent.clone(),
+        missing: snapshot.missing.clone(),
+        ..Snapshot::default()
+    }
+}
+
 /// Every way `after` differs from `before` beyond the tolerances in `limits`, as sentences;
 /// empty when the device is the same as it was.
 pub fn diff(before: &Snapshot, after: &Snapshot, limits: &HealthLimits) -> Vec<String> {

@@ -719,9 +719,10 @@ fn against_the_lab_a_window_pauses_the_job_and_resume_finishes_it() {
 }
 
 /// A BGP peer gone on the new image (its configuration lost): no peer is down, so the health
-/// checks pass; the snapshot diff after maintenance mode is lifted sees it, fails the device
-/// (back in service, named in the log) and halts the job. `hitless diff` of the two snapshots
-/// the log names says the same; a diff of a device with itself finds nothing.
+/// checks pass; the snapshot diff taken while the device is still in maintenance mode sees it,
+/// fails the device, which stays in maintenance mode (it never carries traffic with a peer
+/// missing), and halts the job. `hitless diff` of the two snapshots the log names says the same;
+/// a diff of a device with itself finds nothing.
 #[test]
 fn a_bgp_peer_gone_after_the_upgrade_fails_the_snapshot_diff() {
     let dir = tempfile::tempdir().unwrap();
@@ -736,9 +737,12 @@ fn a_bgp_peer_gone_after_the_upgrade_fails_the_snapshot_diff() {
     assert_eq!(leaf1["state"], "Health Check Failed");
     let message = leaf1["message"].as_str().unwrap();
     assert!(message.contains("BGP peers Established before and not after: 10.0.0.1 (gone)"), "{message}");
-    assert!(message.contains("is back in service"), "{message}");
+    assert!(
+        message.contains("still in maintenance mode") && message.contains("stays in maintenance mode"),
+        "{message}"
+    );
     let device = &small_fleet(dir.path())["leaf1"];
-    assert_eq!((device["version"].as_str(), device["maintenance"].as_bool()), (Some("18.4R2"), Some(false)));
+    assert_eq!((device["version"].as_str(), device["maintenance"].as_bool()), (Some("18.4R2"), Some(true)));
     // Its batch mate passed its own diff.
     let leaf3 = last["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf3").unwrap().clone();
     assert_eq!(leaf3["state"], "Maintenance Mode Deactivated");
@@ -763,6 +767,32 @@ fn a_bgp_peer_gone_after_the_upgrade_fails_the_snapshot_diff() {
     let same = in_store(dir.path(), &["diff", &ids[0], &ids[0]]);
     assert_eq!(same.code, 0, "{}", same.stderr);
     assert_eq!(in_store(dir.path(), &["diff", &ids[0], "999"]).code, 2);
+}
+
+/// With `on_failure: rollback`, a diff that fails while the device is still in maintenance mode
+/// rolls it back: it returns to service on its old software with every peer, never on the new
+/// image with one missing.
+#[test]
+fn a_diff_that_fails_in_maintenance_mode_rolls_the_device_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = rollback_scenario(dir.path(), "  - {device: leaf1, kind: bgp-peer-lost}\n");
+    let run = in_store(dir.path(), &["upgrade", &scenario, "--yes", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let lines = json_lines(&run);
+    let undrained_on_new = lines.iter().any(|e| {
+        e["device"] == "leaf1" && e["step"] == "undrain" && e["state"] == "Deactivating Maintenance Mode" && {
+            // Only the undrain after the rollback may happen.
+            !lines.iter().any(|r| {
+                r["device"] == "leaf1" && r["state"] == "Rolling Back" && r["seq"].as_u64() < e["seq"].as_u64()
+            })
+        }
+    });
+    assert!(!undrained_on_new, "leaf1 was returned to service on the new image");
+    let last = lines.last().unwrap();
+    let leaf1 = last["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf1").unwrap().clone();
+    assert_eq!(leaf1["state"], "Rolled Back", "{leaf1}");
+    let device = &small_fleet(dir.path())["leaf1"];
+    assert_eq!((device["version"].as_str(), device["maintenance"].as_bool()), (Some("18.1R3-S2"), Some(false)));
 }
 
 /// `hitless snapshot` keeps every selected device's snapshot under one id; after an upgrade,

@@ -863,7 +863,8 @@ async fn a_rollback_the_device_refuses_leaves_it_failed_in_maintenance_mode() {
 }
 
 /// Over NETCONF to the lab: a peer gone from the BGP summary on the new image fails the
-/// snapshot diff (the health checks pass: no peer is down); every other device's diff is clean.
+/// snapshot diff taken in maintenance mode (the health checks pass: no peer is down), and the
+/// device is held there; every other device's diff is clean.
 #[tokio::test(start_paused = true)]
 async fn on_the_lab_a_bgp_peer_gone_after_the_upgrade_fails_the_snapshot_diff() {
     let dir = tempfile::tempdir().unwrap();
@@ -879,7 +880,10 @@ async fn on_the_lab_a_bgp_peer_gone_after_the_upgrade_fails_the_snapshot_diff() 
         "{}",
         leaf1.message
     );
-    assert!(!lab.device("leaf1").unwrap().in_maintenance(), "back in service");
+    assert!(
+        lab.device("leaf1").unwrap().in_maintenance(),
+        "held in maintenance mode, never in service with a peer missing"
+    );
     let batch = leaf1.batch;
     for mate in devices.iter().filter(|d| d.batch == batch && d.device != "leaf1") {
         assert_eq!(mate.state, DeviceState::MaintenanceModeDeactivated, "{}: {}", mate.device, mate.message);

@@ -569,9 +569,13 @@ impl<D: Driver> Walk<'_, D> {
         Ok(None)
     }
 
-    /// Post-upgrade health check, then maintenance mode off.
+    /// Post-upgrade health check, the snapshot diff of what can be compared in maintenance mode,
+    /// then maintenance mode off (and the rest of the diff).
     async fn return_to_service(&mut self) -> Result<DeviceState, JournalError> {
         if let Some(end) = self.health_check(CheckStage::PostUpgrade).await? {
+            return Ok(end);
+        }
+        if let Some(end) = self.snapshot_in_maintenance().await? {
             return Ok(end);
         }
         self.record(DeactivatingMaintenanceMode, Step::Undrain, "returning traffic")?;
@@ -627,6 +631,60 @@ impl<D: Driver> Walk<'_, D> {
         };
         self.record(HealthCheck, Step::Note, format!("snapshot {id} taken before maintenance mode{unread}"))?;
         Ok(None)
+    }
+
+    /// Before maintenance mode is lifted: a snapshot compared with the one from before the
+    /// upgrade on what maintenance mode does not change ([`crate::snapshot::in_maintenance`]:
+    /// BGP peers, routes, alarms, CPU). A device that differs there never returns to service on
+    /// the new image: it is rolled back (`on_failure: rollback`) or held in maintenance mode
+    /// (with `abort_on_health_check_failure`).
+    async fn snapshot_in_maintenance(&mut self) -> Result<Option<DeviceState>, JournalError> {
+        let ctx = self.ctx;
+        if !ctx.limits.snapshot_diff {
+            return Ok(None);
+        }
+        let before =
+            ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(&ctx.job, self.device(), "before")?;
+        let Some((before_id, before)) = before else {
+            return Ok(None); // Said after maintenance mode, where the whole diff is skipped.
+        };
+        let now = match ctx.driver.snapshot(self.device()).await {
+            Ok(now) => now,
+            Err(e) => crate::snapshot::Snapshot { missing: vec![e.to_string()], ..Default::default() },
+        };
+        let (at_unix, _) = (ctx.clock)();
+        let now_id = ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
+            &ctx.job,
+            self.device(),
+            "in-maintenance",
+            &now,
+            at_unix,
+        )?;
+        let findings = crate::snapshot::diff(
+            &crate::snapshot::in_maintenance(&before),
+            &crate::snapshot::in_maintenance(&now),
+            &ctx.limits,
+        );
+        if findings.is_empty() {
+            let message = format!(
+                "snapshot {now_id} (in maintenance mode) matches snapshot {before_id} on BGP peers, routes, alarms and CPU"
+            );
+            self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+            return Ok(None);
+        }
+        let found = format!(
+            "on the new image, still in maintenance mode, the device is not as it was (snapshots {before_id} and {now_id}, `hitless diff {before_id} {now_id}`): {}",
+            findings.join("; ")
+        );
+        if !ctx.abort_on_health_check_failure {
+            let message = format!("{found}; continuing (abort_on_health_check_failure is off)");
+            self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+            return Ok(None);
+        }
+        if ctx.rollback_on_failure {
+            return self.roll_back(HealthCheckFailed, found).await.map(Some);
+        }
+        self.fail(HealthCheckFailed, format!("{found}; {STAYS}")).map(Some)
     }
 
     /// The snapshot after maintenance mode is lifted, compared with the one from before. A
