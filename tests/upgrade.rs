@@ -72,6 +72,7 @@ fn a_simulated_upgrade_walks_every_state_and_upgrades_each_device_once() {
         "Hitless Image Upgrade Successful",
         "Hitless Image Upgrade Successful", // waiting for convergence
         "Health Check",
+        "Health Check", // the snapshot in maintenance mode matches the one before
         "Deactivating Maintenance Mode",
         "Deactivating Maintenance Mode", // waiting for traffic to return
         "Deactivating Maintenance Mode", // the snapshot after matches the one before
@@ -590,4 +591,89 @@ fn the_log_shows_the_job_batch_by_batch_device_by_device() {
     );
     let quiet = in_store(tempfile::tempdir().unwrap().path(), &["upgrade", SMALL, "--yes"]);
     assert!(!quiet.stderr.contains("INFO"), "{}", quiet.stderr);
+}
+
+/// A stopped owner (SIGSTOP, as a hung or suspended `upgrade`) is not taken over on its own host,
+/// however long it has been silent: `resume` names its pid and `--force`. `resume --force` takes
+/// the job over and finishes it; the stopped process, continued, is fenced: it writes nothing
+/// more to the journal (no "Cancelled", the job stays finished) and exits saying so.
+#[test]
+fn a_stopped_owner_is_not_taken_over_without_force_and_is_fenced_after() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_upgrade(dir.path(), SMALL, "200");
+    let pid = child.id().to_string();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    wait_for(&mut lines, |e| e["state"] == "Maintenance Mode Activated").expect("the job runs");
+    // Stopped between two of its journal writes (a process stopped inside a write keeps the
+    // database locked, so it is let go on to its next event and stopped again), with its last
+    // sign of life two minutes ago, as if it had been stopped that long.
+    let db = rusqlite::Connection::open(dir.path().join("hitless.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_millis(300)).unwrap();
+    let mut stopped_between_writes = false;
+    for _ in 0..50 {
+        assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+        let fleet = std::fs::File::open(dir.path().join("virtual-devices/small-2spine-4leaf.lock")).unwrap();
+        let fleet_free = fleet.try_lock().is_ok();
+        drop(fleet);
+        if fleet_free && db.execute("UPDATE job_leases SET heartbeat_unix = heartbeat_unix - 120", []).is_ok() {
+            stopped_between_writes = true;
+            break;
+        }
+        assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+        wait_for(&mut lines, |_| true).expect("the job runs on");
+    }
+    assert!(stopped_between_writes, "the owner was always stopped inside a write");
+    drop(db);
+    let refused = in_store(dir.path(), &["resume", "job-0001", "--yes"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains(&format!("held by process {pid} on this host")), "{}", refused.stderr);
+    assert!(refused.stderr.contains("hitless resume --force job-0001"), "{}", refused.stderr);
+
+    let forced = in_store(dir.path(), &["resume", "job-0001", "--force", "--yes", "--format", "json"]);
+    assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
+    let events_at_takeover = in_store(dir.path(), &["logs", "job-0001", "--format", "json"]).stdout.lines().count();
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}\n{rest:?}");
+    assert!(stderr.contains("job-0001 was taken over by"), "{stderr}");
+    let logs = in_store(dir.path(), &["logs", "job-0001", "--format", "json"]);
+    assert_eq!(logs.stdout.lines().count(), events_at_takeover, "the fenced process wrote to the journal");
+    assert!(logs.stdout.contains("taken over with --force"), "{}", logs.stdout);
+    assert!(!logs.stdout.contains("Cancelled"), "{}", logs.stdout);
+    let status = in_store(dir.path(), &["status", "job-0001", "--format", "json"]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["job"]["state"], "finished");
+    assert_all_upgraded_once(dir.path(), "after a forced takeover");
+}
+
+/// An owner killed and not yet reaped (a zombie: its `/proc` entry is still there) is gone:
+/// `resume` takes the job over at once instead of waiting for its lease to go stale.
+#[test]
+fn a_killed_owner_not_yet_reaped_is_taken_over_at_once() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_upgrade(dir.path(), SMALL, "200");
+    let pid = child.id().to_string();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    wait_for(&mut lines, |e| e["state"] == "Maintenance Mode Activated").expect("the job runs");
+    // SIGKILL without waiting: the process stays a zombie until this test reaps it.
+    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    let zombie = (0..500).any(|_| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        if !zombie {
+            std::thread::yield_now();
+        }
+        zombie
+    });
+    assert!(zombie, "the killed process is a zombie until reaped");
+    let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    child.wait().unwrap();
+    let logs = in_store(dir.path(), &["logs", "job-0001"]);
+    assert!(logs.stdout.contains(&format!("took the job over from process {pid}")), "{}", logs.stdout);
+    assert_all_upgraded_once(dir.path(), "after a zombie owner");
 }

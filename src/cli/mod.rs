@@ -201,6 +201,10 @@ enum Command {
     Resume {
         /// The job id (see `hitless jobs`).
         job: String,
+        /// Take the job over even from a process of this host that still exists (a stopped or
+        /// hung `upgrade`): that process is fenced and changes nothing more.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         run: RunFlags,
         #[command(flatten)]
@@ -471,6 +475,7 @@ impl RunFlags {
             virtual_speed: self.virtual_speed,
             window: crate::workflow::WindowChoice::Scenario,
             report: None,
+            force: false,
         }
     }
 }
@@ -700,9 +705,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             options.report = report;
             upgrade::upgrade(&loaded, &text, image::open_store(state_dir)?, &options)
         }
-        Command::Resume { job, run, window } => {
+        Command::Resume { job, force, run, window } => {
             let mut options = run.options(false);
             options.window = window.choice();
+            options.force = force;
             upgrade::resume(&job, image::open_store(state_dir)?, &options, state_dir)
         }
         Command::Jobs { format } => jobs::list(&image::open_store(state_dir)?, format),

@@ -69,6 +69,8 @@ pub struct RunOptions {
     pub window: workflow::WindowChoice,
     /// Write the job's HTML report here, when it starts and when this run ends (`--report`).
     pub report: Option<std::path::PathBuf>,
+    /// `resume --force`: take the job over even from a process of this host that still exists.
+    pub force: bool,
 }
 
 impl RunOptions {
@@ -481,7 +483,7 @@ pub fn upgrade(
     confirm(scenario, &plan, options)?;
     let started = workflow::jobs::start(&mut store, scenario, scenario_yaml, &plan, choice.kind(), unix_now())?;
     let job = started.job;
-    workflow::jobs::take_lease(&mut store, &job, &lease_holder(), unix_now(), &holder_gone)?;
+    workflow::jobs::take_lease(&mut store, &job, &lease_holder(), unix_now(), &holder_state, false)?;
     if options.format == Format::Table {
         render::say!(
             "Started {job}: {} devices in {} batches. Re-enter with `hitless resume {job}` if interrupted.",
@@ -535,7 +537,7 @@ fn reenter(
     // One process runs a job: take it before touching anything, or learn who has it.
     crate::store::jobs::get(&store, job)?;
     let me = lease_holder();
-    workflow::jobs::take_lease(&mut store, job, &me, unix_now(), &holder_gone)?;
+    workflow::jobs::take_lease(&mut store, job, &me, unix_now(), &holder_state, options.force)?;
     let reopened = match workflow::jobs::reopen(&mut store, job, &catalog, how, unix_now()) {
         Ok(reopened) => reopened,
         Err(e) => {
@@ -627,7 +629,13 @@ fn lease_holder() -> crate::store::jobs::LeaseHolder {
             let pid = std::process::id();
             let started =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-            crate::store::jobs::LeaseHolder { pid, host: host_name(), token: format!("{pid}-{started}") }
+            let since_boot = process_start("self").unwrap_or(0);
+            crate::store::jobs::LeaseHolder {
+                pid,
+                host: host_name(),
+                token: format!("{pid}-{started}"),
+                started: since_boot,
+            }
         })
         .clone()
 }
@@ -642,12 +650,39 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// True when a lease's holder is a process of this host that no longer exists (on Linux, where
-/// `/proc` says). Holders elsewhere are judged by their heartbeat alone.
-fn holder_gone(lease: &crate::store::jobs::Lease) -> bool {
-    lease.holder.host == host_name()
-        && Path::new("/proc/self").exists()
-        && !Path::new(&format!("/proc/{}", lease.holder.pid)).exists()
+/// What this host says of a lease's holder (on Linux, where `/proc` says): gone when its
+/// process no longer exists, is a zombie (dead, not yet reaped by its parent) or is another
+/// process with the same pid (started at another time); alive otherwise, running or stopped.
+/// Holders on other hosts are judged by their heartbeat alone.
+fn holder_state(lease: &crate::store::jobs::Lease) -> workflow::jobs::Holder {
+    use workflow::jobs::Holder;
+    if lease.holder.host != host_name() || !Path::new("/proc/self/stat").exists() {
+        return Holder::Unknown;
+    }
+    let Some((state, started)) = process_stat(&lease.holder.pid.to_string()) else {
+        return Holder::Gone;
+    };
+    if matches!(state, 'Z' | 'X' | 'x') || (lease.holder.started != 0 && started != lease.holder.started) {
+        return Holder::Gone;
+    }
+    Holder::Alive
+}
+
+/// A process's state letter and start time (clock ticks since boot) from `/proc/PID/stat`.
+fn process_stat(pid: &str) -> Option<(char, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: the command may hold spaces and parentheses, so the fields
+    // are counted from the last `)`; the start time is field 22 of the line.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let started = fields.get(19)?.parse().ok()?;
+    Some((state, started))
+}
+
+/// A process's start time (clock ticks since boot).
+fn process_start(pid: &str) -> Option<u64> {
+    process_stat(pid).map(|(_, started)| started)
 }
 
 pub(super) fn unix_now() -> i64 {

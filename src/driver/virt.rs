@@ -153,6 +153,9 @@ pub struct VirtualDriver {
     /// Each device's fabric neighbours (its BGP peers and LLDP neighbours).
     neighbours: BTreeMap<String, Vec<String>>,
     speed: f64,
+    /// The fleet file as this process last wrote or read it (modification time and length):
+    /// another process (a controller that took a job over) may have changed the devices since.
+    seen: Mutex<Option<(std::time::SystemTime, u64)>>,
 }
 
 impl VirtualDriver {
@@ -182,6 +185,7 @@ impl VirtualDriver {
             .collect();
         let driver = VirtualDriver {
             path: path.to_path_buf(),
+            seen: Mutex::new(None),
             devices: Mutex::new(devices),
             faults,
             timing,
@@ -208,7 +212,49 @@ impl VirtualDriver {
         let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = self.path.with_extension(format!("json.{}-{n}.tmp", std::process::id()));
         std::fs::write(&tmp, serde_json::to_vec_pretty(devices).map_err(std::io::Error::other)?)?;
-        std::fs::rename(&tmp, &self.path)
+        std::fs::rename(&tmp, &self.path)?;
+        *self.seen.lock().expect("not poisoned") = Self::stamp(&self.path);
+        Ok(())
+    }
+
+    fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+
+    /// The devices live in the fleet file, as a real device's state lives in the device: when
+    /// another process changed the file since this one last saw it, its devices are read again.
+    fn refresh(&self, devices: &mut BTreeMap<String, VirtualDevice>) -> std::io::Result<()> {
+        let now = Self::stamp(&self.path);
+        if now.is_none() || now == *self.seen.lock().expect("not poisoned") {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(&self.path)?;
+        let read: BTreeMap<String, VirtualDevice> = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+        for (name, device) in read {
+            devices.insert(name, device);
+        }
+        *self.seen.lock().expect("not poisoned") = now;
+        Ok(())
+    }
+
+    /// An exclusive lock on the fleet, across processes, for one read-change-write. A process
+    /// that holds it and does not let go (stopped) makes the devices unreachable after 10 s,
+    /// as a hung device would be, never a wait without end.
+    fn lock_fleet(&self) -> std::io::Result<std::fs::File> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.path.with_extension("lock"))?;
+        for _ in 0..1000 {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) => std::thread::sleep(Duration::from_millis(10)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other("the virtual devices are held by another process (for more than 10 s)"))
     }
 
     /// Applies `change` to `device` and saves the fleet.
@@ -218,7 +264,14 @@ impl VirtualDriver {
         operation: &'static str,
         change: impl FnOnce(&mut VirtualDevice) -> T,
     ) -> Result<T, DriverError> {
+        let io = |e: std::io::Error| DriverError::Rejected {
+            device: device.to_string(),
+            operation,
+            message: format!("virtual device state could not be read from {}: {e}", self.path.display()),
+        };
+        let _fleet = self.lock_fleet().map_err(io)?;
         let mut devices = self.devices.lock().expect("not poisoned");
+        self.refresh(&mut devices).map_err(io)?;
         let state = devices.get_mut(device).ok_or_else(|| DriverError::Rejected {
             device: device.to_string(),
             operation,

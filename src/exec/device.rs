@@ -669,7 +669,7 @@ impl<D: Driver> Walk<'_, D> {
             let message = format!(
                 "snapshot {now_id} (in maintenance mode) matches snapshot {before_id} on BGP peers, routes, alarms and CPU"
             );
-            self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+            self.record(HealthCheck, Step::Note, message)?;
             return Ok(None);
         }
         let found = format!(
@@ -678,7 +678,7 @@ impl<D: Driver> Walk<'_, D> {
         );
         if !ctx.abort_on_health_check_failure {
             let message = format!("{found}; continuing (abort_on_health_check_failure is off)");
-            self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+            self.record(HealthCheck, Step::Note, message)?;
             return Ok(None);
         }
         if ctx.rollback_on_failure {

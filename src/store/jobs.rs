@@ -28,9 +28,67 @@ pub struct NewJob<'a> {
     pub devices: &'a [JobDevice],
     /// Creation time.
     pub created_unix: i64,
+    /// Each device's management address, where the scenario gives one.
+    pub addresses: &'a std::collections::BTreeMap<String, String>,
 }
 
-/// Creates a job, refusing while another job on the same fabric is open.
+/// A device that belongs to an open job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    /// The job.
+    pub job: String,
+    /// Its state.
+    pub state: String,
+    /// The device's name in that job.
+    pub device: String,
+    /// Its management address there ('' when none).
+    pub address: String,
+}
+
+/// Every device planned in an open job (batch > 0), whichever fabric or scenario.
+fn claimed(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<Claimed>> {
+    let sql = format!(
+        "SELECT d.job, j.state, d.device, d.address FROM job_devices d JOIN jobs j ON j.id = d.job
+         WHERE d.batch > 0 AND j.state IN ({}) ORDER BY d.job, d.device",
+        open_states_sql()
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let rows = statement
+        .query_map([], |r| Ok(Claimed { job: r.get(0)?, state: r.get(1)?, device: r.get(2)?, address: r.get(3)? }))?;
+    rows.collect()
+}
+
+/// The first of `devices` (name, address) that an open job already has: by the same name, or
+/// by the same management address.
+fn first_conflict(claimed: &[Claimed], devices: &[(&str, &str)]) -> Option<StoreError> {
+    for (name, address) in devices {
+        for other in claimed {
+            let by_address = !address.is_empty() && *address == other.address;
+            if other.device == *name || by_address {
+                return Some(StoreError::DeviceBusy {
+                    device: name.to_string(),
+                    job: other.job.clone(),
+                    state: other.state.clone(),
+                    other: other.device.clone(),
+                    address: if by_address { format!(", at {address}") } else { String::new() },
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Refuses when any of `devices` (name, management address) belongs to an open job.
+pub fn check_devices_free(store: &Store, devices: &[(&str, &str)]) -> Result<(), StoreError> {
+    let claimed = claimed(&store.conn).map_err(|e| store.sqlite(e))?;
+    match first_conflict(&claimed, devices) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// Creates a job, refusing while another job on the same fabric is open, or while one of its
+/// planned devices belongs to another open job (by name or management address).
 pub fn create(store: &mut Store, job: &NewJob) -> Result<String, StoreError> {
     let db_path = store.db_path.clone();
     let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
@@ -44,6 +102,15 @@ pub fn create(store: &mut Store, job: &NewJob) -> Result<String, StoreError> {
     if let Some((id, state)) = open {
         return Err(StoreError::FabricBusy { job: id, state });
     }
+    let planned: Vec<(&str, &str)> = job
+        .devices
+        .iter()
+        .filter(|d| d.batch > 0)
+        .map(|d| (d.device.as_str(), job.addresses.get(&d.device).map_or("", String::as_str)))
+        .collect();
+    if let Some(busy) = first_conflict(&claimed(&tx).map_err(sqlite)?, &planned) {
+        return Err(busy);
+    }
     let count: i64 = tx.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0)).map_err(sqlite)?;
     let id = format!("job-{:04}", count + 1);
     tx.execute(
@@ -54,8 +121,17 @@ pub fn create(store: &mut Store, job: &NewJob) -> Result<String, StoreError> {
     .map_err(sqlite)?;
     for device in job.devices {
         tx.execute(
-            "INSERT INTO job_devices (job, device, batch, image, state, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, device.device, device.batch, device.image, device.state.label(), device.message],
+            "INSERT INTO job_devices (job, device, batch, image, state, message, address)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                id,
+                device.device,
+                device.batch,
+                device.image,
+                device.state.label(),
+                device.message,
+                job.addresses.get(&device.device).map_or("", String::as_str)
+            ],
         )
         .map_err(sqlite)?;
         if !device.image.is_empty() {
@@ -81,6 +157,7 @@ pub fn record(store: &mut Store, job: &str, entry: &Entry) -> Result<Event, Stor
     let db_path = store.db_path.clone();
     let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
     let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
+    check_fence(&tx, store.fence.as_ref(), job).map_err(|e| fence_error(&db_path, e))?;
     let seq: i64 = tx
         .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job = ?1", [job], |r| r.get(0))
         .map_err(sqlite)?;
@@ -116,26 +193,80 @@ pub fn record(store: &mut Store, job: &str, entry: &Entry) -> Result<Event, Stor
     })
 }
 
+/// With a fence set ([`Store::fence`]): an error carrying [`StoreError::Fenced`] (see
+/// [`fence_error`]) unless `me` still holds `job`'s lease, read inside the caller's transaction.
+fn check_fence(conn: &rusqlite::Connection, me: Option<&LeaseHolder>, job: &str) -> rusqlite::Result<()> {
+    let Some(me) = me else { return Ok(()) };
+    let held: Option<Lease> = conn.query_row(LEASE_SQL, [job], lease_from_row).optional()?;
+    match held {
+        Some(lease) if lease.holder.pid == me.pid && lease.holder.token == me.token => Ok(()),
+        other => {
+            let by = other.map_or("another process, which has since given it up".to_string(), |l| {
+                format!("process {} on {}", l.holder.pid, l.holder.host)
+            });
+            let fenced = StoreError::Fenced { job: job.to_string(), by };
+            Err(rusqlite::Error::ToSqlConversionFailure(Box::new(FencedError(fenced))))
+        }
+    }
+}
+
+#[derive(Debug)]
+struct FencedError(StoreError);
+
+impl std::fmt::Display for FencedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for FencedError {}
+
+/// [`StoreError::Fenced`] back out of the SQL error that carried it; any other SQL error as a
+/// [`StoreError::Sqlite`] on `path`.
+fn fence_error(path: &std::path::Path, error: rusqlite::Error) -> StoreError {
+    match error {
+        rusqlite::Error::ToSqlConversionFailure(inner) => match inner.downcast::<FencedError>() {
+            Ok(fenced) => fenced.0,
+            Err(other) => {
+                StoreError::Sqlite { path: path.to_path_buf(), source: rusqlite::Error::ToSqlConversionFailure(other) }
+            }
+        },
+        other => StoreError::Sqlite { path: path.to_path_buf(), source: other },
+    }
+}
+
+/// Runs `write` in one immediate transaction, after the fence check.
+fn fenced_write(
+    store: &mut Store,
+    job: &str,
+    write: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+) -> Result<(), StoreError> {
+    let (fence, path) = (store.fence.clone(), store.db_path.clone());
+    let outcome = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).and_then(|tx| {
+        check_fence(&tx, fence.as_ref(), job)?;
+        write(&tx)?;
+        tx.commit()
+    });
+    outcome.map_err(|e| fence_error(&path, e))
+}
+
 /// Sets a job's state (and clears the reason a paused job had).
-pub fn set_state(store: &Store, job: &str, state: JobState) -> Result<(), StoreError> {
+pub fn set_state(store: &mut Store, job: &str, state: JobState) -> Result<(), StoreError> {
     assert!(state != JobState::Paused, "a job is paused with `pause`, which says why");
-    store
-        .conn
-        .execute("UPDATE jobs SET state = ?2, reason = '' WHERE id = ?1", params![job, state.as_str()])
-        .map_err(|e| store.sqlite(e))?;
-    Ok(())
+    fenced_write(store, job, |tx| {
+        tx.execute("UPDATE jobs SET state = ?2, reason = '' WHERE id = ?1", params![job, state.as_str()]).map(|_| ())
+    })
 }
 
 /// Pauses a job after batch `after` (for approval or the window), with the reason.
-pub fn pause(store: &Store, job: &str, after: u32, kind: PauseKind, reason: &str) -> Result<(), StoreError> {
-    store
-        .conn
-        .execute(
+pub fn pause(store: &mut Store, job: &str, after: u32, kind: PauseKind, reason: &str) -> Result<(), StoreError> {
+    fenced_write(store, job, |tx| {
+        tx.execute(
             "UPDATE jobs SET state = ?2, reason = ?3, paused_after = ?4, pause_kind = ?5 WHERE id = ?1",
             params![job, JobState::Paused.as_str(), reason, after, kind.as_str()],
         )
-        .map_err(|e| store.sqlite(e))?;
-    Ok(())
+        .map(|_| ())
+    })
 }
 
 /// Records the operator's approval of a paused job: the batches after the one it paused after
@@ -379,6 +510,10 @@ pub struct LeaseHolder {
     pub host: String,
     /// Unique to this process's life (pid numbers are reused).
     pub token: String,
+    /// When the process started, in the kernel's clock ticks since boot (Linux `/proc/PID/stat`
+    /// field 22; 0 when unknown): a process with the same pid and another start time is not
+    /// the holder.
+    pub started: u64,
 }
 
 /// A job's lease as the store holds it.
@@ -401,11 +536,12 @@ pub enum Acquired {
     TookOver(Lease),
 }
 
-const LEASE_SQL: &str = "SELECT pid, host, token, acquired_unix, heartbeat_unix FROM job_leases WHERE job = ?1";
+const LEASE_SQL: &str =
+    "SELECT pid, host, token, acquired_unix, heartbeat_unix, started FROM job_leases WHERE job = ?1";
 
 fn lease_from_row(r: &Row) -> rusqlite::Result<Lease> {
     Ok(Lease {
-        holder: LeaseHolder { pid: r.get(0)?, host: r.get(1)?, token: r.get(2)? },
+        holder: LeaseHolder { pid: r.get(0)?, host: r.get(1)?, token: r.get(2)?, started: r.get::<_, i64>(5)? as u64 },
         acquired_unix: r.get(3)?,
         heartbeat_unix: r.get(4)?,
     })
@@ -416,14 +552,14 @@ pub fn lease(store: &Store, job: &str) -> Result<Option<Lease>, StoreError> {
     store.conn.query_row(LEASE_SQL, [job], lease_from_row).optional().map_err(|e| store.sqlite(e))
 }
 
-/// Takes `job`'s lease for `me` at `now`, in one transaction: free, or held by a holder that
-/// `gone` says is gone (taken over), or already ours. Held by anyone else: refused, naming them.
+/// Takes `job`'s lease for `me` at `now`, in one transaction: free, already ours, or held by
+/// another holder that `may_take` lets go (taken over); otherwise `may_take`'s refusal.
 pub fn acquire_lease(
     store: &mut Store,
     job: &str,
     me: &LeaseHolder,
     now: i64,
-    gone: &dyn Fn(&Lease) -> bool,
+    may_take: &dyn Fn(&Lease) -> Result<(), StoreError>,
 ) -> Result<Acquired, StoreError> {
     let db_path = store.db_path.clone();
     let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
@@ -432,20 +568,15 @@ pub fn acquire_lease(
     let acquired = match held {
         None => Acquired::Free,
         Some(lease) if lease.holder == *me => Acquired::Free,
-        Some(lease) if gone(&lease) => Acquired::TookOver(lease),
         Some(lease) => {
-            return Err(StoreError::JobOwned {
-                job: job.to_string(),
-                pid: lease.holder.pid,
-                host: lease.holder.host,
-                age: now - lease.heartbeat_unix,
-            });
+            may_take(&lease)?;
+            Acquired::TookOver(lease)
         }
     };
     tx.execute(
-        "INSERT OR REPLACE INTO job_leases (job, pid, host, token, acquired_unix, heartbeat_unix)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        params![job, me.pid, me.host, me.token, now],
+        "INSERT OR REPLACE INTO job_leases (job, pid, host, token, acquired_unix, heartbeat_unix, started)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+        params![job, me.pid, me.host, me.token, now, me.started as i64],
     )
     .map_err(sqlite)?;
     tx.commit().map_err(sqlite)?;

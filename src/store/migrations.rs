@@ -114,6 +114,11 @@ pub const MIGRATIONS: &[&str] = &[
         json TEXT NOT NULL,
         PRIMARY KEY (snapshot, device)
     );",
+    // 10: fencing and device locks: a lease holder's process start time (a reused pid is not
+    // the holder), and each job device's management address (one open job per device, by name
+    // or address, whichever scenario names it).
+    "ALTER TABLE job_leases ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE job_devices ADD COLUMN address TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The newest schema version this binary knows.

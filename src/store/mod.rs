@@ -114,6 +114,44 @@ pub enum StoreError {
         /// What SQLite's quick check says.
         details: String,
     },
+    /// The job was taken over by another process: this one may change nothing more.
+    #[error(
+        "{job} was taken over by {by}: this process stops before its next change and writes nothing more to the job's journal"
+    )]
+    Fenced {
+        /// The job.
+        job: String,
+        /// Who holds it now (`process 123 on host`, or `nobody`).
+        by: String,
+    },
+    /// A device of a new job belongs to another open job.
+    #[error(
+        "device {device} belongs to job {job} ({state}, as {other}{address}); one open job per device: resume it (`hitless resume {job}`) or cancel it (`hitless cancel {job}`) first"
+    )]
+    DeviceBusy {
+        /// The device, as the new job names it.
+        device: String,
+        /// The open job it belongs to.
+        job: String,
+        /// That job's state.
+        state: String,
+        /// The device as that job names it.
+        other: String,
+        /// `, at ADDRESS` when they were matched by address.
+        address: String,
+    },
+    /// A process of this host that still exists holds the job.
+    #[error(
+        "{job} is held by process {pid} on this host, which still exists (perhaps stopped: its last sign of life {age} s ago); let it finish or end it, or take the job over with `hitless resume --force {job}` (process {pid} is then fenced: it stops before its next change)"
+    )]
+    JobHeldHere {
+        /// The job.
+        job: String,
+        /// The holder's pid.
+        pid: u32,
+        /// Seconds since its last heartbeat.
+        age: i64,
+    },
     /// Another process is running the job.
     #[error(
         "{job} is being run by process {pid} on {host} (its last sign of life {age} s ago); wait for it to end, stop it, or `hitless cancel {job}`"
@@ -160,6 +198,9 @@ pub struct Store {
     dir: PathBuf,
     db_path: PathBuf,
     conn: Connection,
+    /// The lease this process runs jobs under ([`Store::fence`]): every journal write of a job
+    /// first checks, in its own transaction, that the lease is still ours.
+    fence: Option<jobs::LeaseHolder>,
 }
 
 impl Store {
@@ -176,7 +217,7 @@ impl Store {
         let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
         let conn = Connection::open(&db_path).map_err(sqlite)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
-        let mut store = Store { dir: dir.to_path_buf(), db_path, conn };
+        let mut store = Store { dir: dir.to_path_buf(), db_path, conn, fence: None };
         store.check()?;
         let sqlite = |source| StoreError::Sqlite { path: store.db_path.clone(), source };
         store.conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
@@ -185,6 +226,13 @@ impl Store {
         migrations::migrate(&mut store)?;
         blobs::clear_abandoned_staging(&store)?;
         Ok(store)
+    }
+
+    /// From now on, every write to a job's journal through this store (events, job states,
+    /// pauses, snapshots) first checks, in the same transaction, that `holder` still holds the
+    /// job's lease, and fails with [`StoreError::Fenced`] once another process took it over.
+    pub fn fence(&mut self, holder: jobs::LeaseHolder) {
+        self.fence = Some(holder);
     }
 
     /// The state directory.

@@ -59,13 +59,30 @@ pub struct Started {
     pub devices: Vec<JobDevice>,
 }
 
+/// Each device's management address, where the scenario gives one.
+fn addresses(scenario: &Scenario) -> std::collections::BTreeMap<String, String> {
+    scenario.fabric.devices().iter().filter_map(|d| Some((d.name.clone(), d.address.clone()?))).collect()
+}
+
 /// Refuses early, before anything is asked of a device, while another job on `scenario`'s
-/// fabric is open ([`start`] checks again as it records the job).
+/// fabric is open, or while a device it would upgrade belongs to another open job (by name or
+/// management address, whichever scenario named it). [`start`] checks both again as it records
+/// the job, in one transaction.
 pub fn check_fabric_free(store: &Store, scenario: &Scenario) -> Result<(), WorkflowError> {
-    match jobs::open_on_fabric(store, &scenario.fabric.fingerprint())? {
-        Some((job, state)) => Err(crate::store::StoreError::FabricBusy { job, state }.into()),
-        None => Ok(()),
+    if let Some((job, state)) = jobs::open_on_fabric(store, &scenario.fabric.fingerprint())? {
+        return Err(crate::store::StoreError::FabricBusy { job, state }.into());
     }
+    let addresses = addresses(scenario);
+    let planned: Vec<(&str, &str)> = scenario
+        .selection
+        .targets
+        .iter()
+        .map(|t| {
+            let name = scenario.fabric.device(t.device).name.as_str();
+            (name, addresses.get(name).map_or("", String::as_str))
+        })
+        .collect();
+    Ok(jobs::check_devices_free(store, &planned)?)
 }
 
 /// Records a new job for `plan` (refused while another job on the same fabric is open).
@@ -78,6 +95,7 @@ pub fn start(
     created_unix: i64,
 ) -> Result<Started, WorkflowError> {
     let devices = devices(scenario, plan);
+    let addresses = addresses(scenario);
     let new = jobs::NewJob {
         scenario: &scenario.name,
         fabric: &scenario.fabric.fingerprint(),
@@ -86,6 +104,7 @@ pub fn start(
         driver,
         devices: &devices,
         created_unix,
+        addresses: &addresses,
     };
     let job = jobs::create(store, &new)?;
     Ok(Started { job, devices })
@@ -285,22 +304,63 @@ pub const LEASE_STALE_SECONDS: i64 = 60;
 /// How often a running job renews its lease.
 pub const HEARTBEAT_SECONDS: u64 = 5;
 
+/// What the host says of a lease's holder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// Its process no longer exists on this host (or is a zombie, or its pid now belongs to a
+    /// process started at another time).
+    Gone,
+    /// Its process exists on this host, running or stopped.
+    Alive,
+    /// It is on another host (or this one cannot say): judged by its heartbeat alone.
+    Unknown,
+}
+
 /// Takes `job`'s lease for this process (`me`), so that no other process runs it at the same
-/// time. A holder that `gone` says is gone — or that has been silent for more than
-/// [`LEASE_STALE_SECONDS`] — is taken over, and the journal says so. Held by a live process:
-/// refused, naming it.
+/// time. A holder that is gone is taken over, and the journal says so. A holder whose process
+/// still exists on this host (even stopped) is taken over only with `force`; one elsewhere only
+/// once silent for more than [`LEASE_STALE_SECONDS`]. Either way the old holder is fenced: its
+/// next journal write fails, so it changes nothing more.
 pub fn take_lease(
     store: &mut Store,
     job: &str,
     me: &LeaseHolder,
     now: i64,
-    gone: &dyn Fn(&Lease) -> bool,
+    holder: &dyn Fn(&Lease) -> Holder,
+    force: bool,
 ) -> Result<(), WorkflowError> {
-    let stale = |lease: &Lease| gone(lease) || now - lease.heartbeat_unix > LEASE_STALE_SECONDS;
-    if let Acquired::TookOver(old) = jobs::acquire_lease(store, job, me, now, &stale)? {
+    use crate::store::StoreError;
+    let may_take = |lease: &Lease| -> Result<(), StoreError> {
+        let age = now - lease.heartbeat_unix;
+        match holder(lease) {
+            Holder::Gone => Ok(()),
+            _ if force => Ok(()),
+            Holder::Alive if age > LEASE_STALE_SECONDS => {
+                Err(StoreError::JobHeldHere { job: job.to_string(), pid: lease.holder.pid, age })
+            }
+            Holder::Unknown if age > LEASE_STALE_SECONDS => Ok(()),
+            Holder::Alive | Holder::Unknown => Err(StoreError::JobOwned {
+                job: job.to_string(),
+                pid: lease.holder.pid,
+                host: lease.holder.host.clone(),
+                age,
+            }),
+        }
+    };
+    if let Acquired::TookOver(old) = jobs::acquire_lease(store, job, me, now, &may_take)? {
         let at_seconds = jobs::events(store, job, None)?.last().map_or(0.0, |e| e.at_seconds);
+        let why = match holder(&old) {
+            Holder::Gone => "which is gone".to_string(),
+            Holder::Alive => {
+                "which still exists: taken over with --force; it is fenced and changes nothing more".to_string()
+            }
+            Holder::Unknown if force => {
+                "on another host: taken over with --force; it is fenced and changes nothing more".to_string()
+            }
+            Holder::Unknown => "which has been silent too long; it is fenced and changes nothing more".to_string(),
+        };
         let message = format!(
-            "took the job over from process {} on {}, which is gone (last sign of life {} s before)",
+            "took the job over from process {} on {}, {why} (last sign of life {} s before)",
             old.holder.pid,
             old.holder.host,
             now - old.heartbeat_unix

@@ -112,6 +112,11 @@ pub async fn run<D: Driver>(
         approved_through: record.approved_through,
         window,
     });
+    if let Some(me) = &settings.lease {
+        // Fencing: from here on every journal write checks that the lease is still ours, so a
+        // process whose job was taken over stops before its next change.
+        store.lock().expect("store lock not poisoned").fence(me.clone());
+    }
     let heartbeat = settings.lease.clone().map(|me| Heartbeat::start(store, job, me, wall, &ctx.interrupted));
     let state = exec::run_job(ctx, work).await;
     if let Some(heartbeat) = heartbeat {
