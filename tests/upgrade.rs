@@ -677,3 +677,69 @@ fn a_killed_owner_not_yet_reaped_is_taken_over_at_once() {
     assert!(logs.stdout.contains(&format!("took the job over from process {pid}")), "{}", logs.stdout);
     assert_all_upgraded_once(dir.path(), "after a zombie owner");
 }
+
+/// One open job per device, whichever scenario names it: while a job on the small fabric is open
+/// (halted), a second scenario naming some of the same switches (another fabric fingerprint) is
+/// refused, naming the job and the device; so is one that calls a switch by another name at the
+/// same management address. Once the first job is cancelled, the second may start.
+#[test]
+fn two_scenarios_sharing_switches_cannot_run_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let addressed = std::fs::read_to_string(root().join(SMALL))
+        .unwrap()
+        .replace("version: 18.1R3-S2}", "version: 18.1R3-S2, address: ADDR}")
+        .lines()
+        .map(|line| match line.split("name: ").nth(1).and_then(|rest| rest.split(',').next()) {
+            Some(name) if line.contains("ADDR") => {
+                line.replace("ADDR", &format!("192.0.2.{}", name.len() + name.chars().last().unwrap() as usize))
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let first = dir.path().join("small.yaml");
+    std::fs::write(&first, format!("{addressed}\nfaults:\n  - {{device: leaf3, kind: install-fails}}\n")).unwrap();
+    let run = in_store(dir.path(), &["upgrade", first.to_str().unwrap(), "--driver", "virtual", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // A part of the same fabric: two spines, one leaf pair, one server.
+    let part: String = addressed
+        .lines()
+        .filter(|l| !["leaf3", "leaf4", "bms2", "bms3", "bms4"].iter().any(|d| l.contains(d)))
+        .map(|l| {
+            format!(
+                "{}\n",
+                l.replace("name: small-2spine-4leaf", "name: part").replace("max_batches: 4", "max_batches: 3")
+            )
+        })
+        .collect();
+    let second = dir.path().join("part.yaml");
+    std::fs::write(&second, &part).unwrap();
+    let refused = in_store(dir.path(), &["upgrade", second.to_str().unwrap(), "--driver", "virtual", "--yes"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("belongs to job job-0001 (halted"), "{}", refused.stderr);
+    // The same switch under another name, at the same address.
+    let renamed = dir.path().join("renamed.yaml");
+    std::fs::write(
+        &renamed,
+        part.replace("leaf1", "tor-a")
+            .replace("spine1", "core-a")
+            .replace("spine2", "core-b")
+            .replace("leaf2", "tor-b"),
+    )
+    .unwrap();
+    let refused = in_store(dir.path(), &["upgrade", renamed.to_str().unwrap(), "--driver", "virtual", "--yes"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("belongs to job job-0001") && refused.stderr.contains(", at 192.0.2."),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        in_store(dir.path(), &["jobs", "--format", "json"]).stdout.matches("\"id\"").count(),
+        1,
+        "no second job"
+    );
+    assert_eq!(in_store(dir.path(), &["cancel", "job-0001"]).code, 0);
+    let run = in_store(dir.path(), &["upgrade", second.to_str().unwrap(), "--driver", "virtual", "--yes"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
