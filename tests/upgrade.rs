@@ -743,3 +743,82 @@ fn two_scenarios_sharing_switches_cannot_run_at_once() {
     let run = in_store(dir.path(), &["upgrade", second.to_str().unwrap(), "--driver", "virtual", "--yes"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }
+
+/// The case, on the virtual driver: a job halts with leaf3 failed (it never came back
+/// from its reboot) and is cancelled; upgrading leaf3's ESI-LAG partner leaf4 alone is then
+/// refused by the gate, which names leaf3 as out of service, and leaf4 is not touched. Upgrading
+/// leaf2 (whose pair is whole) goes on, with leaf3 down in its simulation.
+#[test]
+fn a_partner_already_down_makes_the_gate_refuse_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = "scenarios/faults-in-execution.yaml";
+    assert_eq!(in_store(dir.path(), &["upgrade", scenario, "--yes"]).code, 1);
+    assert_eq!(in_store(dir.path(), &["cancel", "job-0001"]).code, 0);
+    let refused = in_store(dir.path(), &["upgrade", scenario, "--devices", "leaf4", "--yes"]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("leaf3 (down): it does not answer"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("refusing to upgrade") && refused.stderr.contains("with leaf3 out of service"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stdout.contains("HITLESS"), "{}", refused.stdout);
+    let leaf4 = &fleet(dir.path(), "faults-in-execution")["leaf4"];
+    assert_eq!((leaf4["upgrades"].as_u64(), leaf4["maintenance"].as_bool()), (Some(0), Some(false)), "{leaf4}");
+    assert_eq!(
+        in_store(dir.path(), &["jobs", "--format", "json"]).stdout.matches("\"id\"").count(),
+        1,
+        "no job started"
+    );
+
+    let other = in_store(dir.path(), &["upgrade", scenario, "--devices", "leaf2", "--yes"]);
+    assert_eq!(other.code, 0, "{}{}", other.stdout, other.stderr);
+    assert!(other.stdout.contains("Simulation gate: the plan is HITLESS"), "{}", other.stdout);
+}
+
+/// A partner held in maintenance mode (its install failed, `on_failure: hold`) is drained in the
+/// gate's simulation: its pair partner is refused, naming it.
+#[test]
+fn a_partner_held_in_maintenance_mode_makes_the_gate_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_with(dir.path(), "faults:\n  - {device: leaf3, kind: install-fails}\n");
+    assert_eq!(in_store(dir.path(), &["upgrade", &scenario, "--yes"]).code, 1);
+    assert_eq!(in_store(dir.path(), &["cancel", "job-0001"]).code, 0);
+    assert_eq!(fleet(dir.path(), "small-2spine-4leaf")["leaf3"]["maintenance"], true);
+    let refused = in_store(dir.path(), &["upgrade", &scenario, "--devices", "leaf4", "--yes"]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("leaf3 (drained): it is in maintenance mode"), "{}", refused.stderr);
+    assert_eq!(fleet(dir.path(), "small-2spine-4leaf")["leaf4"]["upgrades"], 0);
+}
+
+/// A scenario may declare a device out of service (`out_of_service: REASON`): `simulate` goes
+/// around it from the start and reports it; upgrading its pair partner alone loses traffic.
+#[test]
+fn a_device_declared_out_of_service_is_down_in_the_simulation() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(SMALL))
+        .unwrap()
+        .replace(
+            "{name: leaf2, role: leaf, family: junos-qfx, platform: qfx5110-48s, version: 18.1R3-S2}",
+            "{name: leaf2, role: leaf, family: junos-qfx, platform: qfx5110-48s, version: 18.1R3-S2, out_of_service: \"RMA: PSU\"}",
+        )
+        .replace("{image: junos-qfx-18.4R2, devices: all}", "{image: junos-qfx-18.4R2, devices: [leaf1]}");
+    let path = dir.path().join("declared.yaml");
+    std::fs::write(&path, text).unwrap();
+    let run = hitless(&["simulate", path.to_str().unwrap(), "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
+    assert_eq!(report["hitless"], false, "{report}");
+    assert_eq!(report["out_of_service"][0]["device"], "leaf2");
+    assert!(report["out_of_service"][0]["why"].as_str().unwrap().contains("RMA: PSU"));
+    // bms1 and bms2 hang off leaf1 and leaf2 alone: they lose; bms3 and bms4 do not.
+    let losers: Vec<&str> =
+        report["flows_with_loss"].as_array().unwrap().iter().map(|f| f["src"].as_str().unwrap()).collect();
+    assert!(
+        !losers.is_empty() && losers.iter().all(|s| ["bms1", "bms2", "bms3", "bms4", "external"].contains(s)),
+        "{losers:?}"
+    );
+    assert_eq!(
+        report["baseline_lost_bytes"], 0.0,
+        "nothing is lost before leaf1 is touched: leaf2's servers use leaf1"
+    );
+}

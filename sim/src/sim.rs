@@ -223,6 +223,8 @@ pub struct Simulation {
     thorough: bool,
     /// A bit per class, for [`merge`].
     marks: Vec<u64>,
+    /// Switches out of service before the run starts ([`Simulation::start_out_of_service`]).
+    out_at_start: Vec<NodeId>,
 }
 
 impl Simulation {
@@ -255,6 +257,7 @@ impl Simulation {
             control: None,
             thorough: false,
             marks,
+            out_at_start: Vec::new(),
         }
     }
 
@@ -293,6 +296,25 @@ impl Simulation {
         self.thorough = thorough;
     }
 
+    /// Puts `node` out of service before the run starts, as long since seen by its neighbours:
+    /// `down` (not forwarding, its links' loss detected) or drained (avoided, its endpoint links
+    /// cut as a drain cuts them). Traffic already goes around it when the run starts, so what
+    /// that costs is the run's baseline, not loss the run's actions cause.
+    pub fn start_out_of_service(&mut self, node: NodeId, down: bool) {
+        let switch = &mut self.switches[node.0 as usize];
+        if down {
+            switch.down = true;
+            switch.fabric_withdrawn = true;
+            switch.access_withdrawn = true;
+        } else {
+            switch.drained = true;
+            switch.drain_seen = true;
+        }
+        if !self.out_at_start.contains(&node) {
+            self.out_at_start.push(node);
+        }
+    }
+
     /// Schedules `action` at `at`.
     pub fn schedule(&mut self, at: SimTime, action: Action) {
         self.engine.schedule(at, Event::Act(action));
@@ -313,10 +335,15 @@ impl Simulation {
 
     /// [`Simulation::run`] on the calling thread.
     fn run_here(mut self) -> Outcome {
+        let mut dirty: Vec<bool> = vec![false; self.switches.len()];
+        let mut dirty_nodes: Vec<NodeId> = std::mem::take(&mut self.out_at_start);
+        for node in &dirty_nodes {
+            dirty[node.0 as usize] = true;
+        }
+        // The fabric as it is when the run starts: switches already out are gone around first.
+        self.settle(&mut dirty, &mut dirty_nodes, SimTime::ZERO);
         let baseline_loss_gbps = self.fluid.loss_rates();
         let mut probes = Vec::new();
-        let mut dirty: Vec<bool> = vec![false; self.switches.len()];
-        let mut dirty_nodes: Vec<NodeId> = Vec::new();
         let mut pending_probes: Vec<u32> = Vec::new();
         while let Some(now) = self.engine.peek_time() {
             while self.engine.peek_time() == Some(now) {

@@ -476,7 +476,13 @@ pub fn upgrade(
             found.join("; ")
         );
     }
-    let plan = workflow::plan(scenario);
+    // The fabric as it is: partners already down, drained or in another job's hands are out of
+    // service in the simulation, so a plan that would take down the other side is refused.
+    let targets: Vec<crate::model::DeviceId> = scenario.selection.targets.iter().map(|t| t.device).collect();
+    let partners = workflow::fabric::partners(scenario, &targets);
+    let busy = workflow::fabric::busy_in_other_jobs(&store, scenario, &partners, None)?;
+    let mut plan = workflow::plan(scenario);
+    plan.out_of_service = runtime.block_on(workflow::fabric::out_of_service(scenario, &driver, &partners, &busy));
     if !gate(&workflow::gate(scenario, &plan, options.allow_loss), options.format) {
         return Ok(ExitCode::from(EXIT_NO));
     }
@@ -562,6 +568,14 @@ fn reenter(
 /// Prints the gate's decision; true when the upgrade may go on.
 fn gate(gate: &Gate, format: Format) -> bool {
     let report = gate.report();
+    if !report.out_of_service.is_empty() {
+        let out: Vec<String> = report
+            .out_of_service
+            .iter()
+            .map(|o| format!("{} ({}): {}", o.device, if o.down { "down" } else { "drained" }, render::inert(&o.why)))
+            .collect();
+        eprintln!("hitless: out of service before the upgrade, and so in the simulation:\n  {}", out.join("\n  "));
+    }
     if let Gate::Pass(_) = gate {
         if format == Format::Table {
             render::say!(
@@ -585,8 +599,14 @@ fn gate(gate: &Gate, format: Format) -> bool {
         worst.unwrap_or_default()
     );
     if let Gate::Refuse(_) = gate {
+        let partners = if report.out_of_service.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = report.out_of_service.iter().map(|o| o.device.as_str()).collect();
+            format!(" with {} out of service (listed above): bring them back first", names.join(", "))
+        };
         eprintln!(
-            "hitless: refusing to upgrade: {summary}. Run `hitless simulate` for details; fix the plan, or pass --allow-loss to accept the loss."
+            "hitless: refusing to upgrade: {summary}{partners}. Run `hitless simulate` for details; fix the plan, or pass --allow-loss to accept the loss."
         );
         return false;
     }

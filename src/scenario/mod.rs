@@ -92,6 +92,9 @@ impl ImageCatalog for NoCatalog {
 /// A validated scenario, ready for the planner.
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    /// Devices the scenario declares out of service (`out_of_service: REASON` on a device),
+    /// with the reason: down for the simulation gate, never upgraded with their partners out.
+    pub out_of_service: Vec<(crate::model::DeviceId, String)>,
     /// The scenario's name.
     pub name: String,
     /// Free text for the reader.
@@ -244,7 +247,15 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
     if raw.name.value.trim().is_empty() {
         problems.push(Problem::at(raw.name.referenced, "name must not be empty"));
     }
+    let declared_out: Vec<(String, String)> =
+        raw.fabric.devices.iter().filter_map(|d| Some((d.name.value.clone(), d.out_of_service.clone()?))).collect();
     let fabric = build_fabric(raw.fabric, problems)?;
+    let out_of_service = declared_out
+        .into_iter()
+        .filter_map(|(name, why)| {
+            Some((fabric.lookup(&name)?, format!("declared out of service in the scenario: {why}")))
+        })
+        .collect();
     let images = build_images(&raw.images, catalog, problems);
     let invalid_images: Vec<&str> = raw
         .images
@@ -340,6 +351,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
         selection,
         max_batch_size,
         timing,
+        out_of_service,
     })
 }
 

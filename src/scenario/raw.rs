@@ -149,6 +149,9 @@ pub struct RawDevice {
     /// Per routing engine or member, when they differ.
     #[serde(default)]
     pub engine_versions: Option<Spanned<Vec<Text>>>,
+    /// Out of service, and why (an RMA, a known fault): down for the simulation gate.
+    #[serde(default)]
+    pub out_of_service: Option<String>,
 }
 
 /// One entry of `fabric.servers`.

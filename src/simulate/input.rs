@@ -9,8 +9,25 @@ use crate::plan::report::PlanReport;
 use crate::plan::{PlanOptions, check::check, plan};
 use crate::scenario::Scenario;
 
-/// The planner's plan for the scenario (or its `upgrade.batches` when it has them).
+/// The planner's plan for the scenario (or its `upgrade.batches` when it has them), with the
+/// devices the scenario declares out of service (those not planned) down from the start.
 pub fn for_scenario(scenario: &Scenario, options: &PlanOptions) -> PlanInput {
+    let mut input = planned(scenario, options);
+    input.out_of_service = declared_out(scenario, &input.batches);
+    input
+}
+
+/// The devices `scenario` declares out of service, other than those in `batches`.
+pub fn declared_out(scenario: &Scenario, batches: &[Vec<crate::model::DeviceId>]) -> Vec<super::OutOfService> {
+    scenario
+        .out_of_service
+        .iter()
+        .filter(|(id, _)| !batches.iter().any(|b| b.contains(id)))
+        .map(|(id, why)| super::OutOfService { device: *id, down: true, why: why.clone() })
+        .collect()
+}
+
+fn planned(scenario: &Scenario, options: &PlanOptions) -> PlanInput {
     match &scenario.fixed_batches {
         Some(batches) => {
             let mut batches = batches.clone();
@@ -29,7 +46,11 @@ pub fn for_scenario(scenario: &Scenario, options: &PlanOptions) -> PlanInput {
         }
         None => {
             let plan = plan(scenario, options);
-            PlanInput { batches: plan.batches.into_iter().map(|b| b.devices).collect(), warnings: plan.warnings }
+            PlanInput {
+                batches: plan.batches.into_iter().map(|b| b.devices).collect(),
+                warnings: plan.warnings,
+                out_of_service: Vec::new(),
+            }
         }
     }
 }
@@ -105,5 +126,5 @@ fn judged(scenario: &Scenario, batches: Vec<Vec<DeviceId>>, source: &str, option
             warnings.push(format!("{source} upgrades {name}, which the selection skips ({reason})"));
         }
     }
-    PlanInput { batches, warnings }
+    PlanInput { batches, warnings, out_of_service: Vec::new() }
 }

@@ -50,6 +50,19 @@ pub struct PlanInput {
     pub batches: Vec<Vec<DeviceId>>,
     /// Warnings to carry into the report (plan warnings, rule violations).
     pub warnings: Vec<String>,
+    /// Devices out of service before the first batch (the fabric as it is): down, or drained.
+    pub out_of_service: Vec<OutOfService>,
+}
+
+/// A device out of service before the upgrade starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutOfService {
+    /// The device.
+    pub device: DeviceId,
+    /// Down (not forwarding); otherwise drained (in maintenance mode).
+    pub down: bool,
+    /// Why, as found (for the report).
+    pub why: String,
 }
 
 /// Simulates `plan` on `scenario` and reports the worst run. Runs go to every core; the result
@@ -203,6 +216,9 @@ fn run_once(
         faults,
     );
     let mut sim = configure(scenario, network, flows.to_vec(), seed);
+    for out in &plan.out_of_service {
+        sim.start_out_of_service(network::node(out.device), out.down);
+    }
     for (at, action) in &schedule.actions {
         sim.schedule(*at, *action);
     }
@@ -285,6 +301,15 @@ fn report(
         warnings,
         events: outcome.events,
         evaluations: outcome.evaluations,
+        out_of_service: plan
+            .out_of_service
+            .iter()
+            .map(|o| report::OutOfServiceReport {
+                device: scenario.fabric.device(o.device).name.clone(),
+                down: o.down,
+                why: o.why.clone(),
+            })
+            .collect(),
     }
 }
 

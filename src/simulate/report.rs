@@ -53,6 +53,21 @@ pub struct SimReport {
     /// placed in order); absent when a batch is longer than the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows_needed: Option<usize>,
+    /// Devices out of service when the run starts (down or in maintenance mode, and why), as
+    /// the upgrade found the fabric: the run goes around them from the start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out_of_service: Vec<OutOfServiceReport>,
+}
+
+/// A device out of service before the upgrade starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutOfServiceReport {
+    /// Device name.
+    pub device: String,
+    /// True when it is down (not forwarding); false when it is drained (maintenance mode).
+    pub down: bool,
+    /// Why it is out, as found.
+    pub why: String,
 }
 
 /// One lossy flow.

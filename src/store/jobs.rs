@@ -78,6 +78,40 @@ fn first_conflict(claimed: &[Claimed], devices: &[(&str, &str)]) -> Option<Store
     None
 }
 
+/// A device of an open job, with its state there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenJobDevice {
+    /// The job.
+    pub job: String,
+    /// The device's name there.
+    pub device: String,
+    /// Its management address there ('' when none).
+    pub address: String,
+    /// Its state there.
+    pub state: crate::journal::DeviceState,
+}
+
+/// Every planned device of every open job, with its state.
+pub fn open_job_devices(store: &Store) -> Result<Vec<OpenJobDevice>, StoreError> {
+    let sql = format!(
+        "SELECT d.job, d.device, d.address, d.state FROM job_devices d JOIN jobs j ON j.id = d.job
+         WHERE d.batch > 0 AND j.state IN ({}) ORDER BY d.job, d.device",
+        open_states_sql()
+    );
+    let mut statement = store.conn.prepare(&sql).map_err(|e| store.sqlite(e))?;
+    let rows = statement
+        .query_map([], |r| {
+            Ok(OpenJobDevice {
+                job: r.get(0)?,
+                device: r.get(1)?,
+                address: r.get(2)?,
+                state: parse_stored(&r.get::<_, String>(3)?)?,
+            })
+        })
+        .map_err(|e| store.sqlite(e))?;
+    rows.collect::<Result<_, _>>().map_err(|e| store.sqlite(e))
+}
+
 /// Refuses when any of `devices` (name, management address) belongs to an open job.
 pub fn check_devices_free(store: &Store, devices: &[(&str, &str)]) -> Result<(), StoreError> {
     let claimed = claimed(&store.conn).map_err(|e| store.sqlite(e))?;

@@ -17,6 +17,7 @@
 
 pub mod discover;
 pub mod drivers;
+pub mod fabric;
 pub mod jobs;
 pub mod report;
 mod run;
