@@ -891,3 +891,34 @@ fn a_drain_that_moves_no_traffic_is_undone_and_the_device_is_not_touched() {
         .count();
     assert_eq!(verified, 4, "the four leafs (two fabric ports each) prove their drains");
 }
+
+/// The fabric is asked again before each batch: while the canary job is paused, leaf4 (leaf3's
+/// pair partner) stops answering; on approval the job halts before batch 2 (leaf3) with leaf4
+/// named, and leaf3 is not touched. With leaf4 back, `resume` goes on and finishes.
+#[test]
+fn a_partner_lost_between_batches_halts_the_job_before_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = in_store(dir.path(), &["upgrade", CANARY, "--yes"]);
+    assert_eq!(run.code, 1, "paused after the canary: {}", run.stderr);
+    let path = dir.path().join("virtual-devices").join("canary.json");
+    let set_dead = |dead: bool| {
+        let mut devices = fleet(dir.path());
+        devices["leaf4"]["dead"] = serde_json::Value::Bool(dead);
+        std::fs::write(&path, serde_json::to_string_pretty(&devices).unwrap()).unwrap();
+    };
+    set_dead(true);
+    let approved = in_store(dir.path(), &["approve", "job-0001", "--yes", "--format", "json"]);
+    assert_eq!(approved.code, 1, "{}{}", approved.stdout, approved.stderr);
+    let last = json_lines(&approved).pop().unwrap();
+    assert_eq!(last["outcome"], "halted", "{last}");
+    let logs = in_store(dir.path(), &["logs", "job-0001"]).stdout;
+    assert!(logs.contains("halted before batch 2, nothing of it touched: out of service now: leaf4"), "{logs}");
+    assert_eq!(upgrades(dir.path()).into_iter().filter(|(_, n)| *n > 0).count(), 1, "only the canary");
+    assert_eq!(fleet(dir.path())["leaf3"]["maintenance"], false);
+    set_dead(false);
+    let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    for (name, count) in upgrades(dir.path()) {
+        assert_eq!(count, 1, "{name}");
+    }
+}

@@ -1036,3 +1036,56 @@ async fn an_unproven_drain_never_returns_a_device_with_a_pending_install_to_serv
     assert!(emulated.in_maintenance(), "returned to service with an install pending");
     assert!(emulated.engines.iter().any(|e| e.pending.is_some()), "the install was pending");
 }
+
+/// Across hosts, where no process table can be read: the owner on host `a` is silent past the
+/// stale limit (a partition), so a controller on host `b` takes the job over without `--force`.
+/// The first owner, still running, is fenced: its next journal write fails, it writes nothing
+/// more to the journal and starts nothing more on the devices. `b` then finishes the job and
+/// every device is upgraded exactly once.
+#[tokio::test(start_paused = true)]
+async fn across_hosts_a_fenced_owner_changes_nothing_after_the_takeover() {
+    use hitless::store::jobs::LeaseHolder;
+    use hitless::workflow::jobs::Holder;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    let plan = workflow::plan(&scenario);
+    let started = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0).unwrap();
+    let a = LeaseHolder { pid: 100, host: "a".into(), token: "a-100".into(), started: 1 };
+    workflow::jobs::take_lease(&mut store, &started.job, &a, 0, &|_| Holder::Unknown, false).unwrap();
+    // `b` takes the job over the first time a device is drained, two minutes after `a` last
+    // renewed its lease (at 0).
+    let at_takeover = Arc::new(Mutex::new(None::<usize>));
+    let (dir_b, job_b, seen) = (dir.path().to_path_buf(), started.job.clone(), Arc::clone(&at_takeover));
+    let on_event: hitless::exec::OnEvent = Arc::new(move |event| {
+        let mut seen = seen.lock().unwrap();
+        if seen.is_none() && event.step == hitless::journal::Step::Drained {
+            let mut other = Store::open(&dir_b).unwrap();
+            let b = LeaseHolder { pid: 200, host: "b".into(), token: "b-200".into(), started: 1 };
+            workflow::jobs::take_lease(&mut other, &job_b, &b, 120, &|_| Holder::Unknown, false).unwrap();
+            *seen = Some(jobs::events(&other, &job_b, None).unwrap().len());
+        }
+    });
+    let store = Arc::new(Mutex::new(store));
+    let settings = RunSettings {
+        time_scale: 1.0,
+        clock_offset_seconds: 0.0,
+        wall_clock: Arc::new(|| 0),
+        on_event,
+        interrupted: Arc::new(AtomicBool::new(false)),
+        lease: Some(a),
+        window: workflow::WindowChoice::Scenario,
+    };
+    let ran = workflow::run(&store, &scenario, &started.job, Arc::new(driver(&lab)), &started.devices, settings).await;
+    let error = ran.expect_err("the fenced owner stops").to_string();
+    assert!(error.contains("was taken over by process 200 on b"), "{error}");
+    let taken = at_takeover.lock().unwrap().expect("the takeover happened");
+    let watcher = Store::open(dir.path()).unwrap();
+    let events = jobs::events(&watcher, &started.job, None).unwrap();
+    assert_eq!(events.len(), taken, "the fenced owner wrote after the takeover: {:?}", &events[taken..]);
+    assert!(events.last().unwrap().message.contains("which has been silent too long"));
+    drop(watcher);
+    let (_store, summary) = resume(dir.path(), &started.job, driver(&lab)).await;
+    assert_eq!(summary.state, JobState::Finished, "{:?}", summary.devices);
+    assert_upgraded_once(&lab, &scenario, "21.4R3-S5.4");
+}

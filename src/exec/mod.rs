@@ -171,7 +171,17 @@ pub struct JobContext<D: Driver> {
     pub approved_through: u32,
     /// The maintenance window the job keeps to, if any.
     pub window: Option<WindowRule>,
+    /// Asked before a batch none of whose devices began (the fabric as it is then): `Err` with
+    /// the reason halts the job before the batch, nothing touched.
+    pub before_batch: Option<BeforeBatch>,
 }
+
+/// The check before a batch: given the batch's devices and every later batch's, by name.
+pub type BeforeBatch = Arc<
+    dyn Fn(Vec<Vec<String>>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
 
 impl<D: Driver> JobContext<D> {
     /// Journals `state` and `step` for `device` (before the action it announces) and reports it.
@@ -226,6 +236,7 @@ async fn run_batches<D: Driver>(
     batches: Vec<Vec<WorkItem>>,
 ) -> Result<JobState, JournalError> {
     use tracing::Instrument;
+    let names: Vec<Vec<String>> = batches.iter().map(|b| b.iter().map(|t| t.device.clone()).collect()).collect();
     for (index, batch) in batches.into_iter().enumerate() {
         let batch_number = batch.first().map_or(index as u32 + 1, |item| item.batch);
         tracing::info!(batch = batch_number, devices = batch.len(), "batch starts");
@@ -250,6 +261,18 @@ async fn run_batches<D: Driver>(
             if let Some(stop) = keep_to_window(ctx, rule, index == 0, batch_number, estimate).await? {
                 return Ok(stop);
             }
+        }
+        if let Some(check) = &ctx.before_batch
+            && batch.iter().all(|t| !t.started)
+            && let Err(why) = check(names[index..].to_vec()).await
+        {
+            let message = format!(
+                "halted before batch {batch_number}, nothing of it touched: {why}; bring the devices back, then `hitless resume {}`",
+                ctx.job
+            );
+            job_note(ctx, &message)?;
+            tracing::warn!(batch = batch_number, why, "halted before a batch: the fabric is not as planned");
+            return finish(ctx, JobState::Halted, &[]);
         }
         let mut tasks = tokio::task::JoinSet::new();
         let mut names = std::collections::HashMap::new();

@@ -95,6 +95,7 @@ pub async fn run<D: Driver>(
         WindowChoice::Until(time) => Some(exec::WindowSpan::Until(next_at(&zone, wall_at(offset), time))),
     };
     let window = span.map(|span| exec::WindowRule { span, zone, wall_at });
+    let driver_for_checks = Arc::clone(&driver);
     let ctx = Arc::new(JobContext {
         driver,
         journal,
@@ -111,6 +112,7 @@ pub async fn run<D: Driver>(
         pause_after: pause_after(scenario, devices),
         approved_through: record.approved_through,
         window,
+        before_batch: Some(before_batch(scenario, &driver_for_checks, job)),
     });
     if let Some(me) = &settings.lease {
         // Fencing: from here on every journal write checks that the lease is still ours, so a
@@ -131,6 +133,44 @@ pub async fn run<D: Driver>(
     let simulated = record.driver == crate::journal::DriverKind::Virtual;
     let (reason, pause_kind) = (record.reason, record.pause_kind);
     Ok(JobSummary { job: job.to_string(), state, devices, loss, simulated, reason, pause_kind })
+}
+
+/// The check before each batch: the fabric as it is now. The batch's partners are asked again
+/// ([`super::fabric`]), devices of later batches included; when one is out of service and the
+/// batch, simulated with it out, is not hitless, the job halts before the batch, naming it.
+fn before_batch<D: Driver>(scenario: &Scenario, driver: &Arc<D>, job: &str) -> exec::BeforeBatch {
+    let (scenario, driver, job) = (Arc::new(scenario.clone()), Arc::clone(driver), job.to_string());
+    Arc::new(move |remaining: Vec<Vec<String>>| {
+        let (scenario, driver, job) = (Arc::clone(&scenario), Arc::clone(&driver), job.clone());
+        Box::pin(async move {
+            // This batch against the fabric as it is now: its partners include devices of later
+            // batches (still in service, or not).
+            let targets: Vec<crate::model::DeviceId> = remaining
+                .first()
+                .map(|b| b.iter().filter_map(|name| scenario.fabric.lookup(name)).collect())
+                .unwrap_or_default();
+            let batches = vec![targets.clone()];
+            let partners = super::fabric::partners(&scenario, &targets);
+            let out = super::fabric::out_of_service(&scenario, &driver, &partners, &Default::default()).await;
+            if out.is_empty() {
+                return Ok(());
+            }
+            let plan = crate::simulate::PlanInput { batches, warnings: Vec::new(), out_of_service: out };
+            let gate = super::gate(&scenario, &plan, false);
+            if let super::Gate::Pass(_) = gate {
+                return Ok(());
+            }
+            let report = gate.report();
+            let out: Vec<String> = report.out_of_service.iter().map(|o| format!("{} ({})", o.device, o.why)).collect();
+            tracing::warn!(job, lost_bytes = report.lost_bytes, "the batch is not hitless with partners out");
+            Err(format!(
+                "out of service now: {}; with them out this batch is NOT HITLESS ({:.0} bytes lost in {} flows)",
+                out.join(", "),
+                report.lost_bytes,
+                report.flows_with_loss_count
+            ))
+        })
+    })
 }
 
 /// The next time the clock in `zone` shows `time` after `unix` (today's, or tomorrow's).
