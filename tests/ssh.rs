@@ -173,8 +173,10 @@ async fn keepalives_keep_a_long_install_from_being_cut() {
     }
 }
 
-/// A refused login fails each device at once with the reason: the executor does not wait out a
-/// boot deadline for it, and nothing is changed on any device.
+/// A refused login stops the job at once with the reason: the executor does not wait out a boot
+/// deadline for it, and nothing is changed on any device. (The first batch's partners cannot be
+/// read either, so the job may halt before the batch, the journal naming the refusal; or its
+/// devices fail their checks with it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_login_fails_the_device_at_once_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -190,10 +192,21 @@ async fn a_refused_login_fails_the_device_at_once_with_the_reason() {
     assert_eq!(state, hitless::journal::JobState::Halted);
     let failed: Vec<_> =
         devices.iter().filter(|d| d.state == hitless::journal::DeviceState::HealthCheckFailed).collect();
-    assert!(!failed.is_empty(), "{devices:#?}");
-    for device in failed {
+    for device in &failed {
         assert!(device.message.contains("was refused") && device.message.contains("not touched"), "{}", device.message);
     }
+    let store = hitless::store::Store::open(dir.path()).unwrap();
+    let events = hitless::store::jobs::events(&store, "job-0001", None).unwrap();
+    let halted_before = events.iter().any(|e| {
+        e.device.is_empty() && e.message.contains("halted before batch 1") && e.message.contains("was refused")
+    });
+    assert!(halted_before || !failed.is_empty(), "{events:#?}");
+    assert!(
+        devices.iter().all(|d| d.state == hitless::journal::DeviceState::Pending
+            || failed.iter().any(|f| f.device == d.device)
+            || d.state == hitless::journal::DeviceState::Skipped),
+        "{devices:#?}"
+    );
     for device in scenario.fabric.devices() {
         assert!(!lab.device(&device.name).unwrap().in_maintenance(), "{}", device.name);
     }

@@ -7,8 +7,9 @@
 //! leaf's spines and the spines' other leafs; a spine's leafs and their other spines; the tiers
 //! above), the other leafs of every server it serves, and every device with a critical role
 //! (route reflectors, border leafs). What makes one out of service ([`out_of_service`]): it does
-//! not answer (down), it is in maintenance mode (drained), another open job has begun on it
-//! (down: it may reboot at any moment), or the scenario declares it out (down).
+//! not answer or its state cannot be read (down: fail closed), it is in maintenance mode
+//! (drained), another open job has begun on it (down: it may reboot at any moment), or the
+//! scenario declares it out (down).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -99,7 +100,10 @@ pub async fn out_of_service<D: Driver>(
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
             let found = match driver.facts(&name).await {
-                Err(e) => Some((true, format!("it does not answer ({e})"))),
+                Err(e) if e.is_transport() => Some((true, format!("it does not answer ({e})"))),
+                // A refused login or an unusable reply: its state cannot be known, so it is
+                // taken as down (fail closed).
+                Err(e) => Some((true, format!("its state cannot be read ({e})"))),
                 Ok(facts) if facts.maintenance => Some((false, "it is in maintenance mode".to_string())),
                 Ok(_) => None,
             };
