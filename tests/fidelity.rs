@@ -291,3 +291,29 @@ fn congestion_before_anything_is_touched_is_baseline_not_upgrade_loss() {
     assert_close(f1.congestion_bytes, (87.5 - baseline) * 1500.0 * BYTES_PER_GBIT, "f1 beyond its baseline");
     assert!(f1.lost_bytes <= 150.0 * report.simulated_seconds * BYTES_PER_GBIT, "never more than it sends");
 }
+
+#[test]
+fn a_partner_out_of_service_from_the_start_leaves_its_servers_one_leaf() {
+    // leaf3 is declared out of service (down before the run starts): bms2 (leaf3 and leaf4)
+    // already reaches the fabric through leaf4 alone, and bms1 -> bms2 loses nothing before the
+    // upgrade starts (the baseline is zero). Upgrading leaf4 alone: its drain at 0 disables
+    // bms2's ESI-LAG at once, so bms2 has no leaf until leaf4 is undrained at 1380 s:
+    //   bms1 -> bms2 at 5 Gbps: 5 x 1380 = 6900 Gbit, all blackholed.
+    // The same upgrade with leaf3 in service moves bms2 to leaf3 and loses nothing.
+    let traffic = "traffic: {flows: [{src: bms1, dst: bms2, gbps: 5}]}\n";
+    let upgrade = "upgrade:\n  assign: [{image: img, devices: [leaf4]}]\n";
+    let whole = simulate(&format!("{FABRIC}{upgrade}{traffic}"));
+    assert!(whole.hitless, "{:#?}", whole.flows_with_loss);
+    let out = FABRIC.replace(
+        "{name: leaf3, role: leaf, family: junos-qfx, platform: qfx5110-48s, version: 18.4R2}",
+        "{name: leaf3, role: leaf, family: junos-qfx, platform: qfx5110-48s, version: 18.4R2, out_of_service: RMA}",
+    );
+    let report = simulate(&format!("{out}{upgrade}{traffic}"));
+    assert!(!report.hitless);
+    assert_eq!(report.baseline_lost_bytes, 0.0, "bms2 reaches the fabric through leaf4 before the upgrade");
+    assert_eq!(report.out_of_service.len(), 1);
+    assert_eq!((report.out_of_service[0].device.as_str(), report.out_of_service[0].down), ("leaf3", true));
+    let lost = flow(&report, "bms1", "bms2");
+    assert_close(lost.blackhole_bytes, 5.0 * 1380.0 * BYTES_PER_GBIT, "bms1 -> bms2");
+    assert_close(report.lost_bytes, 5.0 * 1380.0 * BYTES_PER_GBIT, "total");
+}
