@@ -184,6 +184,34 @@ pub fn synchronized<'a>(committed: impl IntoIterator<Item = &'a str>) -> bool {
     statements(committed).iter().any(|s| *s == GRES || *s == format!("{RESTORE_MACRO} graceful-switchover"))
 }
 
+/// The marker's key naming the job that put the device in maintenance mode:
+/// `apply-macro hitless-maintenance job JOB/STORE@CONTROLLER`.
+const OWNER_KEY: &str = "job";
+
+/// The statement naming `owner` (a job's tag: `job-0001/STORE@HOST`) on the marker. Characters
+/// outside `A-Z a-z 0-9 . _ - / @ :` become `_`, so the tag is one word of configuration.
+pub fn owner_line(owner: &str) -> String {
+    let tag: String =
+        owner.chars().map(|c| if c.is_ascii_alphanumeric() || "._-/@:".contains(c) { c } else { '_' }).collect();
+    format!("set {MARKER_MACRO} {OWNER_KEY} {tag}")
+}
+
+/// The job the committed configuration's marker names, if it names one.
+pub fn owner<'a>(committed: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let prefix = format!("{MARKER_MACRO} {OWNER_KEY} ");
+    committed.into_iter().find_map(|s| {
+        let s = s.trim();
+        let s = s.strip_prefix("set ").unwrap_or(s);
+        s.strip_prefix(prefix.as_str()).map(|tag| tag.trim().trim_matches('"').to_string())
+    })
+}
+
+/// The part of an owner tag that names the job in its store (`job-0001/STORE`): the same job
+/// resumed by another process or host has the same.
+pub fn owner_job(tag: &str) -> &str {
+    tag.split('@').next().unwrap_or(tag)
+}
+
 /// True when the committed configuration (statements, with or without `set `) has maintenance
 /// mode on: hitless's marker (or, from a hitless before the marker, graceful shutdown).
 pub fn is_on<'a>(committed: impl IntoIterator<Item = &'a str>) -> bool {

@@ -1089,3 +1089,38 @@ async fn across_hosts_a_fenced_owner_changes_nothing_after_the_takeover() {
     assert_eq!(summary.state, JobState::Finished, "{:?}", summary.devices);
     assert_upgraded_once(&lab, &scenario, "21.4R3-S5.4");
 }
+
+/// Two controllers (two state stores), one fabric: controller A's job drains leaf1 and dies
+/// there. The marker it committed names its job (`job-0001/STORE@HOST`). Controller B's job on
+/// the same fabric finds that marker on leaf1 and does not touch it (B's own `job-0001` is
+/// another job): leaf1 fails untouched, its configuration still A's.
+#[tokio::test(start_paused = true)]
+async fn a_device_in_maintenance_mode_for_another_controllers_job_is_not_touched() {
+    use hitless::journal::Step;
+    let dir_a = tempfile::tempdir().unwrap();
+    let (mut store_a, scenario) = setup(dir_a.path(), "");
+    let lab = lab_for(&scenario);
+    let plan = workflow::plan(&scenario);
+    let started = workflow::jobs::start(&mut store_a, &scenario, FABRIC, &plan, DriverKind::Junos, 0).unwrap();
+    let store_a_id = store_a.id().unwrap();
+    drop(store_a);
+    run_until(dir_a.path(), &scenario, &lab, &started.job, &started.devices, "leaf1", Step::Drained).await;
+    let marked = lab.device("leaf1").unwrap().committed();
+    let marker = format!("apply-macro hitless-maintenance job job-0001/{store_a_id}@");
+    assert!(marked.iter().any(|line| line.contains(&marker)), "{marked:?}");
+
+    let dir_b = tempfile::tempdir().unwrap();
+    let (_store_b, scenario_b) = setup(dir_b.path(), "");
+    let (_state, devices) = run_with(dir_b.path(), &scenario_b, driver(&lab), 1.0).await;
+    let leaf1 = devices.iter().find(|d| d.device == "leaf1").unwrap();
+    let store_b = Store::open(dir_b.path()).unwrap();
+    let events = jobs::events(&store_b, "job-0001", None).unwrap();
+    let halted_before = events.iter().any(|e| e.device.is_empty() && e.message.contains("for job job-0001/"));
+    if leaf1.state == DeviceState::Pending {
+        assert!(halted_before, "{events:#?}");
+    } else {
+        assert_eq!(leaf1.state, DeviceState::HealthCheckFailed, "{}", leaf1.message);
+        assert!(leaf1.message.contains("in maintenance mode for another job (job-0001/"), "{}", leaf1.message);
+    }
+    assert_eq!(lab.device("leaf1").unwrap().committed(), marked, "controller B changed leaf1");
+}

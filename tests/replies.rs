@@ -58,6 +58,7 @@ fn the_master_is_chosen_by_mastership_state_never_by_order() {
         chassis,
         engines,
         maintenance: false,
+        maintenance_owner: None,
         pending_install: false,
     };
     assert_eq!(facts.version(), &v("18.4R2-S3.4"), "the device runs what its master runs");

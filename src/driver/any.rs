@@ -34,6 +34,12 @@ impl Driver for AnyDriver {
     async fn set_maintenance(&self, device: &str, on: bool) -> Result<(), DriverError> {
         delegate!(self, d => d.set_maintenance(device, on))
     }
+    fn set_maintenance_owner(&self, owner: &str) {
+        match self {
+            AnyDriver::Virtual(d) => d.set_maintenance_owner(owner),
+            AnyDriver::Junos(d) => d.set_maintenance_owner(owner),
+        }
+    }
     async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {
         delegate!(self, d => d.stage_image(device, image))
     }

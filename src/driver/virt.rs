@@ -56,6 +56,9 @@ pub struct VirtualDevice {
     pub engines: Vec<VirtualEngine>,
     /// Maintenance mode configured.
     pub maintenance: bool,
+    /// The job its maintenance marker names, if any.
+    #[serde(default)]
+    pub maintenance_owner: Option<String>,
     /// Image staged in /var/tmp (name), if any.
     pub staged: Option<String>,
     /// Images copied to the device so far, to prove none is copied twice.
@@ -101,6 +104,7 @@ impl VirtualDevice {
             rollback_pending: false,
             installs: 0,
             dead: false,
+            maintenance_owner: None,
             hung: false,
             fired: Vec::new(),
         };
@@ -156,6 +160,8 @@ pub struct VirtualDriver {
     /// The fleet file as this process last wrote or read it (modification time and length):
     /// another process (a controller that took a job over) may have changed the devices since.
     seen: Mutex<Option<(std::time::SystemTime, u64)>>,
+    /// The job the maintenance marker names ([`Driver::set_maintenance_owner`]).
+    owner: Mutex<Option<String>>,
 }
 
 impl VirtualDriver {
@@ -186,6 +192,7 @@ impl VirtualDriver {
         let driver = VirtualDriver {
             path: path.to_path_buf(),
             seen: Mutex::new(None),
+            owner: Mutex::new(None),
             devices: Mutex::new(devices),
             faults,
             timing,
@@ -381,6 +388,7 @@ fn facts_of(device: &str, state: &VirtualDevice) -> Facts {
         chassis: state.chassis(),
         engines,
         maintenance: state.maintenance,
+        maintenance_owner: state.maintenance.then(|| state.maintenance_owner.clone()).flatten(),
         pending_install: state.engines.iter().any(|e| e.pending.is_some()),
     }
 }
@@ -469,7 +477,15 @@ impl Driver for VirtualDriver {
             let seconds = if on { phases.drain_seconds } else { phases.undrain_seconds };
             tokio::time::sleep(Duration::from_secs_f64(f64::from(seconds) * 2.0 / self.speed)).await;
         }
-        self.update(device, "maintenance mode", |d| d.maintenance = on)
+        let owner = self.owner.lock().expect("not poisoned").clone();
+        self.update(device, "maintenance mode", |d| {
+            d.maintenance = on;
+            d.maintenance_owner = if on { owner } else { None };
+        })
+    }
+
+    fn set_maintenance_owner(&self, owner: &str) {
+        *self.owner.lock().expect("not poisoned") = Some(owner.to_string());
     }
 
     async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {

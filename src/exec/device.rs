@@ -206,6 +206,18 @@ impl<D: Driver> Walk<'_, D> {
         if !facts.all_run(wanted) && facts.all_run(facts.version()) {
             self.previous = Some(facts.version().clone());
         }
+        if facts.maintenance
+            && let Some(other) = &facts.maintenance_owner
+            && crate::maintenance::owner_job(other) != crate::maintenance::owner_job(&self.ctx.owner)
+        {
+            // Another job (of this controller's store or another's) drained it: its device.
+            return self.fail(
+                HealthCheckFailed,
+                format!(
+                    "the device is in maintenance mode for another job ({other}, as its marker says); the device was not touched: let that job finish, or take it out of maintenance mode by hand"
+                ),
+            );
+        }
         if self.item.failed_earlier {
             return self.after_earlier_failure(&facts).await;
         }
@@ -277,6 +289,7 @@ impl<D: Driver> Walk<'_, D> {
                     chassis: super::Chassis::Single,
                     engines: Vec::new(),
                     maintenance: false,
+                    maintenance_owner: None,
                     pending_install: false,
                 };
                 // It may be rebooting (a resumed job): give it the boot deadline to come back.

@@ -54,6 +54,9 @@ pub struct Facts {
     pub engines: Vec<Engine>,
     /// True while maintenance mode (drain) is configured.
     pub maintenance: bool,
+    /// The job whose maintenance mode it is, as its marker names it (`job-0001/STORE@HOST`);
+    /// `None` when the marker names none (set by hand, or by a hitless before the name).
+    pub maintenance_owner: Option<String>,
     /// True when an installed package waits for a reboot. Junos does not say which package:
     /// the executor knows from the journal whether it installed it.
     pub pending_install: bool,
@@ -170,8 +173,12 @@ pub trait Driver: Send + Sync + 'static {
     fn snapshot(&self, device: &str) -> impl Future<Output = Result<crate::snapshot::Snapshot, DriverError>> + Send;
     /// The traffic the device's fabric and server ports carry now, in plus out, Mbit/s.
     fn traffic_mbps(&self, device: &str) -> impl Future<Output = Result<u64, DriverError>> + Send;
-    /// Maintenance mode on (`true`) or off, as one committed configuration change.
+    /// Maintenance mode on (`true`) or off, as one committed configuration change; on, its
+    /// marker names the job set with [`Driver::set_maintenance_owner`].
     fn set_maintenance(&self, device: &str, on: bool) -> impl Future<Output = Result<(), DriverError>> + Send;
+    /// The job (`job-0001/STORE@HOST`) the maintenance markers this driver commits name from now
+    /// on. Drivers that cannot name one ignore it.
+    fn set_maintenance_owner(&self, _owner: &str) {}
     /// Copies the image to the device and verifies its checksum there.
     fn stage_image(&self, device: &str, image: &Image) -> impl Future<Output = Result<(), DriverError>> + Send;
     /// True when the image's file is already on the device with the catalog's checksum (staged

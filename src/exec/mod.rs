@@ -143,6 +143,9 @@ pub struct JobContext<D: Driver> {
     pub journal: SharedJournal,
     /// Job id.
     pub job: String,
+    /// The job's tag on the maintenance markers it commits (`job-0001/STORE@HOST`): a device in
+    /// maintenance mode whose marker names another job is not touched.
+    pub owner: String,
     /// Health-check limits.
     pub limits: HealthLimits,
     /// Whether a failed health check stops the device's upgrade.

@@ -119,6 +119,9 @@ pub const MIGRATIONS: &[&str] = &[
     // or address, whichever scenario names it).
     "ALTER TABLE job_leases ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE job_devices ADD COLUMN address TEXT NOT NULL DEFAULT '';",
+    // 11: the store's own identity, which the maintenance markers a job commits carry (two
+    // controllers' `job-0001` are not the same job).
+    "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// The newest schema version this binary knows.

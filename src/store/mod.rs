@@ -235,6 +235,29 @@ impl Store {
         self.fence = Some(holder);
     }
 
+    /// The store's identity: 16 hex digits made when it was created, kept in the database.
+    pub fn id(&self) -> Result<String, StoreError> {
+        use rusqlite::OptionalExtension;
+        let read = || {
+            self.conn
+                .query_row("SELECT value FROM store_meta WHERE key = 'id'", [], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(|e| self.sqlite(e))
+        };
+        if let Some(id) = read()? {
+            return Ok(id);
+        }
+        use sha2::{Digest, Sha256};
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let seed = format!("{}\n{}\n{nanos}", self.dir.display(), std::process::id());
+        let id = crate::util::hex(&Sha256::digest(seed.as_bytes())[..8]);
+        // Two processes making it at once: the first one written is the store's.
+        self.conn
+            .execute("INSERT OR IGNORE INTO store_meta (key, value) VALUES ('id', ?1)", [&id])
+            .map_err(|e| self.sqlite(e))?;
+        Ok(read()?.unwrap_or(id))
+    }
+
     /// The state directory.
     pub fn dir(&self) -> &Path {
         &self.dir

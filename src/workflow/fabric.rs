@@ -104,7 +104,13 @@ pub async fn out_of_service<D: Driver>(
                 // A refused login or an unusable reply: its state cannot be known, so it is
                 // taken as down (fail closed).
                 Err(e) => Some((true, format!("its state cannot be read ({e})"))),
-                Ok(facts) if facts.maintenance => Some((false, "it is in maintenance mode".to_string())),
+                Ok(facts) if facts.maintenance => Some((
+                    false,
+                    match &facts.maintenance_owner {
+                        Some(job) => format!("it is in maintenance mode (for job {job})"),
+                        None => "it is in maintenance mode".to_string(),
+                    },
+                )),
                 Ok(_) => None,
             };
             (id, found)

@@ -96,10 +96,14 @@ pub async fn run<D: Driver>(
     };
     let window = span.map(|span| exec::WindowRule { span, zone, wall_at });
     let driver_for_checks = Arc::clone(&driver);
+    let host = settings.lease.as_ref().map_or("localhost", |l| l.host.as_str());
+    let owner = format!("{job}/{}@{host}", store.lock().expect("store lock not poisoned").id()?);
+    driver.set_maintenance_owner(&owner);
     let ctx = Arc::new(JobContext {
         driver,
         journal,
         job: job.to_string(),
+        owner,
         limits: scenario.health_limits.clone(),
         abort_on_health_check_failure: scenario.abort_on_health_check_failure,
         rollback_on_failure: scenario.on_failure == crate::scenario::settings::OnFailure::Rollback,

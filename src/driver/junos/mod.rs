@@ -83,6 +83,8 @@ impl Default for JunosSettings {
 pub struct JunosDriver<C: Connector> {
     connector: C,
     settings: JunosSettings,
+    /// The job the maintenance marker names ([`Driver::set_maintenance_owner`]).
+    owner: std::sync::Mutex<Option<String>>,
 }
 
 /// The RPCs of a facts reading.
@@ -95,7 +97,7 @@ const PENDING: &str = "<request-package-checks-pending-install/>";
 impl<C: Connector> JunosDriver<C> {
     /// A driver that reaches devices through `connector`.
     pub fn new(connector: C, settings: JunosSettings) -> JunosDriver<C> {
-        JunosDriver { connector, settings }
+        JunosDriver { connector, settings, owner: std::sync::Mutex::new(None) }
     }
 
     fn real(&self, device_time: Duration) -> Duration {
@@ -313,8 +315,10 @@ impl<C: Connector> Driver for JunosDriver<C> {
         let (chassis, engines) = parse::engines(&software, &parse::route_engines(&route_engines))
             .map_err(|message| rejected(device, "get facts", message))?;
         let hostname = software.iter().find_map(|s| s.hostname.clone()).unwrap_or_else(|| device.to_string());
-        let maintenance = maintenance::is_on(config.text_of("configuration-set").unwrap_or_default().lines());
-        Ok(Facts { hostname, chassis, engines, maintenance, pending_install: pending })
+        let committed = config.text_of("configuration-set").unwrap_or_default();
+        let maintenance = maintenance::is_on(committed.lines());
+        let maintenance_owner = maintenance.then(|| maintenance::owner(committed.lines())).flatten();
+        Ok(Facts { hostname, chassis, engines, maintenance, maintenance_owner, pending_install: pending })
     }
 
     async fn health(&self, device: &str, _image: &Image) -> Result<HealthReport, DriverError> {
@@ -371,11 +375,23 @@ impl<C: Connector> Driver for JunosDriver<C> {
                     return Err(rejected(device, "maintenance mode", message));
                 }
             };
-            maintenance::enter_lines(&self.settings.maintenance, lags.iter().map(String::as_str), committed.lines())
+            let mut lines = maintenance::enter_lines(
+                &self.settings.maintenance,
+                lags.iter().map(String::as_str),
+                committed.lines(),
+            );
+            if let Some(owner) = self.owner.lock().expect("not poisoned").as_deref() {
+                lines.insert(1, maintenance::owner_line(owner));
+            }
+            lines
         } else {
             maintenance::leave_lines(&self.settings.maintenance, committed.lines())
         };
         self.configure(device, &lines, maintenance::synchronized(committed.lines())).await
+    }
+
+    fn set_maintenance_owner(&self, owner: &str) {
+        *self.owner.lock().expect("not poisoned") = Some(owner.to_string());
     }
 
     async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {
