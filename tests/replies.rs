@@ -318,3 +318,63 @@ fn a_rollback_is_read_per_member_and_any_failed_member_or_warning_fails_it() {
         parse_xml("<rpc-reply><output>Deleting bootstrap installer\nRebooting required</output></rpc-reply>").unwrap();
     assert_eq!(parse::rollback(&single), Ok(()));
 }
+
+/// The MAC summary in both real forms (values ours, shapes as the switches send them): the ELS
+/// summary's total, the non-ELS table entry's total; a full table's per-VLAN `mac-count-global`
+/// is no total (summing it counts some MACs many times), so a reply with only that is missing.
+#[test]
+fn mac_counts_are_read_from_the_totals_real_switches_send() {
+    let els = parse_xml(
+        "<rpc-reply><l2ng-l2ald-rtb-macdb><l2ng-l2ald-ethernet-switching-table-summary>
+           <l2ng-l2-total-mac-count>137</l2ng-l2-total-mac-count>
+           <l2ng-l2-total-smac-count>2</l2ng-l2-total-smac-count>
+         </l2ng-l2ald-ethernet-switching-table-summary></l2ng-l2ald-rtb-macdb></rpc-reply>",
+    )
+    .unwrap();
+    assert_eq!(parse::mac_count(&els), Ok(137));
+    let non_els = parse_xml(
+        "<rpc-reply><ethernet-switching-table-information><ethernet-switching-table junos:style=\"summary\">
+           <mac-table-entry><mac-table-total-count>58</mac-table-total-count><mac-table-recieve-count>55</mac-table-recieve-count>
+           <mac-table-dynamic-count>52</mac-table-dynamic-count><mac-table-flood-count>3</mac-table-flood-count></mac-table-entry>
+         </ethernet-switching-table></ethernet-switching-table-information></rpc-reply>",
+    )
+    .unwrap();
+    assert_eq!(parse::mac_count(&non_els), Ok(58));
+    let full_table = parse_xml(
+        "<rpc-reply><l2ng-l2ald-rtb-macdb>
+           <l2ng-l2ald-mac-entry-vlan><mac-count-global>120</mac-count-global><l2ng-mac-entry><l2ng-l2-mac-address>00:00:5e:00:53:01</l2ng-l2-mac-address></l2ng-mac-entry></l2ng-l2ald-mac-entry-vlan>
+           <l2ng-l2ald-mac-entry-vlan><mac-count-global>120</mac-count-global></l2ng-l2ald-mac-entry-vlan>
+         </l2ng-l2ald-rtb-macdb></rpc-reply>",
+    )
+    .unwrap();
+    assert!(parse::mac_count(&full_table).is_err(), "a per-VLAN count is not a total");
+}
+
+/// Ports without names (as a real EX4200 member lists some) and replies with no fabric or
+/// server port fail every interface reading closed: never zero errors, never "no traffic"
+/// (which would prove a drain that did not happen).
+#[test]
+fn ports_without_names_or_no_ports_fail_the_interface_readings_closed() {
+    let nameless = parse_xml(
+        "<rpc-reply><interface-information>
+           <physical-interface><name>ge-0/0/0</name><oper-status>up</oper-status>
+             <input-error-list><input-errors>0</input-errors></input-error-list>
+             <output-error-list><output-errors>0</output-errors></output-error-list>
+             <traffic-statistics><input-bps>0</input-bps><output-bps>0</output-bps></traffic-statistics></physical-interface>
+           <physical-interface><oper-status>up</oper-status>
+             <traffic-statistics><input-bps>9000000000</input-bps><output-bps>9000000000</output-bps></traffic-statistics></physical-interface>
+         </interface-information></rpc-reply>",
+    )
+    .unwrap();
+    assert!(parse::interface_errors(&nameless).unwrap_err().contains("without a name"));
+    assert!(parse::traffic_mbps(&nameless).unwrap_err().contains("without a name"));
+    assert!(parse::interfaces_up(&nameless).is_err());
+    let management_only = parse_xml(
+        "<rpc-reply><interface-information><physical-interface><name>me0</name><oper-status>up</oper-status>
+           <traffic-statistics><input-bps>1000</input-bps><output-bps>1000</output-bps></traffic-statistics>
+         </physical-interface></interface-information></rpc-reply>",
+    )
+    .unwrap();
+    assert!(parse::traffic_mbps(&management_only).unwrap_err().contains("no fabric or server port"));
+    assert!(parse::interface_errors(&management_only).is_err());
+}

@@ -38,7 +38,8 @@ pub fn handle(lab: &Lab, state: &mut LabDevice, request: &Element, now: u64) -> 
         "get-system-uptime-information" => uptime(state, now),
         "get-chassis-cluster-status" => rpc_error("operation-failed", "Chassis cluster is not enabled.", None),
         "get-ethernet-switching-table-information" => {
-            "<l2ng-l2ald-rtb-macdb><l2ng-l2ald-mac-entry-vlan junos:style=\"brief-rtb\" xmlns:junos=\"http://xml.juniper.net/junos/21.4R3/junos\"><mac-count-global>0</mac-count-global></l2ng-l2ald-mac-entry-vlan></l2ng-l2ald-rtb-macdb>".to_string()
+            // The ELS summary: totals only (the lab's servers are not learned per MAC).
+            "<l2ng-l2ald-rtb-macdb><l2ng-l2ald-ethernet-switching-table-summary><l2ng-l2-total-mac-count>0</l2ng-l2-total-mac-count><l2ng-l2-total-smac-count>0</l2ng-l2-total-smac-count></l2ng-l2ald-ethernet-switching-table-summary></l2ng-l2ald-rtb-macdb>".to_string()
         }
         "file-show" => file_show(state, request),
         "file-list" => file_list(state, request),

@@ -388,17 +388,33 @@ pub fn is_fabric_or_server_port(name: &str) -> bool {
     ["et-", "xe-", "ge-", "mge-", "fte-"].iter().any(|p| name.starts_with(p))
 }
 
+/// The fabric and server ports of a `get-interface-information` reply, by name. Fails closed:
+/// a `physical-interface` without a name (as some virtual-chassis members list them) cannot be
+/// told apart, and a reply that lists no fabric or server port at all proves nothing, so either
+/// is an error for `what`, never "no errors" or "no traffic".
+fn fabric_ports<'a>(reply: &'a Element, what: &str) -> Result<Vec<(&'a str, &'a Element)>, String> {
+    let mut interfaces = Vec::new();
+    reply.find_all("physical-interface", &mut interfaces);
+    let mut ports = Vec::new();
+    for interface in interfaces {
+        let Some(name) = interface.text_of("name").map(str::trim).filter(|n| !n.is_empty()) else {
+            return Err(format!("{what}: the reply lists a port without a name, whose figures cannot be attributed"));
+        };
+        if is_fabric_or_server_port(name) {
+            ports.push((name, interface));
+        }
+    }
+    if ports.is_empty() {
+        return Err(format!("{what}: the reply lists no fabric or server port"));
+    }
+    Ok(ports)
+}
+
 /// Cumulative input plus output errors of every fabric and server port of a
 /// `get-interface-information` reply (`<extensive/>` or `<statistics/>`).
 pub fn interface_errors(reply: &Element) -> Result<BTreeMap<String, u64>, String> {
-    let mut interfaces = Vec::new();
-    reply.find_all("physical-interface", &mut interfaces);
     let mut errors = BTreeMap::new();
-    for interface in interfaces {
-        let Some(name) = interface.text_of("name") else { continue };
-        if !is_fabric_or_server_port(name) {
-            continue;
-        }
+    for (name, interface) in fabric_ports(reply, "interface errors")? {
         let count =
             |list: &str, counter: &str| interface.child(list).and_then(|l| l.text_of(counter)?.parse::<u64>().ok());
         let input = count("input-error-list", "input-errors");
@@ -500,41 +516,38 @@ pub fn interfaces_up(reply: &Element) -> Result<std::collections::BTreeSet<Strin
     if reply.find("interface-information").is_none() {
         return Err("interfaces: no interface-information in the reply".to_string());
     }
-    let mut interfaces = Vec::new();
-    reply.find_all("physical-interface", &mut interfaces);
-    Ok(interfaces
-        .iter()
-        .filter_map(|i| {
-            let name = i.text_of("name")?.trim();
-            let up = i.text_of("oper-status").is_some_and(|s| s.trim() == "up");
-            (up && is_fabric_or_server_port(name)).then(|| name.to_string())
-        })
+    Ok(fabric_ports(reply, "interfaces")?
+        .into_iter()
+        .filter(|(_, i)| i.text_of("oper-status").is_some_and(|s| s.trim() == "up"))
+        .map(|(name, _)| name.to_string())
         .collect())
 }
 
-/// MAC addresses learned, from `get-ethernet-switching-table-information` with `<summary/>`
-/// (the `mac-count-global` of every routing instance, summed).
+/// MAC addresses learned, from `get-ethernet-switching-table-information` with `<summary/>`,
+/// as real switches answer it: ELS switches (QFX, EX4300 and later) give the total as
+/// `l2ng-l2ald-ethernet-switching-table-summary/l2ng-l2-total-mac-count`, older non-ELS EX as
+/// `ethernet-switching-table/mac-table-entry/mac-table-total-count`. `mac-count-global` is not a
+/// total (it belongs to the full table's per-VLAN blocks and repeats across them), so a reply
+/// with neither total is a missing figure, never a sum of those.
 pub fn mac_count(reply: &Element) -> Result<u64, String> {
-    let mut counts = Vec::new();
-    reply.find_all("mac-count-global", &mut counts);
-    if counts.is_empty() {
-        return Err("MAC count: no mac-count-global in the reply".to_string());
-    }
-    counts.iter().map(|c| c.text.trim().parse::<u64>().map_err(|_| format!("MAC count: {:?}", c.text))).sum()
+    let total = reply
+        .find("l2ng-l2ald-ethernet-switching-table-summary")
+        .and_then(|s| s.text_of("l2ng-l2-total-mac-count"))
+        .or_else(|| reply.find("mac-table-entry").and_then(|e| e.text_of("mac-table-total-count")));
+    let Some(total) = total else {
+        return Err(
+            "MAC count: the reply has no l2ng-l2-total-mac-count (ELS) nor mac-table-total-count (non-ELS)".to_string()
+        );
+    };
+    total.trim().parse::<u64>().map_err(|_| format!("MAC count: {total:?} is not a number"))
 }
 
 /// The traffic on the fabric and server ports of a `get-interface-information` reply
 /// (`<extensive/>` or `<statistics/>`): `traffic-statistics` input plus output bit/s, summed,
 /// in Mbit/s. A port that reports no rate is an error: the drain cannot be proven without it.
 pub fn traffic_mbps(reply: &Element) -> Result<u64, String> {
-    let mut interfaces = Vec::new();
-    reply.find_all("physical-interface", &mut interfaces);
     let mut bps: u64 = 0;
-    for interface in interfaces {
-        let Some(name) = interface.text_of("name").map(str::trim) else { continue };
-        if !is_fabric_or_server_port(name) {
-            continue;
-        }
+    for (name, interface) in fabric_ports(reply, "interface traffic")? {
         let rate = |which: &str| {
             interface
                 .child("traffic-statistics")
