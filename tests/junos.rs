@@ -786,7 +786,7 @@ async fn staging_fails_a_device_whose_copy_does_not_verify() {
     let rows = stage(&scenario, &Arc::new(driver(&lab)), 8, false, &|_| {}).await;
     let leaf2 = rows.iter().find(|r| r.device == "leaf2").unwrap();
     assert_eq!(leaf2.outcome, StageOutcome::Failed);
-    assert!(leaf2.message.contains("md5") && leaf2.message.contains("catalog says"), "{}", leaf2.message);
+    assert!(leaf2.message.contains("sha-256") && leaf2.message.contains("catalog says"), "{}", leaf2.message);
     assert!(rows.iter().filter(|r| r.device != "leaf2").all(|r| r.outcome == StageOutcome::Staged), "{rows:?}");
 }
 
@@ -1123,4 +1123,21 @@ async fn a_device_in_maintenance_mode_for_another_controllers_job_is_not_touched
         assert!(leaf1.message.contains("in maintenance mode for another job (job-0001/"), "{}", leaf1.message);
     }
     assert_eq!(lab.device("leaf1").unwrap().committed(), marked, "controller B changed leaf1");
+}
+
+/// The image is verified on the device with SHA-256, as Junos computes it (MD5 only where a
+/// device refuses the SHA-256 RPC): a staged copy that does not match says which sum differed.
+#[tokio::test(start_paused = true)]
+async fn the_image_is_verified_on_the_device_with_sha_256() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "faults:\n  - {device: leaf2, kind: checksum-mismatch}\n");
+    let lab = lab_for(&scenario);
+    let driver = driver(&lab);
+    let image = &scenario.images[0];
+    driver.stage_image("leaf1", image).await.unwrap();
+    assert!(driver.staged("leaf1", image).await.unwrap());
+    let error = driver.stage_image("leaf2", image).await.unwrap_err().to_string();
+    let sha256 = &image.catalog.as_ref().unwrap().sha256;
+    assert!(error.contains("sha-256 of /var/tmp/") && error.contains(&format!("the catalog says {sha256}")), "{error}");
+    assert!(!driver.staged("leaf2", image).await.unwrap());
 }

@@ -104,7 +104,7 @@ fn faults_end_in_the_right_state_with_the_reason_in_the_logs() {
     let cases = [
         ("never-returns", "Hitless Image Upgrade Failed", "did not finish within", true),
         ("install-fails", "Hitless Image Upgrade Failed", "package validation failed", true),
-        ("checksum-mismatch", "Hitless Image Upgrade Failed", "md5 of /var/tmp/junos-qfx-18.4R2", true),
+        ("checksum-mismatch", "Hitless Image Upgrade Failed", "sha-256 of /var/tmp/junos-qfx-18.4R2", true),
         ("health-check-fails, at: post-check", "Health Check Failed", "BGP peers down (10.0.0.1, 10.0.0.2) is 2", true),
     ];
     for (kind, state, reason, in_maintenance) in cases {

@@ -496,10 +496,7 @@ impl Driver for VirtualDriver {
             return Err(DriverError::Rejected {
                 device: device.to_string(),
                 operation: "image checksum",
-                message: format!(
-                    "md5 of /var/tmp/{} is 00000000000000000000000000000000, expected another",
-                    image.name
-                ),
+                message: format!("sha-256 of /var/tmp/{} is {}, expected another", image.name, "0".repeat(64)),
             });
         }
         self.update(device, "image copy", |d| {

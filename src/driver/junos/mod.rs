@@ -297,6 +297,58 @@ pub fn reboot_rpc(facts: &Facts) -> String {
     }
 }
 
+/// A checksum the device computed of a file.
+struct DeviceSum {
+    /// `sha-256`, or `md5` where the device offers nothing better.
+    method: &'static str,
+    /// Lower-case hex, as the device printed it.
+    value: String,
+}
+
+impl DeviceSum {
+    fn expected<'a>(&self, file: &'a crate::image::CatalogFile) -> &'a str {
+        if self.method == "md5" { &file.md5 } else { &file.sha256 }
+    }
+
+    fn matches(&self, file: &crate::image::CatalogFile) -> bool {
+        self.value.eq_ignore_ascii_case(self.expected(file))
+    }
+}
+
+impl<C: Connector> JunosDriver<C> {
+    /// The device's checksum of `path`: SHA-256 (`get-sha256-checksum-information`) where Junos
+    /// offers it, MD5 (`get-checksum-information`) only where the device refuses that RPC as
+    /// unknown ("syntax error", as Junos answers an RPC it lacks), which the log says. `None`
+    /// when the file is not there ("No such file or directory", as PyEZ reads it).
+    async fn device_checksum(
+        &self,
+        device: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<Option<DeviceSum>, DriverError> {
+        let path = escape(path);
+        let sha256 = format!("<get-sha256-checksum-information><path>{path}</path></get-sha256-checksum-information>");
+        let mut replies = self.call_each(device, "image checksum", &[&sha256], timeout).await?;
+        let (method, reply) = match replies.remove(0) {
+            Err(NetconfError::Rpc { message, .. }) if message.contains("syntax error") => {
+                tracing::warn!(device, "the device does not offer SHA-256 checksums; verifying the image with MD5");
+                let md5 = format!("<get-checksum-information><path>{path}</path></get-checksum-information>");
+                let mut replies = self.call_each(device, "image checksum", &[&md5], timeout).await?;
+                ("md5", replies.remove(0))
+            }
+            other => ("sha-256", other),
+        };
+        match reply {
+            Ok(reply) => Ok(Some(DeviceSum {
+                method,
+                value: reply.text_of("checksum").unwrap_or_default().trim().to_ascii_lowercase(),
+            })),
+            Err(NetconfError::Rpc { message, .. }) if message.contains("No such file or directory") => Ok(None),
+            Err(e) => Err(convert(device, "image checksum", e)),
+        }
+    }
+}
+
 impl<C: Connector> Driver for JunosDriver<C> {
     async fn facts(&self, device: &str) -> Result<Facts, DriverError> {
         let bodies = [SHOW_VERSION_ALL, SOFTWARE, ROUTE_ENGINES, COMMITTED_SET, PENDING];
@@ -415,18 +467,22 @@ impl<C: Connector> Driver for JunosDriver<C> {
             seconds: sized.as_secs(),
         })?;
         copied.map_err(|e| connect_error(device, "image copy", &e))?;
-        let checksum =
-            format!("<get-checksum-information><path>{}</path></get-checksum-information>", escape(&destination));
-        let replies = self.call(device, "image checksum", &[&checksum], sized).await?;
-        let found = replies[0].text_of("checksum").unwrap_or_default();
-        if found != file.md5 {
-            return Err(rejected(
+        match self.device_checksum(device, &destination, sized).await? {
+            Some(sum) if sum.matches(file) => Ok(()),
+            Some(sum) => Err(rejected(
                 device,
                 "image checksum",
-                format!("md5 of {destination} on the device is {found}, the catalog says {}", file.md5),
-            ));
+                format!(
+                    "{} of {destination} on the device is {}, the catalog says {}",
+                    sum.method,
+                    sum.value,
+                    sum.expected(file)
+                ),
+            )),
+            None => {
+                Err(rejected(device, "image checksum", format!("{destination} is not on the device after the copy")))
+            }
         }
-        Ok(())
     }
 
     async fn staged(&self, device: &str, image: &Image) -> Result<bool, DriverError> {
@@ -439,15 +495,7 @@ impl<C: Connector> Driver for JunosDriver<C> {
         };
         let destination = format!("{}/{}", parse::IMAGE_DIRECTORY, file.file_name);
         let sized = self.settings.rpc_timeout + Duration::from_secs(file.size_bytes / 10_000_000);
-        let checksum =
-            format!("<get-checksum-information><path>{}</path></get-checksum-information>", escape(&destination));
-        let mut replies = self.call_each(device, "image checksum", &[&checksum], sized).await?;
-        match replies.remove(0) {
-            Ok(reply) => Ok(reply.text_of("checksum").is_some_and(|found| found.trim() == file.md5)),
-            // A missing file is an rpc-error saying so (as PyEZ reads it); any other error is one.
-            Err(NetconfError::Rpc { message, .. }) if message.contains("No such file or directory") => Ok(false),
-            Err(e) => Err(convert(device, "image checksum", e)),
-        }
+        Ok(self.device_checksum(device, &destination, sized).await?.is_some_and(|sum| sum.matches(file)))
     }
 
     async fn rollback(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
