@@ -275,11 +275,13 @@ fn congestion_before_anything_is_touched_is_baseline_not_upgrade_loss() {
     assert!(report.hitless, "{:#?}", report.flows_with_loss);
     assert_eq!(report.lost_bytes, 0.0);
     assert_close(report.baseline_lost_bytes, 10.0 * report.simulated_seconds * BYTES_PER_GBIT, "baseline");
-    assert!(
-        report.warnings.iter().any(|w| w.contains("congested before anything is touched")),
-        "{:?}",
-        report.warnings
-    );
+    let warning = report.warnings.iter().find(|w| w.contains("congested before anything is touched"));
+    let warning = warning.unwrap_or_else(|| panic!("{:?}", report.warnings));
+    // It names the flows, most loss first (7.1429 and 2.8571 Gbps, by hand above), and the two
+    // links over capacity (105 on 100 each).
+    assert!(warning.contains("2 flows lose 10.0 Gbps"), "{warning}");
+    assert!(warning.contains("s1 -> s3 (7.1 Gbps), s2 -> s3 (2.9 Gbps)"), "{warning}");
+    assert!(warning.contains("spine1->leaf2 at 105 %") && warning.contains("spine2->leaf2 at 105 %"), "{warning}");
 
     // Upgrading spine1 on top of it: during the drain (1500 s) f1 loses 50 on A and, of the 100
     // it brings to B with f2's 60, 100 x 60/160 = 37.5: 87.5 Gbps instead of its baseline

@@ -1043,6 +1043,17 @@ impl Fluid {
             .collect()
     }
 
+    /// The links over capacity now, with their offered load over capacity, in link order.
+    pub fn overloaded_now(&self) -> Vec<(LinkId, f64)> {
+        self.offered
+            .iter()
+            .zip(&self.inverse_capacity)
+            .enumerate()
+            .map(|(index, (offered, inverse))| (LinkId(index as u32), *offered as f64 * inverse))
+            .filter(|(_, utilisation)| *utilisation > 1.0 + 1e-12)
+            .collect()
+    }
+
     /// The highest link utilisation so far.
     pub fn peak(&self) -> Option<Peak> {
         self.peak

@@ -189,6 +189,9 @@ pub struct Outcome {
     /// Per flow, what it was losing (Gbps) before the first action: losses of the traffic
     /// itself, not of anything done to the fabric.
     pub baseline_loss_gbps: Vec<f64>,
+    /// The links over capacity before the first action, with their offered load over capacity
+    /// (1.0 = full): where the baseline loss happens.
+    pub baseline_overloaded: Vec<(crate::LinkId, f64)>,
     /// The highest link utilisation reached.
     pub peak: Option<Peak>,
     /// Probes in time order.
@@ -343,6 +346,7 @@ impl Simulation {
         // The fabric as it is when the run starts: switches already out are gone around first.
         self.settle(&mut dirty, &mut dirty_nodes, SimTime::ZERO);
         let baseline_loss_gbps = self.fluid.loss_rates();
+        let baseline_overloaded = self.fluid.overloaded_now();
         let mut probes = Vec::new();
         let mut pending_probes: Vec<u32> = Vec::new();
         while let Some(now) = self.engine.peek_time() {
@@ -373,7 +377,18 @@ impl Simulation {
         let events = self.engine.delivered();
         let flows = self.fluid.flows().to_vec();
         let Fluid { topology, .. } = self.fluid;
-        Outcome { topology, flows, losses, baseline_loss_gbps, peak, probes, end, events, evaluations }
+        Outcome {
+            topology,
+            flows,
+            losses,
+            baseline_loss_gbps,
+            baseline_overloaded,
+            peak,
+            probes,
+            end,
+            events,
+            evaluations,
+        }
     }
 
     /// Re-spreads the classes a status change at `now` can affect (see [`Change`]), then looks

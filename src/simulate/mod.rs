@@ -313,15 +313,47 @@ fn report(
     }
 }
 
+/// How many of the flows and links losing traffic before anything is touched the warning names.
+const BASELINE_NAMED: usize = 3;
+
 fn baseline_warning(outcome: &Outcome, baseline_lost_bytes: f64) -> Option<String> {
-    let flows = outcome.baseline_loss_gbps.iter().filter(|g| **g > 0.0).count();
-    (flows > 0).then(|| {
-        format!(
-            "the traffic is congested before anything is touched: {flows} flows lose {:.1} Gbps with every device up ({:.3e} bytes over the run); this baseline congestion is reported apart and not counted against the plan",
-            outcome.baseline_loss_gbps.iter().sum::<f64>(),
-            baseline_lost_bytes
-        )
-    })
+    let topology = &outcome.topology;
+    let mut losing: Vec<(usize, f64)> =
+        outcome.baseline_loss_gbps.iter().copied().enumerate().filter(|(_, g)| *g > 0.0).collect();
+    if losing.is_empty() {
+        return None;
+    }
+    losing.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let named: Vec<String> = losing
+        .iter()
+        .take(BASELINE_NAMED)
+        .map(|(i, gbps)| {
+            let flow = &outcome.flows[*i];
+            format!("{} -> {} ({gbps:.1} Gbps)", topology.endpoint(flow.src).name, topology.endpoint(flow.dst).name)
+        })
+        .collect();
+    let more =
+        |shown: usize, all: usize| if all > shown { format!(" and {} more", all - shown) } else { String::new() };
+    let mut links: Vec<(hitless_sim::LinkId, f64)> = outcome.baseline_overloaded.clone();
+    links.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.0.cmp(&b.0.0)));
+    let link_names: Vec<String> = links
+        .iter()
+        .take(BASELINE_NAMED)
+        .map(|(link, utilisation)| format!("{} at {:.0} %", link_name(topology, *link), utilisation * 100.0))
+        .collect();
+    let over = if link_names.is_empty() {
+        String::new()
+    } else {
+        format!(", over capacity on {}{}", link_names.join(", "), more(link_names.len(), links.len()))
+    };
+    Some(format!(
+        "the traffic is congested before anything is touched: {} flows lose {:.1} Gbps with every device up ({:.3e} bytes over the run): {}{}{over}; this baseline congestion is reported apart and not counted against the plan",
+        losing.len(),
+        outcome.baseline_loss_gbps.iter().sum::<f64>(),
+        baseline_lost_bytes,
+        named.join(", "),
+        more(named.len(), losing.len())
+    ))
 }
 
 fn halt_warning(scenario: &Scenario, plan: &PlanInput, schedule: &schedule::Schedule) -> Option<String> {
