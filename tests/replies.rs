@@ -130,10 +130,12 @@ fn engines_without_a_version_or_a_master_are_errors_not_guesses() {
     .unwrap();
     let error = parse::engines(&software, &parse::route_engines(&none)).unwrap_err();
     assert!(error.contains("0 master routing engines"), "{error}");
-    // A virtual-chassis member whose routing engine is not listed cannot be proven rebooted.
-    let members = parse::software(&fixture("software-vc.xml"));
-    let error = parse::engines(&members, &parse::route_engines(&fixture("route-engine-single.xml"))).unwrap_err();
-    assert_eq!(error, "fpc1 reports a version but get-route-engine-information does not list it");
+    // A routing engine with a version but no entry in the route-engine reply cannot be proven
+    // rebooted. (A virtual-chassis line card, `fpcN`, is another matter: it has no engine entry
+    // on a real EX virtual chassis, and reboots with the chassis; see below.)
+    let dual = parse::software(&fixture("show-version-dual-re.xml"));
+    let error = parse::engines(&dual, &parse::route_engines(&fixture("route-engine-single.xml"))).unwrap_err();
+    assert!(error.contains("re1 reports a version but get-route-engine-information does not list it"), "{error}");
 }
 
 #[test]
@@ -377,4 +379,85 @@ fn ports_without_names_or_no_ports_fail_the_interface_readings_closed() {
     .unwrap();
     assert!(parse::traffic_mbps(&management_only).unwrap_err().contains("no fabric or server port"));
     assert!(parse::interface_errors(&management_only).is_err());
+}
+
+/// Route-engine replies are `<rpc-reply>` documents with (shapes as devices send them, values ours):
+fn route_engine_reply(items: &[(&str, &[(u32, &str, u64)])]) -> Element {
+    let mut xml = String::from("<rpc-reply><multi-routing-engine-results>");
+    for (name, engines) in items {
+        xml.push_str(&format!("<multi-routing-engine-item><re-name>{name}</re-name><route-engine-information>"));
+        for (slot, state, start) in *engines {
+            xml.push_str(&format!(
+                "<route-engine><slot>{slot}</slot><mastership-state>{state}</mastership-state><model>RE-S-X6-64G</model><cpu-idle>9{slot}</cpu-idle><start-time junos:seconds=\"{start}\">2026-11-02 01:02:03 UTC</start-time></route-engine>"
+            ));
+        }
+        xml.push_str("</route-engine-information></multi-routing-engine-item>");
+    }
+    xml.push_str("</multi-routing-engine-results></rpc-reply>");
+    parse_xml(&xml).unwrap()
+}
+
+fn software_reply(members: &[(&str, &str)]) -> Element {
+    let mut xml = String::from("<rpc-reply><multi-routing-engine-results>");
+    for (name, version) in members {
+        xml.push_str(&format!(
+            "<multi-routing-engine-item><re-name>{name}</re-name><software-information><host-name>vc1</host-name><product-model>mx480</product-model><junos-version>{version}</junos-version></software-information></multi-routing-engine-item>"
+        ));
+    }
+    xml.push_str("</multi-routing-engine-results></rpc-reply>");
+    parse_xml(&xml).unwrap()
+}
+
+/// An MX virtual chassis (PyEZ's `re_info_mx_vc` shape): each member has its own master and
+/// backup engine, so two `master` entries are normal; the software reply has one entry per
+/// member. The engines are the members, each booted when its master engine did.
+#[test]
+fn an_mx_virtual_chassis_has_a_master_engine_per_member() {
+    let route_engines = route_engine_reply(&[
+        ("member0", &[(0, "backup", 1_700_000_300), (1, "master", 1_700_000_100)]),
+        ("member1", &[(0, "master", 1_700_000_200), (1, "backup", 1_700_000_400)]),
+    ]);
+    let software = software_reply(&[("member0", "21.4R3-S5.4"), ("member1", "21.4R3-S5.4")]);
+    let (chassis, engines) =
+        parse::engines(&parse::software(&software), &parse::route_engines(&route_engines)).unwrap();
+    assert_eq!(chassis, Chassis::VirtualChassis);
+    let summary: Vec<(&str, u32, bool, u64)> =
+        engines.iter().map(|e| (e.name.as_str(), e.slot, e.master, e.boot)).collect();
+    assert_eq!(summary, [("member0", 0, true, 1_700_000_100), ("member1", 1, false, 1_700_000_200)]);
+    // The health check reads every engine's CPU, each under its own name.
+    let cpu = parse::cpu_idle(&parse::route_engines(&route_engines)).unwrap();
+    let names: Vec<&str> = cpu.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["member0-re0", "member0-re1", "member1-re0", "member1-re1"]);
+    // A member with two masters, or none, is not read as anything.
+    let broken = route_engine_reply(&[("member0", &[(0, "master", 1), (1, "master", 2)])]);
+    let error = parse::engines(&parse::software(&software), &parse::route_engines(&broken)).unwrap_err();
+    assert!(error.contains("2 master engines in member0"), "{error}");
+}
+
+/// An EX virtual chassis of three members: the route-engine reply lists the master (member 0)
+/// and backup (member 1) only, the software reply every member. The line card (fpc2) is an
+/// engine too, with its own version, booting with the chassis (the master's boot time).
+#[test]
+fn an_ex_virtual_chassis_lists_line_cards_only_in_its_software() {
+    let route_engines = parse_xml(
+        "<rpc-reply><route-engine-information>
+           <route-engine><slot>0</slot><mastership-state>master</mastership-state><start-time junos:seconds=\"1700000500\">x</start-time></route-engine>
+           <route-engine><slot>1</slot><mastership-state>backup</mastership-state><start-time junos:seconds=\"1700000510\">x</start-time></route-engine>
+         </route-engine-information></rpc-reply>",
+    )
+    .unwrap();
+    let software = software_reply(&[("fpc0", "18.4R2-S3.4"), ("fpc1", "18.4R2-S3.4"), ("fpc2", "18.4R1.8")]);
+    let (chassis, engines) =
+        parse::engines(&parse::software(&software), &parse::route_engines(&route_engines)).unwrap();
+    assert_eq!(chassis, Chassis::VirtualChassis);
+    let summary: Vec<(&str, String, bool, u64)> =
+        engines.iter().map(|e| (e.name.as_str(), e.version.to_string(), e.master, e.boot)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("fpc0", "18.4R2-S3.4".to_string(), true, 1_700_000_500),
+            ("fpc1", "18.4R2-S3.4".to_string(), false, 1_700_000_510),
+            ("fpc2", "18.4R1.8".to_string(), false, 1_700_000_500)
+        ]
+    );
 }

@@ -144,10 +144,19 @@ fn start_seconds(element: &Element) -> Option<u64> {
 
 /// Joins what the two RPCs said into the device's engines. The route-engine reply says which
 /// engines exist, which is master and when each booted; the software reply gives each one's
-/// version, matched by slot.
+/// version, matched by slot. Two virtual-chassis shapes are read as real ones come:
+/// - an MX virtual chassis answers the route-engine RPC per member (`member0`, `member1`), each
+///   with its own master and backup engine, while the software reply has one entry per member:
+///   the engines are the members, each booted when its master engine did;
+/// - an EX virtual chassis lists only its master and backup members' routing engines (by member
+///   number), while the software reply lists every member: a line-card member has no engine
+///   entry of its own, and reboots with the chassis, so its boot is the master's.
 pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(Chassis, Vec<Engine>), String> {
     if route_engines.is_empty() {
         return Err("get-route-engine-information lists no routing engine".to_string());
+    }
+    if route_engines.iter().any(|r| r.name.as_deref().is_some_and(|n| n.starts_with("member"))) {
+        return member_engines(software, route_engines);
     }
     let masters = route_engines.iter().filter(|r| r.mastership.as_deref() == Some("master")).count();
     let lone = route_engines.len() == 1 && route_engines[0].mastership.is_none();
@@ -176,14 +185,27 @@ pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(
             master,
         });
     }
-    // A member with a version but no routing-engine entry would be neither installed nor proven
-    // rebooted: say so rather than leave it out.
-    if let Some(orphan) = software
-        .iter()
-        .filter_map(|s| s.name.as_deref())
-        .find(|name| slot_of(name).is_some_and(|slot| !route_engines.iter().any(|r| r.slot == slot)))
-    {
-        return Err(format!("{orphan} reports a version but get-route-engine-information does not list it"));
+    // Members with a version but no routing-engine entry: an EX virtual chassis's line cards,
+    // when the software reply names members (`fpcN`) and the engines are some of them.
+    let members = software.iter().filter_map(|s| Some((s, slot_of(s.name.as_deref()?)?)));
+    let master_boot = engines.iter().find(|e| e.master).map(|e| e.boot);
+    for (member, slot) in members.filter(|(_, slot)| !route_engines.iter().any(|r| r.slot == *slot)) {
+        let name = member.name.clone().unwrap_or_default();
+        if !name.starts_with("fpc") {
+            // A version for an engine the route-engine reply does not list: it would be neither
+            // installed nor proven rebooted. Say so rather than leave it out.
+            return Err(format!("{name} reports a version but get-route-engine-information does not list it"));
+        }
+        let version = member.version.clone().map_err(|e| format!("{name}: {e}"))?;
+        let boot = master_boot.ok_or_else(|| format!("{name}: no master engine to take the boot time of"))?;
+        engines.push(Engine {
+            name,
+            slot,
+            version,
+            model: member.model.clone().unwrap_or_default(),
+            boot,
+            master: false,
+        });
     }
     engines.sort_by_key(|e| e.slot);
     let chassis = match engines.len() {
@@ -191,6 +213,53 @@ pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(
         _ if engines.iter().all(|e| e.name.starts_with("re")) => Chassis::DualEngine,
         _ => Chassis::VirtualChassis,
     };
+    Ok((chassis, engines))
+}
+
+/// An MX virtual chassis: route engines per member (`memberN`, each with its own master). The
+/// engines are the members: version from the member's software entry, boot from its master
+/// engine; the chassis's master is the lowest-numbered member (the route-engine reply does not
+/// say which member leads the chassis, only which engine leads each member).
+fn member_engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(Chassis, Vec<Engine>), String> {
+    let mut names: Vec<&str> = route_engines.iter().filter_map(|r| r.name.as_deref()).collect();
+    names.dedup();
+    let mut engines = Vec::new();
+    for name in names {
+        let Some(member) = slot_of(name) else {
+            return Err(format!("get-route-engine-information: {name} is not a member number"));
+        };
+        let own: Vec<&RouteEngine> = route_engines.iter().filter(|r| r.name.as_deref() == Some(name)).collect();
+        let masters: Vec<&&RouteEngine> = own.iter().filter(|r| r.mastership.as_deref() == Some("master")).collect();
+        let [master] = masters.as_slice() else {
+            return Err(format!(
+                "get-route-engine-information shows {} master engines in {name}, not one",
+                masters.len()
+            ));
+        };
+        let boot = master.start.ok_or_else(|| format!("{name}: no start-time for its master engine"))?;
+        let Some(found) = software.iter().find(|s| s.name.as_deref() == Some(name)) else {
+            return Err(format!("the device reports no version for {name}"));
+        };
+        let version = found.version.clone().map_err(|e| format!("{name}: {e}"))?;
+        engines.push(Engine {
+            name: name.to_string(),
+            slot: member,
+            version,
+            model: found.model.clone().or_else(|| master.model.clone()).unwrap_or_default(),
+            boot,
+            master: false,
+        });
+    }
+    if let Some(orphan) =
+        software.iter().filter_map(|s| s.name.as_deref()).find(|n| !engines.iter().any(|e| e.name == *n))
+    {
+        return Err(format!("{orphan} reports a version but get-route-engine-information does not list it"));
+    }
+    engines.sort_by_key(|e| e.slot);
+    if let Some(first) = engines.first_mut() {
+        first.master = true;
+    }
+    let chassis = if engines.len() == 1 { Chassis::Single } else { Chassis::VirtualChassis };
     Ok((chassis, engines))
 }
 
@@ -450,7 +519,12 @@ pub fn cpu_idle(route_engines: &[RouteEngine]) -> Result<Vec<(String, u32)>, Str
     route_engines
         .iter()
         .map(|r| {
-            let name = r.name.clone().unwrap_or_else(|| format!("re{}", r.slot));
+            // An MX virtual chassis's members each have two engines: `member0-re1`.
+            let name = match &r.name {
+                Some(member) if member.starts_with("member") => format!("{member}-re{}", r.slot),
+                Some(name) => name.clone(),
+                None => format!("re{}", r.slot),
+            };
             r.cpu_idle.map(|idle| (name.clone(), idle)).ok_or_else(|| format!("{name}: no cpu-idle"))
         })
         .collect()
