@@ -179,7 +179,8 @@ fn unknown_neighbours_and_silent_hosts_are_named() {
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("ghost (127.0.0.1:1):") && stderr.contains("left out"), "{stderr}");
     assert!(
-        stderr.contains("neighbour leaf4 (et-0/0/") && stderr.contains("is a switch that is not in the inventory"),
+        stderr.contains("neighbour leaf4 (et-0/0/")
+            && stderr.contains("is a network device that is not in the inventory"),
         "{stderr}"
     );
     let bad = dir.path().join("bad.ini");

@@ -1141,3 +1141,27 @@ async fn the_image_is_verified_on_the_device_with_sha_256() {
     assert!(error.contains("sha-256 of /var/tmp/") && error.contains(&format!("the catalog says {sha256}")), "{error}");
     assert!(!driver.staged("leaf2", image).await.unwrap());
 }
+
+/// An older (non-ELS) EX answers only `get-lldp-interface-neighbors-information` with an
+/// `<interface-name>`: the driver asks again that way when the ELS form is refused, and reads the
+/// neighbours' management addresses all the same.
+#[tokio::test(start_paused = true)]
+async fn lldp_management_addresses_fall_back_to_the_non_els_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let fabric = CHASSIS_FABRIC
+        .replace("qfx5120-48y, version: 18.4R2-S3.4}", "ex4200-48t, version: 18.4R2-S3.4}")
+        .replace("platforms: [qfx5120-48y", "platforms: [ex4200-48t")
+        .replace(
+            "- {name: junos-21.4R3-S5.4}",
+            "- {name: img, vendor: juniper, family: junos-qfx, platforms: [ex4200-48t, qfx10002-36q], version: 21.4R3-S5.4}",
+        )
+        .replace("{image: junos-21.4R3-S5.4,", "{image: img,");
+    let scenario = Scenario::from_yaml_with(&fabric, Path::new("lab.yaml"), &hitless::scenario::NoCatalog).unwrap();
+    let lab = lab_for(&scenario);
+    let driver = driver(&lab);
+    let lldp = driver.discover("leaf2").await.unwrap().lldp.unwrap();
+    let ports: Vec<String> = lldp.iter().filter(|n| n.system.starts_with("spine")).map(|n| n.local.clone()).collect();
+    assert_eq!(ports.len(), 2, "{lldp:?}");
+    let addresses = driver.lldp_management("leaf2", &ports).await.unwrap();
+    assert_eq!(addresses.len(), 2, "both spines' addresses, through the non-ELS form: {addresses:?}");
+}

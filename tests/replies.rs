@@ -461,3 +461,55 @@ fn an_ex_virtual_chassis_lists_line_cards_only_in_its_software() {
         ]
     );
 }
+
+/// LLDP neighbours are told by what LLDP says they are (values ours; the fields as Junos lists
+/// them, capabilities as `Bridge Router`, `Station`): other vendors' switches and routers,
+/// firewalls and the management switch are never servers; hosts are, hypervisors that bridge
+/// included.
+#[test]
+fn lldp_neighbours_are_classified_by_what_they_say_they_are() {
+    use hitless::driver::junos::parse::NeighbourKind::{Host, Management, NetworkDevice};
+    let reply = parse_xml(
+        "<rpc-reply><lldp-neighbors-information>
+          <lldp-neighbor-information><lldp-local-port-id>et-0/0/50</lldp-local-port-id><lldp-local-parent-interface-name>-</lldp-local-parent-interface-name>
+            <lldp-remote-chassis-id-subtype>Mac address</lldp-remote-chassis-id-subtype><lldp-remote-chassis-id>00:1c:73:00:00:01</lldp-remote-chassis-id>
+            <lldp-remote-port-id-subtype>Interface name</lldp-remote-port-id-subtype><lldp-remote-port-id>Ethernet1</lldp-remote-port-id>
+            <lldp-remote-system-name>arista-spine</lldp-remote-system-name><lldp-remote-system-capabilities-enabled>Bridge Router</lldp-remote-system-capabilities-enabled></lldp-neighbor-information>
+          <lldp-neighbor-information><lldp-local-port-id>et-0/0/51</lldp-local-port-id>
+            <lldp-remote-port-id>GigabitEthernet0/0/0/0</lldp-remote-port-id><lldp-remote-system-name>wan-router</lldp-remote-system-name></lldp-neighbor-information>
+          <lldp-neighbor-information><lldp-local-port-id>xe-0/0/10</lldp-local-port-id>
+            <lldp-remote-port-id>ethernet1/3</lldp-remote-port-id><lldp-remote-system-name>fw1</lldp-remote-system-name>
+            <lldp-remote-system-capabilities-enabled>Router</lldp-remote-system-capabilities-enabled></lldp-neighbor-information>
+          <lldp-neighbor-information><lldp-local-port-id>me0</lldp-local-port-id>
+            <lldp-remote-port-id>ge-0/0/12</lldp-remote-port-id><lldp-remote-system-name>oob-sw1</lldp-remote-system-name>
+            <lldp-remote-system-capabilities-enabled>Bridge</lldp-remote-system-capabilities-enabled></lldp-neighbor-information>
+          <lldp-neighbor-information><lldp-local-port-id>xe-0/0/1</lldp-local-port-id><lldp-local-parent-interface-name>ae0</lldp-local-parent-interface-name>
+            <lldp-remote-port-id>ens1f0</lldp-remote-port-id><lldp-remote-system-name>hv1</lldp-remote-system-name>
+            <lldp-remote-system-capabilities-enabled>Bridge</lldp-remote-system-capabilities-enabled></lldp-neighbor-information>
+          <lldp-neighbor-information><lldp-local-port-id>xe-0/0/2</lldp-local-port-id>
+            <lldp-remote-port-id>eth0</lldp-remote-port-id><lldp-remote-system-name>db1</lldp-remote-system-name>
+            <lldp-remote-system-capabilities-enabled>Station</lldp-remote-system-capabilities-enabled></lldp-neighbor-information>
+          <lldp-neighbor-information><lldp-local-port-id>xe-0/0/3</lldp-local-port-id>
+            <lldp-remote-port-id>00:25:90:aa:bb:cc</lldp-remote-port-id><lldp-remote-system-name>bms9</lldp-remote-system-name></lldp-neighbor-information>
+        </lldp-neighbors-information></rpc-reply>",
+    )
+    .unwrap();
+    let kinds: Vec<(String, _)> =
+        parse::lldp_neighbours(&reply).unwrap().iter().map(|n| (n.system.clone(), n.kind())).collect();
+    let expected = [
+        ("arista-spine", NetworkDevice),
+        ("wan-router", NetworkDevice),
+        ("fw1", NetworkDevice),
+        ("oob-sw1", Management),
+        ("hv1", Host),
+        ("db1", Host),
+        ("bms9", Host),
+    ];
+    let expected: Vec<(String, _)> = expected.into_iter().map(|(n, k)| (n.to_string(), k)).collect();
+    assert_eq!(kinds, expected);
+    assert!(
+        parse::is_management_port("em0")
+            && parse::is_management_port("fxp0.0")
+            && !parse::is_management_port("et-0/0/0")
+    );
+}

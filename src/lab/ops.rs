@@ -46,7 +46,10 @@ pub fn handle(lab: &Lab, state: &mut LabDevice, request: &Element, now: u64) -> 
         "request-system-storage-cleanup" => storage_cleanup(state, request),
         "request-package-validate" => package_validate(state, request),
         "get-lldp-neighbors-information" => lldp_neighbors(lab, state),
-        "get-lldp-interface-neighbors" => lldp_interface(lab, state, request),
+        // ELS switches answer the first form, older (non-ELS) EX only the second; each refuses
+        // the other as an unknown RPC.
+        "get-lldp-interface-neighbors" if !non_els(state) => lldp_interface(lab, state, request),
+        "get-lldp-interface-neighbors-information" if non_els(state) => lldp_interface(lab, state, request),
         "get-system-information" => system_information(state),
         "get-system-memory-information" => memory(state),
         _ => return None,
@@ -358,6 +361,13 @@ fn lldp_disabled(state: &LabDevice) -> bool {
 }
 
 /// One interface's neighbour in detail (`show lldp neighbors interface X`).
+/// True for an older EX model that runs the non-ELS software (EX2200, EX3200, EX3300, EX4200,
+/// EX4500, EX6200, EX8200).
+fn non_els(state: &LabDevice) -> bool {
+    let model = state.model.to_ascii_lowercase();
+    ["ex2200", "ex3200", "ex3300", "ex4200", "ex4500", "ex6200", "ex8200"].iter().any(|m| model.starts_with(m))
+}
+
 fn lldp_interface(lab: &Lab, state: &LabDevice, request: &Element) -> String {
     let wanted = request.text_of("interface-device").or_else(|| request.text_of("interface-name")).unwrap_or("");
     let Some(n) = neighbours(lab, state).into_iter().find(|n| n.local == wanted) else {

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::driver::junos::parse::LldpNeighbour;
+use crate::driver::junos::parse::{LldpNeighbour, NeighbourKind};
 use crate::driver::junos::{Connector, Discovered, JunosDriver};
 use crate::exec::Chassis;
 use crate::inventory::Host;
@@ -76,12 +76,6 @@ pub fn critical_roles_of(configuration: &str) -> Vec<CriticalRole> {
         }
     }
     roles.into_iter().collect()
-}
-
-/// True when a neighbour's port is named as a Junos switch port: an LLDP neighbour on such a
-/// port that is not in the inventory is an unknown switch, not a server.
-fn is_switch_port(port: &str) -> bool {
-    ["et-", "xe-", "ge-", "mge-", "fte-"].iter().any(|p| port.starts_with(p))
 }
 
 /// Asks every host, `PARALLEL` at once, calling `progress` as each answers, and writes the
@@ -175,11 +169,16 @@ pub async fn discover_from_seeds<C: Connector>(
                     .lldp
                     .iter()
                     .flatten()
-                    .filter(|n| is_switch_port(&n.port))
+                    .filter(|n| n.kind() == NeighbourKind::NetworkDevice)
                     .map(|n| n.local.clone())
                     .collect();
                 match driver.lldp_management(&host.address, &switch_ports).await {
                     Ok(addresses) => {
+                        for port in switch_ports.iter().filter(|p| !addresses.contains_key(*p)) {
+                            warnings.push(format!(
+                                "{hostname} {port}: its neighbour advertises no management address over LLDP; not followed"
+                            ));
+                        }
                         for address in addresses.into_values() {
                             let target = format!("{address}:{port}");
                             if seen.insert(target.clone()) {
@@ -239,6 +238,10 @@ fn assemble(
     let mut servers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, neighbours) in &lldp {
         for n in *neighbours {
+            if n.kind() == NeighbourKind::Management {
+                // The out-of-band network: neither a fabric link nor a server.
+                continue;
+            }
             if found.contains_key(&n.system) {
                 let back = lldp.get(n.system.as_str()).is_some_and(|theirs| theirs.iter().any(|t| t.system == *name));
                 if back {
@@ -256,9 +259,10 @@ fn assemble(
                 }
             } else if inventory.contains(n.system.as_str()) {
                 warnings.push(format!("{name} {} leads to {}, which did not answer", n.local, n.system));
-            } else if is_switch_port(&n.port) {
+            } else if n.kind() == NeighbourKind::NetworkDevice {
+                let says = n.capabilities.as_deref().map_or(String::new(), |c| format!(", capabilities {c}"));
                 warnings.push(format!(
-                    "{name} {}: neighbour {} ({}) is a switch that is not in the inventory; left out",
+                    "{name} {}: neighbour {} ({}{says}) is a network device that is not in the inventory; left out, not a server",
                     n.local, n.system, n.port
                 ));
             } else {

@@ -229,7 +229,18 @@ impl<C: Connector> JunosDriver<C> {
             .map(|p| format!("<get-lldp-interface-neighbors><interface-device>{}</interface-device></get-lldp-interface-neighbors>", escape(p)))
             .collect();
         let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
-        let replies = self.call_each(device, "LLDP neighbours", &refs, self.settings.rpc_timeout).await?;
+        let mut replies = self.call_each(device, "LLDP neighbours", &refs, self.settings.rpc_timeout).await?;
+        // An older (non-ELS) EX knows only `get-lldp-interface-neighbors-information` with
+        // `<interface-name>`: asked again that way when the first form is refused as unknown.
+        let refused = |r: &Result<Element, NetconfError>| matches!(r, Err(NetconfError::Rpc { message, .. }) if message.contains("syntax error"));
+        if !replies.is_empty() && replies.iter().all(refused) {
+            let bodies: Vec<String> = ports
+                .iter()
+                .map(|p| format!("<get-lldp-interface-neighbors-information><interface-name>{}</interface-name></get-lldp-interface-neighbors-information>", escape(p)))
+                .collect();
+            let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+            replies = self.call_each(device, "LLDP neighbours", &refs, self.settings.rpc_timeout).await?;
+        }
         Ok(ports
             .iter()
             .zip(replies)

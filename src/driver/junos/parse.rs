@@ -647,6 +647,82 @@ pub struct LldpNeighbour {
     pub system: String,
     /// The neighbour's port.
     pub port: String,
+    /// What the neighbour says it is (`lldp-remote-system-capabilities-enabled`, else
+    /// `-supported`: `Bridge Router`, `Station`, `WLAN Access Point Router`), when it says.
+    pub capabilities: Option<String>,
+}
+
+/// What an LLDP neighbour is, by what LLDP says of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NeighbourKind {
+    /// Seen on a management port (`me0`, `em0`, `fxp0`, `vme`): the out-of-band network, never a
+    /// link of the fabric nor a server.
+    Management,
+    /// A network device (a switch or router of any vendor, a firewall): it says it routes, or it
+    /// bridges on a port named as switches name theirs; without capabilities, its port's name is
+    /// a switch's or router's.
+    NetworkDevice,
+    /// A host: it says it is a station, or it bridges on a host's port (a hypervisor), or says
+    /// nothing and its port is no switch's.
+    Host,
+}
+
+/// True for a local management port: `me0`, `em0`, `em1`, `fxp0`, `vme`, `re0:mgmt-0`.
+pub fn is_management_port(local: &str) -> bool {
+    let base = local.split('.').next().unwrap_or(local);
+    ["me", "em", "fxp"]
+        .iter()
+        .any(|p| base.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())))
+        || base == "vme"
+        || base.contains(":mgmt-")
+}
+
+/// True when a port name is how network devices name ports: Junos (`et-0/0/1`), Arista and
+/// Cumulus (`Ethernet1`, `swp1`), Cisco (`GigabitEthernet0/0/0/0`, `TenGigE0/0/0/1`,
+/// `HundredGigE0/0/0/0`, `Eth1/1`), and others' `ge-`/`xe-` styles.
+pub fn is_network_port_name(port: &str) -> bool {
+    let junos = ["et-", "xe-", "ge-", "mge-", "fte-"].iter().any(|p| port.starts_with(p));
+    let numbered = |prefix: &str| {
+        port.strip_prefix(prefix).is_some_and(|rest| rest.chars().next().is_some_and(|c| c.is_ascii_digit()))
+    };
+    let others = [
+        "Ethernet",
+        "Eth",
+        "swp",
+        "GigabitEthernet",
+        "TenGigabitEthernet",
+        "TenGigE",
+        "TwentyFiveGigE",
+        "FortyGigE",
+        "FortyGigabitEthernet",
+        "HundredGigE",
+        "HundredGigabitEthernet",
+        "FourHundredGigE",
+        "Te",
+        "Gi",
+        "Fo",
+        "Hu",
+    ]
+    .iter()
+    .any(|p| numbered(p));
+    junos || others
+}
+
+impl LldpNeighbour {
+    /// What the neighbour is: management, network device or host (see [`NeighbourKind`]).
+    pub fn kind(&self) -> NeighbourKind {
+        if is_management_port(&self.local) {
+            return NeighbourKind::Management;
+        }
+        let switch_port = is_network_port_name(&self.port);
+        match self.capabilities.as_deref().map(str::to_ascii_lowercase) {
+            Some(caps) if caps.contains("router") && !caps.contains("station") => NeighbourKind::NetworkDevice,
+            Some(caps) if caps.contains("bridge") && switch_port => NeighbourKind::NetworkDevice,
+            Some(caps) if caps.contains("bridge") || caps.contains("station") => NeighbourKind::Host,
+            _ if switch_port => NeighbourKind::NetworkDevice,
+            _ => NeighbourKind::Host,
+        }
+    }
 }
 
 /// Every LLDP neighbour, in the reply's order.
@@ -665,11 +741,17 @@ pub fn lldp_neighbours(reply: &Element) -> Result<Vec<LldpNeighbour>, String> {
             let system = n.text_of("lldp-remote-system-name")?.trim();
             let port =
                 n.text_of("lldp-remote-port-id").or_else(|| n.text_of("lldp-remote-port-description")).unwrap_or("-");
+            let capabilities = n
+                .text_of("lldp-remote-system-capabilities-enabled")
+                .or_else(|| n.text_of("lldp-remote-system-capabilities-supported"))
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty());
             Some(LldpNeighbour {
                 local: local.to_string(),
                 parent: parent.map(str::to_string),
                 system: system.to_string(),
                 port: port.trim().to_string(),
+                capabilities,
             })
         })
         .collect())
