@@ -1165,3 +1165,42 @@ async fn lldp_management_addresses_fall_back_to_the_non_els_form() {
     let addresses = driver.lldp_management("leaf2", &ports).await.unwrap();
     assert_eq!(addresses.len(), 2, "both spines' addresses, through the non-ELS form: {addresses:?}");
 }
+
+/// Logins per device upgrade are few and bounded (README: at most 8 for a device of one
+/// routing engine, one more per other engine or member): the reads of a whole upgrade (facts,
+/// health, snapshots, checksums, the drain check's polls) share one kept session per device,
+/// re-opened only after the reboot; the copy, the two maintenance-mode commits, each install,
+/// and the reboot each log in once. A drain that is never proven (30 polls of the port rates)
+/// logs in no more than one that is.
+#[tokio::test(start_paused = true)]
+async fn a_device_upgrade_logs_in_a_bounded_number_of_times_and_polls_reuse_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) =
+        setup_fabric(dir.path(), CHASSIS_FABRIC, "faults:\n  - {device: leaf4, kind: drain-ineffective}\n");
+    let lab = lab_for(&scenario);
+    let (_state, devices) = upgrade(store, &scenario, &lab).await;
+    let mut counted = Vec::new();
+    for device in &devices {
+        let engines = scenario.fabric.device(scenario.fabric.lookup(&device.device).unwrap()).engines.count() as u64;
+        let logins = lab.logins(&device.device);
+        counted.push((device.device.clone(), device.state, engines, logins));
+    }
+    for (name, state, engines, logins) in &counted {
+        match state {
+            DeviceState::MaintenanceModeDeactivated => {
+                assert!(
+                    *logins <= 8 + 2 * (engines - 1),
+                    "{name}: {logins} logins for {engines} engine(s): {counted:?}"
+                )
+            }
+            // The unproven drain: 30 polls, yet no more logins than a drain and its undoing.
+            DeviceState::MaintenanceModeFailure => assert!(*logins <= 4, "{name}: {logins} logins: {counted:?}"),
+            _ => assert!(*logins <= 8 + (engines - 1), "{name}: {logins}: {counted:?}"),
+        }
+    }
+    assert!(
+        counted.iter().any(|(name, state, ..)| name == "leaf4" && *state == DeviceState::MaintenanceModeFailure),
+        "{counted:?}"
+    );
+    eprintln!("{counted:?}");
+}

@@ -64,9 +64,22 @@ pub struct Lab {
     /// The only host directory `file-copy` reads from (`hitless lab` gives its state directory):
     /// any other source, or none set, is refused with an `<rpc-error>`.
     pub copy_from: Option<std::path::PathBuf>,
+    /// Logins per device: SSH logins accepted, and in memory each session and file copy, as a
+    /// switch's AAA server would record them.
+    logins: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Lab {
+    /// Counts a login to `device`.
+    pub(crate) fn count_login(&self, device: &str) {
+        *self.logins.lock().expect("not poisoned").entry(device.to_string()).or_default() += 1;
+    }
+
+    /// Logins to `device` so far (see [`Lab`]'s `logins`).
+    pub fn logins(&self, device: &str) -> u64 {
+        self.logins.lock().expect("not poisoned").get(device).copied().unwrap_or(0)
+    }
+
     /// Builds the lab for a fabric. `start_unix` is the wall-clock time the lab's clock starts at.
     pub fn new(fabric: &Fabric, timing: TimingProfile, faults: Vec<Fault>, time_scale: f64, start_unix: u64) -> Lab {
         assert!(time_scale > 0.0, "lab time runs forwards");
@@ -127,6 +140,7 @@ impl Lab {
             start_unix,
             management: BTreeMap::new(),
             copy_from: None,
+            logins: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -278,6 +292,7 @@ impl crate::driver::junos::Connector for InMemory {
                 format!("{device}: connection refused"),
             ));
         }
+        self.0.count_login(device);
         let (client, server) = tokio::io::duplex(256 * 1024);
         let lab = std::sync::Arc::clone(&self.0);
         let device = device.to_string();
@@ -294,6 +309,7 @@ impl crate::driver::junos::Connector for InMemory {
                 format!("{device}: connection refused"),
             ));
         }
+        self.0.count_login(device);
         let (mut client, server) = tokio::io::duplex(256 * 1024);
         let (lab, device, directory) = (std::sync::Arc::clone(&self.0), device.to_string(), directory.to_string());
         let sink = tokio::spawn(async move { scp::sink(&lab, &device, &directory, server).await });

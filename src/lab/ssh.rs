@@ -279,6 +279,7 @@ struct DeviceSsh {
 impl DeviceSsh {
     fn decide(&self, accepted: bool) -> Auth {
         if accepted {
+            self.lab.count_login(&self.device);
             self.logged_in.store(true, std::sync::atomic::Ordering::SeqCst);
             Auth::Accept
         } else {

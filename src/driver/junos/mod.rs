@@ -85,7 +85,30 @@ pub struct JunosDriver<C: Connector> {
     settings: JunosSettings,
     /// The job the maintenance marker names ([`Driver::set_maintenance_owner`]).
     owner: std::sync::Mutex<Option<String>>,
+    /// One NETCONF session per device, kept open and reused by every read (facts, health,
+    /// snapshots, the drain check's polls, checksums), so a device upgrade is a handful of
+    /// logins, not dozens: real switches rate-limit SSH logins and AAA servers log each one.
+    sessions: std::sync::Mutex<std::collections::HashMap<String, SessionSlot<C::Stream>>>,
 }
+
+impl<C: Connector> Drop for JunosDriver<C> {
+    fn drop(&mut self) {
+        // An SSH channel closes itself on a task of the runtime it was opened in; a driver
+        // dropped outside any runtime (a command's end) leaves its kept sessions to end with the
+        // process instead of panicking.
+        if tokio::runtime::Handle::try_current().is_err() {
+            let sessions = std::mem::take(self.sessions.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner));
+            std::mem::forget(sessions);
+        }
+    }
+}
+
+/// A device's kept session, if open; the mutex keeps one operation at a time on it.
+type SessionSlot<S> = std::sync::Arc<tokio::sync::Mutex<Option<Session<S>>>>;
+
+/// Operations that change the device and must not be sent twice: each gets a session of its
+/// own (a reused session that turns out dead could leave in doubt whether the request went).
+const ONCE_ONLY: [&str; 3] = ["package install", "reboot", "software rollback"];
 
 /// The RPCs of a facts reading.
 const SHOW_VERSION_ALL: &str = "<command>show version invoke-on all-routing-engines</command>";
@@ -97,7 +120,12 @@ const PENDING: &str = "<request-package-checks-pending-install/>";
 impl<C: Connector> JunosDriver<C> {
     /// A driver that reaches devices through `connector`.
     pub fn new(connector: C, settings: JunosSettings) -> JunosDriver<C> {
-        JunosDriver { connector, settings, owner: std::sync::Mutex::new(None) }
+        JunosDriver {
+            connector,
+            settings,
+            owner: std::sync::Mutex::new(None),
+            sessions: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
     }
 
     fn real(&self, device_time: Duration) -> Duration {
@@ -151,16 +179,77 @@ impl<C: Connector> JunosDriver<C> {
         bodies: &[&str],
         timeout: Duration,
     ) -> Result<Vec<Result<Element, NetconfError>>, DriverError> {
-        let mut session = self.session(device, operation).await?;
-        let mut replies = Vec::with_capacity(bodies.len());
-        for body in bodies {
-            match session.rpc(body, timeout).await {
-                Err(e) if e.is_transport() => return Err(convert(device, operation, e)),
-                reply => replies.push(reply),
+        if ONCE_ONLY.contains(&operation) {
+            let mut session = self.session(device, operation).await?;
+            let mut replies = Vec::with_capacity(bodies.len());
+            for body in bodies {
+                match session.rpc(body, timeout).await {
+                    Err(e) if e.is_transport() => return Err(convert(device, operation, e)),
+                    reply => replies.push(reply),
+                }
             }
+            session.close().await;
+            if operation == "reboot" {
+                // The kept session goes down with the device.
+                self.forget(device).await;
+            }
+            return Ok(replies);
         }
-        session.close().await;
-        Ok(replies)
+        let slot = self.slot(device);
+        let mut kept = slot.lock().await;
+        // Bounded: a kept session found dead is replaced once.
+        for attempt in 0..2 {
+            let reused = kept.is_some();
+            if kept.is_none() {
+                *kept = Some(self.session(device, operation).await?);
+            }
+            let session = kept.as_mut().expect("opened just above");
+            let mut replies = Vec::with_capacity(bodies.len());
+            let mut broken = None;
+            let mut in_doubt = false;
+            for body in bodies {
+                match session.rpc(body, timeout).await {
+                    Err(e) if e.is_transport() => {
+                        broken = Some(e);
+                        break;
+                    }
+                    // A reply that cannot be read is that request's answer, but leaves the
+                    // session in doubt: it is not kept.
+                    Err(e) if !matches!(e, NetconfError::Rpc { .. }) => {
+                        in_doubt = true;
+                        replies.push(Err(e));
+                    }
+                    reply => replies.push(reply),
+                }
+            }
+            let Some(error) = broken else {
+                if in_doubt {
+                    *kept = None;
+                }
+                return Ok(replies);
+            };
+            *kept = None;
+            if reused && replies.is_empty() && attempt == 0 {
+                // A kept session that died while idle (a reboot, an idle timeout): reads are
+                // safe to ask again, on a new session.
+                tracing::debug!(device, %error, "the kept session is gone; opening a new one");
+                continue;
+            }
+            return Err(convert(device, operation, error));
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    /// The kept-session slot of `device`.
+    fn slot(&self, device: &str) -> SessionSlot<C::Stream> {
+        let mut sessions = self.sessions.lock().expect("not poisoned");
+        std::sync::Arc::clone(sessions.entry(device.to_string()).or_default())
+    }
+
+    /// Drops `device`'s kept session (it rebooted).
+    async fn forget(&self, device: &str) {
+        let slot = self.slot(device);
+        *slot.lock().await = None;
     }
 
     async fn configure(&self, device: &str, lines: &[String], synchronize: bool) -> Result<(), DriverError> {
