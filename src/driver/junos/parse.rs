@@ -15,6 +15,14 @@
 //! - a rollback answers per engine or member: every `package-result` must be 0 and no `output`
 //!   line may say `ERROR:`, "Cannot rollback" or "rollback aborted" (a single engine warns
 //!   "Cannot rollback" with no result at all, and nothing was rolled back);
+//! - an MX virtual chassis answers the route-engine RPC per member, a master and a backup in
+//!   each; an EX virtual chassis lists only its master and backup members' engines while its
+//!   software reply lists every member (line cards included);
+//! - the MAC summary's total is `l2ng-l2-total-mac-count` (ELS) or `mac-table-total-count`
+//!   (non-ELS); `mac-count-global` is a per-VLAN figure of the full table, not a total;
+//! - LLDP neighbours say what they are (`lldp-remote-system-capabilities-enabled`: `Bridge
+//!   Router`, `Station`); other vendors name ports `Ethernet1`, `GigabitEthernet0/0/0/0`;
+//! - a port listed without a name cannot be attributed, and fails the reading;
 //! - a figure missing from a reply is unknown, never zero.
 
 use std::collections::BTreeMap;
