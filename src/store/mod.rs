@@ -248,8 +248,10 @@ impl Store {
             return Ok(id);
         }
         use sha2::{Digest, Sha256};
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let seed = format!("{}\n{}\n{nanos}", self.dir.display(), std::process::id());
+        // Unique enough to tell two controllers' stores apart: the kernel's random UUID where
+        // there is one (Linux), with the directory and process.
+        let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap_or_default();
+        let seed = format!("{}\n{}\n{}", self.dir.display(), std::process::id(), uuid.trim());
         let id = crate::util::hex(&Sha256::digest(seed.as_bytes())[..8]);
         // Two processes making it at once: the first one written is the store's.
         self.conn
