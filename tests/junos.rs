@@ -1147,7 +1147,6 @@ async fn the_image_is_verified_on_the_device_with_sha_256() {
 /// neighbours' management addresses all the same.
 #[tokio::test(start_paused = true)]
 async fn lldp_management_addresses_fall_back_to_the_non_els_form() {
-    let dir = tempfile::tempdir().unwrap();
     let fabric = CHASSIS_FABRIC
         .replace("qfx5120-48y, version: 18.4R2-S3.4}", "ex4200-48t, version: 18.4R2-S3.4}")
         .replace("platforms: [qfx5120-48y", "platforms: [ex4200-48t")

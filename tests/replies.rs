@@ -381,8 +381,11 @@ fn ports_without_names_or_no_ports_fail_the_interface_readings_closed() {
     assert!(parse::interface_errors(&management_only).is_err());
 }
 
-/// Route-engine replies are `<rpc-reply>` documents with (shapes as devices send them, values ours):
-fn route_engine_reply(items: &[(&str, &[(u32, &str, u64)])]) -> Element {
+/// One routing engine: slot, mastership state, start time.
+type EngineRow<'a> = (u32, &'a str, u64);
+
+/// A route-engine reply per member item (shapes as devices send them, values ours).
+fn route_engine_reply(items: &[(&str, &[EngineRow])]) -> Element {
     let mut xml = String::from("<rpc-reply><multi-routing-engine-results>");
     for (name, engines) in items {
         xml.push_str(&format!("<multi-routing-engine-item><re-name>{name}</re-name><route-engine-information>"));
