@@ -245,11 +245,21 @@ pub enum Step {
     InService,
     /// Something failed; the state says what kind of failure and the message why.
     Failed,
+    /// About the job (no device): it paused, for approval or the maintenance window.
+    Pause,
+    /// About the job: the operator approved going on after a pause.
+    Approve,
+    /// About the job: this process took it over from another (gone, silent or forced).
+    TakeOver,
+    /// About the job: it waits for the maintenance window to open.
+    WindowWait,
+    /// About the job: it halted before a batch, nothing of it touched (the fabric not as planned).
+    Halt,
 }
 
 impl Step {
     /// Every step.
-    pub const ALL: [Step; 14] = [
+    pub const ALL: [Step; 19] = [
         Step::Note,
         Step::PreCheck,
         Step::PostCheck,
@@ -264,6 +274,11 @@ impl Step {
         Step::Undrain,
         Step::InService,
         Step::Failed,
+        Step::Pause,
+        Step::Approve,
+        Step::TakeOver,
+        Step::WindowWait,
+        Step::Halt,
     ];
 
     /// The name stored and shown in JSON.
@@ -283,6 +298,11 @@ impl Step {
             Step::Undrain => "undrain",
             Step::InService => "in-service",
             Step::Failed => "failed",
+            Step::Pause => "pause",
+            Step::Approve => "approve",
+            Step::TakeOver => "take-over",
+            Step::WindowWait => "window-wait",
+            Step::Halt => "halt",
         }
     }
 }

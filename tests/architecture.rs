@@ -278,3 +278,43 @@ fn architecture_md_maps_every_layer_in_pipeline_order() {
         previous = positions.iter().max().copied();
     }
 }
+
+/// Where code decides on an event's words (`message` tested with `starts_with`, `contains`,
+/// `ends_with`, `==` or `!=`) outside the journal's own module, line by line.
+fn message_decisions(files: &[(String, String)]) -> Vec<String> {
+    let tests = [".starts_with(", ".contains(", ".ends_with(", " == ", " != ", ".strip_prefix("];
+    let mut found = Vec::new();
+    for (path, text) in files {
+        if path == "src/journal.rs" {
+            continue;
+        }
+        for (number, line) in code_lines(text) {
+            // A device's own error words (`NetconfError::Rpc { message }`) are the driver's to
+            // read; they are no journal message.
+            if line.contains("NetconfError::Rpc") {
+                continue;
+            }
+            let decides = line.match_indices("message").any(|(at, _)| {
+                let after = &line[at + "message".len()..];
+                tests.iter().any(|t| after.starts_with(t))
+            });
+            if decides {
+                found.push(format!("{path}:{number}: decides on a message: {}", line.trim()));
+            }
+        }
+    }
+    found
+}
+
+/// Nothing outside the journal's own module reads an event's message to decide anything:
+/// decisions go by typed states and steps; messages are for people.
+#[test]
+fn no_code_decides_on_a_journal_message() {
+    let violations = message_decisions(&sources("src"));
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    let planted = vec![(
+        "src/view/x.rs".to_string(),
+        "let paused = events.iter().filter(|e| e.message.starts_with(\"paused\"));\n".to_string(),
+    )];
+    assert_eq!(message_decisions(&planted).len(), 1);
+}

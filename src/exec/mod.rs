@@ -273,7 +273,7 @@ async fn run_batches<D: Driver>(
                 "halted before batch {batch_number}, nothing of it touched: {why}; bring the devices back, then `hitless resume {}`",
                 ctx.job
             );
-            job_note(ctx, &message)?;
+            job_note(ctx, Step::Halt, &message)?;
             tracing::warn!(batch = batch_number, why, "halted before a batch: the fabric is not as planned");
             return finish(ctx, JobState::Halted, &[]);
         }
@@ -312,9 +312,9 @@ async fn run_batches<D: Driver>(
 }
 
 /// Records a note about the job itself (not a device).
-fn job_note<D: Driver>(ctx: &JobContext<D>, message: &str) -> Result<(), JournalError> {
+fn job_note<D: Driver>(ctx: &JobContext<D>, step: Step, message: &str) -> Result<(), JournalError> {
     let (at_unix, at_seconds) = (ctx.clock)();
-    let entry = Entry { device: "", state: DeviceState::Pending, step: Step::Note, message, at_unix, at_seconds };
+    let entry = Entry { device: "", state: DeviceState::Pending, step, message, at_unix, at_seconds };
     let event = ctx.journal.lock().expect("journal lock not poisoned").record(&ctx.job, &entry)?;
     (ctx.on_event)(&event);
     Ok(())
@@ -347,7 +347,7 @@ async fn keep_to_window<D: Driver>(
             when(opens),
             (wait + 59) / 60
         );
-        job_note(ctx, &message)?;
+        job_note(ctx, Step::WindowWait, &message)?;
         tracing::info!(opens, "waiting for the maintenance window");
         // In steps, so a cancel (Ctrl-C, `hitless cancel`) ends the wait.
         while now() < opens {
@@ -388,7 +388,7 @@ fn pause<D: Driver>(ctx: &JobContext<D>, after: u32, kind: PauseKind, reason: &s
         }
     };
     let entry =
-        Entry { device: "", state: DeviceState::Pending, step: Step::Note, message: &message, at_unix, at_seconds };
+        Entry { device: "", state: DeviceState::Pending, step: Step::Pause, message: &message, at_unix, at_seconds };
     let mut journal = ctx.journal.lock().expect("journal lock not poisoned");
     journal.pause(job, after, kind, reason)?;
     let event = journal.record(job, &entry)?;

@@ -212,18 +212,18 @@ const YAML_EVENTS_MAX: usize = 25_000_000;
 const YAML_SCALAR_BYTES_MAX: usize = 1 << 30;
 
 /// The library's messages, said for a scenario's author (without the library's own advice).
-fn reword(message: &str) -> String {
-    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+fn reword(said: &str) -> String {
+    if let Some(key) = said.strip_prefix("duplicate mapping key: ") {
         let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
         return format!("duplicate key `{key}`: give each field once");
     }
-    if message.starts_with("budget breached") {
+    if said.starts_with("budget breached") {
         return format!(
             "the file is too large or too deeply nested to read safely ({}); list at most about two million devices, or describe a large fabric with fabric.generate",
-            message.trim_start_matches("budget breached: ")
+            said.trim_start_matches("budget breached: ")
         );
     }
-    message.to_string()
+    said.to_string()
 }
 
 fn syntax_problem(error: &serde_saphyr::Error) -> Problem {

@@ -122,6 +122,12 @@ pub const MIGRATIONS: &[&str] = &[
     // 11: the store's own identity, which the maintenance markers a job commits carry (two
     // controllers' `job-0001` are not the same job).
     "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 12: job-level events get steps of their own (they were notes told apart by their words):
+    // journals written before are given them once, here, by the words hitless wrote then.
+    "UPDATE job_events SET step = 'pause' WHERE device = '' AND step = 'note' AND message LIKE 'paused %';
+    UPDATE job_events SET step = 'approve' WHERE device = '' AND step = 'note' AND message LIKE 'approved by the operator%';
+    UPDATE job_events SET step = 'take-over' WHERE device = '' AND step = 'note' AND message LIKE 'took the job over%';
+    UPDATE job_events SET step = 'window-wait' WHERE device = '' AND step = 'note' AND message LIKE 'waiting for the maintenance window%';",
 ];
 
 /// The newest schema version this binary knows.

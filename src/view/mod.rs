@@ -384,11 +384,8 @@ pub fn for_job(
         }
     }
     page.timeline.seconds = page.timeline.seconds.max(last);
-    page.timeline.pauses = events
-        .iter()
-        .filter(|e| e.device.is_empty() && e.message.starts_with("paused"))
-        .map(|e| e.at_seconds)
-        .collect();
+    page.timeline.pauses =
+        events.iter().filter(|e| e.device.is_empty() && e.step == Step::Pause).map(|e| e.at_seconds).collect();
     let key = |e: &&Event| {
         e.device.is_empty() || e.step == Step::Failed || e.state.is_final() && e.state != DeviceState::Pending
     };

@@ -165,7 +165,7 @@ pub fn reopen(
         let entry = Entry {
             device: "",
             state: DeviceState::Pending,
-            step: Step::Note,
+            step: Step::Approve,
             message: &message,
             at_unix: now_unix,
             at_seconds: clock_offset_seconds,
@@ -368,7 +368,7 @@ pub fn take_lease(
         let entry = Entry {
             device: "",
             state: DeviceState::Pending,
-            step: Step::Note,
+            step: Step::TakeOver,
             message: &message,
             at_unix: now,
             at_seconds,
