@@ -822,3 +822,31 @@ fn a_device_declared_out_of_service_is_down_in_the_simulation() {
         "nothing is lost before leaf1 is touched: leaf2's servers use leaf1"
     );
 }
+
+/// A log kept at its default level (warnings and errors) still says why a job halted: each
+/// device failure and the job's end are warnings (`--log-format json --log-file F`, no `-v`).
+#[test]
+fn failures_and_a_halted_end_are_warnings_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hitless.log");
+    let run = in_store(
+        dir.path(),
+        &[
+            "--log-format",
+            "json",
+            "--log-file",
+            log.to_str().unwrap(),
+            "upgrade",
+            "scenarios/faults-in-execution.yaml",
+            "--yes",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let failed = lines.iter().find(|l| l["fields"]["state"] == "Hitless Image Upgrade Failed");
+    let failed = failed.unwrap_or_else(|| panic!("no failure in the log: {text}"));
+    assert_eq!(failed["level"], "WARN");
+    assert_eq!(failed["fields"]["device"], "leaf3");
+    assert!(lines.iter().any(|l| l["level"] == "WARN" && l["fields"]["state"] == "halted"), "{text}");
+}

@@ -197,7 +197,13 @@ impl<D: Driver> JobContext<D> {
     ) -> Result<(), JournalError> {
         let (at_unix, at_seconds) = (self.clock)();
         let message = message.into();
-        tracing::info!(device, state = state.label(), step = step.as_str(), at_seconds, "{message}");
+        // A device's failure is a warning in the log, so a log kept at its default level (warnings
+        // and errors) still says why a job halted.
+        if step == Step::Failed || state == DeviceState::RolledBack {
+            tracing::warn!(device, state = state.label(), step = step.as_str(), at_seconds, "{message}");
+        } else {
+            tracing::info!(device, state = state.label(), step = step.as_str(), at_seconds, "{message}");
+        }
         let entry = Entry { device, state, step, message: &message, at_unix, at_seconds };
         let event = self.journal.lock().expect("journal lock not poisoned").record(&self.job, &entry)?;
         (self.on_event)(&event);
@@ -225,6 +231,7 @@ pub async fn run_job<D: Driver>(
     async move {
         let state = run_batches(&ctx, batches).await;
         match &state {
+            Ok(state @ (JobState::Halted | JobState::Cancelled)) => tracing::warn!(state = state.as_str(), "job ended"),
             Ok(state) => tracing::info!(state = state.as_str(), "job ended"),
             Err(error) => tracing::error!(%error, "job stopped: its journal cannot be written"),
         }
