@@ -264,11 +264,31 @@ impl VirtualDriver {
         Err(std::io::Error::other("the virtual devices are held by another process (for more than 10 s)"))
     }
 
+    /// Reads `device` (as it is in the fleet file now) without writing the fleet back.
+    fn read<T>(
+        &self,
+        device: &str,
+        operation: &'static str,
+        look: impl FnOnce(&VirtualDevice) -> T,
+    ) -> Result<T, DriverError> {
+        self.access(device, operation, false, |d| look(d))
+    }
+
     /// Applies `change` to `device` and saves the fleet.
     fn update<T>(
         &self,
         device: &str,
         operation: &'static str,
+        change: impl FnOnce(&mut VirtualDevice) -> T,
+    ) -> Result<T, DriverError> {
+        self.access(device, operation, true, change)
+    }
+
+    fn access<T>(
+        &self,
+        device: &str,
+        operation: &'static str,
+        write: bool,
         change: impl FnOnce(&mut VirtualDevice) -> T,
     ) -> Result<T, DriverError> {
         let io = |e: std::io::Error| DriverError::Rejected {
@@ -292,6 +312,9 @@ impl VirtualDriver {
             });
         }
         let out = change(state);
+        if !write {
+            return Ok(out);
+        }
         self.save(&devices).map_err(|e| DriverError::Rejected {
             device: device.to_string(),
             operation,
@@ -396,11 +419,11 @@ fn facts_of(device: &str, state: &VirtualDevice) -> Facts {
 impl Driver for VirtualDriver {
     async fn facts(&self, device: &str) -> Result<Facts, DriverError> {
         self.answers(device, None, "get facts").await?;
-        self.update(device, "get facts", |d| facts_of(device, d))
+        self.read(device, "get facts", |d| facts_of(device, d))
     }
 
     async fn health(&self, device: &str, _image: &Image) -> Result<HealthReport, DriverError> {
-        let (post, names) = self.update(device, "health check", |d| {
+        let (post, names) = self.read(device, "health check", |d| {
             let names: Vec<String> = d.engines.iter().map(|e| e.name.clone()).collect();
             // After an upgrade, until it is rolled back: a post-check fault is the new image's.
             (d.upgrades > d.rollbacks || d.engines.iter().any(|e| e.pending.is_some()), names)
@@ -420,7 +443,7 @@ impl Driver for VirtualDriver {
 
     async fn traffic_mbps(&self, device: &str) -> Result<u64, DriverError> {
         self.answers(device, None, "interface traffic").await?;
-        let drained = self.update(device, "interface traffic", |d| d.maintenance)?;
+        let drained = self.read(device, "interface traffic", |d| d.maintenance)?;
         let stuck = self.fault(device, FaultPhase::Maintenance) == Some(FaultKind::DrainIneffective);
         let ports = self.neighbours.get(device).map_or(0, Vec::len) as u64;
         // 10 Gbit/s per fabric port in service; control traffic only once drained.
@@ -429,7 +452,7 @@ impl Driver for VirtualDriver {
 
     async fn snapshot(&self, device: &str) -> Result<crate::snapshot::Snapshot, DriverError> {
         self.answers(device, None, "snapshot").await?;
-        let (upgraded, engines) = self.update(device, "snapshot", |d| {
+        let (upgraded, engines) = self.read(device, "snapshot", |d| {
             (d.upgrades > d.rollbacks, d.engines.iter().map(|e| e.name.clone()).collect::<Vec<_>>())
         })?;
         let lost = upgraded && self.fault(device, FaultPhase::PostCheck) == Some(FaultKind::BgpPeerLost);
@@ -508,7 +531,7 @@ impl Driver for VirtualDriver {
     async fn staged(&self, device: &str, image: &Image) -> Result<bool, DriverError> {
         self.answers(device, None, "image checksum").await?;
         let mismatch = self.fault(device, FaultPhase::ImageCopy) == Some(FaultKind::ChecksumMismatch);
-        let staged = self.update(device, "image checksum", |d| d.staged.as_deref() == Some(image.name.as_str()))?;
+        let staged = self.read(device, "image checksum", |d| d.staged.as_deref() == Some(image.name.as_str()))?;
         Ok(staged && !mismatch)
     }
 
