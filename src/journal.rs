@@ -381,7 +381,7 @@ pub struct JobDevice {
 }
 
 /// A job as recorded.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Job {
     /// `job-0001`, ...
     pub id: String,
@@ -407,6 +407,9 @@ pub struct Job {
     pub approved_through: u32,
     /// Why a paused job paused (meaningful while it is paused).
     pub pause_kind: PauseKind,
+    /// Device seconds per real second the job runs at (a lab's `--time-scale`; 1 for real
+    /// switches), kept so a re-entered job keeps it.
+    pub time_scale: f64,
 }
 
 /// What one journal write says: the device, the state it enters, the step, and the message.

@@ -295,7 +295,8 @@ fn against_the_lab_a_canary_pauses_and_approve_finishes_the_job() {
         assert_eq!(running, expected, "{device}");
     }
     let approved = in_lab_store(&state)
-        .args(["approve", "job-0001", "--trust-on-first-use", "--time-scale", "1000", "--yes", "--format", "json"])
+        // No --time-scale: the job keeps the lab's own (1000), recorded when it started.
+        .args(["approve", "job-0001", "--trust-on-first-use", "--yes", "--format", "json"])
         .output()
         .unwrap();
     assert!(approved.status.success(), "{}", String::from_utf8_lossy(&approved.stderr));

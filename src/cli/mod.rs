@@ -421,9 +421,10 @@ struct RunFlags {
     /// Junos driver: record unknown host keys instead of refusing them.
     #[arg(long)]
     trust_on_first_use: bool,
-    /// Junos driver: device seconds per real second of a lab started with --time-scale.
-    #[arg(long, default_value_t = 1.0, value_parser = positive_speed)]
-    time_scale: f64,
+    /// Junos driver: device seconds per real second of a lab started with --time-scale (default
+    /// 1; `resume` and `approve` keep the job's own).
+    #[arg(long, value_parser = positive_speed)]
+    time_scale: Option<f64>,
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long)]
     yes: bool,
@@ -464,7 +465,8 @@ impl RunFlags {
             key: self.ssh_key.clone(),
             known_hosts: self.known_hosts.clone(),
             trust_on_first_use: self.trust_on_first_use,
-            time_scale: self.time_scale,
+            time_scale: self.time_scale.unwrap_or(1.0),
+            time_scale_given: self.time_scale.is_some(),
         };
         upgrade::RunOptions {
             driver: self.driver.map(Into::into),

@@ -53,9 +53,12 @@ pub struct JunosFlags {
     pub trust_on_first_use: bool,
     /// Device seconds per real second.
     pub time_scale: f64,
+    /// True when `--time-scale` was given (else a re-entered job keeps its own).
+    pub time_scale_given: bool,
 }
 
 /// Options shared by `test-run`, `upgrade` and `resume`.
+#[derive(Clone)]
 pub struct RunOptions {
     /// `None`: virtual devices for a new job, the job's own driver on resume.
     pub driver: Option<DriverKind>,
@@ -489,6 +492,7 @@ pub fn upgrade(
     confirm(scenario, &plan, options)?;
     let started = workflow::jobs::start(&mut store, scenario, scenario_yaml, &plan, choice.kind(), unix_now())?;
     let job = started.job;
+    crate::store::jobs::set_time_scale(&store, &job, choice.time_scale())?;
     workflow::jobs::take_lease(&mut store, &job, &lease_holder(), unix_now(), &holder_state, false)?;
     if options.format == Format::Table {
         render::say!(
@@ -550,6 +554,16 @@ fn reenter(
             crate::store::jobs::release_lease(&store, job, &me)?;
             return Err(e.into());
         }
+    };
+    // The job's own time scale (a lab's), unless this run says another.
+    let options_here;
+    let options = if options.junos.time_scale_given {
+        options
+    } else {
+        let mut own = options.clone();
+        own.junos.time_scale = crate::store::jobs::get(&store, job)?.time_scale;
+        options_here = own;
+        &options_here
     };
     let choice = options.choice(&reopened.scenario, options.driver.unwrap_or(reopened.driver))?;
     say_if_simulated(&choice, options.format);

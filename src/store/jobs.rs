@@ -313,6 +313,15 @@ pub fn approve(store: &Store, job: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Records the time scale `job`'s devices run at (a lab's `--time-scale`).
+pub fn set_time_scale(store: &Store, job: &str, time_scale: f64) -> Result<(), StoreError> {
+    store
+        .conn
+        .execute("UPDATE jobs SET time_scale = ?2 WHERE id = ?1", params![job, time_scale])
+        .map_err(|e| store.sqlite(e))?;
+    Ok(())
+}
+
 /// Records (or withdraws) the operator's request that a running job stop (`hitless cancel`).
 pub fn set_cancel_requested(store: &Store, job: &str, requested: bool) -> Result<(), StoreError> {
     get(store, job)?;
@@ -339,10 +348,11 @@ fn job_from_row(row: &Row) -> rusqlite::Result<Job> {
         reason: row.get(9)?,
         approved_through: row.get(10)?,
         pause_kind: parse_stored(&row.get::<_, String>(11)?)?,
+        time_scale: row.get(12)?,
     })
 }
 
-const JOB_COLUMNS: &str = "id, scenario, fabric, state, created_unix, scenario_yaml, plan, driver, cancel_requested, reason, approved_through, pause_kind";
+const JOB_COLUMNS: &str = "id, scenario, fabric, state, created_unix, scenario_yaml, plan, driver, cancel_requested, reason, approved_through, pause_kind, time_scale";
 
 /// Parses a name read from the store; a bad one means a damaged (or newer) store.
 fn parse_stored<T: std::str::FromStr<Err = crate::journal::UnknownName>>(text: &str) -> rusqlite::Result<T> {

@@ -128,6 +128,8 @@ pub const MIGRATIONS: &[&str] = &[
     UPDATE job_events SET step = 'approve' WHERE device = '' AND step = 'note' AND message LIKE 'approved by the operator%';
     UPDATE job_events SET step = 'take-over' WHERE device = '' AND step = 'note' AND message LIKE 'took the job over%';
     UPDATE job_events SET step = 'window-wait' WHERE device = '' AND step = 'note' AND message LIKE 'waiting for the maintenance window%';",
+    // 13: the time scale a job's devices run at (a lab's `--time-scale`), which resume keeps.
+    "ALTER TABLE jobs ADD COLUMN time_scale REAL NOT NULL DEFAULT 1.0;",
 ];
 
 /// The newest schema version this binary knows.
