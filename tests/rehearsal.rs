@@ -105,3 +105,24 @@ upgrade:
         assert!(address.starts_with("127.0.0.1:"), "{device} listens on {address}");
     }
 }
+
+/// One lab per state directory: a second `hitless lab` on the same one is refused at once
+/// (exit 2, saying why) and leaves the first one's addresses file as it was.
+#[test]
+fn a_second_lab_on_the_same_state_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = crate::util::root().join("scenarios/small-2spine-4leaf.yaml");
+    let _first = start_lab(&state, &scenario, &[]);
+    let addresses = std::fs::read_to_string(state.join("lab-addresses.json")).unwrap();
+    let second = hitless(&state)
+        .env("HITLESS_LAB_PASSWORD", crate::lab_process::LAB_PASSWORD)
+        .args(["lab", scenario.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("another `hitless lab` is running on the state directory"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(state.join("lab-addresses.json")).unwrap(), addresses);
+}

@@ -106,6 +106,21 @@ async fn serve_ssh(
         listen.insert(device.name.clone(), SocketAddr::new(options.bind, port));
     }
     std::fs::create_dir_all(state_dir)?;
+    // One lab per state directory: a second would overwrite the first one's addresses and
+    // inventory under the controllers using them. The lock is held for the life of this lab.
+    let lock_path = state_dir.join("lab.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+        anyhow::bail!(
+            "another `hitless lab` is running on the state directory {}: stop it first, or give this one another --state-dir",
+            state_dir.display()
+        );
+    }
     let key = host_key(&state_dir.join("lab_host_key"))?;
     let bound = start(Arc::clone(&lab), listen, key, LabAuth { password, keys })
         .await
