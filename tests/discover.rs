@@ -311,7 +311,7 @@ topology:
 /// From one seed: `hitless lab --loopback-port` puts each device on its own 127.1.x.y and
 /// advertises it by LLDP; `discover --seed` walks from one device to all of them, breadth first,
 /// and the scenario is the lab's fabric (roles from the tiers, there being no inventory).
-/// `--max-devices` bounds the walk, saying so.
+/// `--max-devices` bounds the walk, saying so, and exits 1.
 #[test]
 fn discovery_from_one_seed_walks_the_whole_fabric() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
@@ -351,6 +351,9 @@ fn discovery_from_one_seed_walks_the_whole_fabric() {
                 .unwrap();
             let stderr = String::from_utf8_lossy(&bounded.stderr);
             assert!(stderr.contains("--max-devices 5 reached"), "{stderr}");
+            // A walk cut short is no success: the scenario describes part of the fabric.
+            assert_eq!(bounded.status.code(), Some(1), "{stderr}");
+            assert!(stderr.contains("the walk was cut short by --max-devices"), "{stderr}");
             let yaml = String::from_utf8_lossy(&bounded.stdout);
             assert_eq!(yaml.matches("    - {name: ").count() - yaml.matches("links: [").count(), 5, "{yaml}");
         }

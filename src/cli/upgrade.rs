@@ -285,14 +285,15 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
     }
     // A discovery that failed (a device unreachable, or a scenario that does not load) never
     // replaces the file it was to write: what it saw goes beside it, as `NAME.partial.yaml`.
-    let failed = discovery.unreachable > 0 || loads.is_err();
+    let failed = discovery.unreachable > 0 || discovery.not_asked > 0 || loads.is_err();
     match &options.output {
         Some(out) if failed => {
             let partial = out.with_extension("partial.yaml");
             render::write_atomically(&partial, discovery.yaml.as_bytes())?;
             eprintln!(
-                "hitless: the discovery is incomplete ({} device(s) unreachable): {} was left as it was; what was seen ({} device(s)) is in {}",
+                "hitless: the discovery is incomplete ({} device(s) unreachable, {} not asked): {} was left as it was; what was seen ({} device(s)) is in {}",
                 discovery.unreachable,
+                discovery.not_asked,
                 out.display(),
                 discovery.devices,
                 partial.display()
@@ -320,6 +321,13 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
         return Ok(ExitCode::from(EXIT_NO));
     }
     if discovery.unreachable > 0 {
+        return Ok(ExitCode::from(EXIT_NO));
+    }
+    if discovery.not_asked > 0 {
+        eprintln!(
+            "hitless: the walk was cut short by --max-devices: {} address(es) found were not asked, so the scenario describes part of the fabric; raise --max-devices",
+            discovery.not_asked
+        );
         return Ok(ExitCode::from(EXIT_NO));
     }
     Ok(ExitCode::SUCCESS)

@@ -37,6 +37,9 @@ pub struct Discovery {
     pub servers: usize,
     /// Hosts that did not answer.
     pub unreachable: usize,
+    /// Addresses a walk from seeds found and did not ask (`--max-devices` reached): the
+    /// scenario describes part of the fabric.
+    pub not_asked: usize,
 }
 
 /// The family a Junos model belongs to (`qfx5120-48y` → `junos-qfx`).
@@ -136,9 +139,11 @@ pub async fn discover_from_seeds<C: Connector>(
     let mut hosts: Vec<Host> = Vec::new();
     let mut answers: Vec<Option<Result<Discovered, String>>> = Vec::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut not_asked = 0;
     while !frontier.is_empty() {
         let room = max_devices.saturating_sub(hosts.len());
         if frontier.len() > room {
+            not_asked += frontier.len() - room;
             warnings.push(format!(
                 "--max-devices {max_devices} reached: {} address(es) not asked ({}...)",
                 frontier.len() - room,
@@ -196,7 +201,9 @@ pub async fn discover_from_seeds<C: Connector>(
         }
         frontier = next;
     }
-    assemble(&hosts, answers, name, image, warnings)
+    let mut discovery = assemble(&hosts, answers, name, image, warnings);
+    discovery.not_asked = not_asked;
+    discovery
 }
 
 /// The scenario from the answers of `hosts` (one per host, in order).
@@ -333,7 +340,16 @@ fn assemble(
     written.servers = servers;
     let (yaml, checkable) = (written.yaml(), written.checkable());
     let unreachable = hosts.len().saturating_sub(found.len());
-    Discovery { yaml, checkable, warnings, devices: found.len(), links: link_count, servers: server_count, unreachable }
+    Discovery {
+        yaml,
+        checkable,
+        warnings,
+        devices: found.len(),
+        links: link_count,
+        servers: server_count,
+        unreachable,
+        not_asked: 0,
+    }
 }
 
 #[cfg(test)]
