@@ -537,7 +537,9 @@ pub fn approve(job: &str, store: Store, options: &RunOptions, state_dir: Option<
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            bail!("not approved; {job} stays paused and nothing was changed");
+            // The operator's "no" is an answer, not a usage error: exit 1, as any refusal.
+            eprintln!("hitless: not approved; {job} stays paused and nothing was changed");
+            return Ok(ExitCode::from(EXIT_NO));
         }
     }
     reenter(job, store, options, state_dir, workflow::jobs::Reentry::Approve)
