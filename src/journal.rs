@@ -255,11 +255,13 @@ pub enum Step {
     WindowWait,
     /// About the job: it halted before a batch, nothing of it touched (the fabric not as planned).
     Halt,
+    /// About the job: an operator asked it to stop (`hitless cancel`, Ctrl-C), who and how.
+    Cancel,
 }
 
 impl Step {
     /// Every step.
-    pub const ALL: [Step; 19] = [
+    pub const ALL: [Step; 20] = [
         Step::Note,
         Step::PreCheck,
         Step::PostCheck,
@@ -279,6 +281,7 @@ impl Step {
         Step::TakeOver,
         Step::WindowWait,
         Step::Halt,
+        Step::Cancel,
     ];
 
     /// The name stored and shown in JSON.
@@ -303,6 +306,7 @@ impl Step {
             Step::TakeOver => "take-over",
             Step::WindowWait => "window-wait",
             Step::Halt => "halt",
+            Step::Cancel => "cancel",
         }
     }
 }

@@ -394,7 +394,7 @@ async fn resume<D: Driver>(dir: &Path, job: &str, driver: D) -> (Arc<Mutex<Store
     let dir_path = dir.to_path_buf();
     let open = move || Store::open(&dir_path);
     let (how, now) = (workflow::jobs::Reentry::Resume, 0);
-    let reopened = workflow::jobs::reopen(&mut store, job, &StoreCatalog::new(&open), how, now).unwrap();
+    let reopened = workflow::jobs::reopen(&mut store, job, &StoreCatalog::new(&open), how, "tester", now).unwrap();
     let store = Arc::new(Mutex::new(store));
     let settings = RunSettings {
         time_scale: 1.0,

@@ -376,6 +376,16 @@ fn cancel_from_another_shell_leaves_nothing_drained() {
     }
     let again = in_store(dir.path(), &["cancel", "job-0001"]);
     assert!(again.stderr.contains("already cancelled"), "{}", again.stderr);
+    // Who asked is in the journal, as a job-level event of its own.
+    let logs = in_store(dir.path(), &["logs", "job-0001", "--format", "json"]);
+    let asked: Vec<serde_json::Value> = logs
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["step"] == "cancel")
+        .collect();
+    assert_eq!(asked.len(), 1, "{}", logs.stdout);
+    assert!(asked[0]["message"].as_str().unwrap().starts_with("cancel requested by "), "{asked:?}");
 }
 
 #[test]
@@ -849,4 +859,29 @@ fn failures_and_a_halted_end_are_warnings_in_the_log() {
     assert_eq!(failed["level"], "WARN");
     assert_eq!(failed["fields"]["device"], "leaf3");
     assert!(lines.iter().any(|l| l["level"] == "WARN" && l["fields"]["state"] == "halted"), "{text}");
+}
+
+/// Ctrl-C (SIGINT) is journaled as a cancel request, once, before the job stops.
+#[test]
+fn ctrl_c_is_journaled_as_a_cancel_request() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_upgrade(dir.path(), SMALL, "3000");
+    let pid = child.id().to_string();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    wait_for(&mut lines, |e| e["state"] == "Maintenance Mode Activated").expect("the job runs");
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    let last: serde_json::Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_eq!(last["outcome"], "cancelled", "{last}");
+    let logs = in_store(dir.path(), &["logs", "job-0001", "--format", "json"]);
+    let asked: Vec<serde_json::Value> = logs
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["step"] == "cancel")
+        .collect();
+    assert_eq!(asked.len(), 1, "{}", logs.stdout);
+    assert!(asked[0]["message"].as_str().unwrap().contains("Ctrl-C"), "{asked:?}");
 }

@@ -98,7 +98,7 @@ pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> a
 }
 
 pub fn cancel(store: &mut Store, job: &str) -> anyhow::Result<ExitCode> {
-    match workflow::jobs::cancel(store, job, super::upgrade::unix_now())? {
+    match workflow::jobs::cancel(store, job, &super::upgrade::operator(), super::upgrade::unix_now())? {
         workflow::jobs::Cancel::Paused => {
             println!(
                 "cancelled {job}, which was paused; devices not yet begun will not be (see `hitless status {job}`)"

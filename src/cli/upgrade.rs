@@ -558,7 +558,7 @@ fn reenter(
     crate::store::jobs::get(&store, job)?;
     let me = lease_holder();
     workflow::jobs::take_lease(&mut store, job, &me, unix_now(), &holder_state, options.force)?;
-    let reopened = match workflow::jobs::reopen(&mut store, job, &catalog, how, unix_now()) {
+    let reopened = match workflow::jobs::reopen(&mut store, job, &catalog, how, &operator(), unix_now()) {
         Ok(reopened) => reopened,
         Err(e) => {
             crate::store::jobs::release_lease(&store, job, &me)?;
@@ -727,6 +727,13 @@ fn process_stat(pid: &str) -> Option<(char, u64)> {
 /// A process's start time (clock ticks since boot).
 fn process_start(pid: &str) -> Option<u64> {
     process_stat(pid).map(|(_, started)| started)
+}
+
+/// The operator, as this host knows them (`USER`, else `LOGNAME`), for the journal.
+pub(super) fn operator() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
+    let user: String = user.chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).take(64).collect();
+    if user.is_empty() { format!("an unnamed user on {}", host_name()) } else { format!("{user} on {}", host_name()) }
 }
 
 pub(super) fn unix_now() -> i64 {

@@ -167,6 +167,8 @@ pub struct JobContext<D: Driver> {
     pub on_event: OnEvent,
     /// Set by Ctrl-C.
     pub interrupted: Arc<AtomicBool>,
+    /// Whether the journal already says Ctrl-C was pressed.
+    pub interrupt_noted: AtomicBool,
     /// The batches (by number) after which the job pauses for the operator's approval, each
     /// with the reason to record (`upgrade.pause`). The job's last batch never pauses.
     pub pause_after: std::collections::BTreeMap<u32, String>,
@@ -210,9 +212,17 @@ impl<D: Driver> JobContext<D> {
         Ok(())
     }
 
-    /// True once the operator asked to stop (Ctrl-C here, or `hitless cancel` elsewhere).
+    /// True once the operator asked to stop (Ctrl-C here, or `hitless cancel` elsewhere). The
+    /// first time Ctrl-C is seen, the journal says so.
     pub fn cancelled(&self) -> bool {
         if self.interrupted.load(Ordering::SeqCst) {
+            if !self.interrupt_noted.swap(true, Ordering::SeqCst) {
+                let message = "cancel requested with Ctrl-C in the terminal running the job";
+                // A process whose job was taken over cannot write: it stops all the same.
+                if let Err(error) = job_note(self, Step::Cancel, message) {
+                    tracing::warn!(%error, "the Ctrl-C could not be journaled");
+                }
+            }
             return true;
         }
         let journal = self.journal.lock().expect("journal lock not poisoned");

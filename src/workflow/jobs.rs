@@ -142,6 +142,7 @@ pub fn reopen(
     job: &str,
     catalog: &dyn ImageCatalog,
     how: Reentry,
+    by: &str,
     now_unix: i64,
 ) -> Result<Reopened, WorkflowError> {
     let record = jobs::get(store, job)?;
@@ -161,7 +162,7 @@ pub fn reopen(
     let devices = jobs::devices(store, job)?;
     let clock_offset_seconds = jobs::events(store, job, None)?.last().map_or(0.0, |e| e.at_seconds);
     if how == Reentry::Approve {
-        let message = format!("approved by the operator: the job, paused {}, goes on", record.reason);
+        let message = format!("approved by {by}: the job, paused {}, goes on", record.reason);
         let entry = Entry {
             device: "",
             state: DeviceState::Pending,
@@ -263,9 +264,23 @@ pub enum Cancel {
     Requested,
 }
 
-/// Cancels `job`.
-pub fn cancel(store: &mut Store, job: &str, now_unix: i64) -> Result<Cancel, WorkflowError> {
+/// Cancels `job`, at the request of `by` (the operator, as the front end knows them), which
+/// the journal records.
+pub fn cancel(store: &mut Store, job: &str, by: &str, now_unix: i64) -> Result<Cancel, WorkflowError> {
     let record = jobs::get(store, job)?;
+    if record.state.is_open() {
+        let at_seconds = jobs::events(store, job, None)?.last().map_or(0.0, |e| e.at_seconds);
+        let message = format!("cancel requested by {by} (`hitless cancel`)");
+        let entry = Entry {
+            device: "",
+            state: DeviceState::Pending,
+            step: Step::Cancel,
+            message: &message,
+            at_unix: now_unix,
+            at_seconds,
+        };
+        jobs::record(store, job, &entry)?;
+    }
     match record.state {
         JobState::Finished | JobState::Cancelled => {
             Err(WorkflowError::AlreadyEnded { job: job.to_string(), state: record.state.as_str() })

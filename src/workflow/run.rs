@@ -113,6 +113,7 @@ pub async fn run<D: Driver>(
         clock,
         on_event: settings.on_event,
         interrupted: settings.interrupted,
+        interrupt_noted: std::sync::atomic::AtomicBool::new(false),
         pause_after: pause_after(scenario, devices),
         approved_through: record.approved_through,
         window,
