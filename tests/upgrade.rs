@@ -885,3 +885,22 @@ fn ctrl_c_is_journaled_as_a_cancel_request() {
     assert_eq!(asked.len(), 1, "{}", logs.stdout);
     assert!(asked[0]["message"].as_str().unwrap().contains("Ctrl-C"), "{asked:?}");
 }
+
+/// Commands that only read a job or a snapshot do not create a store where none is: on an empty
+/// state directory they say so (exit 2) and leave it empty.
+#[test]
+fn reading_commands_on_an_empty_state_directory_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["status", "job-0001"],
+        vec!["logs", "job-0001"],
+        vec!["diff", "1", "2"],
+        vec!["cancel", "job-0001"],
+        vec!["resume", "job-0001", "--yes"],
+    ] {
+        let run = in_store(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("no state store in"), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "something was created");
+}

@@ -97,6 +97,22 @@ pub fn open_store(state_dir: Option<&Path>) -> anyhow::Result<Store> {
     Ok(open_store_dir(state_dir)?)
 }
 
+/// The store for a command that only reads jobs or snapshots: an error naming the directory when
+/// nothing was ever recorded there, instead of creating an empty store.
+pub fn open_existing_store(state_dir: Option<&Path>) -> anyhow::Result<Store> {
+    let dir = match state_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => crate::store::default_dir().ok_or(crate::store::StoreError::NoStateDir)?,
+    };
+    if !dir.join("hitless.db").exists() {
+        anyhow::bail!(
+            "no state store in {}: nothing was ever recorded there (give the --state-dir the job ran with)",
+            dir.display()
+        );
+    }
+    Ok(Store::open(&dir)?)
+}
+
 /// [`open_store`] with the store's own error.
 pub fn open_store_dir(state_dir: Option<&Path>) -> Result<Store, crate::store::StoreError> {
     let dir = match state_dir {

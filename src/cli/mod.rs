@@ -677,7 +677,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(path) => load_scenario(&path, state_dir)?.health_limits,
                 None => crate::health::HealthLimits::default(),
             };
-            jobs::diff(&image::open_store(state_dir)?, a, b, &limits, format)
+            jobs::diff(&image::open_existing_store(state_dir)?, a, b, &limits, format)
         }
         Command::Stage { scenario, select, run, parallel } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
@@ -711,18 +711,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut options = run.options(false);
             options.window = window.choice();
             options.force = force;
-            upgrade::resume(&job, image::open_store(state_dir)?, &options, state_dir)
+            upgrade::resume(&job, image::open_existing_store(state_dir)?, &options, state_dir)
         }
         Command::Jobs { format } => jobs::list(&image::open_store(state_dir)?, format),
-        Command::Status { job, format } => jobs::status(&image::open_store(state_dir)?, &job, format),
+        Command::Status { job, format } => jobs::status(&image::open_existing_store(state_dir)?, &job, format),
         Command::Logs { job, device, format } => {
-            jobs::logs(&image::open_store(state_dir)?, &job, device.as_deref(), format)
+            jobs::logs(&image::open_existing_store(state_dir)?, &job, device.as_deref(), format)
         }
-        Command::Cancel { job } => jobs::cancel(&mut image::open_store(state_dir)?, &job),
+        Command::Cancel { job } => jobs::cancel(&mut image::open_existing_store(state_dir)?, &job),
         Command::Approve { job, run, window } => {
             let mut options = run.options(false);
             options.window = window.choice();
-            upgrade::approve(&job, image::open_store(state_dir)?, &options, state_dir)
+            upgrade::approve(&job, image::open_existing_store(state_dir)?, &options, state_dir)
         }
         Command::Plan(args) => plan::plan(&load_scenario(&args.scenario, state_dir)?, args.format, args.max_batch_size),
         Command::Validate(args) => plan::validate(&args.scenario, &load_scenario(&args.scenario, state_dir)?),
