@@ -928,3 +928,19 @@ fn a_partner_lost_between_batches_halts_the_job_before_the_next_one() {
         assert_eq!(count, 1, "{name}");
     }
 }
+
+/// A window shorter than a batch could never let that batch start: the upgrade is refused before
+/// any job exists (the plan already warns); `--now` ignores the window and runs.
+#[test]
+fn a_window_no_batch_fits_in_is_refused_before_a_job_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ten minutes a day; every batch of the small fabric is estimated at over 20 minutes.
+    let scenario = small_with(dir.path(), "  window: {start: \"02:00\", end: \"02:10\", timezone: UTC}\n");
+    let refused = in_store(dir.path(), &["upgrade", &scenario, "--yes"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("could never start"), "{}", refused.stderr);
+    let jobs = in_store(dir.path(), &["jobs", "--format", "json"]);
+    assert_eq!(jobs.stdout.matches("\"id\"").count(), 0, "a job was created: {}", jobs.stdout);
+    let now = in_store(dir.path(), &["upgrade", &scenario, "--yes", "--now"]);
+    assert_eq!(now.code, 0, "{}", now.stderr);
+}

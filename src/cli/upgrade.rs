@@ -494,7 +494,19 @@ pub fn upgrade(
     let busy = workflow::fabric::busy_in_other_jobs(&store, scenario, &partners, None)?;
     let mut plan = workflow::plan(scenario);
     plan.out_of_service = runtime.block_on(workflow::fabric::out_of_service(scenario, &driver, &partners, &busy));
-    if !gate(&workflow::gate(scenario, &plan, options.allow_loss), options.format) {
+    let decision = workflow::gate(scenario, &plan, options.allow_loss);
+    if !gate(&decision, options.format) {
+        return Ok(ExitCode::from(EXIT_NO));
+    }
+    // A window no batch fits in would only ever pause the job: refused before it is created.
+    if let Some(window) = &scenario.window
+        && options.window == workflow::WindowChoice::Scenario
+        && decision.report().windows_needed.is_none()
+    {
+        eprintln!(
+            "hitless: refusing to upgrade: a batch takes longer than the maintenance window ({}) is long, so it could never start; widen upgrade.window, lower max_batch_size, or pass --now to ignore the window",
+            window.describe()
+        );
         return Ok(ExitCode::from(EXIT_NO));
     }
     confirm(scenario, &plan, options)?;
