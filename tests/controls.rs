@@ -655,9 +655,15 @@ fn window_flags_and_the_windows_a_plan_needs() {
         .to_string();
     let run = in_store(other.path(), &["upgrade", &plain, "--yes", "--window-end", &until, "--format", "json"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let last = json_lines(&run).pop().unwrap();
+    let lines = json_lines(&run);
+    let last = lines.last().unwrap();
     assert_eq!(last["paused_for"], "window", "{last}");
     assert!(last["reason"].as_str().unwrap().starts_with("before batch 2"), "{last}");
+    // The end it came to mean is said, in the zone and in UTC.
+    let said =
+        lines.iter().find(|e| e["message"].as_str().is_some_and(|m| m.starts_with("this run keeps to --window-end")));
+    let said = said.unwrap_or_else(|| panic!("the effective end is not said: {lines:?}"))["message"].as_str().unwrap();
+    assert!(said.contains(&format!(" {until} ")) && said.contains("UTC"), "{said}");
     assert_eq!(in_store(other.path(), &["upgrade", &plain, "--yes", "--window-end", "25:00"]).code, 2);
 
     // Batches of 1,440, 1,440, 1,560 and 1,560 s in a 3,600 s window: 1,440 + 1,440 = 2,880 fit

@@ -94,6 +94,31 @@ pub async fn run<D: Driver>(
         WindowChoice::Scenario => scenario.window.clone().map(exec::WindowSpan::Daily),
         WindowChoice::Until(time) => Some(exec::WindowSpan::Until(next_at(&zone, wall_at(offset), time))),
     };
+    if let Some(exec::WindowSpan::Until(end)) = &span {
+        // Say which end `--window-end` came to mean (today's or tomorrow's), in the window's
+        // zone and in UTC, so nobody has to guess.
+        let at = |zone: jiff::tz::TimeZone| {
+            jiff::Timestamp::from_second(*end)
+                .map(|t| t.to_zoned_datetime(zone).strftime("%Y-%m-%d %H:%M %Z").to_string())
+                .unwrap_or_else(|_| end.to_string())
+        };
+        let message = format!(
+            "this run keeps to --window-end: no batch starts that would end after {} ({})",
+            at(zone.clone()),
+            at(jiff::tz::TimeZone::UTC)
+        );
+        let (at_unix, at_seconds) = (wall(), offset);
+        let entry = crate::journal::Entry {
+            device: "",
+            state: crate::journal::DeviceState::Pending,
+            step: crate::journal::Step::Note,
+            message: &message,
+            at_unix,
+            at_seconds,
+        };
+        let event = jobs::record(&mut store.lock().expect("store lock not poisoned"), job, &entry)?;
+        (settings.on_event)(&event);
+    }
     let window = span.map(|span| exec::WindowRule { span, zone, wall_at });
     let driver_for_checks = Arc::clone(&driver);
     let host = settings.lease.as_ref().map_or("localhost", |l| l.host.as_str());
