@@ -99,6 +99,9 @@ fn round_trip(scenario: &Path, rewrite: Option<&dyn Fn(&str) -> String>) -> (Sce
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr).to_string();
     assert!(run.status.success(), "{stderr}");
+    // Written without --image, the scenario loads as it stands (its upgrade section a template).
+    let validated = hitless(&state).args(["validate", out.to_str().unwrap()]).output().unwrap();
+    assert!(validated.status.success(), "{}", String::from_utf8_lossy(&validated.stderr));
     let original_text = std::fs::read_to_string(scenario).unwrap();
     let found_text = std::fs::read_to_string(&out).unwrap();
     let combined = format!("{found_text}{}", upgrade_sections(&original_text));

@@ -904,3 +904,25 @@ fn reading_commands_on_an_empty_state_directory_create_nothing() {
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "something was created");
 }
+
+/// A scenario with no upgrade section (a discovered fabric before its image is named) loads and
+/// plans nothing; `upgrade` says there is nothing to upgrade and creates no job.
+#[test]
+fn a_scenario_that_assigns_nothing_loads_and_upgrades_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(SMALL)).unwrap();
+    let fabric_only = &text[..text.find("images:").unwrap()];
+    let path = dir.path().join("fabric-only.yaml");
+    std::fs::write(&path, fabric_only).unwrap();
+    let path = path.to_str().unwrap();
+    let validated = hitless(&["validate", path]);
+    assert_eq!(validated.code, 0, "{}", validated.stderr);
+    assert!(validated.stdout.contains("0 to upgrade"), "{}", validated.stdout);
+    let run = in_store(dir.path(), &["upgrade", path, "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("nothing to upgrade"), "{}", run.stderr);
+    assert_eq!(in_store(dir.path(), &["jobs", "--format", "json"]).stdout.matches("\"id\"").count(), 0);
+    // An upgrade section that assigns nothing is still an error where it is written.
+    std::fs::write(dir.path().join("empty.yaml"), format!("{fabric_only}upgrade:\n  assign: []\n")).unwrap();
+    assert_eq!(hitless(&["validate", dir.path().join("empty.yaml").to_str().unwrap()]).code, 2);
+}

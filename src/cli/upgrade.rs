@@ -457,6 +457,13 @@ pub fn upgrade(
         Some(kind) => kind,
         None => workflow::drivers::default_driver(scenario)?,
     };
+    if scenario.selection.targets.is_empty() && scenario.selection.skipped.is_empty() {
+        eprintln!(
+            "hitless: nothing to upgrade: scenario {} assigns no image to any device: list the image under images and assign it in an upgrade section",
+            scenario.name
+        );
+        return Ok(ExitCode::from(EXIT_NO));
+    }
     let choice = options.choice(scenario, kind)?;
     workflow::jobs::check_fabric_free(&store, scenario)?;
     say_if_simulated(&choice, options.format);

@@ -250,6 +250,9 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
     let declared_out: Vec<(String, String)> =
         raw.fabric.devices.iter().filter_map(|d| Some((d.name.value.clone(), d.out_of_service.clone()?))).collect();
     let fabric = build_fabric(raw.fabric, problems)?;
+    // No upgrade section: nothing assigned yet (see `RawScenario::upgrade`).
+    let assigning = raw.upgrade.is_some();
+    let upgrade = raw.upgrade.unwrap_or_default();
     let out_of_service = declared_out
         .into_iter()
         .filter_map(|(name, why)| {
@@ -263,7 +266,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
         .map(|i| i.name.value.as_str())
         .filter(|n| !images.iter().any(|(i, _)| i.name == *n))
         .collect();
-    let max_batch_size = match raw.upgrade.max_batch_size {
+    let max_batch_size = match upgrade.max_batch_size {
         None => DEFAULT_MAX_BATCH_SIZE,
         Some(size) if (1..=MAX_BATCH_SIZE_LIMIT).contains(&size.value) => size.value,
         Some(size) => {
@@ -272,11 +275,11 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
             DEFAULT_MAX_BATCH_SIZE
         }
     };
-    let selection = build_selection(&fabric, &images, &invalid_images, &raw.upgrade.assign, problems)?;
+    let selection = build_selection(&fabric, &images, &invalid_images, &upgrade.assign, assigning, problems)?;
     let (traffic, hash) = sim_fields::traffic(raw.traffic, &fabric, problems);
     let (simulation, old_convergence) = sim_fields::settings(raw.simulation, hash, problems);
     let timing = timing_with(&raw.timing, old_convergence, problems);
-    let fixed_batches = sim_fields::fixed_batches(raw.upgrade.batches, &fabric, problems);
+    let fixed_batches = sim_fields::fixed_batches(upgrade.batches, &fabric, problems);
     let mut faults = Vec::new();
     for fault in raw.faults {
         if fabric.lookup(&fault.device.value).is_none() {
@@ -289,7 +292,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
         let at = fault.at.unwrap_or(fault.kind.default_phase());
         faults.push(crate::faults::Fault { device: fault.device.value, kind: fault.kind, at });
     }
-    let maintenance = match raw.upgrade.maintenance {
+    let maintenance = match upgrade.maintenance {
         None => crate::maintenance::MaintenanceMode::default(),
         Some(mode) => {
             if let Err(why) = mode.value.check() {
@@ -298,7 +301,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
             mode.value
         }
     };
-    let canary = match raw.upgrade.canary {
+    let canary = match upgrade.canary {
         None => 0,
         Some(canary) if canary.value <= max_batch_size => canary.value,
         Some(canary) => {
@@ -310,7 +313,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
             0
         }
     };
-    let pause = match raw.upgrade.pause {
+    let pause = match upgrade.pause {
         None if canary > 0 => settings::PausePolicy::AfterCanary,
         None => settings::PausePolicy::Never,
         Some(pause) => {
@@ -321,7 +324,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
             pause.value
         }
     };
-    let window = raw.upgrade.window.and_then(|w| {
+    let window = upgrade.window.and_then(|w| {
         match crate::window::Window::new(&w.value.start, &w.value.end, w.value.timezone.as_deref()) {
             Ok(window) => Some(window),
             Err(e) => {
@@ -334,12 +337,12 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
         window,
         canary,
         pause,
-        on_failure: raw.upgrade.on_failure.unwrap_or_default(),
+        on_failure: upgrade.on_failure.unwrap_or_default(),
         maintenance,
-        health_limits: raw.upgrade.health_checks.unwrap_or_default(),
-        abort_on_health_check_failure: raw.upgrade.abort_on_health_check_failure.unwrap_or(true),
+        health_limits: upgrade.health_checks.unwrap_or_default(),
+        abort_on_health_check_failure: upgrade.abort_on_health_check_failure.unwrap_or(true),
         faults,
-        drain: raw.upgrade.drain.unwrap_or(true),
+        drain: upgrade.drain.unwrap_or(true),
         fixed_batches,
         traffic,
         simulation,
@@ -670,6 +673,7 @@ fn build_selection(
     images: &[(Image, Location)],
     invalid_images: &[&str],
     raw_assigns: &[raw::RawAssign],
+    assigning: bool,
     problems: &mut Vec<Problem>,
 ) -> Option<Selection> {
     let mut assigns = Vec::new();
@@ -703,7 +707,7 @@ fn build_selection(
         assigns.push(Assign { image, devices });
         places.push((raw_assign, where_named));
     }
-    if raw_assigns.is_empty() {
+    if assigning && raw_assigns.is_empty() {
         problems.push(Problem::whole("upgrade.assign is empty: assign at least one image to some devices"));
     }
     let images: Vec<Image> = images.iter().map(|(i, _)| i.clone()).collect();

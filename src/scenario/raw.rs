@@ -24,7 +24,10 @@ pub struct RawScenario {
     pub fabric: RawFabric,
     #[serde(default)]
     pub images: Vec<RawImage>,
-    pub upgrade: RawUpgrade,
+    /// Absent: nothing is assigned yet (a discovered fabric before its image is named); the
+    /// scenario loads, and plans nothing. Present, it must assign something.
+    #[serde(default)]
+    pub upgrade: Option<RawUpgrade>,
     #[serde(default)]
     pub timing: TimingOverrides,
     #[serde(default)]
@@ -178,7 +181,7 @@ pub struct RawImage {
 }
 
 /// `upgrade:`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpgrade {
     pub assign: Vec<RawAssign>,
