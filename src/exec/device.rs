@@ -661,18 +661,7 @@ impl<D: Driver> Walk<'_, D> {
         let Some((before_id, before)) = before else {
             return Ok(None); // Said after maintenance mode, where the whole diff is skipped.
         };
-        let now = match ctx.driver.snapshot(self.device()).await {
-            Ok(now) => now,
-            Err(e) => crate::snapshot::Snapshot { missing: vec![e.to_string()], ..Default::default() },
-        };
-        let (at_unix, _) = (ctx.clock)();
-        let now_id = ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
-            &ctx.job,
-            self.device(),
-            "in-maintenance",
-            &now,
-            at_unix,
-        )?;
+        let (now_id, now) = self.snapshot_now("in-maintenance").await?;
         let findings = crate::snapshot::diff(
             &crate::snapshot::in_maintenance(&before),
             &crate::snapshot::in_maintenance(&now),
@@ -700,6 +689,25 @@ impl<D: Driver> Walk<'_, D> {
         self.fail(HealthCheckFailed, format!("{found}; {STAYS}")).map(Some)
     }
 
+    /// A snapshot of the device now, kept in the store as `kind` of this job; what could not
+    /// be read is in its `missing`. Returns its id and the snapshot.
+    async fn snapshot_now(&self, kind: &str) -> Result<(i64, crate::snapshot::Snapshot), JournalError> {
+        let ctx = self.ctx;
+        let snapshot = match ctx.driver.snapshot(self.device()).await {
+            Ok(snapshot) => snapshot,
+            Err(e) => crate::snapshot::Snapshot { missing: vec![e.to_string()], ..Default::default() },
+        };
+        let (at_unix, _) = (ctx.clock)();
+        let id = ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
+            &ctx.job,
+            self.device(),
+            kind,
+            &snapshot,
+            at_unix,
+        )?;
+        Ok((id, snapshot))
+    }
+
     /// The snapshot after maintenance mode is lifted, compared with the one from before. A
     /// device that is not as it was fails its check (with `abort_on_health_check_failure`): it
     /// is back in service, and the job halts after the batch.
@@ -716,18 +724,7 @@ impl<D: Driver> Walk<'_, D> {
             self.record(DeactivatingMaintenanceMode, Step::Note, message)?;
             return Ok(None);
         };
-        let after = match ctx.driver.snapshot(self.device()).await {
-            Ok(after) => after,
-            Err(e) => crate::snapshot::Snapshot { missing: vec![e.to_string()], ..Default::default() },
-        };
-        let (at_unix, _) = (ctx.clock)();
-        let after_id = ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
-            &ctx.job,
-            self.device(),
-            "after",
-            &after,
-            at_unix,
-        )?;
+        let (after_id, after) = self.snapshot_now("after").await?;
         let findings = crate::snapshot::diff(&before, &after, &ctx.limits);
         if findings.is_empty() {
             let message = format!("snapshot {after_id} matches snapshot {before_id} from before the upgrade");
