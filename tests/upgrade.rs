@@ -42,6 +42,17 @@ fn fleet(dir: &Path, scenario_name: &str) -> BTreeMap<String, serde_json::Value>
     serde_json::from_str(&text).unwrap()
 }
 
+/// job-0001's journal events (as `logs --format json` gives them) whose step is `step`.
+fn job_events_with_step(dir: &Path, step: &str) -> Vec<serde_json::Value> {
+    let logs = in_store(dir, &["logs", "job-0001", "--format", "json"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    logs.stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["step"] == step)
+        .collect()
+}
+
 fn states_of(events: &[serde_json::Value], device: &str) -> Vec<String> {
     events.iter().filter(|e| e["device"] == device).map(|e| e["state"].as_str().unwrap().to_string()).collect()
 }
@@ -377,14 +388,8 @@ fn cancel_from_another_shell_leaves_nothing_drained() {
     let again = in_store(dir.path(), &["cancel", "job-0001"]);
     assert!(again.stderr.contains("already cancelled"), "{}", again.stderr);
     // Who asked is in the journal, as a job-level event of its own.
-    let logs = in_store(dir.path(), &["logs", "job-0001", "--format", "json"]);
-    let asked: Vec<serde_json::Value> = logs
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|e| e["step"] == "cancel")
-        .collect();
-    assert_eq!(asked.len(), 1, "{}", logs.stdout);
+    let asked = job_events_with_step(dir.path(), "cancel");
+    assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(asked[0]["message"].as_str().unwrap().starts_with("cancel requested by "), "{asked:?}");
 }
 
@@ -875,14 +880,8 @@ fn ctrl_c_is_journaled_as_a_cancel_request() {
     assert_eq!(child.wait().unwrap().code(), Some(1));
     let last: serde_json::Value = serde_json::from_str(rest.last().unwrap()).unwrap();
     assert_eq!(last["outcome"], "cancelled", "{last}");
-    let logs = in_store(dir.path(), &["logs", "job-0001", "--format", "json"]);
-    let asked: Vec<serde_json::Value> = logs
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|e| e["step"] == "cancel")
-        .collect();
-    assert_eq!(asked.len(), 1, "{}", logs.stdout);
+    let asked = job_events_with_step(dir.path(), "cancel");
+    assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(asked[0]["message"].as_str().unwrap().contains("Ctrl-C"), "{asked:?}");
 }
 
