@@ -381,6 +381,11 @@ fn cancel_from_another_shell_leaves_nothing_drained() {
     assert_eq!(last["outcome"], "cancelled");
     let cancelled = last["devices"].as_array().unwrap().iter().filter(|d| d["state"] == "Cancelled").count();
     assert!(cancelled > 0, "something was left undone: {last}");
+    // The counters add up: cancelled devices are not "done".
+    let upgraded =
+        last["devices"].as_array().unwrap().iter().filter(|d| d["state"] == "Maintenance Mode Deactivated").count();
+    let status = in_store(dir.path(), &["status", "job-0001"]);
+    assert!(status.stdout.contains(&format!(": cancelled, {upgraded} of 6 devices done")), "{}", status.stdout);
     for (name, device) in fleet(dir.path(), "small-2spine-4leaf") {
         assert_eq!(device["maintenance"], false, "{name} left drained");
         assert!(device["upgrades"].as_u64().unwrap() <= 1);

@@ -17,7 +17,7 @@ pub fn list(store: &Store, format: Format) -> anyhow::Result<ExitCode> {
     let mut table = render::table(&["Job", "Scenario", "State", "Created", "Devices done"]);
     for job in &all {
         let devices = jobs::devices(store, &job.id)?;
-        let done = devices.iter().filter(|d| d.state.is_final() && !d.state.is_failure()).count();
+        let done = devices.iter().filter(|d| is_done(d.state)).count();
         table.add_row(vec![
             job.id.clone(),
             job.scenario.clone(),
@@ -30,6 +30,13 @@ pub fn list(store: &Store, format: Format) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A device "done", as the counters count it: upgraded and back in service, or skipped. Not one
+/// that failed, was rolled back or cancelled: counters add up to what was really done.
+pub(super) fn is_done(state: crate::journal::DeviceState) -> bool {
+    use crate::journal::DeviceState::{MaintenanceModeDeactivated, Skipped};
+    matches!(state, MaintenanceModeDeactivated | Skipped)
+}
+
 pub fn status(store: &Store, job: &str, format: Format) -> anyhow::Result<ExitCode> {
     let record = jobs::get(store, job)?;
     let devices = jobs::devices(store, job)?;
@@ -39,7 +46,7 @@ pub fn status(store: &Store, job: &str, format: Format) -> anyhow::Result<ExitCo
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let done = devices.iter().filter(|d| d.state.is_final() && !d.state.is_failure()).count();
+    let done = devices.iter().filter(|d| is_done(d.state)).count();
     let simulated = if record.driver == crate::journal::DriverKind::Virtual { ", SIMULATED devices" } else { "" };
     println!(
         "{} ({}): {}, {done} of {} devices done{}{simulated}",

@@ -821,7 +821,7 @@ fn write_job_report(store: &Store, job: &str, out: &Path) {
 fn progress(job: String, format: Format, devices: &[crate::journal::JobDevice], simulated: bool) -> exec::OnEvent {
     let total = devices.iter().filter(|d| d.batch > 0).count();
     // A re-entered job counts the devices its earlier runs finished.
-    let finished = devices.iter().filter(|d| d.batch > 0 && d.state.is_final()).map(|d| d.device.clone());
+    let finished = devices.iter().filter(|d| d.batch > 0 && super::jobs::is_done(d.state)).map(|d| d.device.clone());
     let done = Arc::new(Mutex::new(finished.collect::<std::collections::BTreeSet<String>>()));
     let bar = (format == Format::Table && std::io::stdout().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(total as u64);
@@ -838,7 +838,7 @@ fn progress(job: String, format: Format, devices: &[crate::journal::JobDevice], 
             return;
         }
         let mut done = done.lock().expect("not poisoned");
-        if event.state.is_final() {
+        if super::jobs::is_done(event.state) {
             done.insert(event.device.clone());
         }
         let line = if event.device.is_empty() {
