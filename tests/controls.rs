@@ -950,3 +950,17 @@ fn a_window_no_batch_fits_in_is_refused_before_a_job_exists() {
     let now = in_store(dir.path(), &["upgrade", &scenario, "--yes", "--now"]);
     assert_eq!(now.code, 0, "{}", now.stderr);
 }
+
+/// With `on_failure: rollback`, a device that never comes back from its reboot cannot be rolled
+/// back: it is held, and its failure says why no rollback was tried.
+#[test]
+fn a_device_that_never_returns_says_why_it_was_not_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = rollback_scenario(dir.path(), "  - {device: leaf1, kind: never-returns}\n");
+    let run = in_store(dir.path(), &["upgrade", &scenario, "--yes", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let last = json_lines(&run).pop().unwrap();
+    let leaf1 = last["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf1").unwrap().clone();
+    assert_eq!(leaf1["state"], "Hitless Image Upgrade Failed", "{leaf1}");
+    assert!(leaf1["message"].as_str().unwrap().contains("no rollback was tried"), "{leaf1}");
+}

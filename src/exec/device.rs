@@ -555,7 +555,15 @@ impl<D: Driver> Walk<'_, D> {
         self.record(ImageUpgrade, Step::WaitBoot, message)?;
         let booted = match ctx.driver.wait_for_boot(device, &before, ctx.boot_deadline_seconds).await {
             Ok(facts) => facts,
-            Err(e) => return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some),
+            Err(e) => {
+                // A rollback needs a device that answers: say why none was tried.
+                let why = if ctx.rollback_on_failure {
+                    "; no rollback was tried (on_failure: rollback), as the device does not answer"
+                } else {
+                    ""
+                };
+                return self.fail(HitlessImageUpgradeFailed, format!("{e}{why}; {STAYS}")).map(Some);
+            }
         };
         if !booted.all_run(&image.version) {
             let message = if booted.engines.len() > 1 {
