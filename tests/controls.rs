@@ -964,3 +964,37 @@ fn a_device_that_never_returns_says_why_it_was_not_rolled_back() {
     assert_eq!(leaf1["state"], "Hitless Image Upgrade Failed", "{leaf1}");
     assert!(leaf1["message"].as_str().unwrap().contains("no rollback was tried"), "{leaf1}");
 }
+
+/// Ctrl-C while the job waits for its maintenance window stops the wait, not the job: nothing has
+/// begun, the job stays paused for the window (resumable), and no device is cancelled.
+#[test]
+fn ctrl_c_while_waiting_for_the_window_stops_the_wait_not_the_job() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    // Closed now; opens in an hour (36 s of real time at 100 virtual seconds a second), for one.
+    let (start, end) = window_closing_in(120, 60);
+    let scenario =
+        small_with(dir.path(), &format!("  window: {{start: \"{start}\", end: \"{end}\", timezone: UTC}}\n"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hitless"))
+        .args(["--state-dir", dir.path().to_str().unwrap(), "upgrade", &scenario, "--yes", "--virtual-speed", "100"])
+        .args(["--format", "json"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let waiting = lines
+        .by_ref()
+        .map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap())
+        .find(|e| e["step"] == "window-wait");
+    assert!(waiting.is_some(), "the job never waited for the window");
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let rest: Vec<serde_json::Value> = lines.map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    let last = rest.last().unwrap();
+    assert_eq!((last["outcome"].as_str(), last["paused_for"].as_str()), (Some("paused"), Some("window")), "{last}");
+    assert!(last["reason"].as_str().unwrap().contains("stopped with Ctrl-C"), "{last}");
+    assert!(last["devices"].as_array().unwrap().iter().all(|d| d["state"] == "Pending"), "{last}");
+}

@@ -366,8 +366,17 @@ async fn keep_to_window<D: Driver>(
         );
         job_note(ctx, Step::WindowWait, &message)?;
         tracing::info!(opens, "waiting for the maintenance window");
-        // In steps, so a cancel (Ctrl-C, `hitless cancel`) ends the wait.
+        // In steps, so Ctrl-C or `hitless cancel` ends the wait.
         while now() < opens {
+            if ctx.interrupted.load(Ordering::SeqCst) {
+                // Ctrl-C stops the wait, not the job: nothing has begun, and the job stays
+                // paused for the window, to be resumed (`hitless cancel` ends it).
+                let reason = format!(
+                    "before batch {batch}: the wait for the maintenance window ({}) was stopped with Ctrl-C",
+                    rule.describe()
+                );
+                return pause(ctx, batch.saturating_sub(1), PauseKind::Window, &reason).map(Some);
+            }
             if ctx.cancelled() {
                 return finish(ctx, JobState::Cancelled, &[]).map(Some);
             }
