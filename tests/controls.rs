@@ -998,3 +998,31 @@ fn ctrl_c_while_waiting_for_the_window_stops_the_wait_not_the_job() {
     assert!(last["reason"].as_str().unwrap().contains("stopped with Ctrl-C"), "{last}");
     assert!(last["devices"].as_array().unwrap().iter().all(|d| d["state"] == "Pending"), "{last}");
 }
+
+/// A staged image found gone from the device at upgrade time is copied again, and the journal
+/// says why (it was staged, and is no longer there with the catalog's checksum).
+#[test]
+fn a_staged_image_found_gone_is_copied_again_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(in_store(dir.path(), &["stage", SMALL, "--format", "json"]).code, 0);
+    // Someone deletes leaf1's staged file.
+    let path = dir.path().join("virtual-devices").join("small-2spine-4leaf.json");
+    let mut fleet = small_fleet(dir.path());
+    fleet["leaf1"]["staged"] = serde_json::Value::Null;
+    std::fs::write(&path, serde_json::to_string_pretty(&fleet).unwrap()).unwrap();
+    let upgraded = in_store(dir.path(), &["upgrade", SMALL, "--yes", "--format", "json"]);
+    assert_eq!(upgraded.code, 0, "{}", upgraded.stderr);
+    let copy = |device: &str| {
+        json_lines(&upgraded)
+            .into_iter()
+            .find(|e| e["device"] == device && e["step"] == "copy")
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert!(
+        copy("leaf1").contains("it was staged with `hitless stage`, but is no longer on the device"),
+        "{}",
+        copy("leaf1")
+    );
+    assert_eq!(copy("leaf2"), "image already staged, checksum verified");
+}

@@ -463,7 +463,16 @@ impl<D: Driver> Walk<'_, D> {
             if staged {
                 self.record(ImageUpgrade, Step::Copy, "image already staged, checksum verified")?;
             } else {
-                self.record(ImageUpgrade, Step::Copy, format!("copying {} and verifying its checksum", image.name))?;
+                let why = if item.staged_recorded {
+                    " (it was staged with `hitless stage`, but is no longer on the device with the catalog's checksum: deleted or changed since)"
+                } else {
+                    ""
+                };
+                self.record(
+                    ImageUpgrade,
+                    Step::Copy,
+                    format!("copying {} and verifying its checksum{why}", image.name),
+                )?;
                 if let Err(e) = self.retry_once(ImageUpgrade, || ctx.driver.stage_image(device, image)).await {
                     return self.give_up(HitlessImageUpgradeFailed, e.to_string()).await;
                 }

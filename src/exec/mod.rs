@@ -56,6 +56,9 @@ pub struct WorkItem {
     /// True when the journal shows hitless requested this device's rollback and has not rebooted
     /// it since: a pending install the device reports is then that rollback.
     pub rollback_pending: bool,
+    /// True when `hitless stage` recorded this image staged on the device: a copy found missing
+    /// or changed then says so.
+    pub staged_recorded: bool,
     /// Seconds the device's protocols take to converge after its reboot (its role's, the
     /// planner's figure): the post-upgrade check waits this long, so the device is back in use
     /// before maintenance mode is lifted and the next batch starts.

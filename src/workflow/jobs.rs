@@ -190,6 +190,7 @@ pub fn work(
     let fabric = jobs::get(store, job)?.fabric;
     let pending = jobs::pending_installs(store, &fabric)?;
     let rollbacks = jobs::pending_rollbacks(store, &fabric)?;
+    let staged = jobs::staged(store, &fabric)?;
     let events = jobs::events(store, job, None)?;
     let failed = failed_upgrades(&events);
     let mut batches: Vec<Vec<WorkItem>> = Vec::new();
@@ -220,6 +221,7 @@ pub fn work(
             pending_is_ours,
             failed_earlier: failed.contains(device.device.as_str()),
             rollback_pending: rollbacks.contains(&device.device),
+            staged_recorded: staged.get(&device.device).is_some_and(|(image, _)| *image == device.image),
             convergence_seconds: phases.convergence_seconds,
             estimated_seconds: scenario.timing.device_seconds(role),
             drain_seconds: phases.drain_seconds,
