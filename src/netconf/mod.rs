@@ -16,6 +16,12 @@ pub use session::{NetconfError, Session};
 const SECRET_WORDS: [&str; 6] =
     ["encrypted-password", "plain-text-password", "secret", "authentication-key", "pre-shared-key", "ssh-"];
 
+/// [`redact`]ed `text` on one line, for a log line: new lines and carriage returns written as
+/// `\n` and `\r`, so a multi-line reply stays one line of a text log.
+pub fn for_log(text: &str) -> String {
+    redact(text).replace('\r', "\\r").replace('\n', "\\n")
+}
+
 /// `text` (a NETCONF message) with every secret replaced by `<redacted>`, for logs: the content
 /// of any element whose name contains `password`, `secret` or `-key` (`<encrypted-password>`,
 /// `<authentication-key>`), and the word after a secret keyword in configuration text
@@ -71,6 +77,13 @@ fn redact_words(text: &str) -> String {
 
 #[cfg(test)]
 mod redact_tests {
+    #[test]
+    fn a_message_is_one_line_in_a_log() {
+        let out = super::for_log("<rpc-reply>\n<output>\r\nline one\nline two</output>\n</rpc-reply>");
+        assert!(!out.contains('\n') && !out.contains('\r'), "{out}");
+        assert_eq!(out, "<rpc-reply>\\n<output>\\r\\nline one\\nline two</output>\\n</rpc-reply>");
+    }
+
     #[test]
     fn secrets_never_reach_a_log() {
         let xml = "<configuration><system><root-authentication><encrypted-password>$6$abc$def</encrypted-password></root-authentication>\

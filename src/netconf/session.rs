@@ -160,7 +160,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.next_id += 1;
         let message =
             format!("<rpc xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\" message-id=\"{id}\">{body}</rpc>");
-        tracing::trace!(device = %self.device, rpc = %rpc_name, sent = %super::redact(&message), "netconf request");
+        tracing::trace!(device = %self.device, rpc = %rpc_name, sent = %super::for_log(&message), "netconf request");
         let started = tokio::time::Instant::now();
         self.write(&message, &rpc_name, self.framing).await?;
         let text = self.read_message(&rpc_name, self.framing, timeout).await?;
@@ -168,7 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             device = %self.device,
             rpc = %rpc_name,
             ms = started.elapsed().as_millis() as u64,
-            received = %super::redact(&text),
+            received = %super::for_log(&text),
             "netconf reply"
         );
         let reply = xml::parse(&text).map_err(|source| self.xml_error(&rpc_name, source))?;
