@@ -930,3 +930,20 @@ fn a_scenario_that_assigns_nothing_loads_and_upgrades_nothing() {
     std::fs::write(dir.path().join("empty.yaml"), format!("{fabric_only}upgrade:\n  assign: []\n")).unwrap();
     assert_eq!(hitless(&["validate", dir.path().join("empty.yaml").to_str().unwrap()]).code, 2);
 }
+
+/// `-vv` shows what the virtual driver does (each device read or changed, at debug level); without
+/// it, none of that is in the log.
+#[test]
+fn debug_logging_shows_the_virtual_devices_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("debug.log");
+    let run = in_store(dir.path(), &["-vv", "--log-file", log.to_str().unwrap(), "upgrade", SMALL, "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("virtual device changed") && text.contains("operation=\"maintenance mode\""), "{text}");
+    let quiet = dir.path().join("quiet.log");
+    let other = tempfile::tempdir().unwrap();
+    let run = in_store(other.path(), &["--log-file", quiet.to_str().unwrap(), "upgrade", SMALL, "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!std::fs::read_to_string(&quiet).unwrap().contains("virtual device"));
+}

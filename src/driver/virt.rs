@@ -312,6 +312,14 @@ impl VirtualDriver {
             });
         }
         let out = change(state);
+        tracing::debug!(
+            device,
+            operation,
+            version = %state.version,
+            maintenance = state.maintenance,
+            "virtual device {}",
+            if write { "changed" } else { "read" }
+        );
         if !write {
             return Ok(out);
         }
