@@ -397,3 +397,54 @@ fn a_failed_discovery_or_export_leaves_the_existing_file_as_it_was() {
     assert_eq!(run.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&topology).unwrap(), "name: kept\n");
 }
+
+/// Hosts that accept TCP and never say a word cost `--timeout` seconds each, `--parallel` at
+/// once: three silent hosts with `--timeout 1 --parallel 3` are all reported unreachable, and
+/// the discovery fails (exit 1) naming them, instead of waiting 30 s apiece.
+#[test]
+fn silent_hosts_cost_the_timeout_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    // Listeners that accept and hold connections silently (kept open by the test).
+    let listeners: Vec<std::net::TcpListener> =
+        (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let mut inventory = String::from("all:\n  hosts:\n");
+    for (i, listener) in listeners.iter().enumerate() {
+        let port = listener.local_addr().unwrap().port();
+        inventory.push_str(&format!("    quiet{i}: {{ansible_host: \"127.0.0.1\", ansible_port: {port}}}\n"));
+    }
+    let path = dir.path().join("hosts.yaml");
+    std::fs::write(&path, inventory).unwrap();
+    let holders: Vec<std::thread::JoinHandle<()>> = listeners
+        .into_iter()
+        .map(|listener| {
+            std::thread::spawn(move || {
+                // Accept one connection and keep it until the client goes.
+                if let Ok((mut stream, _)) = listener.accept() {
+                    let mut buffer = [0u8; 1024];
+                    while matches!(std::io::Read::read(&mut stream, &mut buffer), Ok(n) if n > 0) {}
+                }
+            })
+        })
+        .collect();
+    let run = hitless(&state)
+        .args(["discover", "--inventory", path.to_str().unwrap(), "--trust-on-first-use", "--timeout", "1"])
+        .args(["--parallel", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    for i in 0..3 {
+        let said = stderr
+            .lines()
+            .any(|l| l.contains(&format!("connecting to quiet{i} at 127.0.0.1:")) && l.ends_with("timed out"));
+        assert!(said, "quiet{i}: {stderr}");
+    }
+    drop(run);
+    for holder in holders {
+        holder.join().unwrap();
+    }
+    let bad =
+        hitless(&state).args(["discover", "--inventory", path.to_str().unwrap(), "--timeout", "0"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -945,7 +945,15 @@ async fn discovery_names_a_device_that_answers_no_lldp() {
             groups: Default::default(),
         })
         .collect();
-    let found = hitless::workflow::discover::discover(&Arc::new(driver(&lab)), &hosts, "lab", None, &|_, _| {}).await;
+    let found = hitless::workflow::discover::discover(
+        &Arc::new(driver(&lab)),
+        &hosts,
+        "lab",
+        None,
+        hitless::workflow::discover::PARALLEL,
+        &|_, _| {},
+    )
+    .await;
     assert_eq!(found.devices, 18);
     assert!(found.warnings.iter().any(|w| w.starts_with("leaf1 answers no LLDP")), "{:?}", found.warnings);
     let one_sided: Vec<&String> = found.warnings.iter().filter(|w| w.contains("which does not see leaf1")).collect();

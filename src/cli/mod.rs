@@ -247,6 +247,12 @@ enum Command {
         /// Device seconds per real second of a lab started with --time-scale.
         #[arg(long, default_value_t = 1.0, value_parser = positive_speed)]
         time_scale: f64,
+        /// Seconds a device has to accept the SSH login before it is counted unreachable.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+        timeout: u64,
+        /// Devices asked at once.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        parallel: u64,
     },
     /// Write one self-contained HTML page for a plan and its simulation, or for an executed job.
     Report {
@@ -593,9 +599,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             known_hosts,
             trust_on_first_use,
             time_scale,
+            timeout,
+            parallel,
         } => {
             let store = image::open_store(state_dir)?;
             let options = upgrade::DiscoverOptions {
+                timeout: std::time::Duration::from_secs(timeout),
+                parallel: parallel as usize,
                 inventory,
                 seeds: seed.unwrap_or_default(),
                 max_devices: max_devices as usize,

@@ -89,6 +89,7 @@ impl RunOptions {
                     None => SshAuth::Password(ssh_password(&self.junos.user)?),
                 };
                 DriverChoice::Junos(JunosOptions {
+                    connect_timeout: None,
                     user: self.junos.user.clone(),
                     auth,
                     known_hosts: self.junos.known_hosts.clone(),
@@ -194,6 +195,10 @@ pub struct DiscoverOptions {
     pub known_hosts: Option<std::path::PathBuf>,
     pub trust_on_first_use: bool,
     pub time_scale: f64,
+    /// How long a device has to accept the SSH login (`--timeout`).
+    pub timeout: std::time::Duration,
+    /// Devices asked at once (`--parallel`).
+    pub parallel: usize,
 }
 
 /// `hitless discover --inventory FILE`: asks every host, writes the scenario (checked by loading
@@ -232,6 +237,7 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
         None => SshAuth::Password(ssh_password(&user)?),
     };
     let junos = JunosOptions {
+        connect_timeout: Some(options.timeout),
         user,
         auth,
         known_hosts: options.known_hosts.clone(),
@@ -256,13 +262,21 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
     let discovery = if options.seeds.is_empty() {
         let addresses = hosts.iter().map(|h| (h.name.clone(), h.address.clone())).collect();
         let driver = Arc::new(workflow::drivers::junos_at(store.dir(), addresses, &junos));
-        runtime.block_on(workflow::discover::discover(&driver, &hosts, &name, options.image.as_deref(), &progress))
+        runtime.block_on(workflow::discover::discover(
+            &driver,
+            &hosts,
+            &name,
+            options.image.as_deref(),
+            options.parallel,
+            &progress,
+        ))
     } else {
         let driver_for = |addresses| Arc::new(workflow::drivers::junos_at(store.dir(), addresses, &junos));
         runtime.block_on(workflow::discover::discover_from_seeds(
             &driver_for,
             &options.seeds,
             options.max_devices,
+            options.parallel,
             &name,
             options.image.as_deref(),
             &progress,

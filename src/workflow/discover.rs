@@ -16,8 +16,8 @@ use crate::exec::Chassis;
 use crate::inventory::Host;
 use crate::model::{CriticalRole, Role};
 
-/// Devices asked at once.
-pub const PARALLEL: usize = 16;
+/// Devices asked at once, unless told otherwise (`--parallel`).
+pub const PARALLEL: usize = 32;
 
 /// What discovery found, and the scenario it wrote.
 #[derive(Clone, Debug)]
@@ -89,9 +89,10 @@ pub async fn discover<C: Connector>(
     hosts: &[Host],
     name: &str,
     image: Option<&str>,
+    parallel: usize,
     progress: &(dyn Fn(&str, Option<&str>) + Sync),
 ) -> Discovery {
-    let answers = ask(driver, hosts, progress).await;
+    let answers = ask(driver, hosts, parallel, progress).await;
     assemble(hosts, answers, name, image, Vec::new())
 }
 
@@ -99,9 +100,10 @@ pub async fn discover<C: Connector>(
 async fn ask<C: Connector>(
     driver: &Arc<JunosDriver<C>>,
     hosts: &[Host],
+    parallel: usize,
     progress: &(dyn Fn(&str, Option<&str>) + Sync),
 ) -> Vec<Option<Result<Discovered, String>>> {
-    let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let permits = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, host) in hosts.iter().enumerate() {
         let (driver, permits, device) = (Arc::clone(driver), Arc::clone(&permits), host.name.clone());
@@ -129,6 +131,7 @@ pub async fn discover_from_seeds<C: Connector>(
     driver_for: &dyn Fn(BTreeMap<String, String>) -> Arc<JunosDriver<C>>,
     seeds: &[String],
     max_devices: usize,
+    parallel: usize,
     name: &str,
     image: Option<&str>,
     progress: &(dyn Fn(&str, Option<&str>) + Sync),
@@ -159,7 +162,7 @@ pub async fn discover_from_seeds<C: Connector>(
             .iter()
             .map(|a| Host { name: a.clone(), address: a.clone(), user: None, groups: BTreeSet::new() })
             .collect();
-        let replies = ask(&driver, &wave, progress).await;
+        let replies = ask(&driver, &wave, parallel, progress).await;
         let mut next = Vec::new();
         for (mut host, reply) in wave.into_iter().zip(replies) {
             if let Some(Ok(discovered)) = &reply {

@@ -26,6 +26,8 @@ pub struct JunosOptions {
     pub trust_on_first_use: bool,
     /// Device seconds per real second (a lab started with `--time-scale`); 1 for real switches.
     pub time_scale: f64,
+    /// How long a device has to accept the SSH login (default 30 s).
+    pub connect_timeout: Option<Duration>,
 }
 
 /// The driver the operator chose, with what it needs.
@@ -139,7 +141,7 @@ pub fn junos_at(
         auth: options.auth.clone(),
         known_hosts: options.known_hosts.clone().unwrap_or_else(|| state_dir.join("known_hosts")),
         trust_on_first_use: options.trust_on_first_use,
-        connect_timeout: Duration::from_secs(30),
+        connect_timeout: options.connect_timeout.unwrap_or(Duration::from_secs(30)),
     };
     let junos = JunosSettings { time_scale: options.time_scale, ..JunosSettings::default() };
     JunosDriver::new(SshConnector::new(settings), junos)
