@@ -146,3 +146,21 @@ fn no_scenario_or_journal_text_becomes_markup_in_a_report() {
     let html = std::fs::read_to_string(&job_page).unwrap();
     assert!(html.contains("device said: &lt;script&gt;"), "the journal's words are shown as text");
 }
+
+/// A simulation whose faults halt the job says so in its headline and names the fault as the
+/// scenario spells it, not by internal names.
+#[test]
+fn a_report_of_faults_says_where_they_halt_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("faults.html");
+    let run = hitless(&["report", "scenarios/faults-in-execution.yaml", "-o", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.contains("until the scenario&#x27;s faults halt the job after batch 1")
+            || html.contains("until the scenario's faults halt the job after batch 1"),
+        "headline"
+    );
+    assert!(html.contains("never-returns at reboot"), "the fault as written");
+    assert!(!html.contains("NeverReturns"), "no internal names");
+}

@@ -301,6 +301,7 @@ fn report(
         warnings,
         events: outcome.events,
         evaluations: outcome.evaluations,
+        halted_after_batch: (!schedule.failures.is_empty()).then_some(schedule.windows.len()),
         out_of_service: plan
             .out_of_service
             .iter()
@@ -362,7 +363,7 @@ fn halt_warning(scenario: &Scenario, plan: &PlanInput, schedule: &schedule::Sche
         let failed: Vec<String> = schedule
             .failures
             .iter()
-            .map(|f| format!("{} ({:?} at {:?})", scenario.fabric.device(f.device).name, f.kind, f.at))
+            .map(|f| format!("{} ({} at {})", scenario.fabric.device(f.device).name, kebab(&f.kind), kebab(&f.at)))
             .collect();
         format!(
             "the scenario's faults fail {} in batch {batch}: the job halts there, and {} later batches do not run",
@@ -370,6 +371,11 @@ fn halt_warning(scenario: &Scenario, plan: &PlanInput, schedule: &schedule::Sche
             plan.batches.len() - batch
         )
     })
+}
+
+/// A fault kind or phase as the scenario spells it (`never-returns`, `post-check`).
+fn kebab<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 fn link_name(topology: &hitless_sim::Topology, link: hitless_sim::LinkId) -> String {

@@ -57,6 +57,10 @@ pub struct SimReport {
     /// the upgrade found the fabric: the run goes around them from the start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub out_of_service: Vec<OutOfServiceReport>,
+    /// With the scenario's faults replayed: the batch after which they halt the job (later
+    /// batches are not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halted_after_batch: Option<usize>,
 }
 
 /// A device out of service before the upgrade starts.

@@ -68,6 +68,9 @@ pub struct Summary {
     pub flows: usize,
     /// Flows that lost anything.
     pub flows_with_loss: usize,
+    /// The batch after which the scenario's faults halt the job, if they do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halted_after_batch: Option<usize>,
 }
 
 /// A drawable box: a device, or a group of devices of one role and batch.
@@ -342,6 +345,7 @@ pub fn for_plan(scenario: &Scenario, plan: &PlanReport, sim: &SimReport) -> Page
             lost_bytes: sim.lost_bytes,
             flows: sim.flow_count,
             flows_with_loss: sim.flows_with_loss_count,
+            halted_after_batch: sim.halted_after_batch,
         },
         fabric: render::fabric(scenario, &batch_of),
         batches,
