@@ -130,7 +130,7 @@ traffic: {{flows: [{{src: bms1, dst: bms2, gbps: 4}}]}}\nfaults:\n  - {{device: 
     assert_close(lost.blackhole_bytes, 2.0 * 0.9 * BYTES_PER_GBIT, "BFD");
     assert_eq!(lost.cause.as_ref().unwrap().device, "spine1");
     assert_eq!(report.batches.len(), 1, "the job halts after the failing batch: {:?}", report.batches);
-    assert!(report.warnings.iter().any(|w| w.contains("spine1 (Hang at HealthCheck)")), "{:?}", report.warnings);
+    assert!(report.warnings.iter().any(|w| w.contains("spine1 (hang at health-check)")), "{:?}", report.warnings);
     // Without BFD the BGP hold time, 90 s: 2 x 90 = 180 Gbit.
     let report = simulate(&yaml.replace("traffic:", "simulation: {bfd: false}\ntraffic:"));
     assert_close(flow(&report, "bms1", "bms2").blackhole_bytes, 2.0 * 90.0 * BYTES_PER_GBIT, "BGP hold");

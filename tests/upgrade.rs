@@ -192,7 +192,7 @@ fn a_hung_device_times_out_where_it_hung_and_halts_the_job() {
         let simulated = crate::util::hitless(&["simulate", &scenario, "--format", "json"]);
         let report: serde_json::Value = serde_json::from_str(&simulated.stdout).unwrap();
         let warnings = report["warnings"].to_string();
-        assert!(warnings.contains("leaf3 (Hang at"), "{at}: {warnings}");
+        assert!(warnings.contains("leaf3 (hang at"), "{at}: {warnings}");
         assert_eq!(report["batches"].as_array().unwrap().len(), 1, "{at}: the simulation halts after the batch too");
     }
 }
