@@ -1211,3 +1211,32 @@ async fn a_device_upgrade_logs_in_a_bounded_number_of_times_and_polls_reuse_the_
     );
     eprintln!("{counted:?}");
 }
+
+/// Every write of a fenced process's job fails once another process holds its lease: events,
+/// the job's state, and its snapshots alike (a snapshot is part of the job's journal).
+#[test]
+fn a_fenced_store_writes_nothing_more_of_the_job() {
+    use hitless::store::jobs::LeaseHolder;
+    use hitless::workflow::jobs::Holder;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, scenario) = setup(dir.path(), "");
+    let plan = workflow::plan(&scenario);
+    let job = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0).unwrap().job;
+    let a = LeaseHolder { pid: 1, host: "a".into(), token: "a-1".into(), started: 1 };
+    workflow::jobs::take_lease(&mut store, &job, &a, 0, &|_| Holder::Unknown, false).unwrap();
+    store.fence(a);
+    let snapshot = hitless::snapshot::Snapshot::default();
+    let fabric = scenario.fabric.fingerprint();
+    // Still its own: writes go through.
+    hitless::store::snapshots::save(&mut store, &fabric, "ok", Some(&job), 0, &[("leaf1", "before", &snapshot)])
+        .unwrap();
+    let mut other = Store::open(dir.path()).unwrap();
+    let b = LeaseHolder { pid: 2, host: "b".into(), token: "b-2".into(), started: 1 };
+    workflow::jobs::take_lease(&mut other, &job, &b, 120, &|_| Holder::Unknown, false).unwrap();
+    let saved =
+        hitless::store::snapshots::save(&mut store, &fabric, "late", Some(&job), 0, &[("leaf1", "after", &snapshot)]);
+    assert!(saved.unwrap_err().to_string().contains("was taken over by process 2 on b"));
+    assert!(jobs::set_state(&mut store, &job, JobState::Cancelled).is_err());
+    assert_eq!(jobs::get(&other, &job).unwrap().state, JobState::Running, "the fenced write changed the job");
+    assert!(hitless::store::snapshots::of_job(&other, &job, "leaf1", "after").unwrap().is_none());
+}

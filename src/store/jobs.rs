@@ -229,7 +229,7 @@ pub fn record(store: &mut Store, job: &str, entry: &Entry) -> Result<Event, Stor
 
 /// With a fence set ([`Store::fence`]): an error carrying [`StoreError::Fenced`] (see
 /// [`fence_error`]) unless `me` still holds `job`'s lease, read inside the caller's transaction.
-fn check_fence(conn: &rusqlite::Connection, me: Option<&LeaseHolder>, job: &str) -> rusqlite::Result<()> {
+pub(super) fn check_fence(conn: &rusqlite::Connection, me: Option<&LeaseHolder>, job: &str) -> rusqlite::Result<()> {
     let Some(me) = me else { return Ok(()) };
     let held: Option<Lease> = conn.query_row(LEASE_SQL, [job], lease_from_row).optional()?;
     match held {
@@ -257,7 +257,7 @@ impl std::error::Error for FencedError {}
 
 /// [`StoreError::Fenced`] back out of the SQL error that carried it; any other SQL error as a
 /// [`StoreError::Sqlite`] on `path`.
-fn fence_error(path: &std::path::Path, error: rusqlite::Error) -> StoreError {
+pub(super) fn fence_error(path: &std::path::Path, error: rusqlite::Error) -> StoreError {
     match error {
         rusqlite::Error::ToSqlConversionFailure(inner) => match inner.downcast::<FencedError>() {
             Ok(fenced) => fenced.0,

@@ -29,8 +29,13 @@ pub fn save(
     devices: &[(&str, &str, &Snapshot)],
 ) -> Result<i64, StoreError> {
     let db_path = store.db_path.clone();
+    let fence = store.fence.clone();
     let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
     let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
+    // A job's snapshot is part of its journal: fenced like every other write of it.
+    if let Some(job) = job {
+        super::jobs::check_fence(&tx, fence.as_ref(), job).map_err(|e| super::jobs::fence_error(&db_path, e))?;
+    }
     tx.execute(
         "INSERT INTO snapshots (fabric, label, taken_unix, job) VALUES (?1, ?2, ?3, ?4)",
         params![fabric, label, at_unix, job],
