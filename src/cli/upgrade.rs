@@ -599,15 +599,11 @@ fn reenter(
         }
     };
     // The job's own time scale (a lab's), unless this run says another.
-    let options_here;
-    let options = if options.junos.time_scale_given {
-        options
-    } else {
-        let mut own = options.clone();
-        own.junos.time_scale = crate::store::jobs::get(&store, job)?.time_scale;
-        options_here = own;
-        &options_here
-    };
+    let mut options = options.clone();
+    if !options.junos.time_scale_given {
+        options.junos.time_scale = reopened.time_scale;
+    }
+    let options = &options;
     let choice = options.choice(&reopened.scenario, options.driver.unwrap_or(reopened.driver))?;
     say_if_simulated(&choice, options.format);
     let driver = Arc::new(workflow::drivers::make(store.dir(), &reopened.scenario, &choice)?);

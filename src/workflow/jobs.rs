@@ -122,6 +122,8 @@ pub struct Reopened {
     pub clock_offset_seconds: f64,
     /// The driver the job ran with.
     pub driver: DriverKind,
+    /// The time scale it ran at (a lab's `--time-scale`).
+    pub time_scale: f64,
 }
 
 /// How a job is re-entered.
@@ -175,7 +177,7 @@ pub fn reopen(
         jobs::approve(store, job)?;
     }
     jobs::set_state(store, job, JobState::Running)?;
-    Ok(Reopened { scenario, devices, clock_offset_seconds, driver: record.driver })
+    Ok(Reopened { scenario, devices, clock_offset_seconds, driver: record.driver, time_scale: record.time_scale })
 }
 
 /// The work a job's devices still have, batch by batch: every planned device not yet back in
