@@ -254,8 +254,8 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
     let progress = |device: &str, error: Option<&str>| {
         let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         match error {
-            None => eprintln!("[{n}] {device}: read"),
-            Some(why) => eprintln!("[{n}] {device}: {why}"),
+            None => eprintln!("[{n}] {}: read", render::inert(device)),
+            Some(why) => eprintln!("[{n}] {}: {}", render::inert(device), render::inert(why)),
         }
     };
     let runtime = runtime(false)?;
@@ -326,7 +326,7 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
         None => print!("{}", discovery.yaml),
     }
     for warning in &discovery.warnings {
-        eprintln!("hitless: warning: {warning}");
+        eprintln!("hitless: warning: {}", render::inert(warning));
     }
     if let Err(e) = loads {
         eprintln!(
