@@ -32,35 +32,45 @@ pub struct NewJob<'a> {
     pub addresses: &'a std::collections::BTreeMap<String, String>,
 }
 
-/// A device that belongs to an open job.
+/// A device planned in an open job, with the job's state and its own there.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Claimed {
+pub struct OpenJobDevice {
     /// The job.
     pub job: String,
-    /// Its state.
-    pub state: String,
-    /// The device's name in that job.
+    /// The job's state (`running`, `halted`, `paused`).
+    pub job_state: String,
+    /// The device's name there.
     pub device: String,
     /// Its management address there ('' when none).
     pub address: String,
+    /// Its state there.
+    pub state: crate::journal::DeviceState,
 }
 
-/// Every device planned in an open job (batch > 0), whichever fabric or scenario.
-fn claimed(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<Claimed>> {
+/// Every device planned in an open job (batch > 0), whichever fabric or scenario; on `conn`, so
+/// a transaction can ask too.
+fn claimed(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<OpenJobDevice>> {
     let sql = format!(
-        "SELECT d.job, j.state, d.device, d.address FROM job_devices d JOIN jobs j ON j.id = d.job
+        "SELECT d.job, j.state, d.device, d.address, d.state FROM job_devices d JOIN jobs j ON j.id = d.job
          WHERE d.batch > 0 AND j.state IN ({}) ORDER BY d.job, d.device",
         open_states_sql()
     );
     let mut statement = conn.prepare(&sql)?;
-    let rows = statement
-        .query_map([], |r| Ok(Claimed { job: r.get(0)?, state: r.get(1)?, device: r.get(2)?, address: r.get(3)? }))?;
+    let rows = statement.query_map([], |r| {
+        Ok(OpenJobDevice {
+            job: r.get(0)?,
+            job_state: r.get(1)?,
+            device: r.get(2)?,
+            address: r.get(3)?,
+            state: parse_stored(&r.get::<_, String>(4)?)?,
+        })
+    })?;
     rows.collect()
 }
 
 /// The first of `devices` (name, address) that an open job already has: by the same name, or
 /// by the same management address.
-fn first_conflict(claimed: &[Claimed], devices: &[(&str, &str)]) -> Option<StoreError> {
+fn first_conflict(claimed: &[OpenJobDevice], devices: &[(&str, &str)]) -> Option<StoreError> {
     for (name, address) in devices {
         for other in claimed {
             let by_address = !address.is_empty() && *address == other.address;
@@ -68,7 +78,7 @@ fn first_conflict(claimed: &[Claimed], devices: &[(&str, &str)]) -> Option<Store
                 return Some(StoreError::DeviceBusy {
                     device: name.to_string(),
                     job: other.job.clone(),
-                    state: other.state.clone(),
+                    state: other.job_state.clone(),
                     other: other.device.clone(),
                     address: if by_address { format!(", at {address}") } else { String::new() },
                 });
@@ -78,38 +88,9 @@ fn first_conflict(claimed: &[Claimed], devices: &[(&str, &str)]) -> Option<Store
     None
 }
 
-/// A device of an open job, with its state there.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpenJobDevice {
-    /// The job.
-    pub job: String,
-    /// The device's name there.
-    pub device: String,
-    /// Its management address there ('' when none).
-    pub address: String,
-    /// Its state there.
-    pub state: crate::journal::DeviceState,
-}
-
 /// Every planned device of every open job, with its state.
 pub fn open_job_devices(store: &Store) -> Result<Vec<OpenJobDevice>, StoreError> {
-    let sql = format!(
-        "SELECT d.job, d.device, d.address, d.state FROM job_devices d JOIN jobs j ON j.id = d.job
-         WHERE d.batch > 0 AND j.state IN ({}) ORDER BY d.job, d.device",
-        open_states_sql()
-    );
-    let mut statement = store.conn.prepare(&sql).map_err(|e| store.sqlite(e))?;
-    let rows = statement
-        .query_map([], |r| {
-            Ok(OpenJobDevice {
-                job: r.get(0)?,
-                device: r.get(1)?,
-                address: r.get(2)?,
-                state: parse_stored(&r.get::<_, String>(3)?)?,
-            })
-        })
-        .map_err(|e| store.sqlite(e))?;
-    rows.collect::<Result<_, _>>().map_err(|e| store.sqlite(e))
+    claimed(&store.conn).map_err(|e| store.sqlite(e))
 }
 
 /// Refuses when any of `devices` (name, management address) belongs to an open job.
