@@ -286,11 +286,9 @@ pub fn import(text_in: &str, file: &str, image: Option<&str>) -> Result<Imported
         .filter(|d| d.critical_roles.iter().any(|r| *r != CriticalRole::RouteReflector))
         .map(|d| d.name.clone())
         .collect();
-    let (roles, unknown) = tiers(&names, &links, &servers, &gateways, given);
-    for name in unknown {
-        warnings.push(format!(
-            "node {name}: its role cannot be told (no label, name or tier); written as a leaf, check it"
-        ));
+    let (roles, guesses) = tiers(&names, &links, &servers, &gateways, given);
+    for (name, why) in guesses {
+        warnings.push(format!("node {name}: {why}"));
     }
     for device in devices.values_mut() {
         let (role, from) = roles[&device.name];

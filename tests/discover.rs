@@ -363,6 +363,32 @@ fn discovery_from_one_seed_walks_the_whole_fabric() {
     }
 }
 
+/// A switch linked to two spines of one pod and to no server (evpn-esi-lag's `oob1`, an
+/// out-of-band switch) is no super-spine: a super-spine joins pods. Discovered from a seed, it is
+/// written as a leaf, with a warning that the role is a guess; nothing becomes a super-spine.
+#[test]
+fn a_switch_facing_one_pods_spines_is_not_a_super_spine() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let _lab = start_lab(&state, &root().join("scenarios/evpn-esi-lag.yaml"), &["--loopback-port", &port]);
+    let seed = format!("127.1.0.1:{port}");
+    let run = hitless(&state)
+        .args(["discover", "--seed", &seed, "--trust-on-first-use", "--time-scale", "1000"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let yaml = String::from_utf8_lossy(&run.stdout);
+    let oob = yaml.lines().find(|l| l.contains("{name: oob1,")).unwrap_or_else(|| panic!("{yaml}"));
+    assert!(oob.contains("role: leaf"), "{oob}");
+    assert!(!yaml.contains("super-spine"), "{yaml}");
+    assert!(stderr.contains("warning: oob1: faces only the spines of one pod and no server"), "{stderr}");
+    // The spines stay spines, the other leafs leafs.
+    assert!(yaml.lines().any(|l| l.contains("{name: spine3, role: spine,")), "{yaml}");
+    assert!(yaml.lines().any(|l| l.contains("{name: bl1, role: leaf,")), "{yaml}");
+}
+
 /// A discovery that fails (a wrong password: no device can be read) leaves the file `-o` names
 /// as it was, byte for byte, and puts what it saw beside it (`keep.partial.yaml`); the same goes
 /// for an export whose scenario does not load.

@@ -160,53 +160,91 @@ impl Written {
     }
 }
 
+/// Each device's role and where it came from (a comment).
+pub type Roles = BTreeMap<String, (Role, &'static str)>;
+
 /// Roles for `devices` (those `given` keep theirs, with its reason): leafs face servers (or,
-/// for `gateways`, the WAN), spines face leafs, super-spines face spines; else what the name
-/// says. Devices that neither tells are leafs, and listed second, for a warning.
+/// for `gateways`, the WAN), spines face leafs, super-spines face the spines of two pods or
+/// more; else what the name says. The second list holds each role that is a guess, with why, for
+/// a warning: a device that nothing tells is written as a leaf, and so is one that faces only the
+/// spines of one pod and no server (an out-of-band or service switch, not a super-spine: a
+/// super-spine joins pods).
 pub fn tiers(
     devices: &[String],
     links: &BTreeSet<(String, String)>,
     servers: &BTreeMap<String, Vec<String>>,
     gateways: &BTreeSet<String>,
-    given: BTreeMap<String, (Role, &'static str)>,
-) -> (BTreeMap<String, (Role, &'static str)>, Vec<String>) {
+    given: Roles,
+) -> (Roles, Vec<(String, &'static str)>) {
     let mut roles = given;
-    let neighbours_of = |name: &str| -> Vec<&str> {
-        links
-            .iter()
-            .filter_map(|(a, b)| {
-                if a == name {
-                    Some(b.as_str())
-                } else if b == name {
-                    Some(a.as_str())
-                } else {
-                    None
-                }
-            })
-            .collect()
-    };
+    let mut neighbours: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (a, b) in links {
+        neighbours.entry(a.as_str()).or_default().push(b.as_str());
+        neighbours.entry(b.as_str()).or_default().push(a.as_str());
+    }
+    let neighbours_of = |name: &str| -> Vec<&str> { neighbours.get(name).cloned().unwrap_or_default() };
     let with_servers: BTreeSet<&str> = servers.values().flatten().map(String::as_str).collect();
     for name in devices {
         if !roles.contains_key(name) && (with_servers.contains(name.as_str()) || gateways.contains(name)) {
             roles.insert(name.clone(), (Role::Leaf, "faces servers or the WAN"));
         }
     }
-    for tier in [Role::Spine, Role::SuperSpine] {
-        let below = if tier == Role::Spine { Role::Leaf } else { Role::Spine };
-        let next: Vec<String> = devices
-            .iter()
-            .filter(|n| !roles.contains_key(*n))
-            .filter(|n| neighbours_of(n).iter().any(|m| roles.get(*m).is_some_and(|(r, _)| *r == below)))
-            .cloned()
-            .collect();
-        let why = if tier == Role::Spine { "faces leafs" } else { "faces spines" };
-        for name in next {
-            roles.insert(name, (tier, why));
+    let has = |roles: &Roles, name: &str, role: Role| {
+        roles.get(name).is_some_and(|(r, _)| *r == role)
+    };
+    let faces_leafs: Vec<String> = devices
+        .iter()
+        .filter(|n| !roles.contains_key(*n))
+        .filter(|n| neighbours_of(n).iter().any(|m| has(&roles, m, Role::Leaf)))
+        .cloned()
+        .collect();
+    for name in faces_leafs {
+        roles.insert(name, (Role::Spine, "faces leafs"));
+    }
+    // Pods: spines that share a leaf are in one pod.
+    let mut pod: BTreeMap<&str, usize> = BTreeMap::new();
+    for name in devices.iter().filter(|n| has(&roles, n, Role::Spine)) {
+        let next = pod.len();
+        pod.insert(name.as_str(), next);
+    }
+    loop {
+        let mut merged = false;
+        for leaf in devices.iter().filter(|n| has(&roles, n, Role::Leaf)) {
+            let ids: Vec<usize> = neighbours_of(leaf).iter().filter_map(|s| pod.get(s).copied()).collect();
+            let Some(&lowest) = ids.iter().min() else { continue };
+            for id in ids.into_iter().filter(|id| *id != lowest) {
+                for value in pod.values_mut().filter(|v| **v == id) {
+                    *value = lowest;
+                    merged = true;
+                }
+            }
+        }
+        if !merged {
+            break;
+        }
+    }
+    let mut guesses = Vec::new();
+    let faces_spines: Vec<(String, usize)> = devices
+        .iter()
+        .filter(|n| !roles.contains_key(*n))
+        .filter_map(|n| {
+            let pods: BTreeSet<usize> = neighbours_of(n).iter().filter_map(|m| pod.get(m).copied()).collect();
+            (!pods.is_empty()).then(|| (n.clone(), pods.len()))
+        })
+        .collect();
+    for (name, pods) in faces_spines {
+        if pods > 1 {
+            roles.insert(name, (Role::SuperSpine, "faces the spines of several pods"));
+        } else {
+            roles.insert(name.clone(), (Role::Leaf, "faces the spines of one pod and no server: check"));
+            guesses.push((
+                name,
+                "faces only the spines of one pod and no server (an out-of-band or service switch?); written as a leaf, check it",
+            ));
         }
     }
     // What the tiers cannot tell (a part of a fabric), the names may: `superspine…`, `…spine…`,
     // `…leaf…`.
-    let mut unknown = Vec::new();
     for name in devices {
         if roles.contains_key(name) {
             continue;
@@ -226,10 +264,13 @@ pub fn tiers(
                 roles.insert(name.clone(), (role, "its name (the tiers do not tell)"));
             }
             None => {
-                unknown.push(name.clone());
+                guesses.push((
+                    name.clone(),
+                    "its role cannot be told (no label, name or tier); written as a leaf, check it",
+                ));
                 roles.insert(name.clone(), (Role::Leaf, "unknown: check"));
             }
         }
     }
-    (roles, unknown)
+    (roles, guesses)
 }

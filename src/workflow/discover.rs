@@ -298,9 +298,9 @@ fn assemble(
         .map(|(name, _)| name.clone())
         .collect();
     let names: Vec<String> = found.keys().cloned().collect();
-    let (roles, unknown) = crate::scenario::write::tiers(&names, &links, &servers, &gateways, roles);
-    for name in unknown {
-        warnings.push(format!("{name}: its role cannot be told from the topology; written as a leaf, check it"));
+    let (roles, guesses) = crate::scenario::write::tiers(&names, &links, &servers, &gateways, roles);
+    for (name, why) in guesses {
+        warnings.push(format!("{name}: {why}"));
     }
     // The scenario.
     let mut written = crate::scenario::write::Written {
