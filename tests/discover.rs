@@ -311,6 +311,187 @@ topology:
     );
 }
 
+/// containerlab's documented topology format in full: links in the long form (`type: veth`,
+/// `endpoints: [{node, interface}]`), `groups` (a node's own, or the defaults'), labels merged
+/// from defaults, kind, group and node, `${VAR:=default}` and `${VAR}` from the environment.
+/// Links to the host, the management network or a macvlan are named and left out, and so is a
+/// host's link to a spine; nothing is dropped silently, exit 0.
+#[test]
+fn containerlab_import_reads_the_documented_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let topology = dir.path().join("long.clab.yml");
+    std::fs::write(
+        &topology,
+        r#"name: long-form
+topology:
+  defaults:
+    group: fabric
+    labels: {hitless.family: junos-qfx}
+  groups:
+    fabric: {kind: juniper_vqfx, image: "vrnetlab/vr-vqfx:${QFX_VERSION:=20.2R1.10}", labels: {hitless.platform: qfx5120-48y}}
+    hosts: {kind: linux, image: "${HOST_IMAGE}"}
+  nodes:
+    spine1: {}
+    leaf1: {}
+    leaf2: {labels: {hitless.platform: qfx5110-48s}}
+    h1: {group: hosts}
+  links:
+    - type: veth
+      endpoints:
+        - {node: spine1, interface: xe-0/0/0}
+        - {node: leaf1, interface: xe-0/0/0}
+    - type: veth
+      endpoints: [{node: spine1, interface: xe-0/0/1}, {node: leaf2, interface: xe-0/0/0}]
+    - endpoints: ["leaf1:xe-0/0/1", "h1:eth1"]
+    - endpoints: ["leaf2:xe-0/0/1", "h1:eth2"]
+    - endpoints: ["spine1:xe-0/0/3", "h1:eth3"]
+    - endpoints: ["leaf2:xe-0/0/5", "host:leaf2-xe5"]
+    - endpoints: ["leaf2:xe-0/0/6", "mgmt-net:leaf2-xe6"]
+    - type: macvlan
+      endpoint: {node: leaf1, interface: xe-0/0/9}
+      host-interface: enp0s3
+"#,
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let import = |version: Option<&str>| {
+        let mut command = hitless(&state);
+        command.env_remove("QFX_VERSION").env_remove("HOST_IMAGE");
+        if let Some(version) = version {
+            command.env("QFX_VERSION", version);
+        }
+        command.args(["import", "containerlab", topology.to_str().unwrap()]).output().unwrap()
+    };
+    let run = import(None);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let yaml = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        yaml.contains("{name: leaf1, role: leaf, family: junos-qfx, platform: qfx5120-48y, version: 20.2R1.10}"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("{name: leaf2, role: leaf, family: junos-qfx, platform: qfx5110-48s,"), "{yaml}");
+    assert!(yaml.contains("{name: spine1, role: spine,"), "{yaml}");
+    assert!(yaml.contains("- [leaf1, spine1]") && yaml.contains("- [leaf2, spine1]"), "{yaml}");
+    assert!(yaml.contains("{name: h1, links: [leaf1, leaf2]}"), "{yaml}");
+    for said in [
+        "link 5 (spine1:xe-0/0/3 - h1:eth3): host h1 is linked to spine1, a spine; servers attach to leafs",
+        "link 6 (leaf2:xe-0/0/5 - host:leaf2-xe5): `host:` is an interface of the host",
+        "link 7 (leaf2:xe-0/0/6 - mgmt-net:leaf2-xe6): `mgmt-net:` is the management network",
+        "link 8 (type macvlan, leaf1:xe-0/0/9): joins the node to a host interface (macvlan)",
+        "${HOST_IMAGE} is not set in the environment",
+    ] {
+        assert!(stderr.contains(said), "{said}: {stderr}");
+    }
+    // The environment's value wins over the default.
+    let run = import(Some("21.4R3-S5.4"));
+    assert!(run.status.success());
+    assert!(
+        String::from_utf8_lossy(&run.stdout)
+            .contains("{name: spine1, role: spine, family: junos-qfx, platform: qfx5120-48y, version: 21.4R3-S5.4}")
+    );
+
+    // A node whose name no scenario can hold is an error naming it, not a "bug".
+    std::fs::write(&topology, std::fs::read_to_string(&topology).unwrap().replace("leaf2", "leaf 2")).unwrap();
+    let run = import(None);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("node \"leaf 2\": its name contains ' '"), "{stderr}");
+    assert!(!stderr.contains("bug"), "{stderr}");
+}
+
+/// containerlab's own example labs with Juniper kinds (the topologies of its lab-examples,
+/// written here again: cRPD, vJunos-switch, vJunosEvolved, cJunosEvolved, vSRX, vMX, and vMX
+/// with host links) import: each Juniper node becomes a device at the image's version; the
+/// SR Linux nodes, host links and guessed roles are named.
+#[test]
+fn containerlabs_own_juniper_examples_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let srl = |juniper: &str, kind: &str, image: &str, ports: &[&str]| {
+        let mut text = format!(
+            "name: ex\ntopology:\n  nodes:\n    srl:\n      kind: nokia_srlinux\n      image: ghcr.io/nokia/srlinux:23.7.1\n    {juniper}:\n      kind: {kind}\n      image: {image}\n  links:\n"
+        );
+        for (i, port) in ports.iter().enumerate() {
+            text.push_str(&format!("    - endpoints: [\"srl:e1-{}\", \"{juniper}:{port}\"]\n", i + 1));
+        }
+        text
+    };
+    let examples = [
+        ("srlcrpd01", srl("crpd", "juniper_crpd", "crpd:20.2R1.10", &["eth1"]), "crpd", "junos-crpd", "20.2R1.10"),
+        (
+            "srlvjunos01",
+            srl("vswitch", "juniper_vjunosswitch", "vrnetlab/vr-vjunosswitch:23.2R1.14", &["eth1", "eth2", "eth3"]),
+            "vswitch",
+            "junos-ex",
+            "23.2R1.14",
+        ),
+        (
+            "srlvjunos02",
+            srl("vevo", "juniper_vjunosevolved", "vrnetlab/vr-vjunosevolved:23.2R1-S1.8-EVO", &["eth1", "eth2"]),
+            "vevo",
+            "junos-ptx",
+            "23.2R1-S1.8-EVO",
+        ),
+        (
+            "srlcjunosevo",
+            srl("cevo", "juniper_cjunosevolved", "cjunosevolved:25.2R1.8-EVO", &["eth4", "eth5", "eth6"]),
+            "cevo",
+            "junos-ptx",
+            "25.2R1.8-EVO",
+        ),
+        ("vr02", srl("vmx", "juniper_vmx", "vrnetlab/vr-vmx:20.2R1.10", &["eth1"]), "vmx", "junos-mx", "20.2R1.10"),
+        (
+            "vsrx01",
+            "name: vsrx1\ntopology:\n  nodes:\n    srx1:\n      kind: juniper_vsrx\n      image: vrnetlab/vr-vsrx:23.2R1.13\n    client1:\n      kind: \"linux\"\n      image: wbitt/network-multitool:alpine-extra\n    client2:\n      kind: \"linux\"\n      image: wbitt/network-multitool:alpine-extra\n  links:\n    - endpoints: [\"srx1:eth1\", \"client1:eth1\"]\n    - endpoints: [\"srx1:eth2\", \"client2:eth1\"]\n".to_string(),
+            "srx1",
+            "junos-srx",
+            "23.2R1.13",
+        ),
+        (
+            "vxlan-vmx",
+            "name: vxlan\ntopology:\n  nodes:\n    vmx:\n      kind: juniper_vmx\n      image: vrnetlab/vr-vmx:20.4R1.12\n  links:\n    - endpoints: [\"vmx:eth1\", \"host:vmx-eth1\"]\n    - endpoints: [\"vmx:eth2\", \"host:vmx-eth2\"]\n".to_string(),
+            "vmx",
+            "junos-mx",
+            "20.4R1.12",
+        ),
+    ];
+    for (name, text, device, family, version) in examples {
+        let path = dir.path().join(format!("{name}.clab.yml"));
+        std::fs::write(&path, &text).unwrap();
+        let run = hitless(&state).args(["import", "containerlab", path.to_str().unwrap()]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{name}: {stderr}");
+        let yaml = String::from_utf8_lossy(&run.stdout);
+        let line = yaml
+            .lines()
+            .find(|l| l.contains(&format!("{{name: {device},")))
+            .unwrap_or_else(|| panic!("{name}: {yaml}"));
+        assert!(
+            line.contains(&format!("family: {family},")) && line.contains(&format!("version: {version}")),
+            "{name}: {line}"
+        );
+        if text.contains("nokia_srlinux") {
+            assert!(stderr.contains("node srl: kind \"nokia_srlinux\""), "{name}: {stderr}");
+            assert!(stderr.contains(&format!("node {device}: its role cannot be told")), "{name}: {stderr}");
+        }
+        if name == "vsrx01" {
+            assert!(
+                yaml.contains("{name: client1, links: [srx1]}") && yaml.contains("{name: client2, links: [srx1]}"),
+                "{yaml}"
+            );
+            assert!(stderr.is_empty() || !stderr.contains("warning"), "{stderr}");
+        }
+        if name == "vxlan-vmx" {
+            assert!(
+                stderr.contains("link 1 (vmx:eth1 - host:vmx-eth1): `host:` is an interface of the host"),
+                "{stderr}"
+            );
+            assert!(stderr.contains("link 2 (vmx:eth2 - host:vmx-eth2)"), "{stderr}");
+        }
+    }
+}
+
 /// From one seed: `hitless lab --loopback-port` puts each device on its own 127.1.x.y and
 /// advertises it by LLDP; `discover --seed` walks from one device to all of them, breadth first,
 /// and the scenario is the lab's fabric (roles from the tiers, there being no inventory).

@@ -637,7 +637,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import { from: ImportFrom::Containerlab { topology, image, output } } => {
             let text = std::fs::read_to_string(&topology)
                 .map_err(|e| anyhow::Error::from(e).context(format!("cannot read {}", topology.display())))?;
-            let imported = crate::containerlab::import(&text, &topology.display().to_string(), image.as_deref())?;
+            let env = |name: &str| std::env::var(name).ok();
+            let imported = crate::containerlab::import(&text, &topology.display().to_string(), image.as_deref(), &env)?;
             let target = output.clone().unwrap_or_else(|| PathBuf::from("imported.yaml"));
             if image.is_some() {
                 let open = || image::open_store_dir(state_dir);
@@ -650,8 +651,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &crate::scenario::NoCatalog,
                 )
                 .map_err(|e| {
-                    anyhow::Error::from(e)
-                        .context("the imported scenario does not load; this is a bug in hitless, please report it")
+                    anyhow::Error::from(e).context(
+                        "the scenario made of this topology does not load (the lines below name what); change the topology, or import it and edit the scenario",
+                    )
                 })?;
             }
             let yaml = imported.written.yaml();

@@ -287,11 +287,6 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
     let catalog = crate::store::catalog::StoreCatalog::new(&open);
     let target = options.output.clone().unwrap_or_else(|| std::path::PathBuf::from(format!("{name}.yaml")));
     let loads = Scenario::from_yaml_with(&discovery.checkable, &target, &catalog);
-    if let Err(e) = &loads
-        && discovery.warnings.is_empty()
-    {
-        bail!("the discovered scenario does not load; this is a bug in hitless, please report it: {e}");
-    }
     if options.image.is_none() {
         eprintln!(
             "hitless: the scenario's upgrade section is a commented template: name the image (or pass --image) before `hitless upgrade`"
@@ -329,8 +324,13 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
         eprintln!("hitless: warning: {}", render::inert(warning));
     }
     if let Err(e) = loads {
+        let because = if discovery.warnings.is_empty() {
+            "what the devices answered does not make a scenario that loads"
+        } else {
+            "the fabric seen was incomplete (see the warnings)"
+        };
         eprintln!(
-            "hitless: the scenario written does not load, because the fabric seen was incomplete (see the warnings): {e}\nComplete it by hand, or discover more of the fabric."
+            "hitless: the scenario written does not load, because {because}: {e}\nComplete it by hand, or discover more of the fabric."
         );
         return Ok(ExitCode::from(EXIT_NO));
     }

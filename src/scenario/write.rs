@@ -1,8 +1,8 @@
 //! Writing a scenario from what another source says about a fabric (`discover`, `import
 //! containerlab`): the devices, links and servers in the scenario format, each guess commented,
 //! and an upgrade section (the image given, or a commented template). [`Written::checkable`]
-//! is the same scenario with a stand-in image per family in place of the template, so that what
-//! was written can be checked by loading it before anyone uses it.
+//! is what of it loads (the template is a comment), so that what was written can be checked by
+//! loading it before anyone uses it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -127,36 +127,10 @@ impl Written {
         yaml
     }
 
-    /// The scenario as it can be loaded: with the image given, itself; without, with a stand-in
-    /// inline image per family assigned to that family's devices.
+    /// The scenario as it loads: with the image given, itself; without, its fabric alone (a
+    /// scenario with no upgrade section loads, and `upgrade` says there is nothing to do).
     pub fn checkable(&self) -> String {
-        if self.image.is_some() {
-            return self.yaml();
-        }
-        let mut yaml = self.fabric();
-        let mut families: BTreeMap<&str, (BTreeSet<&str>, Vec<&str>)> = BTreeMap::new();
-        for d in &self.devices {
-            let entry = families.entry(d.family.as_str()).or_default();
-            entry.0.insert(d.platform.as_str());
-            entry.1.push(d.name.as_str());
-        }
-        if families.is_empty() {
-            return yaml;
-        }
-        yaml.push_str("images:\n");
-        for (index, (family, (platforms, _))) in families.iter().enumerate() {
-            let platforms: Vec<&str> = platforms.iter().copied().collect();
-            let _ = writeln!(
-                yaml,
-                "  - {{name: check{index}, vendor: juniper, family: {family}, platforms: [{}], version: 99.1R1}}",
-                platforms.join(", ")
-            );
-        }
-        yaml.push_str("upgrade:\n  assign:\n");
-        for (index, (_, (_, devices))) in families.iter().enumerate() {
-            let _ = writeln!(yaml, "    - {{image: check{index}, devices: [{}]}}", devices.join(", "));
-        }
-        yaml
+        if self.image.is_some() { self.yaml() } else { self.fabric() }
     }
 }
 
@@ -189,9 +163,7 @@ pub fn tiers(
             roles.insert(name.clone(), (Role::Leaf, "faces servers or the WAN"));
         }
     }
-    let has = |roles: &Roles, name: &str, role: Role| {
-        roles.get(name).is_some_and(|(r, _)| *r == role)
-    };
+    let has = |roles: &Roles, name: &str, role: Role| roles.get(name).is_some_and(|(r, _)| *r == role);
     let faces_leafs: Vec<String> = devices
         .iter()
         .filter(|n| !roles.contains_key(*n))
