@@ -110,6 +110,22 @@ fn a_plan_file_round_trips_and_a_foreign_plan_is_judged() {
     let (code, report) = simulate(&["scenarios/small-2spine-4leaf.yaml", "--plan", bad_path.to_str().unwrap()]);
     assert_eq!(code, 1, "{:?}", report.batches);
     assert!(report.warnings.iter().any(|w| w.contains("breaks a rule")), "{:?}", report.warnings);
+    // Its page does not boast of 3 batches against a lower bound of 4: it says a rule is broken.
+    for (plan, broken) in [(&path, false), (&bad_path, true)] {
+        let page = _dir2.path().join("page.html");
+        let run = hitless(&[
+            "report",
+            "scenarios/small-2spine-4leaf.yaml",
+            "--plan",
+            plan.to_str().unwrap(),
+            "-o",
+            page.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert_eq!(html.contains("this plan breaks 1 rule(s)"), broken, "{plan:?}");
+        assert_eq!(html.contains("breaks a rule: batch 3: takes down 2 of the spines"), broken, "{plan:?}");
+    }
     let unknown = run.stdout.replace("\"leaf1\"", "\"leaf9\"");
     let (_dir3, unknown_path) = write_temp("unknown.json", &unknown);
     let run = hitless(&["simulate", "scenarios/small-2spine-4leaf.yaml", "--plan", unknown_path.to_str().unwrap()]);

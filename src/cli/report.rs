@@ -27,7 +27,10 @@ pub fn scenario(scenario: &Scenario, plan: Option<&Path>, seed: Option<u64>, out
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan {}", path.display()))?;
             let report: crate::plan::report::PlanReport = serde_json::from_str(&text)
                 .with_context(|| format!("plan {} is not in the `hitless plan --format json` shape", path.display()))?;
-            (input::from_report(scenario, &report, &path.display().to_string(), &options)?, report)
+            let plan_input = input::from_report(scenario, &report, &path.display().to_string(), &options)?;
+            // The page judges the file's batches as the simulation does: its rules and warnings.
+            let report = crate::view::plan_report(scenario, &plan_input);
+            (plan_input, report)
         }
         None => {
             let plan_input = input::for_scenario(scenario, &options);

@@ -52,10 +52,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = args.report {
         // The page shows more than the table: its own simulation, with more flows and exposure.
         let detailed = simulate(scenario, &plan, &crate::view::sim_options(seed));
-        let plan_report = match args.plan {
-            Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
-            None => crate::view::plan_report(scenario, &plan),
-        };
+        // A plan file's batches are judged as the simulation judged them: rules and warnings.
+        let plan_report = crate::view::plan_report(scenario, &plan);
         super::report::write(&crate::view::for_plan(scenario, &plan_report, &detailed), out)?;
     }
     match args.format {

@@ -23,6 +23,10 @@ pub struct PlanReport {
     /// No valid plan has fewer batches.
     #[serde(default)]
     pub lower_bound_batches: usize,
+    /// Rules a plan not made by the planner breaks (listed in the warnings), so that fewer
+    /// batches than the lower bound are no achievement; absent when none is broken.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rules_broken: usize,
     /// Sum of the batch estimates.
     #[serde(default)]
     pub estimated_total_seconds: u64,
@@ -96,10 +100,15 @@ impl PlanReport {
                 .map(|(d, reason)| Skipped { device: name(*d), reason: reason.clone() })
                 .collect(),
             lower_bound_batches: plan.lower_bound_batches,
+            rules_broken: 0,
             estimated_total_seconds: plan.estimated_total_seconds(),
             warnings,
             window: scenario.window.as_ref().map(crate::window::Window::describe),
             windows_needed,
         }
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -50,6 +50,7 @@ fn planned(scenario: &Scenario, options: &PlanOptions) -> PlanInput {
                 batches: plan.batches.into_iter().map(|b| b.devices).collect(),
                 warnings: plan.warnings,
                 out_of_service: Vec::new(),
+                rules_broken: 0,
             }
         }
     }
@@ -110,9 +111,9 @@ fn judged(scenario: &Scenario, batches: Vec<Vec<DeviceId>>, source: &str, option
         is_target[device.index()] = true;
     }
     let mut warnings = crate::plan::fabric_warnings(scenario, &is_target);
-    warnings.extend(
-        check(&scenario.fabric, &batches, max_batch_size).into_iter().map(|v| format!("{source} breaks a rule: {v}")),
-    );
+    let violations = check(&scenario.fabric, &batches, max_batch_size);
+    let rules_broken = violations.len();
+    warnings.extend(violations.into_iter().map(|v| format!("{source} breaks a rule: {v}")));
     let planned: std::collections::HashSet<DeviceId> = batches.iter().flatten().copied().collect();
     for target in &scenario.selection.targets {
         if !planned.contains(&target.device) {
@@ -126,5 +127,5 @@ fn judged(scenario: &Scenario, batches: Vec<Vec<DeviceId>>, source: &str, option
             warnings.push(format!("{source} upgrades {name}, which the selection skips ({reason})"));
         }
     }
-    PlanInput { batches, warnings, out_of_service: Vec::new() }
+    PlanInput { batches, warnings, out_of_service: Vec::new(), rules_broken }
 }

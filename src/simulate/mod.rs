@@ -52,6 +52,9 @@ pub struct PlanInput {
     pub warnings: Vec<String>,
     /// Devices out of service before the first batch (the fabric as it is): down, or drained.
     pub out_of_service: Vec<OutOfService>,
+    /// How many of the planner's rules a plan not made by the planner breaks (each is also a
+    /// warning); 0 for the planner's own.
+    pub rules_broken: usize,
 }
 
 /// A device out of service before the upgrade starts.

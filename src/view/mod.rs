@@ -56,6 +56,9 @@ pub struct Summary {
     pub batches: usize,
     /// No plan has fewer batches.
     pub lower_bound_batches: usize,
+    /// Rules the plan breaks (a plan not made by the planner); absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rules_broken: usize,
     /// Sum of the batch estimates.
     pub estimated_seconds: u64,
     /// Simulated duration.
@@ -339,6 +342,7 @@ pub fn for_plan(scenario: &Scenario, plan: &PlanReport, sim: &SimReport) -> Page
             devices: plan.batches.iter().map(|b| b.devices.len()).sum(),
             batches: plan.batches.len(),
             lower_bound_batches: plan.lower_bound_batches,
+            rules_broken: plan.rules_broken,
             estimated_seconds: plan.estimated_total_seconds,
             simulated_seconds: sim.simulated_seconds,
             hitless: sim.hitless,
@@ -459,6 +463,7 @@ pub fn plan_report(scenario: &Scenario, plan: &crate::simulate::PlanInput) -> Pl
             })
             .collect(),
         lower_bound_batches: planner.lower_bound_batches,
+        rules_broken: plan.rules_broken,
         warnings: plan.warnings.clone(),
         window: scenario.window.as_ref().map(crate::window::Window::describe),
         windows_needed: None,
@@ -482,7 +487,8 @@ pub fn job_page(
     let scenario = Scenario::from_yaml_with(&record.scenario_yaml, std::path::Path::new(&record.scenario), catalog)?;
     let names: Vec<Vec<String>> = serde_json::from_str(&record.plan).map_err(|e| ViewError::Plan(e.to_string()))?;
     let batches = names.iter().map(|batch| batch.iter().filter_map(|n| scenario.fabric.lookup(n)).collect()).collect();
-    let plan = crate::simulate::PlanInput { batches, warnings: Vec::new(), out_of_service: Vec::new() };
+    let plan =
+        crate::simulate::PlanInput { batches, warnings: Vec::new(), out_of_service: Vec::new(), rules_broken: 0 };
     let report = plan_report(&scenario, &plan);
     let sim = crate::simulate::simulate(&scenario, &plan, &sim_options(scenario.simulation.seed));
     let devices = crate::store::jobs::devices(store, job)?;
@@ -506,4 +512,8 @@ pub enum ViewError {
     /// The template failed (a bug).
     #[error("the report page could not be rendered: {0}")]
     Render(#[from] minijinja::Error),
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
