@@ -110,6 +110,19 @@ fn a_canary_job_pauses_after_its_first_batch_and_approve_finishes_it() {
     assert_eq!(status(dir.path())["job"]["state"], "paused");
     assert_eq!(upgrades(dir.path()).iter().map(|(_, c)| c).sum::<u64>(), 1);
 
+    // On a terminal, the operator's "no" is an answer, not a usage error: exit 1, job paused.
+    let declined =
+        crate::util::on_terminal(&["--state-dir", dir.path().to_str().unwrap(), "approve", "job-0001"], 100, "n\n");
+    assert_eq!(declined.code, 1, "{}", declined.stdout);
+    assert!(declined.stdout.contains("Approve it and upgrade its remaining 5 device(s)? [y/N]"), "{}", declined.stdout);
+    assert!(
+        declined.stdout.contains("not approved; job-0001 stays paused and nothing was changed"),
+        "{}",
+        declined.stdout
+    );
+    assert_eq!(status(dir.path())["job"]["state"], "paused");
+    assert_eq!(upgrades(dir.path()).iter().map(|(_, c)| c).sum::<u64>(), 1);
+
     let approved = in_store(dir.path(), &["approve", "job-0001", "--yes", "--format", "json"]);
     assert_eq!(approved.code, 0, "{}", approved.stderr);
     let lines = json_lines(&approved);

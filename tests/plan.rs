@@ -29,6 +29,23 @@ fn table_output_lists_batches_skips_and_summary() {
     insta::assert_snapshot!("table-evpn-esi-lag", run.stdout);
 }
 
+/// On a terminal that says it is 0 columns wide (a pty nobody sized, a serial console) the
+/// table is printed whole, not wrapped to one letter a line; on a narrow one it still wraps.
+#[test]
+fn a_terminal_of_no_width_gets_whole_tables() {
+    let run = crate::util::on_terminal(&["plan", "scenarios/small-2spine-4leaf.yaml"], 0, "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("│ Batch ┆ Role  ┆ Devices      ┆ Estimate │"), "{}", run.stdout);
+    assert!(run.stdout.contains("│ 1     ┆ leaf  ┆ leaf1, leaf3 ┆"), "{}", run.stdout);
+    let narrow = crate::util::on_terminal(&["plan", "scenarios/small-2spine-4leaf.yaml"], 30, "");
+    let table_lines = narrow.stdout.lines().filter(|l| l.starts_with(['│', '┌', '╞', '└', '├']));
+    assert!(
+        table_lines.clone().count() > 6 && table_lines.clone().all(|l| l.chars().count() <= 30),
+        "{}",
+        narrow.stdout
+    );
+}
+
 #[test]
 fn json_has_the_documented_shape() {
     let run = hitless(&["plan", "scenarios/small-2spine-4leaf.yaml", "--format", "json"]);

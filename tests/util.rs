@@ -53,3 +53,31 @@ pub fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     std::fs::write(&path, text).expect("write the file");
     (dir, path)
 }
+
+/// Runs `hitless ARGS` on a terminal (a pseudo-terminal of `script`, util-linux's, which every
+/// Debian has) `columns` wide, typing `input` into it: for what happens only on a terminal
+/// (prompts, tables sized to it). Output is the terminal's (stdout and stderr together).
+pub fn on_terminal(args: &[&str], columns: u16, input: &str) -> Run {
+    use std::io::Write as _;
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut line = format!("stty cols {columns} rows 50; exec {}", quote(env!("CARGO_BIN_EXE_hitless")));
+    for arg in args {
+        line.push(' ');
+        line.push_str(&quote(arg));
+    }
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs (it makes the terminal)");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("typed");
+    let output = child.wait_with_output().expect("script ends");
+    Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n"),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}

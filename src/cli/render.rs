@@ -85,7 +85,12 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<
 pub fn table(header: &[&str]) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    // Wrapped to the terminal's width; a terminal that reports almost none (0 columns: a serial
+    // console, a pty nobody sized) gets the table unwrapped rather than one letter per line.
+    let narrowest = 20;
+    if table.width().is_none_or(|width| width >= narrowest) {
+        table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    }
     table.set_header(header.to_vec());
     table
 }
