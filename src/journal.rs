@@ -257,11 +257,15 @@ pub enum Step {
     Halt,
     /// About the job: an operator asked it to stop (`hitless cancel`, Ctrl-C), who and how.
     Cancel,
+    /// About the job: an operator started it, who.
+    Start,
+    /// About the job: an operator re-entered it after an exit, a crash or a halt, who.
+    Resume,
 }
 
 impl Step {
     /// Every step.
-    pub const ALL: [Step; 20] = [
+    pub const ALL: [Step; 22] = [
         Step::Note,
         Step::PreCheck,
         Step::PostCheck,
@@ -282,6 +286,8 @@ impl Step {
         Step::WindowWait,
         Step::Halt,
         Step::Cancel,
+        Step::Start,
+        Step::Resume,
     ];
 
     /// The name stored and shown in JSON.
@@ -307,6 +313,8 @@ impl Step {
             Step::WindowWait => "window-wait",
             Step::Halt => "halt",
             Step::Cancel => "cancel",
+            Step::Start => "start",
+            Step::Resume => "resume",
         }
     }
 }

@@ -631,6 +631,16 @@ fn a_window_that_closes_mid_plan_pauses_the_job_and_resume_waits_for_the_next_on
             .as_i64()
             .unwrap();
     let logs = json_lines(&in_store(dir.path(), &["logs", "job-0001", "--format", "json"]));
+    // Who started the job and who resumed it are in its journal: the first event, and the
+    // resume's at the clock where the job stood.
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
+    let first = &logs[0];
+    assert_eq!((first["device"].as_str(), first["step"].as_str()), (Some(""), Some("start")), "{first}");
+    assert!(first["message"].as_str().unwrap().starts_with(&format!("started by {user}")), "{first}");
+    assert!(first["message"].as_str().unwrap().ends_with(": 6 device(s) in 4 batch(es)"), "{first}");
+    let resume: Vec<&serde_json::Value> = logs.iter().filter(|e| e["step"] == "resume").collect();
+    assert_eq!(resume.len(), 1, "{logs:?}");
+    assert!(resume[0]["message"].as_str().unwrap().starts_with(&format!("resumed by {user}")), "{}", resume[0]);
     for device in ["leaf1", "leaf2", "leaf3", "leaf4", "spine1", "spine2"] {
         let at: Vec<i64> = logs
             .iter()

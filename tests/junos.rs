@@ -112,7 +112,7 @@ async fn run_scaled<D: Driver>(
 ) -> (JobState, Vec<JobDevice>) {
     let plan = workflow::plan(scenario);
     let mut store = store;
-    let started = workflow::jobs::start(&mut store, scenario, "", &plan, DriverKind::Junos, 0).unwrap();
+    let started = workflow::jobs::start(&mut store, scenario, "", &plan, DriverKind::Junos, 0, "a test").unwrap();
     let store = Arc::new(Mutex::new(store));
     let settings = RunSettings {
         time_scale,
@@ -419,7 +419,8 @@ async fn a_job_killed_during_an_install_and_resumed_installs_exactly_once() {
         let lab = lab_for(&scenario);
         let plan = workflow::plan(&scenario);
         let started =
-            workflow::jobs::start(&mut store, &scenario, CHASSIS_FABRIC, &plan, DriverKind::Junos, 0).unwrap();
+            workflow::jobs::start(&mut store, &scenario, CHASSIS_FABRIC, &plan, DriverKind::Junos, 0, "a test")
+                .unwrap();
         drop(store);
         run_until(dir.path(), &scenario, &lab, &started.job, &started.devices, device, Step::Install).await;
         // The controller is gone; the device goes on installing. Resume.
@@ -1028,7 +1029,7 @@ async fn an_unproven_drain_never_returns_a_device_with_a_pending_install_to_serv
     let (mut store, scenario) = setup(dir.path(), "");
     let lab = lab_for(&scenario);
     let plan = workflow::plan(&scenario);
-    let started = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0).unwrap();
+    let started = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0, "a test").unwrap();
     drop(store);
     run_until(dir.path(), &scenario, &lab, &started.job, &started.devices, "leaf1", Step::Install).await;
     let (_store, summary) = resume(dir.path(), &started.job, NeverDrains(driver(&lab))).await;
@@ -1058,7 +1059,7 @@ async fn across_hosts_a_fenced_owner_changes_nothing_after_the_takeover() {
     let (mut store, scenario) = setup(dir.path(), "");
     let lab = lab_for(&scenario);
     let plan = workflow::plan(&scenario);
-    let started = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0).unwrap();
+    let started = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0, "a test").unwrap();
     let a = LeaseHolder { pid: 100, host: "a".into(), token: "a-100".into(), started: 1 };
     workflow::jobs::take_lease(&mut store, &started.job, &a, 0, &|_| Holder::Unknown, false).unwrap();
     // `b` takes the job over the first time a device is drained, two minutes after `a` last
@@ -1109,7 +1110,8 @@ async fn a_device_in_maintenance_mode_for_another_controllers_job_is_not_touched
     let (mut store_a, scenario) = setup(dir_a.path(), "");
     let lab = lab_for(&scenario);
     let plan = workflow::plan(&scenario);
-    let started = workflow::jobs::start(&mut store_a, &scenario, FABRIC, &plan, DriverKind::Junos, 0).unwrap();
+    let started =
+        workflow::jobs::start(&mut store_a, &scenario, FABRIC, &plan, DriverKind::Junos, 0, "a test").unwrap();
     let store_a_id = store_a.id().unwrap();
     drop(store_a);
     run_until(dir_a.path(), &scenario, &lab, &started.job, &started.devices, "leaf1", Step::Drained).await;
@@ -1221,7 +1223,7 @@ fn a_fenced_store_writes_nothing_more_of_the_job() {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, scenario) = setup(dir.path(), "");
     let plan = workflow::plan(&scenario);
-    let job = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0).unwrap().job;
+    let job = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0, "a test").unwrap().job;
     let a = LeaseHolder { pid: 1, host: "a".into(), token: "a-1".into(), started: 1 };
     workflow::jobs::take_lease(&mut store, &job, &a, 0, &|_| Holder::Unknown, false).unwrap();
     store.fence(a);

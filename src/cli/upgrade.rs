@@ -531,7 +531,8 @@ pub fn upgrade(
         return Ok(ExitCode::from(EXIT_NO));
     }
     confirm(scenario, &plan, options)?;
-    let started = workflow::jobs::start(&mut store, scenario, scenario_yaml, &plan, choice.kind(), unix_now())?;
+    let started =
+        workflow::jobs::start(&mut store, scenario, scenario_yaml, &plan, choice.kind(), unix_now(), &operator())?;
     let job = started.job;
     crate::store::jobs::set_time_scale(&store, &job, choice.time_scale())?;
     workflow::jobs::take_lease(&mut store, &job, &lease_holder(), unix_now(), &holder_state, false)?;

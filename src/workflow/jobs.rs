@@ -93,6 +93,7 @@ pub fn start(
     plan: &PlanInput,
     driver: DriverKind,
     created_unix: i64,
+    by: &str,
 ) -> Result<Started, WorkflowError> {
     let devices = devices(scenario, plan);
     let addresses = addresses(scenario);
@@ -107,6 +108,17 @@ pub fn start(
         addresses: &addresses,
     };
     let job = jobs::create(store, &new)?;
+    let planned = plan.batches.iter().map(Vec::len).sum::<usize>();
+    let message = format!("started by {by}: {planned} device(s) in {} batch(es)", plan.batches.len());
+    let entry = Entry {
+        device: "",
+        state: DeviceState::Pending,
+        step: Step::Start,
+        message: &message,
+        at_unix: created_unix,
+        at_seconds: 0.0,
+    };
+    jobs::record(store, &job, &entry)?;
     Ok(Started { job, devices })
 }
 
@@ -175,6 +187,17 @@ pub fn reopen(
         };
         jobs::record(store, job, &entry)?;
         jobs::approve(store, job)?;
+    } else {
+        let message = format!("resumed by {by}: the job, {}, goes on", record.state.as_str());
+        let entry = Entry {
+            device: "",
+            state: DeviceState::Pending,
+            step: Step::Resume,
+            message: &message,
+            at_unix: now_unix,
+            at_seconds: clock_offset_seconds,
+        };
+        jobs::record(store, job, &entry)?;
     }
     jobs::set_state(store, job, JobState::Running)?;
     Ok(Reopened { scenario, devices, clock_offset_seconds, driver: record.driver, time_scale: record.time_scale })
