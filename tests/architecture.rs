@@ -318,3 +318,31 @@ fn no_code_decides_on_a_journal_message() {
     )];
     assert_eq!(message_decisions(&planted).len(), 1);
 }
+
+/// Every line of a front end (`src/cli/`) that names the store: front ends reach the state only
+/// through `workflow` (its `Service`), so a second front end asks the same things the same way.
+fn front_end_store_uses(files: &[(String, String)]) -> Vec<String> {
+    let mut violations = Vec::new();
+    for (path, text) in files.iter().filter(|(path, _)| path.starts_with("src/cli/")) {
+        for (line, code) in code_lines(text) {
+            if imported(code).iter().any(|m| m == "store") {
+                violations.push(format!("{path}:{line}: a front end names the store: {}", code.trim()));
+            }
+        }
+    }
+    violations
+}
+
+#[test]
+fn the_cli_imports_nothing_from_the_store() {
+    let files = sources("src");
+    assert!(files.iter().any(|(path, _)| path.starts_with("src/cli/")), "the CLI's sources were found");
+    let violations = front_end_store_uses(&files);
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    let planted = vec![
+        ("src/cli/x.rs".to_string(), "let jobs = crate::store::jobs::list(&store)?;\n".to_string()),
+        ("src/cli/y.rs".to_string(), "use crate::{store::Store, workflow};\n".to_string()),
+        ("src/workflow/z.rs".to_string(), "use crate::store::Store;\n".to_string()),
+    ];
+    assert_eq!(front_end_store_uses(&planted).len(), 2);
+}

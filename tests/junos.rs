@@ -70,11 +70,8 @@ pub fn setup_fabric(dir: &Path, fabric: &str, extra: &str) -> (Store, Scenario) 
         os_version: Version::parse("21.4R3-S5.4").unwrap(),
     };
     catalog::add(&mut store, &fields, &file, 0, &mut |_, _| {}).unwrap();
-    let dir = dir.to_path_buf();
-    let open = move || Store::open(&dir);
-    let scenario =
-        Scenario::from_yaml_with(&format!("{fabric}{extra}"), Path::new("lab.yaml"), &StoreCatalog::new(&open))
-            .unwrap();
+    let catalog = StoreCatalog::new(Some(dir.to_path_buf()));
+    let scenario = Scenario::from_yaml_with(&format!("{fabric}{extra}"), Path::new("lab.yaml"), &catalog).unwrap();
     (store, scenario)
 }
 
@@ -391,10 +388,9 @@ async fn run_until(
 /// store and the summary.
 async fn resume<D: Driver>(dir: &Path, job: &str, driver: D) -> (Arc<Mutex<Store>>, workflow::JobSummary) {
     let mut store = Store::open(dir).unwrap();
-    let dir_path = dir.to_path_buf();
-    let open = move || Store::open(&dir_path);
     let (how, now) = (workflow::jobs::Reentry::Resume, 0);
-    let reopened = workflow::jobs::reopen(&mut store, job, &StoreCatalog::new(&open), how, "tester", now).unwrap();
+    let catalog = StoreCatalog::new(Some(dir.to_path_buf()));
+    let reopened = workflow::jobs::reopen(&mut store, job, &catalog, how, "tester", now).unwrap();
     let store = Arc::new(Mutex::new(store));
     let settings = RunSettings {
         time_scale: 1.0,

@@ -8,9 +8,8 @@ use serde::Serialize;
 
 use super::{EXIT_NO, Format, render};
 use crate::image::{CatalogImage, ImageEdit, ImageFields};
-use crate::store::Store;
-use crate::store::catalog::{self, Verified};
 use crate::version::Version;
+use crate::workflow::service::{Service, Verified, verify_image};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ImageCmd {
@@ -92,42 +91,12 @@ pub enum ImageCmd {
     },
 }
 
-/// Opens the store: `--state-dir`, then `HITLESS_HOME`, then the platform's data directory.
-pub fn open_store(state_dir: Option<&Path>) -> anyhow::Result<Store> {
-    Ok(open_store_dir(state_dir)?)
-}
-
-/// The store for a command that only reads jobs or snapshots: an error naming the directory when
-/// nothing was ever recorded there, instead of creating an empty store.
-pub fn open_existing_store(state_dir: Option<&Path>) -> anyhow::Result<Store> {
-    let dir = match state_dir {
-        Some(dir) => dir.to_path_buf(),
-        None => crate::store::default_dir().ok_or(crate::store::StoreError::NoStateDir)?,
-    };
-    if !dir.join("hitless.db").exists() {
-        anyhow::bail!(
-            "no state store in {}: nothing was ever recorded there (give the --state-dir the job ran with)",
-            dir.display()
-        );
-    }
-    Ok(Store::open(&dir)?)
-}
-
-/// [`open_store`] with the store's own error.
-pub fn open_store_dir(state_dir: Option<&Path>) -> Result<Store, crate::store::StoreError> {
-    let dir = match state_dir {
-        Some(dir) => dir.to_path_buf(),
-        None => crate::store::default_dir().ok_or(crate::store::StoreError::NoStateDir)?,
-    };
-    Store::open(&dir)
-}
-
 fn parse_version(text: &str) -> anyhow::Result<Version> {
     Ok(Version::parse(text)?)
 }
 
 pub fn run(cmd: ImageCmd, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let mut store = open_store(state_dir)?;
+    let service = Service::open(state_dir)?;
     match cmd {
         ImageCmd::Add { name, file, vendor, family, platforms, os_version } => {
             let fields = ImageFields { name, vendor, family, platforms, os_version: parse_version(&os_version)? };
@@ -139,7 +108,7 @@ pub fn run(cmd: ImageCmd, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> 
             bar.set_message(format!("adding {}", fields.name));
             let now =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-            let image = catalog::add(&mut store, &fields, &file, now, &mut |done, total| {
+            let image = service.add_image(&fields, &file, now, &mut |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
             });
@@ -153,7 +122,7 @@ pub fn run(cmd: ImageCmd, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> 
             );
         }
         ImageCmd::List { format } => {
-            let images = catalog::list(&store)?;
+            let images = service.images()?;
             match format {
                 Format::Json => print_json(&images.iter().map(ImageJson::from).collect::<Vec<_>>())?,
                 Format::Table => {
@@ -175,7 +144,7 @@ pub fn run(cmd: ImageCmd, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> 
             }
         }
         ImageCmd::Show { name, format } => {
-            let image = catalog::get(&store, &name)?;
+            let image = service.image(&name)?;
             match format {
                 Format::Json => print_json(&ImageJson::from(&image))?,
                 Format::Table => print!("{}", show(&image)),
@@ -192,23 +161,16 @@ pub fn run(cmd: ImageCmd, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> 
             if edit.is_empty() {
                 bail!("nothing to change: give --vendor, --family, --platforms or --os-version");
             }
-            let mut fields = catalog::get(&store, &name)?.fields;
-            edit.apply(&mut fields);
-            fields.validate()?;
-            let image = catalog::update(&store, &name, &edit)?;
+            let image = service.edit_image(&name, &edit)?;
             print!("{}", show(&image));
         }
         ImageCmd::Rm { name } => {
-            catalog::remove(&mut store, &name)?;
+            service.remove_image(&name)?;
             println!("removed {name}");
         }
-        ImageCmd::Verify { name, format } => return verify(&store, name.as_deref(), format),
+        ImageCmd::Verify { name, format } => return verify(&service, name.as_deref(), format),
         ImageCmd::Gc { delete } => {
-            let files = if delete {
-                crate::store::blobs::delete_unreferenced(&mut store)?
-            } else {
-                crate::store::blobs::unreferenced(&store)?
-            };
+            let files = service.unreferenced_files(delete)?;
             let total: u64 = files.iter().map(|f| f.1).sum();
             for (path, size) in &files {
                 println!("{}  {}", path.display(), render::bytes(*size as f64));
@@ -223,14 +185,14 @@ pub fn run(cmd: ImageCmd, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(store: &Store, name: Option<&str>, format: Format) -> anyhow::Result<ExitCode> {
+fn verify(service: &Service, name: Option<&str>, format: Format) -> anyhow::Result<ExitCode> {
     let images = match name {
-        Some(name) => vec![catalog::get(store, name)?],
-        None => catalog::list(store)?,
+        Some(name) => vec![service.image(name)?],
+        None => service.images()?,
     };
     let mut results = Vec::with_capacity(images.len());
     for image in &images {
-        let (status, detail) = match catalog::verify(image) {
+        let (status, detail) = match verify_image(image) {
             Ok(Verified::Intact) => (VerifyStatus::Ok, String::new()),
             Ok(Verified::Corrupt { expected, found }) => {
                 (VerifyStatus::Corrupt, format!("sha256 is {found}, expected {expected}"))

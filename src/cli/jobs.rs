@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 
 use super::{Format, render};
-use crate::store::{Store, jobs};
 use crate::workflow;
 use crate::workflow::report::{DeviceReport, EventReport, JobReport, StatusReport};
+use crate::workflow::service::Service;
 
-pub fn list(store: &Store, format: Format) -> anyhow::Result<ExitCode> {
-    let all = jobs::list(store)?;
+pub fn list(service: &Service, format: Format) -> anyhow::Result<ExitCode> {
+    let all = service.jobs()?;
     if format == Format::Json {
         let reports: Vec<JobReport> = all.iter().map(JobReport::from).collect();
         println!("{}", serde_json::to_string_pretty(&reports)?);
@@ -16,7 +16,7 @@ pub fn list(store: &Store, format: Format) -> anyhow::Result<ExitCode> {
     }
     let mut table = render::table(&["Job", "Scenario", "State", "Created", "Devices done"]);
     for job in &all {
-        let devices = jobs::devices(store, &job.id)?;
+        let devices = service.devices(&job.id)?;
         let done = devices.iter().filter(|d| is_done(d.state)).count();
         table.add_row(vec![
             job.id.clone(),
@@ -37,9 +37,9 @@ pub(super) fn is_done(state: crate::journal::DeviceState) -> bool {
     matches!(state, MaintenanceModeDeactivated | Skipped)
 }
 
-pub fn status(store: &Store, job: &str, format: Format) -> anyhow::Result<ExitCode> {
-    let record = jobs::get(store, job)?;
-    let devices = jobs::devices(store, job)?;
+pub fn status(service: &Service, job: &str, format: Format) -> anyhow::Result<ExitCode> {
+    let record = service.job(job)?;
+    let devices = service.devices(job)?;
     if format == Format::Json {
         let report =
             StatusReport { job: JobReport::from(&record), devices: devices.iter().map(DeviceReport::from).collect() };
@@ -79,12 +79,12 @@ pub fn device_table(devices: &[crate::journal::JobDevice]) -> comfy_table::Table
     table
 }
 
-pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> anyhow::Result<ExitCode> {
-    let simulated = jobs::get(store, job)?.driver == crate::journal::DriverKind::Virtual;
-    let events = jobs::events(store, job, device)?;
+pub fn logs(service: &Service, job: &str, device: Option<&str>, format: Format) -> anyhow::Result<ExitCode> {
+    let simulated = service.job(job)?.driver == crate::journal::DriverKind::Virtual;
+    let events = service.events(job, device)?;
     if let Some(device) = device
         && events.is_empty()
-        && !jobs::devices(store, job)?.iter().any(|d| d.device == device)
+        && !service.devices(job)?.iter().any(|d| d.device == device)
     {
         anyhow::bail!("job {job} has no device {device}");
     }
@@ -104,8 +104,8 @@ pub fn logs(store: &Store, job: &str, device: Option<&str>, format: Format) -> a
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn cancel(store: &mut Store, job: &str) -> anyhow::Result<ExitCode> {
-    match workflow::jobs::cancel(store, job, &super::upgrade::operator(), super::upgrade::unix_now())? {
+pub fn cancel(service: &Service, job: &str) -> anyhow::Result<ExitCode> {
+    match service.cancel(job, &super::upgrade::operator(), super::upgrade::unix_now())? {
         workflow::jobs::Cancel::Paused => {
             println!(
                 "cancelled {job}, which was paused; devices not yet begun will not be (see `hitless status {job}`)"
@@ -123,14 +123,14 @@ pub fn cancel(store: &mut Store, job: &str) -> anyhow::Result<ExitCode> {
 
 /// `hitless diff A B`: exit 1 when any device differs beyond the tolerances.
 pub fn diff(
-    store: &Store,
+    service: &Service,
     a: i64,
     b: i64,
     limits: &crate::health::HealthLimits,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let (first, before) = crate::store::snapshots::get(store, a)?;
-    let (second, after) = crate::store::snapshots::get(store, b)?;
+    let (first, before) = service.snapshot(a)?;
+    let (second, after) = service.snapshot(b)?;
     if first.fabric != second.fabric {
         anyhow::bail!(
             "snapshots {a} ({}) and {b} ({}) are of different fabrics: there is nothing to compare",

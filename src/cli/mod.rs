@@ -17,6 +17,7 @@ mod upgrade;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::workflow::service::Service;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Exit status when the command ran and the answer is "no" (e.g. not hitless).
@@ -580,12 +581,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::TestRun { scenario, select, run } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;
-            upgrade::test_run(&loaded, &image::open_store(state_dir)?, &run.options(false))
+            upgrade::test_run(&loaded, &Service::open(state_dir)?, &run.options(false))
         }
         Command::Snapshot { scenario, select, run } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;
-            upgrade::snapshot(&loaded, &mut image::open_store(state_dir)?, &run.options(false))
+            upgrade::snapshot(&loaded, &Service::open(state_dir)?, &run.options(false))
         }
         Command::Discover {
             inventory,
@@ -602,7 +603,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             timeout,
             parallel,
         } => {
-            let store = image::open_store(state_dir)?;
+            let service = Service::open(state_dir)?;
             let options = upgrade::DiscoverOptions {
                 timeout: std::time::Duration::from_secs(timeout),
                 parallel: parallel as usize,
@@ -618,14 +619,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 trust_on_first_use,
                 time_scale,
             };
-            upgrade::discover(&store, &options, state_dir)
+            upgrade::discover(&service, &options)
         }
         Command::Report { scenario, plan, seed, job, output } => match (scenario, job) {
             (_, Some(job)) => {
-                let store = image::open_store(state_dir)?;
-                let open = || image::open_store_dir(state_dir);
-                let catalog = crate::store::catalog::StoreCatalog::new(&open);
-                let page = crate::view::job_page(&store, &job, &catalog)?;
+                let page = Service::open(state_dir)?.job_page(&job)?;
                 report::write(&page, &output)
             }
             (Some(path), None) => {
@@ -641,8 +639,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let imported = crate::containerlab::import(&text, &topology.display().to_string(), image.as_deref(), &env)?;
             let target = output.clone().unwrap_or_else(|| PathBuf::from("imported.yaml"));
             if image.is_some() {
-                let open = || image::open_store_dir(state_dir);
-                let catalog = crate::store::catalog::StoreCatalog::new(&open);
+                let catalog = crate::workflow::service::catalog(state_dir);
                 crate::scenario::Scenario::from_yaml_with(&imported.written.checkable(), &target, &catalog)?;
             } else {
                 crate::scenario::Scenario::from_yaml_with(
@@ -689,16 +686,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(path) => load_scenario(&path, state_dir)?.health_limits,
                 None => crate::health::HealthLimits::default(),
             };
-            jobs::diff(&image::open_existing_store(state_dir)?, a, b, &limits, format)
+            jobs::diff(&Service::open_existing(state_dir)?, a, b, &limits, format)
         }
         Command::Stage { scenario, select, run, parallel } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;
-            upgrade::stage(&loaded, &image::open_store(state_dir)?, &run.options(false), parallel)
+            upgrade::stage(&loaded, &Service::open(state_dir)?, &run.options(false), parallel)
         }
         Command::Lab { scenario, time_scale, base_port, bind, authorized_key, stdio, base_1_1, loopback_port } => {
             let loaded = load_scenario(&scenario, state_dir)?;
-            let store = image::open_store(state_dir)?;
+            let service = Service::open(state_dir)?;
             let options = lab::LabOptions {
                 time_scale,
                 base_port,
@@ -708,7 +705,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 base_11: base_1_1,
                 loopback_port,
             };
-            lab::run(&loaded, store.dir(), &options)
+            lab::run(&loaded, service.dir(), &options)
         }
         Command::Upgrade { scenario, select, run, allow_loss, window, report } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
@@ -717,24 +714,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut options = run.options(allow_loss);
             options.window = window.choice();
             options.report = report;
-            upgrade::upgrade(&loaded, &text, image::open_store(state_dir)?, &options)
+            upgrade::upgrade(&loaded, &text, Service::open(state_dir)?, &options)
         }
         Command::Resume { job, force, run, window } => {
             let mut options = run.options(false);
             options.window = window.choice();
             options.force = force;
-            upgrade::resume(&job, image::open_existing_store(state_dir)?, &options, state_dir)
+            upgrade::resume(&job, Service::open_existing(state_dir)?, &options)
         }
-        Command::Jobs { format } => jobs::list(&image::open_store(state_dir)?, format),
-        Command::Status { job, format } => jobs::status(&image::open_existing_store(state_dir)?, &job, format),
+        Command::Jobs { format } => jobs::list(&Service::open(state_dir)?, format),
+        Command::Status { job, format } => jobs::status(&Service::open_existing(state_dir)?, &job, format),
         Command::Logs { job, device, format } => {
-            jobs::logs(&image::open_existing_store(state_dir)?, &job, device.as_deref(), format)
+            jobs::logs(&Service::open_existing(state_dir)?, &job, device.as_deref(), format)
         }
-        Command::Cancel { job } => jobs::cancel(&mut image::open_existing_store(state_dir)?, &job),
+        Command::Cancel { job } => jobs::cancel(&Service::open_existing(state_dir)?, &job),
         Command::Approve { job, run, window } => {
             let mut options = run.options(false);
             options.window = window.choice();
-            upgrade::approve(&job, image::open_existing_store(state_dir)?, &options, state_dir)
+            upgrade::approve(&job, Service::open_existing(state_dir)?, &options)
         }
         Command::Plan(args) => plan::plan(&load_scenario(&args.scenario, state_dir)?, args.format, args.max_batch_size),
         Command::Validate(args) => plan::validate(&args.scenario, &load_scenario(&args.scenario, state_dir)?),
@@ -758,8 +755,7 @@ fn load_scenario(
     path: &std::path::Path,
     state_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::scenario::Scenario> {
-    let open = || image::open_store_dir(state_dir);
-    let catalog = crate::store::catalog::StoreCatalog::new(&open);
+    let catalog = crate::workflow::service::catalog(state_dir);
     Ok(crate::scenario::Scenario::load_with(path, &catalog)?)
 }
 

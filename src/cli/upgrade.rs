@@ -15,10 +15,11 @@ use crate::exec;
 use crate::journal::{DriverKind, Event, JobState};
 use crate::scenario::Scenario;
 use crate::simulate::PlanInput;
-use crate::store::Store;
 use crate::workflow::drivers::{DriverChoice, JunosOptions};
 use crate::workflow::report::{EventReport, SummaryReport};
-use crate::workflow::{self, Gate, JobSummary, RunSettings, TestRunRow};
+use crate::workflow::service::{Lease, LeaseHolder, Service};
+use crate::workflow::upgrade::{Caller, Frontend, RunHooks, Upgrade};
+use crate::workflow::{self, Gate, JobSummary, TestRunRow};
 
 /// Which driver talks to the devices (`--driver`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -122,14 +123,14 @@ fn runtime(paused: bool) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `hitless test-run`: version and health of every selected device, changing nothing.
-pub fn test_run(scenario: &Scenario, store: &Store, options: &RunOptions) -> anyhow::Result<ExitCode> {
+pub fn test_run(scenario: &Scenario, service: &Service, options: &RunOptions) -> anyhow::Result<ExitCode> {
     let kind = match options.driver {
         Some(kind) => kind,
         None => workflow::drivers::default_driver(scenario)?,
     };
     let choice = options.choice(scenario, kind)?;
-    let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
-    let pending = workflow::pending_installs(store, scenario)?;
+    let driver = Arc::new(workflow::drivers::make(service.dir(), scenario, &choice)?);
+    let pending = service.pending_installs(scenario)?;
     let sample = workflow::health_sample(scenario, choice.time_scale());
     let rows = runtime(choice.kind() == DriverKind::Virtual)?.block_on(workflow::test_run(
         scenario,
@@ -203,7 +204,7 @@ pub struct DiscoverOptions {
 
 /// `hitless discover --inventory FILE`: asks every host, writes the scenario (checked by loading
 /// it before it is written), lists the warnings.
-pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn discover(service: &Service, options: &DiscoverOptions) -> anyhow::Result<ExitCode> {
     let hosts = match &options.inventory {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -228,9 +229,7 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
         ),
     };
     if let Some(image) = &options.image {
-        let open = || super::image::open_store_dir(state_dir);
-        let catalog = crate::store::catalog::StoreCatalog::new(&open);
-        crate::scenario::ImageCatalog::image(&catalog, image)?;
+        crate::scenario::ImageCatalog::image(&service.catalog(), image)?;
     }
     let auth = match &options.key {
         Some(key) => SshAuth::Key(key.clone()),
@@ -261,7 +260,7 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
     let runtime = runtime(false)?;
     let discovery = if options.seeds.is_empty() {
         let addresses = hosts.iter().map(|h| (h.name.clone(), h.address.clone())).collect();
-        let driver = Arc::new(workflow::drivers::junos_at(store.dir(), addresses, &junos));
+        let driver = Arc::new(workflow::drivers::junos_at(service.dir(), addresses, &junos));
         runtime.block_on(workflow::discover::discover(
             &driver,
             &hosts,
@@ -271,7 +270,7 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
             &progress,
         ))
     } else {
-        let driver_for = |addresses| Arc::new(workflow::drivers::junos_at(store.dir(), addresses, &junos));
+        let driver_for = |addresses| Arc::new(workflow::drivers::junos_at(service.dir(), addresses, &junos));
         runtime.block_on(workflow::discover::discover_from_seeds(
             &driver_for,
             &options.seeds,
@@ -283,8 +282,7 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
         ))
     };
     // The scenario written must load: check it as `upgrade` would read it.
-    let open = || super::image::open_store_dir(state_dir);
-    let catalog = crate::store::catalog::StoreCatalog::new(&open);
+    let catalog = service.catalog();
     let target = options.output.clone().unwrap_or_else(|| std::path::PathBuf::from(format!("{name}.yaml")));
     let loads = Scenario::from_yaml_with(&discovery.checkable, &target, &catalog);
     if options.image.is_none() {
@@ -348,24 +346,26 @@ pub fn discover(store: &Store, options: &DiscoverOptions, state_dir: Option<&Pat
 }
 
 /// `hitless stage`: copies images ahead, with a progress bar on a terminal.
-pub fn stage(scenario: &Scenario, store: &Store, options: &RunOptions, parallel: usize) -> anyhow::Result<ExitCode> {
+pub fn stage(
+    scenario: &Scenario,
+    service: &Service,
+    options: &RunOptions,
+    parallel: usize,
+) -> anyhow::Result<ExitCode> {
     use workflow::stage::StageOutcome;
     let kind = match options.driver {
         Some(kind) => kind,
         None => workflow::drivers::default_driver(scenario)?,
     };
     let choice = options.choice(scenario, kind)?;
-    let fabric = scenario.fabric.fingerprint();
     // Two controllers copying the same file at once would corrupt it: not while a job runs.
-    if let Some((job, state)) = crate::store::jobs::open_on_fabric(store, &fabric)?
-        && state == JobState::Running.as_str()
-    {
+    if let Some(job) = service.running_on(scenario)? {
         bail!(
             "job {job} is running on this fabric and copies images itself; stage before it starts, while it is paused, or after `hitless cancel {job}`"
         );
     }
     say_if_simulated(&choice, options.format);
-    let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
+    let driver = Arc::new(workflow::drivers::make(service.dir(), scenario, &choice)?);
     let simulated = choice.kind() == DriverKind::Virtual;
     let bar = (options.format == Format::Table && std::io::stdout().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(scenario.selection.targets.len() as u64);
@@ -387,7 +387,7 @@ pub fn stage(scenario: &Scenario, store: &Store, options: &RunOptions, parallel:
         bar.finish_and_clear();
     }
     for row in rows.iter().filter(|r| matches!(r.outcome, StageOutcome::Staged | StageOutcome::AlreadyStaged)) {
-        crate::store::jobs::record_staged(store, &fabric, &row.device, &row.image, unix_now())?;
+        service.record_staged(scenario, &row.device, &row.image, unix_now())?;
     }
     if options.format == Format::Json {
         render::say!("{}", serde_json::to_string_pretty(&rows)?);
@@ -411,20 +411,20 @@ pub fn stage(scenario: &Scenario, store: &Store, options: &RunOptions, parallel:
 }
 
 /// `hitless snapshot`: every selected device's snapshot, kept under one id.
-pub fn snapshot(scenario: &Scenario, store: &mut Store, options: &RunOptions) -> anyhow::Result<ExitCode> {
+pub fn snapshot(scenario: &Scenario, service: &Service, options: &RunOptions) -> anyhow::Result<ExitCode> {
     let kind = match options.driver {
         Some(kind) => kind,
         None => workflow::drivers::default_driver(scenario)?,
     };
     let choice = options.choice(scenario, kind)?;
     say_if_simulated(&choice, options.format);
-    let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
+    let driver = Arc::new(workflow::drivers::make(service.dir(), scenario, &choice)?);
     let taken = runtime(choice.paused_clock())?.block_on(workflow::snapshot::take(scenario, &driver));
     let devices: Vec<(&str, &str, &crate::snapshot::Snapshot)> =
         taken.iter().map(|(name, snapshot)| (name.as_str(), "manual", snapshot)).collect();
     let label =
         format!("{} (manual{})", scenario.name, if choice.kind() == DriverKind::Virtual { ", SIMULATED" } else { "" });
-    let id = crate::store::snapshots::save(store, &scenario.fabric.fingerprint(), &label, None, unix_now(), &devices)?;
+    let id = service.save_snapshot(scenario, &label, unix_now(), &devices)?;
     let incomplete = taken.iter().filter(|(_, s)| !s.missing.is_empty()).count();
     if options.format == Format::Json {
         let devices: std::collections::BTreeMap<&str, &crate::snapshot::Snapshot> =
@@ -460,103 +460,136 @@ pub fn snapshot(scenario: &Scenario, store: &mut Store, options: &RunOptions) ->
     Ok(ExitCode::SUCCESS)
 }
 
+/// The CLI as the upgrade sequence's front end: tables or JSON lines, the prompt, Ctrl-C.
+struct Cli<'a> {
+    service: &'a Service,
+    options: &'a RunOptions,
+    simulated: bool,
+}
+
+impl Frontend for Cli<'_> {
+    fn asking_devices(&self) {
+        if self.simulated {
+            say_if_simulated(&DriverChoice::Virtual { speed: None }, self.options.format);
+        }
+    }
+
+    fn test_run(&self, rows: &[TestRunRow]) {
+        if self.options.format == Format::Table {
+            let _ = print_test_run(rows, self.options.format);
+        }
+    }
+
+    fn unhealthy_but_going_on(&self, rows: &[&TestRunRow]) {
+        eprintln!(
+            "hitless: warning: the test run found problems on {} device(s) ({}); continuing because upgrade.abort_on_health_check_failure is false",
+            rows.len(),
+            unhealthy(rows).join("; ")
+        );
+    }
+
+    fn gate(&self, decision: &Gate) {
+        gate(decision, self.options.format);
+    }
+
+    fn confirm(&self, scenario: &Scenario, plan: &PlanInput) -> Result<(), String> {
+        confirm(scenario, plan, self.options)
+    }
+
+    fn started(&self, job: &str, devices: &[crate::journal::JobDevice], plan: &PlanInput) -> RunHooks {
+        if self.options.format == Format::Table {
+            render::say!(
+                "Started {job}: {} devices in {} batches. Re-enter with `hitless resume {job}` if interrupted.",
+                plan.batches.iter().map(Vec::len).sum::<usize>(),
+                plan.batches.len()
+            );
+        }
+        if let Some(out) = &self.options.report {
+            write_job_report(self.service, job, out);
+        }
+        hooks(job, self.options.format, devices, self.simulated)
+    }
+}
+
+fn unhealthy(rows: &[&TestRunRow]) -> Vec<String> {
+    rows.iter().map(|r| format!("{}: {}", r.device, render::inert(&r.problems.join("; ")))).collect()
+}
+
+/// This process and operator, for the workflow.
+fn caller() -> Caller {
+    Caller { operator: operator(), lease: lease_holder(), holder: Arc::new(holder_state), now: Arc::new(unix_now) }
+}
+
 /// `hitless upgrade`.
 pub fn upgrade(
     scenario: &Scenario,
     scenario_yaml: &str,
-    mut store: Store,
+    service: Service,
     options: &RunOptions,
 ) -> anyhow::Result<ExitCode> {
     let kind = match options.driver {
         Some(kind) => kind,
         None => workflow::drivers::default_driver(scenario)?,
     };
-    if scenario.selection.targets.is_empty() && scenario.selection.skipped.is_empty() {
-        eprintln!(
-            "hitless: nothing to upgrade: scenario {} assigns no image to any device: list the image under images and assign it in an upgrade section",
-            scenario.name
-        );
-        return Ok(ExitCode::from(EXIT_NO));
-    }
-    let choice = options.choice(scenario, kind)?;
-    workflow::jobs::check_fabric_free(&store, scenario)?;
-    say_if_simulated(&choice, options.format);
-    let driver = Arc::new(workflow::drivers::make(store.dir(), scenario, &choice)?);
-    let runtime = runtime(choice.paused_clock())?;
-    let pending = workflow::pending_installs(&store, scenario)?;
-    let sample = workflow::health_sample(scenario, choice.time_scale());
-    let rows =
-        runtime.block_on(workflow::test_run(scenario, &driver, &pending, sample, choice.kind() == DriverKind::Virtual));
-    if options.format == Format::Table {
-        print_test_run(&rows, options.format)?;
-    }
-    let blocking = workflow::blocking(&rows);
-    if !blocking.is_empty() {
-        let found: Vec<String> =
-            blocking.iter().map(|r| format!("{}: {}", r.device, render::inert(&r.problems.join("; ")))).collect();
-        if scenario.abort_on_health_check_failure {
+    let choice = if scenario.selection.targets.is_empty() && scenario.selection.skipped.is_empty() {
+        // Nothing to upgrade: no credentials are asked for.
+        DriverChoice::Virtual { speed: None }
+    } else {
+        options.choice(scenario, kind)?
+    };
+    let simulated = choice.kind() == DriverKind::Virtual;
+    let frontend = Cli { service: &service, options, simulated };
+    let request = workflow::upgrade::Request {
+        scenario,
+        scenario_yaml,
+        choice: &choice,
+        allow_loss: options.allow_loss,
+        window: options.window,
+    };
+    let outcome = runtime(choice.paused_clock())?.block_on(workflow::upgrade::upgrade(
+        &service,
+        request,
+        &caller(),
+        &frontend,
+    ))?;
+    match outcome {
+        Upgrade::NothingToUpgrade => {
+            eprintln!(
+                "hitless: nothing to upgrade: scenario {} assigns no image to any device: list the image under images and assign it in an upgrade section",
+                scenario.name
+            );
+            Ok(ExitCode::from(EXIT_NO))
+        }
+        Upgrade::Unhealthy(rows) => {
+            let rows: Vec<&TestRunRow> = rows.iter().collect();
             eprintln!(
                 "hitless: refusing to upgrade: the test run found {} device(s) unreachable or unhealthy, and nothing was changed:\n  {}\nFix them, or drop them from the selection (--devices), or set upgrade.abort_on_health_check_failure: false to upgrade the others regardless.",
-                blocking.len(),
-                found.join("\n  ")
+                rows.len(),
+                unhealthy(&rows).join("\n  ")
             );
-            return Ok(ExitCode::from(EXIT_NO));
+            Ok(ExitCode::from(EXIT_NO))
         }
-        eprintln!(
-            "hitless: warning: the test run found problems on {} device(s) ({}); continuing because upgrade.abort_on_health_check_failure is false",
-            blocking.len(),
-            found.join("; ")
-        );
+        Upgrade::NotHitless => Ok(ExitCode::from(EXIT_NO)),
+        Upgrade::WindowTooShort => {
+            let window = scenario.window.as_ref().map_or_else(String::new, |w| w.describe());
+            eprintln!(
+                "hitless: refusing to upgrade: a batch takes longer than the maintenance window ({window}) is long, so it could never start; widen upgrade.window, lower max_batch_size, or pass --now to ignore the window"
+            );
+            Ok(ExitCode::from(EXIT_NO))
+        }
+        Upgrade::NotConfirmed(why) => bail!("{why}"),
+        Upgrade::Ran(summary) => finish(&service, &summary, options),
     }
-    // The fabric as it is: partners already down, drained or in another job's hands are out of
-    // service in the simulation, so a plan that would take down the other side is refused.
-    let targets: Vec<crate::model::DeviceId> = scenario.selection.targets.iter().map(|t| t.device).collect();
-    let partners = workflow::fabric::partners(scenario, &targets);
-    let busy = workflow::fabric::busy_in_other_jobs(&store, scenario, &partners, None)?;
-    let mut plan = workflow::plan(scenario);
-    plan.out_of_service = runtime.block_on(workflow::fabric::out_of_service(scenario, &driver, &partners, &busy));
-    let decision = workflow::gate(scenario, &plan, options.allow_loss);
-    if !gate(&decision, options.format) {
-        return Ok(ExitCode::from(EXIT_NO));
-    }
-    // A window no batch fits in would only ever pause the job: refused before it is created.
-    if let Some(window) = &scenario.window
-        && options.window == workflow::WindowChoice::Scenario
-        && decision.report().windows_needed.is_none()
-    {
-        eprintln!(
-            "hitless: refusing to upgrade: a batch takes longer than the maintenance window ({}) is long, so it could never start; widen upgrade.window, lower max_batch_size, or pass --now to ignore the window",
-            window.describe()
-        );
-        return Ok(ExitCode::from(EXIT_NO));
-    }
-    confirm(scenario, &plan, options)?;
-    let started =
-        workflow::jobs::start(&mut store, scenario, scenario_yaml, &plan, choice.kind(), unix_now(), &operator())?;
-    let job = started.job;
-    crate::store::jobs::set_time_scale(&store, &job, choice.time_scale())?;
-    workflow::jobs::take_lease(&mut store, &job, &lease_holder(), unix_now(), &holder_state, false)?;
-    if options.format == Format::Table {
-        render::say!(
-            "Started {job}: {} devices in {} batches. Re-enter with `hitless resume {job}` if interrupted.",
-            plan.batches.iter().map(Vec::len).sum::<usize>(),
-            plan.batches.len()
-        );
-    }
-    if let Some(out) = &options.report {
-        write_job_report(&store, &job, out);
-    }
-    execute(runtime, scenario, store, &job, driver, &choice, &started.devices, options, 0.0)
 }
 
 /// `hitless resume JOB`.
-pub fn resume(job: &str, store: Store, options: &RunOptions, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
-    reenter(job, store, options, state_dir, workflow::jobs::Reentry::Resume)
+pub fn resume(job: &str, service: Service, options: &RunOptions) -> anyhow::Result<ExitCode> {
+    reenter(job, service, options, workflow::jobs::Reentry::Resume)
 }
 
 /// `hitless approve JOB`: asks (unless `--yes`), then runs the rest of a paused job.
-pub fn approve(job: &str, store: Store, options: &RunOptions, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let record = crate::store::jobs::get(&store, job)?;
+pub fn approve(job: &str, service: Service, options: &RunOptions) -> anyhow::Result<ExitCode> {
+    let record = service.job(job)?;
     if record.state != JobState::Paused {
         return Err(workflow::WorkflowError::NotPaused { job: job.to_string(), state: record.state.as_str() }.into());
     }
@@ -564,7 +597,7 @@ pub fn approve(job: &str, store: Store, options: &RunOptions, state_dir: Option<
         if !std::io::stdin().is_terminal() {
             bail!("refusing to approve without confirmation: there is no terminal to ask on; pass --yes to approve");
         }
-        let devices = crate::store::jobs::devices(&store, job)?;
+        let devices = service.devices(job)?;
         let left = devices.iter().filter(|d| d.state == crate::journal::DeviceState::Pending).count();
         print!("{job} is paused {}. Approve it and upgrade its remaining {left} device(s)? [y/N] ", record.reason);
         std::io::stdout().flush()?;
@@ -576,29 +609,18 @@ pub fn approve(job: &str, store: Store, options: &RunOptions, state_dir: Option<
             return Ok(ExitCode::from(EXIT_NO));
         }
     }
-    reenter(job, store, options, state_dir, workflow::jobs::Reentry::Approve)
+    reenter(job, service, options, workflow::jobs::Reentry::Approve)
 }
 
 fn reenter(
     job: &str,
-    mut store: Store,
+    service: Service,
     options: &RunOptions,
-    state_dir: Option<&Path>,
     how: workflow::jobs::Reentry,
 ) -> anyhow::Result<ExitCode> {
-    let open = || super::image::open_store_dir(state_dir);
-    let catalog = crate::store::catalog::StoreCatalog::new(&open);
     // One process runs a job: take it before touching anything, or learn who has it.
-    crate::store::jobs::get(&store, job)?;
-    let me = lease_holder();
-    workflow::jobs::take_lease(&mut store, job, &me, unix_now(), &holder_state, options.force)?;
-    let reopened = match workflow::jobs::reopen(&mut store, job, &catalog, how, &operator(), unix_now()) {
-        Ok(reopened) => reopened,
-        Err(e) => {
-            crate::store::jobs::release_lease(&store, job, &me)?;
-            return Err(e.into());
-        }
-    };
+    let caller = caller();
+    let reopened = workflow::upgrade::reenter(&service, job, how, &caller, options.force)?;
     // The job's own time scale (a lab's), unless this run says another.
     let mut options = options.clone();
     if !options.junos.time_scale_given {
@@ -607,16 +629,55 @@ fn reenter(
     let options = &options;
     let choice = options.choice(&reopened.scenario, options.driver.unwrap_or(reopened.driver))?;
     say_if_simulated(&choice, options.format);
-    let driver = Arc::new(workflow::drivers::make(store.dir(), &reopened.scenario, &choice)?);
+    let driver = Arc::new(workflow::drivers::make(service.dir(), &reopened.scenario, &choice)?);
     if options.format == Format::Table {
         render::say!(
             "Resuming {job} ({}): asking every unfinished device for its real state first.",
             reopened.scenario.name
         );
     }
-    let runtime = runtime(choice.paused_clock())?;
+    let simulated = choice.kind() == DriverKind::Virtual;
     let (scenario, devices) = (&reopened.scenario, &reopened.devices);
-    execute(runtime, scenario, store, job, driver, &choice, devices, options, reopened.clock_offset_seconds)
+    let summary = runtime(choice.paused_clock())?.block_on(async {
+        let hooks = hooks(job, options.format, devices, simulated);
+        let offset = reopened.clock_offset_seconds;
+        workflow::upgrade::execute(
+            &service,
+            scenario,
+            job,
+            driver,
+            devices,
+            &choice,
+            offset,
+            &caller,
+            hooks,
+            options.window,
+        )
+        .await
+    })?;
+    finish(&service, &summary, options)
+}
+
+/// After a run: the report (`--report`), then the summary.
+fn finish(service: &Service, summary: &JobSummary, options: &RunOptions) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &options.report {
+        write_job_report(service, &summary.job, out);
+    }
+    print_summary(summary, options.format)
+}
+
+/// How this process follows a running job: progress lines, and Ctrl-C as a cancel (spawned on
+/// the job's runtime).
+fn hooks(job: &str, format: Format, devices: &[crate::journal::JobDevice], simulated: bool) -> RunHooks {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupted);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            eprintln!("hitless: cancelling: no new work starts; devices mid-upgrade finish first");
+        }
+    });
+    RunHooks { on_event: progress(job.to_string(), format, devices, simulated), interrupted }
 }
 
 /// Prints the gate's decision; true when the upgrade may go on.
@@ -668,20 +729,24 @@ fn gate(gate: &Gate, format: Format) -> bool {
     true
 }
 
-fn confirm(scenario: &Scenario, plan: &PlanInput, options: &RunOptions) -> anyhow::Result<()> {
+fn confirm(scenario: &Scenario, plan: &PlanInput, options: &RunOptions) -> Result<(), String> {
     if options.yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        bail!("refusing to start without confirmation: there is no terminal to ask on; pass --yes to confirm");
+        return Err(
+            "refusing to start without confirmation: there is no terminal to ask on; pass --yes to confirm".into()
+        );
     }
     let devices: usize = plan.batches.iter().map(Vec::len).sum();
     print!("Upgrade {devices} devices of {} in {} batches? [y/N] ", scenario.name, plan.batches.len());
-    std::io::stdout().flush()?;
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
+    let asked = std::io::stdout().flush().and_then(|()| std::io::stdin().lock().read_line(&mut answer));
+    if let Err(e) = asked {
+        return Err(format!("cannot ask for confirmation: {e}; nothing was changed"));
+    }
     if !matches!(answer.trim(), "y" | "Y" | "yes") {
-        bail!("not confirmed; nothing was changed");
+        return Err("not confirmed; nothing was changed".into());
     }
     Ok(())
 }
@@ -696,20 +761,15 @@ fn say_if_simulated(choice: &DriverChoice, format: Format) {
 }
 
 /// This process, as a job's lease names it.
-fn lease_holder() -> crate::store::jobs::LeaseHolder {
-    static HOLDER: std::sync::OnceLock<crate::store::jobs::LeaseHolder> = std::sync::OnceLock::new();
+fn lease_holder() -> LeaseHolder {
+    static HOLDER: std::sync::OnceLock<LeaseHolder> = std::sync::OnceLock::new();
     HOLDER
         .get_or_init(|| {
             let pid = std::process::id();
             let started =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
             let since_boot = process_start("self").unwrap_or(0);
-            crate::store::jobs::LeaseHolder {
-                pid,
-                host: host_name(),
-                token: format!("{pid}-{started}"),
-                started: since_boot,
-            }
+            LeaseHolder { pid, host: host_name(), token: format!("{pid}-{started}"), started: since_boot }
         })
         .clone()
 }
@@ -728,7 +788,7 @@ fn host_name() -> String {
 /// process no longer exists, is a zombie (dead, not yet reaped by its parent) or is another
 /// process with the same pid (started at another time); alive otherwise, running or stopped.
 /// Holders on other hosts are judged by their heartbeat alone.
-fn holder_state(lease: &crate::store::jobs::Lease) -> workflow::jobs::Holder {
+fn holder_state(lease: &Lease) -> workflow::jobs::Holder {
     use workflow::jobs::Holder;
     if lease.holder.host != host_name() || !Path::new("/proc/self/stat").exists() {
         return Holder::Unknown;
@@ -770,53 +830,10 @@ pub(super) fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Runs the job's unfinished devices, batch by batch, and prints the summary.
-#[allow(clippy::too_many_arguments)]
-fn execute(
-    runtime: tokio::runtime::Runtime,
-    scenario: &Scenario,
-    store: Store,
-    job: &str,
-    driver: Arc<crate::driver::any::AnyDriver>,
-    choice: &DriverChoice,
-    devices: &[crate::journal::JobDevice],
-    options: &RunOptions,
-    clock_offset_seconds: f64,
-) -> anyhow::Result<ExitCode> {
-    let store = Arc::new(Mutex::new(store));
-    let summary = runtime.block_on(async {
-        let interrupted = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&interrupted);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                eprintln!("hitless: cancelling: no new work starts; devices mid-upgrade finish first");
-            }
-        });
-        let settings = RunSettings {
-            time_scale: choice.time_scale(),
-            clock_offset_seconds,
-            wall_clock: Arc::new(unix_now),
-            on_event: progress(job.to_string(), options.format, devices, choice.kind() == DriverKind::Virtual),
-            interrupted,
-            lease: Some(lease_holder()),
-            window: options.window,
-        };
-        workflow::run(&store, scenario, job, driver, devices, settings).await
-    })?;
-    if let Some(out) = &options.report {
-        write_job_report(&store.lock().expect("store lock not poisoned"), job, out);
-    }
-    print_summary(&summary, options.format)
-}
-
 /// The job's page, written to `out`; a failure to write it is said, and does not change how the
 /// job ended.
-fn write_job_report(store: &Store, job: &str, out: &Path) {
-    let dir = store.dir().to_path_buf();
-    let open = move || Store::open(&dir);
-    let catalog = crate::store::catalog::StoreCatalog::new(&open);
-    match crate::view::job_page(store, job, &catalog).map_err(anyhow::Error::from) {
+fn write_job_report(service: &Service, job: &str, out: &Path) {
+    match service.job_page(job).map_err(anyhow::Error::from) {
         Ok(page) => {
             if let Err(e) = super::report::write(&page, out) {
                 eprintln!("hitless: warning: the report could not be written: {e:#}");

@@ -209,23 +209,31 @@ pub fn verify(image: &CatalogImage) -> Result<Verified, StoreError> {
 }
 
 /// The catalog in a store, as a source of scenario images. The store is opened on first use, so
-/// scenarios with inline images only never touch it.
-pub struct StoreCatalog<'a> {
-    open: &'a dyn Fn() -> Result<Store, StoreError>,
+/// scenarios with inline images only never touch it (nor need a state directory).
+pub struct StoreCatalog {
+    dir: Option<std::path::PathBuf>,
     store: std::cell::OnceCell<Result<Store, String>>,
 }
 
-impl<'a> StoreCatalog<'a> {
-    /// A catalog that opens its store with `open` when first asked.
-    pub fn new(open: &'a dyn Fn() -> Result<Store, StoreError>) -> StoreCatalog<'a> {
-        StoreCatalog { open, store: std::cell::OnceCell::new() }
+impl StoreCatalog {
+    /// The catalog of the store in `dir`, else in [`super::default_dir`], opened when first asked.
+    pub fn new(dir: Option<std::path::PathBuf>) -> StoreCatalog {
+        StoreCatalog { dir, store: std::cell::OnceCell::new() }
+    }
+
+    fn open(&self) -> Result<Store, StoreError> {
+        let dir = match &self.dir {
+            Some(dir) => dir.clone(),
+            None => super::default_dir().ok_or(StoreError::NoStateDir)?,
+        };
+        Store::open(&dir)
     }
 }
 
-impl ImageCatalog for StoreCatalog<'_> {
+impl ImageCatalog for StoreCatalog {
     fn image(&self, name: &str) -> Result<Image, CatalogLookupError> {
         let unreadable = |reason: String| CatalogLookupError::Unreadable { name: name.to_string(), reason };
-        let store = self.store.get_or_init(|| (self.open)().map_err(|e| e.to_string()));
+        let store = self.store.get_or_init(|| self.open().map_err(|e| e.to_string()));
         let store = store.as_ref().map_err(|reason| unreadable(reason.clone()))?;
         match get(store, name) {
             Ok(image) => Ok(image.to_image()),

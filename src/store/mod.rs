@@ -204,6 +204,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// True when `dir` holds a store (something was recorded there).
+    pub fn exists_in(dir: &Path) -> bool {
+        dir.join("hitless.db").exists()
+    }
+
     /// Opens (creating if needed) the store in `dir`, checks the database's integrity (SQLite's
     /// quick check), migrates its schema, and clears the staging files an interrupted earlier
     /// `image add` left (see [`blobs::clear_abandoned_staging`]).

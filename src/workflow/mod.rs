@@ -2,16 +2,18 @@
 //! parses, asks, renders and maps to exit codes; everything it decides is here, so tests drive
 //! the same code.
 //!
-//! The steps, in order (the seed product's):
+//! Front ends hold a [`service::Service`] (the state directory) and call
+//! [`upgrade::upgrade`], which runs the steps in order (the seed product's):
 //! 1. selection (the scenario's, narrowed by `Scenario::reselect`);
 //! 2. the test run ([`test_run`]): version and health of every selected device, nothing changed;
 //! 3. the strategy plan and the simulation gate ([`gate`]);
-//! 4. (confirmation: the CLI's, it needs a terminal);
+//! 4. confirmation (asked of the front end, [`upgrade::Frontend::confirm`]);
 //! 5. the job ([`jobs::start`]) and its execution ([`run`]), batch by batch through the executor;
 //! 6. the summary ([`JobSummary`]) with the execution's own traffic loss, replayed through the
 //!    traffic model.
 //!
-//! Re-entry is [`jobs::reopen`] (after an exit, a crash or a halt), stopping is [`jobs::cancel`].
+//! Re-entry is [`upgrade::reenter`] then [`upgrade::execute`] (after an exit, a crash or a halt),
+//! stopping is [`jobs::cancel`].
 //! [`drivers::make`] builds the driver the operator chose; [`stage::stage`] copies images ahead
 //! of the window.
 
@@ -21,9 +23,11 @@ pub mod fabric;
 pub mod jobs;
 pub mod report;
 mod run;
+pub mod service;
 pub mod snapshot;
 pub mod stage;
 mod test_run;
+pub mod upgrade;
 
 use std::path::PathBuf;
 
@@ -41,6 +45,15 @@ pub enum WorkflowError {
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A command that reads what was recorded found no store.
+    #[error("no state store in {}: nothing was ever recorded there (give the --state-dir the job ran with)", dir.display())]
+    NoStore {
+        /// The state directory.
+        dir: PathBuf,
+    },
+    /// An image's fields do not hold together.
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
     /// The job journal failed.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
