@@ -947,3 +947,33 @@ fn debug_logging_shows_the_virtual_devices_calls() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!std::fs::read_to_string(&quiet).unwrap().contains("virtual device"));
 }
+
+/// The confirmation is the front end's to ask: without `--yes` and without a terminal the
+/// upgrade refuses (exit 2); on a terminal, "n" declines (exit 2); either way no job is created
+/// and no device touched. "y" goes on.
+#[test]
+fn an_upgrade_starts_only_once_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let scenario = "scenarios/small-2spine-4leaf.yaml";
+    let no_terminal = in_store(dir.path(), &["upgrade", scenario]);
+    assert_eq!(no_terminal.code, 2, "{}", no_terminal.stderr);
+    assert!(
+        no_terminal.stderr.contains("there is no terminal to ask on; pass --yes to confirm"),
+        "{}",
+        no_terminal.stderr
+    );
+    let declined = crate::util::on_terminal(&["--state-dir", state, "upgrade", scenario], 120, "n\n");
+    assert_eq!(declined.code, 2, "{}", declined.stdout);
+    assert!(
+        declined.stdout.contains("Upgrade 6 devices of small-2spine-4leaf in 4 batches? [y/N]"),
+        "{}",
+        declined.stdout
+    );
+    assert!(declined.stdout.contains("not confirmed; nothing was changed"), "{}", declined.stdout);
+    let jobs = in_store(dir.path(), &["jobs", "--format", "json"]);
+    assert_eq!(jobs.stdout.trim(), "[]", "no job was created");
+    let confirmed = crate::util::on_terminal(&["--state-dir", state, "upgrade", scenario], 120, "y\n");
+    assert_eq!(confirmed.code, 0, "{}", confirmed.stdout);
+    assert!(confirmed.stdout.contains("finished: every device upgraded or skipped"), "{}", confirmed.stdout);
+}

@@ -18,7 +18,7 @@ use crate::simulate::PlanInput;
 use crate::workflow::drivers::{DriverChoice, JunosOptions};
 use crate::workflow::report::{EventReport, SummaryReport};
 use crate::workflow::service::{Lease, LeaseHolder, Service};
-use crate::workflow::upgrade::{Caller, Frontend, RunHooks, Upgrade};
+use crate::workflow::upgrade::{Caller, Confirmation, Frontend, RunHooks, Upgrade};
 use crate::workflow::{self, Gate, JobSummary, TestRunRow};
 
 /// Which driver talks to the devices (`--driver`).
@@ -492,7 +492,7 @@ impl Frontend for Cli<'_> {
         gate(decision, self.options.format);
     }
 
-    fn confirm(&self, scenario: &Scenario, plan: &PlanInput) -> Result<(), String> {
+    fn confirm(&self, scenario: &Scenario, plan: &PlanInput) -> Confirmation {
         confirm(scenario, plan, self.options)
     }
 
@@ -577,7 +577,10 @@ pub fn upgrade(
             );
             Ok(ExitCode::from(EXIT_NO))
         }
-        Upgrade::NotConfirmed(why) => bail!("{why}"),
+        Upgrade::NotConfirmed(Confirmation::CannotAsk) => {
+            bail!("refusing to start without confirmation: there is no terminal to ask on; pass --yes to confirm")
+        }
+        Upgrade::NotConfirmed(_) => bail!("not confirmed; nothing was changed"),
         Upgrade::Ran(summary) => finish(&service, &summary, options),
     }
 }
@@ -729,26 +732,22 @@ fn gate(gate: &Gate, format: Format) -> bool {
     true
 }
 
-fn confirm(scenario: &Scenario, plan: &PlanInput, options: &RunOptions) -> Result<(), String> {
+fn confirm(scenario: &Scenario, plan: &PlanInput, options: &RunOptions) -> Confirmation {
     if options.yes {
-        return Ok(());
+        return Confirmation::Confirmed;
     }
     if !std::io::stdin().is_terminal() {
-        return Err(
-            "refusing to start without confirmation: there is no terminal to ask on; pass --yes to confirm".into()
-        );
+        return Confirmation::CannotAsk;
     }
     let devices: usize = plan.batches.iter().map(Vec::len).sum();
     print!("Upgrade {devices} devices of {} in {} batches? [y/N] ", scenario.name, plan.batches.len());
     let mut answer = String::new();
     let asked = std::io::stdout().flush().and_then(|()| std::io::stdin().lock().read_line(&mut answer));
-    if let Err(e) = asked {
-        return Err(format!("cannot ask for confirmation: {e}; nothing was changed"));
+    match asked {
+        Ok(_) if matches!(answer.trim(), "y" | "Y" | "yes") => Confirmation::Confirmed,
+        Ok(_) => Confirmation::Declined,
+        Err(_) => Confirmation::CannotAsk,
     }
-    if !matches!(answer.trim(), "y" | "Y" | "yes") {
-        return Err("not confirmed; nothing was changed".into());
-    }
-    Ok(())
 }
 
 /// Tells the operator, before anything else, when the devices are simulated.

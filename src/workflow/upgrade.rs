@@ -43,11 +43,22 @@ pub trait Frontend {
     fn unhealthy_but_going_on(&self, rows: &[&TestRunRow]);
     /// The simulation gate's verdict (pass, refuse, or loss accepted by `allow_loss`).
     fn gate(&self, gate: &Gate);
-    /// Asked once, before the job is created: `Err(why)` changes nothing.
-    fn confirm(&self, scenario: &Scenario, plan: &PlanInput) -> Result<(), String>;
+    /// Asked once, before the job is created; anything but `Confirmed` changes nothing.
+    fn confirm(&self, scenario: &Scenario, plan: &PlanInput) -> Confirmation;
     /// The job is created and held by this process: how its events are shown, and the flag the
     /// front end sets to cancel it. Called on the runtime, so it may spawn.
     fn started(&self, job: &str, devices: &[JobDevice], plan: &PlanInput) -> RunHooks;
+}
+
+/// The operator's answer to "upgrade these devices?".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Yes (or `--yes`).
+    Confirmed,
+    /// No.
+    Declined,
+    /// Nobody could be asked (no terminal, and no `--yes`).
+    CannotAsk,
 }
 
 /// How a front end follows a running job.
@@ -70,8 +81,8 @@ pub enum Upgrade {
     NotHitless,
     /// A batch is longer than the maintenance window, so it could never start: nothing changed.
     WindowTooShort,
-    /// The operator did not confirm (why): nothing was changed.
-    NotConfirmed(String),
+    /// The operator did not confirm (declined, or could not be asked): nothing was changed.
+    NotConfirmed(Confirmation),
     /// The job ran (to its end, a pause, a halt or a cancel).
     Ran(Box<JobSummary>),
 }
@@ -135,8 +146,9 @@ pub async fn upgrade(
     {
         return Ok(Upgrade::WindowTooShort);
     }
-    if let Err(why) = frontend.confirm(scenario, &plan) {
-        return Ok(Upgrade::NotConfirmed(why));
+    match frontend.confirm(scenario, &plan) {
+        Confirmation::Confirmed => {}
+        other => return Ok(Upgrade::NotConfirmed(other)),
     }
     let now = (caller.now)();
     let started = super::jobs::start(
