@@ -326,6 +326,31 @@ impl FromStr for Step {
     }
 }
 
+/// Which snapshot of a device a job (or an operator) took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SnapshotKind {
+    /// Before its upgrade, in service: the baseline.
+    Before,
+    /// In maintenance mode, drained: compared with the baseline before the reboot.
+    InMaintenance,
+    /// After its upgrade, back in service.
+    After,
+    /// Taken on demand (`hitless snapshot`).
+    Manual,
+}
+
+impl SnapshotKind {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotKind::Before => "before",
+            SnapshotKind::InMaintenance => "in-maintenance",
+            SnapshotKind::After => "after",
+            SnapshotKind::Manual => "manual",
+        }
+    }
+}
+
 /// Which driver a job runs with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum DriverKind {
@@ -458,12 +483,12 @@ pub trait Journal: Send {
     fn set_state(&mut self, job: &str, state: JobState) -> Result<(), JournalError>;
     /// Pauses `job` after batch `after` (for approval, or for the maintenance window), saying why.
     fn pause(&mut self, job: &str, after: u32, kind: PauseKind, reason: &str) -> Result<(), JournalError>;
-    /// Keeps `device`'s snapshot (`kind`: `before` or `after` its upgrade); returns its id.
+    /// Keeps `device`'s snapshot of `kind`; returns its id.
     fn save_snapshot(
         &mut self,
         job: &str,
         device: &str,
-        kind: &str,
+        kind: SnapshotKind,
         snapshot: &crate::snapshot::Snapshot,
         at_unix: i64,
     ) -> Result<i64, JournalError>;
@@ -472,6 +497,6 @@ pub trait Journal: Send {
         &self,
         job: &str,
         device: &str,
-        kind: &str,
+        kind: SnapshotKind,
     ) -> Result<Option<(i64, crate::snapshot::Snapshot)>, JournalError>;
 }

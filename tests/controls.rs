@@ -866,8 +866,8 @@ fn a_diff_against_a_baseline_that_read_nothing_is_never_the_same() {
     let mut store = hitless::store::Store::open(dir.path()).unwrap();
     let unread = hitless::snapshot::Snapshot { missing: vec!["the login was refused".into()], ..Default::default() };
     let names = ["leaf1", "leaf2", "leaf3", "leaf4", "spine1", "spine2"];
-    let devices: Vec<(&str, &str, &hitless::snapshot::Snapshot)> =
-        names.iter().map(|n| (*n, "manual", &unread)).collect();
+    let devices: Vec<(&str, hitless::journal::SnapshotKind, &hitless::snapshot::Snapshot)> =
+        names.iter().map(|n| (*n, hitless::journal::SnapshotKind::Manual, &unread)).collect();
     let empty = hitless::store::snapshots::save(&mut store, &fabric, "unread", None, 0, &devices).unwrap();
     let none = hitless::store::snapshots::save(&mut store, &fabric, "nothing", None, 0, &[]).unwrap();
     drop(store);

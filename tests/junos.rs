@@ -1226,15 +1226,32 @@ fn a_fenced_store_writes_nothing_more_of_the_job() {
     let snapshot = hitless::snapshot::Snapshot::default();
     let fabric = scenario.fabric.fingerprint();
     // Still its own: writes go through.
-    hitless::store::snapshots::save(&mut store, &fabric, "ok", Some(&job), 0, &[("leaf1", "before", &snapshot)])
-        .unwrap();
+    hitless::store::snapshots::save(
+        &mut store,
+        &fabric,
+        "ok",
+        Some(&job),
+        0,
+        &[("leaf1", hitless::journal::SnapshotKind::Before, &snapshot)],
+    )
+    .unwrap();
     let mut other = Store::open(dir.path()).unwrap();
     let b = LeaseHolder { pid: 2, host: "b".into(), token: "b-2".into(), started: 1 };
     workflow::jobs::take_lease(&mut other, &job, &b, 120, &|_| Holder::Unknown, false).unwrap();
-    let saved =
-        hitless::store::snapshots::save(&mut store, &fabric, "late", Some(&job), 0, &[("leaf1", "after", &snapshot)]);
+    let saved = hitless::store::snapshots::save(
+        &mut store,
+        &fabric,
+        "late",
+        Some(&job),
+        0,
+        &[("leaf1", hitless::journal::SnapshotKind::After, &snapshot)],
+    );
     assert!(saved.unwrap_err().to_string().contains("was taken over by process 2 on b"));
     assert!(jobs::set_state(&mut store, &job, JobState::Cancelled).is_err());
     assert_eq!(jobs::get(&other, &job).unwrap().state, JobState::Running, "the fenced write changed the job");
-    assert!(hitless::store::snapshots::of_job(&other, &job, "leaf1", "after").unwrap().is_none());
+    assert!(
+        hitless::store::snapshots::of_job(&other, &job, "leaf1", hitless::journal::SnapshotKind::After)
+            .unwrap()
+            .is_none()
+    );
 }

@@ -171,7 +171,7 @@ fn print_test_run(rows: &[TestRunRow], format: Format) -> anyhow::Result<()> {
             row.running.clone()
         };
         let notes = row.notes.join("; ");
-        table.add_row(vec![row.device.clone(), running, row.target.clone(), row.action.clone(), health, notes]);
+        table.add_row(vec![row.device.clone(), running, row.target.clone(), row.action.to_string(), health, notes]);
     }
     if rows.iter().any(|r| r.simulated) {
         render::say!(
@@ -420,8 +420,8 @@ pub fn snapshot(scenario: &Scenario, service: &Service, options: &RunOptions) ->
     say_if_simulated(&choice, options.format);
     let driver = Arc::new(workflow::drivers::make(service.dir(), scenario, &choice)?);
     let taken = runtime(choice.paused_clock())?.block_on(workflow::snapshot::take(scenario, &driver));
-    let devices: Vec<(&str, &str, &crate::snapshot::Snapshot)> =
-        taken.iter().map(|(name, snapshot)| (name.as_str(), "manual", snapshot)).collect();
+    let devices: Vec<(&str, crate::journal::SnapshotKind, &crate::snapshot::Snapshot)> =
+        taken.iter().map(|(name, snapshot)| (name.as_str(), crate::journal::SnapshotKind::Manual, snapshot)).collect();
     let label =
         format!("{} (manual{})", scenario.name, if choice.kind() == DriverKind::Virtual { ", SIMULATED" } else { "" });
     let id = service.save_snapshot(scenario, &label, unix_now(), &devices)?;

@@ -3,7 +3,7 @@
 use super::{Driver, DriverError, Facts, Installed, JobContext, WorkItem};
 use crate::health::HealthReport;
 use crate::journal::DeviceState::{self, *};
-use crate::journal::{JournalError, Step};
+use crate::journal::{JournalError, SnapshotKind, Step};
 
 /// Which health check: before the device is touched, or after its upgrade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -650,7 +650,7 @@ impl<D: Driver> Walk<'_, D> {
         let id = ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
             &ctx.job,
             self.device(),
-            "before",
+            SnapshotKind::Before,
             &snapshot,
             at_unix,
         )?;
@@ -673,12 +673,15 @@ impl<D: Driver> Walk<'_, D> {
         if !ctx.limits.snapshot_diff {
             return Ok(None);
         }
-        let before =
-            ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(&ctx.job, self.device(), "before")?;
+        let before = ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(
+            &ctx.job,
+            self.device(),
+            SnapshotKind::Before,
+        )?;
         let Some((before_id, before)) = before else {
             return Ok(None); // Said after maintenance mode, where the whole diff is skipped.
         };
-        let (now_id, now) = self.snapshot_now("in-maintenance").await?;
+        let (now_id, now) = self.snapshot_now(SnapshotKind::InMaintenance).await?;
         let findings = crate::snapshot::diff(
             &crate::snapshot::in_maintenance(&before),
             &crate::snapshot::in_maintenance(&now),
@@ -708,7 +711,7 @@ impl<D: Driver> Walk<'_, D> {
 
     /// A snapshot of the device now, kept in the store as `kind` of this job; what could not
     /// be read is in its `missing`. Returns its id and the snapshot.
-    async fn snapshot_now(&self, kind: &str) -> Result<(i64, crate::snapshot::Snapshot), JournalError> {
+    async fn snapshot_now(&self, kind: SnapshotKind) -> Result<(i64, crate::snapshot::Snapshot), JournalError> {
         let ctx = self.ctx;
         let snapshot = match ctx.driver.snapshot(self.device()).await {
             Ok(snapshot) => snapshot,
@@ -733,15 +736,18 @@ impl<D: Driver> Walk<'_, D> {
         if !ctx.limits.snapshot_diff {
             return Ok(None);
         }
-        let before =
-            ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(&ctx.job, self.device(), "before")?;
+        let before = ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(
+            &ctx.job,
+            self.device(),
+            SnapshotKind::Before,
+        )?;
         let Some((before_id, before)) = before else {
             let message =
                 "no snapshot from before the upgrade (the job was re-entered after it drained the device): no diff";
             self.record(DeactivatingMaintenanceMode, Step::Note, message)?;
             return Ok(None);
         };
-        let (after_id, after) = self.snapshot_now("after").await?;
+        let (after_id, after) = self.snapshot_now(SnapshotKind::After).await?;
         let findings = crate::snapshot::diff(&before, &after, &ctx.limits);
         if findings.is_empty() {
             let message = format!("snapshot {after_id} matches snapshot {before_id} from before the upgrade");

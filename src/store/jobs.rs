@@ -159,12 +159,16 @@ pub fn create(store: &mut Store, job: &NewJob) -> Result<String, StoreError> {
 }
 
 /// The open job on `fabric`, if any: `(id, state)`.
-pub fn open_on_fabric(store: &Store, fabric: &str) -> Result<Option<(String, String)>, StoreError> {
+pub fn open_on_fabric(store: &Store, fabric: &str) -> Result<Option<(String, JobState)>, StoreError> {
     let sql = format!(
         "SELECT id, state FROM jobs WHERE fabric = ?1 AND state IN ({}) ORDER BY id LIMIT 1",
         open_states_sql()
     );
-    store.conn.query_row(&sql, [fabric], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(|e| store.sqlite(e))
+    store
+        .conn
+        .query_row(&sql, [fabric], |r| Ok((r.get(0)?, parse_stored(&r.get::<_, String>(1)?)?)))
+        .optional()
+        .map_err(|e| store.sqlite(e))
 }
 
 /// Appends an event and sets the device's state, in one transaction. Returns the event.
@@ -439,12 +443,12 @@ impl Journal for Store {
         &mut self,
         job: &str,
         device: &str,
-        kind: &str,
+        kind: crate::journal::SnapshotKind,
         snapshot: &crate::snapshot::Snapshot,
         at_unix: i64,
     ) -> Result<i64, JournalError> {
         let fabric = get(self, job)?.fabric;
-        let label = format!("{job} {device} {kind}");
+        let label = format!("{job} {device} {}", kind.as_str());
         Ok(super::snapshots::save(self, &fabric, &label, Some(job), at_unix, &[(device, kind, snapshot)])?)
     }
 
@@ -452,7 +456,7 @@ impl Journal for Store {
         &self,
         job: &str,
         device: &str,
-        kind: &str,
+        kind: crate::journal::SnapshotKind,
     ) -> Result<Option<(i64, crate::snapshot::Snapshot)>, JournalError> {
         Ok(super::snapshots::of_job(self, job, device, kind)?)
     }

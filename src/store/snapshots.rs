@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
+use crate::journal::SnapshotKind;
 use crate::snapshot::Snapshot;
 
 /// A stored snapshot's description.
@@ -26,7 +27,7 @@ pub fn save(
     label: &str,
     job: Option<&str>,
     at_unix: i64,
-    devices: &[(&str, &str, &Snapshot)],
+    devices: &[(&str, SnapshotKind, &Snapshot)],
 ) -> Result<i64, StoreError> {
     let db_path = store.db_path.clone();
     let fence = store.fence.clone();
@@ -46,7 +47,7 @@ pub fn save(
         let json = serde_json::to_string(snapshot).expect("a snapshot encodes");
         tx.execute(
             "INSERT INTO snapshot_devices (snapshot, device, kind, json) VALUES (?1, ?2, ?3, ?4)",
-            params![id, device, kind, json],
+            params![id, device, kind.as_str(), json],
         )
         .map_err(sqlite)?;
     }
@@ -80,13 +81,18 @@ pub fn get(store: &Store, id: i64) -> Result<(SnapshotInfo, Vec<(String, Snapsho
 }
 
 /// The latest snapshot of `kind` that `job` took of `device`, with its id.
-pub fn of_job(store: &Store, job: &str, device: &str, kind: &str) -> Result<Option<(i64, Snapshot)>, StoreError> {
+pub fn of_job(
+    store: &Store,
+    job: &str,
+    device: &str,
+    kind: SnapshotKind,
+) -> Result<Option<(i64, Snapshot)>, StoreError> {
     store
         .conn
         .query_row(
             "SELECT s.id, d.json FROM snapshots s JOIN snapshot_devices d ON d.snapshot = s.id
              WHERE s.job = ?1 AND d.device = ?2 AND d.kind = ?3 ORDER BY s.id DESC LIMIT 1",
-            params![job, device, kind],
+            params![job, device, kind.as_str()],
             |r| Ok((r.get::<_, i64>(0)?, decode(&r.get::<_, String>(1)?)?)),
         )
         .optional()

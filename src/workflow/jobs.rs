@@ -70,7 +70,7 @@ fn addresses(scenario: &Scenario) -> std::collections::BTreeMap<String, String> 
 /// the job, in one transaction.
 pub fn check_fabric_free(store: &Store, scenario: &Scenario) -> Result<(), WorkflowError> {
     if let Some((job, state)) = jobs::open_on_fabric(store, &scenario.fabric.fingerprint())? {
-        return Err(crate::store::StoreError::FabricBusy { job, state }.into());
+        return Err(crate::store::StoreError::FabricBusy { job, state: state.as_str().to_string() }.into());
     }
     let addresses = addresses(scenario);
     let planned: Vec<(&str, &str)> = scenario

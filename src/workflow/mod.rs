@@ -32,7 +32,7 @@ pub mod upgrade;
 use std::path::PathBuf;
 
 pub use run::{JobSummary, RunSettings, WindowChoice, run};
-pub use test_run::{EngineRow, TestRunRow, blocking, test_run};
+pub use test_run::{Action, EngineRow, TestRunRow, blocking, test_run};
 
 use crate::plan::PlanOptions;
 use crate::scenario::Scenario;

@@ -156,7 +156,7 @@ impl Service {
     /// The job running on `scenario`'s fabric, if one is running now (not paused or halted).
     pub fn running_on(&self, scenario: &Scenario) -> Result<Option<String>, WorkflowError> {
         let open = jobs::open_on_fabric(&self.store(), &scenario.fabric.fingerprint())?;
-        Ok(open.and_then(|(job, state)| (state == JobState::Running.as_str()).then_some(job)))
+        Ok(open.and_then(|(job, state)| (state == JobState::Running).then_some(job)))
     }
 
     /// The images hitless installed on `scenario`'s devices and has not rebooted into.
@@ -223,7 +223,7 @@ impl Service {
         scenario: &Scenario,
         label: &str,
         at_unix: i64,
-        devices: &[(&str, &str, &Snapshot)],
+        devices: &[(&str, crate::journal::SnapshotKind, &Snapshot)],
     ) -> Result<i64, WorkflowError> {
         Ok(snapshots::save(&mut self.store(), &scenario.fabric.fingerprint(), label, None, at_unix, devices)?)
     }

@@ -28,6 +28,30 @@ pub struct EngineRow {
     pub master: bool,
 }
 
+/// What the upgrade would do with a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Upgrade it.
+    Upgrade,
+    /// Leave it as it is, for this reason.
+    Skip(String),
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Upgrade => f.write_str("upgrade"),
+            Action::Skip(reason) => write!(f, "skip: {reason}"),
+        }
+    }
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// One device in the test run (`test-run --format json` prints a list of these).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TestRunRow {
@@ -38,8 +62,8 @@ pub struct TestRunRow {
     pub running: String,
     /// The version it would be upgraded to (empty for skipped devices).
     pub target: String,
-    /// `upgrade`, or `skip: <reason>`.
-    pub action: String,
+    /// `upgrade`, or `skip: <reason>` (in JSON, that text).
+    pub action: Action,
     /// Every check it would not pass, and every error reaching it; empty when all is well.
     pub problems: Vec<String>,
     /// Every routing engine or member with its version (empty when the device did not answer).
@@ -69,7 +93,7 @@ pub async fn test_run<D: Driver>(
             device: device.name.clone(),
             running: device.version.to_string(),
             target: String::new(),
-            action: format!("skip: {reason}"),
+            action: Action::Skip(reason.to_string()),
             problems: Vec::new(),
             engines: Vec::new(),
             notes: Vec::new(),
@@ -113,7 +137,7 @@ async fn check<D: Driver>(
         device: device.clone(),
         running: String::new(),
         target: image.version.to_string(),
-        action: "upgrade".into(),
+        action: Action::Upgrade,
         problems: Vec::new(),
         engines: Vec::new(),
         notes: Vec::new(),
@@ -150,7 +174,7 @@ fn read_facts(row: &mut TestRunRow, facts: &Facts, image: &Image, pending_is_our
         ));
     }
     if facts.all_run(&image.version) {
-        row.action = format!("skip: already running {}", image.version);
+        row.action = Action::Skip(format!("already running {}", image.version));
     }
     match running.partial_cmp(&image.version) {
         None => row.notes.push(format!(
@@ -179,5 +203,5 @@ fn read_facts(row: &mut TestRunRow, facts: &Facts, image: &Image, pending_is_our
 /// with `abort_on_health_check_failure` on, any of them stops the upgrade before anything is
 /// drained.
 pub fn blocking(rows: &[TestRunRow]) -> Vec<&TestRunRow> {
-    rows.iter().filter(|r| r.action == "upgrade" && !r.problems.is_empty()).collect()
+    rows.iter().filter(|r| r.action == Action::Upgrade && !r.problems.is_empty()).collect()
 }

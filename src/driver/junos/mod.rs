@@ -321,7 +321,7 @@ impl<C: Connector> JunosDriver<C> {
         let mut replies = self.call_each(device, "LLDP neighbours", &refs, self.settings.rpc_timeout).await?;
         // An older (non-ELS) EX knows only `get-lldp-interface-neighbors-information` with
         // `<interface-name>`: asked again that way when the first form is refused as unknown.
-        let refused = |r: &Result<Element, NetconfError>| matches!(r, Err(NetconfError::Rpc { message, .. }) if message.contains("syntax error"));
+        let refused = |r: &Result<Element, NetconfError>| matches!(r, Err(e) if RpcErrorKind::of(e) == Some(RpcErrorKind::SyntaxError));
         if !replies.is_empty() && replies.iter().all(refused) {
             let bodies: Vec<String> = ports
                 .iter()
@@ -430,7 +430,7 @@ impl<C: Connector> JunosDriver<C> {
         let sha256 = format!("<get-sha256-checksum-information><path>{path}</path></get-sha256-checksum-information>");
         let mut replies = self.call_each(device, "image checksum", &[&sha256], timeout).await?;
         let (method, reply) = match replies.remove(0) {
-            Err(NetconfError::Rpc { message, .. }) if message.contains("syntax error") => {
+            Err(e) if RpcErrorKind::of(&e) == Some(RpcErrorKind::SyntaxError) => {
                 tracing::warn!(device, "the device does not offer SHA-256 checksums; verifying the image with MD5");
                 let md5 = format!("<get-checksum-information><path>{path}</path></get-checksum-information>");
                 let mut replies = self.call_each(device, "image checksum", &[&md5], timeout).await?;
@@ -443,7 +443,7 @@ impl<C: Connector> JunosDriver<C> {
                 method,
                 value: reply.text_of("checksum").unwrap_or_default().trim().to_ascii_lowercase(),
             })),
-            Err(NetconfError::Rpc { message, .. }) if message.contains("No such file or directory") => Ok(None),
+            Err(e) if RpcErrorKind::of(&e) == Some(RpcErrorKind::NoSuchFile) => Ok(None),
             Err(e) => Err(convert(device, "image checksum", e)),
         }
     }
@@ -674,7 +674,38 @@ impl<C: Connector> Driver for JunosDriver<C> {
 
 /// True for the error a switch without LACP configured gives: no LAGs, not a failure.
 fn lacp_not_running(error: &NetconfError) -> bool {
-    matches!(error, NetconfError::Rpc { message, .. } if message.contains("lacp subsystem not running"))
+    RpcErrorKind::of(error) == Some(RpcErrorKind::LacpNotRunning)
+}
+
+/// What a Junos `<rpc-error>` means to the driver, told from its message here and nowhere else;
+/// every decision on an error matches on this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RpcErrorKind {
+    /// The RPC (or an element of it) is unknown to this Junos: an older or other release.
+    SyntaxError,
+    /// The file named does not exist.
+    NoSuchFile,
+    /// LACP is not configured on the device (so it has no LAGs).
+    LacpNotRunning,
+    /// Any other refusal.
+    Other,
+}
+
+impl RpcErrorKind {
+    /// The kind of `error` when it is an `<rpc-error>`; `None` for a transport failure.
+    pub fn of(error: &NetconfError) -> Option<RpcErrorKind> {
+        // The device's own words: read here, where they are classified once.
+        let NetconfError::Rpc { message: words, .. } = error else { return None };
+        Some(if words.contains("syntax error") {
+            RpcErrorKind::SyntaxError
+        } else if words.contains("No such file or directory") {
+            RpcErrorKind::NoSuchFile
+        } else if words.contains("lacp subsystem not running") {
+            RpcErrorKind::LacpNotRunning
+        } else {
+            RpcErrorKind::Other
+        })
+    }
 }
 
 /// The health report from the replies to the health RPCs (in the order [`Driver::health`] asks);
