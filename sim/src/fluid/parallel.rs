@@ -1,0 +1,102 @@
+//! Spreading classes on several threads: the parts a re-spread is divided into, and the
+//! per-class records each part writes.
+
+use super::*;
+
+/// The most threads one run spreads classes on.
+pub(super) const MAX_THREADS: usize = 8;
+
+/// The fewest classes to re-spread that are worth another thread: waking a pool thread costs
+/// tens of microseconds, a class's spread under a microsecond. Measured on the bench scenario
+/// (two cores): 48 was slower than 256, 1,024 no faster.
+pub(super) const PARALLEL_MIN: usize = 256;
+
+/// A run of whole destination groups `..dest_end`, whose classes are those `..class_end`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Part {
+    pub(super) dest_end: u32,
+    pub(super) class_end: usize,
+}
+
+/// The per-class records a spread writes, for the classes from `first` on.
+pub(super) struct Outputs<'a> {
+    pub(super) state: &'a mut [ClassState],
+    pub(super) summary: &'a mut [Summary],
+    pub(super) flags: &'a mut [u8],
+    pub(super) bloom: &'a mut [u64],
+    pub(super) first: usize,
+}
+
+impl<'a> Outputs<'a> {
+    /// Divides the records at class `class`: those before it, and those from it on.
+    pub(super) fn split_at(self, class: usize) -> (Outputs<'a>, Outputs<'a>) {
+        let at = class - self.first;
+        let (state, state_rest) = self.state.split_at_mut(at);
+        let (summary, summary_rest) = self.summary.split_at_mut(at);
+        let (flags, flags_rest) = self.flags.split_at_mut(at);
+        let (bloom, bloom_rest) = self.bloom.split_at_mut(at);
+        (
+            Outputs { state, summary, flags, bloom, first: self.first },
+            Outputs { state: state_rest, summary: summary_rest, flags: flags_rest, bloom: bloom_rest, first: class },
+        )
+    }
+
+    /// Closes class `class`'s accounting at `now` and takes its load off `load`, spreads it
+    /// again, and opens its accounting with the new spread and its new load on `load`.
+    pub(super) fn open(&mut self, walker: &mut Walker<'_>, class: usize, load: &mut [i64], now: SimTime) {
+        let index = class - self.first;
+        let rate = walker.ground.classes[class].rate_gbps;
+        let state = &mut self.state[index];
+        accrue(state, rate, now);
+        let mut contributions = std::mem::take(&mut state.contributions);
+        for &(link, share) in &contributions {
+            load[link.0 as usize] -= share_load(share, rate);
+        }
+        contributions.clear();
+        // A class's first spread: its lists are sized as the last class's were (most spread
+        // alike), rather than grown in doublings.
+        if contributions.capacity() == 0 {
+            let (links, switches) = walker.scratch.last_sizes;
+            contributions.reserve_exact(links);
+            state.carried.reserve_exact(switches);
+        }
+        let spread = walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, fraction| {
+            let share = fraction as f32;
+            contributions.push((link, share));
+            load[link.0 as usize] += share_load(share, rate);
+        });
+        walker.scratch.last_sizes = (contributions.len(), state.carried.len());
+        state.contributions = contributions;
+        state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
+        let summary = Summary::of(&state.carried, &state.sole, state.degraded);
+        self.flags[index] =
+            u8::from(summary.sole != 0 || summary.len == Summary::OVERFLOW) | (u8::from(summary.degraded) << 1);
+        self.bloom[index] = if summary.len == Summary::OVERFLOW {
+            u64::MAX
+        } else {
+            state.carried.iter().fold(0, |bloom, node| bloom | 1 << (node.0 % 64))
+        };
+        self.summary[index] = summary;
+        state.blackhole_fraction = spread.blackhole_fraction;
+        self.flags[index] |= losing(state);
+        state.blackhole_cause = spread.cause.map(|c| c.0);
+        state.since = now;
+        if let Some(node) = state.blackhole_cause {
+            note_cause(&mut state.causes, Cause::Blackhole(node), now, 0.0);
+        }
+    }
+}
+
+/// The classes whose flag byte has `bit` set, in order; eight bytes are read at a time (few
+/// classes are flagged at once).
+pub(super) fn flagged(flags: &[u8], bit: u8) -> impl Iterator<Item = usize> + '_ {
+    let mask = u64::from_ne_bytes([bit; 8]);
+    flags.chunks(8).enumerate().flat_map(move |(chunk, bytes)| {
+        let word = match <[u8; 8]>::try_from(bytes) {
+            Ok(eight) => u64::from_ne_bytes(eight) & mask,
+            Err(_) => u64::MAX,
+        };
+        let hits = if word == 0 { &[][..] } else { bytes };
+        hits.iter().enumerate().filter(move |(_, f)| **f & bit != 0).map(move |(i, _)| chunk * 8 + i)
+    })
+}
