@@ -114,12 +114,16 @@ fn ssh_password(user: &str) -> anyhow::Result<String> {
     rpassword::prompt_password(format!("SSH password for {user}: ")).context("reading the SSH password")
 }
 
+/// The runtime a command runs on: virtual devices at full speed run on one thread and a paused
+/// clock (virtual time, reproducible); everything else (switches, the lab, virtual devices in
+/// real time) on a multi-threaded runtime, where a journal write blocks no other device's task.
 fn runtime(paused: bool) -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(paused)
-        .build()
-        .context("starting the runtime")
+    let built = if paused {
+        tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    };
+    built.context("starting the runtime")
 }
 
 /// `hitless test-run`: version and health of every selected device, changing nothing.

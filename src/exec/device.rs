@@ -647,13 +647,15 @@ impl<D: Driver> Walk<'_, D> {
             }
         };
         let (at_unix, _) = (ctx.clock)();
-        let id = ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
-            &ctx.job,
-            self.device(),
-            SnapshotKind::Before,
-            &snapshot,
-            at_unix,
-        )?;
+        let id = super::blocking(|| {
+            ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
+                &ctx.job,
+                self.device(),
+                SnapshotKind::Before,
+                &snapshot,
+                at_unix,
+            )
+        })?;
         let unread = if snapshot.missing.is_empty() {
             String::new()
         } else {
@@ -673,11 +675,13 @@ impl<D: Driver> Walk<'_, D> {
         if !ctx.limits.snapshot_diff {
             return Ok(None);
         }
-        let before = ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(
-            &ctx.job,
-            self.device(),
-            SnapshotKind::Before,
-        )?;
+        let before = super::blocking(|| {
+            ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(
+                &ctx.job,
+                self.device(),
+                SnapshotKind::Before,
+            )
+        })?;
         let Some((before_id, before)) = before else {
             return Ok(None); // Said after maintenance mode, where the whole diff is skipped.
         };
@@ -718,13 +722,15 @@ impl<D: Driver> Walk<'_, D> {
             Err(e) => crate::snapshot::Snapshot { missing: vec![e.to_string()], ..Default::default() },
         };
         let (at_unix, _) = (ctx.clock)();
-        let id = ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
-            &ctx.job,
-            self.device(),
-            kind,
-            &snapshot,
-            at_unix,
-        )?;
+        let id = super::blocking(|| {
+            ctx.journal.lock().expect("journal lock not poisoned").save_snapshot(
+                &ctx.job,
+                self.device(),
+                kind,
+                &snapshot,
+                at_unix,
+            )
+        })?;
         Ok((id, snapshot))
     }
 
@@ -736,11 +742,13 @@ impl<D: Driver> Walk<'_, D> {
         if !ctx.limits.snapshot_diff {
             return Ok(None);
         }
-        let before = ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(
-            &ctx.job,
-            self.device(),
-            SnapshotKind::Before,
-        )?;
+        let before = super::blocking(|| {
+            ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(
+                &ctx.job,
+                self.device(),
+                SnapshotKind::Before,
+            )
+        })?;
         let Some((before_id, before)) = before else {
             let message =
                 "no snapshot from before the upgrade (the job was re-entered after it drained the device): no diff";

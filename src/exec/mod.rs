@@ -210,7 +210,7 @@ impl<D: Driver> JobContext<D> {
             tracing::info!(device, state = state.label(), step = step.as_str(), at_seconds, "{message}");
         }
         let entry = Entry { device, state, step, message: &message, at_unix, at_seconds };
-        let event = self.journal.lock().expect("journal lock not poisoned").record(&self.job, &entry)?;
+        let event = blocking(|| self.journal.lock().expect("journal lock not poisoned").record(&self.job, &entry))?;
         (self.on_event)(&event);
         Ok(())
     }
@@ -228,8 +228,9 @@ impl<D: Driver> JobContext<D> {
             }
             return true;
         }
-        let journal = self.journal.lock().expect("journal lock not poisoned");
-        journal.cancel_requested(&self.job).unwrap_or(false)
+        blocking(|| {
+            self.journal.lock().expect("journal lock not poisoned").cancel_requested(&self.job).unwrap_or(false)
+        })
     }
 }
 
@@ -335,7 +336,7 @@ async fn run_batches<D: Driver>(
 fn job_note<D: Driver>(ctx: &JobContext<D>, step: Step, message: &str) -> Result<(), JournalError> {
     let (at_unix, at_seconds) = (ctx.clock)();
     let entry = Entry { device: "", state: DeviceState::Pending, step, message, at_unix, at_seconds };
-    let event = ctx.journal.lock().expect("journal lock not poisoned").record(&ctx.job, &entry)?;
+    let event = blocking(|| ctx.journal.lock().expect("journal lock not poisoned").record(&ctx.job, &entry))?;
     (ctx.on_event)(&event);
     Ok(())
 }
@@ -418,10 +419,11 @@ fn pause<D: Driver>(ctx: &JobContext<D>, after: u32, kind: PauseKind, reason: &s
     };
     let entry =
         Entry { device: "", state: DeviceState::Pending, step: Step::Pause, message: &message, at_unix, at_seconds };
-    let mut journal = ctx.journal.lock().expect("journal lock not poisoned");
-    journal.pause(job, after, kind, reason)?;
-    let event = journal.record(job, &entry)?;
-    drop(journal);
+    let event = blocking(|| {
+        let mut journal = ctx.journal.lock().expect("journal lock not poisoned");
+        journal.pause(job, after, kind, reason)?;
+        journal.record(job, &entry)
+    })?;
     (ctx.on_event)(&event);
     tracing::info!(after_batch = after, kind = kind.as_str(), reason, "job paused");
     Ok(JobState::Paused)
@@ -462,13 +464,52 @@ fn finish<D: Driver>(ctx: &JobContext<D>, end: JobState, not_started: &[String])
         "a job ends finished, halted or cancelled"
     );
     if end == JobState::Cancelled {
-        let devices = ctx.journal.lock().expect("journal lock not poisoned").devices(&ctx.job)?;
+        let devices = blocking(|| ctx.journal.lock().expect("journal lock not poisoned").devices(&ctx.job))?;
         let pending =
             devices.into_iter().filter(|d| d.state == DeviceState::Pending || not_started.contains(&d.device));
         for device in pending {
             ctx.record(&device.device, DeviceState::Cancelled, Step::Note, "not started: the job was cancelled")?;
         }
     }
-    ctx.journal.lock().expect("journal lock not poisoned").set_state(&ctx.job, end)?;
+    blocking(|| ctx.journal.lock().expect("journal lock not poisoned").set_state(&ctx.job, end))?;
     Ok(end)
+}
+
+/// Runs `write` (a journal write: an SQLite transaction and its fsync) where it stalls no other
+/// device's task: on a multi-threaded runtime the worker first hands its other tasks to another
+/// thread (`block_in_place`); on the current-thread runtime of virtual time (where every task
+/// waits on the paused clock anyway, and order is what makes a run reproducible), in place.
+pub(crate) fn blocking<T>(write: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(write)
+        }
+        _ => write(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    /// On the multi-threaded runtime a journal write hands the worker's other tasks away: with a
+    /// single worker busy in a write that waits for another task, that task still runs. (Were the
+    /// write done in place, it would wait out its bound and fail.)
+    #[test]
+    fn a_journal_write_stalls_no_other_task_on_the_multi_threaded_runtime() {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+        runtime.block_on(async {
+            let (started_tx, started) = channel();
+            let (done_tx, done) = channel::<()>();
+            let writer = tokio::spawn(async move {
+                started_tx.send(()).expect("the test waits");
+                super::blocking(|| done.recv_timeout(Duration::from_secs(60)).is_ok())
+            });
+            started.recv_timeout(Duration::from_secs(60)).expect("the writer started");
+            tokio::spawn(async move { done_tx.send(()).expect("the writer waits") });
+            assert!(writer.await.expect("the writer ends"), "the other task never ran during the write");
+        });
+    }
 }
