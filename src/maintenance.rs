@@ -68,15 +68,18 @@ impl MaintenanceMode {
     }
 
     /// Why an `extra` line cannot be used, if one cannot: only `set` lines can be taken back.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), NotSetLine> {
         match self.extra.iter().find(|l| !l.trim().starts_with("set ")) {
-            Some(line) => Err(format!(
-                "upgrade.maintenance.extra lines must be `set` lines (to be deleted again after), not {line:?}"
-            )),
+            Some(line) => Err(NotSetLine(line.clone())),
             None => Ok(()),
         }
     }
 }
+
+/// An `upgrade.maintenance.extra` line that is not a `set` line (so could not be taken back).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("upgrade.maintenance.extra lines must be `set` lines (to be deleted again after), not {0:?}")]
+pub struct NotSetLine(pub String);
 
 /// The statement (without `set `) that disables interface `name`.
 pub fn disable_statement(name: &str) -> String {

@@ -346,3 +346,45 @@ fn the_cli_imports_nothing_from_the_store() {
     ];
     assert_eq!(front_end_store_uses(&planted).len(), 2);
 }
+
+/// Every public library function (`pub fn`, not `pub(crate)`) outside the CLI whose error is a
+/// bare `String`: library errors are typed.
+fn string_errors(files: &[(String, String)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, text) in files.iter().filter(|(path, _)| !path.starts_with("src/cli/")) {
+        let lines: Vec<&str> = text.lines().collect();
+        for (index, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            if !(trimmed.starts_with("pub fn ") || trimmed.starts_with("pub async fn ")) {
+                continue;
+            }
+            // The signature, up to its body or its end.
+            let mut signature = String::new();
+            for next in &lines[index..] {
+                signature.push_str(next.trim());
+                signature.push(' ');
+                if next.contains('{') || next.trim_end().ends_with(';') {
+                    break;
+                }
+            }
+            let returns = signature.split("->").nth(1).unwrap_or("");
+            let returns = returns.split(['{', ';']).next().unwrap_or("").trim().replace(' ', "");
+            if returns.starts_with("Result<") && returns.ends_with(",String>") {
+                found.push(format!("{path}:{}: {}", index + 1, trimmed));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_library_api_returns_a_string_error() {
+    let found = string_errors(&sources("src"));
+    assert!(found.is_empty(), "library errors are typed:\n{}", found.join("\n"));
+    let planted = vec![
+        ("src/plan/x.rs".to_string(), "pub fn parse(text: &str)\n    -> Result<Plan, String> {\n".to_string()),
+        ("src/plan/y.rs".to_string(), "pub(crate) fn inner() -> Result<(), String> {\n".to_string()),
+        ("src/plan/z.rs".to_string(), "pub fn fine() -> Result<Map<String, String>, PlanError> {\n".to_string()),
+    ];
+    assert_eq!(string_errors(&planted).len(), 1, "{:?}", string_errors(&planted));
+}

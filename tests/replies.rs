@@ -115,7 +115,7 @@ fn every_real_version_format_is_read_from_a_reply() {
     let reply =
         parse_xml("<rpc-reply><software-information><host-name>x</host-name></software-information></rpc-reply>")
             .unwrap();
-    assert!(parse::software(&reply)[0].version.as_ref().unwrap_err().contains("no junos-version"));
+    assert!(parse::software(&reply)[0].version.as_ref().unwrap_err().0.contains("no junos-version"));
 }
 
 #[test]
@@ -123,19 +123,19 @@ fn engines_without_a_version_or_a_master_are_errors_not_guesses() {
     let software = parse::software(&fixture("show-version-single-qfx.xml"));
     // Two routing engines but a version for one only.
     let error = parse::engines(&software, &parse::route_engines(&fixture("route-engine-dual-master-second.xml")));
-    assert!(error.unwrap_err().contains("no version for re1"));
+    assert!(error.unwrap_err().0.contains("no version for re1"));
     let none = parse_xml(
         "<rpc-reply><route-engine-information><route-engine><slot>0</slot><mastership-state>backup</mastership-state><start-time junos:seconds=\"1\">x</start-time></route-engine><route-engine><slot>1</slot><mastership-state>backup</mastership-state></route-engine></route-engine-information></rpc-reply>",
     )
     .unwrap();
     let error = parse::engines(&software, &parse::route_engines(&none)).unwrap_err();
-    assert!(error.contains("0 master routing engines"), "{error}");
+    assert!(error.0.contains("0 master routing engines"), "{error}");
     // A routing engine with a version but no entry in the route-engine reply cannot be proven
     // rebooted. (A virtual-chassis line card, `fpcN`, is another matter: it has no engine entry
     // on a real EX virtual chassis, and reboots with the chassis; see below.)
     let dual = parse::software(&fixture("show-version-dual-re.xml"));
     let error = parse::engines(&dual, &parse::route_engines(&fixture("route-engine-single.xml"))).unwrap_err();
-    assert!(error.contains("re1 reports a version but get-route-engine-information does not list it"), "{error}");
+    assert!(error.0.contains("re1 reports a version but get-route-engine-information does not list it"), "{error}");
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn free_disk_is_read_in_512_byte_blocks_on_the_filesystem_holding_var_tmp() {
     // Only / holds /var/tmp here (/data/config does not).
     assert_eq!(free("storage-data-config.xml").unwrap(), [("re0".to_string(), 3_774_873 * 512)]);
     let error = free("storage-none.xml").unwrap_err();
-    assert!(error.contains("no filesystem is mounted on a prefix of /var/tmp"), "{error}");
+    assert!(error.0.contains("no filesystem is mounted on a prefix of /var/tmp"), "{error}");
     // Each routing engine needs room for its copy.
     assert_eq!(
         free("storage-dual.xml").unwrap(),
@@ -193,7 +193,7 @@ fn alarms_chassis_and_system_and_per_member() {
     let members = parse::alarms(&fixture("alarms-vc.xml"), "chassis alarms").unwrap();
     assert_eq!(members.len(), 1);
     let error = parse::alarms(&fixture("alarms-broken.xml"), "chassis alarms").unwrap_err();
-    assert!(error.contains("neither active-alarm-count nor no-active-alarms"), "{error}");
+    assert!(error.0.contains("neither active-alarm-count nor no-active-alarms"), "{error}");
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn interface_errors_count_fabric_and_server_ports_only() {
     let read: Vec<(&str, u64)> = errors.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(read, [("et-0/0/48", 15), ("xe-0/0/1", 0)]);
     let error = parse::interface_errors(&fixture("interfaces-missing-counter.xml")).unwrap_err();
-    assert!(error.contains("xe-0/0/2 reports no input-errors or output-errors"), "{error}");
+    assert!(error.0.contains("xe-0/0/2 reports no input-errors or output-errors"), "{error}");
 }
 
 #[test]
@@ -271,7 +271,7 @@ fn a_snapshot_reads_states_routes_and_interfaces_in_real_shapes() {
 fn the_drain_is_read_from_fabric_and_server_port_rates() {
     assert_eq!(parse::traffic_mbps(&fixture("interfaces-traffic.xml")), Ok(13));
     let error = parse::traffic_mbps(&fixture("interfaces-extensive.xml")).unwrap_err();
-    assert!(error.contains("et-0/0/48 reports no input-bps or output-bps"), "{error}");
+    assert!(error.0.contains("et-0/0/48 reports no input-bps or output-bps"), "{error}");
 }
 
 /// `request-package-rollback` as devices answer it (`shared/reference/junos-netconf.md` §6, and
@@ -292,19 +292,19 @@ fn a_rollback_is_read_per_member_and_any_failed_member_or_warning_fails_it() {
     )
     .unwrap();
     let error = parse::rollback(&multi).unwrap_err();
-    assert!(error.starts_with("fpc1: ERROR: cannot locate"), "{error}");
-    assert!(!error.contains("fpc0"), "the member that succeeded is not blamed: {error}");
+    assert!(error.0.starts_with("fpc1: ERROR: cannot locate"), "{error}");
+    assert!(!error.0.contains("fpc0"), "the member that succeeded is not blamed: {error}");
 
     let warning =
         parse_xml("<rpc-reply><output>WARNING: Cannot rollback, /packages/junos.old is not valid</output></rpc-reply>")
             .unwrap();
-    assert_eq!(parse::rollback(&warning).unwrap_err(), "WARNING: Cannot rollback, /packages/junos.old is not valid");
+    assert_eq!(parse::rollback(&warning).unwrap_err().0, "WARNING: Cannot rollback, /packages/junos.old is not valid");
 
     // A result other than 0 fails even when the words look harmless; no result and no output
     // proves nothing.
     let result_only =
         parse_xml("<rpc-reply><output>Rolling back</output><package-result>2</package-result></rpc-reply>").unwrap();
-    assert_eq!(parse::rollback(&result_only).unwrap_err(), "package-result 2: Rolling back");
+    assert_eq!(parse::rollback(&result_only).unwrap_err().0, "package-result 2: Rolling back");
     assert!(parse::rollback(&parse_xml("<rpc-reply/>").unwrap()).is_err());
 
     // Success: every member 0 and no failure words; and the one-engine shape without a result.
@@ -368,8 +368,8 @@ fn ports_without_names_or_no_ports_fail_the_interface_readings_closed() {
          </interface-information></rpc-reply>",
     )
     .unwrap();
-    assert!(parse::interface_errors(&nameless).unwrap_err().contains("without a name"));
-    assert!(parse::traffic_mbps(&nameless).unwrap_err().contains("without a name"));
+    assert!(parse::interface_errors(&nameless).unwrap_err().0.contains("without a name"));
+    assert!(parse::traffic_mbps(&nameless).unwrap_err().0.contains("without a name"));
     assert!(parse::interfaces_up(&nameless).is_err());
     let management_only = parse_xml(
         "<rpc-reply><interface-information><physical-interface><name>me0</name><oper-status>up</oper-status>
@@ -377,7 +377,7 @@ fn ports_without_names_or_no_ports_fail_the_interface_readings_closed() {
          </physical-interface></interface-information></rpc-reply>",
     )
     .unwrap();
-    assert!(parse::traffic_mbps(&management_only).unwrap_err().contains("no fabric or server port"));
+    assert!(parse::traffic_mbps(&management_only).unwrap_err().0.contains("no fabric or server port"));
     assert!(parse::interface_errors(&management_only).is_err());
 }
 
@@ -434,7 +434,7 @@ fn an_mx_virtual_chassis_has_a_master_engine_per_member() {
     // A member with two masters, or none, is not read as anything.
     let broken = route_engine_reply(&[("member0", &[(0, "master", 1), (1, "master", 2)])]);
     let error = parse::engines(&parse::software(&software), &parse::route_engines(&broken)).unwrap_err();
-    assert!(error.contains("2 master engines in member0"), "{error}");
+    assert!(error.0.contains("2 master engines in member0"), "{error}");
 }
 
 /// An EX virtual chassis of three members: the route-engine reply lists the master (member 0)

@@ -411,7 +411,7 @@ pub struct Cli {
 }
 
 /// The RPC a CLI command stands for, or why the lab does not know it (Junos's words).
-pub fn parse_cli(command: &str) -> Result<Cli, String> {
+pub(crate) fn parse_cli(command: &str) -> Result<Cli, String> {
     let mut pieces = command.split('|').map(str::trim);
     let words: Vec<&str> = pieces.next().unwrap_or("").split_whitespace().collect();
     let mut cli = Cli { rpc: Element::default(), show_rpc: false, display_set: false, filters: Vec::new() };
@@ -506,7 +506,7 @@ fn write_element(element: &Element, out: &mut String) {
 }
 
 /// The text a CLI prints for `reply`, the answer to `cli.rpc`.
-pub fn text(cli: &Cli, reply: &str) -> Result<String, String> {
+pub(crate) fn text(cli: &Cli, reply: &str) -> Result<String, String> {
     let parsed =
         xml::parse(&format!("<reply xmlns:junos=\"{JUNOS_NS}\">{reply}</reply>")).map_err(|e| e.to_string())?;
     if let Some(error) = parsed.child("rpc-error") {

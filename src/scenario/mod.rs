@@ -296,7 +296,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
         None => crate::maintenance::MaintenanceMode::default(),
         Some(mode) => {
             if let Err(why) = mode.value.check() {
-                problems.push(Problem::at(mode.referenced, why));
+                problems.push(Problem::at(mode.referenced, why.to_string()));
             }
             mode.value
         }

@@ -808,11 +808,11 @@ fn read<'a>(
 }
 
 /// The figure, or `None` with why noted as missing.
-fn take<T>(parsed: Option<Result<T, String>>, missing: &mut Vec<String>) -> Option<T> {
+fn take<T>(parsed: Option<Result<T, parse::ReplyError>>, missing: &mut Vec<String>) -> Option<T> {
     match parsed? {
         Ok(value) => Some(value),
         Err(why) => {
-            missing.push(why);
+            missing.push(why.0);
             None
         }
     }

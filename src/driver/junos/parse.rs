@@ -27,6 +27,30 @@
 
 use std::collections::BTreeMap;
 
+/// A reply hitless cannot read: what is missing or wrong in it, in words (they go into the
+/// driver's error, naming the device and the RPC).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ReplyError(pub String);
+
+impl From<String> for ReplyError {
+    fn from(words: String) -> ReplyError {
+        ReplyError(words)
+    }
+}
+
+impl From<ReplyError> for String {
+    fn from(error: ReplyError) -> String {
+        error.0
+    }
+}
+
+impl From<&str> for ReplyError {
+    fn from(words: &str) -> ReplyError {
+        ReplyError(words.to_string())
+    }
+}
+
 use crate::exec::{Chassis, Engine};
 use crate::health::{Alarm, BgpPeer};
 use crate::netconf::xml::Element;
@@ -72,24 +96,24 @@ pub struct Software {
     /// `product-model`.
     pub model: Option<String>,
     /// The version, or why it could not be read.
-    pub version: Result<Version, String>,
+    pub version: Result<Version, ReplyError>,
 }
 
 /// The version of one `software-information`: `junos-version`, else (before 15.1) the bracketed
 /// version in the `junos` package's comment, else in any package's comment.
-fn software_version(software: &Element) -> Result<Version, String> {
+fn software_version(software: &Element) -> Result<Version, ReplyError> {
     if let Some(text) = software.child("junos-version").map(|e| e.text.trim()) {
-        return Version::parse(text).map_err(|e| e.to_string());
+        return Version::parse(text).map_err(|e| ReplyError(e.to_string()));
     }
     let packages: Vec<&Element> = software.children_named("package-information").collect();
     let junos = packages.iter().find(|p| p.text_of("name") == Some("junos"));
     let comments = junos.into_iter().chain(packages.iter()).filter_map(|p| p.text_of("comment"));
     for comment in comments {
         if let Some(parsed) = Version::from_package_comment(comment) {
-            return parsed.map_err(|e| e.to_string());
+            return parsed.map_err(|e| ReplyError(e.to_string()));
         }
     }
-    Err("no junos-version, and no package comment with a [version]".to_string())
+    Err(ReplyError::from("no junos-version, and no package comment with a [version]".to_string()))
 }
 
 /// Every engine's software in a `get-software-information` (or `show version invoke-on
@@ -159,9 +183,9 @@ fn start_seconds(element: &Element) -> Option<u64> {
 /// - an EX virtual chassis lists only its master and backup members' routing engines (by member
 ///   number), while the software reply lists every member: a line-card member has no engine
 ///   entry of its own, and reboots with the chassis, so its boot is the master's.
-pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(Chassis, Vec<Engine>), String> {
+pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(Chassis, Vec<Engine>), ReplyError> {
     if route_engines.is_empty() {
-        return Err("get-route-engine-information lists no routing engine".to_string());
+        return Err(ReplyError::from("get-route-engine-information lists no routing engine".to_string()));
     }
     if route_engines.iter().any(|r| r.name.as_deref().is_some_and(|n| n.starts_with("member"))) {
         return member_engines(software, route_engines);
@@ -169,7 +193,9 @@ pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(
     let masters = route_engines.iter().filter(|r| r.mastership.as_deref() == Some("master")).count();
     let lone = route_engines.len() == 1 && route_engines[0].mastership.is_none();
     if masters != 1 && !lone {
-        return Err(format!("get-route-engine-information shows {masters} master routing engines, not one"));
+        return Err(ReplyError::from(format!(
+            "get-route-engine-information shows {masters} master routing engines, not one"
+        )));
     }
     let mut engines = Vec::with_capacity(route_engines.len());
     for route_engine in route_engines {
@@ -179,7 +205,7 @@ pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(
         let found = matching.or_else(|| software.iter().find(|s| s.name.is_none() && master));
         let label = route_engine.name.clone().unwrap_or_else(|| format!("re{}", route_engine.slot));
         let Some(found) = found else {
-            return Err(format!("the device reports no version for {label}"));
+            return Err(ReplyError::from(format!("the device reports no version for {label}")));
         };
         let version = found.version.clone().map_err(|e| format!("{label}: {e}"))?;
         let boot =
@@ -202,7 +228,9 @@ pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(
         if !name.starts_with("fpc") {
             // A version for an engine the route-engine reply does not list: it would be neither
             // installed nor proven rebooted. Say so rather than leave it out.
-            return Err(format!("{name} reports a version but get-route-engine-information does not list it"));
+            return Err(ReplyError::from(format!(
+                "{name} reports a version but get-route-engine-information does not list it"
+            )));
         }
         let version = member.version.clone().map_err(|e| format!("{name}: {e}"))?;
         let boot = master_boot.ok_or_else(|| format!("{name}: no master engine to take the boot time of"))?;
@@ -228,25 +256,25 @@ pub fn engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(
 /// engines are the members: version from the member's software entry, boot from its master
 /// engine; the chassis's master is the lowest-numbered member (the route-engine reply does not
 /// say which member leads the chassis, only which engine leads each member).
-fn member_engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(Chassis, Vec<Engine>), String> {
+fn member_engines(software: &[Software], route_engines: &[RouteEngine]) -> Result<(Chassis, Vec<Engine>), ReplyError> {
     let mut names: Vec<&str> = route_engines.iter().filter_map(|r| r.name.as_deref()).collect();
     names.dedup();
     let mut engines = Vec::new();
     for name in names {
         let Some(member) = slot_of(name) else {
-            return Err(format!("get-route-engine-information: {name} is not a member number"));
+            return Err(ReplyError::from(format!("get-route-engine-information: {name} is not a member number")));
         };
         let own: Vec<&RouteEngine> = route_engines.iter().filter(|r| r.name.as_deref() == Some(name)).collect();
         let masters: Vec<&&RouteEngine> = own.iter().filter(|r| r.mastership.as_deref() == Some("master")).collect();
         let [master] = masters.as_slice() else {
-            return Err(format!(
+            return Err(ReplyError::from(format!(
                 "get-route-engine-information shows {} master engines in {name}, not one",
                 masters.len()
-            ));
+            )));
         };
         let boot = master.start.ok_or_else(|| format!("{name}: no start-time for its master engine"))?;
         let Some(found) = software.iter().find(|s| s.name.as_deref() == Some(name)) else {
-            return Err(format!("the device reports no version for {name}"));
+            return Err(ReplyError::from(format!("the device reports no version for {name}")));
         };
         let version = found.version.clone().map_err(|e| format!("{name}: {e}"))?;
         engines.push(Engine {
@@ -261,7 +289,9 @@ fn member_engines(software: &[Software], route_engines: &[RouteEngine]) -> Resul
     if let Some(orphan) =
         software.iter().filter_map(|s| s.name.as_deref()).find(|n| !engines.iter().any(|e| e.name == *n))
     {
-        return Err(format!("{orphan} reports a version but get-route-engine-information does not list it"));
+        return Err(ReplyError::from(format!(
+            "{orphan} reports a version but get-route-engine-information does not list it"
+        )));
     }
     engines.sort_by_key(|e| e.slot);
     if let Some(first) = engines.first_mut() {
@@ -327,7 +357,7 @@ const ROLLBACK_FAILURES: [&str; 3] = ["ERROR:", "Cannot rollback", "rollback abo
 /// rollback" or "rollback aborted" — in any `multi-routing-engine-item` — is a failure, with the
 /// engine's name and its own words; a reply with neither a result nor an output proves nothing
 /// and is a failure too.
-pub fn rollback(reply: &Element) -> Result<(), String> {
+pub fn rollback(reply: &Element) -> Result<(), ReplyError> {
     let mut items = Vec::new();
     reply.find_all("multi-routing-engine-item", &mut items);
     let parts: Vec<(Option<&str>, &Element)> =
@@ -353,13 +383,13 @@ pub fn rollback(reply: &Element) -> Result<(), String> {
             failures.push(format!("{who}the reply says neither a result nor an output"));
         }
     }
-    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+    if failures.is_empty() { Ok(()) } else { Err(ReplyError::from(failures.join("; "))) }
 }
 
 /// Free bytes on the filesystem holding [`IMAGE_DIRECTORY`], per engine, from
 /// `get-system-storage`: the filesystem mounted on the longest prefix of the path, its
 /// `available-blocks` counted in 512-byte blocks.
-pub fn free_disk(reply: &Element) -> Result<Vec<(String, u64)>, String> {
+pub fn free_disk(reply: &Element) -> Result<Vec<(String, u64)>, ReplyError> {
     let mut by_engine: Vec<(String, Vec<&Element>)> = Vec::new();
     for (name, filesystem) in per_engine(reply, "filesystem") {
         let name = name.unwrap_or("re0").to_string();
@@ -369,7 +399,7 @@ pub fn free_disk(reply: &Element) -> Result<Vec<(String, u64)>, String> {
         }
     }
     if by_engine.is_empty() {
-        return Err("get-system-storage lists no filesystem".to_string());
+        return Err(ReplyError::from("get-system-storage lists no filesystem".to_string()));
     }
     let mut out = Vec::new();
     for (engine, filesystems) in by_engine {
@@ -379,7 +409,9 @@ pub fn free_disk(reply: &Element) -> Result<Vec<(String, u64)>, String> {
             .filter(|(mount, _)| holds(mount, IMAGE_DIRECTORY))
             .max_by_key(|(mount, _)| mount.len());
         let Some((mount, filesystem)) = holding else {
-            return Err(format!("{engine}: no filesystem is mounted on a prefix of {IMAGE_DIRECTORY}"));
+            return Err(ReplyError::from(format!(
+                "{engine}: no filesystem is mounted on a prefix of {IMAGE_DIRECTORY}"
+            )));
         };
         let blocks: u64 = filesystem
             .text_of("available-blocks")
@@ -398,10 +430,10 @@ fn holds(mount: &str, path: &str) -> bool {
 
 /// Active alarms of a `get-alarm-information` or `get-system-alarm-information` reply (every
 /// engine's, when wrapped).
-pub fn alarms(reply: &Element, what: &str) -> Result<Vec<Alarm>, String> {
+pub fn alarms(reply: &Element, what: &str) -> Result<Vec<Alarm>, ReplyError> {
     let informations = per_engine(reply, "alarm-information");
     if informations.is_empty() {
-        return Err(format!("{what}: no alarm-information in the reply"));
+        return Err(ReplyError::from(format!("{what}: no alarm-information in the reply")));
     }
     let mut alarms = Vec::new();
     for (_, information) in informations {
@@ -423,7 +455,9 @@ pub fn alarms(reply: &Element, what: &str) -> Result<Vec<Alarm>, String> {
             }
             (None, true) => {}
             (None, false) if !details.is_empty() => alarms.extend(details),
-            (None, false) => return Err(format!("{what}: neither active-alarm-count nor no-active-alarms")),
+            (None, false) => {
+                return Err(ReplyError::from(format!("{what}: neither active-alarm-count nor no-active-alarms")));
+            }
         }
     }
     Ok(alarms)
@@ -431,9 +465,9 @@ pub fn alarms(reply: &Element, what: &str) -> Result<Vec<Alarm>, String> {
 
 /// Every `bgp-peer` of a `get-bgp-summary-information` reply with its address and state
 /// (trimmed); a peer without either is an error.
-fn bgp_peer_entries(reply: &Element) -> Result<Vec<(&Element, &str, &str)>, String> {
+fn bgp_peer_entries(reply: &Element) -> Result<Vec<(&Element, &str, &str)>, ReplyError> {
     if reply.find("bgp-information").is_none() {
-        return Err("BGP peers: no bgp-information in the reply".to_string());
+        return Err(ReplyError::from("BGP peers: no bgp-information in the reply".to_string()));
     }
     let mut peers = Vec::new();
     reply.find_all("bgp-peer", &mut peers);
@@ -448,7 +482,7 @@ fn bgp_peer_entries(reply: &Element) -> Result<Vec<(&Element, &str, &str)>, Stri
 }
 
 /// The BGP peers of a `get-bgp-summary-information` reply.
-pub fn bgp_peers(reply: &Element) -> Result<Vec<BgpPeer>, String> {
+pub fn bgp_peers(reply: &Element) -> Result<Vec<BgpPeer>, ReplyError> {
     Ok(bgp_peer_entries(reply)?
         .into_iter()
         .map(|(peer, address, state)| BgpPeer {
@@ -469,27 +503,29 @@ pub fn is_fabric_or_server_port(name: &str) -> bool {
 /// a `physical-interface` without a name (as some virtual-chassis members list them) cannot be
 /// told apart, and a reply that lists no fabric or server port at all proves nothing, so either
 /// is an error for `what`, never "no errors" or "no traffic".
-fn fabric_ports<'a>(reply: &'a Element, what: &str) -> Result<Vec<(&'a str, &'a Element)>, String> {
+fn fabric_ports<'a>(reply: &'a Element, what: &str) -> Result<Vec<(&'a str, &'a Element)>, ReplyError> {
     let mut interfaces = Vec::new();
     reply.find_all("physical-interface", &mut interfaces);
     let mut ports = Vec::new();
     for interface in interfaces {
         let Some(name) = interface.text_of("name").map(str::trim).filter(|n| !n.is_empty()) else {
-            return Err(format!("{what}: the reply lists a port without a name, whose figures cannot be attributed"));
+            return Err(ReplyError::from(format!(
+                "{what}: the reply lists a port without a name, whose figures cannot be attributed"
+            )));
         };
         if is_fabric_or_server_port(name) {
             ports.push((name, interface));
         }
     }
     if ports.is_empty() {
-        return Err(format!("{what}: the reply lists no fabric or server port"));
+        return Err(ReplyError::from(format!("{what}: the reply lists no fabric or server port")));
     }
     Ok(ports)
 }
 
 /// Cumulative input plus output errors of every fabric and server port of a
 /// `get-interface-information` reply (`<extensive/>` or `<statistics/>`).
-pub fn interface_errors(reply: &Element) -> Result<BTreeMap<String, u64>, String> {
+pub fn interface_errors(reply: &Element) -> Result<BTreeMap<String, u64>, ReplyError> {
     let mut errors = BTreeMap::new();
     for (name, interface) in fabric_ports(reply, "interface errors")? {
         let count =
@@ -497,7 +533,7 @@ pub fn interface_errors(reply: &Element) -> Result<BTreeMap<String, u64>, String
         let input = count("input-error-list", "input-errors");
         let output = count("output-error-list", "output-errors");
         let (Some(input), Some(output)) = (input, output) else {
-            return Err(format!("interface errors: {name} reports no input-errors or output-errors"));
+            return Err(ReplyError::from(format!("interface errors: {name} reports no input-errors or output-errors")));
         };
         errors.insert(name.to_string(), input + output);
     }
@@ -523,7 +559,7 @@ pub fn lags(reply: &Element) -> Vec<String> {
 }
 
 /// CPU idle per engine, named as [`engines`] names them.
-pub fn cpu_idle(route_engines: &[RouteEngine]) -> Result<Vec<(String, u32)>, String> {
+pub fn cpu_idle(route_engines: &[RouteEngine]) -> Result<Vec<(String, u32)>, ReplyError> {
     route_engines
         .iter()
         .map(|r| {
@@ -533,18 +569,18 @@ pub fn cpu_idle(route_engines: &[RouteEngine]) -> Result<Vec<(String, u32)>, Str
                 Some(name) => name.clone(),
                 None => format!("re{}", r.slot),
             };
-            r.cpu_idle.map(|idle| (name.clone(), idle)).ok_or_else(|| format!("{name}: no cpu-idle"))
+            r.cpu_idle.map(|idle| (name.clone(), idle)).ok_or_else(|| ReplyError(format!("{name}: no cpu-idle")))
         })
         .collect()
 }
 
 /// BGP peers and their states (`peer-state`), from `get-bgp-summary-information`.
-pub fn bgp_states(reply: &Element) -> Result<BTreeMap<String, String>, String> {
+pub fn bgp_states(reply: &Element) -> Result<BTreeMap<String, String>, ReplyError> {
     Ok(bgp_peer_entries(reply)?.into_iter().map(|(_, a, s)| (a.to_string(), s.to_string())).collect())
 }
 
 /// Active routes per table from the summary's own `bgp-rib` entries (not the per-peer ones).
-pub fn bgp_routes(reply: &Element) -> Result<BTreeMap<String, u64>, String> {
+pub fn bgp_routes(reply: &Element) -> Result<BTreeMap<String, u64>, ReplyError> {
     let information = reply.find("bgp-information").ok_or("route counts: no bgp-information in the reply")?;
     information
         .children_named("bgp-rib")
@@ -560,9 +596,9 @@ pub fn bgp_routes(reply: &Element) -> Result<BTreeMap<String, u64>, String> {
 }
 
 /// LLDP neighbours: local port to `system port`, from `get-lldp-neighbors-information`.
-pub fn lldp(reply: &Element) -> Result<BTreeMap<String, String>, String> {
+pub fn lldp(reply: &Element) -> Result<BTreeMap<String, String>, ReplyError> {
     if reply.find("lldp-neighbors-information").is_none() {
-        return Err("LLDP neighbours: no lldp-neighbors-information in the reply".to_string());
+        return Err(ReplyError::from("LLDP neighbours: no lldp-neighbors-information in the reply".to_string()));
     }
     let mut neighbours = Vec::new();
     reply.find_all("lldp-neighbor-information", &mut neighbours);
@@ -594,9 +630,9 @@ pub fn lacp_bundles(reply: &Element) -> BTreeMap<String, bool> {
 }
 
 /// Fabric and server ports that are up (`oper-status`), from `get-interface-information`.
-pub fn interfaces_up(reply: &Element) -> Result<std::collections::BTreeSet<String>, String> {
+pub fn interfaces_up(reply: &Element) -> Result<std::collections::BTreeSet<String>, ReplyError> {
     if reply.find("interface-information").is_none() {
-        return Err("interfaces: no interface-information in the reply".to_string());
+        return Err(ReplyError::from("interfaces: no interface-information in the reply".to_string()));
     }
     Ok(fabric_ports(reply, "interfaces")?
         .into_iter()
@@ -611,23 +647,23 @@ pub fn interfaces_up(reply: &Element) -> Result<std::collections::BTreeSet<Strin
 /// `ethernet-switching-table/mac-table-entry/mac-table-total-count`. `mac-count-global` is not a
 /// total (it belongs to the full table's per-VLAN blocks and repeats across them), so a reply
 /// with neither total is a missing figure, never a sum of those.
-pub fn mac_count(reply: &Element) -> Result<u64, String> {
+pub fn mac_count(reply: &Element) -> Result<u64, ReplyError> {
     let total = reply
         .find("l2ng-l2ald-ethernet-switching-table-summary")
         .and_then(|s| s.text_of("l2ng-l2-total-mac-count"))
         .or_else(|| reply.find("mac-table-entry").and_then(|e| e.text_of("mac-table-total-count")));
     let Some(total) = total else {
-        return Err(
-            "MAC count: the reply has no l2ng-l2-total-mac-count (ELS) nor mac-table-total-count (non-ELS)".to_string()
-        );
+        return Err(ReplyError::from(
+            "MAC count: the reply has no l2ng-l2-total-mac-count (ELS) nor mac-table-total-count (non-ELS)".to_string(),
+        ));
     };
-    total.trim().parse::<u64>().map_err(|_| format!("MAC count: {total:?} is not a number"))
+    total.trim().parse::<u64>().map_err(|_| ReplyError(format!("MAC count: {total:?} is not a number")))
 }
 
 /// The traffic on the fabric and server ports of a `get-interface-information` reply
 /// (`<extensive/>` or `<statistics/>`): `traffic-statistics` input plus output bit/s, summed,
 /// in Mbit/s. A port that reports no rate is an error: the drain cannot be proven without it.
-pub fn traffic_mbps(reply: &Element) -> Result<u64, String> {
+pub fn traffic_mbps(reply: &Element) -> Result<u64, ReplyError> {
     let mut bps: u64 = 0;
     for (name, interface) in fabric_ports(reply, "interface traffic")? {
         let rate = |which: &str| {
@@ -637,7 +673,7 @@ pub fn traffic_mbps(reply: &Element) -> Result<u64, String> {
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
         let (Some(input), Some(output)) = (rate("input-bps"), rate("output-bps")) else {
-            return Err(format!("interface traffic: {name} reports no input-bps or output-bps"));
+            return Err(ReplyError::from(format!("interface traffic: {name} reports no input-bps or output-bps")));
         };
         bps = bps.saturating_add(input).saturating_add(output);
     }
@@ -734,9 +770,9 @@ impl LldpNeighbour {
 }
 
 /// Every LLDP neighbour, in the reply's order.
-pub fn lldp_neighbours(reply: &Element) -> Result<Vec<LldpNeighbour>, String> {
+pub fn lldp_neighbours(reply: &Element) -> Result<Vec<LldpNeighbour>, ReplyError> {
     if reply.find("lldp-neighbors-information").is_none() {
-        return Err("LLDP neighbours: no lldp-neighbors-information in the reply".to_string());
+        return Err(ReplyError::from("LLDP neighbours: no lldp-neighbors-information in the reply".to_string()));
     }
     let mut list = Vec::new();
     reply.find_all("lldp-neighbor-information", &mut list);
