@@ -400,6 +400,78 @@ pub struct Event {
     pub step: Step,
     /// Why, or what exactly, for people (the reason of every failure is here).
     pub message: String,
+    /// Who did it, for a job-level event an operator caused (start, resume, approve, cancel,
+    /// take-over): `alice on host`; empty otherwise.
+    pub by: String,
+}
+
+/// A journal event as one typed value: a device's state change, or what happened to the job
+/// and who did it. What front ends stream and render; the message is for people only.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum JobEvent<'a> {
+    /// A device entered `state`, doing `step`.
+    Device {
+        /// The device.
+        device: &'a str,
+        /// The state entered.
+        state: DeviceState,
+        /// What it is doing.
+        step: Step,
+    },
+    /// An operator started the job.
+    Started {
+        /// Who.
+        by: &'a str,
+    },
+    /// An operator re-entered the job.
+    Resumed {
+        /// Who.
+        by: &'a str,
+    },
+    /// An operator approved the job's next batches after a pause.
+    Approved {
+        /// Who.
+        by: &'a str,
+    },
+    /// An operator asked the job to stop (`hitless cancel`, Ctrl-C).
+    CancelRequested {
+        /// Who.
+        by: &'a str,
+    },
+    /// A process took the job over from another.
+    TakenOver {
+        /// The process that took it.
+        by: &'a str,
+    },
+    /// The job paused (for approval, or for the maintenance window); the message says why.
+    Paused,
+    /// The job waits for the maintenance window to open; the message says until when.
+    WaitingForWindow,
+    /// The job halted before a batch, touching nothing of it; the message says why.
+    Halted,
+    /// Anything else about the job (a note).
+    Note,
+}
+
+impl Event {
+    /// The event as a [`JobEvent`].
+    pub fn kind(&self) -> JobEvent<'_> {
+        if !self.device.is_empty() {
+            return JobEvent::Device { device: &self.device, state: self.state, step: self.step };
+        }
+        let by = self.by.as_str();
+        match self.step {
+            Step::Start => JobEvent::Started { by },
+            Step::Resume => JobEvent::Resumed { by },
+            Step::Approve => JobEvent::Approved { by },
+            Step::Cancel => JobEvent::CancelRequested { by },
+            Step::TakeOver => JobEvent::TakenOver { by },
+            Step::Pause => JobEvent::Paused,
+            Step::WindowWait => JobEvent::WaitingForWindow,
+            Step::Halt => JobEvent::Halted,
+            _ => JobEvent::Note,
+        }
+    }
 }
 
 /// One device of a job.
@@ -464,6 +536,8 @@ pub struct Entry<'a> {
     pub at_unix: i64,
     /// Seconds since the job started, on the job's clock.
     pub at_seconds: f64,
+    /// Who did it (an operator's start, resume, approval, cancel or take-over); empty otherwise.
+    pub by: &'a str,
 }
 
 /// Why the journal could not be written or read.

@@ -638,9 +638,17 @@ fn a_window_that_closes_mid_plan_pauses_the_job_and_resume_waits_for_the_next_on
     assert_eq!((first["device"].as_str(), first["step"].as_str()), (Some(""), Some("start")), "{first}");
     assert!(first["message"].as_str().unwrap().starts_with(&format!("started by {user}")), "{first}");
     assert!(first["message"].as_str().unwrap().ends_with(": 6 device(s) in 4 batch(es)"), "{first}");
+    // Who, as data beside the message (the console streams it).
+    assert!(
+        first["by"].as_str().unwrap().starts_with(&user) && first["by"].as_str().unwrap().contains(" on "),
+        "{first}"
+    );
     let resume: Vec<&serde_json::Value> = logs.iter().filter(|e| e["step"] == "resume").collect();
     assert_eq!(resume.len(), 1, "{logs:?}");
     assert!(resume[0]["message"].as_str().unwrap().starts_with(&format!("resumed by {user}")), "{}", resume[0]);
+    assert_eq!(resume[0]["by"], first["by"], "{}", resume[0]);
+    // A device's events name nobody.
+    assert!(logs.iter().filter(|e| e["device"] != "").all(|e| e.get("by").is_none()), "{logs:?}");
     for device in ["leaf1", "leaf2", "leaf3", "leaf4", "spine1", "spine2"] {
         let at: Vec<i64> = logs
             .iter()

@@ -119,6 +119,7 @@ async fn run_scaled<D: Driver>(
         interrupted: Arc::new(AtomicBool::new(false)),
         lease: None,
         window: workflow::WindowChoice::Scenario,
+        operator: "a test".into(),
     };
     let summary =
         workflow::run(&store, scenario, &started.job, Arc::new(driver), &started.devices, settings).await.unwrap();
@@ -367,6 +368,7 @@ async fn run_until(
         interrupted: Arc::new(AtomicBool::new(false)),
         lease: None,
         window: workflow::WindowChoice::Scenario,
+        operator: "a test".into(),
     };
     let task =
         tokio::spawn(async move { workflow::run(&store, &scenario_c, &job_c, driver, &devices_c, settings).await });
@@ -400,6 +402,7 @@ async fn resume<D: Driver>(dir: &Path, job: &str, driver: D) -> (Arc<Mutex<Store
         interrupted: Arc::new(AtomicBool::new(false)),
         lease: None,
         window: workflow::WindowChoice::Scenario,
+        operator: "a test".into(),
     };
     let summary =
         workflow::run(&store, &reopened.scenario, job, Arc::new(driver), &reopened.devices, settings).await.unwrap();
@@ -1080,6 +1083,7 @@ async fn across_hosts_a_fenced_owner_changes_nothing_after_the_takeover() {
         interrupted: Arc::new(AtomicBool::new(false)),
         lease: Some(a),
         window: workflow::WindowChoice::Scenario,
+        operator: "a test".into(),
     };
     let ran = workflow::run(&store, &scenario, &started.job, Arc::new(driver(&lab)), &started.devices, settings).await;
     let error = ran.expect_err("the fenced owner stops").to_string();

@@ -127,6 +127,7 @@ fn no_scenario_or_journal_text_becomes_markup_in_a_report() {
         message: &message,
         at_unix: 0,
         at_seconds: 1.0,
+        by: "",
     };
     hitless::store::jobs::record(&mut store, "job-0001", &entry).unwrap();
     drop(store);

@@ -396,6 +396,7 @@ fn cancel_from_another_shell_leaves_nothing_drained() {
     let asked = job_events_with_step(dir.path(), "cancel");
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(asked[0]["message"].as_str().unwrap().starts_with("cancel requested by "), "{asked:?}");
+    assert!(asked[0]["by"].as_str().is_some_and(|by| by.contains(" on ")), "{asked:?}");
 }
 
 #[test]
@@ -888,6 +889,9 @@ fn ctrl_c_is_journaled_as_a_cancel_request() {
     let asked = job_events_with_step(dir.path(), "cancel");
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(asked[0]["message"].as_str().unwrap().contains("Ctrl-C"), "{asked:?}");
+    // Who pressed it: the operator running the job, in the message and as data.
+    let by = asked[0]["by"].as_str().unwrap_or_default();
+    assert!(by.contains(" on ") && asked[0]["message"].as_str().unwrap().contains(by), "{asked:?}");
 }
 
 /// Commands that only read a job or a snapshot do not create a store where none is: on an empty

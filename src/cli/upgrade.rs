@@ -872,7 +872,7 @@ fn progress(job: String, format: Format, devices: &[crate::journal::JobDevice], 
         if super::jobs::is_done(event.state) {
             done.insert(event.device.clone());
         }
-        let line = if event.device.is_empty() {
+        let line = if !matches!(event.kind(), crate::journal::JobEvent::Device { .. }) {
             // About the job itself (a pause, an approval, a takeover), not a device.
             format!(
                 "[{:>8}] {}/{} {:<12} {}",

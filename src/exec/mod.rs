@@ -172,6 +172,8 @@ pub struct JobContext<D: Driver> {
     pub interrupted: Arc<AtomicBool>,
     /// Whether the journal already says Ctrl-C was pressed.
     pub interrupt_noted: AtomicBool,
+    /// The operator running the job in this process (who pressed Ctrl-C), for the journal.
+    pub operator: String,
     /// The batches (by number) after which the job pauses for the operator's approval, each
     /// with the reason to record (`upgrade.pause`). The job's last batch never pauses.
     pub pause_after: std::collections::BTreeMap<u32, String>,
@@ -209,7 +211,7 @@ impl<D: Driver> JobContext<D> {
         } else {
             tracing::info!(device, state = state.label(), step = step.as_str(), at_seconds, "{message}");
         }
-        let entry = Entry { device, state, step, message: &message, at_unix, at_seconds };
+        let entry = Entry { device, state, step, message: &message, at_unix, at_seconds, by: "" };
         let event = blocking(|| self.journal.lock().expect("journal lock not poisoned").record(&self.job, &entry))?;
         (self.on_event)(&event);
         Ok(())
@@ -220,9 +222,10 @@ impl<D: Driver> JobContext<D> {
     pub fn cancelled(&self) -> bool {
         if self.interrupted.load(Ordering::SeqCst) {
             if !self.interrupt_noted.swap(true, Ordering::SeqCst) {
-                let message = "cancel requested with Ctrl-C in the terminal running the job";
+                let message =
+                    format!("cancel requested by {} with Ctrl-C in the terminal running the job", self.operator);
                 // A process whose job was taken over cannot write: it stops all the same.
-                if let Err(error) = job_note(self, Step::Cancel, message) {
+                if let Err(error) = job_note_by(self, Step::Cancel, &message, &self.operator) {
                     tracing::warn!(%error, "the Ctrl-C could not be journaled");
                 }
             }
@@ -334,8 +337,13 @@ async fn run_batches<D: Driver>(
 
 /// Records a note about the job itself (not a device).
 fn job_note<D: Driver>(ctx: &JobContext<D>, step: Step, message: &str) -> Result<(), JournalError> {
+    job_note_by(ctx, step, message, "")
+}
+
+/// [`job_note`] of what `by` did.
+fn job_note_by<D: Driver>(ctx: &JobContext<D>, step: Step, message: &str, by: &str) -> Result<(), JournalError> {
     let (at_unix, at_seconds) = (ctx.clock)();
-    let entry = Entry { device: "", state: DeviceState::Pending, step, message, at_unix, at_seconds };
+    let entry = Entry { device: "", state: DeviceState::Pending, step, message, at_unix, at_seconds, by };
     let event = blocking(|| ctx.journal.lock().expect("journal lock not poisoned").record(&ctx.job, &entry))?;
     (ctx.on_event)(&event);
     Ok(())
@@ -417,8 +425,15 @@ fn pause<D: Driver>(ctx: &JobContext<D>, after: u32, kind: PauseKind, reason: &s
             format!("paused {reason}; `hitless resume {job}` goes on in the next window, `hitless cancel {job}` stops")
         }
     };
-    let entry =
-        Entry { device: "", state: DeviceState::Pending, step: Step::Pause, message: &message, at_unix, at_seconds };
+    let entry = Entry {
+        device: "",
+        state: DeviceState::Pending,
+        step: Step::Pause,
+        message: &message,
+        at_unix,
+        at_seconds,
+        by: "",
+    };
     let event = blocking(|| {
         let mut journal = ctx.journal.lock().expect("journal lock not poisoned");
         journal.pause(job, after, kind, reason)?;

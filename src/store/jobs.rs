@@ -181,8 +181,8 @@ pub fn record(store: &mut Store, job: &str, entry: &Entry) -> Result<Event, Stor
         .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job = ?1", [job], |r| r.get(0))
         .map_err(sqlite)?;
     tx.execute(
-        "INSERT INTO job_events (job, seq, at_unix, at_seconds, device, state, step, message)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO job_events (job, seq, at_unix, at_seconds, device, state, step, message, actor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             job,
             seq,
@@ -191,7 +191,8 @@ pub fn record(store: &mut Store, job: &str, entry: &Entry) -> Result<Event, Stor
             entry.device,
             entry.state.label(),
             entry.step.as_str(),
-            entry.message
+            entry.message,
+            entry.by
         ],
     )
     .map_err(sqlite)?;
@@ -209,6 +210,7 @@ pub fn record(store: &mut Store, job: &str, entry: &Entry) -> Result<Event, Stor
         state: entry.state,
         step: entry.step,
         message: entry.message.to_string(),
+        by: entry.by.to_string(),
     })
 }
 
@@ -389,7 +391,7 @@ pub fn events(store: &Store, job: &str, device: Option<&str>) -> Result<Vec<Even
     let mut statement = store
         .conn
         .prepare(
-            "SELECT seq, at_unix, at_seconds, device, state, step, message FROM job_events
+            "SELECT seq, at_unix, at_seconds, device, state, step, message, actor FROM job_events
              WHERE job = ?1 AND (?2 IS NULL OR device = ?2) ORDER BY seq",
         )
         .map_err(|e| store.sqlite(e))?;
@@ -405,6 +407,7 @@ pub fn events(store: &Store, job: &str, device: Option<&str>) -> Result<Vec<Even
                 state: parse_stored(&state)?,
                 step: parse_stored(&step)?,
                 message: r.get(6)?,
+                by: r.get(7)?,
             })
         })
         .map_err(|e| store.sqlite(e))?;

@@ -130,6 +130,9 @@ pub const MIGRATIONS: &[&str] = &[
     UPDATE job_events SET step = 'window-wait' WHERE device = '' AND step = 'note' AND message LIKE 'waiting for the maintenance window%';",
     // 13: the time scale a job's devices run at (a lab's `--time-scale`), which resume keeps.
     "ALTER TABLE jobs ADD COLUMN time_scale REAL NOT NULL DEFAULT 1.0;",
+    // 14: who did what a job-level event records (started, resumed, approved, cancelled, took
+    // over), as data beside the message; empty for what no one in particular did.
+    "ALTER TABLE job_events ADD COLUMN actor TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The newest schema version this binary knows.

@@ -117,6 +117,7 @@ pub fn start(
         message: &message,
         at_unix: created_unix,
         at_seconds: 0.0,
+        by,
     };
     jobs::record(store, &job, &entry)?;
     Ok(Started { job, devices })
@@ -184,6 +185,7 @@ pub fn reopen(
             message: &message,
             at_unix: now_unix,
             at_seconds: clock_offset_seconds,
+            by,
         };
         jobs::record(store, job, &entry)?;
         jobs::approve(store, job)?;
@@ -196,6 +198,7 @@ pub fn reopen(
             message: &message,
             at_unix: now_unix,
             at_seconds: clock_offset_seconds,
+            by,
         };
         jobs::record(store, job, &entry)?;
     }
@@ -305,6 +308,7 @@ pub fn cancel(store: &mut Store, job: &str, by: &str, now_unix: i64) -> Result<C
             message: &message,
             at_unix: now_unix,
             at_seconds,
+            by,
         };
         jobs::record(store, job, &entry)?;
     }
@@ -327,6 +331,7 @@ pub fn cancel(store: &mut Store, job: &str, by: &str, now_unix: i64) -> Result<C
                     message: "not started: the job was cancelled while paused",
                     at_unix: now_unix,
                     at_seconds,
+                    by: "",
                 };
                 jobs::record(store, job, &entry)?;
             }
@@ -401,6 +406,7 @@ pub fn take_lease(
             }
             Holder::Unknown => "which has been silent too long; it is fenced and changes nothing more".to_string(),
         };
+        let taker = format!("process {} on {}", me.pid, me.host);
         let message = format!(
             "took the job over from process {} on {}, {why} (last sign of life {} s before)",
             old.holder.pid,
@@ -414,6 +420,7 @@ pub fn take_lease(
             message: &message,
             at_unix: now,
             at_seconds,
+            by: &taker,
         };
         jobs::record(store, job, &entry)?;
     }

@@ -100,6 +100,10 @@ pub struct EventReport {
     pub step: &'static str,
     /// For people; the reason of every failure.
     pub message: String,
+    /// Who did it, for what an operator did to the job (start, resume, approve, cancel,
+    /// take-over): `alice on host`. Absent otherwise.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub by: String,
     /// True when the device is simulated (the virtual driver).
     pub simulated: bool,
 }
@@ -116,6 +120,7 @@ impl EventReport {
             state: event.state.label(),
             step: event.step.as_str(),
             message: event.message.clone(),
+            by: event.by.clone(),
             simulated,
         }
     }

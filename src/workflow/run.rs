@@ -31,6 +31,8 @@ pub struct RunSettings {
     pub lease: Option<LeaseHolder>,
     /// How this run keeps to a maintenance window.
     pub window: WindowChoice,
+    /// The operator running the job in this process (for the journal: who pressed Ctrl-C).
+    pub operator: String,
 }
 
 /// How a run keeps to a maintenance window.
@@ -115,6 +117,7 @@ pub async fn run<D: Driver>(
             message: &message,
             at_unix,
             at_seconds,
+            by: "",
         };
         let event = jobs::record(&mut store.lock().expect("store lock not poisoned"), job, &entry)?;
         (settings.on_event)(&event);
@@ -139,6 +142,7 @@ pub async fn run<D: Driver>(
         on_event: settings.on_event,
         interrupted: settings.interrupted,
         interrupt_noted: std::sync::atomic::AtomicBool::new(false),
+        operator: settings.operator.clone(),
         pause_after: pause_after(scenario, devices),
         approved_through: record.approved_through,
         window,

@@ -207,6 +207,7 @@ pub async fn execute(
         interrupted: hooks.interrupted,
         lease: Some(caller.lease.clone()),
         window,
+        operator: caller.operator.clone(),
     };
     super::run(service.shared(), scenario, job, driver, devices, settings).await
 }
