@@ -11,7 +11,7 @@
 //! | `install`     | 480  | 480                | `request system software add`                 |
 //! | `reboot`      | 480  | 600                | reboot until NETCONF answers again            |
 //! | `convergence` | 120  | 120                | BGP, BFD, LACP back up, routes relearned      |
-//! | `post_check`  | 60   | 60                 | health checks after the upgrade               |
+//! | `post_check`  | 60   | 60                 | the device watched in use, then health checks |
 //! | `undrain`     | 60   | 60                 | maintenance mode off, traffic returns         |
 //!
 //! A leaf therefore takes 1,440 s (24 min) and a spine 1,560 s (26 min).
@@ -33,7 +33,7 @@ pub struct PhaseDurations {
     pub reboot_seconds: u32,
     /// Protocols re-established and routes relearned.
     pub convergence_seconds: u32,
-    /// Post-upgrade health checks.
+    /// The device watched in use after convergence, then the post-upgrade health checks.
     pub post_check_seconds: u32,
     /// Maintenance mode off until traffic has returned.
     pub undrain_seconds: u32,

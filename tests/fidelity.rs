@@ -1,12 +1,13 @@
 //! The simulator against hand calculations: each test builds a small fabric, works out by hand
 //! (in the comments) what traffic must lose and when, and checks `hitless simulate` to the byte.
 //!
-//! Timings used throughout are the defaults (README, "Time estimates"): a leaf's phases are drain
-//! 60 s, image copy 180, install 480, reboot 480, convergence 120, post-check 60, undrain 60; a
-//! spine's reboot is 600. So from the start of its batch a device is drained at 0 (traffic
-//! avoids it from 10 s, `drain_convergence_seconds`), goes down at 60 + 180 + 480 = 720, is back
-//! at 720 + 480 = 1200 (leaf) or 720 + 600 = 1320 (spine), is used again 120 s later (1320 or
-//! 1440), and is undrained at that + 60 (1380 or 1500); the drain's end is seen 10 s after that.
+//! Timings used throughout are the defaults (README, "Time estimates"): the pre-check's two
+//! health readings 10 s apart (`sample_seconds`), then a leaf's phases drain 60 s, image copy 180,
+//! install 480, reboot 480, convergence 120, post-check 60, undrain 60; a spine's reboot is 600.
+//! So from the start of its batch a device is drained at 10 (traffic avoids it from 20 s,
+//! `drain_convergence_seconds`), goes down at 10 + 60 + 180 + 480 = 730, is back at 730 + 480 =
+//! 1210 (leaf) or 730 + 600 = 1330 (spine), is used again 120 s later (1330 or 1450), and is
+//! undrained after the 60 s post-check (1390 or 1510); the drain's end is seen 10 s after that.
 
 use hitless::simulate::report::{CauseKind, FlowLossReport, SimReport};
 
@@ -60,7 +61,7 @@ fn assert_close(actual: f64, expected: f64, what: &str) {
 fn a_single_homed_server_behind_a_drained_leaf_is_cut_while_its_leaf_is_down() {
     // Maintenance mode disables only ESI-LAGs (multihomed servers'): backup1, on leaf4 alone, has
     // no other leaf to move to, so its link stays up and the drained leaf keeps serving it until
-    // it goes down (720 s), and again once it is used after its reboot (1200 + 120 = 1320 s).
+    // it goes down (730 s), and again once it is used after its reboot (1210 + 120 = 1330 s).
     //   bms1 -> backup1 at 2 Gbps: 2 x 600 = 1200 Gbit; backup1 -> bms1 at 1 Gbps: 600 Gbit.
     // bms2 (leaf3 and leaf4) moves to leaf3 at the drain: nothing lost.
     let yaml = format!(
@@ -73,7 +74,7 @@ traffic: {{flows: [{{src: bms1, dst: backup1, gbps: 2}}, {{src: backup1, dst: bm
     assert_close(to.blackhole_bytes, 2.0 * 600.0 * BYTES_PER_GBIT, "bms1 -> backup1");
     assert_close(flow(&report, "backup1", "bms1").blackhole_bytes, 600.0 * BYTES_PER_GBIT, "backup1 -> bms1");
     let cause = to.cause.as_ref().unwrap();
-    assert_eq!((cause.device.as_str(), cause.at_seconds, cause.kind), ("leaf4", 720.0, CauseKind::Blackhole));
+    assert_eq!((cause.device.as_str(), cause.at_seconds, cause.kind), ("leaf4", 730.0, CauseKind::Blackhole));
     assert_close(report.lost_bytes, 3.0 * 600.0 * BYTES_PER_GBIT, "total: bms2 lost nothing");
     assert_eq!(report.flows_with_loss_count, 2);
 }
@@ -81,7 +82,7 @@ traffic: {{flows: [{{src: bms1, dst: backup1, gbps: 2}}, {{src: backup1, dst: bm
 #[test]
 fn both_leafs_of_a_server_in_one_batch_cut_it_off_from_drain_to_undrain() {
     // Hand-written: leaf1 and leaf2 (both of bms1's leafs) together. Both disable their LAGs at
-    // 0 s: bms1 has no way in or out until the undrain at 1380 s.
+    // 10 s: bms1 has no way in or out until the undrain at 1390 s, for 1380 s.
     //   bms1 -> bms2 at 4 Gbps: 5520 Gbit; bms2 -> bms1 at 1 Gbps: 1380 Gbit.
     let yaml = format!(
         "{FABRIC}upgrade:\n  assign: [{{image: img, devices: [leaf1, leaf2]}}]\n  batches: [[leaf1, leaf2]]\n\
@@ -97,10 +98,10 @@ traffic: {{flows: [{{src: bms1, dst: bms2, gbps: 4}}, {{src: bms2, dst: bms1, gb
 fn an_undrained_reboot_is_detected_by_link_loss() {
     // No maintenance mode; spine1 alone. leaf1 sends half of bms1 -> bms2 (4 Gbps, 1 Gbps per
     // leaf-spine path... ) to spine1. Precisely: bms1 splits 2 + 2 over leaf1 and leaf2, each
-    // leaf splits 1 + 1 over the spines: 2 Gbps reach spine1. spine1 goes down at 180 + 480 =
-    // 660 s (no drain phase) and its links drop: the leafs notice after 50 ms
-    // (`link_down_detection_ms`). Lost: 2 Gbps x 0.05 s = 0.1 Gbit. It comes back at 1260 s
-    // and is used again only at 1380 s, once its protocols are up: nothing more is lost.
+    // leaf splits 1 + 1 over the spines: 2 Gbps reach spine1. spine1 goes down at 10 + 180 +
+    // 480 = 670 s (no drain phase) and its links drop: the leafs notice after 50 ms
+    // (`link_down_detection_ms`). Lost: 2 Gbps x 0.05 s = 0.1 Gbit. It comes back at 1270 s
+    // and is used again only at 1390 s, once its protocols are up: nothing more is lost.
     let yaml = format!(
         "{FABRIC}upgrade:\n  drain: false\n  assign: [{{image: img, devices: [spine1]}}]\n\
 traffic: {{flows: [{{src: bms1, dst: bms2, gbps: 4}}]}}\n"
@@ -109,7 +110,7 @@ traffic: {{flows: [{{src: bms1, dst: bms2, gbps: 4}}]}}\n"
     let lost = flow(&report, "bms1", "bms2");
     assert_close(lost.blackhole_bytes, 2.0 * 0.05 * BYTES_PER_GBIT, "50 ms of link-loss detection");
     let cause = lost.cause.as_ref().unwrap();
-    assert_eq!((cause.device.as_str(), cause.at_seconds), ("spine1", 660.0));
+    assert_eq!((cause.device.as_str(), cause.at_seconds), ("spine1", 670.0));
     // 200 ms to notice instead: four times the loss.
     let slower = simulate(&yaml.replace("traffic:", "simulation: {link_down_detection_ms: 200}\ntraffic:"));
     assert_close(flow(&slower, "bms1", "bms2").blackhole_bytes, 2.0 * 0.2 * BYTES_PER_GBIT, "200 ms");
@@ -139,11 +140,11 @@ traffic: {{flows: [{{src: bms1, dst: bms2, gbps: 4}}]}}\nfaults:\n  - {{device: 
 #[test]
 fn with_both_route_reflectors_down_the_overlay_is_lost_after_the_hold_time() {
     // Three spines; spine1 and spine2 are the route reflectors, and a hand-written plan takes
-    // them down together. Drained at 0 s, traffic leaves them at 10 s (spine3 remains), so the
-    // data plane loses nothing. They go down at 720 s; with no route reflector up, the overlay's
-    // routes age out after `overlay_hold_seconds` (90): from 810 s every flow between leafs loses
-    // everything, until a route reflector is back and used, at 720 + 600 + 120 = 1440 s.
-    //   bms1 -> bms2 at 3 Gbps: 3 x (1440 - 810) = 1890 Gbit, blamed on spine1 at 810 s.
+    // them down together. Drained at 10 s, traffic leaves them at 20 s (spine3 remains), so the
+    // data plane loses nothing. They go down at 730 s; with no route reflector up, the overlay's
+    // routes age out after `overlay_hold_seconds` (90): from 820 s every flow between leafs loses
+    // everything, until a route reflector is back and used, at 730 + 600 + 120 = 1450 s.
+    //   bms1 -> bms2 at 3 Gbps: 3 x (1450 - 820) = 1890 Gbit, blamed on spine1 at 820 s.
     // bms3 -> bms1 stays on one leaf pair (switched locally, no overlay needed): no loss.
     let yaml = "name: reflectors
 fabric:
@@ -171,9 +172,9 @@ traffic: {flows: [{src: bms1, dst: bms2, gbps: 3}, {src: bms3, dst: bms1, gbps: 
 ";
     let report = simulate(yaml);
     let lost = flow(&report, "bms1", "bms2");
-    assert_close(lost.blackhole_bytes, 3.0 * 630.0 * BYTES_PER_GBIT, "overlay lost 810 s to 1440 s");
+    assert_close(lost.blackhole_bytes, 3.0 * 630.0 * BYTES_PER_GBIT, "overlay lost 820 s to 1450 s");
     let cause = lost.cause.as_ref().unwrap();
-    assert_eq!((cause.device.as_str(), cause.at_seconds), ("spine1", 810.0));
+    assert_eq!((cause.device.as_str(), cause.at_seconds), ("spine1", 820.0));
     assert!(report.flows_with_loss.iter().all(|f| f.src != "bms3"), "local traffic needs no overlay");
     assert_eq!(report.flows_with_loss_count, 1);
 }
@@ -181,8 +182,8 @@ traffic: {flows: [{src: bms1, dst: bms2, gbps: 3}, {src: bms3, dst: bms1, gbps: 
 #[test]
 fn a_leaf_that_loses_every_spine_isolates_itself_and_its_servers_move() {
     // leaf1 hangs on spine1 alone; bms1 is on leaf1 and leaf2; bms2 on leaf3. spine1 drained at
-    // 0 s: leaf1's only uplink is avoided but still used (no other way). bms1 -> bms2 at 2 Gbps:
-    // 1 Gbps enters leaf1. At 720 s spine1 goes down; leaf1 notices after 50 ms and, with no
+    // 10 s: leaf1's only uplink is avoided but still used (no other way). bms1 -> bms2 at 2 Gbps:
+    // 1 Gbps enters leaf1. At 730 s spine1 goes down; leaf1 notices after 50 ms and, with no
     // spine left, takes its server links down 1 s later (EVPN core isolation): bms1 moves to
     // leaf2. Lost: 1 Gbps x 1.05 s = 1.05 Gbit, blamed on spine1.
     // bms2 -> bms1 goes by spine2 to leaf2 from the drain on: nothing lost.
@@ -210,7 +211,7 @@ traffic: {flows: [{src: bms1, dst: bms2, gbps: 2}, {src: bms2, dst: bms1, gbps: 
     assert_eq!(lost.cause.as_ref().unwrap().device, "spine1");
     assert_eq!(report.flows_with_loss_count, 1, "{:#?}", report.flows_with_loss);
     // Without core isolation leaf1 keeps taking bms1's traffic and has nowhere to send it, from
-    // 720 s until spine1 is used again at 720 + 600 + 120 = 1440 s: 1 x 720 = 720 Gbit.
+    // 730 s until spine1 is used again at 730 + 600 + 120 = 1450 s: 1 x 720 = 720 Gbit.
     let report = simulate(&yaml.replace("traffic:", "simulation: {core_isolation: false}\ntraffic:"));
     assert_close(flow(&report, "bms1", "bms2").blackhole_bytes, 720.0 * BYTES_PER_GBIT, "no isolation");
 }
@@ -241,7 +242,7 @@ traffic: {flows: [{src: s1, dst: s3, gbps: 150}, {src: s2, dst: s3, gbps: {F2}}]
 
 #[test]
 fn congestion_on_two_links_in_series_is_counted_once() {
-    // spine1 drained: from 10 s to 1510 s (undrain at 1500, seen 10 s later) everything goes by
+    // spine1 drained: from 20 s to 1520 s (undrain at 1510, seen 10 s later) everything goes by
     // spine2. Link A, leaf1 -> spine2 (100 Gbps), carries all of f1 (s1 -> s3, 150): 100 get
     // through, 50 are dropped. Link B, spine2 -> leaf2, carries what f1 has left (100) and f2
     // (s2 -> s3, 20): 120 on 100, so each keeps 100/120 of what it brings.
@@ -259,7 +260,7 @@ fn congestion_on_two_links_in_series_is_counted_once() {
     assert_close(f2.congestion_bytes, 20.0 * 20.0 / 120.0 * 1500.0 * BYTES_PER_GBIT, "f2");
     let cause = f1.cause.as_ref().unwrap();
     assert_eq!(cause.kind, CauseKind::Congestion);
-    assert_eq!((cause.link.as_deref(), cause.at_seconds), (Some("leaf1->spine2"), 10.0), "dropped first on A");
+    assert_eq!((cause.link.as_deref(), cause.at_seconds), (Some("leaf1->spine2"), 20.0), "dropped first on A");
     assert_eq!(report.baseline_lost_bytes, 0.0);
 }
 
@@ -298,8 +299,8 @@ fn congestion_before_anything_is_touched_is_baseline_not_upgrade_loss() {
 fn a_partner_out_of_service_from_the_start_leaves_its_servers_one_leaf() {
     // leaf3 is declared out of service (down before the run starts): bms2 (leaf3 and leaf4)
     // already reaches the fabric through leaf4 alone, and bms1 -> bms2 loses nothing before the
-    // upgrade starts (the baseline is zero). Upgrading leaf4 alone: its drain at 0 disables
-    // bms2's ESI-LAG at once, so bms2 has no leaf until leaf4 is undrained at 1380 s:
+    // upgrade starts (the baseline is zero). Upgrading leaf4 alone: its drain at 10 s disables
+    // bms2's ESI-LAG at once, so bms2 has no leaf until leaf4 is undrained at 1390 s, 1380 s on:
     //   bms1 -> bms2 at 5 Gbps: 5 x 1380 = 6900 Gbit, all blackholed.
     // The same upgrade with leaf3 in service moves bms2 to leaf3 and loses nothing.
     let traffic = "traffic: {flows: [{src: bms1, dst: bms2, gbps: 5}]}\n";

@@ -39,6 +39,9 @@ mod report;
 // The Junos driver's reading of replies in real devices' shapes, from fixtures.
 mod replies;
 
+// One schedule: the simulated steps of every device are the executor's, to the second.
+mod schedule;
+
 // The Junos driver and the lab over real SSH on loopback.
 mod ssh;
 

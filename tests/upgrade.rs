@@ -83,6 +83,7 @@ fn a_simulated_upgrade_walks_every_state_and_upgrades_each_device_once() {
         "Hitless Image Upgrade Successful",
         "Hitless Image Upgrade Successful", // waiting for convergence
         "Health Check",
+        "Health Check", // watching it in use for post_check_seconds before the reading
         "Health Check", // the snapshot in maintenance mode matches the one before
         "Deactivating Maintenance Mode",
         "Deactivating Maintenance Mode", // waiting for traffic to return

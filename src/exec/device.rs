@@ -787,6 +787,12 @@ impl<D: Driver> Walk<'_, D> {
     async fn health_check(&mut self, stage: CheckStage) -> Result<Option<DeviceState>, JournalError> {
         let when = stage.label();
         self.record(HealthCheck, stage.step(), when)?;
+        let soak = self.item.post_check_seconds;
+        if stage == CheckStage::PostUpgrade && soak > 0 {
+            let message = format!("watching it for {soak} s in use before the post-upgrade reading");
+            self.record(HealthCheck, Step::Note, message)?;
+            self.sleep(soak).await;
+        }
         let baseline = match (stage, self.baseline.take()) {
             (CheckStage::PostUpgrade, Some(pre)) => pre,
             _ => match self.reading().await {

@@ -63,6 +63,10 @@ pub struct WorkItem {
     /// planner's figure): the post-upgrade check waits this long, so the device is back in use
     /// before maintenance mode is lifted and the next batch starts.
     pub convergence_seconds: u32,
+    /// Seconds the post-upgrade check watches the device (its role's `post_check_seconds`)
+    /// before its reading: errors and flaps are counted from the pre-upgrade reading through
+    /// this soak, so a device that degrades once in use is caught before traffic returns.
+    pub post_check_seconds: u32,
     /// Seconds traffic takes to move off the device once maintenance mode is committed (its
     /// role's `drain_seconds`): nothing disruptive happens before they have passed.
     pub drain_seconds: u32,

@@ -214,6 +214,7 @@ fn run_once(
         &plan.batches,
         &scenario.timing,
         scenario.drain,
+        scenario.health_limits.sample_seconds,
         settings.jitter,
         seed,
         faults,
@@ -301,6 +302,22 @@ fn report(
             w.windows_needed(&durations)
         }),
         batches,
+        devices: schedule
+            .devices
+            .iter()
+            .map(|(device, batch, steps)| report::DeviceScheduleReport {
+                device: scenario.fabric.device(*device).name.clone(),
+                batch: *batch,
+                phases: steps
+                    .iter()
+                    .map(|span| report::PhaseReport {
+                        step: span.step.as_str().to_string(),
+                        start_seconds: span.start.secs_f64(),
+                        end_seconds: span.end.secs_f64(),
+                    })
+                    .collect(),
+            })
+            .collect(),
         warnings,
         events: outcome.events,
         evaluations: outcome.evaluations,

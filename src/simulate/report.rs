@@ -39,6 +39,12 @@ pub struct SimReport {
     pub peak_link_utilisation: Option<PeakReport>,
     /// Batches with their windows and their n+1 exposure.
     pub batches: Vec<BatchSimReport>,
+    /// Every device that runs, with its batch and its steps as the executor journals them
+    /// (`pre-check`, `drain`, `drained`, `copy`, `install`, `reboot`, `wait-boot`, `booted`,
+    /// `post-check`, `undrain`, `in-service`) and when each starts and ends: the schedule a
+    /// virtual run of the same plan keeps to the second.
+    #[serde(default)]
+    pub devices: Vec<DeviceScheduleReport>,
     /// Plan warnings and rule violations.
     pub warnings: Vec<String>,
     /// Events the engine delivered.
@@ -124,6 +130,28 @@ pub struct PeakReport {
     pub utilisation: f64,
     /// When it was first reached.
     pub at_seconds: f64,
+}
+
+/// One device's schedule in the simulation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceScheduleReport {
+    /// The device.
+    pub device: String,
+    /// Its batch (1-based).
+    pub batch: usize,
+    /// Its steps, in order.
+    pub phases: Vec<PhaseReport>,
+}
+
+/// One step of a device's schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseReport {
+    /// The journal's step name.
+    pub step: String,
+    /// When it starts, seconds from the job's start.
+    pub start_seconds: f64,
+    /// When it ends.
+    pub end_seconds: f64,
 }
 
 /// One batch in the simulation.

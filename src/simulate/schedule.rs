@@ -2,13 +2,18 @@
 //! faults included.
 //!
 //! Batches run in order; the devices of a batch start together and the next batch starts when
-//! the slowest has finished. Per device, from the timing profile (each phase scaled by a seeded
-//! jitter factor when `simulation.jitter` is set):
+//! the slowest has finished. Per device, the steps the executor journals, each as long as the
+//! executor spends in it: the pre-check's two health readings `sample_seconds` apart, then from
+//! the timing profile (each phase scaled by a seeded jitter factor when `simulation.jitter` is
+//! set):
 //!
 //! ```text
-//! drain | image copy | install | reboot (down) | convergence | post-check | undrain
-//! ^Drain                       ^Down           ^Up                        ^Undrain
+//! pre-check | drain | copy | install | wait-boot (down) | booted: convergence | post-check | undrain
+//!           ^Drain                   ^Down              ^Up                                ^Undrain
 //! ```
+//!
+//! (the post-check watches the device `post_check_seconds` before its reading). Each device's
+//! steps are kept with their times ([`Schedule::devices`]), named as the journal names them.
 //!
 //! With `upgrade.drain: false` there is no drain or undrain phase and no maintenance mode.
 //!
@@ -50,10 +55,23 @@ pub struct Failure {
     pub at: FaultPhase,
 }
 
+/// One step of a device in the schedule: the journal's step name, and when it starts and ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepSpan {
+    /// The step, as the journal names it (`pre-check`, `drain`, `copy`, ...).
+    pub step: crate::journal::Step,
+    /// When it starts.
+    pub start: SimTime,
+    /// When it ends.
+    pub end: SimTime,
+}
+
 /// A schedule: actions in time order, each batch's window, and the failures that halt the job.
 pub struct Schedule {
     /// What to do when.
     pub actions: Vec<(SimTime, Action)>,
+    /// Every device that runs, with its batch (1-based) and its steps in order.
+    pub devices: Vec<(DeviceId, usize, Vec<StepSpan>)>,
     /// One window per batch that runs.
     pub windows: Vec<Window>,
     /// The devices that failed in the last batch that ran (the job halts after it).
@@ -61,11 +79,13 @@ pub struct Schedule {
 }
 
 /// Builds the schedule of `batches`. `seed` drives the jitter.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     fabric: &Fabric,
     batches: &[Vec<DeviceId>],
     timing: &TimingProfile,
     drain: bool,
+    sample_seconds: u32,
     jitter: f64,
     seed: u64,
     faults: &[Fault],
@@ -74,16 +94,27 @@ pub fn build(
     let mut actions = Vec::new();
     let mut windows = Vec::with_capacity(batches.len());
     let mut failures = Vec::new();
+    let mut devices = Vec::new();
     let mut start = SimTime::ZERO;
-    for batch in batches {
+    for (index, batch) in batches.iter().enumerate() {
         let mut end = start;
         let mut all_down = start;
         for &device in batch {
-            let mut plan = DevicePlan { device, start, drain, faults, fabric, actions: &mut actions };
+            let mut plan = DevicePlan {
+                device,
+                start,
+                drain,
+                sample_seconds,
+                faults,
+                fabric,
+                actions: &mut actions,
+                steps: Vec::new(),
+            };
             let outcome = plan.walk(timing, &mut |seconds: u32| {
                 let factor = if jitter > 0.0 { 1.0 + rng.random_range(-jitter..jitter) } else { 1.0 };
                 seconds_to_ms(f64::from(seconds) * factor)
             });
+            devices.push((device, index + 1, std::mem::take(&mut plan.steps)));
             end = end.max(outcome.end);
             if let Some(down) = outcome.down {
                 all_down = all_down.max(down);
@@ -97,7 +128,7 @@ pub fn build(
         }
     }
     actions.sort_by_key(|(t, _)| *t);
-    Schedule { actions, windows, failures }
+    Schedule { actions, devices, windows, failures }
 }
 
 /// One device's walk through its phases.
@@ -105,9 +136,11 @@ struct DevicePlan<'a> {
     device: DeviceId,
     start: SimTime,
     drain: bool,
+    sample_seconds: u32,
     faults: &'a [Fault],
     fabric: &'a Fabric,
     actions: &'a mut Vec<(SimTime, Action)>,
+    steps: Vec<StepSpan>,
 }
 
 /// Where a device's walk ended.
@@ -132,7 +165,13 @@ impl DevicePlan<'_> {
         scaled(seconds) * factor
     }
 
+    /// Records `step` from `start` to `end`.
+    fn step(&mut self, step: crate::journal::Step, start: SimTime, end: SimTime) {
+        self.steps.push(StepSpan { step, start, end });
+    }
+
     fn walk(&mut self, timing: &TimingProfile, scaled: &mut dyn FnMut(u32) -> u64) -> Walked {
+        use crate::journal::Step;
         use FaultKind::*;
         use FaultPhase::*;
         let id = node(self.device);
@@ -143,9 +182,17 @@ impl DevicePlan<'_> {
                 self.actions.push((t, Action::Hang(id)));
                 return self.failed(HealthCheck, Hang, t, Some(t));
             }
-            Some(kind @ HealthCheckFails) => return self.failed(HealthCheck, kind, t, None),
+            Some(kind @ HealthCheckFails) => {
+                let end = t.after_millis(seconds_to_ms(f64::from(self.sample_seconds)));
+                return self.failed(HealthCheck, kind, end, None);
+            }
             _ => {}
         }
+        // The pre-check: two health readings `sample_seconds` apart (never jittered: it is the
+        // executor's own wait).
+        let checked = t.after_millis(seconds_to_ms(f64::from(self.sample_seconds)));
+        self.step(Step::PreCheck, t, checked);
+        t = checked;
         if self.drain {
             match self.fault(Maintenance) {
                 Some(kind @ LockHeld) => return self.failed(Maintenance, kind, t, None),
@@ -159,16 +206,22 @@ impl DevicePlan<'_> {
                 _ => {}
             }
             self.actions.push((t, Action::Drain(id)));
-            t = t.after_millis(self.duration(Maintenance, phases.drain_seconds, scaled));
+            let drained = t.after_millis(self.duration(Maintenance, phases.drain_seconds, scaled));
+            self.step(Step::Drain, t, drained);
+            self.step(Step::Drained, drained, drained);
+            t = drained;
         }
-        for (phase, seconds, failing) in
-            [(ImageCopy, phases.image_copy_seconds, ChecksumMismatch), (Install, phases.install_seconds, InstallFails)]
-        {
+        for (phase, step, seconds, failing) in [
+            (ImageCopy, Step::Copy, phases.image_copy_seconds, ChecksumMismatch),
+            (Install, Step::Install, phases.install_seconds, InstallFails),
+        ] {
             if self.fault(phase) == Some(Hang) {
                 self.actions.push((t, Action::Hang(id)));
                 return self.failed(phase, Hang, t, Some(t));
             }
-            t = t.after_millis(self.duration(phase, seconds, scaled));
+            let done = t.after_millis(self.duration(phase, seconds, scaled));
+            self.step(step, t, done);
+            t = done;
             if self.fault(phase) == Some(failing) {
                 return self.failed(phase, failing, t, None);
             }
@@ -185,9 +238,14 @@ impl DevicePlan<'_> {
             }
             _ => self.actions.push((t, Action::Down(id))),
         }
-        t = t.after_millis(self.duration(Reboot, phases.reboot_seconds, scaled));
+        self.step(Step::Reboot, t, t);
+        let up = t.after_millis(self.duration(Reboot, phases.reboot_seconds, scaled));
+        self.step(Step::WaitBoot, t, up);
+        t = up;
         self.actions.push((t, Action::Up(id)));
-        t = t.after_millis(scaled(phases.convergence_seconds));
+        let converged = t.after_millis(scaled(phases.convergence_seconds));
+        self.step(Step::Booted, t, converged);
+        t = converged;
         match self.fault(PostCheck) {
             Some(Hang) => {
                 self.actions.push((t, Action::Hang(id)));
@@ -199,11 +257,16 @@ impl DevicePlan<'_> {
             }
             _ => {}
         }
-        t = t.after_millis(scaled(phases.post_check_seconds));
+        let checked = t.after_millis(scaled(phases.post_check_seconds));
+        self.step(Step::PostCheck, t, checked);
+        t = checked;
         if self.drain {
             self.actions.push((t, Action::Undrain(id)));
-            t = t.after_millis(self.duration(Maintenance, phases.undrain_seconds, scaled));
+            let back = t.after_millis(self.duration(Maintenance, phases.undrain_seconds, scaled));
+            self.step(Step::Undrain, t, back);
+            t = back;
         }
+        self.step(Step::InService, t, t);
         // Seen by the snapshot diff once the device is back in service: the job halts after
         // the batch (the lost peer's effect on paths is not modelled).
         let failure = (self.fault(PostCheck) == Some(BgpPeerLost)).then_some(Failure {

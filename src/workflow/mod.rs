@@ -45,6 +45,14 @@ pub enum WorkflowError {
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// `upgrade.drain: false` is a what-if for the simulator; the executor always drains.
+    #[error(
+        "scenario {scenario} sets upgrade.drain: false, a what-if for `hitless simulate` (what the upgrade would lose without maintenance mode); the executor always uses maintenance mode, so it does not run a plan simulated without it: remove `drain: false` to upgrade"
+    )]
+    DrainOff {
+        /// The scenario.
+        scenario: String,
+    },
     /// A command that reads what was recorded found no store.
     #[error("no state store in {}: nothing was ever recorded there (give the --state-dir the job ran with)", dir.display())]
     NoStore {

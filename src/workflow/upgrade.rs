@@ -112,6 +112,11 @@ pub async fn upgrade(
     if scenario.selection.targets.is_empty() && scenario.selection.skipped.is_empty() {
         return Ok(Upgrade::NothingToUpgrade);
     }
+    // The gate proves the schedule the executor keeps; without maintenance mode it would prove
+    // a different one.
+    if !scenario.drain {
+        return Err(WorkflowError::DrainOff { scenario: scenario.name.clone() });
+    }
     super::jobs::check_fabric_free(&service.store(), scenario)?;
     frontend.asking_devices();
     let driver = Arc::new(super::drivers::make(service.dir(), scenario, choice)?);
