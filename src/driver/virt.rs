@@ -284,7 +284,19 @@ impl VirtualDriver {
         self.access(device, operation, true, change)
     }
 
+    /// Reads (and for `write`, changes and saves) `device` under the fleet's lock: file I/O,
+    /// done where it stalls no other device's task ([`crate::exec::blocking`]).
     fn access<T>(
+        &self,
+        device: &str,
+        operation: &'static str,
+        write: bool,
+        change: impl FnOnce(&mut VirtualDevice) -> T,
+    ) -> Result<T, DriverError> {
+        crate::exec::blocking(|| self.access_now(device, operation, write, change))
+    }
+
+    fn access_now<T>(
         &self,
         device: &str,
         operation: &'static str,
@@ -311,6 +323,7 @@ impl VirtualDriver {
                 message: "no answer".to_string(),
             });
         }
+        let before = write.then(|| state.clone());
         let out = change(state);
         tracing::debug!(
             device,
@@ -320,7 +333,8 @@ impl VirtualDriver {
             "virtual device {}",
             if write { "changed" } else { "read" }
         );
-        if !write {
+        // A read, or a change that changed nothing, leaves the fleet file as it is.
+        if before.as_ref().is_none_or(|before| before == state) {
             return Ok(out);
         }
         self.save(&devices).map_err(|e| DriverError::Rejected {
@@ -660,5 +674,35 @@ impl Driver for VirtualDriver {
             });
         }
         Ok(facts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads, and changes that change nothing, leave the fleet file untouched (not rewritten:
+    /// the same inode's contents, its modification time); a real change rewrites it.
+    #[tokio::test(start_paused = true)]
+    async fn only_a_change_rewrites_the_fleet_file() {
+        let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/small-2spine-4leaf.yaml"))
+            .expect("the bundled scenario");
+        let scenario =
+            crate::scenario::Scenario::from_yaml_with(&yaml, Path::new("small.yaml"), &crate::scenario::NoCatalog)
+                .expect("it loads");
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("fleet.json");
+        let driver =
+            VirtualDriver::open(&path, &scenario.fabric, scenario.timing.clone(), Vec::new(), 1.0).expect("opens");
+        // Stamp the file with an old time, so that any rewrite shows.
+        let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let stamp = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).expect("a time");
+        std::fs::File::options().write(true).open(&path).and_then(|f| f.set_modified(old)).expect("stamped");
+        driver.facts("leaf1").await.expect("facts");
+        driver.set_maintenance("leaf1", false).await.expect("already out of maintenance mode");
+        assert_eq!(stamp(&path), old, "a read or a no-op change rewrote the fleet file");
+        driver.set_maintenance("leaf1", true).await.expect("into maintenance mode");
+        assert_ne!(stamp(&path), old, "a change was not saved");
+        assert!(std::fs::read_to_string(&path).expect("the file").contains("\"maintenance\": true"));
     }
 }
