@@ -110,16 +110,7 @@ pub fn start(
     let job = jobs::create(store, &new)?;
     let planned = plan.batches.iter().map(Vec::len).sum::<usize>();
     let message = format!("started by {by}: {planned} device(s) in {} batch(es)", plan.batches.len());
-    let entry = Entry {
-        device: "",
-        state: DeviceState::Pending,
-        step: Step::Start,
-        message: &message,
-        at_unix: created_unix,
-        at_seconds: 0.0,
-        by,
-    };
-    jobs::record(store, &job, &entry)?;
+    job_event(store, &job, Step::Start, &message, by, (created_unix, 0.0))?;
     Ok(Started { job, devices })
 }
 
@@ -178,29 +169,11 @@ pub fn reopen(
     let clock_offset_seconds = jobs::events(store, job, None)?.last().map_or(0.0, |e| e.at_seconds);
     if how == Reentry::Approve {
         let message = format!("approved by {by}: the job, paused {}, goes on", record.reason);
-        let entry = Entry {
-            device: "",
-            state: DeviceState::Pending,
-            step: Step::Approve,
-            message: &message,
-            at_unix: now_unix,
-            at_seconds: clock_offset_seconds,
-            by,
-        };
-        jobs::record(store, job, &entry)?;
+        job_event(store, job, Step::Approve, &message, by, (now_unix, clock_offset_seconds))?;
         jobs::approve(store, job)?;
     } else {
         let message = format!("resumed by {by}: the job, {}, goes on", record.state.as_str());
-        let entry = Entry {
-            device: "",
-            state: DeviceState::Pending,
-            step: Step::Resume,
-            message: &message,
-            at_unix: now_unix,
-            at_seconds: clock_offset_seconds,
-            by,
-        };
-        jobs::record(store, job, &entry)?;
+        job_event(store, job, Step::Resume, &message, by, (now_unix, clock_offset_seconds))?;
     }
     jobs::set_state(store, job, JobState::Running)?;
     Ok(Reopened { scenario, devices, clock_offset_seconds, driver: record.driver, time_scale: record.time_scale })
@@ -302,16 +275,7 @@ pub fn cancel(store: &mut Store, job: &str, by: &str, now_unix: i64) -> Result<C
     if record.state.is_open() {
         let at_seconds = jobs::events(store, job, None)?.last().map_or(0.0, |e| e.at_seconds);
         let message = format!("cancel requested by {by} (`hitless cancel`)");
-        let entry = Entry {
-            device: "",
-            state: DeviceState::Pending,
-            step: Step::Cancel,
-            message: &message,
-            at_unix: now_unix,
-            at_seconds,
-            by,
-        };
-        jobs::record(store, job, &entry)?;
+        job_event(store, job, Step::Cancel, &message, by, (now_unix, at_seconds))?;
     }
     match record.state {
         JobState::Finished | JobState::Cancelled => {
@@ -414,16 +378,23 @@ pub fn take_lease(
             old.holder.host,
             now - old.heartbeat_unix
         );
-        let entry = Entry {
-            device: "",
-            state: DeviceState::Pending,
-            step: Step::TakeOver,
-            message: &message,
-            at_unix: now,
-            at_seconds,
-            by: &taker,
-        };
-        jobs::record(store, job, &entry)?;
+        job_event(store, job, Step::TakeOver, &message, &taker, (now, at_seconds))?;
     }
+    Ok(())
+}
+
+/// Records an event about `job` itself (no device): `step`, its message, who did it (`by`, or
+/// empty), and when (`at`: wall clock, job clock).
+fn job_event(
+    store: &mut Store,
+    job: &str,
+    step: Step,
+    message: &str,
+    by: &str,
+    at: (i64, f64),
+) -> Result<(), WorkflowError> {
+    let (at_unix, at_seconds) = at;
+    let entry = Entry { device: "", state: DeviceState::Pending, step, message, at_unix, at_seconds, by };
+    jobs::record(store, job, &entry)?;
     Ok(())
 }
