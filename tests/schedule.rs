@@ -15,7 +15,7 @@ fn in_store(dir: &Path, args: &[&str]) -> Run {
 /// Every device's simulated steps against the journal of a virtual run: each step's start is
 /// the second the journal first records that step for that device. Returns the steps compared.
 fn compare(scenario: &str, dir: &Path) -> usize {
-    let simulated = hitless(&["simulate", scenario, "--format", "json"]);
+    let simulated = in_store(dir, &["simulate", scenario, "--format", "json"]);
     let report: serde_json::Value =
         serde_json::from_str(&simulated.stdout).unwrap_or_else(|e| panic!("{e}: {scenario}"));
     let logs = in_store(dir, &["logs", "job-0001", "--format", "json"]);
@@ -108,4 +108,22 @@ fn a_leafs_schedule_is_the_executors_steps_at_hand_calculated_times() {
     ];
     let expected: Vec<(String, f64, f64)> = expected.iter().map(|(s, a, b)| (s.to_string(), *a, *b)).collect();
     assert_eq!(phases, expected);
+}
+
+/// Images staged ahead (`hitless stage`) are copied no more: `simulate` in the same state
+/// directory skips their copy, and the virtual run journals every step at the simulated second.
+#[test]
+fn staged_images_keep_the_schedule_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = "scenarios/small-2spine-4leaf.yaml";
+    let staged = in_store(dir.path(), &["stage", scenario, "--driver", "virtual"]);
+    assert_eq!(staged.code, 0, "{}", staged.stderr);
+    let simulated = in_store(dir.path(), &["simulate", scenario, "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&simulated.stdout).unwrap();
+    let leaf1 = report["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf1").unwrap();
+    let copy = leaf1["phases"].as_array().unwrap().iter().find(|p| p["step"] == "copy").unwrap();
+    assert_eq!((copy["start_seconds"].as_f64(), copy["end_seconds"].as_f64()), (Some(70.0), Some(70.0)), "{copy}");
+    let run = in_store(dir.path(), &["upgrade", scenario, "--driver", "virtual", "--yes", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(compare(scenario, dir.path()) > 60);
 }

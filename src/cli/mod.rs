@@ -735,17 +735,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Plan(args) => plan::plan(&load_scenario(&args.scenario, state_dir)?, args.format, args.max_batch_size),
         Command::Validate(args) => plan::validate(&args.scenario, &load_scenario(&args.scenario, state_dir)?),
-        Command::Simulate(args) => simulate::run(simulate::SimulateArgs {
-            scenario: &load_scenario(&args.scenario, state_dir)?,
-            scenario_path: &args.scenario,
-            plan: args.plan.as_deref(),
-            format: args.format,
-            runs: args.runs,
-            seed: args.seed,
-            worst: args.worst,
-            max_batch_size: args.max_batch_size,
-            report: args.report.as_deref(),
-        }),
+        Command::Simulate(args) => {
+            let loaded = load_scenario(&args.scenario, state_dir)?;
+            // Images staged ahead in this state directory skip their copy, as they will when
+            // the upgrade runs; without a store, nothing is staged.
+            let staged = match Service::open_existing(state_dir) {
+                Ok(service) => service.staged(&loaded)?,
+                Err(_) => Vec::new(),
+            };
+            simulate::run(simulate::SimulateArgs {
+                scenario: &loaded,
+                staged,
+                scenario_path: &args.scenario,
+                plan: args.plan.as_deref(),
+                format: args.format,
+                runs: args.runs,
+                seed: args.seed,
+                worst: args.worst,
+                max_batch_size: args.max_batch_size,
+                report: args.report.as_deref(),
+            })
+        }
     }
 }
 

@@ -15,6 +15,8 @@ use crate::simulate::{SimOptions, input, simulate};
 /// Arguments of `hitless simulate`, already parsed.
 pub struct SimulateArgs<'a> {
     pub scenario: &'a Scenario,
+    /// Devices whose image is staged ahead (their copy takes no time).
+    pub staged: Vec<crate::model::DeviceId>,
     pub scenario_path: &'a Path,
     pub plan: Option<&'a Path>,
     pub format: Format,
@@ -28,7 +30,7 @@ pub struct SimulateArgs<'a> {
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let scenario = args.scenario;
     let plan_options = PlanOptions { max_batch_size: args.max_batch_size };
-    let plan = match args.plan {
+    let mut plan = match args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan {}", path.display()))?;
             let report: PlanReport = serde_json::from_str(&text)
@@ -37,6 +39,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
         None => input::for_scenario(scenario, &plan_options),
     };
+    plan.staged = args.staged;
     let seed = args.seed.unwrap_or(scenario.simulation.seed);
     let options = SimOptions { runs: args.runs, seed, worst_flows: args.worst, exposure_per_batch: 5, faults: true };
     if args.format == Format::Table {
@@ -47,6 +50,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             args.runs,
             args.scenario_path.display()
         );
+        if !plan.staged.is_empty() {
+            println!(
+                "{} device(s) have their image staged ahead (`hitless stage`): their copy takes no time, as it will when the upgrade runs.",
+                plan.staged.len()
+            );
+        }
     }
     let report = simulate(scenario, &plan, &options);
     if let Some(out) = args.report {

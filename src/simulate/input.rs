@@ -51,6 +51,7 @@ fn planned(scenario: &Scenario, options: &PlanOptions) -> PlanInput {
                 warnings: plan.warnings,
                 out_of_service: Vec::new(),
                 rules_broken: 0,
+                staged: Vec::new(),
             }
         }
     }
@@ -127,5 +128,5 @@ fn judged(scenario: &Scenario, batches: Vec<Vec<DeviceId>>, source: &str, option
             warnings.push(format!("{source} upgrades {name}, which the selection skips ({reason})"));
         }
     }
-    PlanInput { batches, warnings, out_of_service: Vec::new(), rules_broken }
+    PlanInput { batches, warnings, out_of_service: Vec::new(), rules_broken, staged: Vec::new() }
 }

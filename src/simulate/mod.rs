@@ -55,6 +55,9 @@ pub struct PlanInput {
     /// How many of the planner's rules a plan not made by the planner breaks (each is also a
     /// warning); 0 for the planner's own.
     pub rules_broken: usize,
+    /// Devices whose image was staged ahead (`hitless stage`): the executor verifies it and
+    /// copies nothing, so their copy takes no time.
+    pub staged: Vec<DeviceId>,
 }
 
 /// A device out of service before the upgrade starts.
@@ -215,6 +218,7 @@ fn run_once(
         &scenario.timing,
         scenario.drain,
         scenario.health_limits.sample_seconds,
+        &plan.staged,
         settings.jitter,
         seed,
         faults,

@@ -86,6 +86,7 @@ pub fn build(
     timing: &TimingProfile,
     drain: bool,
     sample_seconds: u32,
+    staged: &[DeviceId],
     jitter: f64,
     seed: u64,
     faults: &[Fault],
@@ -105,6 +106,7 @@ pub fn build(
                 start,
                 drain,
                 sample_seconds,
+                staged: staged.contains(&device),
                 faults,
                 fabric,
                 actions: &mut actions,
@@ -137,6 +139,8 @@ struct DevicePlan<'a> {
     start: SimTime,
     drain: bool,
     sample_seconds: u32,
+    /// Its image was staged ahead: the copy is a check, and takes no time.
+    staged: bool,
     faults: &'a [Fault],
     fabric: &'a Fabric,
     actions: &'a mut Vec<(SimTime, Action)>,
@@ -211,8 +215,9 @@ impl DevicePlan<'_> {
             self.step(Step::Drained, drained, drained);
             t = drained;
         }
+        let copy_seconds = if self.staged { 0 } else { phases.image_copy_seconds };
         for (phase, step, seconds, failing) in [
-            (ImageCopy, Step::Copy, phases.image_copy_seconds, ChecksumMismatch),
+            (ImageCopy, Step::Copy, copy_seconds, ChecksumMismatch),
             (Install, Step::Install, phases.install_seconds, InstallFails),
         ] {
             if self.fault(phase) == Some(Hang) {

@@ -487,8 +487,13 @@ pub fn job_page(
     let scenario = Scenario::from_yaml_with(&record.scenario_yaml, std::path::Path::new(&record.scenario), catalog)?;
     let names: Vec<Vec<String>> = serde_json::from_str(&record.plan).map_err(|e| ViewError::Plan(e.to_string()))?;
     let batches = names.iter().map(|batch| batch.iter().filter_map(|n| scenario.fabric.lookup(n)).collect()).collect();
-    let plan =
-        crate::simulate::PlanInput { batches, warnings: Vec::new(), out_of_service: Vec::new(), rules_broken: 0 };
+    let plan = crate::simulate::PlanInput {
+        batches,
+        warnings: Vec::new(),
+        out_of_service: Vec::new(),
+        rules_broken: 0,
+        staged: Vec::new(),
+    };
     let report = plan_report(&scenario, &plan);
     let sim = crate::simulate::simulate(&scenario, &plan, &sim_options(scenario.simulation.seed));
     let devices = crate::store::jobs::devices(store, job)?;

@@ -189,8 +189,13 @@ fn before_batch<D: Driver>(scenario: &Scenario, driver: &Arc<D>, job: &str) -> e
             if out.is_empty() {
                 return Ok(());
             }
-            let plan =
-                crate::simulate::PlanInput { batches, warnings: Vec::new(), out_of_service: out, rules_broken: 0 };
+            let plan = crate::simulate::PlanInput {
+                batches,
+                warnings: Vec::new(),
+                out_of_service: out,
+                rules_broken: 0,
+                staged: Vec::new(),
+            };
             let gate = super::gate(&scenario, &plan, false);
             if let super::Gate::Pass(_) = gate {
                 return Ok(());

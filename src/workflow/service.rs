@@ -167,6 +167,23 @@ impl Service {
         super::pending_installs(&self.store(), scenario)
     }
 
+    /// The devices `scenario` upgrades whose target image `hitless stage` recorded staged on
+    /// them: the plan's simulation skips their copy, as the executor will (it verifies the
+    /// staged file first, and copies when it is gone).
+    pub fn staged(&self, scenario: &Scenario) -> Result<Vec<crate::model::DeviceId>, WorkflowError> {
+        let staged = jobs::staged(&self.store(), &scenario.fabric.fingerprint())?;
+        Ok(scenario
+            .selection
+            .targets
+            .iter()
+            .filter(|t| {
+                let name = &scenario.fabric.device(t.device).name;
+                staged.get(name).is_some_and(|(image, _)| *image == scenario.images[t.image].name)
+            })
+            .map(|t| t.device)
+            .collect())
+    }
+
     /// Records that `device` of `scenario` holds `image`, staged ahead of its job.
     pub fn record_staged(
         &self,

@@ -138,6 +138,7 @@ pub async fn upgrade(
     let partners = fabric::partners(scenario, &targets);
     let busy = fabric::busy_in_other_jobs(&service.store(), scenario, &partners, None)?;
     let mut plan = plan(scenario);
+    plan.staged = service.staged(scenario)?;
     plan.out_of_service = fabric::out_of_service(scenario, &driver, &partners, &busy).await;
     let decision = gate(scenario, &plan, request.allow_loss);
     frontend.gate(&decision);
