@@ -675,13 +675,7 @@ impl<D: Driver> Walk<'_, D> {
         if !ctx.limits.snapshot_diff {
             return Ok(None);
         }
-        let before = super::blocking(|| {
-            ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(
-                &ctx.job,
-                self.device(),
-                SnapshotKind::Before,
-            )
-        })?;
+        let before = self.baseline_snapshot()?;
         let Some((before_id, before)) = before else {
             return Ok(None); // Said after maintenance mode, where the whole diff is skipped.
         };
@@ -713,6 +707,18 @@ impl<D: Driver> Walk<'_, D> {
         self.fail(HealthCheckFailed, format!("{found}; {STAYS}")).map(Some)
     }
 
+    /// The snapshot this job took of the device before its upgrade, with its id, if it took one.
+    fn baseline_snapshot(&self) -> Result<Option<(i64, crate::snapshot::Snapshot)>, JournalError> {
+        let ctx = self.ctx;
+        super::blocking(|| {
+            ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(
+                &ctx.job,
+                self.device(),
+                SnapshotKind::Before,
+            )
+        })
+    }
+
     /// A snapshot of the device now, kept in the store as `kind` of this job; what could not
     /// be read is in its `missing`. Returns its id and the snapshot.
     async fn snapshot_now(&self, kind: SnapshotKind) -> Result<(i64, crate::snapshot::Snapshot), JournalError> {
@@ -742,13 +748,7 @@ impl<D: Driver> Walk<'_, D> {
         if !ctx.limits.snapshot_diff {
             return Ok(None);
         }
-        let before = super::blocking(|| {
-            ctx.journal.lock().expect("journal lock not poisoned").job_snapshot(
-                &ctx.job,
-                self.device(),
-                SnapshotKind::Before,
-            )
-        })?;
+        let before = self.baseline_snapshot()?;
         let Some((before_id, before)) = before else {
             let message =
                 "no snapshot from before the upgrade (the job was re-entered after it drained the device): no diff";
