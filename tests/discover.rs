@@ -655,3 +655,31 @@ fn silent_hosts_cost_the_timeout_given() {
         hitless(&state).args(["discover", "--inventory", path.to_str().unwrap(), "--timeout", "0"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A topology's text is shown inert: a node name carrying a terminal escape (a left-out kind's
+/// warning, an unusable name's error) reaches stderr with its control characters escaped.
+#[test]
+fn hostile_names_in_a_topology_reach_the_terminal_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let topology = dir.path().join("hostile.clab.yml");
+    let write = |names: (&str, &str)| {
+        let text = format!(
+            "name: hostile\ntopology:\n  nodes:\n    leaf1: {{kind: juniper_vqfx, image: \"vr-vqfx:20.2R1.10\"}}\n    \"{}\": {{kind: {}, image: x}}\n",
+            names.0, names.1
+        );
+        std::fs::write(&topology, text).unwrap();
+    };
+    // A kind hitless leaves out: a warning naming the node.
+    write(("evil\\e[2J", "arista_ceos"));
+    let warned = hitless(&state).args(["import", "containerlab", topology.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&warned.stderr);
+    assert!(warned.status.success(), "{stderr}");
+    assert!(stderr.contains("node evil") && !stderr.contains('\u{1b}'), "{stderr:?}");
+    // A Juniper node whose name no scenario can hold: an error naming it.
+    write(("evil\\e[2J", "juniper_vqfx"));
+    let refused = hitless(&state).args(["import", "containerlab", topology.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("its name contains") && !stderr.contains('\u{1b}'), "{stderr:?}");
+}

@@ -548,7 +548,7 @@ struct ValidateArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(error) = init_logging(&cli) {
-        eprintln!("hitless: {}", explain(&error));
+        eprintln!("hitless: {}", render::inert_block(&explain(&error)));
         return ExitCode::from(EXIT_ERROR);
     }
     // A command that only reports ends quietly when its reader goes away. One that drives devices
@@ -568,7 +568,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("hitless: {}", explain(&error));
+            eprintln!("hitless: {}", render::inert_block(&explain(&error)));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -668,7 +668,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => print!("{yaml}"),
             }
             for warning in &imported.warnings {
-                eprintln!("hitless: warning: {warning}");
+                eprintln!("hitless: warning: {}", render::inert(warning));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -293,56 +293,48 @@ impl VirtualDriver {
         write: bool,
         change: impl FnOnce(&mut VirtualDevice) -> T,
     ) -> Result<T, DriverError> {
-        crate::exec::blocking(|| self.access_now(device, operation, write, change))
-    }
-
-    fn access_now<T>(
-        &self,
-        device: &str,
-        operation: &'static str,
-        write: bool,
-        change: impl FnOnce(&mut VirtualDevice) -> T,
-    ) -> Result<T, DriverError> {
-        let io = |e: std::io::Error| DriverError::Rejected {
-            device: device.to_string(),
-            operation,
-            message: format!("virtual device state could not be read from {}: {e}", self.path.display()),
-        };
-        let _fleet = self.lock_fleet().map_err(io)?;
-        let mut devices = self.devices.lock().expect("not poisoned");
-        self.refresh(&mut devices).map_err(io)?;
-        let state = devices.get_mut(device).ok_or_else(|| DriverError::Rejected {
-            device: device.to_string(),
-            operation,
-            message: "no such device in the virtual fabric".to_string(),
-        })?;
-        if state.dead {
-            return Err(DriverError::Unreachable {
+        crate::exec::blocking(|| {
+            let io = |e: std::io::Error| DriverError::Rejected {
                 device: device.to_string(),
                 operation,
-                message: "no answer".to_string(),
-            });
-        }
-        let before = write.then(|| state.clone());
-        let out = change(state);
-        tracing::debug!(
-            device,
-            operation,
-            version = %state.version,
-            maintenance = state.maintenance,
-            "virtual device {}",
-            if write { "changed" } else { "read" }
-        );
-        // A read, or a change that changed nothing, leaves the fleet file as it is.
-        if before.as_ref().is_none_or(|before| before == state) {
-            return Ok(out);
-        }
-        self.save(&devices).map_err(|e| DriverError::Rejected {
-            device: device.to_string(),
-            operation,
-            message: format!("virtual device state could not be saved to {}: {e}", self.path.display()),
-        })?;
-        Ok(out)
+                message: format!("virtual device state could not be read from {}: {e}", self.path.display()),
+            };
+            let _fleet = self.lock_fleet().map_err(io)?;
+            let mut devices = self.devices.lock().expect("not poisoned");
+            self.refresh(&mut devices).map_err(io)?;
+            let state = devices.get_mut(device).ok_or_else(|| DriverError::Rejected {
+                device: device.to_string(),
+                operation,
+                message: "no such device in the virtual fabric".to_string(),
+            })?;
+            if state.dead {
+                return Err(DriverError::Unreachable {
+                    device: device.to_string(),
+                    operation,
+                    message: "no answer".to_string(),
+                });
+            }
+            let before = write.then(|| state.clone());
+            let out = change(state);
+            tracing::debug!(
+                device,
+                operation,
+                version = %state.version,
+                maintenance = state.maintenance,
+                "virtual device {}",
+                if write { "changed" } else { "read" }
+            );
+            // A read, or a change that changed nothing, leaves the fleet file as it is.
+            if before.as_ref().is_none_or(|before| before == state) {
+                return Ok(out);
+            }
+            self.save(&devices).map_err(|e| DriverError::Rejected {
+                device: device.to_string(),
+                operation,
+                message: format!("virtual device state could not be saved to {}: {e}", self.path.display()),
+            })?;
+            Ok(out)
+        })
     }
 
     fn fault(&self, device: &str, phase: FaultPhase) -> Option<FaultKind> {
