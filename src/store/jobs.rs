@@ -30,6 +30,9 @@ pub struct NewJob<'a> {
     pub created_unix: i64,
     /// Each device's management address, where the scenario gives one.
     pub addresses: &'a std::collections::BTreeMap<String, String>,
+    /// The journal's first event (who started the job), written in the same transaction: a job
+    /// never exists without it.
+    pub started: (&'a str, &'a str),
 }
 
 /// A device planned in an open job, with the job's state and its own there.
@@ -154,6 +157,20 @@ pub fn create(store: &mut Store, job: &NewJob) -> Result<String, StoreError> {
                 .map_err(sqlite)?;
         }
     }
+    let (message, by) = job.started;
+    tx.execute(
+        "INSERT INTO job_events (job, seq, at_unix, at_seconds, device, state, step, message, actor)
+         VALUES (?1, 1, ?2, 0.0, '', ?3, ?4, ?5, ?6)",
+        params![
+            id,
+            job.created_unix,
+            crate::journal::DeviceState::Pending.label(),
+            crate::journal::Step::Start.as_str(),
+            message,
+            by
+        ],
+    )
+    .map_err(sqlite)?;
     tx.commit().map_err(sqlite)?;
     Ok(id)
 }

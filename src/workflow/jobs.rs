@@ -97,6 +97,8 @@ pub fn start(
 ) -> Result<Started, WorkflowError> {
     let devices = devices(scenario, plan);
     let addresses = addresses(scenario);
+    let planned = plan.batches.iter().map(Vec::len).sum::<usize>();
+    let message = format!("started by {by}: {planned} device(s) in {} batch(es)", plan.batches.len());
     let new = jobs::NewJob {
         scenario: &scenario.name,
         fabric: &scenario.fabric.fingerprint(),
@@ -106,11 +108,9 @@ pub fn start(
         devices: &devices,
         created_unix,
         addresses: &addresses,
+        started: (&message, by),
     };
     let job = jobs::create(store, &new)?;
-    let planned = plan.batches.iter().map(Vec::len).sum::<usize>();
-    let message = format!("started by {by}: {planned} device(s) in {} batch(es)", plan.batches.len());
-    job_event(store, &job, Step::Start, &message, by, (created_unix, 0.0))?;
     Ok(Started { job, devices })
 }
 
