@@ -28,7 +28,8 @@ fn bench_full_upgrade(c: &mut Criterion) {
     let mut group = c.benchmark_group("simulate_full_upgrade_1006_devices");
     group.sample_size(10);
     group.measurement_time(std::time::Duration::from_secs(30));
-    let options = SimOptions { runs: 1, seed: 1, worst_flows: 10, exposure_per_batch: 5, faults: false };
+    let options =
+        SimOptions { runs: 1, seed: 1, worst_flows: 10, exposure_per_batch: 5, faults: false, start_unix: None };
     for flows in [10_000u64, 100_000] {
         let scenario = scenario(flows);
         let plan = input::for_scenario(&scenario, &PlanOptions::default());

@@ -6,6 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// How long a call to a hung device waits before it times out (the Junos driver's RPC
+/// timeout): the virtual driver waits this long, and the simulated schedule counts it.
+pub const HUNG_TIMEOUT_SECONDS: u64 = 60;
+
 /// What goes wrong on a device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -26,6 +26,7 @@
 //! (300), or maintenance mode is lifted again and the device is not touched.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +83,10 @@ impl HealthReport {
         }
     }
 }
+
+/// How often the executor reads a device's traffic while it proves the drain, in seconds of the
+/// job's clock (the simulated schedule counts the same readings).
+pub const DRAIN_POLL_SECONDS: u64 = 10;
 
 /// The operator's limits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,55 +159,145 @@ impl HealthLimits {
     /// `baseline` is an earlier reading of the same device: lifetime counters are judged by
     /// their growth since it. Without a baseline they are not judged (one reading of a lifetime
     /// counter says nothing about now).
-    pub fn check(&self, report: &HealthReport, baseline: Option<&HealthReport>, image_size_bytes: u64) -> Vec<String> {
-        let mut failures: Vec<String> =
-            report.missing.iter().map(|m| format!("{m}: the check fails when a figure cannot be read")).collect();
-        let mut over = |what: String, value: u64, max: u64| {
+    pub fn check(&self, report: &HealthReport, baseline: Option<&HealthReport>, image_size_bytes: u64) -> Vec<Finding> {
+        let mut failures: Vec<Finding> =
+            report.missing.iter().map(|m| Finding::Unreadable { what: m.clone() }).collect();
+        let mut over = |figure: Figure, names: String, value: u64, max: u64| {
             if value > max {
-                failures.push(format!("{what} is {value}, more than the allowed {max}"));
+                failures.push(Finding::OverLimit { figure, names, value, max });
             }
         };
         if let Some(peers) = &report.bgp_peers {
             let down: Vec<&str> = peers.iter().filter(|p| !p.established).map(|p| p.address.as_str()).collect();
-            over(format!("BGP peers down{}", named(&down)), down.len() as u64, self.bgp_peers_down_max.into());
+            over(Figure::BgpPeersDown, named(&down), down.len() as u64, self.bgp_peers_down_max.into());
             if let Some(before) = baseline.and_then(|b| b.bgp_peers.as_ref()) {
-                over("BGP flaps since the last reading".into(), flap_growth(before, peers), self.bgp_flaps_max.into());
+                over(Figure::BgpFlaps, String::new(), flap_growth(before, peers), self.bgp_flaps_max.into());
             }
         }
         if let Some(alarms) = &report.alarms {
             let named_alarms: Vec<&str> = alarms.iter().map(|a| a.description.as_str()).collect();
-            over(format!("active alarms{}", named(&named_alarms)), alarms.len() as u64, self.alarms_max.into());
+            over(Figure::Alarms, named(&named_alarms), alarms.len() as u64, self.alarms_max.into());
         }
         if let (Some(now), Some(before)) =
             (&report.interface_errors, baseline.and_then(|b| b.interface_errors.as_ref()))
         {
             let (total, worst) = error_growth(before, now);
             let worst = worst.map_or(String::new(), |(port, n)| format!(" (most on {port}: {n})"));
-            over(format!("interface errors since the last reading{worst}"), total, self.interface_errors_max);
+            over(Figure::InterfaceErrors, worst, total, self.interface_errors_max);
         }
         if let Some(down) = &report.lacp_down {
             let names: Vec<&str> = down.iter().map(String::as_str).collect();
-            over(format!("LACP members down{}", named(&names)), down.len() as u64, self.lacp_down_max.into());
+            over(Figure::LacpDown, named(&names), down.len() as u64, self.lacp_down_max.into());
         }
         for (engine, idle) in report.re_cpu_idle_percent.iter().flatten() {
             if *idle < self.re_cpu_idle_min_percent {
-                failures.push(format!(
-                    "routing-engine CPU idle on {engine} is {idle} %, below the required {} %",
-                    self.re_cpu_idle_min_percent
-                ));
+                failures.push(Finding::CpuIdleLow {
+                    engine: engine.clone(),
+                    idle_percent: *idle,
+                    min_percent: self.re_cpu_idle_min_percent,
+                });
             }
         }
         let needed = self.disk_needed_mb(image_size_bytes);
         for (engine, bytes) in report.free_disk_bytes.iter().flatten() {
             let mb = bytes / 1_000_000;
             if mb < needed {
-                failures.push(format!(
-                    "free disk for /var/tmp on {engine} is {mb} MB, below the {needed} MB the image needs"
-                ));
+                failures.push(Finding::DiskLow { engine: engine.clone(), free_mb: mb, needed_mb: needed });
             }
         }
         failures
     }
+}
+
+/// A figure a health check counts and holds to a maximum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Figure {
+    /// BGP peers not Established (`bgp_peers_down_max`).
+    BgpPeersDown,
+    /// BGP flaps between the two readings (`bgp_flaps_max`).
+    BgpFlaps,
+    /// Active chassis and system alarms (`alarms_max`).
+    Alarms,
+    /// Interface errors between the two readings (`interface_errors_max`).
+    InterfaceErrors,
+    /// LACP members not collecting and distributing (`lacp_down_max`).
+    LacpDown,
+}
+
+impl Figure {
+    fn label(self) -> &'static str {
+        match self {
+            Figure::BgpPeersDown => "BGP peers down",
+            Figure::BgpFlaps => "BGP flaps since the last reading",
+            Figure::Alarms => "active alarms",
+            Figure::InterfaceErrors => "interface errors since the last reading",
+            Figure::LacpDown => "LACP members down",
+        }
+    }
+}
+
+/// One reason a health check fails. Shown (`Display`) as the journal and the test run say it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// A figure could not be read: the check fails rather than pass on what it did not see.
+    Unreadable {
+        /// What, and why (the reading's own words).
+        what: String,
+    },
+    /// A counted figure is over its maximum.
+    OverLimit {
+        /// Which.
+        figure: Figure,
+        /// The ones counted, as ` (a, b and 3 more)`, or the worst port; may be empty.
+        names: String,
+        /// The count.
+        value: u64,
+        /// The maximum allowed.
+        max: u64,
+    },
+    /// A routing engine's CPU is busier than `re_cpu_idle_min_percent` allows.
+    CpuIdleLow {
+        /// The engine.
+        engine: String,
+        /// Its idle share.
+        idle_percent: u32,
+        /// The least allowed.
+        min_percent: u32,
+    },
+    /// Too little free space in /var/tmp for the image.
+    DiskLow {
+        /// The engine.
+        engine: String,
+        /// Free, in MB.
+        free_mb: u64,
+        /// What the image needs, in MB.
+        needed_mb: u64,
+    },
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::Unreadable { what } => write!(f, "{what}: the check fails when a figure cannot be read"),
+            Finding::OverLimit { figure, names, value, max } => {
+                write!(f, "{}{names} is {value}, more than the allowed {max}", figure.label())
+            }
+            Finding::CpuIdleLow { engine, idle_percent, min_percent } => {
+                write!(f, "routing-engine CPU idle on {engine} is {idle_percent} %, below the required {min_percent} %")
+            }
+            Finding::DiskLow { engine, free_mb, needed_mb } => {
+                write!(
+                    f,
+                    "free disk for /var/tmp on {engine} is {free_mb} MB, below the {needed_mb} MB the image needs"
+                )
+            }
+        }
+    }
+}
+
+/// Findings as one line, `; ` between them.
+pub fn joined(findings: &[Finding]) -> String {
+    findings.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 fn named(names: &[&str]) -> String {
@@ -257,7 +352,20 @@ mod tests {
             Some(vec![Alarm { class: "Minor".into(), description: "Rescue configuration is not set".into() }]);
         sick.re_cpu_idle_percent = Some(vec![("re0".into(), 20)]);
         sick.free_disk_bytes = Some(vec![("re0".into(), 100_000_000)]);
-        let failures = limits.check(&sick, None, 1_500_000_000);
+        let found = limits.check(&sick, None, 1_500_000_000);
+        // Typed: what failed, by how much, against which limit.
+        assert_eq!(
+            found[0],
+            Finding::OverLimit {
+                figure: Figure::BgpPeersDown,
+                names: " (10.0.0.1, 10.0.0.2)".into(),
+                value: 2,
+                max: 0
+            }
+        );
+        assert_eq!(found[2], Finding::CpuIdleLow { engine: "re0".into(), idle_percent: 20, min_percent: 60 });
+        assert_eq!(found[3], Finding::DiskLow { engine: "re0".into(), free_mb: 100, needed_mb: 1650 });
+        let failures: Vec<String> = found.iter().map(ToString::to_string).collect();
         assert_eq!(failures.len(), 4, "{failures:?}");
         assert_eq!(failures[0], "BGP peers down (10.0.0.1, 10.0.0.2) is 2, more than the allowed 0");
         assert!(failures[1].contains("Rescue configuration is not set"), "{failures:?}");
@@ -269,7 +377,8 @@ mod tests {
         let mut report = HealthReport::healthy(&["re0"], 8_000_000_000);
         report.alarms = None;
         report.missing.push("chassis alarms (no active-alarm-count in get-alarm-information)".into());
-        let failures = HealthLimits::default().check(&report, None, 0);
+        let failures: Vec<String> =
+            HealthLimits::default().check(&report, None, 0).iter().map(ToString::to_string).collect();
         assert_eq!(failures.len(), 1);
         assert!(failures[0].starts_with("chassis alarms (no active-alarm-count"), "{failures:?}");
     }
@@ -286,7 +395,7 @@ mod tests {
         let mut now = before.clone();
         now.bgp_peers = Some(vec![peer("10.0.0.1", true, 44), peer("10.0.0.2", true, 9)]);
         now.interface_errors = Some(BTreeMap::from([("et-0/0/48".into(), 5_150), ("xe-0/0/1".into(), 9)]));
-        let failures = limits.check(&now, Some(&before), 0);
+        let failures: Vec<String> = limits.check(&now, Some(&before), 0).iter().map(ToString::to_string).collect();
         assert_eq!(
             failures,
             [

@@ -128,6 +128,13 @@ impl TimingProfile {
     pub fn device_seconds(&self, role: Role) -> u64 {
         self.phases(role).total_seconds()
     }
+
+    /// How long a device may take to come back from its reboot before the executor gives up
+    /// on it: three times the longest expected reboot of any role, at least 15 minutes.
+    pub fn boot_deadline_seconds(&self) -> u64 {
+        let longest = Role::ALL.iter().map(|r| self.phases(*r).reboot_seconds).max().unwrap_or(600);
+        (u64::from(longest) * 3).max(900)
+    }
 }
 
 impl TimingOverrides {

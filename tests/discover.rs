@@ -120,7 +120,14 @@ fn same_upgrade(original: &Scenario, found: &Scenario) {
     assert_eq!(a.batches.len(), b.batches.len(), "batches");
     let ids: Vec<Vec<_>> = b.batches.iter().map(|x| x.devices.clone()).collect();
     assert!(hitless::plan::check::check(&found.fabric, &ids, found.max_batch_size as usize).is_empty());
-    let sim = hitless::simulate::SimOptions { runs: 1, seed: 1, worst_flows: 1, exposure_per_batch: 0, faults: false };
+    let sim = hitless::simulate::SimOptions {
+        runs: 1,
+        seed: 1,
+        worst_flows: 1,
+        exposure_per_batch: 0,
+        faults: false,
+        start_unix: None,
+    };
     let (ra, rb) = (
         hitless::simulate::simulate(original, &hitless::simulate::input::for_scenario(original, &options), &sim),
         hitless::simulate::simulate(found, &hitless::simulate::input::for_scenario(found, &options), &sim),

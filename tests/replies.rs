@@ -158,7 +158,7 @@ fn free_disk_is_read_in_512_byte_blocks_on_the_filesystem_holding_var_tmp() {
     let mut report = hitless::health::HealthReport::healthy(&[], 0);
     report.free_disk_bytes = Some(free("storage-dual.xml").unwrap());
     // 1,316,160 blocks x 512 = 673 MB < 1,100 MB for a 1 GB image.
-    let failures = limits.check(&report, None, 1_000_000_000);
+    let failures: Vec<String> = limits.check(&report, None, 1_000_000_000).iter().map(ToString::to_string).collect();
     assert_eq!(failures, ["free disk for /var/tmp on re1 is 673 MB, below the 1100 MB the image needs"]);
 }
 
@@ -239,7 +239,8 @@ fn the_health_report_fails_closed_on_what_it_cannot_read() {
     assert_eq!(report.missing.len(), 2, "{:?}", report.missing);
     assert!(report.missing[0].starts_with("system alarms"), "{:?}", report.missing);
     assert!(report.missing[1].contains("neither active-alarm-count nor no-active-alarms"), "{:?}", report.missing);
-    let failures = HealthLimits::default().check(&report, Some(&report), 0);
+    let failures: Vec<String> =
+        HealthLimits::default().check(&report, Some(&report), 0).iter().map(ToString::to_string).collect();
     // Missing alarms twice, and the one BGP peer that is down.
     assert_eq!(failures.len(), 3, "{failures:?}");
     assert!(failures.iter().any(|f| f.starts_with("BGP peers down (10.0.0.236) is 1")), "{failures:?}");

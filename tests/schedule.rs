@@ -12,31 +12,63 @@ fn in_store(dir: &Path, args: &[&str]) -> Run {
     hitless(&all)
 }
 
-/// Every device's simulated steps against the journal of a virtual run: each step's start is
-/// the second the journal first records that step for that device. Returns the steps compared.
-fn compare(scenario: &str, dir: &Path) -> usize {
-    let simulated = in_store(dir, &["simulate", scenario, "--format", "json"]);
+/// Every device's simulated steps against the journal of a virtual run, step by step: the
+/// journal's steps of each device (its notes aside) are the simulated ones, in order, each at
+/// the second it is simulated to start; the job's pauses and window waits too. `simulate`
+/// gets `extra` arguments (`--start`). Returns the steps compared.
+fn compare_with(scenario: &str, dir: &Path, extra: &[&str], what: &str) -> usize {
+    let mut args = vec!["simulate", scenario, "--format", "json"];
+    args.extend_from_slice(extra);
+    let simulated = in_store(dir, &args);
     let report: serde_json::Value =
-        serde_json::from_str(&simulated.stdout).unwrap_or_else(|e| panic!("{e}: {scenario}"));
+        serde_json::from_str(&simulated.stdout).unwrap_or_else(|e| panic!("{e}: {scenario}: {}", simulated.stderr));
     let logs = in_store(dir, &["logs", "job-0001", "--format", "json"]);
-    assert_eq!(logs.code, 0, "{scenario}: {}", logs.stderr);
+    assert_eq!(logs.code, 0, "{what}: {}", logs.stderr);
     let events: Vec<serde_json::Value> = logs.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let journaled = |device: &str, steps: &[&str]| -> Vec<(String, f64)> {
+        events
+            .iter()
+            .filter(|e| e["device"] == device && steps.contains(&e["step"].as_str().unwrap()))
+            .map(|e| (e["step"].as_str().unwrap().to_string(), e["at_seconds"].as_f64().unwrap()))
+            .collect()
+    };
+    let starts = |phases: &serde_json::Value| -> Vec<(String, f64)> {
+        phases
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["step"].as_str().unwrap().to_string(), p["start_seconds"].as_f64().unwrap()))
+            .collect()
+    };
     let mut compared = 0;
     for device in report["devices"].as_array().unwrap() {
         let name = device["device"].as_str().unwrap();
-        for phase in device["phases"].as_array().unwrap() {
-            let step = phase["step"].as_str().unwrap();
-            let start = phase["start_seconds"].as_f64().unwrap();
-            let journaled = events
-                .iter()
-                .find(|e| e["device"] == name && e["step"] == step)
-                .unwrap_or_else(|| panic!("{scenario}: {name} never journaled {step} (simulated at {start} s)"));
-            let at = journaled["at_seconds"].as_f64().unwrap();
-            assert!((at - start).abs() < 1e-6, "{scenario}: {name} {step} simulated at {start} s, journaled at {at} s");
-            compared += 1;
-        }
+        let simulated = starts(&device["phases"]);
+        let device_steps = [
+            "pre-check",
+            "drain",
+            "drained",
+            "copy",
+            "install",
+            "rollback",
+            "reboot",
+            "wait-boot",
+            "booted",
+            "post-check",
+            "undrain",
+            "in-service",
+            "failed",
+        ];
+        assert_eq!(journaled(name, &device_steps), simulated, "{what}: {name}: journaled, simulated");
+        compared += simulated.len();
     }
-    compared
+    let job = starts(report.get("job_phases").unwrap_or(&serde_json::json!([])));
+    assert_eq!(journaled("", &["pause", "window-wait"]), job, "{what}: the job's own steps: journaled, simulated");
+    compared + job.len()
+}
+
+fn compare(scenario: &str, dir: &Path) -> usize {
+    compare_with(scenario, dir, &[], scenario)
 }
 
 #[test]
@@ -126,4 +158,143 @@ fn staged_images_keep_the_schedule_too() {
     let run = in_store(dir.path(), &["upgrade", scenario, "--driver", "virtual", "--yes", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(compare(scenario, dir.path()) > 60);
+}
+
+/// The small fabric with `upgrade_extra` lines in its upgrade section and `faults`, written to
+/// `dir`; its path.
+fn small_variant(dir: &Path, upgrade_extra: &str, faults: &str) -> String {
+    let text = std::fs::read_to_string(crate::util::root().join("scenarios/small-2spine-4leaf.yaml")).unwrap();
+    assert!(text.contains("  max_batch_size: 4\n") && !text.contains("\nfaults:"));
+    let text = text.replace("  max_batch_size: 4\n", &format!("  max_batch_size: 4\n{upgrade_extra}"));
+    let path = dir.join("variant.yaml");
+    std::fs::write(&path, format!("{text}\nfaults:\n{faults}")).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Faults in the first batch (leaf1 and leaf3), held and rolled back: every step of the
+/// schedule, the failures, the rollbacks (with and without a reboot into the old software)
+/// and what is left of the job, journaled at the simulated second.
+#[test]
+fn faults_and_rollbacks_keep_the_schedule() {
+    let variants = [
+        ("on_failure: hold", "install-fails", "at: install", "health-check-fails", "at: post-check"),
+        ("on_failure: rollback", "install-fails", "at: install", "health-check-fails", "at: post-check"),
+        ("on_failure: rollback", "checksum-mismatch", "at: image-copy", "bgp-peer-lost", "at: post-check"),
+        ("on_failure: rollback", "slow", "at: reboot", "rollback-fails", "at: rollback"),
+        ("on_failure: hold", "drain-ineffective", "at: maintenance", "never-returns", "at: reboot"),
+        ("on_failure: rollback", "hang", "at: image-copy", "hang", "at: reboot"),
+        ("on_failure: hold", "hang", "at: install", "hang", "at: post-check"),
+        ("on_failure: hold", "slow", "at: maintenance", "lock-held", "at: maintenance"),
+        // A failed check that does not stop the device (a failed pre-check would stop the
+        // whole upgrade at its test run otherwise).
+        (
+            "abort_on_health_check_failure: false",
+            "health-check-fails",
+            "at: health-check",
+            "bgp-peer-lost",
+            "at: post-check",
+        ),
+        ("abort_on_health_check_failure: false", "slow", "at: maintenance", "health-check-fails", "at: post-check"),
+        ("on_failure: rollback", "ssh-drop", "at: install", "slow", "at: install"),
+    ];
+    for (policy, leaf1, at1, leaf3, at3) in variants {
+        let dir = tempfile::tempdir().unwrap();
+        let mut faults =
+            format!("  - {{device: leaf1, kind: {leaf1}, {at1}}}\n  - {{device: leaf3, kind: {leaf3}, {at3}}}\n");
+        if leaf3 == "rollback-fails" {
+            // A rollback needs a failure first: the new image fails its post-upgrade check.
+            faults.push_str("  - {device: leaf3, kind: health-check-fails, at: post-check}\n");
+        }
+        let scenario = small_variant(dir.path(), &format!("  {policy}\n"), &faults);
+        let run = in_store(dir.path(), &["upgrade", &scenario, "--driver", "virtual", "--yes", "--format", "json"]);
+        let what = format!("{policy}, leaf1 {leaf1} {at1}, leaf3 {leaf3} {at3}");
+        assert!(run.code <= 1, "{what}: {}", run.stderr);
+        assert!(!run.stdout.is_empty(), "{what}: no job ran: {}", run.stderr);
+        let compared = compare_with(&scenario, dir.path(), &[], &what);
+        assert!(compared >= 10, "{what}: {compared} steps compared");
+    }
+}
+
+/// A rollback after an injected fault, worked out by hand: leaf3's new image fails its
+/// post-upgrade check (at 1,390 s: 10 pre-check + 60 drain + 180 copy + 480 install + 480
+/// reboot + 120 convergence + 60 watched), so it is rolled back: rebooted at once (480 s back),
+/// 120 s of convergence, two readings 10 s apart, 60 s of undrain.
+#[test]
+fn a_rollback_is_scheduled_as_the_executor_runs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = small_variant(
+        dir.path(),
+        "  on_failure: rollback\n",
+        "  - {device: leaf3, kind: health-check-fails, at: post-check}\n",
+    );
+    let simulated = hitless(&["simulate", &scenario, "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&simulated.stdout).unwrap();
+    let leaf3 = report["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf3").unwrap();
+    let phases: Vec<(&str, f64, f64)> = leaf3["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (p["step"].as_str().unwrap(), p["start_seconds"].as_f64().unwrap(), p["end_seconds"].as_f64().unwrap())
+        })
+        .skip(8)
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("post-check", 1330.0, 1390.0),
+            ("failed", 1390.0, 1390.0),
+            ("rollback", 1390.0, 1390.0),
+            ("reboot", 1390.0, 1390.0),
+            ("wait-boot", 1390.0, 1870.0),  // + 480
+            ("booted", 1870.0, 1990.0),     // + 120
+            ("post-check", 1990.0, 2000.0), // + 10: two readings
+            ("undrain", 2000.0, 2060.0),    // + 60
+            ("in-service", 2060.0, 2060.0),
+        ]
+    );
+    // The job halts after the batch: one batch ran.
+    assert_eq!(report["batches"].as_array().unwrap().len(), 1, "{}", report["batches"]);
+}
+
+/// A maintenance window (UTC) that opens about 10 minutes from now and lasts 55 minutes: the
+/// job waits for it, runs batches 1 and 2 (1,440 s estimated each: 1,450 + 1,440 = 2,890 s of
+/// the window's 3,300 fit), pauses before batch 3 (1,560 s more would overrun the close), and
+/// its resume waits for the next day's window. `simulate --start` at the second the job was
+/// created schedules the same waits and pauses, and every device's steps, to the second.
+#[test]
+fn a_maintenance_windows_waits_and_pauses_keep_the_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let at =
+        |minutes: i64| now.checked_add(jiff::SignedDuration::from_mins(minutes)).unwrap().strftime("%H:%M").to_string();
+    let window = format!("  window: {{start: \"{}\", end: \"{}\", timezone: UTC}}\n", at(10), at(65));
+    let scenario = small_variant(dir.path(), &window, "  []\n");
+    let run = in_store(dir.path(), &["upgrade", &scenario, "--driver", "virtual", "--yes", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let last: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["paused_for"], "window", "{last}");
+    assert!(last["reason"].as_str().unwrap().starts_with("before batch 3"), "{last}");
+    let resumed = in_store(dir.path(), &["resume", "job-0001", "--yes", "--format", "json"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let jobs: serde_json::Value =
+        serde_json::from_str(&in_store(dir.path(), &["jobs", "--format", "json"]).stdout).unwrap();
+    let created = jobs[0]["created_unix"].as_i64().unwrap();
+    let start = format!("@{created}");
+    let compared = compare_with(&scenario, dir.path(), &["--start", &start], "a window");
+    assert!(compared > 60, "{compared}");
+    // The simulated job: a wait, a pause before batch 3 and the wait for the next window.
+    let simulated = in_store(dir.path(), &["simulate", &scenario, "--format", "json", "--start", &start]);
+    let report: serde_json::Value = serde_json::from_str(&simulated.stdout).unwrap();
+    let steps: Vec<&str> =
+        report["job_phases"].as_array().unwrap().iter().map(|p| p["step"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["window-wait", "pause", "window-wait"], "{}", report["job_phases"]);
+    let first_wait = report["job_phases"][0]["end_seconds"].as_f64().unwrap();
+    assert!((540.0..=600.0).contains(&first_wait), "{first_wait}");
+    // The second wait ends a day after the first.
+    assert_eq!(report["job_phases"][2]["end_seconds"].as_f64().unwrap() - first_wait, 86_400.0);
+    // Without --start, batches run back to back.
+    let plain: serde_json::Value =
+        serde_json::from_str(&in_store(dir.path(), &["simulate", &scenario, "--format", "json"]).stdout).unwrap();
+    assert!(plain.get("job_phases").is_none(), "{plain}");
 }

@@ -514,6 +514,21 @@ struct SimulateCmd {
     /// Also write the HTML report of the plan and its simulation here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// When the job starts (RFC 3339, `2026-12-07T01:30:00Z`, or Unix seconds as `@1796607000`):
+    /// the schedule then keeps to the scenario's maintenance window as the upgrade would, with
+    /// its waits and pauses. Without it, batches run back to back.
+    #[arg(long, value_parser = parse_start, value_name = "TIME")]
+    start: Option<i64>,
+}
+
+/// `--start`: an RFC 3339 timestamp or `@` and Unix seconds.
+fn parse_start(text: &str) -> Result<i64, String> {
+    if let Some(seconds) = text.strip_prefix('@') {
+        return seconds.parse::<i64>().map_err(|_| format!("`{text}`: after `@`, Unix seconds (digits)"));
+    }
+    text.parse::<jiff::Timestamp>().map(|t| t.as_second()).map_err(|e| {
+        format!("`{text}` is not a time with its offset (RFC 3339, as 2026-12-07T01:30:00Z) nor @UNIX-SECONDS: {e}")
+    })
 }
 
 /// Output format.
@@ -754,6 +769,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 worst: args.worst,
                 max_batch_size: args.max_batch_size,
                 report: args.report.as_deref(),
+                start_unix: args.start,
             })
         }
     }

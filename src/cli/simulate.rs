@@ -25,6 +25,8 @@ pub struct SimulateArgs<'a> {
     pub worst: usize,
     pub max_batch_size: Option<u32>,
     pub report: Option<&'a Path>,
+    /// When the job starts (Unix seconds): the schedule keeps to the maintenance window.
+    pub start_unix: Option<i64>,
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
@@ -41,7 +43,14 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     };
     plan.staged = args.staged;
     let seed = args.seed.unwrap_or(scenario.simulation.seed);
-    let options = SimOptions { runs: args.runs, seed, worst_flows: args.worst, exposure_per_batch: 5, faults: true };
+    let options = SimOptions {
+        runs: args.runs,
+        seed,
+        worst_flows: args.worst,
+        exposure_per_batch: 5,
+        faults: true,
+        start_unix: args.start_unix,
+    };
     if args.format == Format::Table {
         println!(
             "Simulating {}: {} batches, seed {seed}, {} run(s); replay with: hitless simulate {} --seed {seed}",

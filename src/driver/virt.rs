@@ -143,9 +143,7 @@ impl VirtualDevice {
     }
 }
 
-/// How long a call to a hung virtual device waits before it times out (the Junos driver's RPC
-/// timeout).
-pub const HUNG_TIMEOUT_SECONDS: u64 = 60;
+pub use crate::faults::HUNG_TIMEOUT_SECONDS;
 
 /// The virtual fleet.
 pub struct VirtualDriver {

@@ -176,7 +176,8 @@ impl<D: Driver> Walk<'_, D> {
         let size = self.item.image.catalog.as_ref().map_or(0, |c| c.size_bytes);
         let failures = ctx.limits.check(&report, Some(&baseline), size);
         if !failures.is_empty() {
-            return self.fail(HealthCheckFailed, format!("post-rollback: {}; {STAYS}", failures.join("; ")));
+            let found = crate::health::joined(&failures);
+            return self.fail(HealthCheckFailed, format!("post-rollback: {found}; {STAYS}"));
         }
         self.record(DeactivatingMaintenanceMode, Step::Undrain, "returning traffic after the rollback")?;
         if let Err(e) =
@@ -370,7 +371,7 @@ impl<D: Driver> Walk<'_, D> {
     }
 
     /// Proves the drain: the device's fabric and server ports must carry at most
-    /// `drained_max_mbps` within `drain_verify_seconds`, read every 10 s of the job's clock.
+    /// `drained_max_mbps` within `drain_verify_seconds`, read every [`crate::health::DRAIN_POLL_SECONDS`] of the job's clock.
     /// Otherwise maintenance mode is lifted again and the device fails untouched (Maintenance
     /// Mode Failure): nothing disruptive is done to a device that still carries traffic.
     /// A device with an install pending (`may_lift` false: a resumed job found it so) is not
@@ -392,7 +393,7 @@ impl<D: Driver> Walk<'_, D> {
                     return Ok(None);
                 }
                 _ if (ctx.clock)().1 - start >= f64::from(deadline) => break reading,
-                _ => self.sleep(10).await,
+                _ => self.sleep(crate::health::DRAIN_POLL_SECONDS as u32).await,
             }
         };
         let why = match last {
@@ -815,7 +816,7 @@ impl<D: Driver> Walk<'_, D> {
         if failures.is_empty() {
             return Ok(None);
         }
-        let message = format!("{when}: {}", failures.join("; "));
+        let message = format!("{when}: {}", crate::health::joined(&failures));
         if self.ctx.abort_on_health_check_failure && stage == CheckStage::PostUpgrade && self.ctx.rollback_on_failure {
             return self.roll_back(HealthCheckFailed, message).await.map(Some);
         }

@@ -115,6 +115,16 @@ impl PausePolicy {
             PausePolicy::EveryBatch => "every-batch",
         }
     }
+
+    /// The batches (1-based) after which a job of `last` batches pauses; never after the last.
+    pub fn batches(self, last: u32) -> Vec<u32> {
+        let batches: Vec<u32> = match self {
+            PausePolicy::Never => Vec::new(),
+            PausePolicy::AfterCanary => vec![1],
+            PausePolicy::EveryBatch => (1..last).collect(),
+        };
+        batches.into_iter().filter(|batch| *batch < last).collect()
+    }
 }
 
 /// What happens to a device whose upgrade or post-upgrade check fails (`upgrade.on_failure`).

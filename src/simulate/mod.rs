@@ -41,6 +41,10 @@ pub struct SimOptions {
     pub exposure_per_batch: usize,
     /// Replay the scenario's faults (`simulate` does; the upgrade's gate judges the plan alone).
     pub faults: bool,
+    /// The Unix second the job starts at: given, the schedule keeps to the scenario's
+    /// maintenance window as the executor would (its waits and pauses); without it, batches run
+    /// back to back.
+    pub start_unix: Option<i64>,
 }
 
 /// The batches to simulate, and warnings about them.
@@ -212,17 +216,20 @@ fn run_once(
 ) -> SimReport {
     let settings = &scenario.simulation;
     let faults = if options.faults { scenario.faults.as_slice() } else { &[] };
-    let schedule = schedule::build(
-        &scenario.fabric,
-        &plan.batches,
-        &scenario.timing,
-        scenario.drain,
-        scenario.health_limits.sample_seconds,
-        &plan.staged,
-        settings.jitter,
-        seed,
+    let pause_after = scenario.pause.batches(plan.batches.len() as u32);
+    let rules = schedule::Rules {
+        timing: &scenario.timing,
+        drain: scenario.drain,
+        limits: &scenario.health_limits,
+        abort_on_health_check_failure: scenario.abort_on_health_check_failure,
+        rollback_on_failure: scenario.on_failure == crate::scenario::settings::OnFailure::Rollback,
+        staged: &plan.staged,
+        jitter: settings.jitter,
         faults,
-    );
+        pause_after: &pause_after,
+        window: scenario.window.as_ref().zip(options.start_unix),
+    };
+    let schedule = schedule::build(&scenario.fabric, &plan.batches, &rules, seed);
     let mut sim = configure(scenario, network, flows.to_vec(), seed);
     for out in &plan.out_of_service {
         sim.start_out_of_service(network::node(out.device), out.down);
@@ -282,6 +289,12 @@ fn report(
     let mut warnings = plan.warnings.clone();
     warnings.extend(baseline_warning(outcome, baseline_lost_bytes));
     warnings.extend(halt_warning(scenario, plan, schedule));
+    if let (Some(batch), Some(window)) = (schedule.never_fits, &scenario.window) {
+        warnings.push(format!(
+            "batch {batch} can never start inside the maintenance window ({}): the job would pause before it for good",
+            window.describe()
+        ));
+    }
     SimReport {
         scenario: scenario.name.clone(),
         seed,
@@ -312,16 +325,10 @@ fn report(
             .map(|(device, batch, steps)| report::DeviceScheduleReport {
                 device: scenario.fabric.device(*device).name.clone(),
                 batch: *batch,
-                phases: steps
-                    .iter()
-                    .map(|span| report::PhaseReport {
-                        step: span.step.as_str().to_string(),
-                        start_seconds: span.start.secs_f64(),
-                        end_seconds: span.end.secs_f64(),
-                    })
-                    .collect(),
+                phases: steps.iter().map(phase_report).collect(),
             })
             .collect(),
+        job_phases: schedule.job.iter().map(phase_report).collect(),
         warnings,
         events: outcome.events,
         evaluations: outcome.evaluations,
@@ -379,6 +386,14 @@ fn baseline_warning(outcome: &Outcome, baseline_lost_bytes: f64) -> Option<Strin
         named.join(", "),
         more(named.len(), losing.len())
     ))
+}
+
+fn phase_report(span: &schedule::StepSpan) -> report::PhaseReport {
+    report::PhaseReport {
+        step: span.step.as_str().to_string(),
+        start_seconds: span.start.secs_f64(),
+        end_seconds: span.end.secs_f64(),
+    }
 }
 
 fn halt_warning(scenario: &Scenario, plan: &PlanInput, schedule: &schedule::Schedule) -> Option<String> {

@@ -41,10 +41,16 @@ pub struct SimReport {
     pub batches: Vec<BatchSimReport>,
     /// Every device that runs, with its batch and its steps as the executor journals them
     /// (`pre-check`, `drain`, `drained`, `copy`, `install`, `reboot`, `wait-boot`, `booted`,
-    /// `post-check`, `undrain`, `in-service`) and when each starts and ends: the schedule a
+    /// `post-check`, `undrain`, `in-service`; `failed`, `rollback` and the rollback's own
+    /// `reboot` to `in-service` where a fault strikes) and when each starts and ends: the schedule a
     /// virtual run of the same plan keeps to the second.
     #[serde(default)]
     pub devices: Vec<DeviceScheduleReport>,
+    /// The job's own steps (`pause` for approval or for the maintenance window, `window-wait`)
+    /// and when each starts and ends, as the job's journal records them; absent when the job
+    /// neither pauses nor waits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_phases: Vec<PhaseReport>,
     /// Plan warnings and rule violations.
     pub warnings: Vec<String>,
     /// Events the engine delivered.

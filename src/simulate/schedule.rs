@@ -1,5 +1,5 @@
-//! Turning batches into a timed schedule of device actions, as the executor would run them,
-//! faults included.
+//! Turning batches into a timed schedule of device actions, as the executor runs them, faults,
+//! rollbacks, pauses and maintenance-window waits included.
 //!
 //! Batches run in order; the devices of a batch start together and the next batch starts when
 //! the slowest has finished. Per device, the steps the executor journals, each as long as the
@@ -13,15 +13,26 @@
 //! ```
 //!
 //! (the post-check watches the device `post_check_seconds` before its reading). Each device's
-//! steps are kept with their times ([`Schedule::devices`]), named as the journal names them.
+//! steps are kept with their times ([`Schedule::devices`]), named as the journal names them,
+//! `failed` included; the job's own steps (`pause`, `window-wait`) in [`Schedule::job`].
 //!
 //! With `upgrade.drain: false` there is no drain or undrain phase and no maintenance mode.
 //!
-//! The scenario's faults play out as the drivers play them: `slow` triples its phase; `hang`
-//! stops the device at its phase with its links up; `never-returns` leaves it down after its
-//! reboot; `install-fails`, `checksum-mismatch` and a failed post-check leave it in maintenance
-//! mode; a failed pre-check or a held configuration lock leave it untouched. A device that fails
-//! halts the job after its batch, as the executor does: later batches do not run.
+//! The scenario's faults play out as the virtual driver plays them and the executor answers
+//! them: `slow` triples its phase; `hang` stops the device with its links up, and each call to
+//! it then times out after [`HUNG_TIMEOUT_SECONDS`] (a retried call twice); `never-returns`
+//! leaves it down until the boot deadline; a `drain-ineffective` device is polled every 10 s
+//! for `drain_verify_seconds` and its maintenance mode lifted again; `lock-held` fails it at
+//! once. A device whose copy, install or post-upgrade check fails is held in maintenance mode,
+//! or with `upgrade.on_failure: rollback` rolled back (rebooted into its old software if it
+//! runs the new one), checked and returned to service. A device that fails halts the job after
+//! its batch, as the executor does: later batches do not run.
+//!
+//! Before each batch the job pauses where `upgrade.pause` asks (the schedule goes on as if
+//! approved at once: a pause costs the job's clock nothing) and, given a maintenance window and
+//! the second the job starts, keeps to the window as the executor does: a run's first batch
+//! waits for the window to open if it does not fit, a later one pauses the job and its resume
+//! waits.
 
 use hitless_sim::{Action, SimTime};
 use rand::rngs::ChaCha8Rng;
@@ -29,9 +40,11 @@ use rand::{RngExt, SeedableRng};
 
 use super::network::node;
 use super::seconds_to_ms;
-use crate::faults::{Fault, FaultKind, FaultPhase, fault_at};
+use crate::faults::{Fault, FaultKind, FaultPhase, HUNG_TIMEOUT_SECONDS, fault_at};
+use crate::health::{DRAIN_POLL_SECONDS, HealthLimits};
+use crate::journal::Step;
 use crate::model::{DeviceId, Fabric};
-use crate::timing::TimingProfile;
+use crate::timing::{PhaseDurations, TimingProfile};
 
 /// When one batch ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,15 +68,40 @@ pub struct Failure {
     pub at: FaultPhase,
 }
 
-/// One step of a device in the schedule: the journal's step name, and when it starts and ends.
+/// One step in the schedule: the journal's step name, and when it starts and ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StepSpan {
     /// The step, as the journal names it (`pre-check`, `drain`, `copy`, ...).
-    pub step: crate::journal::Step,
+    pub step: Step,
     /// When it starts.
     pub start: SimTime,
     /// When it ends.
     pub end: SimTime,
+}
+
+/// What the executor keeps to beyond the batches: the scenario's settings that decide how long
+/// it waits and what it does when something fails.
+pub struct Rules<'a> {
+    /// Each role's phase durations.
+    pub timing: &'a TimingProfile,
+    /// Maintenance mode around the upgrade (`upgrade.drain`).
+    pub drain: bool,
+    /// Health-check settings: the readings' spacing, the snapshot diff, the drain proof.
+    pub limits: &'a HealthLimits,
+    /// A failed check stops the device (`upgrade.abort_on_health_check_failure`).
+    pub abort_on_health_check_failure: bool,
+    /// A failed device is rolled back (`upgrade.on_failure: rollback`) rather than held.
+    pub rollback_on_failure: bool,
+    /// Devices whose image was staged ahead: their copy is a check, and takes no time.
+    pub staged: &'a [DeviceId],
+    /// `simulation.jitter`: each timed phase scaled by a factor within ±jitter.
+    pub jitter: f64,
+    /// The faults to play.
+    pub faults: &'a [Fault],
+    /// The batches (1-based) after which the job pauses for approval (`upgrade.pause`).
+    pub pause_after: &'a [u32],
+    /// The maintenance window, and the Unix second the job starts at.
+    pub window: Option<(&'a crate::window::Window, i64)>,
 }
 
 /// A schedule: actions in time order, each batch's window, and the failures that halt the job.
@@ -72,77 +110,123 @@ pub struct Schedule {
     pub actions: Vec<(SimTime, Action)>,
     /// Every device that runs, with its batch (1-based) and its steps in order.
     pub devices: Vec<(DeviceId, usize, Vec<StepSpan>)>,
+    /// The job's own steps: its pauses and maintenance-window waits.
+    pub job: Vec<StepSpan>,
     /// One window per batch that runs.
     pub windows: Vec<Window>,
     /// The devices that failed in the last batch that ran (the job halts after it).
     pub failures: Vec<Failure>,
+    /// The batch (1-based) that can never start inside the maintenance window: the job pauses
+    /// before it for good.
+    pub never_fits: Option<usize>,
 }
 
-/// Builds the schedule of `batches`. `seed` drives the jitter.
-#[allow(clippy::too_many_arguments)]
-pub fn build(
-    fabric: &Fabric,
-    batches: &[Vec<DeviceId>],
-    timing: &TimingProfile,
-    drain: bool,
-    sample_seconds: u32,
-    staged: &[DeviceId],
-    jitter: f64,
-    seed: u64,
-    faults: &[Fault],
-) -> Schedule {
+/// Builds the schedule of `batches` under `rules`. `seed` drives the jitter.
+pub fn build(fabric: &Fabric, batches: &[Vec<DeviceId>], rules: &Rules, seed: u64) -> Schedule {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut actions = Vec::new();
-    let mut windows = Vec::with_capacity(batches.len());
-    let mut failures = Vec::new();
-    let mut devices = Vec::new();
+    let mut schedule = Schedule {
+        actions: Vec::new(),
+        devices: Vec::new(),
+        job: Vec::new(),
+        windows: Vec::with_capacity(batches.len()),
+        failures: Vec::new(),
+        never_fits: None,
+    };
     let mut start = SimTime::ZERO;
+    // The first batch of a run (the job's start, or its resume after a pause) waits for a
+    // window that has no room for it; a later one pauses the job.
+    let mut first_of_run = true;
     for (index, batch) in batches.iter().enumerate() {
+        let number = index + 1;
+        if index > 0 && rules.pause_after.contains(&(index as u32)) {
+            schedule.job.push(StepSpan { step: Step::Pause, start, end: start });
+            first_of_run = true;
+        }
+        if let Some((window, start_unix)) = rules.window {
+            let estimate = batch.iter().map(|d| rules.timing.device_seconds(fabric.device(*d).role)).max().unwrap_or(0);
+            let kept = keep_to_window(window, start_unix, estimate, first_of_run, &mut start, &mut schedule.job);
+            if !kept {
+                schedule.never_fits = Some(number);
+                break;
+            }
+        }
+        first_of_run = false;
         let mut end = start;
         let mut all_down = start;
         for &device in batch {
-            let mut plan = DevicePlan {
+            let mut walk = DeviceWalk {
                 device,
-                start,
-                drain,
-                sample_seconds,
-                staged: staged.contains(&device),
-                faults,
                 fabric,
-                actions: &mut actions,
+                rules,
+                staged: rules.staged.contains(&device),
+                actions: &mut schedule.actions,
                 steps: Vec::new(),
             };
-            let outcome = plan.walk(timing, &mut |seconds: u32| {
-                let factor = if jitter > 0.0 { 1.0 + rng.random_range(-jitter..jitter) } else { 1.0 };
+            let outcome = walk.walk(start, &mut |seconds: u32| {
+                let factor = if rules.jitter > 0.0 { 1.0 + rng.random_range(-rules.jitter..rules.jitter) } else { 1.0 };
                 seconds_to_ms(f64::from(seconds) * factor)
             });
-            devices.push((device, index + 1, std::mem::take(&mut plan.steps)));
+            schedule.devices.push((device, number, std::mem::take(&mut walk.steps)));
             end = end.max(outcome.end);
             if let Some(down) = outcome.down {
                 all_down = all_down.max(down);
             }
-            failures.extend(outcome.failure);
+            schedule.failures.extend(outcome.failure);
         }
-        windows.push(Window { start, end, all_down });
+        schedule.windows.push(Window { start, end, all_down });
         start = end;
-        if !failures.is_empty() {
+        if !schedule.failures.is_empty() {
             break;
         }
     }
-    actions.sort_by_key(|(t, _)| *t);
-    Schedule { actions, devices, windows, failures }
+    schedule.actions.sort_by_key(|(t, _)| *t);
+    schedule
 }
 
-/// One device's walk through its phases.
-struct DevicePlan<'a> {
+/// Before a batch estimated at `estimate` seconds, at `*at` of a job that started at Unix second
+/// `start_unix`: as the executor keeps to `window` (its clock read in whole seconds). Moves
+/// `*at` past any wait and records the pauses and waits in `job`. False when the batch can never
+/// start (no window opens, or one that opens has no room for it).
+fn keep_to_window(
+    window: &crate::window::Window,
+    start_unix: i64,
+    estimate: u64,
+    mut first_of_run: bool,
+    at: &mut SimTime,
+    job: &mut Vec<StepSpan>,
+) -> bool {
+    let now = |at: SimTime| start_unix + (at.millis() / 1000) as i64;
+    let fits = |now: i64| window.open_at(now).is_some_and(|closes| now + estimate as i64 <= closes);
+    if fits(now(*at)) {
+        return true;
+    }
+    if !first_of_run {
+        // Paused for the window; its resume starts a run, which waits.
+        job.push(StepSpan { step: Step::Pause, start: *at, end: *at });
+        first_of_run = true;
+    }
+    debug_assert!(first_of_run);
+    let Some(opens) = window.next_open(now(*at)) else {
+        job.push(StepSpan { step: Step::Pause, start: *at, end: *at });
+        return false;
+    };
+    let waited = at.after_millis(u64::try_from(opens - now(*at)).unwrap_or(0) * 1000);
+    job.push(StepSpan { step: Step::WindowWait, start: *at, end: waited });
+    *at = waited;
+    if fits(now(*at)) {
+        return true;
+    }
+    job.push(StepSpan { step: Step::Pause, start: *at, end: *at });
+    false
+}
+
+/// One device's walk through its steps.
+struct DeviceWalk<'a, 'r> {
     device: DeviceId,
-    start: SimTime,
-    drain: bool,
-    sample_seconds: u32,
-    /// Its image was staged ahead: the copy is a check, and takes no time.
-    staged: bool,
-    faults: &'a [Fault],
     fabric: &'a Fabric,
+    rules: &'a Rules<'r>,
+    /// Its image was staged ahead.
+    staged: bool,
     actions: &'a mut Vec<(SimTime, Action)>,
     steps: Vec<StepSpan>,
 }
@@ -154,13 +238,12 @@ struct Walked {
     failure: Option<Failure>,
 }
 
-impl DevicePlan<'_> {
-    fn fault(&self, phase: FaultPhase) -> Option<FaultKind> {
-        fault_at(self.faults, &self.fabric.device(self.device).name, phase)
-    }
+/// A hung device's call times out once; retried, twice.
+const HUNG_MS: u64 = HUNG_TIMEOUT_SECONDS * 1000;
 
-    fn failed(&self, at: FaultPhase, kind: FaultKind, end: SimTime, down: Option<SimTime>) -> Walked {
-        Walked { end, down, failure: Some(Failure { device: self.device, kind, at }) }
+impl DeviceWalk<'_, '_> {
+    fn fault(&self, phase: FaultPhase) -> Option<FaultKind> {
+        fault_at(self.rules.faults, &self.fabric.device(self.device).name, phase)
     }
 
     /// The duration of `phase`, tripled by a `slow` fault there.
@@ -170,115 +253,246 @@ impl DevicePlan<'_> {
     }
 
     /// Records `step` from `start` to `end`.
-    fn step(&mut self, step: crate::journal::Step, start: SimTime, end: SimTime) {
+    fn step(&mut self, step: Step, start: SimTime, end: SimTime) {
         self.steps.push(StepSpan { step, start, end });
     }
 
-    fn walk(&mut self, timing: &TimingProfile, scaled: &mut dyn FnMut(u32) -> u64) -> Walked {
-        use crate::journal::Step;
+    fn act(&mut self, at: SimTime, action: fn(hitless_sim::NodeId) -> Action) {
+        self.actions.push((at, action(node(self.device))));
+    }
+
+    /// The device fails at `at` (the journal's `failed`), and the walk ends there.
+    fn failed(&mut self, at: SimTime, phase: FaultPhase, kind: FaultKind, down: Option<SimTime>) -> Walked {
+        self.step(Step::Failed, at, at);
+        Walked { end: at, down, failure: Some(Failure { device: self.device, kind, at: phase }) }
+    }
+
+    /// The upgrade failed at `at` with the device drained and answering: held in maintenance
+    /// mode, or rolled back and returned to service. `runs_new`: it rebooted into the new
+    /// software; `baseline`: the pre-check's reading is still at hand for the post-rollback
+    /// check (one reading instead of two).
+    #[allow(clippy::too_many_arguments)]
+    fn give_up(
+        &mut self,
+        at: SimTime,
+        phase: FaultPhase,
+        kind: FaultKind,
+        down: Option<SimTime>,
+        runs_new: bool,
+        baseline: bool,
+        phases: &PhaseDurations,
+        scaled: &mut dyn FnMut(u32) -> u64,
+    ) -> Walked {
+        let mut walked = self.failed(at, phase, kind, down);
+        if self.rules.rollback_on_failure {
+            walked.end = self.roll_back(at, runs_new, baseline, phases, scaled);
+        }
+        walked
+    }
+
+    /// The rollback from `at`; returns when it ends.
+    fn roll_back(
+        &mut self,
+        at: SimTime,
+        runs_new: bool,
+        baseline: bool,
+        phases: &PhaseDurations,
+        scaled: &mut dyn FnMut(u32) -> u64,
+    ) -> SimTime {
+        let mut t = at;
+        if runs_new {
+            self.step(Step::Rollback, t, t);
+            if self.fault(FaultPhase::Rollback) == Some(FaultKind::RollbackFails) {
+                self.step(Step::Failed, t, t);
+                return t;
+            }
+            self.step(Step::Reboot, t, t);
+            self.act(t, Action::Down);
+            let needed = self.duration(FaultPhase::Reboot, phases.reboot_seconds, scaled);
+            self.act(t.after_millis(needed), Action::Up);
+            let deadline = self.rules.timing.boot_deadline_seconds() * 1000;
+            if needed > deadline {
+                let end = t.after_millis(deadline);
+                self.step(Step::WaitBoot, t, end);
+                self.step(Step::Failed, end, end);
+                return end;
+            }
+            let up = t.after_millis(needed);
+            self.step(Step::WaitBoot, t, up);
+            let converged = up.after_millis(scaled(phases.convergence_seconds));
+            self.step(Step::Booted, up, converged);
+            t = converged;
+        }
+        let checked = if baseline { t } else { t.after_millis(u64::from(self.rules.limits.sample_seconds) * 1000) };
+        self.step(Step::PostCheck, t, checked);
+        t = checked;
+        if self.rules.drain {
+            self.act(t, Action::Undrain);
+            let back = t.after_millis(self.duration(FaultPhase::Maintenance, phases.undrain_seconds, scaled));
+            self.step(Step::Undrain, t, back);
+            t = back;
+        }
+        self.step(Step::InService, t, t);
+        t
+    }
+
+    fn walk(&mut self, start: SimTime, scaled: &mut dyn FnMut(u32) -> u64) -> Walked {
         use FaultKind::*;
         use FaultPhase::*;
-        let id = node(self.device);
-        let phases = *timing.phases(self.fabric.device(self.device).role);
-        let mut t = self.start;
+        let rules = self.rules;
+        let phases = *rules.timing.phases(self.fabric.device(self.device).role);
+        let abort = rules.abort_on_health_check_failure;
+        let sample = u64::from(rules.limits.sample_seconds) * 1000;
+        let deadline = rules.timing.boot_deadline_seconds() * 1000;
+        let mut t = start;
+        // The pre-check: two health readings `sample_seconds` apart (never jittered: it is the
+        // executor's own wait).
         match self.fault(HealthCheck) {
             Some(Hang) => {
-                self.actions.push((t, Action::Hang(id)));
-                return self.failed(HealthCheck, Hang, t, Some(t));
+                self.act(t, Action::Hang);
+                let end = t.after_millis(2 * HUNG_MS);
+                self.step(Step::PreCheck, t, end);
+                return self.failed(end, HealthCheck, Hang, Some(t));
             }
-            Some(kind @ HealthCheckFails) => {
-                let end = t.after_millis(seconds_to_ms(f64::from(self.sample_seconds)));
-                return self.failed(HealthCheck, kind, end, None);
+            Some(kind @ HealthCheckFails) if abort => {
+                let end = t.after_millis(sample);
+                self.step(Step::PreCheck, t, end);
+                return self.failed(end, HealthCheck, kind, None);
             }
             _ => {}
         }
-        // The pre-check: two health readings `sample_seconds` apart (never jittered: it is the
-        // executor's own wait).
-        let checked = t.after_millis(seconds_to_ms(f64::from(self.sample_seconds)));
+        let checked = t.after_millis(sample);
         self.step(Step::PreCheck, t, checked);
         t = checked;
-        if self.drain {
+        if rules.drain {
             match self.fault(Maintenance) {
-                Some(kind @ LockHeld) => return self.failed(Maintenance, kind, t, None),
-                // The traffic never left: the verified drain gives up and lifts maintenance
-                // mode again, the device untouched (no traffic effect).
-                Some(kind @ DrainIneffective) => return self.failed(Maintenance, kind, t, None),
+                Some(kind @ LockHeld) => {
+                    self.step(Step::Drain, t, t);
+                    return self.failed(t, Maintenance, kind, None);
+                }
                 Some(Hang) => {
-                    self.actions.push((t, Action::Hang(id)));
-                    return self.failed(Maintenance, Hang, t, Some(t));
+                    self.act(t, Action::Hang);
+                    let end = t.after_millis(2 * HUNG_MS);
+                    self.step(Step::Drain, t, end);
+                    return self.failed(end, Maintenance, Hang, Some(t));
+                }
+                // The traffic never moves (no traffic effect): the drain is read every 10 s
+                // until `drain_verify_seconds` have passed, and maintenance mode is lifted again.
+                Some(kind @ DrainIneffective) => {
+                    let drained = t.after_millis(scaled(phases.drain_seconds));
+                    let polls = u64::from(rules.limits.drain_verify_seconds).div_ceil(DRAIN_POLL_SECONDS);
+                    let end = drained.after_millis(polls * DRAIN_POLL_SECONDS * 1000);
+                    self.step(Step::Drain, t, end);
+                    self.step(Step::Undrain, end, end);
+                    return self.failed(end, Maintenance, kind, None);
                 }
                 _ => {}
             }
-            self.actions.push((t, Action::Drain(id)));
+            self.act(t, Action::Drain);
             let drained = t.after_millis(self.duration(Maintenance, phases.drain_seconds, scaled));
             self.step(Step::Drain, t, drained);
             self.step(Step::Drained, drained, drained);
             t = drained;
         }
-        let copy_seconds = if self.staged { 0 } else { phases.image_copy_seconds };
-        for (phase, step, seconds, failing) in [
-            (ImageCopy, Step::Copy, copy_seconds, ChecksumMismatch),
-            (Install, Step::Install, phases.install_seconds, InstallFails),
-        ] {
-            if self.fault(phase) == Some(Hang) {
-                self.actions.push((t, Action::Hang(id)));
-                return self.failed(phase, Hang, t, Some(t));
+        // A staged image is checked, not copied, unless its checksum no longer matches.
+        let copy_seconds =
+            if self.staged && self.fault(ImageCopy) != Some(ChecksumMismatch) { 0 } else { phases.image_copy_seconds };
+        if self.fault(ImageCopy) == Some(Hang) {
+            self.act(t, Action::Hang);
+            let end = t.after_millis(2 * HUNG_MS);
+            self.step(Step::Copy, t, end);
+            let mut walked = self.failed(end, ImageCopy, Hang, Some(t));
+            if rules.rollback_on_failure {
+                // The rollback begins by asking the device, which does not answer.
+                walked.end = end.after_millis(HUNG_MS);
+                self.step(Step::Failed, walked.end, walked.end);
             }
-            let done = t.after_millis(self.duration(phase, seconds, scaled));
-            self.step(step, t, done);
-            t = done;
-            if self.fault(phase) == Some(failing) {
-                return self.failed(phase, failing, t, None);
-            }
+            return walked;
+        }
+        let copied = t.after_millis(self.duration(ImageCopy, copy_seconds, scaled));
+        self.step(Step::Copy, t, copied);
+        t = copied;
+        if self.fault(ImageCopy) == Some(ChecksumMismatch) {
+            return self.give_up(t, ImageCopy, ChecksumMismatch, None, false, true, &phases, scaled);
+        }
+        if self.fault(Install) == Some(Hang) {
+            // The install times out, and so does the question what became of it.
+            self.act(t, Action::Hang);
+            let end = t.after_millis(2 * HUNG_MS);
+            self.step(Step::Install, t, end);
+            return self.failed(end, Install, Hang, Some(t));
+        }
+        let installed = t.after_millis(self.duration(Install, phases.install_seconds, scaled));
+        self.step(Step::Install, t, installed);
+        t = installed;
+        if self.fault(Install) == Some(InstallFails) {
+            return self.give_up(t, Install, InstallFails, None, false, true, &phases, scaled);
         }
         let down = t;
         match self.fault(Reboot) {
             Some(Hang) => {
-                self.actions.push((t, Action::Hang(id)));
-                return self.failed(Reboot, Hang, t, Some(t));
+                // The reboot request times out (a transport failure, taken for the reboot's own),
+                // then the device never answers again.
+                self.act(t, Action::Hang);
+                let asked = t.after_millis(HUNG_MS);
+                self.step(Step::Reboot, t, asked);
+                let end = asked.after_millis(deadline);
+                self.step(Step::WaitBoot, asked, end);
+                return self.failed(end, Reboot, Hang, Some(t));
             }
             Some(NeverReturns) => {
-                self.actions.push((t, Action::Down(id)));
-                return self.failed(Reboot, NeverReturns, t, Some(t));
+                self.act(t, Action::Down);
+                self.step(Step::Reboot, t, t);
+                let end = t.after_millis(deadline);
+                self.step(Step::WaitBoot, t, end);
+                return self.failed(end, Reboot, NeverReturns, Some(t));
             }
-            _ => self.actions.push((t, Action::Down(id))),
+            _ => self.act(t, Action::Down),
         }
         self.step(Step::Reboot, t, t);
-        let up = t.after_millis(self.duration(Reboot, phases.reboot_seconds, scaled));
+        let needed = self.duration(Reboot, phases.reboot_seconds, scaled);
+        let up = t.after_millis(needed);
+        self.act(up, Action::Up);
+        if needed > deadline {
+            // Back too late: the executor has given up on it by then (drained, it stays so).
+            let end = t.after_millis(deadline);
+            self.step(Step::WaitBoot, t, end);
+            return self.failed(end, Reboot, Slow, Some(down));
+        }
         self.step(Step::WaitBoot, t, up);
-        t = up;
-        self.actions.push((t, Action::Up(id)));
-        let converged = t.after_millis(scaled(phases.convergence_seconds));
-        self.step(Step::Booted, t, converged);
+        let converged = up.after_millis(scaled(phases.convergence_seconds));
+        self.step(Step::Booted, up, converged);
         t = converged;
+        // The post-check watches the device `post_check_seconds`, then reads its health.
+        let read = t.after_millis(scaled(phases.post_check_seconds));
         match self.fault(PostCheck) {
             Some(Hang) => {
-                self.actions.push((t, Action::Hang(id)));
-                return self.failed(PostCheck, Hang, t, Some(down));
+                self.act(read, Action::Hang);
+                let end = read.after_millis(2 * HUNG_MS);
+                self.step(Step::PostCheck, t, end);
+                return self.failed(end, PostCheck, Hang, Some(down));
             }
-            Some(kind @ HealthCheckFails) => {
-                let end = t.after_millis(scaled(phases.post_check_seconds));
-                return self.failed(PostCheck, kind, end, Some(down));
+            // A failed reading; or one BGP peer gone, which the snapshot diff taken in
+            // maintenance mode finds (the health check does not: no peer is down).
+            Some(kind @ HealthCheckFails) if abort => {
+                self.step(Step::PostCheck, t, read);
+                return self.give_up(read, PostCheck, kind, Some(down), true, false, &phases, scaled);
+            }
+            Some(kind @ BgpPeerLost) if abort && rules.limits.snapshot_diff => {
+                self.step(Step::PostCheck, t, read);
+                return self.give_up(read, PostCheck, kind, Some(down), true, false, &phases, scaled);
             }
             _ => {}
         }
-        let checked = t.after_millis(scaled(phases.post_check_seconds));
-        self.step(Step::PostCheck, t, checked);
-        t = checked;
-        if self.drain {
-            self.actions.push((t, Action::Undrain(id)));
+        self.step(Step::PostCheck, t, read);
+        t = read;
+        if rules.drain {
+            self.act(t, Action::Undrain);
             let back = t.after_millis(self.duration(Maintenance, phases.undrain_seconds, scaled));
             self.step(Step::Undrain, t, back);
             t = back;
         }
         self.step(Step::InService, t, t);
-        // Seen by the snapshot diff once the device is back in service: the job halts after
-        // the batch (the lost peer's effect on paths is not modelled).
-        let failure = (self.fault(PostCheck) == Some(BgpPeerLost)).then_some(Failure {
-            device: self.device,
-            kind: BgpPeerLost,
-            at: PostCheck,
-        });
-        Walked { end: t, down: Some(down), failure }
+        Walked { end: t, down: Some(down), failure: None }
     }
 }

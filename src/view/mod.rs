@@ -473,7 +473,14 @@ pub fn plan_report(scenario: &Scenario, plan: &crate::simulate::PlanInput) -> Pl
 /// Simulation settings for a report: one run, the worst 50 flows, the five most exposed
 /// devices per batch.
 pub fn sim_options(seed: u64) -> crate::simulate::SimOptions {
-    crate::simulate::SimOptions { runs: 1, seed, worst_flows: 50, exposure_per_batch: 5, faults: true }
+    crate::simulate::SimOptions {
+        runs: 1,
+        seed,
+        worst_flows: 50,
+        exposure_per_batch: 5,
+        faults: true,
+        start_unix: None,
+    }
 }
 
 /// The page for an executed job, from the store: its scenario and plan as it started, its

@@ -168,8 +168,14 @@ pub fn plan(scenario: &Scenario) -> PlanInput {
 /// The simulation gate: simulates `plan` with the scenario's seed and decides whether the upgrade
 /// may start. `allow_loss` is the operator's `--allow-loss`.
 pub fn gate(scenario: &Scenario, plan: &PlanInput, allow_loss: bool) -> Gate {
-    let options =
-        SimOptions { runs: 1, seed: scenario.simulation.seed, worst_flows: 3, exposure_per_batch: 0, faults: false };
+    let options = SimOptions {
+        runs: 1,
+        seed: scenario.simulation.seed,
+        worst_flows: 3,
+        exposure_per_batch: 0,
+        faults: false,
+        start_unix: None,
+    };
     let report = simulate(scenario, plan, &options);
     match (report.hitless, allow_loss) {
         (true, _) => Gate::Pass(report),
@@ -196,7 +202,5 @@ pub fn health_sample(scenario: &Scenario, time_scale: f64) -> std::time::Duratio
 /// How long a device may take to come back from its reboot: three times its expected reboot, at
 /// least 15 minutes.
 pub fn boot_deadline_seconds(scenario: &Scenario) -> u64 {
-    let longest =
-        crate::model::Role::ALL.iter().map(|r| scenario.timing.phases(*r).reboot_seconds).max().unwrap_or(600);
-    (u64::from(longest) * 3).max(900)
+    scenario.timing.boot_deadline_seconds()
 }

@@ -229,20 +229,15 @@ fn next_at(zone: &jiff::tz::TimeZone, unix: i64, time: jiff::civil::Time) -> i64
 /// The batches after which `job` pauses for approval (`upgrade.pause`), with the reason each
 /// records; never after the job's last batch.
 pub fn pause_after(scenario: &Scenario, devices: &[JobDevice]) -> std::collections::BTreeMap<u32, String> {
-    use crate::scenario::settings::PausePolicy;
     let last = devices.iter().map(|d| d.batch).max().unwrap_or(0);
     let names = |batch: u32| {
         let names: Vec<&str> = devices.iter().filter(|d| d.batch == batch).map(|d| d.device.as_str()).collect();
         names.join(", ")
     };
-    let batches: Vec<u32> = match scenario.pause {
-        PausePolicy::Never => Vec::new(),
-        PausePolicy::AfterCanary => vec![1],
-        PausePolicy::EveryBatch => (1..last).collect(),
-    };
-    batches
+    scenario
+        .pause
+        .batches(last)
         .into_iter()
-        .filter(|batch| *batch < last)
         .map(|batch| {
             let what = if batch == 1 && scenario.canary > 0 { "the canary batch" } else { "batch" };
             let reason = format!(

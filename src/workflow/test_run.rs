@@ -152,7 +152,7 @@ async fn check<D: Driver>(
     match (first, driver.health(&device, &image).await) {
         (Ok(first), Ok(second)) => {
             let size = image.catalog.as_ref().map_or(0, |c| c.size_bytes);
-            row.problems.extend(limits.check(&second, Some(&first), size));
+            row.problems.extend(limits.check(&second, Some(&first), size).iter().map(ToString::to_string));
         }
         (Err(e), _) | (_, Err(e)) => row.problems.push(e.to_string()),
     }
