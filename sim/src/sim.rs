@@ -299,6 +299,15 @@ impl Simulation {
         self.thorough = thorough;
     }
 
+    /// When `full`, congestion is resolved by spreading every affected class again at every
+    /// level of overloaded links, instead of reading the classes that meet overloaded links at
+    /// one level only (and no blackhole) off their offered load: slower, and the reference the
+    /// tests hold the shortcut to (losses agree up to the single-precision shares the loads are
+    /// kept in).
+    pub fn set_full_congestion(&mut self, full: bool) {
+        self.fluid.full_congestion = full;
+    }
+
     /// Puts `node` out of service before the run starts, as long since seen by its neighbours:
     /// `down` (not forwarding, its links' loss detected) or drained (avoided, its endpoint links
     /// cut as a drain cuts them). Traffic already goes around it when the run starts, so what

@@ -382,6 +382,9 @@ pub struct Fluid {
     /// How many threads spread classes at once, and the fewest classes worth a thread.
     threads: usize,
     parallel_min: usize,
+    /// Congestion resolved by spreading every affected class again at every level, with no
+    /// class read off its offered load: the reference the tests hold the shortcut to.
+    pub(crate) full_congestion: bool,
     peak: Option<Peak>,
     pub(crate) evaluations: u64,
 }
@@ -501,6 +504,7 @@ impl Fluid {
             hashed: matches!(ecmp, Ecmp::Hash(_)),
             threads,
             parallel_min: PARALLEL_MIN,
+            full_congestion: false,
             peak: None,
             evaluations: 0,
             topology,
