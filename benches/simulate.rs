@@ -15,11 +15,16 @@ use hitless_sim::{Engine, SimTime};
 
 /// 10 pods of 4 spines and 96 leafs, 4 super-spines, 2 border leafs: 1,006 devices.
 fn scenario(flows: u64) -> Scenario {
+    with_traffic(&format!("{{pattern: random-pairs, flows: {flows}, gbps: 0.1, seed: 3}}"))
+}
+
+/// The bench fabric with `traffic` (a scenario's `traffic:` value).
+fn with_traffic(traffic: &str) -> Scenario {
     let yaml = format!(
         "name: bench\nfabric:\n  generate: {{pods: 10, spines_per_pod: 4, leafs_per_pod: 96, super_spines: 4, servers_per_leaf_pair: 4, border_leafs: 2}}\n\
 images:\n  - {{name: img, vendor: juniper, family: junos-qfx, platforms: [qfx5120-48y, qfx10002-36q, qfx10008], version: 21.4R3-S5.4}}\n\
 upgrade:\n  assign: [{{image: img, devices: all}}]\n\
-traffic: {{pattern: random-pairs, flows: {flows}, gbps: 0.1, seed: 3}}\n"
+traffic: {traffic}\n"
     );
     Scenario::from_yaml(&yaml, Path::new("bench.yaml")).expect("bench scenario is valid")
 }
@@ -71,5 +76,25 @@ fn bench_engine(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_full_upgrade, bench_engine);
+/// The same upgrade with links near and over capacity while devices are drained (100,000 flows
+/// of 0.4 Gbps: 1.26 at peak), and the leaf-level matrix (920,640 flows of 0.01 Gbps). Targets
+/// (README): within twice the idle case, and 5 s.
+fn bench_at_capacity(c: &mut Criterion) {
+    let mut group = c.benchmark_group("simulate_at_capacity_1006_devices");
+    group.sample_size(10);
+    group.measurement_time(std::time::Duration::from_secs(60));
+    let options =
+        SimOptions { runs: 1, seed: 1, worst_flows: 10, exposure_per_batch: 5, faults: false, start_unix: None };
+    for (name, traffic) in [
+        ("random_pairs_100000_at_0.4_gbps", "{pattern: random-pairs, flows: 100000, gbps: 0.4, seed: 3}"),
+        ("leaf_pairs_at_0.01_gbps", "{pattern: leaf-pairs, gbps: 0.01}"),
+    ] {
+        let scenario = with_traffic(traffic);
+        let plan = input::for_scenario(&scenario, &PlanOptions::default());
+        group.bench_function(name, |b| b.iter(|| simulate(&scenario, &plan, &options)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_full_upgrade, bench_at_capacity, bench_engine);
 criterion_main!(benches);

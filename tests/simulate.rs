@@ -200,3 +200,23 @@ fn bad_traffic_and_simulation_settings_are_named() {
         assert!(run.stderr.contains(message), "{extra}: {}", run.stderr);
     }
 }
+
+/// `traffic: {pattern: leaf-pairs}` on the small fabric: four leafs host servers (two pairs, two
+/// servers each), so 4 x 3 = 12 ordered pairs, one flow each, every leaf standing by a server of
+/// its own. A pattern it does not know is named with the ones it does, where it is written.
+#[test]
+fn a_leaf_pairs_matrix_is_one_flow_per_ordered_pair_of_leafs() {
+    let text = std::fs::read_to_string(crate::util::root().join("scenarios/small-2spine-4leaf.yaml")).unwrap();
+    let text: String = text.lines().filter(|l| !l.starts_with("traffic:")).map(|l| format!("{l}\n")).collect();
+    let (_dir, path) = write_temp("pairs.yaml", &format!("{text}traffic: {{pattern: leaf-pairs, gbps: 2}}\n"));
+    let (code, report) = simulate(&[path.to_str().unwrap()]);
+    assert_eq!(report.flow_count, 12);
+    assert_eq!(code, 0, "the planner's plan keeps a leaf-level matrix whole: {:?}", report.warnings);
+    let bad = format!("{text}traffic: {{pattern: leaf-pair, gbps: 2}}\n");
+    let (_dir, bad_path) = write_temp("bad.yaml", &bad);
+    let run = hitless(&["validate", bad_path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    let line = bad.lines().count();
+    assert!(run.stderr.contains(&format!("bad.yaml:{line}:")), "{}", run.stderr);
+    assert!(run.stderr.contains("expected all-to-all, random-pairs or leaf-pairs"), "{}", run.stderr);
+}

@@ -51,8 +51,10 @@ pub fn traffic(raw: Option<Spanned<RawTraffic>>, fabric: &Fabric, problems: &mut
             let pattern = match pattern.value.as_str() {
                 "all-to-all" => Pattern::AllToAll,
                 "random-pairs" => Pattern::RandomPairs,
+                "leaf-pairs" => Pattern::LeafPairs,
                 other => {
-                    let message = format!("unknown traffic pattern {other:?}; expected all-to-all or random-pairs");
+                    let message =
+                        format!("unknown traffic pattern {other:?}; expected all-to-all, random-pairs or leaf-pairs");
                     problems.push(Problem::at(pattern.referenced, message));
                     Pattern::RandomPairs
                 }
@@ -60,11 +62,14 @@ pub fn traffic(raw: Option<Spanned<RawTraffic>>, fabric: &Fabric, problems: &mut
             Traffic::Pattern { pattern, flows: count, gbps, seed: raw.seed.unwrap_or(1) }
         }
         (None, _) => {
-            problems.push(Problem::at(at, "traffic needs a pattern (all-to-all, random-pairs) or a list of flows"));
+            problems.push(Problem::at(
+                at,
+                "traffic needs a pattern (all-to-all, random-pairs, leaf-pairs) or a list of flows",
+            ));
             Traffic::default_for(servers)
         }
     };
-    let count = traffic.flow_count(servers);
+    let count = traffic.flow_count(fabric.servers());
     if count > FLOWS_MAX {
         problems.push(Problem::at(at, format!("traffic has {count} flows; at most {FLOWS_MAX} are simulated")));
     }

@@ -113,7 +113,7 @@ pub fn simulate(scenario: &Scenario, plan: &PlanInput, options: &SimOptions) -> 
 pub fn flows(scenario: &Scenario, network: &Network) -> Vec<FlowSpec> {
     scenario
         .traffic
-        .flows(scenario.fabric.servers().len(), network.external.is_some())
+        .flows(scenario.fabric.servers(), network.external.is_some())
         .into_iter()
         .filter_map(|f| {
             Some(FlowSpec { src: network.endpoint(f.src)?, dst: network.endpoint(f.dst)?, rate_gbps: f.gbps })
