@@ -178,7 +178,10 @@ struct Class {
 /// A class's current spread and its running totals.
 #[derive(Clone, Debug, Default)]
 struct ClassState {
+    /// The share of the class lost to blackholes, after any congestion before them.
     blackhole_fraction: f64,
+    /// The same share as its last spread found it, before any congestion.
+    spread_blackhole: f64,
     blackhole_cause: Option<NodeId>,
     congestion_gbps: f64,
     congestion_cause: Option<LinkId>,
@@ -702,7 +705,7 @@ impl Fluid {
     /// spread (its load on the links). Spreading is divided between threads by destination
     /// group; loads are whole numbers, so each thread can add its own changes and every figure is
     /// the same whatever the number of threads.
-    fn respread(&mut self, classes: &[u32], now: SimTime) {
+    fn respread(&mut self, classes: &[u32], now: SimTime) -> bool {
         let parts = self.divide(classes);
         if self.loads.len() < parts.len() - 1 {
             self.loads.resize_with(parts.len() - 1, || vec![0; self.offered.len()]);
@@ -741,15 +744,15 @@ impl Fluid {
             bits_base = bits_end;
         }
         debug_assert!(rest.is_empty() && first_class == ground.classes.len());
-        let evaluations: u64 = if jobs.len() == 1 {
+        let (evaluations, moved) = if jobs.len() == 1 {
             jobs.into_iter()
                 .map(|(walker, outputs, mine, load)| Fluid::open_all(walker, outputs, mine, load, now))
-                .sum()
+                .fold((0, false), |(e, m), (evaluations, moved)| (e + evaluations, m | moved))
         } else {
             use rayon::prelude::*;
             jobs.into_par_iter()
                 .map(|(walker, outputs, mine, load)| Fluid::open_all(walker, outputs, mine, load, now))
-                .sum()
+                .reduce(|| (0, false), |(e, m), (evaluations, moved)| (e + evaluations, m | moved))
         };
         self.evaluations += evaluations;
         // The other parts' changes of load, added in (exactly: they are whole numbers).
@@ -758,6 +761,7 @@ impl Fluid {
                 *offered += std::mem::take(change);
             }
         }
+        moved
     }
 
     /// Divides ascending `classes` into at most `threads` parts of whole destination groups
@@ -784,26 +788,31 @@ impl Fluid {
     }
 
     /// Re-spreads each of `classes` with `walker`, moving its load in `load` (the links' loads,
-    /// or changes to them); returns the spreads computed.
+    /// or changes to them); returns the spreads computed, and whether any class's spread moved.
     fn open_all(
         mut walker: Walker<'_>,
         mut outputs: Outputs<'_>,
         classes: &[u32],
         load: &mut [i64],
         now: SimTime,
-    ) -> u64 {
+    ) -> (u64, bool) {
+        let mut moved = false;
         for &class in classes {
-            outputs.open(&mut walker, class as usize, load, now);
+            moved |= outputs.open(&mut walker, class as usize, load, now);
         }
-        walker.evaluations
+        (walker.evaluations, moved)
     }
 
     /// Re-spreads `classes` (ascending) at `now` after switch status changed, then settles
     /// congestion.
     pub(crate) fn reevaluate(&mut self, classes: &[u32], now: SimTime) {
-        self.respread(classes, now);
+        let moved = self.respread(classes, now);
         self.check_links(now);
-        self.congestion(now);
+        // Congestion depends on the links' loads and the classes' spreads: when no spread moved
+        // (so no load either), what it found last time stands.
+        if moved || self.full_congestion {
+            self.congestion(now);
+        }
     }
 
     /// Loses (`Some`) or regains the control plane at `now`: every class that crosses the

@@ -42,8 +42,9 @@ impl<'a> Outputs<'a> {
     }
 
     /// Closes class `class`'s accounting at `now` and takes its load off `load`, spreads it
-    /// again, and opens its accounting with the new spread and its new load on `load`.
-    pub(super) fn open(&mut self, walker: &mut Walker<'_>, class: usize, load: &mut [i64], now: SimTime) {
+    /// again, and opens its accounting with the new spread and its new load on `load`. Returns
+    /// whether the spread moved: its links and shares, or its blackhole, differ from before.
+    pub(super) fn open(&mut self, walker: &mut Walker<'_>, class: usize, load: &mut [i64], now: SimTime) -> bool {
         let index = class - self.first;
         let rate = walker.ground.classes[class].rate_gbps;
         let state = &mut self.state[index];
@@ -52,7 +53,6 @@ impl<'a> Outputs<'a> {
         for &(link, share) in &contributions {
             load[link.0 as usize] -= share_load(share, rate);
         }
-        contributions.clear();
         // A class's first spread: its lists are sized as the last class's were (most spread
         // alike), rather than grown in doublings.
         if contributions.capacity() == 0 {
@@ -60,11 +60,22 @@ impl<'a> Outputs<'a> {
             contributions.reserve_exact(links);
             state.carried.reserve_exact(switches);
         }
+        // The new spread is written over the old one, entry by entry, noting any difference.
+        let old_len = contributions.len();
+        let (mut written, mut same) = (0, true);
         let spread = walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, fraction| {
-            let share = fraction as f32;
-            contributions.push((link, share));
-            load[link.0 as usize] += share_load(share, rate);
+            let entry = (link, fraction as f32);
+            if written < old_len {
+                same &= contributions[written] == entry;
+                contributions[written] = entry;
+            } else {
+                contributions.push(entry);
+            }
+            written += 1;
+            load[link.0 as usize] += share_load(entry.1, rate);
         });
+        same &= written == old_len;
+        contributions.truncate(written);
         walker.scratch.last_sizes = (contributions.len(), state.carried.len());
         state.contributions = contributions;
         state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
@@ -77,13 +88,20 @@ impl<'a> Outputs<'a> {
             state.carried.iter().fold(0, |bloom, node| bloom | 1 << (node.0 % 64))
         };
         self.summary[index] = summary;
-        state.blackhole_fraction = spread.blackhole_fraction;
+        let cause = spread.cause.map(|c| c.0);
+        let moved = !same || spread.blackhole_fraction != state.spread_blackhole || cause != state.blackhole_cause;
+        state.spread_blackhole = spread.blackhole_fraction;
+        // Unmoved, it keeps what congestion before a blackhole left of its blackhole share.
+        if moved {
+            state.blackhole_fraction = spread.blackhole_fraction;
+        }
         self.flags[index] |= losing(state);
-        state.blackhole_cause = spread.cause.map(|c| c.0);
+        state.blackhole_cause = cause;
         state.since = now;
         if let Some(node) = state.blackhole_cause {
             note_cause(&mut state.causes, Cause::Blackhole(node), now, 0.0);
         }
+        moved
     }
 }
 
