@@ -193,6 +193,13 @@ pub struct TimingOverrides {
     pub super_spine: Option<PhaseOverrides>,
 }
 
+/// How long the executor takes over one device of `role` when nothing goes wrong: the role's
+/// phases and the pre-check's two health readings `sample_seconds` apart. What a maintenance
+/// window must have room for (the planner's estimates leave the readings out).
+pub fn device_run_seconds(timing: &TimingProfile, role: Role, limits: &crate::health::HealthLimits) -> u64 {
+    timing.device_seconds(role) + u64::from(limits.sample_seconds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

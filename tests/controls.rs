@@ -589,8 +589,8 @@ fn small_with(dir: &Path, upgrade_extra: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
-/// The window closes about 40 minutes into the job: batch 1 (estimated 24 min) runs, batch 2
-/// (24 min more) would end after the close, so the job pauses for the window. `resume` waits
+/// The window closes about 40 minutes into the job: batch 1 (estimated 24 min 10 s with the
+/// pre-check's readings) runs, batch 2 (as long again) would end after the close, so the job pauses for the window. `resume` waits
 /// (in the virtual devices' time) for the window to open 10 minutes later and finishes. Every
 /// device's work, from drain to back in service, lies inside a window.
 #[test]
@@ -603,7 +603,8 @@ fn a_window_that_closes_mid_plan_pauses_the_job_and_resume_waits_for_the_next_on
     assert_eq!(first.code, 1, "{}", first.stderr);
     let last = json_lines(&first).pop().unwrap();
     assert_eq!((last["outcome"].as_str(), last["paused_for"].as_str()), (Some("paused"), Some("window")), "{last}");
-    assert!(last["reason"].as_str().unwrap().starts_with("before batch 2: it is estimated at 24 min"), "{last}");
+    // 1,440 s of phases and the pre-check's 10 s: 24 min 10 s, said as 25 min.
+    assert!(last["reason"].as_str().unwrap().starts_with("before batch 2: it is estimated at 25 min"), "{last}");
     let done: Vec<&str> = last["devices"]
         .as_array()
         .unwrap()
@@ -697,8 +698,8 @@ fn window_flags_and_the_windows_a_plan_needs() {
     assert!(said.contains(&format!(" {until} ")) && said.contains("UTC"), "{said}");
     assert_eq!(in_store(other.path(), &["upgrade", &plain, "--yes", "--window-end", "25:00"]).code, 2);
 
-    // Batches of 1,440, 1,440, 1,560 and 1,560 s in a 3,600 s window: 1,440 + 1,440 = 2,880 fit
-    // the first; 1,560 + 1,560 = 3,120 the second.
+    // Batches of 1,440, 1,440, 1,560 and 1,560 s, each 10 s more with the pre-check's readings,
+    // in a 3,600 s window: 1,450 + 1,450 = 2,900 fit the first; 1,570 + 1,570 = 3,140 the second.
     let hour = small_with(other.path(), "  window: {start: \"02:00\", end: \"03:00\", timezone: Europe/Amsterdam}\n");
     let plan: serde_json::Value = serde_json::from_str(&hitless(&["plan", &hour, "--format", "json"]).stdout).unwrap();
     assert_eq!(plan["windows_needed"], 2, "{plan}");

@@ -258,8 +258,9 @@ fn a_rollback_is_scheduled_as_the_executor_runs_it() {
 }
 
 /// A maintenance window (UTC) that opens about 10 minutes from now and lasts 55 minutes: the
-/// job waits for it, runs batches 1 and 2 (1,440 s estimated each: 1,450 + 1,440 = 2,890 s of
-/// the window's 3,300 fit), pauses before batch 3 (1,560 s more would overrun the close), and
+/// job waits for it, runs batches 1 and 2 (1,450 s each with the pre-check's readings: 1,450 +
+/// 1,450 = 2,900 s of the window's 3,300 fit), pauses before batch 3 (1,570 s more would overrun
+/// the close), and
 /// its resume waits for the next day's window. `simulate --start` at the second the job was
 /// created schedules the same waits and pauses, and every device's steps, to the second.
 #[test]
@@ -297,4 +298,58 @@ fn a_maintenance_windows_waits_and_pauses_keep_the_schedule() {
     let plain: serde_json::Value =
         serde_json::from_str(&in_store(dir.path(), &["simulate", &scenario, "--format", "json"]).stdout).unwrap();
     assert!(plain.get("job_phases").is_none(), "{plain}");
+}
+
+/// A window exactly as long as the planner's estimate of a leaf batch (24 minutes: 1,440 s)
+/// has no room for the batch as the executor runs it (10 s of pre-check readings more, 1,450 s):
+/// `plan` says no number of such windows will do, and the schedule from the window's opening
+/// waits a day for the next one and pauses there for good, with the same warning; a window one
+/// minute longer takes each leaf batch.
+#[test]
+fn a_window_must_hold_the_pre_check_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let tight = small_variant(dir.path(), "  window: {start: \"02:00\", end: \"02:24\", timezone: UTC}\n", "  []\n");
+    let plan: serde_json::Value = serde_json::from_str(&hitless(&["plan", &tight, "--format", "json"]).stdout).unwrap();
+    assert!(plan.get("windows_needed").is_none(), "{plan}");
+    let warned = plan["warnings"].as_array().unwrap().iter().any(|w| {
+        w.as_str()
+            .unwrap()
+            .starts_with("batch 1 is estimated at 1450 s with its pre-check, longer than the maintenance window")
+    });
+    assert!(warned, "{}", plan["warnings"]);
+    let simulated = hitless(&["simulate", &tight, "--format", "json", "--start", "2026-12-07T02:00:00Z"]);
+    let report: serde_json::Value = serde_json::from_str(&simulated.stdout).unwrap();
+    let steps: Vec<(&str, f64, f64)> = report["job_phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (p["step"].as_str().unwrap(), p["start_seconds"].as_f64().unwrap(), p["end_seconds"].as_f64().unwrap())
+        })
+        .collect();
+    assert_eq!(steps, [("window-wait", 0.0, 86_400.0), ("pause", 86_400.0, 86_400.0)]);
+    assert!(report["devices"].as_array().unwrap().is_empty(), "{}", report["devices"]);
+    assert!(
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("batch 1 can never start")),
+        "{}",
+        report["warnings"]
+    );
+    let roomy = small_variant(dir.path(), "  window: {start: \"02:00\", end: \"02:25\", timezone: UTC}\n", "  []\n");
+    let plan: serde_json::Value = serde_json::from_str(&hitless(&["plan", &roomy, "--format", "json"]).stdout).unwrap();
+    // Two leaf batches (1,450 s each) and two spine batches (1,570 s: longer than 1,500 s).
+    assert!(plan.get("windows_needed").is_none(), "{plan}");
+    let simulated = hitless(&["simulate", &roomy, "--format", "json", "--start", "2026-12-07T02:00:00Z"]);
+    let report: serde_json::Value = serde_json::from_str(&simulated.stdout).unwrap();
+    // Batch 1 runs at the opening; batch 2 pauses the job and its resume waits for the next
+    // day's window; batch 3 (a spine, 1,570 s) pauses, waits a day more and can never start.
+    let leaf1 = report["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf1").unwrap();
+    assert_eq!(leaf1["phases"][0]["start_seconds"], 0.0);
+    let steps: Vec<&str> =
+        report["job_phases"].as_array().unwrap().iter().map(|p| p["step"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["pause", "window-wait", "pause", "window-wait", "pause"], "{}", report["job_phases"]);
+    assert_eq!(report["job_phases"][1]["end_seconds"], 86_400.0);
 }

@@ -70,8 +70,9 @@ pub struct WorkItem {
     /// Seconds traffic takes to move off the device once maintenance mode is committed (its
     /// role's `drain_seconds`): nothing disruptive happens before they have passed.
     pub drain_seconds: u32,
-    /// The device's estimated upgrade time (its role's, the planner's figure): a batch starts
-    /// in a maintenance window only if its slowest device ends inside it.
+    /// The device's estimated upgrade time as the executor runs it: its role's (the planner's
+    /// figure) and the pre-check's readings. A batch starts in a maintenance window only if its
+    /// slowest device ends inside it.
     pub estimated_seconds: u64,
     /// Seconds traffic takes to come back once maintenance mode is lifted (`undrain_seconds`):
     /// the device is done, and the next batch may start, only after them.

@@ -63,18 +63,20 @@ impl PlanReport {
     /// Builds the report for `plan`, made from `scenario`.
     pub fn new(scenario: &Scenario, plan: &Plan) -> PlanReport {
         let name = |id: crate::model::DeviceId| scenario.fabric.device(id).name.clone();
-        let estimates: Vec<u64> = plan.batches.iter().map(|b| b.estimated_seconds).collect();
-        let windows_needed = scenario.window.as_ref().and_then(|w| w.windows_needed(&estimates));
+        // What a window must hold of each batch: its estimate and the pre-check's readings, as
+        // the executor keeps to a window.
+        let readings = u64::from(scenario.health_limits.sample_seconds);
+        let runs: Vec<u64> = plan.batches.iter().map(|b| b.estimated_seconds + readings).collect();
+        let windows_needed = scenario.window.as_ref().and_then(|w| w.windows_needed(&runs));
         let mut warnings = plan.warnings.clone();
         if let Some(window) = &scenario.window
             && windows_needed.is_none()
         {
             let length = window.length_seconds().max(0) as u64;
-            for (i, batch) in plan.batches.iter().enumerate().filter(|(_, b)| b.estimated_seconds > length) {
+            for (i, run) in runs.iter().enumerate().filter(|(_, run)| **run > length) {
                 warnings.push(format!(
-                    "batch {} is estimated at {} s, longer than the maintenance window ({}, {length} s): it can never start inside it",
+                    "batch {} is estimated at {run} s with its pre-check, longer than the maintenance window ({}, {length} s): it can never start inside it",
                     i + 1,
-                    batch.estimated_seconds,
                     window.describe()
                 ));
             }

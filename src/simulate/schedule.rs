@@ -143,7 +143,9 @@ pub fn build(fabric: &Fabric, batches: &[Vec<DeviceId>], rules: &Rules, seed: u6
             first_of_run = true;
         }
         if let Some((window, start_unix)) = rules.window {
-            let estimate = batch.iter().map(|d| rules.timing.device_seconds(fabric.device(*d).role)).max().unwrap_or(0);
+            let run =
+                |d: &DeviceId| crate::timing::device_run_seconds(rules.timing, fabric.device(*d).role, rules.limits);
+            let estimate = batch.iter().map(run).max().unwrap_or(0);
             let kept = keep_to_window(window, start_unix, estimate, first_of_run, &mut start, &mut schedule.job);
             if !kept {
                 schedule.never_fits = Some(number);

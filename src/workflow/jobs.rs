@@ -225,7 +225,7 @@ pub fn work(
             staged_recorded: staged.get(&device.device).is_some_and(|(image, _)| *image == device.image),
             convergence_seconds: phases.convergence_seconds,
             post_check_seconds: phases.post_check_seconds,
-            estimated_seconds: scenario.timing.device_seconds(role),
+            estimated_seconds: crate::timing::device_run_seconds(&scenario.timing, role, &scenario.health_limits),
             drain_seconds: phases.drain_seconds,
             undrain_seconds: phases.undrain_seconds,
         });
