@@ -298,6 +298,14 @@ fn a_maintenance_windows_waits_and_pauses_keep_the_schedule() {
     let plain: serde_json::Value =
         serde_json::from_str(&in_store(dir.path(), &["simulate", &scenario, "--format", "json"]).stdout).unwrap();
     assert!(plain.get("job_phases").is_none(), "{plain}");
+    // A scenario without a window: --start is said to change nothing.
+    let windowless = hitless(&["simulate", "scenarios/small-2spine-4leaf.yaml", "--start", &start]);
+    assert_eq!(windowless.code, 0, "{}", windowless.stderr);
+    assert!(
+        windowless.stderr.contains("--start changes nothing: the scenario has no upgrade.window"),
+        "{}",
+        windowless.stderr
+    );
 }
 
 /// A window exactly as long as the planner's estimate of a leaf batch (24 minutes: 1,440 s)

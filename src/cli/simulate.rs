@@ -42,6 +42,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         None => input::for_scenario(scenario, &plan_options),
     };
     plan.staged = args.staged;
+    if args.start_unix.is_some() && scenario.window.is_none() {
+        eprintln!(
+            "hitless: {}: --start changes nothing: the scenario has no upgrade.window to keep",
+            args.scenario_path.display()
+        );
+    }
     let seed = args.seed.unwrap_or(scenario.simulation.seed);
     let options = SimOptions {
         runs: args.runs,
