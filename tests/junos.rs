@@ -1259,3 +1259,21 @@ fn a_fenced_store_writes_nothing_more_of_the_job() {
             .is_none()
     );
 }
+
+/// `<get-configuration format="json">` is answered as Junos answers it (PyEZ's recorded
+/// `get-configuration.json` reply): the JSON is the reply's own text, `{"configuration": ...}`,
+/// with no element around it — what PyEZ hands to `json.loads`.
+#[test]
+fn the_configuration_as_json_is_the_replys_own_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    for request in ["<get-configuration format=\"json\"/>", "<command format=\"json\">show configuration</command>"] {
+        let reply = hitless::lab::rpc::handle(&lab, "leaf1", 1, &hitless::netconf::xml::parse(request).unwrap());
+        let wrapped = hitless::netconf::xml::parse(&format!("<rpc-reply>{}</rpc-reply>", reply.body)).unwrap();
+        assert!(wrapped.children.is_empty(), "{request}: an element around the JSON: {}", reply.body);
+        let json: serde_json::Value = serde_json::from_str(wrapped.text.trim())
+            .unwrap_or_else(|e| panic!("{request}: not JSON ({e}): {}", reply.body));
+        assert_eq!(json["configuration"]["system"]["host-name"], "leaf1", "{json}");
+    }
+}

@@ -131,7 +131,8 @@ fn render(config: &Config, format: &str) -> String {
                 .collect();
             format!("<configuration-set>{}</configuration-set>", escape(&lines.join("\n")))
         }
-        "json" => format!("<configuration-json>{}</configuration-json>", escape(&config.json())),
+        // Junos answers JSON as the reply's own text, no element around it (what PyEZ parses).
+        "json" => format!("\n{}\n", escape(&config.json())),
         _ => {
             let xml = config.xml();
             // Junos marks the committed configuration with who and when.

@@ -57,6 +57,11 @@ with Config(dev, mode="exclusive") as cu:
     check(cu.diff() is not None, "XML load shows in the diff")
     cu.commit()
     check(committed(dev, ".//system/domain-name") == ["pyez.example"], "XML load committed")
+    as_json = dev.rpc.get_config(options={"format": "json"})
+    check(
+        isinstance(as_json, dict) and as_json["configuration"]["system"]["domain-name"] == "pyez.example",
+        f"the configuration read as JSON: {str(as_json)[:200]}",
+    )
     try:
         cu.load("set system colour red", format="set")
         raise SystemExit("FAILED: an unknown statement was accepted")
