@@ -1,5 +1,6 @@
 """Junos PyEZ against a `hitless lab` device: facts, Config in every format with diff,
-commit confirmed and rollback, SW install of a local package with its defaults, reboot and
+commit confirmed and rollback, the configuration as JSON, SW install without a copy backed out
+with request-package-rollback, SW install of a local package with its defaults, reboot and
 reconnect. Every step checks its effect on the device, read back over NETCONF.
 
 Usage: pyez.py HOST PORT USER PASSWORD DEVICE PACKAGE NEW_VERSION
@@ -76,6 +77,13 @@ with Config(dev, mode="exclusive") as cu:
 # Software: the local package with SW.install's defaults (storage cleanup, checksum, SCP copy,
 # checksum again, install), then reboot and reconnect.
 sw = SW(dev)
+# Staged first, installed later without a copy, then backed out: its effect is that the install
+# below is not refused with "There is already an install pending".
+check(sw.safe_copy(package, progress=True), "the package copied ahead (safe_copy)")
+ok, message = sw.install(package=package, no_copy=True, progress=True)
+check(ok, f"install without a copy (no_copy=True): {message}")
+backed_out = sw.rollback()
+check(bool(backed_out), f"request-package-rollback answers: {backed_out}")
 ok, message = sw.install(package=package, progress=True)
 check(ok, f"install: {message}")
 remote = sw.remote_checksum("/var/tmp/" + package.rsplit("/", 1)[-1], algorithm="sha256")
