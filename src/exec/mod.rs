@@ -88,17 +88,15 @@ pub enum WindowSpan {
     Until(i64),
 }
 
-impl WindowSpan {
-    /// When the window `unix` falls in closes; `None` outside a window.
-    pub fn open_until(&self, unix: i64) -> Option<i64> {
+impl crate::window::Opening for WindowSpan {
+    fn open_until(&self, unix: i64) -> Option<i64> {
         match self {
             WindowSpan::Daily(window) => window.open_at(unix),
             WindowSpan::Until(end) => (unix < *end).then_some(*end),
         }
     }
 
-    /// When the next window opens after `unix`, if one ever does.
-    pub fn next_open(&self, unix: i64) -> Option<i64> {
+    fn next_open(&self, unix: i64) -> Option<i64> {
         match self {
             WindowSpan::Daily(window) => window.next_open(unix),
             WindowSpan::Until(_) => None,
@@ -364,16 +362,11 @@ async fn keep_to_window<D: Driver>(
     batch: u32,
     estimate: u64,
 ) -> Result<Option<JobState>, JournalError> {
+    use crate::window::{BeforeBatch, before_batch};
     let when = |unix: i64| rule.describe_time(unix);
     let now = || (rule.wall_at)((ctx.clock)().1);
-    let mut closes = rule.span.open_until(now());
-    let fits = |closes: Option<i64>, now: i64| closes.is_some_and(|c| now + estimate as i64 <= c);
-    // A run starts in the next window when the current one has no room for its first batch.
-    if first_of_run && !fits(closes, now()) {
-        let Some(opens) = rule.span.next_open(now()) else {
-            let reason = format!("before batch {batch}: the maintenance window ({}) is over", rule.describe());
-            return pause(ctx, batch.saturating_sub(1), PauseKind::Window, &reason).map(Some);
-        };
+    let mut step = before_batch(&rule.span, now(), estimate, first_of_run);
+    if let BeforeBatch::Wait { opens } = step {
         let wait = (opens - now()).max(0);
         let message = format!(
             "waiting for the maintenance window ({}): it opens at {} (in {} min); `--now` starts at once",
@@ -400,20 +393,21 @@ async fn keep_to_window<D: Driver>(
             let left = (opens - now()) as f64 / ctx.time_scale;
             tokio::time::sleep(std::time::Duration::from_secs_f64(left.clamp(0.001, 5.0))).await;
         }
-        closes = rule.span.open_until(now());
+        // Open now: the batch starts if it fits; waiting again would only loop.
+        step = before_batch(&rule.span, now(), estimate, false);
     }
-    let now = now();
-    if fits(closes, now) {
-        return Ok(None);
-    }
-    let reason = match closes {
-        Some(closes) => format!(
+    let reason = match step {
+        BeforeBatch::Go => return Ok(None),
+        BeforeBatch::Over => format!("before batch {batch}: the maintenance window ({}) is over", rule.describe()),
+        BeforeBatch::Pause { closes: Some(closes) } => format!(
             "before batch {batch}: it is estimated at {} min and would end after the maintenance window ({}) closes at {}",
             estimate.div_ceil(60),
             rule.describe(),
             when(closes)
         ),
-        None => format!("before batch {batch}: the maintenance window ({}) is closed", rule.describe()),
+        BeforeBatch::Pause { closes: None } | BeforeBatch::Wait { .. } => {
+            format!("before batch {batch}: the maintenance window ({}) is closed", rule.describe())
+        }
     };
     pause(ctx, batch.saturating_sub(1), PauseKind::Window, &reason).map(Some)
 }

@@ -185,39 +185,35 @@ pub fn build(fabric: &Fabric, batches: &[Vec<DeviceId>], rules: &Rules, seed: u6
     schedule
 }
 
-/// Before a batch estimated at `estimate` seconds, at `*at` of a job that started at Unix second
-/// `start_unix`: as the executor keeps to `window` (its clock read in whole seconds). Moves
-/// `*at` past any wait and records the pauses and waits in `job`. False when the batch can never
-/// start (no window opens, or one that opens has no room for it).
+/// Before a batch of `seconds`, at `*at` of a job that started at Unix second `start_unix`: the
+/// executor's rule ([`crate::window::before_batch`], its clock read in whole seconds), with every
+/// pause resumed at once (a resume starts a run, which waits). Moves `*at` past any wait and
+/// records the pauses and waits in `job`. False when the batch can never start.
 fn keep_to_window(
     window: &crate::window::Window,
     start_unix: i64,
-    estimate: u64,
-    mut first_of_run: bool,
+    seconds: u64,
+    first_of_run: bool,
     at: &mut SimTime,
     job: &mut Vec<StepSpan>,
 ) -> bool {
+    use crate::window::{BeforeBatch, before_batch};
     let now = |at: SimTime| start_unix + (at.millis() / 1000) as i64;
-    let fits = |now: i64| window.open_at(now).is_some_and(|closes| now + estimate as i64 <= closes);
-    if fits(now(*at)) {
+    let mut step = before_batch(window, now(*at), seconds, first_of_run);
+    if let BeforeBatch::Pause { .. } = step {
+        job.push(StepSpan { step: Step::Pause, start: *at, end: *at });
+        step = before_batch(window, now(*at), seconds, true);
+    }
+    if let BeforeBatch::Wait { opens } = step {
+        let waited = at.after_millis(u64::try_from(opens - now(*at)).unwrap_or(0) * 1000);
+        job.push(StepSpan { step: Step::WindowWait, start: *at, end: waited });
+        *at = waited;
+        step = before_batch(window, now(*at), seconds, false);
+    }
+    if step == BeforeBatch::Go {
         return true;
     }
-    if !first_of_run {
-        // Paused for the window; its resume starts a run, which waits.
-        job.push(StepSpan { step: Step::Pause, start: *at, end: *at });
-        first_of_run = true;
-    }
-    debug_assert!(first_of_run);
-    let Some(opens) = window.next_open(now(*at)) else {
-        job.push(StepSpan { step: Step::Pause, start: *at, end: *at });
-        return false;
-    };
-    let waited = at.after_millis(u64::try_from(opens - now(*at)).unwrap_or(0) * 1000);
-    job.push(StepSpan { step: Step::WindowWait, start: *at, end: waited });
-    *at = waited;
-    if fits(now(*at)) {
-        return true;
-    }
+    // Paused again after a wait (the window has no room for it), or no window opens: for good.
     job.push(StepSpan { step: Step::Pause, start: *at, end: *at });
     false
 }
@@ -261,6 +257,24 @@ impl DeviceWalk<'_, '_> {
 
     fn act(&mut self, at: SimTime, action: fn(hitless_sim::NodeId) -> Action) {
         self.actions.push((at, action(node(self.device))));
+    }
+
+    /// The device hangs at `at` in `step`, whose call (retried once) times out twice: the step
+    /// lasts until then, and the device fails there.
+    fn hangs(&mut self, step: Step, at: SimTime, phase: FaultPhase, down: Option<SimTime>) -> Walked {
+        self.act(at, Action::Hang);
+        let end = at.after_millis(2 * HUNG_MS);
+        self.step(step, at, end);
+        self.failed(end, phase, FaultKind::Hang, down)
+    }
+
+    /// Maintenance mode lifted at `at`: traffic returns over the role's undrain time (tripled by
+    /// a `slow` maintenance fault); returns when.
+    fn undrain(&mut self, at: SimTime, phases: &PhaseDurations, scaled: &mut dyn FnMut(u32) -> u64) -> SimTime {
+        self.act(at, Action::Undrain);
+        let back = at.after_millis(self.duration(FaultPhase::Maintenance, phases.undrain_seconds, scaled));
+        self.step(Step::Undrain, at, back);
+        back
     }
 
     /// The device fails at `at` (the journal's `failed`), and the walk ends there.
@@ -329,10 +343,7 @@ impl DeviceWalk<'_, '_> {
         self.step(Step::PostCheck, t, checked);
         t = checked;
         if self.rules.drain {
-            self.act(t, Action::Undrain);
-            let back = t.after_millis(self.duration(FaultPhase::Maintenance, phases.undrain_seconds, scaled));
-            self.step(Step::Undrain, t, back);
-            t = back;
+            t = self.undrain(t, phases, scaled);
         }
         self.step(Step::InService, t, t);
         t
@@ -350,12 +361,7 @@ impl DeviceWalk<'_, '_> {
         // The pre-check: two health readings `sample_seconds` apart (never jittered: it is the
         // executor's own wait).
         match self.fault(HealthCheck) {
-            Some(Hang) => {
-                self.act(t, Action::Hang);
-                let end = t.after_millis(2 * HUNG_MS);
-                self.step(Step::PreCheck, t, end);
-                return self.failed(end, HealthCheck, Hang, Some(t));
-            }
+            Some(Hang) => return self.hangs(Step::PreCheck, t, HealthCheck, Some(t)),
             Some(kind @ HealthCheckFails) if abort => {
                 let end = t.after_millis(sample);
                 self.step(Step::PreCheck, t, end);
@@ -372,12 +378,7 @@ impl DeviceWalk<'_, '_> {
                     self.step(Step::Drain, t, t);
                     return self.failed(t, Maintenance, kind, None);
                 }
-                Some(Hang) => {
-                    self.act(t, Action::Hang);
-                    let end = t.after_millis(2 * HUNG_MS);
-                    self.step(Step::Drain, t, end);
-                    return self.failed(end, Maintenance, Hang, Some(t));
-                }
+                Some(Hang) => return self.hangs(Step::Drain, t, Maintenance, Some(t)),
                 // The traffic never moves (no traffic effect): the drain is read every 10 s
                 // until `drain_verify_seconds` have passed, and maintenance mode is lifted again.
                 Some(kind @ DrainIneffective) => {
@@ -400,13 +401,10 @@ impl DeviceWalk<'_, '_> {
         let copy_seconds =
             if self.staged && self.fault(ImageCopy) != Some(ChecksumMismatch) { 0 } else { phases.image_copy_seconds };
         if self.fault(ImageCopy) == Some(Hang) {
-            self.act(t, Action::Hang);
-            let end = t.after_millis(2 * HUNG_MS);
-            self.step(Step::Copy, t, end);
-            let mut walked = self.failed(end, ImageCopy, Hang, Some(t));
+            let mut walked = self.hangs(Step::Copy, t, ImageCopy, Some(t));
             if rules.rollback_on_failure {
                 // The rollback begins by asking the device, which does not answer.
-                walked.end = end.after_millis(HUNG_MS);
+                walked.end = walked.end.after_millis(HUNG_MS);
                 self.step(Step::Failed, walked.end, walked.end);
             }
             return walked;
@@ -419,10 +417,7 @@ impl DeviceWalk<'_, '_> {
         }
         if self.fault(Install) == Some(Hang) {
             // The install times out, and so does the question what became of it.
-            self.act(t, Action::Hang);
-            let end = t.after_millis(2 * HUNG_MS);
-            self.step(Step::Install, t, end);
-            return self.failed(end, Install, Hang, Some(t));
+            return self.hangs(Step::Install, t, Install, Some(t));
         }
         let installed = t.after_millis(self.duration(Install, phases.install_seconds, scaled));
         self.step(Step::Install, t, installed);
@@ -489,10 +484,7 @@ impl DeviceWalk<'_, '_> {
         self.step(Step::PostCheck, t, read);
         t = read;
         if rules.drain {
-            self.act(t, Action::Undrain);
-            let back = t.after_millis(self.duration(Maintenance, phases.undrain_seconds, scaled));
-            self.step(Step::Undrain, t, back);
-            t = back;
+            t = self.undrain(t, &phases, scaled);
         }
         self.step(Step::InService, t, t);
         Walked { end: t, down: Some(down), failure: None }
