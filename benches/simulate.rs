@@ -29,12 +29,16 @@ traffic: {traffic}\n"
     Scenario::from_yaml(&yaml, Path::new("bench.yaml")).expect("bench scenario is valid")
 }
 
+/// One run, seed 1, as `simulate` reports it; no faults, no window.
+fn options() -> SimOptions {
+    SimOptions { runs: 1, seed: 1, worst_flows: 10, exposure_per_batch: 5, faults: false, start_unix: None }
+}
+
 fn bench_full_upgrade(c: &mut Criterion) {
     let mut group = c.benchmark_group("simulate_full_upgrade_1006_devices");
     group.sample_size(10);
     group.measurement_time(std::time::Duration::from_secs(30));
-    let options =
-        SimOptions { runs: 1, seed: 1, worst_flows: 10, exposure_per_batch: 5, faults: false, start_unix: None };
+    let options = options();
     for flows in [10_000u64, 100_000] {
         let scenario = scenario(flows);
         let plan = input::for_scenario(&scenario, &PlanOptions::default());
@@ -83,8 +87,7 @@ fn bench_at_capacity(c: &mut Criterion) {
     let mut group = c.benchmark_group("simulate_at_capacity_1006_devices");
     group.sample_size(10);
     group.measurement_time(std::time::Duration::from_secs(60));
-    let options =
-        SimOptions { runs: 1, seed: 1, worst_flows: 10, exposure_per_batch: 5, faults: false, start_unix: None };
+    let options = options();
     for (name, traffic) in [
         ("random_pairs_100000_at_0.4_gbps", "{pattern: random-pairs, flows: 100000, gbps: 0.4, seed: 3}"),
         ("leaf_pairs_at_0.01_gbps", "{pattern: leaf-pairs, gbps: 0.01}"),

@@ -67,6 +67,18 @@ fn compare_with(scenario: &str, dir: &Path, extra: &[&str], what: &str) -> usize
     compared + job.len()
 }
 
+/// `phases` (a `simulate --format json` list of steps) as (step, start, end).
+fn spans(phases: &serde_json::Value) -> Vec<(&str, f64, f64)> {
+    phases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (p["step"].as_str().unwrap(), p["start_seconds"].as_f64().unwrap(), p["end_seconds"].as_f64().unwrap())
+        })
+        .collect()
+}
+
 fn compare(scenario: &str, dir: &Path) -> usize {
     compare_with(scenario, dir, &[], scenario)
 }
@@ -113,18 +125,7 @@ fn a_leafs_schedule_is_the_executors_steps_at_hand_calculated_times() {
     let report: serde_json::Value = serde_json::from_str(&simulated.stdout).unwrap();
     let leaf1 = report["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf1").unwrap();
     assert_eq!(leaf1["batch"], 1);
-    let phases: Vec<(String, f64, f64)> = leaf1["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["step"].as_str().unwrap().to_string(),
-                p["start_seconds"].as_f64().unwrap(),
-                p["end_seconds"].as_f64().unwrap(),
-            )
-        })
-        .collect();
+    let phases = spans(&leaf1["phases"]);
     let expected = [
         ("pre-check", 0.0, 10.0),
         ("drain", 10.0, 70.0), // 10 + 60
@@ -138,7 +139,6 @@ fn a_leafs_schedule_is_the_executors_steps_at_hand_calculated_times() {
         ("undrain", 1390.0, 1450.0),    // + 60
         ("in-service", 1450.0, 1450.0),
     ];
-    let expected: Vec<(String, f64, f64)> = expected.iter().map(|(s, a, b)| (s.to_string(), *a, *b)).collect();
     assert_eq!(phases, expected);
 }
 
@@ -230,15 +230,7 @@ fn a_rollback_is_scheduled_as_the_executor_runs_it() {
     let simulated = hitless(&["simulate", &scenario, "--format", "json"]);
     let report: serde_json::Value = serde_json::from_str(&simulated.stdout).unwrap();
     let leaf3 = report["devices"].as_array().unwrap().iter().find(|d| d["device"] == "leaf3").unwrap();
-    let phases: Vec<(&str, f64, f64)> = leaf3["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (p["step"].as_str().unwrap(), p["start_seconds"].as_f64().unwrap(), p["end_seconds"].as_f64().unwrap())
-        })
-        .skip(8)
-        .collect();
+    let phases = &spans(&leaf3["phases"])[8..];
     assert_eq!(
         phases,
         [
@@ -327,14 +319,7 @@ fn a_window_must_hold_the_pre_check_too() {
     assert!(warned, "{}", plan["warnings"]);
     let simulated = hitless(&["simulate", &tight, "--format", "json", "--start", "2026-12-07T02:00:00Z"]);
     let report: serde_json::Value = serde_json::from_str(&simulated.stdout).unwrap();
-    let steps: Vec<(&str, f64, f64)> = report["job_phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (p["step"].as_str().unwrap(), p["start_seconds"].as_f64().unwrap(), p["end_seconds"].as_f64().unwrap())
-        })
-        .collect();
+    let steps = spans(&report["job_phases"]);
     assert_eq!(steps, [("window-wait", 0.0, 86_400.0), ("pause", 86_400.0, 86_400.0)]);
     assert!(report["devices"].as_array().unwrap().is_empty(), "{}", report["devices"]);
     assert!(

@@ -299,11 +299,12 @@ impl Simulation {
         self.thorough = thorough;
     }
 
-    /// When `full`, congestion is resolved by spreading every affected class again at every
-    /// level of overloaded links, instead of reading the classes that meet overloaded links at
-    /// one level only (and no blackhole) off their offered load: slower, and the reference the
-    /// tests hold the shortcut to (losses agree up to the single-precision shares the loads are
-    /// kept in).
+    /// When `full`, congestion is resolved after every re-spread (even one that moved no
+    /// spread) by spreading every affected class again at every level of overloaded links,
+    /// instead of reading the classes that meet overloaded links at one level only (and no
+    /// blackhole) off their offered load: slower, and the reference the tests hold the shortcuts
+    /// to (losses agree up to the single-precision shares the loads are kept in). It is the
+    /// previous resolution, not an independent one.
     pub fn set_full_congestion(&mut self, full: bool) {
         self.fluid.full_congestion = full;
     }
