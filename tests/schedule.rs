@@ -290,6 +290,16 @@ fn a_maintenance_windows_waits_and_pauses_keep_the_schedule() {
     let plain: serde_json::Value =
         serde_json::from_str(&in_store(dir.path(), &["simulate", &scenario, "--format", "json"]).stdout).unwrap();
     assert!(plain.get("job_phases").is_none(), "{plain}");
+    // A start that is not a time is refused, saying what is expected.
+    for (bad, said) in [("tomorrow", "RFC 3339"), ("@soon", "after `@`, Unix seconds")] {
+        let run = hitless(&["simulate", "scenarios/small-2spine-4leaf.yaml", "--start", bad]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("invalid value '{bad}' for '--start <TIME>'")) && run.stderr.contains(said),
+            "{}",
+            run.stderr
+        );
+    }
     // A scenario without a window: --start is said to change nothing.
     let windowless = hitless(&["simulate", "scenarios/small-2spine-4leaf.yaml", "--start", &start]);
     assert_eq!(windowless.code, 0, "{}", windowless.stderr);
