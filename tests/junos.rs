@@ -662,8 +662,9 @@ fn the_lab_refuses_what_it_does_not_implement_and_changes_nothing() {
         ("<get-frobnicator-information/>", "get-frobnicator-information"),
         ("<load-configuration url=\"ftp://10.0.0.1/base.conf\" action=\"override\"/>", "url"),
         (
-            "<load-configuration format=\"json\"><configuration-json>{}</configuration-json></load-configuration>",
-            "json",
+            // JSON it takes; JSON that is not JSON it refuses.
+            "<load-configuration format=\"json\"><configuration-json>{\"configuration\": </configuration-json></load-configuration>",
+            "not JSON",
         ),
         ("<get-configuration format=\"yaml\"/>", "yaml"),
         ("<commit-configuration><at-time>02:00</at-time></commit-configuration>", "at-time"),

@@ -183,12 +183,10 @@ fn load_configuration(state: &mut LabDevice, session: u64, request: &Element) ->
         }
     } else if let Some(xml) = request.child("configuration") {
         config.load_xml(xml, action).map(|()| Vec::new())
-    } else if request.child("configuration-json").is_some() || format == "json" {
-        return refused(
-            "operation-not-supported",
-            "the lab does not load JSON configuration",
-            Some("configuration-json"),
-        );
+    } else if let Some(json) = request.child("configuration-json") {
+        config.load_json(&json.text, action).map(|()| Vec::new())
+    } else if format == "json" && !request.text.trim().is_empty() {
+        config.load_json(&request.text, action).map(|()| Vec::new())
     } else {
         return refused(
             "missing-element",

@@ -1,38 +1,88 @@
-//! The emulated devices' configuration: a tree of statements under a schema of the hierarchies
-//! a fabric upgrade touches (`system`, `chassis`, `interfaces`, `protocols` bgp/lldp/evpn,
-//! `routing-options`, `policy-options`, and `apply-macro` anywhere at the top). What the schema
-//! does not know is refused with Junos's own words (`syntax error`), never stored and never
-//! silently ignored: a rehearsal must not pass where a switch would refuse.
+//! The emulated devices' configuration: a tree of statements that takes any configuration
+//! Junos takes, in the four forms Junos speaks — `set` lines, curly-brace text, XML and JSON —
+//! and compares two trees the way `show | compare` does.
 //!
-//! A statement is a path of words (`interfaces ae0 esi all-active`); a leaf holds one value and
-//! setting it again replaces it (`system host-name`); a named entry (`group NAME`, an interface)
-//! keeps its children; any statement can be deactivated. The tree reads and writes the four
-//! formats Junos speaks — `set` lines, curly-brace text, XML and JSON — and compares two trees the
-//! way `show | compare` does.
+//! Each statement keeps the shape it came in ([`Shape`]): a flag, a leaf of one or more words, a
+//! leaf-list, a container, a list of named entries. A schema ([`schema`]) covers the hierarchies
+//! a fabric upgrade touches (`system`, `chassis`, `interfaces`, `vlans`, `protocols` bgp/lldp/evpn,
+//! `routing-options`, `policy-options`, `groups`, `apply-macro`): there a value has a type
+//! (`mtu 99999999` is refused as Junos refuses it) and a keyword its place and XML name. What the
+//! schema does not know is kept and shown, not refused: a rehearsal stage must take the
+//! configuration a real switch takes. What no Junos takes (an unterminated string, an unbalanced
+//! brace, a verb that is not one) is refused with Junos's words.
+//!
+//! Secrets (`authentication-key`, `encrypted-password`, ...) are concealed as Junos conceals them
+//! ([`secret`]) the moment they enter the tree; no form of the tree shows them in clear.
 
-use std::fmt::Write as _;
-
-use crate::netconf::xml::{self, Element};
+use crate::netconf::xml::Element;
 
 mod parse;
 mod render;
 mod schema;
+mod secret;
 #[cfg(test)]
 mod tests;
 
-use parse::{Loaded, merge, parse_text, parse_xml, xml_key};
-use render::{compare_nodes, json_children, quote, xml_children};
-use schema::{Kind, SCHEMA, Spec, Value};
+use parse::{Loaded, merge};
+use schema::{Kind, LEAF_LIST_WORDS, LIST_WORDS, SCHEMA, SECRET_WORDS, Spec, Value};
 
-/// A statement in the tree: its value (a leaf's, a named entry's own name is its key), its
-/// children in the schema's order (entries in the order they were made), and whether it is
-/// deactivated.
+/// How a statement is written, and so how each form shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Node {
-    value: Option<String>,
-    children: Vec<(String, Node)>,
-    inactive: bool,
+pub(super) enum Shape {
+    /// `system { ... }`: statements below.
+    #[default]
+    Container,
+    /// `disable;` (`<disable/>`, `[null]` in JSON).
+    Flag,
+    /// `host-name leaf1;`, or several words (`route-filter 10.0.0.0/8 exact;`).
+    Leaf(Vec<String>),
+    /// `members [ a b ];`: each value set adds one.
+    LeafList(Vec<String>),
+    /// `group NAME { ... }`: the children are entries named by their key; the XML element is the
+    /// keyword, with the entry's `<name>`.
+    List,
+    /// `interfaces { NAME { ... } }`: the children are entries; each is this XML element.
+    Entries(String),
+    /// `apply-macro NAME { KEY VALUE; }`.
+    Macro,
 }
+
+/// A statement in the tree. Two statements are equal when they say the same: how one is
+/// written (its schema position, XML name, one-line form) is not part of it.
+#[derive(Clone, Debug, Default)]
+pub struct Node {
+    shape: Shape,
+    /// Statements, or a list's entries: the schema's keywords in the schema's order among
+    /// themselves, everything else (and every entry) where it came.
+    children: Vec<(String, Node)>,
+    /// A value container's bare value (`esi 00:11:...`).
+    identifier: Option<String>,
+    /// The XML element and inner element when they are not the keyword (`802.3ad`).
+    xml: Option<(&'static str, &'static str)>,
+    /// The keyword's position in the schema (usize::MAX: after the schema's keywords).
+    order: usize,
+    inactive: bool,
+    /// An annotation (`/* ... */` before the statement).
+    comment: Option<String>,
+    /// Written on one line with what is below it (`family inet {`, `then accept;`): each child
+    /// is shown after this statement's words rather than in a block of its own.
+    flat: bool,
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Node) -> bool {
+        self.shape == other.shape
+            && self.children == other.children
+            && self.identifier == other.identifier
+            && self.inactive == other.inactive
+            && self.comment == other.comment
+    }
+}
+
+impl Eq for Node {}
+
+/// Keywords Junos always writes on one line with the statement below them (`family inet`).
+const FLAT_WORDS: &[&str] = &["family"];
 
 /// Why a statement or a load was refused: Junos's message, and the word it stumbled on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,39 +109,55 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-/// One resolved step of a statement's path: the key in its parent, and the schema of what is
-/// below it.
+/// One resolved step of a statement's path: the key in its parent and what to make of it.
 #[derive(Clone, Debug)]
 struct Step {
     key: String,
     order: usize,
-    kind: StepKind,
+    act: Act,
 }
 
 #[derive(Clone, Debug)]
-enum StepKind {
-    /// Children follow.
-    Into,
-    /// A named entry of a list: children follow.
+enum Act {
+    /// Go into the statement, making it with this shape if it is not there.
+    Into(Shape),
+    /// Go into an entry of the list above.
     Entry,
-    /// A flag: the path ends here.
+    /// The path ends in a flag.
     Flag,
-    /// A leaf with this value.
-    Leaf(String),
-    /// An apply-macro (its keys below it).
-    Macro,
-    /// A key of an apply-macro, with an optional value.
-    MacroData(Option<String>),
-    /// A container that also takes a bare value.
-    ValueContainer(Option<String>),
+    /// The path ends in a leaf with these words.
+    Leaf(Vec<String>, Option<(&'static str, &'static str)>),
+    /// The path ends in a leaf-list; these values are added.
+    LeafList(Vec<String>),
+    /// The path ends in a value container's bare value.
+    Identifier(String),
 }
 
-/// Splits a statement into words, keeping quoted strings whole (quotes removed).
+/// How the words of a statement end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// A `set` line: a leaf needs its value; words the schema does not know are read with the
+    /// list and leaf-list keywords.
+    Set,
+    /// Curly-brace text, a statement ending in `;`; `bare` when a leaf may come without its
+    /// value (under `delete:`).
+    Statement { bare: bool },
+    /// Curly-brace text, a statement opening a block.
+    Block,
+}
+
+/// Splits a statement into words, keeping quoted strings whole (quotes removed) and `[`, `]`
+/// as words of their own.
 fn words(line: &str) -> Result<Vec<String>, ConfigError> {
     let mut out = Vec::new();
     let mut chars = line.chars().peekable();
     while let Some(&c) = chars.peek() {
         if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        if c == '[' || c == ']' {
+            out.push(c.to_string());
             chars.next();
             continue;
         }
@@ -116,7 +182,7 @@ fn words(line: &str) -> Result<Vec<String>, ConfigError> {
         } else {
             let mut word = String::new();
             while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
+                if c.is_whitespace() || c == ']' {
                     break;
                 }
                 word.push(c);
@@ -145,126 +211,307 @@ fn check_value(value: &Value, word: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// Resolves `words` against the schema. `need_leaf_value`: a `set` must give a leaf its value;
-/// a `delete` may stop at the leaf.
-fn resolve(words: &[String], need_leaf_value: bool) -> Result<Vec<Step>, ConfigError> {
+/// The values of a leaf-list statement: `a`, or `[ a b ]`.
+fn list_values(rest: &[String]) -> Result<Vec<String>, ConfigError> {
+    match rest.split_first() {
+        Some((open, inner)) if open == "[" => match inner.split_last() {
+            Some((close, values)) if close == "]" && !values.iter().any(|v| v == "[" || v == "]") => {
+                Ok(values.to_vec())
+            }
+            _ => Err(ConfigError::new("syntax error, expecting ']'", &rest.join(" "))),
+        },
+        _ if rest.iter().any(|v| v == "[" || v == "]") => Err(ConfigError::syntax(&rest.join(" "))),
+        _ => Ok(rest.to_vec()),
+    }
+}
+
+/// Where resolution stands: in the schema, just before an entry's name, or past the schema.
+#[derive(Clone, Copy)]
+enum Ctx {
+    Schema(&'static [Spec]),
+    EntryOf(&'static [Spec]),
+    Generic,
+}
+
+/// The children a container-like kind's entries or statements follow.
+fn below(kind: Kind) -> &'static [Spec] {
+    match kind {
+        Kind::Container(c) | Kind::Named(c) | Kind::Entries(_, c) | Kind::ValueContainer(_, c) => c,
+        Kind::Groups => SCHEMA,
+        _ => &[],
+    }
+}
+
+/// Resolves the words of a statement against the schema and, past it, against the shapes
+/// already in the tree (`root`), and past those by the statement's own form.
+fn resolve(root: &Node, words: &[String], mode: Mode) -> Result<Vec<Step>, ConfigError> {
     let mut steps = Vec::new();
-    let mut specs: &'static [Spec] = SCHEMA;
-    let mut entries: Option<&'static [Spec]> = None;
+    let mut ctx = Ctx::Schema(SCHEMA);
+    let mut node: Option<&Node> = Some(root);
+    let need_value = !matches!(mode, Mode::Statement { bare: true });
     let mut i = 0;
     while i < words.len() {
         let word = &words[i];
-        if let Some(children) = entries.take() {
-            steps.push(Step { key: word.clone(), order: usize::MAX, kind: StepKind::Entry });
-            specs = children;
-            i += 1;
-            continue;
-        }
-        let Some((order, found)) = specs.iter().enumerate().find(|(_, s)| s.name == word) else {
+        let rest = &words[i + 1..];
+        if word == "[" || word == "]" {
             return Err(ConfigError::syntax(word));
-        };
-        i += 1;
-        match found.kind {
-            Kind::Flag => {
-                steps.push(Step { key: word.clone(), order, kind: StepKind::Flag });
-                if let Some(extra) = words.get(i) {
-                    return Err(ConfigError::syntax(extra));
-                }
-            }
-            Kind::Leaf(value) => {
-                match words.get(i) {
-                    Some(v) => {
-                        check_value(&value, v)?;
-                        steps.push(Step { key: word.clone(), order, kind: StepKind::Leaf(v.clone()) });
-                        i += 1;
-                    }
-                    None if need_leaf_value => return Err(ConfigError::new("missing argument", word)),
-                    None => steps.push(Step { key: word.clone(), order, kind: StepKind::Leaf(String::new()) }),
-                }
-                if let Some(extra) = words.get(i) {
-                    return Err(ConfigError::syntax(extra));
-                }
-            }
-            Kind::Container(children) => {
-                steps.push(Step { key: word.clone(), order, kind: StepKind::Into });
-                specs = children;
-            }
-            Kind::Named(children) => {
-                steps.push(Step { key: word.clone(), order, kind: StepKind::Into });
-                let Some(name) = words.get(i) else {
-                    if need_leaf_value {
-                        return Err(ConfigError::new("missing argument", word));
-                    }
-                    break;
-                };
-                steps.push(Step { key: name.clone(), order: usize::MAX, kind: StepKind::Entry });
-                specs = children;
+        }
+        let existing = node.and_then(|n| n.child(word));
+        match ctx {
+            Ctx::EntryOf(children) => {
+                steps.push(Step { key: word.clone(), order: usize::MAX, act: Act::Entry });
+                ctx = Ctx::Schema(children);
+                node = existing;
                 i += 1;
+                continue;
             }
-            Kind::Entries(_, children) => {
-                steps.push(Step { key: word.clone(), order, kind: StepKind::Into });
-                entries = Some(children);
-            }
-            Kind::Macro => {
-                steps.push(Step { key: word.clone(), order, kind: StepKind::Into });
-                let Some(name) = words.get(i) else {
-                    if need_leaf_value {
-                        return Err(ConfigError::new("missing argument", word));
-                    }
-                    break;
+            Ctx::Schema(specs) => {
+                let Some((order, found)) = specs.iter().enumerate().find(|(_, s)| s.name == word) else {
+                    ctx = Ctx::Generic;
+                    continue;
                 };
-                steps.push(Step { key: name.clone(), order: usize::MAX, kind: StepKind::Macro });
-                i += 1;
-                if let Some(key) = words.get(i) {
-                    let value = words.get(i + 1).cloned();
-                    steps.push(Step { key: key.clone(), order: usize::MAX, kind: StepKind::MacroData(value) });
-                    if let Some(extra) = words.get(i + 2) {
-                        return Err(ConfigError::syntax(extra));
-                    }
-                }
-                break;
-            }
-            Kind::ValueContainer(value, children) => {
-                // A bare value (`esi 00:11:...`) or a child statement (`esi all-active`).
-                match words.get(i) {
-                    Some(next) if children.iter().any(|c| c.name == next) => {
-                        steps.push(Step { key: word.clone(), order, kind: StepKind::ValueContainer(None) });
-                        specs = children;
-                    }
-                    Some(v) => {
-                        check_value(&value, v)?;
-                        steps.push(Step { key: word.clone(), order, kind: StepKind::ValueContainer(Some(v.clone())) });
-                        i += 1;
-                        if let Some(extra) = words.get(i) {
+                let end = |act: Act| Step { key: word.clone(), order, act };
+                match found.kind {
+                    Kind::Flag => {
+                        if let Some(extra) = rest.first() {
                             return Err(ConfigError::syntax(extra));
                         }
+                        steps.push(end(Act::Flag));
+                        return Ok(steps);
                     }
-                    None => steps.push(Step { key: word.clone(), order, kind: StepKind::ValueContainer(None) }),
+                    Kind::Leaf(value) => match rest {
+                        [] if need_value || mode == Mode::Block => {
+                            return Err(ConfigError::new("missing argument", word));
+                        }
+                        [] => {
+                            steps.push(end(Act::Leaf(Vec::new(), found.xml)));
+                            return Ok(steps);
+                        }
+                        [v] => {
+                            check_value(&value, v)?;
+                            steps.push(end(Act::Leaf(vec![v.clone()], found.xml)));
+                            return Ok(steps);
+                        }
+                        [_, extra, ..] => return Err(ConfigError::syntax(extra)),
+                    },
+                    Kind::Words => {
+                        if rest.is_empty() && need_value {
+                            return Err(ConfigError::new("missing argument", word));
+                        }
+                        steps.push(end(Act::Leaf(rest.to_vec(), None)));
+                        return Ok(steps);
+                    }
+                    Kind::LeafList(value) => {
+                        let values = list_values(rest)?;
+                        if values.is_empty() && need_value {
+                            return Err(ConfigError::new("missing argument", word));
+                        }
+                        for v in &values {
+                            check_value(&value, v)?;
+                        }
+                        steps.push(end(Act::LeafList(values)));
+                        return Ok(steps);
+                    }
+                    Kind::Container(children) => {
+                        steps.push(end(Act::Into(Shape::Container)));
+                        ctx = Ctx::Schema(children);
+                    }
+                    Kind::Named(_) | Kind::Groups | Kind::Entries(..) => {
+                        let shape = match found.kind {
+                            Kind::Entries(element, _) => Shape::Entries(element.to_string()),
+                            Kind::Groups => Shape::Entries(String::new()),
+                            _ => Shape::List,
+                        };
+                        steps.push(end(Act::Into(shape)));
+                        if rest.is_empty() && mode == Mode::Set && matches!(found.kind, Kind::Named(_)) {
+                            return Err(ConfigError::new("missing argument", word));
+                        }
+                        ctx = Ctx::EntryOf(below(found.kind));
+                    }
+                    Kind::Macro => {
+                        steps.push(end(Act::Into(Shape::Macro)));
+                        let Some((name, data)) = rest.split_first() else {
+                            if mode == Mode::Set {
+                                return Err(ConfigError::new("missing argument", word));
+                            }
+                            return Ok(steps);
+                        };
+                        steps.push(Step { key: name.clone(), order: usize::MAX, act: Act::Entry });
+                        match data {
+                            [] => {}
+                            [key] if mode != Mode::Block => {
+                                steps.push(Step { key: key.clone(), order: usize::MAX, act: Act::Flag });
+                            }
+                            [key, value] if mode != Mode::Block => steps.push(Step {
+                                key: key.clone(),
+                                order: usize::MAX,
+                                act: Act::Leaf(vec![value.clone()], None),
+                            }),
+                            [first, ..] => return Err(ConfigError::syntax(first)),
+                        }
+                        return Ok(steps);
+                    }
+                    Kind::ValueContainer(value, children) => match rest.first() {
+                        Some(next) if children.iter().any(|c| c.name == next) => {
+                            steps.push(end(Act::Into(Shape::Container)));
+                            ctx = Ctx::Schema(children);
+                        }
+                        Some(v) if mode != Mode::Block => {
+                            check_value(&value, v)?;
+                            if let Some(extra) = rest.get(1) {
+                                return Err(ConfigError::syntax(extra));
+                            }
+                            steps.push(end(Act::Identifier(v.clone())));
+                            return Ok(steps);
+                        }
+                        Some(v) => return Err(ConfigError::syntax(v)),
+                        None => steps.push(end(Act::Into(Shape::Container))),
+                    },
+                }
+                node = existing;
+                i += 1;
+            }
+            Ctx::Generic => {
+                let generic = |act: Act| Step { key: word.clone(), order: usize::MAX, act };
+                // A shape already in the tree decides, where it can.
+                if let Some(found) = existing {
+                    match &found.shape {
+                        Shape::List | Shape::Macro | Shape::Entries(_) if !rest.is_empty() => {
+                            steps.push(generic(Act::Into(found.shape.clone())));
+                            steps.push(Step { key: rest[0].clone(), order: usize::MAX, act: Act::Entry });
+                            node = found.child(&rest[0]);
+                            i += 2;
+                            continue;
+                        }
+                        Shape::Container if !rest.is_empty() || mode != Mode::Set => {
+                            steps.push(generic(Act::Into(Shape::Container)));
+                            node = Some(found);
+                            i += 1;
+                            continue;
+                        }
+                        Shape::LeafList(_) if !rest.is_empty() && mode != Mode::Block => {
+                            steps.push(generic(Act::LeafList(list_values(rest)?)));
+                            return Ok(steps);
+                        }
+                        // A keyword written twice in one block of text holds several values.
+                        Shape::Leaf(old)
+                            if matches!(mode, Mode::Statement { .. }) && old.len() == 1 && rest.len() == 1 =>
+                        {
+                            steps.push(generic(Act::LeafList(vec![old[0].clone(), rest[0].clone()])));
+                            return Ok(steps);
+                        }
+                        _ => {}
+                    }
+                }
+                let first = rest.first().map(String::as_str);
+                if first == Some("[") || (LEAF_LIST_WORDS.contains(&word.as_str()) && mode != Mode::Block) {
+                    let values = list_values(rest)?;
+                    if values.is_empty() && need_value {
+                        return Err(ConfigError::new("missing argument", word));
+                    }
+                    steps.push(generic(Act::LeafList(values)));
+                    return Ok(steps);
+                }
+                if LIST_WORDS.contains(&word.as_str()) && !rest.is_empty() && mode != Mode::Set {
+                    // `interface all;`, `file messages { ... }`, `class best-effort queue-num 0;`:
+                    // an entry, and what follows its name is a statement in it.
+                    steps.push(generic(Act::Into(Shape::List)));
+                    steps.push(Step { key: rest[0].clone(), order: usize::MAX, act: Act::Entry });
+                    if rest.len() == 1 {
+                        return Ok(steps);
+                    }
+                    node = existing.and_then(|n| n.child(&rest[0]));
+                    i += 2;
+                    continue;
+                }
+                match mode {
+                    Mode::Block => match rest.len() {
+                        0 => {
+                            steps.push(generic(Act::Into(Shape::Container)));
+                            return Ok(steps);
+                        }
+                        1 => {
+                            steps.push(generic(Act::Into(Shape::List)));
+                            steps.push(Step { key: rest[0].clone(), order: usize::MAX, act: Act::Entry });
+                            return Ok(steps);
+                        }
+                        _ => {
+                            steps.push(generic(Act::Into(Shape::Container)));
+                            node = None;
+                            i += 1;
+                        }
+                    },
+                    Mode::Statement { .. } => {
+                        steps.push(generic(if rest.is_empty() { Act::Flag } else { Act::Leaf(rest.to_vec(), None) }));
+                        return Ok(steps);
+                    }
+                    Mode::Set => {
+                        if LIST_WORDS.contains(&word.as_str()) && !rest.is_empty() {
+                            steps.push(generic(Act::Into(Shape::List)));
+                            steps.push(Step { key: rest[0].clone(), order: usize::MAX, act: Act::Entry });
+                            node = existing.and_then(|n| n.child(&rest[0]));
+                            i += 2;
+                            continue;
+                        }
+                        match rest.len() {
+                            0 => {
+                                steps.push(generic(Act::Flag));
+                                return Ok(steps);
+                            }
+                            1 => {
+                                steps.push(generic(Act::Leaf(rest.to_vec(), None)));
+                                return Ok(steps);
+                            }
+                            _ => {
+                                steps.push(generic(Act::Into(Shape::Container)));
+                                node = existing;
+                                i += 1;
+                            }
+                        }
+                    }
                 }
             }
         }
-    }
-    if let Some(children) = entries
-        && need_leaf_value
-        && children.is_empty()
-    {
-        return Err(ConfigError::new("missing argument", words.last().map_or("", String::as_str)));
     }
     Ok(steps)
 }
 
 impl Node {
-    fn child_mut(&mut self, key: &str, order: usize) -> &mut Node {
+    fn with_shape(shape: Shape, order: usize) -> Node {
+        Node { shape, order, ..Node::default() }
+    }
+
+    /// Marks the blocks along `keys` (below this node), from the `from`-th on, as written on
+    /// one line with what follows them.
+    fn flatten(&mut self, keys: &[String], from: usize) {
+        let mut node = self;
+        for (i, key) in keys.iter().enumerate() {
+            let Some(next) = node.child_mut(key) else { return };
+            node = next;
+            if i >= from && i + 1 < keys.len() && node.is_block() {
+                node.flat = true;
+            }
+        }
+    }
+
+    /// The child `key`, made with `shape` at its place if it is not there.
+    fn child_or_insert(&mut self, key: &str, order: usize, shape: Shape) -> &mut Node {
         if let Some(index) = self.children.iter().position(|(k, _)| k == key) {
             return &mut self.children[index].1;
         }
-        // Schema statements in schema order; entries after them, in the order they came.
+        // The schema's keywords keep the schema's order among themselves; everything else stays
+        // where it came (so a configuration read in is written back in its own order).
         let at = if order == usize::MAX {
             self.children.len()
         } else {
-            self.children.iter().position(|(k, _)| order_of(self, k) > order).unwrap_or(self.children.len())
+            self.children
+                .iter()
+                .position(|(_, n)| n.order != usize::MAX && n.order > order)
+                .unwrap_or(self.children.len())
         };
-        self.children.insert(at, (key.to_string(), Node::default()));
+        let mut node = Node::with_shape(shape, order);
+        node.flat = order != usize::MAX && FLAT_WORDS.contains(&key);
+        self.children.insert(at, (key.to_string(), node));
         &mut self.children[at].1
     }
 
@@ -272,35 +519,97 @@ impl Node {
         self.children.iter().find(|(k, _)| k == key).map(|(_, n)| n)
     }
 
-    fn walk_mut(&mut self, steps: &[Step]) -> Option<&mut Node> {
+    fn child_mut(&mut self, key: &str) -> Option<&mut Node> {
+        self.children.iter_mut().find(|(k, _)| k == key).map(|(_, n)| n)
+    }
+
+    fn walk_mut(&mut self, keys: &[String]) -> Option<&mut Node> {
         let mut node = self;
-        for step in steps {
-            let index = node.children.iter().position(|(k, _)| *k == step.key)?;
-            node = &mut node.children[index].1;
+        for key in keys {
+            node = node.child_mut(key)?;
         }
         Some(node)
     }
-}
 
-/// A child's position in the schema, so statements print in Junos's order.
-fn order_of(_parent: &Node, key: &str) -> usize {
-    // Within one parent the schema keywords are unique; their order is their index among the
-    // specs of any parent that has them. Entries (not keywords) sort last.
-    fn find(specs: &'static [Spec], key: &str, depth: u8) -> Option<usize> {
-        if let Some(index) = specs.iter().position(|s| s.name == key) {
-            return Some(index);
-        }
-        if depth == 0 {
-            return None;
-        }
-        specs.iter().find_map(|s| match s.kind {
-            Kind::Container(c) | Kind::Named(c) | Kind::Entries(_, c) | Kind::ValueContainer(_, c) => {
-                find(c, key, depth - 1)
-            }
-            _ => None,
-        })
+    /// Whether the statement holds statements (or entries) rather than a value.
+    fn is_block(&self) -> bool {
+        matches!(self.shape, Shape::Container | Shape::List | Shape::Entries(_) | Shape::Macro)
     }
-    find(SCHEMA, key, 6).unwrap_or(usize::MAX - 1)
+
+    /// Makes this node a leaf of `words` (concealed when its keyword names a secret).
+    fn become_leaf(&mut self, key: &str, words: Vec<String>, xml: Option<(&'static str, &'static str)>) {
+        let words = if SECRET_WORDS.contains(&key) && !words.is_empty() {
+            vec![secret::conceal(&words.join(" "))]
+        } else {
+            words
+        };
+        self.shape = Shape::Leaf(words);
+        self.xml = xml;
+        self.children.clear();
+        self.identifier = None;
+    }
+
+    /// Adds `values` to this leaf-list (making it one).
+    fn add_values(&mut self, values: Vec<String>) {
+        match &mut self.shape {
+            Shape::LeafList(old) => {
+                for v in values {
+                    if !old.contains(&v) {
+                        old.push(v);
+                    }
+                }
+            }
+            _ => {
+                self.shape = Shape::LeafList(values);
+                self.children.clear();
+            }
+        }
+    }
+
+    /// Applies resolved steps below this node; returns the node at the end.
+    fn apply(&mut self, steps: &[Step]) -> &mut Node {
+        let mut node = self;
+        for step in steps {
+            let shape = match &step.act {
+                Act::Into(shape) => shape.clone(),
+                Act::Flag => Shape::Flag,
+                Act::Leaf(..) => Shape::Leaf(Vec::new()),
+                Act::LeafList(_) => Shape::LeafList(Vec::new()),
+                Act::Entry | Act::Identifier(_) => Shape::Container,
+            };
+            node = node.child_or_insert(&step.key, step.order, shape);
+            match &step.act {
+                Act::Into(shape) => {
+                    if !node.is_block() {
+                        node.shape = shape.clone();
+                    }
+                }
+                Act::Entry => {
+                    if !node.is_block() {
+                        node.shape = Shape::Container;
+                    }
+                }
+                Act::Flag => {
+                    if !node.is_block() {
+                        node.shape = Shape::Flag;
+                    }
+                }
+                Act::Leaf(words, xml) => {
+                    if !words.is_empty() {
+                        node.become_leaf(&step.key, words.clone(), *xml);
+                    }
+                }
+                Act::LeafList(values) => node.add_values(values.clone()),
+                Act::Identifier(value) => {
+                    if !node.is_block() {
+                        node.shape = Shape::Container;
+                    }
+                    node.identifier = Some(value.clone());
+                }
+            }
+        }
+        node
+    }
 }
 
 /// A device's configuration tree.
@@ -310,17 +619,17 @@ pub struct Config {
 }
 
 impl Config {
-    /// Applies one statement: `set`, `delete`, `activate` or `deactivate` (`set ` may be left
-    /// out, as in the set lines the lab started from). Returns a warning (Junos warns, not
-    /// errs, when a statement to delete is not there).
+    /// Applies one statement: `set`, `delete`, `activate`, `deactivate` or `annotate`. Returns a
+    /// warning (Junos warns, not errs, when a statement to delete is not there).
     pub fn apply(&mut self, line: &str) -> Result<Option<String>, ConfigError> {
         let line = line.trim();
         let words = words(line)?;
         let Some((verb, rest)) = words.split_first() else { return Ok(None) };
         match verb.as_str() {
             "set" => self.set(rest).map(|()| None),
-            "delete" => self.delete(rest),
+            "delete" => Ok(self.delete(rest)),
             "activate" | "deactivate" => self.activate(rest, verb == "activate"),
+            "annotate" => self.annotate(rest),
             _ => Err(ConfigError::syntax(verb)),
         }
     }
@@ -329,53 +638,72 @@ impl Config {
         if words.is_empty() {
             return Err(ConfigError::new("missing argument", "set"));
         }
-        let steps = resolve(words, true)?;
-        let mut node = &mut self.root;
-        for step in &steps {
-            node = node.child_mut(&step.key, step.order);
-            match &step.kind {
-                StepKind::Leaf(value) => node.value = Some(value.clone()),
-                StepKind::MacroData(value) => node.value = value.clone(),
-                StepKind::ValueContainer(Some(value)) => node.value = Some(value.clone()),
-                _ => {}
-            }
-        }
+        let steps = resolve(&self.root, words, Mode::Set)?;
+        self.root.apply(&steps);
         Ok(())
     }
 
-    fn delete(&mut self, words: &[String]) -> Result<Option<String>, ConfigError> {
+    /// The keys of the statement `words` names in the tree, and any values it names in a leaf
+    /// or leaf-list at its end; None when it is not there.
+    fn locate(&self, words: &[String]) -> Option<(Vec<String>, Vec<String>)> {
+        let mut node = &self.root;
+        let mut keys = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            match node.child(word) {
+                Some(child) => {
+                    keys.push(word.clone());
+                    node = child;
+                }
+                None => {
+                    let named = list_values(&words[i..]).ok()?;
+                    return match &node.shape {
+                        Shape::Leaf(value) if *value == named => Some((keys, Vec::new())),
+                        Shape::LeafList(values) if named.iter().all(|v| values.contains(v)) => Some((keys, named)),
+                        _ if node.identifier.as_deref() == Some(word.as_str()) && i + 1 == words.len() => {
+                            Some((keys, vec![word.clone()]))
+                        }
+                        _ => None,
+                    };
+                }
+            }
+        }
+        Some((keys, Vec::new()))
+    }
+
+    fn delete(&mut self, words: &[String]) -> Option<String> {
         if words.is_empty() {
             // `delete` alone empties the configuration.
             self.root = Node::default();
-            return Ok(None);
+            return None;
         }
-        let steps = resolve(words, false)?;
-        // `delete system host-name leaf1`: a leaf's value names what to delete; a bare value of
-        // a value container too.
-        let (parent_steps, last) = steps.split_at(steps.len() - 1);
-        let last = &last[0];
-        if let StepKind::ValueContainer(Some(value)) = &last.kind
-            && let Some(node) = self.root.walk_mut(&steps)
-            && node.value.as_deref() == Some(value.as_str())
-        {
-            node.value = None;
-            return Ok(None);
+        let not_found = || Some(format!("statement not found: {}", words.join(" ")));
+        let Some((keys, values)) = self.locate(words) else { return not_found() };
+        let Some(node) = self.root.walk_mut(&keys) else { return not_found() };
+        if !values.is_empty() {
+            match &mut node.shape {
+                Shape::LeafList(old) => {
+                    old.retain(|v| !values.contains(v));
+                    if !old.is_empty() {
+                        return None;
+                    }
+                }
+                _ => {
+                    node.identifier = None;
+                    return None;
+                }
+            }
         }
-        let Some(parent) = self.root.walk_mut(parent_steps) else {
-            return Ok(Some(format!("statement not found: {}", words.join(" "))));
-        };
-        let before = parent.children.len();
-        parent.children.retain(|(k, _)| *k != last.key);
-        if parent.children.len() == before {
-            return Ok(Some(format!("statement not found: {}", words.join(" "))));
+        let (parents, last) = keys.split_at(keys.len() - 1);
+        if let Some(parent) = self.root.walk_mut(parents) {
+            parent.children.retain(|(k, _)| *k != last[0]);
         }
-        self.prune(parent_steps);
-        Ok(None)
+        self.prune(parents);
+        None
     }
 
     fn activate(&mut self, words: &[String], active: bool) -> Result<Option<String>, ConfigError> {
-        let steps = resolve(words, false)?;
-        match self.root.walk_mut(&steps) {
+        let found = self.locate(words).filter(|(_, values)| values.is_empty());
+        match found.and_then(|(keys, _)| self.root.walk_mut(&keys)) {
             Some(node) => {
                 node.inactive = !active;
                 Ok(None)
@@ -384,87 +712,34 @@ impl Config {
         }
     }
 
-    /// Removes the keywords a delete left empty along `path` (`protocols bgp` once its last
-    /// statement went, `apply-macro` once its last macro went), deepest first. Named entries
-    /// (an interface, a group) stay: they are objects of their own.
-    fn prune(&mut self, path: &[Step]) {
-        for depth in (1..=path.len()).rev() {
-            let (parents, last) = path[..depth].split_at(depth - 1);
-            if !matches!(last[0].kind, StepKind::Into) {
+    /// `annotate STATEMENT "comment"`: the comment is shown before the statement.
+    fn annotate(&mut self, words: &[String]) -> Result<Option<String>, ConfigError> {
+        let Some((comment, path)) = words.split_last() else {
+            return Err(ConfigError::new("missing argument", "annotate"));
+        };
+        let found = self.locate(path).filter(|(keys, values)| values.is_empty() && !keys.is_empty());
+        match found.and_then(|(keys, _)| self.root.walk_mut(&keys)) {
+            Some(node) => {
+                node.comment = (!comment.is_empty()).then(|| comment.clone());
+                Ok(None)
+            }
+            None => Err(ConfigError::new("statement not found", &path.join(" "))),
+        }
+    }
+
+    /// Removes the containers a delete left empty along `keys`, deepest first. Entries (an
+    /// interface, a group) stay: they are objects of their own.
+    fn prune(&mut self, keys: &[String]) {
+        for depth in (1..=keys.len()).rev() {
+            let (parents, last) = keys[..depth].split_at(depth - 1);
+            let Some(parent) = self.root.walk_mut(parents) else { continue };
+            if matches!(parent.shape, Shape::List | Shape::Entries(_) | Shape::Macro) {
                 continue;
             }
-            let Some(parent) = self.root.walk_mut(parents) else { continue };
-            parent.children.retain(|(k, n)| *k != last[0].key || !n.children.is_empty() || n.value.is_some());
+            parent
+                .children
+                .retain(|(k, n)| *k != last[0] || !n.is_block() || !n.children.is_empty() || n.identifier.is_some());
         }
-    }
-
-    /// Every statement as `set` lines (without `set `), deactivated ones followed by their
-    /// `deactivate` line.
-    pub fn set_lines(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut inactive = Vec::new();
-        fn walk(node: &Node, path: &mut Vec<String>, out: &mut Vec<String>, inactive: &mut Vec<String>) {
-            for (key, child) in &node.children {
-                path.push(quote(key));
-                if child.inactive {
-                    inactive.push(format!("deactivate {}", path.join(" ")));
-                }
-                let mut line = path.join(" ");
-                if let Some(value) = &child.value {
-                    line.push(' ');
-                    line.push_str(&quote(value));
-                }
-                if child.children.is_empty() || child.value.is_some() {
-                    out.push(line);
-                }
-                walk(child, path, out, inactive);
-                path.pop();
-            }
-        }
-        walk(&self.root, &mut Vec::new(), &mut out, &mut inactive);
-        out.extend(inactive);
-        out
-    }
-
-    /// The configuration in curly-brace text, as `show configuration` prints it.
-    pub fn text(&self) -> String {
-        let mut out = String::new();
-        fn walk(node: &Node, depth: usize, out: &mut String) {
-            for (key, child) in &node.children {
-                let pad = "    ".repeat(depth);
-                let inactive = if child.inactive { "inactive: " } else { "" };
-                let head = match &child.value {
-                    Some(value) if child.children.is_empty() => format!("{} {}", quote(key), quote(value)),
-                    _ => quote(key),
-                };
-                if child.children.is_empty() {
-                    let _ = writeln!(out, "{pad}{inactive}{head};");
-                } else {
-                    let _ = writeln!(out, "{pad}{inactive}{} {{", quote(key));
-                    if let Some(value) = &child.value {
-                        let _ = writeln!(out, "{pad}    {};", quote(value));
-                    }
-                    walk(child, depth + 1, out);
-                    let _ = writeln!(out, "{pad}}}");
-                }
-            }
-        }
-        walk(&self.root, 0, &mut out);
-        out
-    }
-
-    /// The configuration as Junos XML (`<configuration>...</configuration>`).
-    pub fn xml(&self) -> String {
-        let mut out = String::from("<configuration>");
-        xml_children(&self.root, SCHEMA, None, &mut out);
-        out.push_str("</configuration>");
-        out
-    }
-
-    /// The configuration as Junos JSON (`{"configuration": {...}}`).
-    pub fn json(&self) -> String {
-        let value = json_children(&self.root, SCHEMA, None);
-        serde_json::json!({ "configuration": value }).to_string()
     }
 
     /// Loads `set` lines (`<configuration-set>`): each applied in turn; the first error refuses
@@ -481,23 +756,25 @@ impl Config {
 
     /// Loads curly-brace text with `action` (`merge`, `replace`, `override`, `update`).
     pub fn load_text(&mut self, text: &str, action: &str) -> Result<(), ConfigError> {
-        let loaded = parse_text(text)?;
+        let loaded = parse::text(text)?;
         self.load_tree(loaded, action)
     }
 
     /// Loads Junos XML (`<configuration>` and what is below it) with `action`.
     pub fn load_xml(&mut self, configuration: &Element, action: &str) -> Result<(), ConfigError> {
-        let loaded = parse_xml(configuration)?;
+        let loaded = parse::xml(configuration)?;
+        self.load_tree(loaded, action)
+    }
+
+    /// Loads Junos JSON (`{"configuration": {...}}`, or what is inside it) with `action`.
+    pub fn load_json(&mut self, text: &str, action: &str) -> Result<(), ConfigError> {
+        let loaded = parse::json(text)?;
         self.load_tree(loaded, action)
     }
 
     fn load_tree(&mut self, loaded: Loaded, action: &str) -> Result<(), ConfigError> {
         match action {
-            "merge" | "" => {
-                merge(&mut self.root, loaded.tree, &loaded.replace, &loaded.delete, &mut Vec::new());
-                Ok(())
-            }
-            "replace" => {
+            "merge" | "replace" | "" => {
                 merge(&mut self.root, loaded.tree, &loaded.replace, &loaded.delete, &mut Vec::new());
                 Ok(())
             }
@@ -512,26 +789,8 @@ impl Config {
     /// The subtree of `filter` (a `<configuration>` with the wanted hierarchy), or everything.
     pub fn filtered(&self, filter: Option<&Element>) -> Config {
         let Some(filter) = filter.filter(|f| !f.children.is_empty()) else { return self.clone() };
-        fn keep(node: &Node, filter: &Element, specs: &'static [Spec], out: &mut Node) {
-            for wanted in &filter.children {
-                let (key, sub_specs) = match xml_key(wanted, specs) {
-                    Some(found) => found,
-                    None => continue,
-                };
-                let Some(child) = node.child(&key) else { continue };
-                let has_more = wanted.children.iter().any(|c| c.name != "name");
-                let target = out.child_mut(&key, usize::MAX);
-                if has_more {
-                    target.value = child.value.clone();
-                    target.inactive = child.inactive;
-                    keep(child, wanted, sub_specs, target);
-                } else {
-                    *target = child.clone();
-                }
-            }
-        }
         let mut out = Node::default();
-        keep(&self.root, filter, SCHEMA, &mut out);
+        render::keep(&self.root, filter, &mut out);
         Config { root: out }
     }
 
@@ -539,7 +798,31 @@ impl Config {
     /// header, then `-` and `+` lines. Empty when they are the same.
     pub fn compare(&self, old: &Config) -> String {
         let mut out = String::new();
-        compare_nodes(&old.root, &self.root, &mut Vec::new(), &mut out);
+        render::compare_nodes(&old.root, &self.root, &mut Vec::new(), &mut out);
         out
+    }
+
+    /// Every statement as `set` lines (without `set `), deactivated ones followed by their
+    /// `deactivate` line.
+    pub fn set_lines(&self) -> Vec<String> {
+        render::set_lines(&self.root)
+    }
+
+    /// The configuration in curly-brace text, as `show configuration` prints it.
+    pub fn text(&self) -> String {
+        render::text(&self.root)
+    }
+
+    /// The configuration as Junos XML (`<configuration>...</configuration>`).
+    pub fn xml(&self) -> String {
+        let mut out = String::from("<configuration>");
+        render::xml(&self.root, &mut out);
+        out.push_str("</configuration>");
+        out
+    }
+
+    /// The configuration as Junos JSON (`{"configuration": {...}}`).
+    pub fn json(&self) -> String {
+        format!("{{\"configuration\":{}}}", render::json(&self.root))
     }
 }

@@ -1,5 +1,7 @@
 //! The schema: the hierarchies the lab models, each statement's kind (container, leaf, flag,
-//! named entry, list, macro) and the values a leaf takes.
+//! named entry, list, macro) and the values a leaf takes. A statement the schema does not know is
+//! not refused: the tree keeps it in the shape it came in (see [`super::Shape`]); the schema
+//! only decides what it knows — a value's type, a keyword's place, an XML element's name.
 
 /// What a statement is.
 #[derive(Clone, Copy, Debug)]
@@ -12,12 +14,20 @@ pub(super) enum Kind {
     Container(&'static [Spec]),
     /// `group NAME { ... }`: entries named after the keyword (XML `<group><name>`).
     Named(&'static [Spec]),
-    /// `interfaces { NAME { ... } }`: entries named directly (XML `<interfaces><interface>`).
+    /// `interfaces { NAME { ... } }`: entries named directly (XML `<interfaces><interface>`); with
+    /// no element, each entry is an element of the keyword's name (`name-server { A; }` is
+    /// `<name-server><name>A</name></name-server>`).
     Entries(&'static str, &'static [Spec]),
     /// `apply-macro NAME { KEY [VALUE]; }`
     Macro,
     /// A container that also takes one bare value (`esi 00:11:...; esi { all-active; }`).
     ValueContainer(Value, &'static [Spec]),
+    /// `members [ a b ];`: several values, each set adds one.
+    LeafList(Value),
+    /// `route-filter 10.0.0.0/8 orlonger;`: a statement of several words.
+    Words,
+    /// `groups NAME { ... }`: entries that hold configuration of any hierarchy.
+    Groups,
 }
 
 /// The values a leaf accepts.
@@ -62,7 +72,7 @@ pub(super) const FAMILY: &[Spec] = &[
         "ethernet-switching",
         Kind::Container(&[
             spec("interface-mode", Kind::Leaf(Value::Choice(&["access", "trunk"]))),
-            spec("vlan", Kind::Container(&[spec("members", ANY)])),
+            spec("vlan", Kind::Container(&[spec("members", Kind::LeafList(Value::Any))])),
         ]),
     ),
 ];
@@ -71,8 +81,8 @@ pub(super) const INTERFACE: &[Spec] = &[
     spec("description", ANY),
     spec("disable", FLAG),
     spec("mtu", Kind::Leaf(Value::Number(256, 16_000))),
-    spec("esi", Kind::ValueContainer(Value::Any, &[spec("all-active", FLAG), spec("single-active", FLAG)])),
     spec("ether-options", Kind::Container(&[IEEE_802_3AD, spec("speed", ANY), spec("auto-negotiation", FLAG)])),
+    spec("esi", Kind::ValueContainer(Value::Any, &[spec("all-active", FLAG), spec("single-active", FLAG)])),
     spec(
         "aggregated-ether-options",
         Kind::Container(&[
@@ -97,14 +107,15 @@ pub(super) const GROUP: &[Spec] = &[
     spec("type", Kind::Leaf(Value::Choice(&["internal", "external"]))),
     spec("description", ANY),
     spec("local-address", ANY),
-    spec("local-as", Kind::Leaf(Value::Number(1, 4_294_967_295))),
-    spec("peer-as", Kind::Leaf(Value::Number(1, 4_294_967_295))),
+    spec("import", Kind::LeafList(Value::Any)),
     spec("family", Kind::Container(&[spec("evpn", Kind::Container(&[spec("signaling", FLAG)]))])),
+    spec("authentication-key", ANY),
+    spec("export", Kind::LeafList(Value::Any)),
+    spec("cluster", ANY),
+    spec("peer-as", Kind::Leaf(Value::Number(1, 4_294_967_295))),
+    spec("local-as", Kind::Leaf(Value::Number(1, 4_294_967_295))),
     spec("multipath", Kind::Container(&[spec("multiple-as", FLAG)])),
     spec("bfd-liveness-detection", Kind::Container(&[spec("minimum-interval", Kind::Leaf(Value::Number(1, 255_000)))])),
-    spec("export", ANY),
-    spec("import", ANY),
-    spec("cluster", ANY),
     spec("shutdown", FLAG),
     spec("neighbor", Kind::Named(NEIGHBOR)),
 ];
@@ -119,23 +130,30 @@ pub(super) const PROTOCOLS: &[Spec] = &[
         ]),
     ),
     spec(
-        "lldp",
-        Kind::Container(&[
-            spec("disable", FLAG),
-            spec("interface", Kind::Named(&[spec("disable", FLAG)])),
-            spec("port-id-subtype", Kind::Leaf(Value::Choice(&["interface-name", "locally-assigned"]))),
-        ]),
-    ),
-    spec(
         "evpn",
         Kind::Container(&[
             spec("encapsulation", Kind::Leaf(Value::Choice(&["vxlan", "mpls"]))),
-            spec("extended-vni-list", ANY),
+            spec("extended-vni-list", Kind::LeafList(Value::Any)),
+        ]),
+    ),
+    spec(
+        "lldp",
+        Kind::Container(&[
+            spec("disable", FLAG),
+            spec("port-id-subtype", Kind::Leaf(Value::Choice(&["interface-name", "locally-assigned"]))),
+            spec("interface", Kind::Named(&[spec("disable", FLAG)])),
         ]),
     ),
 ];
 pub(super) const TERM: &[Spec] = &[
-    spec("from", Kind::Container(&[spec("protocol", ANY), spec("route-filter", ANY), spec("community", ANY)])),
+    spec(
+        "from",
+        Kind::Container(&[
+            spec("protocol", Kind::LeafList(Value::Any)),
+            spec("route-filter", Kind::Words),
+            spec("community", Kind::LeafList(Value::Any)),
+        ]),
+    ),
     spec(
         "then",
         Kind::Container(&[
@@ -157,14 +175,20 @@ pub(super) const LOGIN_USER: &[Spec] = &[
     ),
 ];
 pub(super) const SCHEMA: &[Spec] = &[
+    spec("groups", Kind::Groups),
     MACRO,
     spec(
         "system",
         Kind::Container(&[
             spec("host-name", ANY),
-            spec("domain-name", ANY),
             spec("root-authentication", Kind::Container(&[spec("encrypted-password", ANY)])),
-            spec("login", Kind::Container(&[spec("user", Kind::Named(LOGIN_USER))])),
+            spec(
+                "login",
+                Kind::Container(&[
+                    spec("class", Kind::Named(&[spec("permissions", Kind::LeafList(Value::Any))])),
+                    spec("user", Kind::Named(LOGIN_USER)),
+                ]),
+            ),
             spec(
                 "services",
                 Kind::Container(&[
@@ -175,10 +199,11 @@ pub(super) const SCHEMA: &[Spec] = &[
                             Kind::Leaf(Value::Choice(&["allow", "deny", "deny-password"])),
                         )]),
                     ),
-                    spec("netconf", Kind::Container(&[spec("ssh", FLAG), spec("rfc-compliant", FLAG)])),
+                    spec("netconf", Kind::Container(&[spec("ssh", Kind::Container(&[])), spec("rfc-compliant", FLAG)])),
                 ]),
             ),
-            spec("name-server", Kind::Named(&[])),
+            spec("domain-name", ANY),
+            spec("name-server", Kind::Entries("", &[])),
             spec("ntp", Kind::Container(&[spec("server", Kind::Named(&[]))])),
         ]),
     ),
@@ -209,7 +234,70 @@ pub(super) const SCHEMA: &[Spec] = &[
         "policy-options",
         Kind::Container(&[
             spec("policy-statement", Kind::Named(&[spec("term", Kind::Named(TERM))])),
-            spec("community", Kind::Named(&[spec("members", ANY)])),
+            spec("community", Kind::Named(&[spec("members", Kind::LeafList(Value::Any))])),
         ]),
     ),
+    spec("routing-instances", Kind::Entries("instance", &[])),
+    spec(
+        "switch-options",
+        Kind::Container(&[
+            spec("vtep-source-interface", ANY),
+            spec("route-distinguisher", ANY),
+            spec("vrf-target", Kind::ValueContainer(Value::Any, &[spec("auto", FLAG)])),
+        ]),
+    ),
+    spec(
+        "vlans",
+        Kind::Entries("vlan", &[spec("description", ANY), spec("vlan-id", Kind::Leaf(Value::Number(1, 4094)))]),
+    ),
+];
+
+/// Keywords that, wherever the schema does not reach, name an entry: `file messages { ... }`,
+/// `community public { ... }`. Used only to read a `set` line the schema does not know (text,
+/// XML and JSON say the shape themselves): a wrong guess changes how XML shows the statement,
+/// never what the `set` lines say.
+pub(super) const LIST_WORDS: &[&str] = &[
+    "address",
+    "area",
+    "class",
+    "client",
+    "community",
+    "file",
+    "filter",
+    "forwarding-class",
+    "group",
+    "host",
+    "interface",
+    "neighbor",
+    "policer",
+    "policy-statement",
+    "prefix-list",
+    "profile",
+    "route",
+    "routing-instance",
+    "scheduler",
+    "server",
+    "storm-control-profiles",
+    "term",
+    "trap-group",
+    "unit",
+    "user",
+    "vlan",
+];
+
+/// Keywords that hold several values wherever they appear: `apply-groups [ a b ];`.
+pub(super) const LEAF_LIST_WORDS: &[&str] = &["apply-groups", "apply-groups-except", "members", "next-hop"];
+
+/// Keywords whose value is a secret: stored concealed (`$9$...`), shown with `## SECRET-DATA`.
+pub(super) const SECRET_WORDS: &[&str] = &[
+    "authentication-key",
+    "encrypted-password",
+    "secret",
+    "pre-shared-key",
+    "authentication-password",
+    "privacy-password",
+    "privacy-key",
+    "simple-password",
+    "ascii-text",
+    "hexadecimal",
 ];
