@@ -78,7 +78,9 @@ fn junos_pyez_gathers_facts_configures_installs_and_reboots() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let scenario = prepare(dir.path(), &state);
-    let _lab = start_lab(&state, &scenario, &[]);
+    // Every exchange logged (trace), to show the secrets PyEZ sends never reach the log.
+    let log = dir.path().join("lab.log");
+    let _lab = start_lab(&state, &scenario, &["-vvv", "--log-file", log.to_str().unwrap()]);
     let package = dir.path().join("jinstall-host-qfx-5e-x86-64-21.4R3-S5.4-secure-signed.tgz");
     std::fs::write(&package, (0..3_000_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>()).unwrap();
     let script = util::root().join("tests/interop/pyez.py");
@@ -100,6 +102,12 @@ fn junos_pyez_gathers_facts_configures_installs_and_reboots() {
         ],
     );
     assert!(out.contains("PASSED"), "{out}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("lab exchange") && logged.contains("authentication-key"), "the exchanges were logged");
+    assert!(!logged.contains("pyez-s3cret"), "a BGP key PyEZ sent in clear reached the lab's log");
+    assert!(!logged.contains("$9$"), "a concealed (reversible) key reached the lab's log");
+    let at = logged.find("$6$").map(|i| &logged[i.saturating_sub(300)..(i + 100).min(logged.len())]);
+    assert!(at.is_none(), "a password hash reached the lab's log: {at:?}");
     let facts = facts_over_ssh(dir.path(), &state, "leaf1");
     assert_eq!(facts.version().to_string(), "21.4R3-S5.4", "PyEZ's install and reboot took effect");
     assert!(!facts.maintenance && !facts.pending_install);
@@ -121,6 +129,7 @@ fn ncclient_standard_and_junos_operations_take_effect() {
 
 #[test]
 fn an_ansible_playbook_gathers_facts_runs_commands_configures_and_rolls_back() {
+    // Four changes: a line, its rollback, two statements the lab does not model, their rollback.
     let python = python();
     let playbook = python.with_file_name("ansible-playbook");
     let dir = tempfile::tempdir().unwrap();
@@ -149,7 +158,7 @@ ansible_network_os=junipernetworks.junos.junos\nansible_user=netops\nansible_pas
         .unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(text.contains("failed=0") && text.contains("changed=2"), "{text}");
+    assert!(text.contains("failed=0") && text.contains("changed=4"), "{text}");
 }
 
 /// A file's checksum on a lab device, asked over the OpenSSH client's NETCONF subsystem.

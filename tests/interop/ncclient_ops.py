@@ -62,15 +62,25 @@ with manager.connect(
     check("10.8.8.2" not in servers(m, "candidate"), "discard-changes dropped the edit")
     m.unlock(target="candidate")
 
-    # Refusals: an unknown statement, the running datastore, an RPC the lab does not know.
+    # Configuration the lab does not model: taken, committed, read back.
+    m.edit_config(
+        target="candidate",
+        config="<config><configuration><system><location><building>probe</building></location></system></configuration></config>",
+    )
+    m.commit()
+    building = m.get_config(source="running").xpath(".//system/location/building")
+    check([e.text for e in building] == ["probe"], "edit-config of an unmodelled statement, committed")
+
+    # Refusals: a value out of range, an RPC the lab does not know; neither changes anything.
     try:
         m.edit_config(
             target="candidate",
-            config="<config><configuration><system><colour>red</colour></system></configuration></config>",
+            config="<config><configuration><interfaces><interface><name>xe-0/0/0</name><mtu>99999999</mtu></interface></interfaces></configuration></config>",
         )
-        raise SystemExit("FAILED: an unknown statement was accepted")
+        raise SystemExit("FAILED: an out-of-range MTU was accepted")
     except RPCError as e:
-        check("syntax error" in str(e) or "colour" in str(e), f"unknown statement refused: {e}")
+        check("99999999" in str(e), f"a value out of range refused: {e}")
+    check(not m.get_config(source="candidate").xpath(".//mtu"), "and the candidate is unchanged")
     try:
         m.rpc(etree.XML("<get-teleporter-information/>"))
         raise SystemExit("FAILED: an unknown RPC answered")
@@ -90,4 +100,14 @@ with manager.connect(
     m.load_configuration(action="set", config=["delete system ntp"])
     m.commit()
     check(servers(m) == [], "delete and commit")
+    # load-configuration as set lines and as text, of statements the lab does not model.
+    m.load_configuration(action="set", config=["set system syslog file messages any notice"])
+    m.load_configuration(format="text", config="snmp { community dc1-ro { authorization read-only; } }")
+    m.commit()
+    running = m.get_config(source="running")
+    check([e.text for e in running.xpath(".//syslog/file/name")] == ["messages"], "load-configuration set, committed")
+    check(
+        [e.text for e in running.xpath(".//snmp/community/authorization")] == ["read-only"],
+        "load-configuration text, committed",
+    )
 print("PASSED")

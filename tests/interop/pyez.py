@@ -1,5 +1,6 @@
 """Junos PyEZ against a `hitless lab` device: facts, Config in every format with diff,
-commit confirmed and rollback, the configuration as JSON, SW install without a copy backed out
+commit confirmed and rollback, exclusive and private modes, configuration the lab does not model
+in set, text, XML and JSON, a concealed secret, the configuration as JSON, SW install without a copy backed out
 with request-package-rollback, SW install of a local package with its defaults, reboot and
 reconnect. Every step checks its effect on the device, read back over NETCONF.
 
@@ -64,15 +65,47 @@ with Config(dev, mode="exclusive") as cu:
         f"the configuration read as JSON: {str(as_json)[:200]}",
     )
     try:
-        cu.load("set system colour red", format="set")
-        raise SystemExit("FAILED: an unknown statement was accepted")
+        cu.load("set interfaces xe-0/0/0 mtu 99999999", format="set")
+        raise SystemExit("FAILED: an out-of-range MTU was accepted")
     except (ConfigLoadError, RpcError) as e:
-        check("syntax error" in str(e), f"an unknown statement is refused: {e}")
+        check("99999999" in str(e), f"a value out of range is refused: {e}")
+    check(cu.diff() is None, "and the refused load left nothing in the candidate")
     cu.rollback(2)
     check(cu.diff() is not None, "rollback 2 differs from the committed configuration")
     cu.commit()
     check(committed(dev, ".//system/host-name") == [name], "rollback 2 brought the host name back")
     check(committed(dev, ".//system/domain-name") != ["pyez.example"], "and took the domain name away")
+
+# Configuration the lab does not model, in every format, in a private candidate: each committed
+# and read back from the device.
+with Config(dev, mode="private") as cu:
+    cu.load("set system location building probe", format="set")
+    diff = cu.diff()
+    check(diff is not None and "building probe" in diff, f"set: the diff shows it:\n{diff}")
+    cu.commit(comment="unmodelled set")
+    check(committed(dev, ".//system/location/building") == ["probe"], "set: committed")
+    cu.load('snmp { location "hall 2"; community dc1-ro { authorization read-only; } }', format="text")
+    cu.commit()
+    check(committed(dev, ".//snmp/community/name") == ["dc1-ro"], "text: a list entry committed")
+    check(committed(dev, ".//snmp/location") == ["hall 2"], "text: a quoted leaf committed")
+    cu.load(etree.XML("<system><syslog><file><name>messages</name><any>notice</any></file></syslog></system>"), format="xml")
+    cu.commit()
+    check(committed(dev, ".//syslog/file/any") == ["notice"], "XML: committed")
+    cu.load('{"configuration": {"system": {"time-zone": "Europe/Amsterdam"}}}', format="json")
+    cu.commit()
+    check(committed(dev, ".//system/time-zone") == ["Europe/Amsterdam"], "JSON: committed")
+    cu.load("set protocols bgp group underlay authentication-key pyez-s3cret", format="set")
+    cu.commit()
+    key = committed(dev, ".//bgp/group/authentication-key")
+    check(len(key) == 1 and key[0].startswith("$9$") and "pyez-s3cret" not in key[0], f"a BGP key is concealed: {key}")
+    text = dev.rpc.get_config(options={"format": "text"}).text
+    check("## SECRET-DATA" in text and "pyez-s3cret" not in text, "and shown as Junos shows a secret")
+    cu.load("delete system location", format="set")
+    cu.commit()
+    check(committed(dev, ".//system/location/building") == [], "delete: gone")
+    cu.rollback(1)
+    cu.commit()
+    check(committed(dev, ".//system/location/building") == ["probe"], "rollback 1 brought it back")
 
 # Software: the local package with SW.install's defaults (storage cleanup, checksum, SCP copy,
 # checksum again, install), then reboot and reconnect.

@@ -199,7 +199,7 @@ fn check_value(value: &Value, word: &str) -> Result<(), ConfigError> {
         Value::Any => Ok(()),
         Value::Number(min, max) => match word.parse::<u64>() {
             Ok(n) if (*min..=*max).contains(&n) => Ok(()),
-            _ => Err(ConfigError::new(format!("value is not a number between {min} and {max}"), word)),
+            _ => Err(ConfigError::new(format!("Value {word} is not within range ({min}..{max})"), word)),
         },
         Value::Choice(choices) => {
             if choices.contains(&word) {
