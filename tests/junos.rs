@@ -1278,3 +1278,43 @@ fn the_configuration_as_json_is_the_replys_own_text() {
         assert_eq!(json["configuration"]["system"]["host-name"], "leaf1", "{json}");
     }
 }
+
+/// A statement the lab models takes effect however it is configured: through a group applied
+/// with a wildcard, and not when it is deactivated. Read through the RPCs a client reads.
+#[test]
+fn modelled_statements_take_effect_through_groups_and_not_when_deactivated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    let rpc = |request: &str| {
+        let reply = hitless::lab::rpc::handle(&lab, "leaf1", 1, &hitless::netconf::xml::parse(request).unwrap());
+        assert!(!reply.body.contains("<rpc-error>"), "{request}: {}", reply.body);
+        reply.body
+    };
+    let load = |text: &str| {
+        rpc(&format!(
+            "<load-configuration format=\"text\" action=\"merge\"><configuration-text>{}</configuration-text></load-configuration>",
+            hitless::netconf::xml::escape(text)
+        ));
+        rpc("<commit-configuration/>");
+    };
+    // What the interface RPC reports for the bundle: its admin status follows is_disabled.
+    let status = |name: &str| {
+        let body = rpc("<get-interface-information/>");
+        let at = body.find(&format!("<name>\n{name}\n</name>")).expect("the bundle is listed");
+        let rest = &body[at..];
+        let admin = rest.find("<admin-status").map(|i| &rest[i..i + 60]).unwrap_or("");
+        assert_eq!(admin.contains(">down<"), lab.device("leaf1").unwrap().is_disabled(name));
+        admin.contains(">down<")
+    };
+    let lag = lab.server_lags("leaf1").first().cloned().expect("leaf1 has an ESI-LAG");
+    assert!(!status(&lag), "{lag} starts up");
+    load("groups { parked { interfaces { <ae*> { disable; } } } } apply-groups parked;");
+    assert!(status(&lag), "a group's wildcard disables {lag}");
+    let inherited = rpc("<get-configuration inherit=\"inherit\" format=\"set\"/>");
+    assert!(inherited.contains(&format!("interfaces {lag} disable")), "{inherited}");
+    load("inactive: apply-groups parked;");
+    assert!(!status(&lag), "a deactivated apply-groups has no effect");
+    load(&format!("interfaces {{ inactive: {lag} {{ disable; }} }}"));
+    assert!(!status(&lag), "nor does a deactivated interface's disable");
+}

@@ -116,6 +116,8 @@ fn get_configuration(state: &LabDevice, session: u64, request: &Element) -> Stri
             escape(&diff)
         );
     }
+    // `inherit`: the groups applied, as `| display inheritance` shows them.
+    let config = if request.attribute("inherit").is_some() { config.inherited() } else { config };
     let config = config.filtered(request.child("configuration"));
     render(&config, format)
 }

@@ -249,14 +249,21 @@ impl LabDevice {
         !self.dead && !self.hung && self.down_until.is_none_or(|until| now >= until)
     }
 
-    /// True when maintenance mode is committed.
-    pub fn in_maintenance(&self) -> bool {
-        crate::maintenance::is_on(self.config.set_lines().iter().map(String::as_str))
+    /// The committed configuration as it takes effect (groups applied, deactivated statements
+    /// left out), as `set` statements: what the device's behaviour follows.
+    pub fn effective(&self) -> BTreeSet<String> {
+        self.config.effective().set_lines().into_iter().collect()
     }
 
-    /// True when interface `name` is disabled in the committed configuration.
+    /// True when maintenance mode is committed (and in effect).
+    pub fn in_maintenance(&self) -> bool {
+        crate::maintenance::is_on(self.config.effective().set_lines().iter().map(String::as_str))
+    }
+
+    /// True when interface `name` is disabled in the configuration in effect: by a statement of
+    /// its own or a group's, and not deactivated.
     pub fn is_disabled(&self, name: &str) -> bool {
-        self.committed().contains(&crate::maintenance::disable_statement(name))
+        self.effective().contains(&crate::maintenance::disable_statement(name))
     }
 
     /// The master engine.

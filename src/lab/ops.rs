@@ -357,7 +357,7 @@ fn lag_of(lab: &Lab, state: &LabDevice, member: &str) -> String {
 }
 
 fn lldp_disabled(state: &LabDevice) -> bool {
-    state.committed().contains("protocols lldp disable")
+    state.effective().contains("protocols lldp disable")
 }
 
 /// One interface's neighbour in detail (`show lldp neighbors interface X`).

@@ -16,6 +16,7 @@
 
 use crate::netconf::xml::Element;
 
+mod inherit;
 mod parse;
 mod render;
 mod schema;
@@ -257,6 +258,15 @@ fn resolve(root: &Node, words: &[String], mode: Mode) -> Result<Vec<Step>, Confi
             return Err(ConfigError::syntax(word));
         }
         let existing = node.and_then(|n| n.child(word));
+        // `apply-groups` may appear at any level, even where entries are named.
+        if matches!(word.as_str(), "apply-groups" | "apply-groups-except") && !matches!(ctx, Ctx::Generic) {
+            let values = list_values(rest)?;
+            if values.is_empty() && need_value {
+                return Err(ConfigError::new("missing argument", word));
+            }
+            steps.push(Step { key: word.clone(), order: usize::MAX, act: Act::LeafList(values) });
+            return Ok(steps);
+        }
         match ctx {
             Ctx::EntryOf(children) => {
                 steps.push(Step { key: word.clone(), order: usize::MAX, act: Act::Entry });

@@ -399,6 +399,12 @@ fn xml_statement<'a>(
                     entry_comment = Some(text);
                     continue;
                 }
+                if matches!(entry.name.as_str(), "apply-groups" | "apply-groups-except") {
+                    target
+                        .child_or_insert(&entry.name, usize::MAX, Shape::LeafList(Vec::new()))
+                        .add_values(vec![entry.text.trim().to_string()]);
+                    continue;
+                }
                 if entry.name != element_name {
                     return Err(ConfigError::syntax(&entry.name));
                 }
@@ -712,6 +718,17 @@ fn json_fields(
             Json::Object(inner) => match kind {
                 Some(Kind::Entries(element, children)) => {
                     let at = node.child_or_insert(&key, order, Shape::Entries(element.to_string()));
+                    for group_key in ["apply-groups", "apply-groups-except"] {
+                        match value.field(group_key) {
+                            Some(Json::Array(items)) => at
+                                .child_or_insert(group_key, usize::MAX, Shape::LeafList(Vec::new()))
+                                .add_values(items.iter().filter_map(|i| i.text().map(str::to_string)).collect()),
+                            Some(Json::Scalar(one)) => at
+                                .child_or_insert(group_key, usize::MAX, Shape::LeafList(Vec::new()))
+                                .add_values(vec![one.clone()]),
+                            _ => {}
+                        }
+                    }
                     if let Some(Json::Array(items)) = value.field(element) {
                         for item in items {
                             let Json::Object(item_fields) = item else { return Err(ConfigError::syntax(element)) };

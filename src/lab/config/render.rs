@@ -270,6 +270,13 @@ pub(super) fn xml(node: &Node, out: &mut String) {
             Shape::Entries(element) => {
                 out.push_str(&open);
                 for (name, entry) in &child.children {
+                    if let Shape::LeafList(values) = &entry.shape {
+                        // `apply-groups` among the entries.
+                        for value in values {
+                            let _ = write!(out, "<{name}>{}</{name}>", xml::escape(value));
+                        }
+                        continue;
+                    }
                     xml_comment(entry, out);
                     let _ = write!(out, "<{element}{}><name>{}</name>", attributes(entry), xml::escape(name));
                     xml(entry, out);
@@ -326,6 +333,7 @@ pub(super) fn json(node: &Node) -> String {
             let items: Vec<String> = child
                 .children
                 .iter()
+                .filter(|(_, entry)| entry.is_block())
                 .map(|(name, entry)| {
                     let body = json(entry);
                     let rest = body.strip_prefix('{').unwrap_or(&body);
@@ -348,7 +356,20 @@ pub(super) fn json(node: &Node) -> String {
             Shape::Container => json(child),
             Shape::List => entries(child),
             Shape::Entries(element) if element.is_empty() => entries(child),
-            Shape::Entries(element) => format!("{{{}:{}}}", js(element), entries(child)),
+            Shape::Entries(element) => {
+                let mut inner = Vec::new();
+                for (name, entry) in &child.children {
+                    if let Shape::LeafList(values) = &entry.shape {
+                        inner.push(format!(
+                            "{}:[{}]",
+                            js(name),
+                            values.iter().map(|v| js(v)).collect::<Vec<_>>().join(",")
+                        ));
+                    }
+                }
+                inner.push(format!("{}:{}", js(element), entries(child)));
+                format!("{{{}}}", inner.join(","))
+            }
             Shape::Macro => {
                 let items: Vec<String> = child
                     .children

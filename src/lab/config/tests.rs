@@ -298,3 +298,23 @@ fn show_configuration_narrows_to_an_entry_named_as_a_word() {
         ["protocols bgp group underlay type external"]
     );
 }
+
+#[test]
+fn apply_groups_among_entries_reads_back_in_every_form() {
+    let c = config(&[
+        "set groups off interfaces <*> disable",
+        "set interfaces apply-groups off",
+        "set interfaces xe-0/0/1 mtu 1500",
+    ]);
+    assert_eq!(
+        c.text(),
+        "groups {\n    off {\n        interfaces {\n            <*> {\n                disable;\n            }\n        }\n    }\n}\ninterfaces {\n    apply-groups off;\n    xe-0/0/1 {\n        mtu 1500;\n    }\n}\n"
+    );
+    let mut from_xml = Config::default();
+    from_xml.load_xml(&crate::netconf::xml::parse(&c.xml()).unwrap(), "merge").unwrap();
+    assert_eq!(from_xml, c, "{}", c.xml());
+    let mut from_json = Config::default();
+    from_json.load_json(&c.json(), "merge").unwrap();
+    assert_eq!(from_json, c, "{}", c.json());
+    assert_eq!(c.effective().set_lines(), ["interfaces xe-0/0/1 disable", "interfaces xe-0/0/1 mtu 1500"]);
+}
