@@ -99,7 +99,10 @@ fn redact_json(text: &str, snmp: bool) -> String {
             continue;
         }
         let end = string_end(text, i);
-        let key = &text[i + 1..end.saturating_sub(1).max(i + 1)];
+        if end <= i + 1 || bytes[end - 1] != b'"' {
+            break; // An unterminated string: nothing after it is a name.
+        }
+        let key = &text[i + 1..end - 1];
         let mut j = end;
         while j < bytes.len() && bytes[j].is_ascii_whitespace() {
             j += 1;

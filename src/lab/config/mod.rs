@@ -259,7 +259,14 @@ fn resolve(root: &Node, words: &[String], mode: Mode) -> Result<Vec<Step>, Confi
         }
         let existing = node.and_then(|n| n.child(word));
         // `apply-groups` may appear at any level, even where entries are named.
-        if matches!(word.as_str(), "apply-groups" | "apply-groups-except") && !matches!(ctx, Ctx::Generic) {
+        let among_entries =
+            matches!(steps.last(), Some(Step { act: Act::Into(Shape::Entries(e)), .. }) if !e.is_empty());
+        let here = match ctx {
+            Ctx::Schema(_) => true,
+            Ctx::EntryOf(_) => among_entries,
+            Ctx::Generic => false,
+        };
+        if matches!(word.as_str(), "apply-groups" | "apply-groups-except") && here {
             let values = list_values(rest)?;
             if values.is_empty() && need_value {
                 return Err(ConfigError::new("missing argument", word));
@@ -333,7 +340,11 @@ fn resolve(root: &Node, words: &[String], mode: Mode) -> Result<Vec<Step>, Confi
                             _ => Shape::List,
                         };
                         steps.push(end(Act::Into(shape)));
-                        if rest.is_empty() && mode == Mode::Set && matches!(found.kind, Kind::Named(_)) {
+                        // A list shows nothing without an entry (`set groups` names none).
+                        if rest.is_empty()
+                            && mode == Mode::Set
+                            && matches!(found.kind, Kind::Named(_) | Kind::Groups | Kind::Entries("", _))
+                        {
                             return Err(ConfigError::new("missing argument", word));
                         }
                         ctx = Ctx::EntryOf(below(found.kind));
@@ -382,6 +393,11 @@ fn resolve(root: &Node, words: &[String], mode: Mode) -> Result<Vec<Step>, Confi
                 i += 1;
             }
             Ctx::Generic => {
+                // No Junos keyword starts with `@` (JSON keeps `@` for attributes), is blank, or
+                // begins or ends with a space.
+                if word.starts_with('@') || word.trim().is_empty() || word.trim() != word {
+                    return Err(ConfigError::syntax(word));
+                }
                 let generic = |act: Act| Step { key: word.clone(), order: usize::MAX, act };
                 // A shape already in the tree decides, where it can.
                 if let Some(found) = existing {
@@ -451,6 +467,12 @@ fn resolve(root: &Node, words: &[String], mode: Mode) -> Result<Vec<Step>, Confi
                             i += 1;
                         }
                     },
+                    // `a b [ c d ];`: a leaf-list further down.
+                    Mode::Statement { .. } if rest.iter().skip(1).any(|w| w == "[") => {
+                        steps.push(generic(Act::Into(Shape::Container)));
+                        node = existing;
+                        i += 1;
+                    }
                     Mode::Statement { .. } => {
                         steps.push(generic(if rest.is_empty() { Act::Flag } else { Act::Leaf(rest.to_vec(), None) }));
                         return Ok(steps);
@@ -511,7 +533,14 @@ impl Node {
         }
         // The schema's keywords keep the schema's order among themselves; everything else stays
         // where it came (so a configuration read in is written back in its own order).
-        let at = if order == usize::MAX {
+        let at = if key.starts_with("apply-groups") {
+            // Junos writes a block's `apply-groups` first (at the top, after `version` and
+            // `groups`).
+            self.children
+                .iter()
+                .position(|(k, _)| !k.starts_with("apply-groups") && k != "version" && k != "groups")
+                .unwrap_or(self.children.len())
+        } else if order == usize::MAX {
             self.children.len()
         } else {
             self.children
@@ -557,6 +586,16 @@ impl Node {
         self.xml = xml;
         self.children.clear();
         self.identifier = None;
+    }
+
+    /// Adds `values` to this leaf-list, the statement `key` — unless `key` names a secret: a
+    /// secret is one concealed value, never a list shown in clear.
+    fn add_values_of(&mut self, key: &str, values: Vec<String>) {
+        if SECRET_WORDS.contains(&key) {
+            self.become_leaf(key, vec![values.join(" ")], None);
+        } else {
+            self.add_values(values);
+        }
     }
 
     /// Adds `values` to this leaf-list (making it one).
@@ -609,7 +648,7 @@ impl Node {
                         node.become_leaf(&step.key, words.clone(), *xml);
                     }
                 }
-                Act::LeafList(values) => node.add_values(values.clone()),
+                Act::LeafList(values) => node.add_values_of(&step.key, values.clone()),
                 Act::Identifier(value) => {
                     if !node.is_block() {
                         node.shape = Shape::Container;

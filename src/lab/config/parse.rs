@@ -255,6 +255,18 @@ fn annotation(element: &Element) -> Option<String> {
         .then(|| element.text.trim().trim_start_matches("/*").trim_end_matches("*/").trim().to_string())
 }
 
+/// An element's text as a value: Junos pads a value with new lines and indentation in its
+/// replies, so text with a new line is trimmed; other text is the value as it stands (a
+/// description may begin with a space).
+fn xml_value(text: &str) -> &str {
+    if text.contains('\n') { text.trim() } else { text }
+}
+
+/// The text of an element's own child `name` (not a descendant's).
+fn own<'a>(element: &'a Element, name: &str) -> Option<&'a str> {
+    element.children.iter().find(|c| c.name == name).map(|c| xml_value(&c.text))
+}
+
 fn without_name(element: &Element) -> Element {
     Element { children: element.children.iter().filter(|c| c.name != "name").cloned().collect(), ..element.clone() }
 }
@@ -314,8 +326,8 @@ fn xml_statement<'a>(
     Ok(match spec.kind {
         Kind::Flag => node.child_or_insert(key, order, Shape::Flag),
         Kind::Leaf(value) | Kind::LeafList(value) => {
-            let inner = spec.xml.and_then(|(_, inner)| child.text_of(inner));
-            let text = inner.unwrap_or(child.text.trim());
+            let inner = spec.xml.and_then(|(_, inner)| own(child, inner));
+            let text = inner.unwrap_or(xml_value(&child.text));
             if !is_delete {
                 if text.is_empty() {
                     return Err(ConfigError::new("missing argument", &child.name));
@@ -352,7 +364,7 @@ fn xml_statement<'a>(
         }
         Kind::ValueContainer(_, children) => {
             let target = node.child_or_insert(key, order, Shape::Container);
-            if let Some(identifier) = child.text_of("identifier") {
+            if let Some(identifier) = own(child, "identifier") {
                 target.identifier = Some(identifier.to_string());
             }
             let rest = Element {
@@ -363,16 +375,16 @@ fn xml_statement<'a>(
             target
         }
         Kind::Named(_) | Kind::Macro => {
-            let name = child.text_of("name").ok_or_else(|| ConfigError::new("missing name", &child.name))?.to_string();
+            let name = own(child, "name").ok_or_else(|| ConfigError::new("missing name", &child.name))?.to_string();
             let is_macro = matches!(spec.kind, Kind::Macro);
             let list = node.child_or_insert(key, order, if is_macro { Shape::Macro } else { Shape::List });
             path.push(name.clone());
             let target = list.child_or_insert(&name, usize::MAX, Shape::Container);
             if is_macro {
                 for data in child.children.iter().filter(|c| c.name == "data") {
-                    let datum = data.text_of("name").ok_or_else(|| ConfigError::new("missing name", "data"))?;
+                    let datum = own(data, "name").ok_or_else(|| ConfigError::new("missing name", "data"))?;
                     let at = target.child_or_insert(datum, usize::MAX, Shape::Flag);
-                    if let Some(value) = data.text_of("value") {
+                    if let Some(value) = own(data, "value") {
                         at.become_leaf(datum, vec![value.to_string()], None);
                     }
                 }
@@ -384,7 +396,7 @@ fn xml_statement<'a>(
         Kind::Entries("", _) | Kind::Groups => {
             let children = below(spec.kind);
             // `name-server { 10.0.0.53; }`: each entry is an element of the keyword's own name.
-            let name = child.text_of("name").ok_or_else(|| ConfigError::new("missing name", &child.name))?.to_string();
+            let name = own(child, "name").ok_or_else(|| ConfigError::new("missing name", &child.name))?.to_string();
             let list = node.child_or_insert(key, order, Shape::Entries(String::new()));
             path.push(name.clone());
             let target = list.child_or_insert(&name, usize::MAX, Shape::Container);
@@ -402,14 +414,13 @@ fn xml_statement<'a>(
                 if matches!(entry.name.as_str(), "apply-groups" | "apply-groups-except") {
                     target
                         .child_or_insert(&entry.name, usize::MAX, Shape::LeafList(Vec::new()))
-                        .add_values(vec![entry.text.trim().to_string()]);
+                        .add_values(vec![xml_value(&entry.text).to_string()]);
                     continue;
                 }
                 if entry.name != element_name {
                     return Err(ConfigError::syntax(&entry.name));
                 }
-                let name =
-                    entry.text_of("name").ok_or_else(|| ConfigError::new("missing name", &entry.name))?.to_string();
+                let name = own(entry, "name").ok_or_else(|| ConfigError::new("missing name", &entry.name))?.to_string();
                 let (entry_delete, entry_replace, entry_inactive) = marks(entry);
                 path.push(name.clone());
                 let at = target.child_or_insert(&name, usize::MAX, Shape::Container);
@@ -436,14 +447,14 @@ fn xml_generic<'a>(
     path: &mut Vec<String>,
     loaded: &mut Loaded,
 ) -> Result<&'a mut Node, ConfigError> {
-    let named = child.children.first().filter(|c| c.name == "name").map(|c| c.text.trim().to_string());
+    let named = child.children.first().filter(|c| c.name == "name").map(|c| xml_value(&c.text).to_string());
     if child.name == STATEMENT_ELEMENT
         && let Some(key) = named
     {
         // A statement whose key is not an element name (see render::STATEMENT_ELEMENT).
         path.push(key.clone());
         let rest = without_name(child);
-        let values: Vec<String> = rest.children_named("value").map(|v| v.text.clone()).collect();
+        let values: Vec<String> = rest.children_named("value").map(|v| xml_value(&v.text).to_string()).collect();
         return Ok(if !values.is_empty() && rest.children.len() == values.len() {
             let target = node.child_or_insert(&key, usize::MAX, Shape::Leaf(Vec::new()));
             match &target.shape {
@@ -452,7 +463,7 @@ fn xml_generic<'a>(
                     all.extend(values);
                     target.shape = Shape::LeafList(all);
                 }
-                Shape::LeafList(_) => target.add_values(values),
+                Shape::LeafList(_) => target.add_values_of(&key, values),
                 _ => target.become_leaf(&key, values, None),
             }
             target
@@ -484,13 +495,13 @@ fn xml_generic<'a>(
         xml_children(child, None, target, path, loaded)?;
         return Ok(target);
     }
-    let text = child.text.trim();
+    let text = xml_value(&child.text);
     let repeated = element.children.iter().filter(|c| c.name == child.name).count() > 1;
     Ok(if text.is_empty() {
         node.child_or_insert(&child.name, usize::MAX, Shape::Flag)
     } else if repeated || LEAF_LIST_WORDS.contains(&child.name.as_str()) {
         let target = node.child_or_insert(&child.name, usize::MAX, Shape::LeafList(Vec::new()));
-        target.add_values(vec![text.to_string()]);
+        target.add_values_of(&child.name, vec![text.to_string()]);
         target
     } else {
         let target = node.child_or_insert(&child.name, usize::MAX, Shape::Leaf(Vec::new()));
@@ -699,7 +710,7 @@ fn json_fields(
                     }
                 }
                 let at = node.child_or_insert(&key, order, Shape::LeafList(Vec::new()));
-                at.add_values(values);
+                at.add_values_of(&key, values);
             }
             Json::Array(items) => {
                 let shape = match kind {

@@ -13,6 +13,7 @@ const ONE_LINE_WORDS: &[&str] = &["then", "community"];
 /// Quotes a word when Junos would.
 pub(super) fn quote(word: &str) -> String {
     if word.is_empty()
+        || word.contains("/*")
         || word.chars().any(|c| c.is_whitespace() || matches!(c, ';' | '{' | '}' | '"' | '#' | '[' | ']'))
     {
         format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))

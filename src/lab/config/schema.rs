@@ -222,6 +222,20 @@ pub(super) const SCHEMA: &[Spec] = &[
     ),
     spec("interfaces", Kind::Entries("interface", INTERFACE)),
     spec(
+        "snmp",
+        Kind::Container(&[
+            spec("name", ANY),
+            spec("description", ANY),
+            spec("location", ANY),
+            spec("contact", ANY),
+            spec(
+                "community",
+                Kind::Named(&[spec("authorization", Kind::Leaf(Value::Choice(&["read-only", "read-write"])))]),
+            ),
+            spec("trap-group", Kind::Named(&[])),
+        ]),
+    ),
+    spec(
         "routing-options",
         Kind::Container(&[
             spec("nonstop-routing", FLAG),

@@ -272,7 +272,7 @@ fn json_loads_merge_delete_and_keep_inactive_and_annotations() {
     assert!(lines.contains(&"system ntp server 10.0.0.2".to_string()), "{lines:?}");
     assert!(lines.contains(&"deactivate system location building".to_string()), "{lines:?}");
     assert!(lines.contains(&"apply-groups fabric".to_string()), "{lines:?}");
-    assert!(c.text().starts_with("/* managed by hitless */\nsystem {"), "{}", c.text());
+    assert!(c.text().starts_with("apply-groups fabric;\n/* managed by hitless */\nsystem {"), "{}", c.text());
     let json: serde_json::Value = serde_json::from_str(&c.json()).unwrap();
     assert_eq!(json["configuration"]["system"]["@"]["comment"], "/* managed by hitless */");
     assert_eq!(json["configuration"]["system"]["location"]["@building"]["inactive"], true);
