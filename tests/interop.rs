@@ -99,6 +99,7 @@ fn junos_pyez_gathers_facts_configures_installs_and_reboots() {
             "leaf1",
             package,
             "21.4R3-S5.4",
+            util::root().join("tests/fixtures/junos/qfx5120-leaf.conf").to_str().unwrap(),
         ],
     );
     assert!(out.contains("PASSED"), "{out}");
