@@ -156,6 +156,17 @@ impl Fluid {
                 self.spread_one(class as usize, &survival, &mut carried, &mut sole, &mut on_link).blackhole_fraction
             };
             let total: f64 = dropped.iter().map(|d| d.1).sum();
+            // A link several of the class's paths cross (the last hop to a dual-homed server's
+            // leaf and on) is reported once per path: its cause is the link losing the most
+            // in all.
+            dropped.sort_unstable_by_key(|d| d.0);
+            dropped.dedup_by(|later, first| {
+                let same = later.0 == first.0;
+                if same {
+                    first.1 += later.1;
+                }
+                same
+            });
             let cause = dropped.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|d| d.0);
             let state = &self.state[class as usize];
             if (state.congestion_gbps - total).abs() > 1e-12
