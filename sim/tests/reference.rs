@@ -5,7 +5,8 @@
 //! to whom) from the same random draws, and routes by the rule the topology documents — up from
 //! the source's leaf only as far as needed, then down, splitting equally at every switch over the
 //! next hops that go that way. Hundreds of small fabrics, idle to four times over capacity,
-//! compared flow by flow.
+//! compared flow by flow; and the same with spines and super-spines in maintenance mode, once
+//! the fabric has settled around them (a drained switch is used only where no other is left).
 
 use hitless_sim::{Cause, Detect, EndpointId, FlowSpec, NodeId, SimTime, Simulation, Timers, Topology};
 use rand::rngs::ChaCha8Rng;
@@ -22,7 +23,7 @@ const TIMERS: Timers = Timers {
 
 /// The reference's own picture of a fabric: switches by tier, directed links with capacities,
 /// and endpoints with the leafs they attach to.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Fabric {
     tier: Vec<u8>,
     names: Vec<String>,
@@ -31,6 +32,8 @@ struct Fabric {
     links: Vec<(usize, usize, f64)>,
     endpoints: Vec<Vec<usize>>,
     endpoint_names: Vec<String>,
+    /// Switches in maintenance mode: avoided as a next hop where an equal one is not.
+    drained: Vec<usize>,
 }
 
 const ENDPOINT: usize = 1 << 20;
@@ -53,6 +56,35 @@ impl Fabric {
         targets.contains(&node)
             || (self.tier[node] > 1
                 && self.neighbours(node, self.tier[node] - 1).iter().any(|&n| self.reaches_down(n, targets)))
+    }
+
+    /// The next hops the rule allows from `node`: down towards a destination leaf when one is
+    /// below, else up (while still rising); and whether the path is still rising.
+    fn candidates(&self, node: usize, rising: bool, targets: &[usize]) -> (Vec<usize>, bool) {
+        let tier = self.tier[node];
+        let down: Vec<usize> = if tier > 1 {
+            self.neighbours(node, tier - 1).into_iter().filter(|&n| self.reaches_down(n, targets)).collect()
+        } else {
+            Vec::new()
+        };
+        if !down.is_empty() {
+            (down, false)
+        } else if rising {
+            (self.neighbours(node, tier + 1), true)
+        } else {
+            (Vec::new(), false)
+        }
+    }
+
+    /// How good a next hop is: 2 in use, 1 drained (or only drained ways on from it).
+    fn quality(&self, hop: usize, rising: bool, targets: &[usize]) -> u8 {
+        let own = if self.drained.contains(&hop) { 1 } else { 2 };
+        if targets.contains(&hop) {
+            return own;
+        }
+        let (next, rising) = self.candidates(hop, rising, targets);
+        let onward = next.iter().map(|&h| self.quality(h, rising, targets)).max().unwrap_or(0);
+        own.min(onward)
     }
 
     /// Every path of a flow from `src` to `dst` endpoint, with its share of the flow: out over the
@@ -87,20 +119,12 @@ impl Fabric {
             out.push((path, share));
             return;
         }
-        let tier = self.tier[node];
-        let down: Vec<usize> = if tier > 1 {
-            self.neighbours(node, tier - 1).into_iter().filter(|&n| self.reaches_down(n, targets)).collect()
-        } else {
-            Vec::new()
-        };
-        let (next, still_rising) = if !down.is_empty() {
-            (down, false)
-        } else if rising {
-            (self.neighbours(node, tier + 1), true)
-        } else {
-            (Vec::new(), false)
-        };
+        let (next, still_rising) = self.candidates(node, rising, targets);
         assert!(!next.is_empty(), "the reference fabrics always have a way: {}", self.names[node]);
+        // Of those, the best: a drained switch, or one whose every way on is through a drained
+        // switch, only when no other is left.
+        let best = next.iter().map(|&h| self.quality(h, still_rising, targets)).max().unwrap_or(0);
+        let next: Vec<usize> = next.into_iter().filter(|&h| self.quality(h, still_rising, targets) == best).collect();
         for &hop in &next {
             let mut path = path.clone();
             path.push(self.link(node, hop));
@@ -109,8 +133,11 @@ impl Fabric {
     }
 }
 
+#[derive(Clone)]
 struct Case {
     fabric: Fabric,
+    /// The simulator's ids of the reference's switches.
+    ids: Vec<NodeId>,
     topology: Topology,
     flows: Vec<FlowSpec>,
     /// The reference's endpoint index of each flow's source and destination.
@@ -189,7 +216,8 @@ fn case(seed: u64, load: f64) -> Case {
         flows.push(FlowSpec { src: endpoints[src], dst: endpoints[dst], rate_gbps: rate });
         ends.push((src, dst));
     }
-    Case { fabric: f, topology: t, flows, ends }
+    let ids = (0..f.tier.len()).map(|i| NodeId(i as u32)).collect();
+    Case { fabric: f, ids, topology: t, flows, ends }
 }
 
 /// Per flow: what it loses (Gbps), and the link where it loses most — when one link clearly
@@ -287,4 +315,54 @@ fn congestion_agrees_with_a_plain_reference_flow_by_flow() {
     println!("{compared} flows compared, {losing} losing, {causes} causes");
     // The cases did reach and pass capacity.
     assert!(compared > 10_000 && losing > 1_000 && causes > 500, "{compared} {losing} {causes}");
+}
+
+/// What each flow loses once the fabric has settled with some spines and super-spines in
+/// maintenance mode: the difference between two runs that end 100 s apart, long after the
+/// drains converged, over those 100 s.
+#[test]
+fn congestion_agrees_with_the_reference_while_switches_are_drained() {
+    use hitless_sim::{Action, Drain};
+    let (mut compared, mut losing, mut moved) = (0, 0, 0);
+    for seed in 0..200u64 {
+        let load = [1.0, 2.0, 4.0][seed as usize % 3];
+        let mut case = case(1_000 + seed, load);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let upper: Vec<usize> = (0..case.fabric.tier.len()).filter(|&n| case.fabric.tier[n] >= 2).collect();
+        for _ in 0..rng.random_range(1..=2) {
+            let pick = upper[rng.random_range(0..upper.len())];
+            if !case.fabric.drained.contains(&pick) {
+                case.fabric.drained.push(pick);
+            }
+        }
+        let run = |until: u64| {
+            let mut sim = Simulation::new(case.topology.clone(), case.flows.clone(), TIMERS, seed);
+            sim.set_drain(Drain { fabric: true, access: false });
+            for &node in &case.fabric.drained {
+                sim.schedule(SimTime::from_secs(1), Action::Drain(case.ids[node]));
+            }
+            sim.schedule(SimTime::from_secs(until), Action::Probe(0));
+            sim.run()
+        };
+        let (early, late) = (run(100), run(200));
+        let expected = reference(&case);
+        let mut undrained = case.clone();
+        undrained.fabric.drained.clear();
+        let idle = reference(&undrained);
+        for (index, (&(lost, _), (a, b))) in expected.iter().zip(early.losses.iter().zip(&late.losses)).enumerate() {
+            let what = format!("seed {seed} (load x{load}, drained {:?}), flow {index}", case.fabric.drained);
+            let actual = (b.congestion_gbit - a.congestion_gbit + b.blackhole_gbit - a.blackhole_gbit) / 100.0;
+            let tolerance = 1e-5 * case.flows[index].rate_gbps.max(1.0);
+            assert!((lost - actual).abs() <= tolerance, "{what}: the reference loses {lost}, the simulator {actual}");
+            compared += 1;
+            if lost > tolerance {
+                losing += 1;
+            }
+            if (lost - idle[index].0).abs() > tolerance {
+                moved += 1;
+            }
+        }
+    }
+    println!("{compared} flows compared, {losing} losing, {moved} losing otherwise than undrained");
+    assert!(compared > 10_000 && losing > 1_000 && moved > 500, "{compared} {losing} {moved}");
 }
