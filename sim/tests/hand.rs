@@ -1,15 +1,9 @@
 //! The traffic model against hand calculations, at the engine's level.
 
-use hitless_sim::{Action, Cause, Detect, Drain, FlowSpec, SimTime, Simulation, Timers, Topology};
+use hitless_sim::{Action, Cause, Detect, Drain, FlowSpec, SimTime, Simulation, Topology};
 
-const TIMERS: Timers = Timers {
-    drain_convergence_ms: 10_000,
-    link_down_ms: 50,
-    fabric_detect_ms: 900,
-    access_detect_ms: 3_000,
-    up_convergence_ms: 30_000,
-    core_isolation_ms: None,
-};
+mod common;
+use common::TIMERS;
 
 /// f1 (150 Gbps) crosses link A then link B, both 100 Gbps; f2 (60 Gbps) joins on B.
 ///   A drops 50 of f1. B gets f1's surviving 100 and f2's 60: 160 on 100, each keeps 100/160.

@@ -8,18 +8,12 @@
 //! compared flow by flow; and the same with spines and super-spines in maintenance mode, once
 //! the fabric has settled around them (a drained switch is used only where no other is left).
 
-use hitless_sim::{Cause, Detect, EndpointId, FlowSpec, NodeId, SimTime, Simulation, Timers, Topology};
+use hitless_sim::{Cause, Detect, EndpointId, FlowSpec, NodeId, SimTime, Simulation, Topology};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-const TIMERS: Timers = Timers {
-    drain_convergence_ms: 10_000,
-    link_down_ms: 50,
-    fabric_detect_ms: 900,
-    access_detect_ms: 3_000,
-    up_convergence_ms: 30_000,
-    core_isolation_ms: None,
-};
+mod common;
+use common::TIMERS;
 
 /// The reference's own picture of a fabric: switches by tier, directed links with capacities,
 /// and endpoints with the leafs they attach to.

@@ -671,13 +671,7 @@ fn json_fields(
             } else {
                 json_fields(item_fields, false, specs, at, path, loaded)?;
             }
-            let (delete, replace, inactive, comment) =
-                item.field("@").map_or((false, false, false, None), Json::attributes);
-            at.inactive |= inactive;
-            if comment.is_some() {
-                at.comment = comment;
-            }
-            loaded.mark(path, delete, replace);
+            attribute(at, item.field("@"), path, loaded);
             path.pop();
             Ok(())
         };
@@ -750,13 +744,7 @@ fn json_fields(
                             let e = at.child_or_insert(entry_name, usize::MAX, Shape::Container);
                             path.push(entry_name.to_string());
                             json_fields(item_fields, false, Some(children), e, path, loaded)?;
-                            let (delete, replace, inactive, comment) =
-                                item.field("@").map_or((false, false, false, None), Json::attributes);
-                            e.inactive |= inactive;
-                            if comment.is_some() {
-                                e.comment = comment;
-                            }
-                            loaded.mark(path, delete, replace);
+                            attribute(e, item.field("@"), path, loaded);
                             path.pop();
                         }
                     }
@@ -781,27 +769,26 @@ fn json_fields(
                     }
                     let value_container = matches!(kind, Some(Kind::ValueContainer(..)));
                     json_fields(inner, value_container, children, at, path, loaded)?;
-                    let (delete, replace, inactive, comment) =
-                        value.field("@").map_or((false, false, false, None), Json::attributes);
-                    at.inactive |= inactive;
-                    if comment.is_some() {
-                        at.comment = comment;
-                    }
-                    loaded.mark(path, delete, replace);
+                    attribute(at, value.field("@"), path, loaded);
                 }
             },
         }
-        if let Some(attributes) = leaf_attributes
-            && let Some(at) = node.child_mut(&key)
-        {
-            let (delete, replace, inactive, comment) = attributes.attributes();
-            at.inactive |= inactive;
-            if comment.is_some() {
-                at.comment = comment;
-            }
-            loaded.mark(path, delete, replace);
+        if let Some(at) = node.child_mut(&key) {
+            attribute(at, leaf_attributes, path, loaded);
         }
         path.pop();
     }
     Ok(())
+}
+
+/// Applies a JSON `@` object (inactive, annotation, delete and replace marks) to `at`, the
+/// statement at `path`.
+fn attribute(at: &mut Node, attributes: Option<&Json>, path: &[String], loaded: &mut Loaded) {
+    let Some(attributes) = attributes else { return };
+    let (delete, replace, inactive, comment) = attributes.attributes();
+    at.inactive |= inactive;
+    if comment.is_some() {
+        at.comment = comment;
+    }
+    loaded.mark(path, delete, replace);
 }
