@@ -21,6 +21,9 @@ mod fidelity;
 // `hitless image`: the catalog and the state store, crash and concurrency included.
 mod image;
 
+// `hitless user`: console and API users, passwords and tokens never kept as given.
+mod users;
+
 // `hitless upgrade` on the virtual driver: states, faults, crashes, cancel, refusals.
 mod upgrade;
 

@@ -13,6 +13,7 @@ mod render;
 mod report;
 mod simulate;
 mod upgrade;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,6 +106,9 @@ enum Command {
     /// The image catalog: add, list, show, edit, rm, verify.
     #[command(subcommand)]
     Image(image::ImageCmd),
+    /// Users of the console and the API: add, list, rm, token.
+    #[command(subcommand)]
+    User(user::UserCmd),
     /// Check every selected device's version and health, changing nothing.
     TestRun {
         /// The scenario file (YAML).
@@ -593,6 +597,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let state_dir = cli.state_dir.as_deref();
     match cli.command {
         Command::Image(cmd) => image::run(cmd, state_dir),
+        Command::User(cmd) => user::run(cmd, state_dir),
         Command::TestRun { scenario, select, run } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;

@@ -133,6 +133,11 @@ pub const MIGRATIONS: &[&str] = &[
     // 14: who did what a job-level event records (started, resumed, approved, cancelled, took
     // over), as data beside the message; empty for what no one in particular did.
     "ALTER TABLE job_events ADD COLUMN actor TEXT NOT NULL DEFAULT '';",
+    // 15: the people who use the console and the API: a role each, an Argon2id hash of the
+    // password (never the password), and API tokens kept as SHA-256 digests (never the token).
+    "CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_unix INTEGER NOT NULL);
+    CREATE TABLE user_tokens (id TEXT PRIMARY KEY, user TEXT NOT NULL, digest TEXT NOT NULL, created_unix INTEGER NOT NULL);
+    CREATE INDEX user_tokens_by_user ON user_tokens (user);",
 ];
 
 /// The newest schema version this binary knows.

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod jobs;
 pub mod migrations;
 pub mod snapshots;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -65,6 +66,12 @@ pub enum StoreError {
     /// No image with this name.
     #[error("no image named {0} in the catalog (see `hitless image list`)")]
     ImageNotFound(String),
+    /// A user with this name exists already.
+    #[error("user {0} already exists (see `hitless user list`; remove them first to start again)")]
+    UserExists(String),
+    /// No user with this name.
+    #[error("no user named {0} (see `hitless user list`)")]
+    UserNotFound(String),
     /// Another job on the same fabric is still open.
     #[error(
         "job {job} is {state} on this fabric; resume it (`hitless resume {job}`) or cancel it (`hitless cancel {job}`) first"

@@ -28,6 +28,7 @@ pub mod snapshot;
 pub mod stage;
 mod test_run;
 pub mod upgrade;
+pub mod users;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,9 @@ pub enum WorkflowError {
     /// The job journal failed.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
+    /// A user could not be added, or a password or token not checked.
+    #[error(transparent)]
+    User(#[from] users::UserError),
     /// A job's recorded scenario no longer loads.
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),
