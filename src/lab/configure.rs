@@ -51,8 +51,12 @@ fn refused(tag: &str, message: &str, element: Option<&str>) -> String {
     rpc_error(tag, message, element)
 }
 
+/// A configuration error as Junos answers it: the message, the hierarchy (`<error-path>`) and
+/// the word (`<bad-element>`).
 fn config_error(error: &ConfigError) -> String {
-    rpc_error("invalid-value", &error.message, Some(&error.element))
+    let error_rpc = rpc_error("invalid-value", &error.message, Some(&error.element));
+    let path = format!("<error-path>{}</error-path>", escape(&error.edit_path()));
+    error_rpc.replacen("<error-message>", &format!("{path}<error-message>"), 1)
 }
 
 /// The candidate this session edits: its private one, or the shared one.

@@ -69,6 +69,7 @@ with Config(dev, mode="exclusive") as cu:
         raise SystemExit("FAILED: an out-of-range MTU was accepted")
     except (ConfigLoadError, RpcError) as e:
         check("99999999" in str(e), f"a value out of range is refused: {e}")
+        check(e.rpc_error.get("edit_path") == "[edit interfaces xe-0/0/0]", f"at its hierarchy: {e.rpc_error}")
     check(cu.diff() is None, "and the refused load left nothing in the candidate")
     cu.rollback(2)
     check(cu.diff() is not None, "rollback 2 differs from the committed configuration")

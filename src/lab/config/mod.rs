@@ -92,15 +92,34 @@ pub struct ConfigError {
     pub message: String,
     /// The offending word or line.
     pub element: String,
+    /// The hierarchy the statement was in, as Junos's `<error-path>` names it (`[edit
+    /// interfaces xe-0/0/0]`); empty at the top or when unknown.
+    pub path: Vec<String>,
 }
 
 impl ConfigError {
     fn syntax(element: &str) -> ConfigError {
-        ConfigError { message: "syntax error".into(), element: element.to_string() }
+        ConfigError { message: "syntax error".into(), element: element.to_string(), path: Vec::new() }
     }
 
     fn new(message: impl Into<String>, element: &str) -> ConfigError {
-        ConfigError { message: message.into(), element: element.to_string() }
+        ConfigError { message: message.into(), element: element.to_string(), path: Vec::new() }
+    }
+
+    /// The error placed in the statement `words`: the hierarchy above the keyword it is about
+    /// (for a value, the keyword before it).
+    fn within(mut self, words: &[String]) -> ConfigError {
+        if let Some(at) = words.iter().position(|w| *w == self.element) {
+            // A value out of range is about its keyword: the hierarchy is the one above that.
+            let end = if self.message.starts_with("Value ") { at.saturating_sub(1) } else { at };
+            self.path = words[..end].to_vec();
+        }
+        self
+    }
+
+    /// `[edit PATH]`, as Junos writes the hierarchy of an error.
+    pub fn edit_path(&self) -> String {
+        if self.path.is_empty() { "[edit]".to_string() } else { format!("[edit {}]", self.path.join(" ")) }
     }
 }
 
@@ -687,7 +706,7 @@ impl Config {
         if words.is_empty() {
             return Err(ConfigError::new("missing argument", "set"));
         }
-        let steps = resolve(&self.root, words, Mode::Set)?;
+        let steps = resolve(&self.root, words, Mode::Set).map_err(|e| e.within(words))?;
         self.root.apply(&steps);
         Ok(())
     }

@@ -193,7 +193,7 @@ pub(super) fn text(text: &str) -> Result<Loaded, ConfigError> {
                 path.extend(statement.iter().cloned());
                 let block = token == "{";
                 let mode = if block { Mode::Block } else { Mode::Statement { bare: marks.0 } };
-                let steps = resolve(&loaded.tree, &path, mode)?;
+                let steps = resolve(&loaded.tree, &path, mode).map_err(|e| e.within(&path))?;
                 if block && !matches!(steps.last().map(|s| &s.act), Some(Act::Into(_) | Act::Entry)) {
                     return Err(ConfigError::syntax(&statement.join(" ")));
                 }

@@ -14,9 +14,17 @@ fn a_leaf_set_twice_keeps_the_last_value_and_a_wrong_value_is_refused() {
     assert_eq!(c.set_lines(), ["system host-name b"]);
     assert_eq!(c.apply("frobnicate system").unwrap_err(), ConfigError::syntax("frobnicate"));
     assert_eq!(c.apply("set system \"unterminated").unwrap_err().message, "syntax error, unterminated string");
-    assert_eq!(c.apply("set interfaces ae0 mtu 9999999").unwrap_err().element, "9999999");
+    let range = c.apply("set interfaces ae0 mtu 9999999").unwrap_err();
+    assert_eq!((range.element.as_str(), range.edit_path().as_str()), ("9999999", "[edit interfaces ae0]"));
+    assert_eq!(range.message, "Value 9999999 is not within range (256..16000)");
+    let missing = c.apply("set protocols bgp group").unwrap_err();
+    assert_eq!((missing.message.as_str(), missing.edit_path().as_str()), ("missing argument", "[edit protocols bgp]"));
+    let text =
+        Config::default().load_text("interfaces {\n    xe-0/0/1 {\n        mtu 1;\n    }\n}\n", "merge").unwrap_err();
+    assert_eq!(text.edit_path(), "[edit interfaces xe-0/0/1]", "{text:?}");
     assert_eq!(c.apply("set system host-name").unwrap_err().message, "missing argument");
-    assert_eq!(c.apply("set interfaces ae0 disable now").unwrap_err(), ConfigError::syntax("now"));
+    let extra = c.apply("set interfaces ae0 disable now").unwrap_err();
+    assert_eq!((extra.message.as_str(), extra.element.as_str()), ("syntax error", "now"));
     assert_eq!(c.set_lines(), ["system host-name b"], "a refused statement changes nothing");
 }
 
