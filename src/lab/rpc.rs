@@ -402,13 +402,17 @@ fn interfaces(lab: &Lab, state: &LabDevice, failing: bool, now: u64) -> String {
     let links = lab.neighbours.get(&state.name).map_or(0, Vec::len);
     let lags = lab.server_lags.get(&state.name).cloned().unwrap_or_default();
     let mut ports: Vec<(String, bool, u64)> = Vec::new();
+    // The configuration in effect, worked out once for every port.
+    let effective = state.effective();
+    let disabled = |name: &str| effective.contains(&crate::maintenance::disable_statement(name));
+    let in_maintenance = crate::maintenance::is_on(effective.iter().map(String::as_str));
     for i in 0..links {
         let growing = if failing && i == 0 { 20 * now.saturating_sub(state.master().boot_unix) } else { 0 };
         ports.push((format!("et-0/0/{}", 48 + i), false, 7 + growing));
     }
     for (i, lag) in lags.iter().enumerate() {
         ports.push((format!("xe-0/0/{i}"), false, 0));
-        ports.push((lag.clone(), state.is_disabled(lag), 0));
+        ports.push((lag.clone(), disabled(lag), 0));
     }
     ports.push(("me0".to_string(), false, 4711));
     let mut out = format!(
@@ -428,8 +432,8 @@ fn interfaces(lab: &Lab, state: &LabDevice, failing: bool, now: u64) -> String {
         // In service a port carries its share of the fabric's traffic; once maintenance mode
         // has moved the traffic away (unless a `drain-ineffective` fault keeps it), only
         // control traffic. A disabled port carries nothing.
-        let drained = state.in_maintenance()
-            && lab.fault(&state.name, FaultPhase::Maintenance) != Some(FaultKind::DrainIneffective);
+        let drained =
+            in_maintenance && lab.fault(&state.name, FaultPhase::Maintenance) != Some(FaultKind::DrainIneffective);
         let bps: u64 = match (disabled, drained, name.starts_with("et-"), name.starts_with("xe-")) {
             (true, ..) => 0,
             (false, true, true, _) | (false, true, _, true) => 24_000,
@@ -757,8 +761,9 @@ fn bgp_summary(lab: &Lab, state: &LabDevice, up: &[(String, bool, Vec<u64>)]) ->
 
 fn lacp(lab: &Lab, state: &LabDevice) -> String {
     let mut out = format!("<lacp-interface-information-list xmlns=\"{JUNOS_NS}-lacpd\">");
+    let effective = state.effective();
     for (i, lag) in lab.server_lags.get(&state.name).into_iter().flatten().enumerate() {
-        if state.is_disabled(lag) {
+        if effective.contains(&crate::maintenance::disable_statement(lag)) {
             continue; // A disabled bundle has no LACP state to show.
         }
         let _ = write!(
