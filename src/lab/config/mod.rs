@@ -95,23 +95,25 @@ pub struct ConfigError {
     /// The hierarchy the statement was in, as Junos's `<error-path>` names it (`[edit
     /// interfaces xe-0/0/0]`); empty at the top or when unknown.
     pub path: Vec<String>,
+    /// The word is a value (its keyword is the word before it).
+    of_value: bool,
 }
 
 impl ConfigError {
     fn syntax(element: &str) -> ConfigError {
-        ConfigError { message: "syntax error".into(), element: element.to_string(), path: Vec::new() }
+        ConfigError { message: "syntax error".into(), element: element.to_string(), path: Vec::new(), of_value: false }
     }
 
     fn new(message: impl Into<String>, element: &str) -> ConfigError {
-        ConfigError { message: message.into(), element: element.to_string(), path: Vec::new() }
+        ConfigError { message: message.into(), element: element.to_string(), path: Vec::new(), of_value: false }
     }
 
     /// The error placed in the statement `words`: the hierarchy above the keyword it is about
     /// (for a value, the keyword before it).
     fn within(mut self, words: &[String]) -> ConfigError {
         if let Some(at) = words.iter().position(|w| *w == self.element) {
-            // A value out of range is about its keyword: the hierarchy is the one above that.
-            let end = if self.message.starts_with("Value ") { at.saturating_sub(1) } else { at };
+            // A value is about its keyword: the hierarchy is the one above that.
+            let end = if self.of_value { at.saturating_sub(1) } else { at };
             self.path = words[..end].to_vec();
         }
         self
@@ -219,13 +221,16 @@ fn check_value(value: &Value, word: &str) -> Result<(), ConfigError> {
         Value::Any => Ok(()),
         Value::Number(min, max) => match word.parse::<u64>() {
             Ok(n) if (*min..=*max).contains(&n) => Ok(()),
-            _ => Err(ConfigError::new(format!("Value {word} is not within range ({min}..{max})"), word)),
+            _ => Err(ConfigError {
+                of_value: true,
+                ..ConfigError::new(format!("Value {word} is not within range ({min}..{max})"), word)
+            }),
         },
         Value::Choice(choices) => {
             if choices.contains(&word) {
                 Ok(())
             } else {
-                Err(ConfigError::syntax(word))
+                Err(ConfigError { of_value: true, ..ConfigError::syntax(word) })
             }
         }
     }
