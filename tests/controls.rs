@@ -1058,3 +1058,47 @@ fn a_staged_image_found_gone_is_copied_again_saying_why() {
     );
     assert_eq!(copy("leaf2"), "image already staged, checksum verified");
 }
+
+/// `upgrade.approval: other-user`: the one who started a job cannot approve it (refused, the
+/// job stays paused and nothing more is upgraded); someone else can, and the journal says who
+/// started it and who approved it.
+#[test]
+fn with_approval_by_another_user_the_starter_cannot_approve_their_own_job() {
+    let text = std::fs::read_to_string(root().join(CANARY)).unwrap().replace(
+        "  pause: after-canary       # the default with a canary: never | after-canary | every-batch\n",
+        "  pause: after-canary\n  approval: other-user\n",
+    );
+    assert!(text.contains("approval: other-user"));
+    let (dir, scenario) = write_temp("four-eyes.yaml", &text);
+    let as_user = |user: &str, args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_hitless"))
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .args(args)
+            .env("USER", user)
+            .env_remove("LOGNAME")
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    };
+    let started = as_user("alice", &["upgrade", scenario.to_str().unwrap(), "--yes", "--format", "json"]);
+    assert_eq!(started.code, 1, "paused after the canary: {}", started.stderr);
+    let own = as_user("alice", &["approve", "job-0001", "--yes"]);
+    assert_ne!(own.code, 0, "the starter approved their own job: {}", own.stdout);
+    assert!(own.stderr.contains("job-0001 was started by alice on"), "{}", own.stderr);
+    assert!(own.stderr.contains("upgrade.approval: other-user"), "{}", own.stderr);
+    let state = dir.path().join("state");
+    let status = in_store(&state, &["status", "job-0001", "--format", "json"]);
+    let job: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(job["job"]["state"], "paused", "a refused approval changes nothing");
+    let approved = as_user("bob", &["approve", "job-0001", "--yes"]);
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    let logs = in_store(&state, &["logs", "job-0001"]);
+    assert!(logs.stdout.contains("approved by bob on"), "{}", logs.stdout);
+}

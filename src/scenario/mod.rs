@@ -134,6 +134,8 @@ pub struct Scenario {
     pub pause: settings::PausePolicy,
     /// What happens to a device whose upgrade fails (`upgrade.on_failure`, default `hold`).
     pub on_failure: settings::OnFailure,
+    /// Who may approve a paused job (`upgrade.approval`, default `any`).
+    pub approval: settings::Approval,
     /// The daily maintenance window no batch may run past (`upgrade.window`).
     pub window: Option<crate::window::Window>,
 }
@@ -338,6 +340,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
         canary,
         pause,
         on_failure: upgrade.on_failure.unwrap_or_default(),
+        approval: upgrade.approval.unwrap_or_default(),
         maintenance,
         health_limits: upgrade.health_checks.unwrap_or_default(),
         abort_on_health_check_failure: upgrade.abort_on_health_check_failure.unwrap_or(true),

@@ -204,6 +204,8 @@ pub struct RawUpgrade {
     #[serde(default)]
     pub on_failure: Option<super::settings::OnFailure>,
     #[serde(default)]
+    pub approval: Option<super::settings::Approval>,
+    #[serde(default)]
     pub window: Option<Spanned<RawWindow>>,
 }
 

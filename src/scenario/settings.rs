@@ -127,6 +127,17 @@ impl PausePolicy {
     }
 }
 
+/// Who may approve a paused job (`upgrade.approval`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Approval {
+    /// Anyone allowed to run upgrades, the one who started it included (the default).
+    #[default]
+    Any,
+    /// Only someone other than the one who started the job (four eyes).
+    OtherUser,
+}
+
 /// What happens to a device whose upgrade or post-upgrade check fails (`upgrade.on_failure`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

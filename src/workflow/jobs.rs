@@ -167,6 +167,14 @@ pub fn reopen(
     let scenario = Scenario::from_yaml_with(&record.scenario_yaml, std::path::Path::new(&record.scenario), catalog)?;
     let devices = jobs::devices(store, job)?;
     let clock_offset_seconds = jobs::events(store, job, None)?.last().map_or(0.0, |e| e.at_seconds);
+    if how == Reentry::Approve && scenario.approval == crate::scenario::settings::Approval::OtherUser {
+        // Four eyes: whoever started the job does not approve it.
+        let events = jobs::events(store, job, None)?;
+        let started_by = events.iter().find(|e| e.step == Step::Start).map(|e| e.by.clone()).unwrap_or_default();
+        if started_by == by {
+            return Err(WorkflowError::SameApprover { job: job.to_string(), user: by.to_string() });
+        }
+    }
     if how == Reentry::Approve {
         let message = format!("approved by {by}: the job, paused {}, goes on", record.reason);
         job_event(store, job, Step::Approve, &message, by, (now_unix, clock_offset_seconds))?;

@@ -66,6 +66,16 @@ pub enum WorkflowError {
     /// The job journal failed.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
+    /// `upgrade.approval: other-user`, and the one approving started the job.
+    #[error(
+        "{job} was started by {user}, and its scenario sets upgrade.approval: other-user: someone else must approve it (nothing was changed; the job stays paused)"
+    )]
+    SameApprover {
+        /// The job.
+        job: String,
+        /// Who started it and tried to approve it.
+        user: String,
+    },
     /// A user could not be added, or a password or token not checked.
     #[error(transparent)]
     User(#[from] users::UserError),
