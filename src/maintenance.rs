@@ -101,8 +101,22 @@ pub const RESTORE_MACRO: &str = "apply-macro hitless-restore";
 /// The redundancy features maintenance mode turns off, with their key in the restore macro.
 const REDUNDANCY: [(&str, &str); 2] = [(GRES, "graceful-switchover"), (NSR, "nonstop-routing")];
 
+///
+/// Only statements in effect count: one a `deactivate` line covers (the statement itself or
+/// anything below it) is left out, as Junos leaves it out. An inactive `disable` on a bundle
+/// does not disable it, and an inactive `esi` does not make it an ESI-LAG: reading either as in
+/// effect would leave a live bundle up through a reboot, or cut a server off its only leaf.
 fn statements<'a>(committed: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    committed.into_iter().map(|s| s.trim()).map(|s| s.strip_prefix("set ").unwrap_or(s)).collect()
+    let lines: Vec<&str> = committed.into_iter().map(str::trim).collect();
+    let inactive: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("deactivate ")).map(str::trim).collect();
+    let covered =
+        |s: &str| inactive.iter().any(|p| s == *p || s.strip_prefix(p).is_some_and(|rest| rest.starts_with(' ')));
+    lines
+        .into_iter()
+        .filter(|l| !l.starts_with("deactivate ") && !l.starts_with("activate "))
+        .map(|s| s.strip_prefix("set ").unwrap_or(s))
+        .filter(|s| !covered(s))
+        .collect()
 }
 
 /// True when the configuration gives bundle `lag` an EVPN Ethernet segment (an ESI-LAG to a
@@ -111,6 +125,10 @@ fn has_esi(committed: &[&str], lag: &str) -> bool {
     let prefix = format!("interfaces {lag} esi ");
     committed.iter().any(|s| s.starts_with(&prefix))
 }
+
+/// The restore-macro key prefix recording that maintenance mode activated bundle `lag`'s
+/// deactivated `disable` (to deactivate it again on the way out).
+const INACTIVE_LAG: &str = "inactive-lag-";
 
 /// The restore-macro key recording that maintenance mode disabled bundle `lag`.
 fn lag_key(lag: &str) -> String {
@@ -125,7 +143,8 @@ pub fn enter_lines<'a>(
     lags: impl IntoIterator<Item = &'a str>,
     committed: impl IntoIterator<Item = &'a str>,
 ) -> Vec<String> {
-    let committed = statements(committed);
+    let written: Vec<&str> = committed.into_iter().collect();
+    let committed = statements(written.iter().copied());
     let mut lines = vec![format!("set {MARKER}")];
     if mode.bgp_graceful_shutdown {
         lines.push(format!("set {GRACEFUL_SHUTDOWN}"));
@@ -133,7 +152,16 @@ pub fn enter_lines<'a>(
     if mode.disable_server_lags {
         for lag in lags.into_iter().filter(|l| is_lag(l) && has_esi(&committed, l)) {
             let disable = disable_statement(lag);
-            if !committed.contains(&disable.as_str()) {
+            if committed.contains(&disable.as_str()) {
+                continue; // Disabled already: nothing to do, nothing to restore.
+            }
+            // A `disable` written but deactivated stays inactive whatever is set over it:
+            // it is activated, and deactivated again on the way out.
+            let inactive = written.iter().any(|l| l.trim().strip_prefix("set ").unwrap_or(l.trim()) == disable);
+            if inactive {
+                lines.push(format!("activate {disable}"));
+                lines.push(format!("set {RESTORE_MACRO} {INACTIVE_LAG}{lag}"));
+            } else {
                 lines.push(format!("set {disable}"));
                 lines.push(format!("set {RESTORE_MACRO} {}", lag_key(lag)));
             }
@@ -161,11 +189,18 @@ pub fn leave_lines<'a>(mode: &MaintenanceMode, committed: impl IntoIterator<Item
     lines.extend(mode.extra.iter().filter_map(|l| l.trim().strip_prefix("set ")).map(|s| format!("delete {s}")));
     let mut restoring = false;
     let recorded = format!("{RESTORE_MACRO} lag-");
+    let reactivated = format!("{RESTORE_MACRO} {INACTIVE_LAG}");
     for statement in &committed {
         if let Some(lag) = statement.strip_prefix(&recorded)
             && is_lag(lag)
         {
             lines.push(format!("delete {}", disable_statement(lag)));
+            restoring = true;
+        }
+        if let Some(lag) = statement.strip_prefix(&reactivated)
+            && is_lag(lag)
+        {
+            lines.push(format!("deactivate {}", disable_statement(lag)));
             restoring = true;
         }
     }
@@ -218,11 +253,7 @@ pub fn owner_job(tag: &str) -> &str {
 /// True when the committed configuration (statements, with or without `set `) has maintenance
 /// mode on: hitless's marker (or, from a hitless before the marker, graceful shutdown).
 pub fn is_on<'a>(committed: impl IntoIterator<Item = &'a str>) -> bool {
-    committed.into_iter().any(|s| {
-        let s = s.trim();
-        let s = s.strip_prefix("set ").unwrap_or(s);
-        s == MARKER || s == GRACEFUL_SHUTDOWN
-    })
+    statements(committed).into_iter().any(|s| s == MARKER || s == GRACEFUL_SHUTDOWN)
 }
 
 #[cfg(test)]
@@ -329,5 +360,46 @@ mod redundancy_tests {
                 .is_err()
         );
         assert!(!synchronized(plain.iter().map(String::as_str)));
+    }
+
+    /// Deactivated statements are not in effect, and maintenance mode reads them so: a bundle
+    /// whose `disable` is inactive is live and is disabled (and restored); one whose `esi` is
+    /// inactive is single-homed and is left alone; a whole inactive interface is left alone;
+    /// an inactive GRES is neither removed nor "restored"; an inactive marker is not "on".
+    #[test]
+    fn deactivated_statements_are_read_as_junos_reads_them() {
+        let mode = MaintenanceMode::default();
+        let before = [
+            "set interfaces ae0 esi 00:11:22:33:44:55:66:77:88:99",
+            "set interfaces ae1 esi 00:11:22:33:44:55:66:77:88:aa",
+            "set interfaces ae1 disable",
+            "set interfaces ae2 esi 00:11:22:33:44:55:66:77:88:bb",
+            "set interfaces ae3 esi 00:11:22:33:44:55:66:77:88:cc",
+            "set chassis redundancy graceful-switchover",
+            "deactivate interfaces ae1 disable",
+            "deactivate interfaces ae2 esi",
+            "deactivate interfaces ae3",
+            "deactivate chassis redundancy graceful-switchover",
+        ];
+        let on = enter_lines(&mode, ["ae0", "ae1", "ae2", "ae3"], before);
+        assert!(on.contains(&"set interfaces ae0 disable".to_string()), "{on:?}");
+        // ae1's written `disable` is inactive: set again it would stay so; it is activated.
+        assert!(on.contains(&"activate interfaces ae1 disable".to_string()), "{on:?}");
+        assert!(on.contains(&format!("set {RESTORE_MACRO} inactive-lag-ae1")), "{on:?}");
+        let mut after: Vec<String> = before.iter().map(|l| l.to_string()).collect();
+        after.retain(|l| l != "deactivate interfaces ae1 disable");
+        after.push(format!("set {RESTORE_MACRO} inactive-lag-ae1"));
+        let off = leave_lines(&mode, after.iter().map(String::as_str));
+        assert!(off.contains(&"deactivate interfaces ae1 disable".to_string()), "{off:?}");
+        assert!(!off.contains(&"delete interfaces ae1 disable".to_string()), "{off:?}");
+        assert!(!on.iter().any(|l| l.contains("ae2") || l.contains("ae3")), "{on:?}");
+        assert!(!on.iter().any(|l| l.contains("graceful-switchover")), "{on:?}");
+        assert!(!is_on(["set apply-macro hitless-maintenance active", "deactivate apply-macro hitless-maintenance"]));
+        assert!(is_on([format!("set {MARKER}").as_str()]));
+        // A statement whose name only begins like a deactivated one is not covered by it.
+        assert_eq!(
+            statements(["set interfaces ae10 disable", "deactivate interfaces ae1"]),
+            ["interfaces ae10 disable"]
+        );
     }
 }

@@ -221,6 +221,47 @@ async fn maintenance_mode_is_a_confirmed_configuration_change() {
     assert!(error.contains("is not from the catalog"), "{error}");
 }
 
+/// Maintenance mode judges the configuration in effect, not as written: a bundle whose
+/// `disable` is deactivated is live, so it is disabled for the upgrade (activated, and
+/// deactivated again after); a deactivated GRES is not touched; a bundle disabled through an
+/// applied group is already down. Leaving restores the configuration exactly.
+#[tokio::test(start_paused = true)]
+async fn maintenance_mode_reads_the_configuration_in_effect_and_restores_it_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = setup(dir.path(), "");
+    let lab = lab_for(&scenario);
+    let lags = lab.server_lags("leaf1");
+    assert!(lags.len() >= 2, "{lags:?}");
+    let (first, second) = (lags[0].clone(), lags[1].clone());
+    let rpc = |request: &str| {
+        let reply = hitless::lab::rpc::handle(&lab, "leaf1", 1, &hitless::netconf::xml::parse(request).unwrap());
+        assert!(!reply.body.contains("<rpc-error>"), "{request}: {}", reply.body);
+    };
+    let text = format!(
+        "interfaces {{ {first} {{ inactive: disable; }} }} chassis {{ redundancy {{ inactive: graceful-switchover; }} }}\n\
+         groups {{ parked {{ interfaces {{ {second} {{ disable; }} }} }} }} apply-groups parked;"
+    );
+    rpc(&format!(
+        "<load-configuration format=\"text\"><configuration-text>{}</configuration-text></load-configuration>",
+        hitless::netconf::xml::escape(&text)
+    ));
+    rpc("<commit-configuration/>");
+    let before = lab.device("leaf1").unwrap().committed();
+    assert!(!lab.device("leaf1").unwrap().is_disabled(&first), "{first} is live: its disable is inactive");
+    assert!(lab.device("leaf1").unwrap().is_disabled(&second), "{second} is down through a group");
+    let driver = driver(&lab);
+    driver.set_maintenance("leaf1", true).await.unwrap();
+    let emulated = lab.device("leaf1").unwrap();
+    assert!(emulated.in_maintenance());
+    assert!(emulated.is_disabled(&first), "the live bundle {first} was left up through the upgrade");
+    assert!(emulated.committed().contains("deactivate chassis redundancy graceful-switchover"), "GRES was touched");
+    driver.set_maintenance("leaf1", false).await.unwrap();
+    let emulated = lab.device("leaf1").unwrap();
+    assert!(!emulated.in_maintenance());
+    assert_eq!(emulated.committed(), before, "leaving maintenance mode restores the configuration exactly");
+    assert!(!emulated.is_disabled(&first) && emulated.is_disabled(&second));
+}
+
 #[tokio::test(start_paused = true)]
 async fn chunked_framing_is_used_when_both_sides_offer_base_1_1() {
     let dir = tempfile::tempdir().unwrap();

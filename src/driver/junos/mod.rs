@@ -114,7 +114,9 @@ const ONCE_ONLY: [&str; 3] = ["package install", "reboot", "software rollback"];
 const SHOW_VERSION_ALL: &str = "<command>show version invoke-on all-routing-engines</command>";
 const SOFTWARE: &str = "<get-software-information/>";
 const ROUTE_ENGINES: &str = "<get-route-engine-information/>";
-const COMMITTED_SET: &str = "<get-configuration database=\"committed\" format=\"set\"/>";
+/// The committed configuration with its groups applied (`inherit`): what is in effect, which is
+/// what maintenance mode must judge (a bundle disabled through a group is disabled).
+const COMMITTED_SET: &str = "<get-configuration database=\"committed\" format=\"set\" inherit=\"inherit\"/>";
 const PENDING: &str = "<request-package-checks-pending-install/>";
 
 impl<C: Connector> JunosDriver<C> {
