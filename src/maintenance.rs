@@ -114,9 +114,15 @@ fn statements<'a>(committed: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> 
     lines
         .into_iter()
         .filter(|l| !l.starts_with("deactivate ") && !l.starts_with("activate "))
-        .map(|s| s.strip_prefix("set ").unwrap_or(s))
+        .map(statement)
         .filter(|s| !covered(s))
         .collect()
+}
+
+/// A `set` line's statement (the line itself when written without `set `).
+fn statement(line: &str) -> &str {
+    let line = line.trim();
+    line.strip_prefix("set ").unwrap_or(line)
 }
 
 /// True when the configuration gives bundle `lag` an EVPN Ethernet segment (an ESI-LAG to a
@@ -157,7 +163,7 @@ pub fn enter_lines<'a>(
             }
             // A `disable` written but deactivated stays inactive whatever is set over it:
             // it is activated, and deactivated again on the way out.
-            let inactive = written.iter().any(|l| l.trim().strip_prefix("set ").unwrap_or(l.trim()) == disable);
+            let inactive = written.iter().any(|l| statement(l) == disable);
             if inactive {
                 lines.push(format!("activate {disable}"));
                 lines.push(format!("set {RESTORE_MACRO} {INACTIVE_LAG}{lag}"));

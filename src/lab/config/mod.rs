@@ -462,7 +462,7 @@ fn resolve(root: &Node, words: &[String], mode: Mode) -> Result<Vec<Step>, Confi
                     steps.push(generic(Act::LeafList(values)));
                     return Ok(steps);
                 }
-                if LIST_WORDS.contains(&word.as_str()) && !rest.is_empty() && mode != Mode::Set {
+                if LIST_WORDS.contains(&word.as_str()) && !rest.is_empty() {
                     // `interface all;`, `file messages { ... }`, `class best-effort queue-num 0;`:
                     // an entry, and what follows its name is a statement in it.
                     steps.push(generic(Act::Into(Shape::List)));
@@ -501,30 +501,21 @@ fn resolve(root: &Node, words: &[String], mode: Mode) -> Result<Vec<Step>, Confi
                         steps.push(generic(if rest.is_empty() { Act::Flag } else { Act::Leaf(rest.to_vec(), None) }));
                         return Ok(steps);
                     }
-                    Mode::Set => {
-                        if LIST_WORDS.contains(&word.as_str()) && !rest.is_empty() {
-                            steps.push(generic(Act::Into(Shape::List)));
-                            steps.push(Step { key: rest[0].clone(), order: usize::MAX, act: Act::Entry });
-                            node = existing.and_then(|n| n.child(&rest[0]));
-                            i += 2;
-                            continue;
+                    Mode::Set => match rest.len() {
+                        0 => {
+                            steps.push(generic(Act::Flag));
+                            return Ok(steps);
                         }
-                        match rest.len() {
-                            0 => {
-                                steps.push(generic(Act::Flag));
-                                return Ok(steps);
-                            }
-                            1 => {
-                                steps.push(generic(Act::Leaf(rest.to_vec(), None)));
-                                return Ok(steps);
-                            }
-                            _ => {
-                                steps.push(generic(Act::Into(Shape::Container)));
-                                node = existing;
-                                i += 1;
-                            }
+                        1 => {
+                            steps.push(generic(Act::Leaf(rest.to_vec(), None)));
+                            return Ok(steps);
                         }
-                    }
+                        _ => {
+                            steps.push(generic(Act::Into(Shape::Container)));
+                            node = existing;
+                            i += 1;
+                        }
+                    },
                 }
             }
         }

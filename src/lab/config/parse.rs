@@ -634,12 +634,6 @@ fn json_fields(
         });
         let (key, order) = known.map_or((name.clone(), usize::MAX), |(o, s)| (s.name.to_string(), o));
         let kind = known.map(|(_, s)| s.kind);
-        let entries_of = |kind: Option<Kind>| -> Option<&'static [Spec]> {
-            match kind {
-                Some(k @ (Kind::Named(_) | Kind::Groups)) => Some(below(k)),
-                _ => None,
-            }
-        };
         // Each entry of a list: an object with a name.
         let entry = |node: &mut Node,
                      key: &str,
@@ -712,12 +706,13 @@ fn json_fields(
                     Some(Kind::Entries("", _) | Kind::Groups) => Shape::Entries(String::new()),
                     _ => Shape::List,
                 };
-                let entries_of = |kind: Option<Kind>| match kind {
-                    Some(Kind::Entries("", children)) => Some(children),
-                    other => entries_of(other),
+                // What an entry holds: the schema's, for a list it knows; anything, past it.
+                let children = match kind {
+                    Some(k @ (Kind::Named(_) | Kind::Groups | Kind::Entries("", _))) => Some(below(k)),
+                    _ => None,
                 };
                 for item in items {
-                    entry(node, &key, shape.clone(), item, entries_of(kind), path, loaded)?;
+                    entry(node, &key, shape.clone(), item, children, path, loaded)?;
                 }
             }
             Json::Object(inner) => match kind {
