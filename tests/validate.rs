@@ -259,3 +259,14 @@ fn a_closed_pipe_ends_a_report_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!matches!(output.status.code(), Some(101)), "{stderr}");
 }
+
+/// `upgrade.approval` takes `any` or `other-user`; anything else is named with its position.
+#[test]
+fn an_approval_that_is_not_one_is_named_with_its_position() {
+    let found = problems(&scenario("", &format!("{ASSIGN_ALL}  approval: the-boss\n")));
+    let all = found.join("\n");
+    // Line 12 (name, fabric, devices and four, images and one, upgrade, assign), column 13.
+    assert!(all.contains("t.yaml:12:13:"), "{all}");
+    assert!(all.contains("the-boss") || all.contains("unknown variant"), "{all}");
+    assert!(all.contains("other-user"), "the error says what is allowed: {all}");
+}
