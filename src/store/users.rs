@@ -77,17 +77,19 @@ pub fn remove(store: &mut Store, name: &str) -> Result<(), StoreError> {
 }
 
 /// Records a token of `user` by its id and the digest of its secret.
+/// One statement: a `user rm` running at the same moment cannot leave a token behind for a
+/// user of the same name added later.
 pub fn add_token(store: &Store, user: &str, id: &str, digest: &str, now_unix: i64) -> Result<(), StoreError> {
-    if find(store, user)?.is_none() {
-        return Err(StoreError::UserNotFound(user.to_string()));
-    }
-    store
+    let added = store
         .conn
         .execute(
-            "INSERT INTO user_tokens (id, user, digest, created_unix) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO user_tokens (id, user, digest, created_unix) SELECT ?1, name, ?3, ?4 FROM users WHERE name = ?2",
             params![id, user, digest, now_unix],
         )
         .map_err(|e| store.sqlite(e))?;
+    if added == 0 {
+        return Err(StoreError::UserNotFound(user.to_string()));
+    }
     Ok(())
 }
 
