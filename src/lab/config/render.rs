@@ -16,20 +16,21 @@ pub(super) fn quote(word: &str) -> String {
         || word.contains("/*")
         || word.chars().any(|c| c.is_whitespace() || matches!(c, ';' | '{' | '}' | '"' | '#' | '[' | ']'))
     {
-        format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))
+        quoted(word)
     } else {
         word.to_string()
     }
 }
 
+/// `word` in quotes, its backslashes and quotes escaped.
+fn quoted(word: &str) -> String {
+    format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// A leaf's words as written; a secret is always quoted, as Junos writes it.
 fn leaf_words(key: &str, words: &[String]) -> String {
     if SECRET_WORDS.contains(&key) {
-        words
-            .iter()
-            .map(|w| format!("\"{}\"", w.replace('\\', "\\\\").replace('"', "\\\"")))
-            .collect::<Vec<_>>()
-            .join(" ")
+        words.iter().map(|w| quoted(w)).collect::<Vec<_>>().join(" ")
     } else {
         words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
     }
