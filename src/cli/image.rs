@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{EXIT_NO, Format, render};
 use crate::image::{CatalogImage, ImageEdit, ImageFields};
 use crate::version::Version;
+use crate::workflow::report::ImageReport;
 use crate::workflow::service::{Service, Verified, verify_image};
 
 #[derive(Debug, clap::Subcommand)]
@@ -124,7 +125,7 @@ pub fn run(cmd: ImageCmd, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> 
         ImageCmd::List { format } => {
             let images = service.images()?;
             match format {
-                Format::Json => print_json(&images.iter().map(ImageJson::from).collect::<Vec<_>>())?,
+                Format::Json => print_json(&images.iter().map(ImageReport::from).collect::<Vec<_>>())?,
                 Format::Table => {
                     let mut table =
                         render::table(&["Name", "Vendor", "Family", "Platforms", "Version", "Size", "Uploaded"]);
@@ -146,7 +147,7 @@ pub fn run(cmd: ImageCmd, state_dir: Option<&Path>) -> anyhow::Result<ExitCode> 
         ImageCmd::Show { name, format } => {
             let image = service.image(&name)?;
             match format {
-                Format::Json => print_json(&ImageJson::from(&image))?,
+                Format::Json => print_json(&ImageReport::from(&image))?,
                 Format::Table => print!("{}", show(&image)),
             }
         }
@@ -242,40 +243,6 @@ fn show(image: &CatalogImage) -> String {
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value).context("encoding JSON")?);
     Ok(())
-}
-
-/// `image list/show --format json`.
-#[derive(Serialize)]
-struct ImageJson {
-    name: String,
-    vendor: String,
-    family: String,
-    platforms: Vec<String>,
-    os_version: String,
-    file_name: String,
-    size_bytes: u64,
-    sha256: String,
-    md5: String,
-    uploaded_at: String,
-    path: String,
-}
-
-impl From<&CatalogImage> for ImageJson {
-    fn from(image: &CatalogImage) -> Self {
-        ImageJson {
-            name: image.fields.name.clone(),
-            vendor: image.fields.vendor.clone(),
-            family: image.fields.family.clone(),
-            platforms: image.fields.platforms.clone(),
-            os_version: image.fields.os_version.to_string(),
-            file_name: image.file_name.clone(),
-            size_bytes: image.digest.size_bytes,
-            sha256: image.digest.sha256.clone(),
-            md5: image.digest.md5.clone(),
-            uploaded_at: render::utc(image.uploaded_unix),
-            path: image.path.display().to_string(),
-        }
-    }
 }
 
 /// `image verify --format json`, one per image.

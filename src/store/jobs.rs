@@ -405,15 +405,27 @@ pub fn devices(store: &Store, job: &str) -> Result<Vec<JobDevice>, StoreError> {
 
 /// A job's events in order, optionally for one device.
 pub fn events(store: &Store, job: &str, device: Option<&str>) -> Result<Vec<Event>, StoreError> {
+    events_after(store, job, device, 0, i64::MAX)
+}
+
+/// At most `limit` of a job's journal events after position `after`, in order: what a stream
+/// that has seen up to `after` is owed next.
+pub fn events_after(
+    store: &Store,
+    job: &str,
+    device: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
     let mut statement = store
         .conn
-        .prepare(
+        .prepare_cached(
             "SELECT seq, at_unix, at_seconds, device, state, step, message, actor FROM job_events
-             WHERE job = ?1 AND (?2 IS NULL OR device = ?2) ORDER BY seq",
+             WHERE job = ?1 AND (?2 IS NULL OR device = ?2) AND seq > ?3 ORDER BY seq LIMIT ?4",
         )
         .map_err(|e| store.sqlite(e))?;
     let rows = statement
-        .query_map(params![job, device], |r| {
+        .query_map(params![job, device, after, limit], |r| {
             let state: String = r.get(4)?;
             let step: String = r.get(5)?;
             Ok(Event {

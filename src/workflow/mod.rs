@@ -26,6 +26,7 @@ mod run;
 pub mod service;
 pub mod snapshot;
 pub mod stage;
+pub mod tailor;
 mod test_run;
 pub mod upgrade;
 pub mod users;
@@ -79,6 +80,9 @@ pub enum WorkflowError {
     /// A user could not be added, or a password or token not checked.
     #[error(transparent)]
     User(#[from] users::UserError),
+    /// A request's assignments or parameters could not be applied to its scenario.
+    #[error(transparent)]
+    Tailor(#[from] tailor::TailorError),
     /// A job's recorded scenario no longer loads.
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),

@@ -169,3 +169,52 @@ impl From<&JobSummary> for SummaryReport {
         }
     }
 }
+
+/// A catalog image, as `image list/show --format json` and the API show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImageReport {
+    /// Unique, immutable name.
+    pub name: String,
+    /// Vendor (`juniper`).
+    pub vendor: String,
+    /// Device family (`qfx`).
+    pub family: String,
+    /// Platforms it supports.
+    pub platforms: Vec<String>,
+    /// The OS version it installs.
+    pub os_version: String,
+    /// The file's name as uploaded.
+    pub file_name: String,
+    /// Its size.
+    pub size_bytes: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// Its MD5, hex (what some devices report).
+    pub md5: String,
+    /// When it was added, UTC (`2026-12-07T02:52:27Z`).
+    pub uploaded_at: String,
+    /// Where the catalog keeps it.
+    pub path: String,
+}
+
+impl From<&crate::image::CatalogImage> for ImageReport {
+    fn from(image: &crate::image::CatalogImage) -> Self {
+        let uploaded_at = match jiff::Timestamp::from_second(image.uploaded_unix) {
+            Ok(at) => at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            Err(_) => format!("{} s after 1970", image.uploaded_unix),
+        };
+        ImageReport {
+            name: image.fields.name.clone(),
+            vendor: image.fields.vendor.clone(),
+            family: image.fields.family.clone(),
+            platforms: image.fields.platforms.clone(),
+            os_version: image.fields.os_version.to_string(),
+            file_name: image.file_name.clone(),
+            size_bytes: image.digest.size_bytes,
+            sha256: image.digest.sha256.clone(),
+            md5: image.digest.md5.clone(),
+            uploaded_at,
+            path: image.path.display().to_string(),
+        }
+    }
+}

@@ -148,6 +148,11 @@ impl Service {
         Ok(jobs::events(&self.store(), job, device)?)
     }
 
+    /// At most `limit` of a job's journal events after position `after` (a stream resuming).
+    pub fn events_after(&self, job: &str, after: i64, limit: i64) -> Result<Vec<Event>, WorkflowError> {
+        Ok(jobs::events_after(&self.store(), job, None, after, limit)?)
+    }
+
     /// Asks `job` to stop, on behalf of `by`.
     pub fn cancel(&self, job: &str, by: &str, now_unix: i64) -> Result<Cancel, WorkflowError> {
         super::jobs::cancel(&mut self.store(), job, by, now_unix)
