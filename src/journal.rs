@@ -100,6 +100,12 @@ impl DeviceState {
         }
     }
 
+    /// A device "done", as progress counts it: upgraded and back in service, or skipped. Not one
+    /// that failed, was rolled back or cancelled: counters add up to what was really done.
+    pub fn is_done(self) -> bool {
+        matches!(self, DeviceState::MaintenanceModeDeactivated | DeviceState::Skipped)
+    }
+
     /// True when nothing more will happen to the device in this job.
     pub fn is_final(self) -> bool {
         matches!(self, DeviceState::MaintenanceModeDeactivated | DeviceState::Skipped | DeviceState::Cancelled)

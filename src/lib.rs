@@ -46,6 +46,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod console;
 pub mod containerlab;
 pub mod driver;
 pub mod exec;

@@ -33,8 +33,7 @@ pub fn list(service: &Service, format: Format) -> anyhow::Result<ExitCode> {
 /// A device "done", as the counters count it: upgraded and back in service, or skipped. Not one
 /// that failed, was rolled back or cancelled: counters add up to what was really done.
 pub(super) fn is_done(state: crate::journal::DeviceState) -> bool {
-    use crate::journal::DeviceState::{MaintenanceModeDeactivated, Skipped};
-    matches!(state, MaintenanceModeDeactivated | Skipped)
+    state.is_done()
 }
 
 pub fn status(service: &Service, job: &str, format: Format) -> anyhow::Result<ExitCode> {

@@ -11,6 +11,7 @@ mod lab;
 mod plan;
 mod render;
 mod report;
+mod serve;
 mod simulate;
 mod upgrade;
 mod user;
@@ -109,6 +110,8 @@ enum Command {
     /// Users of the console and the API: add, list, rm, token.
     #[command(subcommand)]
     User(user::UserCmd),
+    /// Serve the console (the upgrade wizard, live jobs) and the HTTP API.
+    Serve(serve::ServeArgs),
     /// Check every selected device's version and health, changing nothing.
     TestRun {
         /// The scenario file (YAML).
@@ -581,6 +584,7 @@ pub fn main() -> ExitCode {
             | Command::Snapshot { .. }
             | Command::Discover { .. }
             | Command::Lab { .. }
+            | Command::Serve(_)
     ) {
         quiet_on_broken_pipe();
     }
@@ -598,6 +602,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Image(cmd) => image::run(cmd, state_dir),
         Command::User(cmd) => user::run(cmd, state_dir),
+        Command::Serve(args) => serve::serve(args, state_dir),
         Command::TestRun { scenario, select, run } => {
             let mut loaded = load_scenario(&scenario, state_dir)?;
             select.apply(&mut loaded)?;

@@ -520,7 +520,7 @@ fn unhealthy(rows: &[&TestRunRow]) -> Vec<String> {
 }
 
 /// This process and operator, for the workflow.
-fn caller() -> Caller {
+pub(super) fn caller() -> Caller {
     Caller { operator: operator(), lease: lease_holder(), holder: Arc::new(holder_state), now: Arc::new(unix_now) }
 }
 
@@ -778,7 +778,7 @@ fn lease_holder() -> LeaseHolder {
 }
 
 /// The host's name (Linux: the kernel's), or `localhost` when it cannot be read.
-fn host_name() -> String {
+pub(super) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|name| name.trim().to_string())

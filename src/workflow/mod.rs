@@ -158,6 +158,64 @@ pub enum WorkflowError {
     },
 }
 
+/// What kind of answer an error is, for a front end that answers in kinds (an HTTP status):
+/// decided here, on the typed error, so no front end reads the store's errors or the words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// What was named does not exist (a job, an image, a user).
+    NotFound,
+    /// It exists, but its state does not allow this now (a busy fabric, a finished job, a name
+    /// taken, a job another process holds).
+    Conflict,
+    /// What was given does not hold together (a scenario, an image's fields, a parameter).
+    Invalid,
+    /// This person may not do this (the four-eyes rule).
+    Forbidden,
+    /// hitless or its state failed: not the request's fault.
+    Internal,
+}
+
+impl WorkflowError {
+    /// What kind of answer this error is.
+    pub fn kind(&self) -> ErrorKind {
+        use crate::store::StoreError as S;
+        match self {
+            WorkflowError::Store(store) => match store {
+                S::ImageNotFound(_) | S::UserNotFound(_) | S::JobNotFound(_) | S::SnapshotNotFound(_) => {
+                    ErrorKind::NotFound
+                }
+                S::ImageExists(_)
+                | S::UserExists(_)
+                | S::FabricBusy { .. }
+                | S::DeviceBusy { .. }
+                | S::Fenced { .. }
+                | S::JobHeldHere { .. }
+                | S::JobOwned { .. } => ErrorKind::Conflict,
+                S::InvalidImage(_) | S::NotAFile { .. } => ErrorKind::Invalid,
+                _ => ErrorKind::Internal,
+            },
+            WorkflowError::SameApprover { .. } => ErrorKind::Forbidden,
+            WorkflowError::Finished { .. }
+            | WorkflowError::Cancelled { .. }
+            | WorkflowError::AwaitsApproval { .. }
+            | WorkflowError::NotPaused { .. }
+            | WorkflowError::AlreadyEnded { .. } => ErrorKind::Conflict,
+            WorkflowError::Image(_)
+            | WorkflowError::Scenario(_)
+            | WorkflowError::Tailor(_)
+            | WorkflowError::User(users::UserError::BadName(_) | users::UserError::WeakPassword(_))
+            | WorkflowError::DrainOff { .. }
+            | WorkflowError::DriverNeeded { .. }
+            | WorkflowError::InlineImage { .. }
+            | WorkflowError::UnknownImage { .. } => ErrorKind::Invalid,
+            WorkflowError::User(_)
+            | WorkflowError::NoStore { .. }
+            | WorkflowError::Journal(_)
+            | WorkflowError::VirtualDevices { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
 /// What the simulation gate decided.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Gate {

@@ -214,6 +214,11 @@ impl Service {
         super::jobs::take_lease(&mut self.store(), job, me, now_unix, holder, force)
     }
 
+    /// Gives `job`'s lease back (held by `me`), so another process may run it.
+    pub fn release_lease(&self, job: &str, me: &LeaseHolder) -> Result<(), WorkflowError> {
+        Ok(jobs::release_lease(&self.store(), job, me)?)
+    }
+
     /// Re-enters `job` (its lease taken first with [`Service::take_lease`]), on behalf of `by`;
     /// when it cannot be re-entered the lease is given back.
     pub fn reopen(

@@ -108,7 +108,8 @@ pub fn tailor(text: &str, path: &Path, tailoring: &Tailoring) -> Result<String, 
 mod tests {
     use super::*;
 
-    const SCENARIO: &str = "name: t\nfabric: {devices: []}\nupgrade:\n  assign:\n    - {image: a, devices: all}\n  canary: 1\n";
+    const SCENARIO: &str =
+        "name: t\nfabric: {devices: []}\nupgrade:\n  assign:\n    - {image: a, devices: all}\n  canary: 1\n";
 
     #[test]
     fn nothing_to_apply_keeps_the_text() {

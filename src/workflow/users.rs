@@ -126,6 +126,13 @@ impl Service {
         Ok(rows.into_iter().map(user_of).collect::<Result<_, _>>()?)
     }
 
+    /// User `name` as the store has them now (None once removed): a console session asks on
+    /// every request, so a removed user or a changed role takes effect at once.
+    pub fn user(&self, name: &str) -> Result<Option<User>, WorkflowError> {
+        let row = users::find(&self.store(), name)?;
+        Ok(row.map(user_of).transpose()?)
+    }
+
     /// Removes user `name`, and every token of theirs with them.
     pub fn remove_user(&self, name: &str) -> Result<(), WorkflowError> {
         Ok(users::remove(&mut self.store(), name)?)
