@@ -1268,7 +1268,7 @@ fn a_fenced_store_writes_nothing_more_of_the_job() {
     let job = workflow::jobs::start(&mut store, &scenario, FABRIC, &plan, DriverKind::Junos, 0, "a test").unwrap().job;
     let a = LeaseHolder { pid: 1, host: "a".into(), token: "a-1".into(), started: 1 };
     workflow::jobs::take_lease(&mut store, &job, &a, 0, &|_| Holder::Unknown, false).unwrap();
-    store.fence(a);
+    store.fence(&job, a);
     let snapshot = hitless::snapshot::Snapshot::default();
     let fabric = scenario.fabric.fingerprint();
     // Still its own: writes go through.

@@ -27,6 +27,10 @@ mod users;
 // `hitless upgrade` on the virtual driver: states, faults, crashes, cancel, refusals.
 mod upgrade;
 
+// `hitless serve`: the console's pages and the HTTP API, over HTTP on 127.0.0.1.
+mod console;
+mod console_harness;
+
 // Operator controls: canary, pauses, approve, cancel while paused.
 mod controls;
 

@@ -93,7 +93,9 @@ pub struct UploadFields {
     pub platforms: Vec<String>,
     pub os_version: Option<String>,
     pub csrf: Option<String>,
-    pub file: Option<tempfile::NamedTempFile>,
+    /// The uploaded file, under its own name in a temporary directory of the state directory
+    /// (removed with it).
+    pub file: Option<(tempfile::TempDir, std::path::PathBuf)>,
 }
 
 /// Reads a multipart upload: the file (field `file`) streamed to a temporary file in the state
@@ -107,18 +109,29 @@ pub async fn read_upload(app: &super::App, mut multipart: Multipart) -> Result<U
     while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
-            let mut file = tempfile::NamedTempFile::new_in(app.service.dir()).map_err(|e| {
+            // The catalog keeps the file's own name: its last component only, never a path.
+            let given = field.file_name().map(|f| f.rsplit(['/', '\\']).next().unwrap_or_default().to_string());
+            let file_name = given.filter(|f| !f.is_empty()).ok_or_else(|| {
+                ApiError::bad("the file field has no file name (the image file's own name, as the catalog keeps it)")
+                    .at("file")
+            })?;
+            let dir = tempfile::TempDir::new_in(app.service.dir()).map_err(|e| {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("cannot make a temporary file in the state directory: {e}"),
+                    format!("cannot make a temporary directory in the state directory: {e}"),
                 )
+            })?;
+            let path = dir.path().join(&file_name);
+            let mut file = std::fs::File::create(&path).map_err(|e| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot keep a file named {file_name:?}: {e}"))
+                    .at("file")
             })?;
             while let Some(chunk) = field.chunk().await.map_err(bad)? {
                 file.write_all(&chunk).map_err(|e| {
                     ApiError::new(StatusCode::INSUFFICIENT_STORAGE, format!("cannot write the upload: {e}"))
                 })?;
             }
-            fields.file = Some(file);
+            fields.file = Some((dir, path));
             continue;
         }
         let text = field.text().await.map_err(bad)?;
@@ -163,8 +176,9 @@ pub async fn add_uploaded(app: &super::App, upload: UploadFields) -> Result<Imag
     let service = std::sync::Arc::clone(&app.service);
     // Checksumming a large file takes a while: not on the request threads.
     let image = tokio::task::spawn_blocking(move || {
-        let added = service.add_image(&fields, file.path(), now, &mut |_, _| {});
-        drop(file);
+        let (dir, path) = file;
+        let added = service.add_image(&fields, &path, now, &mut |_, _| {});
+        drop(dir);
         added
     })
     .await

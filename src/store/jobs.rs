@@ -192,8 +192,9 @@ pub fn open_on_fabric(store: &Store, fabric: &str) -> Result<Option<(String, Job
 pub fn record(store: &mut Store, job: &str, entry: &Entry) -> Result<Event, StoreError> {
     let db_path = store.db_path.clone();
     let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
+    let fence = store.fence_of(job);
     let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
-    check_fence(&tx, store.fence.as_ref(), job).map_err(|e| fence_error(&db_path, e))?;
+    check_fence(&tx, fence.as_ref(), job).map_err(|e| fence_error(&db_path, e))?;
     let seq: i64 = tx
         .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job = ?1", [job], |r| r.get(0))
         .map_err(sqlite)?;
@@ -279,7 +280,7 @@ fn fenced_write(
     job: &str,
     write: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
 ) -> Result<(), StoreError> {
-    let (fence, path) = (store.fence.clone(), store.db_path.clone());
+    let (fence, path) = (store.fence_of(job), store.db_path.clone());
     let outcome = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).and_then(|tx| {
         check_fence(&tx, fence.as_ref(), job)?;
         write(&tx)?;

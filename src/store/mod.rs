@@ -205,9 +205,10 @@ pub struct Store {
     dir: PathBuf,
     db_path: PathBuf,
     conn: Connection,
-    /// The lease this process runs jobs under ([`Store::fence`]): every journal write of a job
-    /// first checks, in its own transaction, that the lease is still ours.
-    fence: Option<jobs::LeaseHolder>,
+    /// The leases this store's process runs jobs under, by job ([`Store::fence`]): every
+    /// journal write of such a job first checks, in its own transaction, that the lease is still
+    /// ours. Other jobs' writes (a cancel of a job another process runs) are not fenced.
+    fences: std::collections::HashMap<String, jobs::LeaseHolder>,
 }
 
 impl Store {
@@ -229,7 +230,7 @@ impl Store {
         let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
         let conn = Connection::open(&db_path).map_err(sqlite)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
-        let mut store = Store { dir: dir.to_path_buf(), db_path, conn, fence: None };
+        let mut store = Store { dir: dir.to_path_buf(), db_path, conn, fences: std::collections::HashMap::new() };
         store.check()?;
         let sqlite = |source| StoreError::Sqlite { path: store.db_path.clone(), source };
         store.conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
@@ -240,11 +241,22 @@ impl Store {
         Ok(store)
     }
 
-    /// From now on, every write to a job's journal through this store (events, job states,
+    /// From now on, every write to `job`'s journal through this store (events, job states,
     /// pauses, snapshots) first checks, in the same transaction, that `holder` still holds the
     /// job's lease, and fails with [`StoreError::Fenced`] once another process took it over.
-    pub fn fence(&mut self, holder: jobs::LeaseHolder) {
-        self.fence = Some(holder);
+    pub fn fence(&mut self, job: &str, holder: jobs::LeaseHolder) {
+        self.fences.insert(job.to_string(), holder);
+    }
+
+    /// Ends [`Store::fence`] for `job`: its run in this process is over (a process that serves
+    /// several jobs, the console, then writes to it as any other process would).
+    pub fn unfence(&mut self, job: &str) {
+        self.fences.remove(job);
+    }
+
+    /// The lease `job`'s writes are fenced by, if any.
+    fn fence_of(&self, job: &str) -> Option<jobs::LeaseHolder> {
+        self.fences.get(job).cloned()
     }
 
     /// The store's identity: 16 hex digits made when it was created, kept in the database.

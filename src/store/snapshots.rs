@@ -30,7 +30,7 @@ pub fn save(
     devices: &[(&str, SnapshotKind, &Snapshot)],
 ) -> Result<i64, StoreError> {
     let db_path = store.db_path.clone();
-    let fence = store.fence.clone();
+    let fence = job.and_then(|job| store.fence_of(job));
     let sqlite = |source| StoreError::Sqlite { path: db_path.clone(), source };
     let tx = store.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite)?;
     // A job's snapshot is part of its journal: fenced like every other write of it.

@@ -151,13 +151,15 @@ pub async fn run<D: Driver>(
     if let Some(me) = &settings.lease {
         // Fencing: from here on every journal write checks that the lease is still ours, so a
         // process whose job was taken over stops before its next change.
-        store.lock().expect("store lock not poisoned").fence(me.clone());
+        store.lock().expect("store lock not poisoned").fence(job, me.clone());
     }
     let heartbeat = settings.lease.clone().map(|me| Heartbeat::start(store, job, me, wall, &ctx.interrupted));
     let state = exec::run_job(ctx, work).await;
-    if let Some(heartbeat) = heartbeat {
-        heartbeat.stop(store, job)?;
-    }
+    let stopped = heartbeat.map_or(Ok(()), |heartbeat| heartbeat.stop(store, job));
+    // This run's writes are over: what this process writes to the job later (a console's
+    // cancel) is fenced no more than another process's would be.
+    store.lock().expect("store lock not poisoned").unfence(job);
+    stopped?;
     let state = state?;
     let store = store.lock().expect("store lock not poisoned");
     let events = jobs::events(&store, job, None)?;
