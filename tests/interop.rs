@@ -17,6 +17,14 @@ mod util;
 #[path = "lab_process.rs"]
 mod lab_process;
 
+#[path = "console_harness.rs"]
+#[allow(dead_code)]
+mod console_harness;
+
+// The console in headless Chromium, through WebDriver.
+#[path = "browser.rs"]
+mod browser;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
