@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
 
-use crate::console_harness::{Auth, answer, hidden, hitless_json, never, start, state_is};
+use crate::console_harness::{Auth, answer, hidden, hitless_json, never, start, start_with, state_is};
 use crate::util::root;
 
 #[test]
@@ -254,6 +254,14 @@ fn the_wizard_walks_from_assignment_to_a_live_job_page_without_javascript() {
     );
     assert_eq!(plan.body.matches("<tr data-batch=").count(), 2, "four leafs in batches of two: {}", plan.body);
     let request = hidden(&plan.body, "request");
+    // The plan's report, as `hitless report` makes it: with its pictures, of this plan.
+    let report = console.form("/upgrade/small-2spine-4leaf/report", &oscar, &[("csrf", &csrf), ("request", &request)]);
+    assert_eq!(report.status, 200);
+    assert!(
+        report.body.contains("<svg") && report.body.contains("leaf1"),
+        "{}",
+        &report.body[..report.body.len().min(500)]
+    );
     let start = console.form(
         "/upgrade/small-2spine-4leaf/start",
         &oscar,
@@ -383,4 +391,179 @@ fn the_openapi_document_lists_every_endpoint_and_each_is_served() {
             assert!(!answered.body.contains("no such API endpoint"), "{method} {path}: {}", answered.body);
         }
     }
+}
+
+#[test]
+fn plain_http_off_loopback_needs_tls_or_insecure_and_insecure_says_so_on_every_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = hitless::workflow::service::Service::open(Some(dir.path())).unwrap();
+    let config = hitless::console::Config::new("0.0.0.0:0".parse().unwrap(), "h".into());
+    let caller = hitless::workflow::upgrade::Caller {
+        operator: String::new(),
+        lease: hitless::workflow::service::LeaseHolder { pid: 1, host: "h".into(), token: "t".into(), started: 0 },
+        holder: std::sync::Arc::new(|_| hitless::workflow::jobs::Holder::Unknown),
+        now: std::sync::Arc::new(|| 0),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let refused =
+        runtime.block_on(hitless::console::serve(service, config, caller, async {}, |_| panic!("it must not listen")));
+    let message = refused.unwrap_err().to_string();
+    assert!(message.contains("0.0.0.0:0 is not a loopback address") && message.contains("--tls-cert"), "{message}");
+    let console = start_with(&[], |config| {
+        config.bind = "0.0.0.0:0".parse().unwrap();
+        config.insecure = true;
+    });
+    for path in ["/login", "/fabrics"] {
+        let auth = if path == "/login" { Auth::Nobody } else { console.login("vera") };
+        let page = console.get(path, &auth);
+        assert!(page.body.contains("data-insecure"), "{path}: {}", page.body);
+    }
+    let quiet = start(&[]);
+    assert!(!quiet.get("/login", &Auth::Nobody).body.contains("data-insecure"), "loopback is not announced");
+}
+
+#[test]
+fn over_tls_the_console_serves_https_and_its_session_cookie_is_secure() {
+    use std::io::{Read, Write};
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let console = start_with(&[], |config| config.tls = Some((cert.clone(), key.clone())));
+    let port: u16 = console.base.rsplit(':').next().unwrap().parse().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(generated.cert.der().clone()).unwrap();
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let ask = |request: String| {
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let connection = rustls::ClientConnection::new(std::sync::Arc::new(client.clone()), name).unwrap();
+        let socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut tls = rustls::StreamOwned::new(connection, socket);
+        tls.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        // The server closes after answering (Connection: close); a TLS close without
+        // close_notify is tolerated.
+        let _ = tls.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let page = ask("GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into());
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("data-login") && !page.contains("data-insecure"), "{page}");
+    let body = format!("name=vera&password={}", crate::console_harness::PASSWORD.replace(' ', "+"));
+    let signed = ask(format!(
+        "POST /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    let cookie = signed
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("{signed}"));
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    // Plain HTTP to the TLS port gets no page.
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut plain = Vec::new();
+    let _ = socket.read_to_end(&mut plain);
+    assert!(!String::from_utf8_lossy(&plain).contains("data-login"), "a page went out in clear");
+}
+
+#[test]
+fn admins_manage_users_on_their_page_and_a_token_is_shown_once_and_works() {
+    let console = start(&[]);
+    let vera = console.login("vera");
+    let Auth::Session { csrf: vera_csrf, .. } = vera.clone() else { unreachable!() };
+    assert_eq!(console.get("/users", &vera).status, 403);
+    let added = console.form(
+        "/users",
+        &vera,
+        &[("csrf", &vera_csrf), ("name", "mallory"), ("role", "admin"), ("password", "a long enough password")],
+    );
+    assert_eq!(added.status, 403, "a viewer adds nobody");
+    let ada = console.login("ada");
+    let Auth::Session { csrf, .. } = ada.clone() else { unreachable!() };
+    let weak =
+        console.form("/users", &ada, &[("csrf", &csrf), ("name", "nina"), ("role", "operator"), ("password", "short")]);
+    assert_eq!(weak.status, 422, "{}", weak.body);
+    let added = console.form(
+        "/users",
+        &ada,
+        &[("csrf", &csrf), ("name", "nina"), ("role", "operator"), ("password", "a long enough password")],
+    );
+    assert_eq!((added.status, added.location.as_deref()), (303, Some("/users")), "{}", added.body);
+    let page = console.get("/users", &ada);
+    assert!(page.body.contains("data-user=\"nina\""), "{}", page.body);
+    let issued = console.form("/users/nina/token", &ada, &[("csrf", &csrf)]);
+    assert!(issued.body.contains("data-token"), "{}", issued.body);
+    let start = issued.body.find("<code>hitless_").unwrap() + "<code>".len();
+    let token = &issued.body[start..start + issued.body[start..].find('<').unwrap()];
+    assert_eq!(console.get("/api/v1/jobs", &Auth::Token(token.to_string())).status, 200);
+    assert!(!console.get("/users", &ada).body.contains(token), "shown once");
+    let myself = console.form("/users/ada/delete", &ada, &[("csrf", &csrf)]);
+    assert_eq!(myself.status, 409);
+    let removed = console.form("/users/nina/delete", &ada, &[("csrf", &csrf)]);
+    assert_eq!(removed.status, 303);
+    assert_eq!(console.get("/api/v1/jobs", &Auth::Token(token.to_string())).status, 401, "her token went with her");
+}
+
+#[test]
+fn every_endpoint_answers_as_documented_including_test_runs_resume_cancel_and_an_incompatible_image() {
+    let two_images = std::fs::read_to_string(root().join("scenarios/small-2spine-4leaf.yaml")).unwrap().replacen(
+        "images:\n",
+        "images:\n  - {name: junos-ex-1, vendor: juniper, family: junos-ex, platforms: [ex4300-48t], version: 21.4R3}\n",
+        1,
+    );
+    let console = start(&[("two-images.yaml", &two_images)]);
+    let oscar = console.token("oscar");
+    // A fabric in full.
+    let fabric = console.get("/api/v1/fabrics/two-images", &oscar).json();
+    assert_eq!(fabric["devices"].as_array().unwrap().len(), 6);
+    assert_eq!(fabric["images"].as_array().unwrap().len(), 2);
+    assert_eq!(fabric["targets"].as_array().unwrap().len(), 6);
+    // An image that does not fit a named device: 422 on the assignment, nothing started.
+    let unfit = console.post(
+        "/api/v1/jobs",
+        &oscar,
+        json!({"mode": "upgrade", "fabric": "two-images", "assign": [{"image": "junos-ex-1", "devices": ["leaf1"]}]}),
+    );
+    assert_eq!((unfit.status, unfit.field()), (422, json!("assign")), "{}", unfit.body);
+    assert!(unfit.body.contains("leaf1"), "{}", unfit.body);
+    // The wizard offers it to no device, and says why.
+    let page = console.get("/upgrade/two-images", &console.login("oscar"));
+    assert!(page.body.contains("data-unfit=\"leaf1\""), "{}", page.body);
+    // A test run: rows, nothing recorded, nothing changed.
+    let rows = console.post("/api/v1/jobs", &oscar, json!({"mode": "test-run", "fabric": "small-2spine-4leaf"}));
+    assert_eq!(rows.status, 200, "{}", rows.body);
+    let rows = rows.json();
+    assert_eq!(rows["mode"], "test-run");
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 6);
+    assert!(rows["rows"].as_array().unwrap().iter().all(|r| r["simulated"] == true && r["problems"] == json!([])));
+    assert_eq!(console.get("/api/v1/jobs", &oscar).json(), json!([]));
+    // Paused after the canary: resume is refused (it waits for approval), cancel through the API.
+    let started = console.post("/api/v1/jobs", &oscar, json!({"mode": "upgrade", "fabric": "canary"}));
+    let job = started.json()["job"].as_str().unwrap().to_string();
+    console.follow(&job, &oscar, None, &state_is("paused"));
+    let resume = console.post(&format!("/api/v1/jobs/{job}/resume"), &oscar, json!({}));
+    assert_eq!(resume.status, 409, "{}", resume.body);
+    assert!(resume.body.contains("approve"), "{}", resume.body);
+    let cancelled = console.post(&format!("/api/v1/jobs/{job}/cancel"), &oscar, json!({}));
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.json()["job"]["state"], "cancelled");
+    assert_eq!(console.post(&format!("/api/v1/jobs/{job}/cancel"), &oscar, json!({})).status, 409);
+    assert_eq!(console.post(&format!("/api/v1/jobs/{job}/resume"), &oscar, json!({})).status, 409);
+    let report = console.get(&format!("/api/v1/jobs/{job}/report"), &oscar);
+    assert_eq!(report.status, 200);
+    assert!(report.body.contains(&job));
+    // Bodies past the limit are refused before they are read whole.
+    let big = console.post("/api/v1/plans", &oscar, json!({"fabric": "x".repeat(3 << 20)}));
+    assert_eq!(big.status, 413, "{}", &big.body[..big.body.len().min(300)]);
 }

@@ -50,6 +50,11 @@ impl Drop for Console {
 }
 
 pub fn start(extra: &[(&str, &str)]) -> Console {
+    start_with(extra, |_| {})
+}
+
+/// As [`start`], with the console's configuration changed by `configure` first.
+pub fn start_with(extra: &[(&str, &str)], configure: impl FnOnce(&mut Config)) -> Console {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let scenarios = dir.path().join("scenarios");
@@ -74,6 +79,7 @@ pub fn start(extra: &[(&str, &str)]) -> Console {
     let service = Service::open(Some(&state)).unwrap();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), "test-host".into());
     config.scenarios = Some(scenarios);
+    configure(&mut config);
     let now = Arc::clone(&clock);
     let caller = Caller {
         operator: String::new(),
@@ -102,7 +108,9 @@ pub fn start(extra: &[(&str, &str)]) -> Console {
             ))
             .unwrap();
     });
-    let at = address.recv().unwrap();
+    let at: std::net::SocketAddr = address.recv().unwrap();
+    // A console listening on every address is asked on loopback.
+    let at = std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), at.port());
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
     Console { base: format!("http://{at}"), dir, clock, agent, stop: Some(stop), thread: Some(thread), tokens }
 }

@@ -25,10 +25,10 @@ use crate::workflow::tailor::Tailoring;
 use crate::workflow::users::Role;
 use crate::workflow::{self, Gate, TestRunRow};
 
-pub fn routes() -> Router<Shared> {
+pub fn routes(upload: axum::extract::DefaultBodyLimit) -> Router<Shared> {
     Router::new()
         .route("/openapi.json", get(openapi))
-        .route("/images", get(list_images).post(upload_image))
+        .route("/images", get(list_images).post(upload_image).layer(upload))
         .route("/images/{name}", get(show_image).patch(edit_image).delete(remove_image))
         .route("/fabrics", get(list_fabrics))
         .route("/fabrics/{name}", get(show_fabric))
@@ -672,6 +672,25 @@ async fn device_logs(
     UrlPath((id, device)): UrlPath<(String, String)>,
 ) -> Result<Json<Vec<EventReport>>, ApiError> {
     Ok(Json(device_events(&app, &id, &device)?))
+}
+
+/// The report page of a request's plan (as `hitless report SCENARIO`: the fabric, the plan, a
+/// timeline, the traffic), for the wizard's plan step.
+pub async fn plan_report_page(app: &super::App, request: &PlanRequest) -> Result<Response, ApiError> {
+    let loaded = request.load(app)?;
+    let scenario = loaded.scenario;
+    let staged = app.service.staged(&scenario)?;
+    let html = tokio::task::spawn_blocking(move || {
+        let mut input = workflow::plan(&scenario);
+        input.staged = staged;
+        let report = crate::view::plan_report(&scenario, &input);
+        let sim = crate::simulate::simulate(&scenario, &input, &crate::view::sim_options(scenario.simulation.seed));
+        crate::view::html(&crate::view::for_plan(&scenario, &report, &sim))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(crate::view::ViewError::from)?;
+    Ok(Html(html).into_response())
 }
 
 /// The job's report page (the same as `hitless report`).

@@ -126,6 +126,9 @@ pub(crate) struct App {
     config: Config,
     caller: Caller,
     sessions: auth::Sessions,
+    /// Password checks at once (Argon2 is slow on purpose: a flood of logins waits here instead
+    /// of taking every core).
+    logins: tokio::sync::Semaphore,
     runner: runner::Runner,
     templates: minijinja::Environment<'static>,
 }
@@ -152,6 +155,7 @@ pub async fn serve(
         runner: runner::Runner::new(Arc::clone(&service), caller.clone(), config.junos.clone()),
         service,
         sessions: auth::Sessions::default(),
+        logins: tokio::sync::Semaphore::new(2),
         templates: pages::templates(),
         caller,
         config: config.clone(),
@@ -199,11 +203,12 @@ pub async fn serve(
 }
 
 fn router(app: Shared) -> Router {
-    let limit = app.config.max_upload_bytes;
+    // Bodies are read whole up to axum's default limit (2 MB): forms and JSON. Only image
+    // uploads, which are streamed to disk, may be larger.
+    let upload = DefaultBodyLimit::max(app.config.max_upload_bytes);
     Router::new()
-        .merge(pages::routes())
-        .nest("/api/v1", api::routes())
-        .layer(DefaultBodyLimit::max(limit))
+        .merge(pages::routes(upload))
+        .nest("/api/v1", api::routes(upload))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }

@@ -46,13 +46,18 @@ pub fn templates() -> minijinja::Environment<'static> {
         ("jobs.html", include_str!("templates/jobs.html")),
         ("job.html", include_str!("templates/job.html")),
         ("logs.html", include_str!("templates/logs.html")),
+        ("users.html", include_str!("templates/users.html")),
     ] {
         env.add_template(name, text).expect("the console's templates compile");
     }
+    env.add_filter("utc", |unix: i64| match jiff::Timestamp::from_second(unix) {
+        Ok(at) => at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+        Err(_) => unix.to_string(),
+    });
     env
 }
 
-pub fn routes() -> Router<Shared> {
+pub fn routes(upload_limit: axum::extract::DefaultBodyLimit) -> Router<Shared> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/jobs") }))
         .route(
@@ -62,9 +67,12 @@ pub fn routes() -> Router<Shared> {
         .route("/static/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
-        .route("/images", get(images).post(upload))
+        .route("/images", get(images).post(upload).layer(upload_limit))
         .route("/images/{name}/edit", post(edit_image))
         .route("/images/{name}/delete", post(delete_image))
+        .route("/users", get(users).post(add_user))
+        .route("/users/{name}/delete", post(remove_user))
+        .route("/users/{name}/token", post(issue_token))
         .route("/fabrics", get(fabrics))
         .route("/fabrics/{name}", get(fabric))
         .route("/upgrade/{fabric}", get(assign_step))
@@ -72,6 +80,7 @@ pub fn routes() -> Router<Shared> {
         .route("/upgrade/{fabric}/test-run", post(test_run_step))
         .route("/upgrade/{fabric}/plan", post(plan_step))
         .route("/upgrade/{fabric}/start", post(start_step))
+        .route("/upgrade/{fabric}/report", post(plan_report))
         .route("/jobs", get(jobs))
         .route("/jobs/{id}", get(job))
         .route("/jobs/{id}/approve", post(|s, u, p, f| act(s, u, p, f, Action::Approve)))
@@ -165,6 +174,9 @@ async fn login(State(app): State<Shared>, body: axum::body::Bytes) -> Response {
     let password = field(&pairs, "password").unwrap_or_default().to_string();
     let next = safe_next(field(&pairs, "next"));
     let service = std::sync::Arc::clone(&app.service);
+    let Ok(_permit) = app.logins.acquire().await else {
+        return error_page(&app, None, &ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the console is stopping"));
+    };
     let checked = tokio::task::spawn_blocking(move || service.authenticate_password(&name, &password)).await;
     match checked {
         Ok(Ok(Some(user))) => {
@@ -244,6 +256,69 @@ async fn delete_image(
     who.require(Role::Admin, "deleting an image").map_err(&fail)?;
     app.service.remove_image(&name).map_err(|e| fail(e.into()))?;
     Ok(Redirect::to("/images").into_response())
+}
+
+// Users (admins only).
+
+fn users_page(app: &App, who: &Who, issued: Option<minijinja::Value>) -> Page {
+    let fail = fail(app, who);
+    who.require(Role::Admin, "managing users").map_err(&fail)?;
+    let users = app.service.users().map_err(|e| fail(e.into()))?;
+    Ok(render(app, Some(who), "users.html", context! { users => users, issued => issued }))
+}
+
+async fn users(State(app): State<Shared>, PageUser(who): PageUser) -> Page {
+    users_page(&app, &who, None)
+}
+
+async fn add_user(State(app): State<Shared>, PageUser(who): PageUser, body: axum::body::Bytes) -> Page {
+    let fail = fail(&app, &who);
+    let pairs = checked_form(&who, &body).map_err(&fail)?;
+    who.require(Role::Admin, "managing users").map_err(&fail)?;
+    let name = field(&pairs, "name").unwrap_or_default().trim().to_string();
+    let role = field(&pairs, "role")
+        .and_then(Role::parse)
+        .ok_or_else(|| fail(ApiError::bad("role must be viewer, operator or admin").at("role")))?;
+    let password = field(&pairs, "password").unwrap_or_default().to_string();
+    let (service, now) = (std::sync::Arc::clone(&app.service), (app.caller.now)());
+    tokio::task::spawn_blocking(move || service.add_user(&name, role, &password, now))
+        .await
+        .map_err(|e| fail(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))?
+        .map_err(|e| fail(e.into()))?;
+    Ok(Redirect::to("/users").into_response())
+}
+
+async fn remove_user(
+    State(app): State<Shared>,
+    PageUser(who): PageUser,
+    UrlPath(name): UrlPath<String>,
+    body: axum::body::Bytes,
+) -> Page {
+    let fail = fail(&app, &who);
+    checked_form(&who, &body).map_err(&fail)?;
+    who.require(Role::Admin, "managing users").map_err(&fail)?;
+    if name == who.user.name {
+        return Err(fail(ApiError::new(
+            StatusCode::CONFLICT,
+            "you cannot remove yourself here (it could leave no admin): another admin can, or `hitless user rm`",
+        )));
+    }
+    app.service.remove_user(&name).map_err(|e| fail(e.into()))?;
+    Ok(Redirect::to("/users").into_response())
+}
+
+async fn issue_token(
+    State(app): State<Shared>,
+    PageUser(who): PageUser,
+    UrlPath(name): UrlPath<String>,
+    body: axum::body::Bytes,
+) -> Page {
+    let fail = fail(&app, &who);
+    checked_form(&who, &body).map_err(&fail)?;
+    who.require(Role::Admin, "managing users").map_err(&fail)?;
+    let token = app.service.issue_token(&name, (app.caller.now)()).map_err(|e| fail(e.into()))?;
+    // Shown once, on this answer; never in a URL, a log or the store.
+    users_page(&app, &who, Some(context! { user => name, token => token }))
 }
 
 // Fabrics.
@@ -490,6 +565,18 @@ async fn plan_step(
             flows => sim.flow_count, losing => sim.flows_with_loss_count, total_minutes => format!("{:.1}", sim.simulated_seconds / 60.0),
         },
     ))
+}
+
+async fn plan_report(
+    State(app): State<Shared>,
+    PageUser(who): PageUser,
+    UrlPath(fabric): UrlPath<String>,
+    body: axum::body::Bytes,
+) -> Page {
+    let fail = fail(&app, &who);
+    let pairs = checked_form(&who, &body).map_err(&fail)?;
+    let request = carried(&pairs, &fabric).map_err(&fail)?;
+    api::plan_report_page(&app, &request).await.map_err(&fail)
 }
 
 async fn start_step(
