@@ -126,9 +126,6 @@ async fn serve_ssh(
         .await
         .context("starting the lab's SSH servers")?;
     let addresses: BTreeMap<String, String> = bound.iter().map(|(d, a)| (d.clone(), a.to_string())).collect();
-    crate::lab::addresses::record(state_dir, &addresses)
-        .with_context(|| format!("cannot record the lab's addresses in {}", state_dir.display()))?;
-    let file = crate::lab::addresses::path(state_dir);
     let hosts: Vec<(String, crate::model::Role, String)> = scenario
         .fabric
         .devices()
@@ -138,6 +135,10 @@ async fn serve_ssh(
     let inventory = state_dir.join("inventory.yaml");
     super::render::write_atomically(&inventory, crate::inventory::write(&hosts, "netops").as_bytes())
         .with_context(|| format!("cannot write the lab's inventory {}", inventory.display()))?;
+    // The addresses file says the lab is ready (tests and scripts wait for it): written last.
+    crate::lab::addresses::record(state_dir, &addresses)
+        .with_context(|| format!("cannot record the lab's addresses in {}", state_dir.display()))?;
+    let file = crate::lab::addresses::path(state_dir);
     let mut table = render::table(&["Device", "NETCONF over SSH"]);
     for (device, address) in &addresses {
         table.add_row(vec![device.clone(), address.clone()]);

@@ -156,9 +156,13 @@ pub async fn run<D: Driver>(
     let heartbeat = settings.lease.clone().map(|me| Heartbeat::start(store, job, me, wall, &ctx.interrupted));
     let state = exec::run_job(ctx, work).await;
     let stopped = heartbeat.map_or(Ok(()), |heartbeat| heartbeat.stop(store, job));
-    // This run's writes are over: what this process writes to the job later (a console's
-    // cancel) is fenced no more than another process's would be.
-    store.lock().expect("store lock not poisoned").unfence(job);
+    if state.is_ok() && stopped.is_ok() {
+        // The run ended as runs end (every device's work done or stopped) and the lease was
+        // still ours: what this process writes to the job later (a console's cancel) is fenced
+        // no more than another process's would be. A run that lost its job stays fenced for
+        // good: anything of it still going writes nothing more.
+        store.lock().expect("store lock not poisoned").unfence(job);
+    }
     stopped?;
     let state = state?;
     let store = store.lock().expect("store lock not poisoned");
