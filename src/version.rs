@@ -1,4 +1,4 @@
-//! Junos version strings: parsing, normalising and (partially) ordering.
+//! Junos and Arista EOS version strings: parsing, normalising and (partially) ordering.
 //!
 //! The formats real devices report (`shared/reference/junos-netconf.md` §6):
 //! - releases: `18.4R2-S3.4` is train `18.4`, type letter `R` (regular; also `X` special line,
@@ -15,6 +15,14 @@
 //! order by date. A dated or free-text build cannot be ordered against a release of its own
 //! train: [`Version::partial_cmp`] says so with `None`, and whatever needs the order must say it
 //! cannot tell rather than guess.
+//!
+//! EOS (`shared/reference/arista-eos.md` §2): `MAJOR.MINOR.PATCH[.BUILD...]` and a train letter
+//! (`F` feature, `M` maintenance), then optional suffixes naming a variant or an internal build
+//! (`4.32.2F`, `4.31.1.1M`, `4.23.2.1F-DPE`, `4.30.0F-INT`, `4.28.3M-2GB`). EOS versions order by
+//! their numbers, a missing trailing number counting as none (`4.23.2F < 4.23.2.1F <
+//! 4.23.3F`); the letter names the train a release belongs to and does not order it. Two EOS
+//! versions with the same numbers but another letter or other suffixes are different builds
+//! that cannot be ordered (`None`), and an EOS version is never ordered against a Junos one.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -40,6 +48,54 @@ enum Build {
     /// A build whose identity is free text (internal builds): the type letter and the rest, as
     /// written.
     Opaque { kind: ReleaseKind, text: String },
+    /// An Arista EOS release: the numbers after the train, its train letter and suffixes.
+    Eos(Eos),
+}
+
+/// The EOS part after `MAJOR.MINOR`: `.2.1F-DPE` is numbers `[2, 1]`, train `F`, suffixes
+/// `["DPE"]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Eos {
+    numbers: Vec<u32>,
+    train: char,
+    suffixes: Vec<String>,
+}
+
+/// At most this many numbers after `MAJOR.MINOR` in an EOS version.
+const EOS_NUMBERS_MAX: usize = 4;
+
+impl Eos {
+    /// Parses what follows `MAJOR.MINOR` (starting with its dot).
+    fn parse(cursor: &mut Cursor) -> Result<Eos, &'static str> {
+        let mut numbers = Vec::new();
+        while cursor.expect('.').is_some() {
+            numbers.push(cursor.number().ok_or("a number must follow each dot")?);
+            if numbers.len() > EOS_NUMBERS_MAX {
+                return Err("an EOS version has at most four numbers after MAJOR.MINOR");
+            }
+        }
+        let train = match cursor.letter() {
+            Some(letter @ ('F' | 'M')) => letter,
+            _ => return Err("an EOS version's numbers end with its train letter, F or M"),
+        };
+        let mut suffixes = Vec::new();
+        while cursor.expect('-').is_some() {
+            let end = cursor.rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(cursor.rest.len());
+            if end == 0 {
+                return Err("a suffix after '-' must be letters or digits (-DPE, -INT, -2GB)");
+            }
+            suffixes.push(cursor.rest[..end].to_string());
+            cursor.rest = &cursor.rest[end..];
+        }
+        Ok(Eos { numbers, train, suffixes })
+    }
+
+    /// The numbers, padded with zeros, for ordering.
+    fn key(&self) -> [u32; EOS_NUMBERS_MAX] {
+        let mut key = [0; EOS_NUMBERS_MAX];
+        key[..self.numbers.len()].copy_from_slice(&self.numbers);
+        key
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -115,7 +171,9 @@ impl Version {
         let major = cursor.number().ok_or_else(|| err("it must start with the major release number"))?;
         cursor.expect('.').ok_or_else(|| err("a dot must follow the major release"))?;
         let minor = cursor.number().ok_or_else(|| err("a minor release number must follow the dot"))?;
-        let build = if cursor.expect('-').is_some() {
+        let build = if cursor.rest.starts_with('.') && !evolved {
+            Build::Eos(Eos::parse(&mut cursor).map_err(err)?)
+        } else if cursor.expect('-').is_some() {
             dated(&mut cursor).ok_or_else(|| err("a dated build is -YYYYMMDD or -YYYYMMDD.N"))?
         } else {
             let letter = cursor.letter().ok_or_else(|| err("the release type must be one of R, X, F, B or I"))?;
@@ -145,6 +203,11 @@ impl Version {
     /// The release train, e.g. `18.4` for `18.4R2-S3.4`.
     pub fn train(&self) -> (u32, u32) {
         (self.major, self.minor)
+    }
+
+    /// True for an Arista EOS version.
+    pub fn is_eos(&self) -> bool {
+        matches!(self.build, Build::Eos(_))
     }
 
     /// True for Junos OS Evolved (`-EVO`), which reboots with its own RPC.
@@ -243,6 +306,9 @@ impl PartialOrd for Version {
     /// `None` when the two cannot be ordered: a dated or free-text build against a release of
     /// its own train, or two different free-text builds.
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        if self.is_eos() != other.is_eos() {
+            return None;
+        }
         let train = (self.major, self.minor).cmp(&(other.major, other.minor));
         if train != Ordering::Equal {
             return Some(train);
@@ -253,6 +319,11 @@ impl PartialOrd for Version {
             (Build::Opaque { text: a, .. }, Build::Opaque { text: b, .. }) if a.eq_ignore_ascii_case(b) => {
                 Ordering::Equal
             }
+            (Build::Eos(a), Build::Eos(b)) => match a.key().cmp(&b.key()) {
+                // The same numbers: the same build, or builds that cannot be ordered.
+                Ordering::Equal if a != b => return None,
+                order => order,
+            },
             _ => return None,
         };
         Some(within.then(self.evolved.cmp(&other.evolved)))
@@ -296,6 +367,15 @@ impl fmt::Display for Version {
                 }
             }
             Build::Opaque { text, .. } => f.write_str(text)?,
+            Build::Eos(eos) => {
+                for number in &eos.numbers {
+                    write!(f, ".{number}")?;
+                }
+                write!(f, "{}", eos.train)?;
+                for suffix in &eos.suffixes {
+                    write!(f, "-{suffix}")?;
+                }
+            }
         }
         if self.evolved {
             f.write_str("-EVO")?;
@@ -324,6 +404,49 @@ mod tests {
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn eos_versions_parse_display_and_order_by_their_numbers() {
+        // Orders written out by hand from the numbering rule (arista-eos.md §2).
+        let ordered = ["4.20.15M", "4.21.1F", "4.21.1.1F", "4.22.0F", "4.23.2.1F", "4.30.0.1M", "4.31.1.1M", "4.32.2F"];
+        for pair in ordered.windows(2) {
+            assert!(v(pair[0]) < v(pair[1]), "{} < {}", pair[0], pair[1]);
+            assert!(v(pair[1]) > v(pair[0]));
+        }
+        for text in ["4.32.2F", "4.31.1.1M", "4.23.2.1F-DPE", "4.30.0F-INT", "4.28.3M-2GB"] {
+            let version = v(text);
+            assert!(version.is_eos(), "{text}");
+            assert_eq!(version.to_string(), text, "normalised as written");
+            assert_eq!(version.partial_cmp(&version), Some(Ordering::Equal));
+        }
+        assert_eq!(v(" 4.32.2f ").to_string(), "4.32.2F");
+        // 4.23.2F and 4.23.2.0F are the same numbers written two ways: different texts, no order.
+        assert_eq!(v("4.23.2F").partial_cmp(&v("4.23.2.0F")), None);
+        // Variants and trains of the same numbers: different builds, no order.
+        assert_eq!(v("4.23.2.1F").partial_cmp(&v("4.23.2.1F-DPE")), None);
+        assert_eq!(v("4.30.0F").partial_cmp(&v("4.30.0M")), None);
+        // Numbers decide over suffixes.
+        assert!(v("4.30.0F-INT") < v("4.30.1F"));
+        // Never against Junos, in either direction.
+        assert_eq!(v("4.32.2F").partial_cmp(&v("18.4R2")), None);
+        assert_eq!(v("18.4R2").partial_cmp(&v("4.32.2F")), None);
+        assert!(!v("18.4R2").is_eos());
+    }
+
+    #[test]
+    fn malformed_eos_versions_are_refused_with_the_reason() {
+        for (text, why) in [
+            ("4.32.2", "train letter"),
+            ("4.32.2X", "train letter"),
+            ("4.32.F", "a number must follow each dot"),
+            ("4.32.2F-", "suffix"),
+            ("4.32.2F-D PE", "unexpected text"),
+            ("4.1.2.3.4.5.6F", "at most four numbers"),
+        ] {
+            let error = Version::parse(text).unwrap_err().to_string();
+            assert!(error.contains(why), "{text}: {error}");
+        }
     }
 
     #[test]

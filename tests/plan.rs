@@ -120,3 +120,43 @@ upgrade:\n  assign: [{image: img, devices: all}]\n";
     assert_eq!(devices, 100 * 100 + 2);
     assert_eq!(report.batches.len(), report.lower_bound_batches);
 }
+
+/// MLAG peers never share a batch, even with no server in the scenario to say they back each
+/// other up; a hand-written plan that puts them together is judged as breaking that rule.
+#[test]
+fn mlag_peers_are_never_in_one_batch() {
+    let mut yaml = String::from("name: mlag\nfabric:\n  devices:\n");
+    yaml.push_str("    - {name: s1, role: spine, family: junos-qfx, platform: q, version: 21.4R3}\n");
+    yaml.push_str("    - {name: s2, role: spine, family: junos-qfx, platform: q, version: 21.4R3}\n");
+    for i in 1..=8 {
+        let peer = if i % 2 == 1 { i + 1 } else { i - 1 };
+        yaml.push_str(&format!(
+            "    - {{name: l{i}, role: leaf, vendor: arista, family: eos, platform: d, version: 4.30.1F, mlag_peer: l{peer}}}\n"
+        ));
+    }
+    yaml.push_str("  links:\n");
+    for i in 1..=8 {
+        yaml.push_str(&format!("    - [s1, l{i}]\n    - [s2, l{i}]\n"));
+    }
+    yaml.push_str("images:\n  - {name: eos, vendor: arista, family: eos, platforms: [d], version: 4.32.2F}\n");
+    yaml.push_str("upgrade:\n  assign: [{image: eos, devices: {role: leaf}}]\n  max_batch_size: 8\n");
+    let scenario = hitless::scenario::Scenario::from_yaml(&yaml, std::path::Path::new("mlag.yaml")).unwrap();
+    assert_eq!(scenario.fabric.mlag_pairs().len(), 4, "each pair once, though both name each other");
+    let plan = hitless::plan::plan(&scenario, &hitless::plan::PlanOptions::default());
+    // Hand count: 8 leafs, batches of up to 8, pairs split: two batches of 4.
+    assert_eq!(plan.batches.len(), 2, "{:?}", plan.batches);
+    let fabric = &scenario.fabric;
+    for batch in &plan.batches {
+        assert_eq!(batch.devices.len(), 4);
+        for &(a, b) in fabric.mlag_pairs() {
+            assert!(!(batch.devices.contains(&a) && batch.devices.contains(&b)), "{:?}", batch.devices);
+        }
+    }
+    let ids = |names: &[&str]| names.iter().map(|n| fabric.lookup(n).unwrap()).collect::<Vec<_>>();
+    let together = vec![ids(&["l1", "l2", "l3", "l5"]), ids(&["l4", "l6", "l7", "l8"])];
+    let violations = hitless::plan::check::check(fabric, &together, 8);
+    let messages: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+    assert!(messages.iter().any(|m| m.contains("l1 and l2 are an MLAG pair")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("l7 and l8 are an MLAG pair")), "{messages:?}");
+    assert_eq!(messages.len(), 2, "{messages:?}");
+}

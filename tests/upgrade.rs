@@ -982,3 +982,60 @@ fn an_upgrade_starts_only_once_confirmed() {
     assert_eq!(confirmed.code, 0, "{}", confirmed.stdout);
     assert!(confirmed.stdout.contains("finished: every device upgraded or skipped"), "{}", confirmed.stdout);
 }
+
+/// A fabric with Arista EOS devices runs on virtual devices; the Junos driver and the lab, which
+/// speak NETCONF and emulate Junos, refuse it before anything is asked or started.
+#[test]
+fn eos_devices_are_upgraded_virtually_and_refused_by_the_junos_driver_and_the_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let virtual_run = crate::util::hitless(&[
+        "--state-dir",
+        state,
+        "upgrade",
+        "scenarios/mixed-junos-arista.yaml",
+        "--yes",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(virtual_run.code, 0, "{}", virtual_run.stderr);
+    let summary: serde_json::Value = serde_json::from_str(virtual_run.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["outcome"], "finished");
+    let versions: Vec<(String, String)> = virtual_run
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["step"] == "in-service")
+        .map(|e| (e["device"].as_str().unwrap().to_string(), e["message"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(versions.len(), 6, "{versions:?}");
+    for (device, message) in &versions {
+        let want = if device.starts_with("leaf") { "4.32.2F" } else { "23.4R2" };
+        assert!(message.contains(want), "{device}: {message}");
+    }
+    let other = dir.path().join("other");
+    let other = other.to_str().unwrap();
+    let junos = crate::util::hitless(&[
+        "--state-dir",
+        other,
+        "upgrade",
+        "scenarios/mixed-junos-arista.yaml",
+        "--driver",
+        "junos",
+        "--yes",
+    ]);
+    assert_eq!(junos.code, 2);
+    assert!(junos.stderr.contains("Arista EOS devices (leaf1, leaf2, leaf3, ...)"), "{}", junos.stderr);
+    let jobs = crate::util::hitless(&["--state-dir", other, "jobs", "--format", "json"]);
+    if jobs.code == 0 {
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&jobs.stdout).unwrap(),
+            serde_json::json!([]),
+            "no job was made"
+        );
+    }
+    let lab = crate::util::hitless(&["--state-dir", other, "lab", "scenarios/mixed-junos-arista.yaml"]);
+    assert_eq!(lab.code, 2);
+    assert!(lab.stderr.contains("the lab emulates Junos devices only"), "{}", lab.stderr);
+}

@@ -270,3 +270,27 @@ fn an_approval_that_is_not_one_is_named_with_its_position() {
     assert!(all.contains("the-boss") || all.contains("unknown variant"), "{all}");
     assert!(all.contains("other-user"), "the error says what is allowed: {all}");
 }
+
+/// `vendor:` and `mlag_peer:` on devices: each problem at its line and column.
+#[test]
+fn vendors_and_mlag_peers_are_checked_where_they_are_written() {
+    let eos = "    - {name: a1, role: leaf, vendor: arista, family: eos, platform: p3, version: 4.30.1F, mlag_peer: a2}
+    - {name: a2, role: leaf, vendor: arista, family: eos, platform: p3, version: 4.30.1F}
+    - {name: a3, role: leaf, vendor: arista, family: eos, platform: p3, version: 18.4R2, mlag_peer: a3}
+    - {name: a4, role: leaf, vendor: cisco, family: eos, platform: p3, version: 4.30.1F, mlag_peer: s1}
+    - {name: a5, role: leaf, vendor: juniper, family: eos, platform: p3, version: 4.30.1F, mlag_peer: a1}
+    - {name: a6, role: leaf, family: eos, platform: p3, version: 4.30.1F, mlag_peer: nope}
+";
+    let text = scenario(eos, ASSIGN_ALL);
+    let lines = problems(&text);
+    let expected = [
+        "t.yaml:10:38: device a3: vendor arista but version 18.4R2 is a Junos version (23.4R2); give the EOS form, or vendor juniper",
+        "t.yaml:10:101: device a3: mlag_peer names the device itself",
+        "t.yaml:11:38: device a4: vendor \"cisco\" is not one hitless upgrades: juniper or arista",
+        "t.yaml:11:101: device a4: an MLAG pair is two leafs; a4 is a leaf and s1 a spine",
+        "t.yaml:12:38: device a5: vendor juniper but version 4.30.1F is an EOS version (4.32.2F); give the Junos form, or vendor arista",
+        "t.yaml:12:103: device a5: mlag_peer a1 names a2 as its peer; an MLAG pair is two switches that name each other (or one that names the other)",
+        "t.yaml:13:86: device a6: mlag_peer names unknown device nope",
+    ];
+    assert_eq!(lines, expected);
+}

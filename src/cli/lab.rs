@@ -32,6 +32,20 @@ fn loopback(index: usize) -> std::net::IpAddr {
 }
 
 pub fn run(scenario: &Scenario, state_dir: &Path, options: &LabOptions) -> anyhow::Result<ExitCode> {
+    let arista: Vec<&str> = scenario
+        .fabric
+        .devices()
+        .iter()
+        .filter(|d| d.vendor() == crate::model::Vendor::Arista)
+        .map(|d| d.name.as_str())
+        .take(3)
+        .collect();
+    if !arista.is_empty() {
+        bail!(
+            "the scenario has Arista EOS devices ({}, ...): the lab emulates Junos devices only (its EOS personality is not built yet), and would pass them off as Junos",
+            arista.join(", ")
+        );
+    }
     let start_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {

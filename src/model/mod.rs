@@ -138,7 +138,32 @@ pub struct Device {
     pub critical_roles: Vec<CriticalRole>,
 }
 
+/// Who makes a device's network OS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Vendor {
+    /// Junos.
+    Juniper,
+    /// EOS.
+    Arista,
+}
+
+impl Vendor {
+    /// The vendor's name as scenarios write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vendor::Juniper => "juniper",
+            Vendor::Arista => "arista",
+        }
+    }
+}
+
 impl Device {
+    /// Whose OS the device runs, as its version says (EOS versions are Arista's).
+    pub fn vendor(&self) -> Vendor {
+        if self.version.is_eos() { Vendor::Arista } else { Vendor::Juniper }
+    }
+
     /// The version of engine `index` (0 is the master).
     pub fn engine_version(&self, index: usize) -> &Version {
         self.engine_versions.get(index).unwrap_or(&self.version)
@@ -169,6 +194,9 @@ pub struct Fabric {
     servers: Vec<Server>,
     by_name: HashMap<String, DeviceId>,
     neighbours: Vec<Vec<DeviceId>>,
+    /// MLAG pairs (Arista): two switches that are one LAG endpoint to their servers, each pair
+    /// once, lower id first.
+    mlag_pairs: Vec<(DeviceId, DeviceId)>,
 }
 
 /// Why a fabric could not be assembled. Scenario loading checks these first, with file positions.
@@ -194,7 +222,7 @@ impl Fabric {
             }
         }
         let neighbours = vec![Vec::new(); devices.len()];
-        Ok(Fabric { devices, links: Vec::new(), servers: Vec::new(), by_name, neighbours })
+        Ok(Fabric { devices, links: Vec::new(), servers: Vec::new(), by_name, neighbours, mlag_pairs: Vec::new() })
     }
 
     /// Adds a device-to-device link. A repeated link is kept once (parallel links are one
@@ -211,6 +239,25 @@ impl Fabric {
         self.links.push((a, b));
         self.neighbours[a.index()].push(b);
         self.neighbours[b.index()].push(a);
+    }
+
+    /// Makes `a` and `b` an MLAG pair (kept once, whichever order it is given in).
+    pub fn add_mlag_pair(&mut self, a: DeviceId, b: DeviceId) {
+        assert!(a != b, "an MLAG pair is two different devices");
+        let pair = if a < b { (a, b) } else { (b, a) };
+        if !self.mlag_pairs.contains(&pair) {
+            self.mlag_pairs.push(pair);
+        }
+    }
+
+    /// Every MLAG pair, lower id first.
+    pub fn mlag_pairs(&self) -> &[(DeviceId, DeviceId)] {
+        &self.mlag_pairs
+    }
+
+    /// The MLAG peer of `id`, if it has one.
+    pub fn mlag_peer(&self, id: DeviceId) -> Option<DeviceId> {
+        self.mlag_pairs.iter().find_map(|&(a, b)| (a == id).then_some(b).or((b == id).then_some(a)))
     }
 
     /// Adds a server attached to `leafs` (duplicates removed, order kept).

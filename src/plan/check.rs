@@ -62,6 +62,7 @@ pub fn check(fabric: &Fabric, batches: &[Vec<DeviceId>], max_batch_size: usize) 
         previous_role = Some(role);
     }
     check_servers(fabric, batches, &mut violations);
+    check_mlag(fabric, batches, &mut violations);
     check_groups(fabric, batches, &mut violations);
     violations.sort_by_key(|v| v.batch);
     violations
@@ -90,6 +91,18 @@ fn check_servers(fabric: &Fabric, batches: &[Vec<DeviceId>], violations: &mut Ve
                     );
                     violations.push(Violation { batch: *x, message });
                 }
+            }
+        }
+    }
+}
+
+/// MLAG peers are never in one batch: together they are their servers' only way in.
+fn check_mlag(fabric: &Fabric, batches: &[Vec<DeviceId>], violations: &mut Vec<Violation>) {
+    for (i, batch) in batches.iter().enumerate() {
+        for &(a, b) in fabric.mlag_pairs() {
+            if batch.contains(&a) && batch.contains(&b) {
+                let message = format!("{} and {} are an MLAG pair", fabric.device(a).name, fabric.device(b).name);
+                violations.push(Violation { batch: i + 1, message });
             }
         }
     }

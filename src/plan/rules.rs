@@ -1,7 +1,8 @@
 //! The planner's rules as data: which target devices may not share a batch.
 //!
 //! Two kinds of constraint come out of the fabric:
-//! - **conflicts**, pairs that never share a batch: the leafs of every multihomed server;
+//! - **conflicts**, pairs that never share a batch: the leafs of every multihomed server, and
+//!   the two switches of every MLAG pair;
 //! - **groups** with a cap on how many members one batch may take down: each critical role
 //!   (all spines, route reflectors, DC and DCI gateways, multicast gateways), the spines one leaf
 //!   depends on, and the super-spines one spine depends on. The cap is half the group, rounded
@@ -113,6 +114,11 @@ impl Constraints {
             warnings: Vec::new(),
         };
         constraints.add_server_conflicts(fabric, is_target);
+        for &(a, b) in fabric.mlag_pairs() {
+            if is_target[a.index()] && is_target[b.index()] {
+                add_conflict(&mut constraints.conflicts, a, b);
+            }
+        }
         for group in redundancy_groups(fabric) {
             constraints.add_group(fabric, is_target, group);
         }

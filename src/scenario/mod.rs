@@ -443,6 +443,8 @@ fn generated_fabric(generate: &Generate, at: Location, problems: &mut Vec<Proble
 
 fn explicit_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric> {
     let mut first_line: HashMap<String, u64> = HashMap::new();
+    // (device, where it is defined, the peer it names)
+    let mut peers: Vec<(String, Location, raw::Text)> = Vec::new();
     let mut devices = Vec::with_capacity(raw.devices.len());
     for device in raw.devices {
         let name = &device.name;
@@ -461,6 +463,10 @@ fn explicit_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric
         });
         let engines = device_engines(&device, problems);
         let engine_versions = device_engine_versions(&device, &engines, &version, problems);
+        device_vendor(&device, &version, problems);
+        if let Some(peer) = &device.mlag_peer {
+            peers.push((device.name.value.clone(), device.name.referenced, peer.clone()));
+        }
         devices.push(Device {
             name: device.name.value,
             role: device.role,
@@ -476,7 +482,78 @@ fn explicit_fabric(raw: RawFabric, problems: &mut Vec<Problem>) -> Option<Fabric
     let mut fabric = Fabric::new(devices).expect("duplicates were filtered above");
     add_links(&mut fabric, &raw.links, problems);
     add_servers(&mut fabric, &raw.servers, problems);
+    add_mlag_pairs(&mut fabric, &peers, problems);
     Some(fabric)
+}
+
+/// `vendor:` must agree with the version's form: EOS versions are Arista's, Junos Juniper's.
+fn device_vendor(device: &raw::RawDevice, version: &Version, problems: &mut Vec<Problem>) {
+    let Some(vendor) = &device.vendor else { return };
+    let name = &device.name.value;
+    let said = match vendor.value.to_ascii_lowercase().as_str() {
+        "juniper" => crate::model::Vendor::Juniper,
+        "arista" => crate::model::Vendor::Arista,
+        other => {
+            let message = format!("device {name}: vendor {other:?} is not one hitless upgrades: juniper or arista");
+            problems.push(Problem::at(vendor.referenced, message));
+            return;
+        }
+    };
+    let by_version = if version.is_eos() { crate::model::Vendor::Arista } else { crate::model::Vendor::Juniper };
+    if said != by_version {
+        let form = if version.is_eos() { "an EOS version (4.32.2F)" } else { "a Junos version (23.4R2)" };
+        let message = format!(
+            "device {name}: vendor {} but version {version} is {form}; give the {} form, or vendor {}",
+            said.as_str(),
+            if said == crate::model::Vendor::Arista { "EOS" } else { "Junos" },
+            by_version.as_str()
+        );
+        problems.push(Problem::at(vendor.referenced, message));
+    }
+}
+
+/// `mlag_peer:` pairs: the peer exists, is not the device itself, is a leaf like it, and names
+/// no other peer; a device is in one pair at most.
+fn add_mlag_pairs(fabric: &mut Fabric, peers: &[(String, Location, raw::Text)], problems: &mut Vec<Problem>) {
+    let named: HashMap<&str, &str> = peers.iter().map(|(d, _, p)| (d.as_str(), p.value.as_str())).collect();
+    for (device, _, peer) in peers {
+        let Some(id) = fabric.lookup(device) else { continue };
+        let Some(other) = resolve(fabric, peer, &format!("device {device}: mlag_peer"), problems) else { continue };
+        let at = peer.referenced;
+        if other == id {
+            problems.push(Problem::at(at, format!("device {device}: mlag_peer names the device itself")));
+            continue;
+        }
+        if let Some(back) = named.get(peer.value.as_str()).filter(|back| **back != device.as_str()) {
+            let message = format!(
+                "device {device}: mlag_peer {} names {back} as its peer; an MLAG pair is two switches that name each other (or one that names the other)",
+                peer.value
+            );
+            problems.push(Problem::at(at, message));
+            continue;
+        }
+        let (role, other_role) = (fabric.device(id).role, fabric.device(other).role);
+        if role != Role::Leaf || other_role != Role::Leaf {
+            let message = format!(
+                "device {device}: an MLAG pair is two leafs; {device} is a {role} and {} a {other_role}",
+                peer.value
+            );
+            problems.push(Problem::at(at, message));
+            continue;
+        }
+        if let Some(existing) =
+            fabric.mlag_peer(id).filter(|p| *p != other).or(fabric.mlag_peer(other).filter(|p| *p != id))
+        {
+            let message = format!(
+                "device {device}: {} is already in an MLAG pair with {}; a switch has one MLAG peer",
+                peer.value,
+                fabric.device(existing).name
+            );
+            problems.push(Problem::at(at, message));
+            continue;
+        }
+        fabric.add_mlag_pair(id, other);
+    }
 }
 
 fn device_engines(device: &raw::RawDevice, problems: &mut Vec<Problem>) -> Engines {

@@ -155,6 +155,12 @@ pub struct RawDevice {
     /// Out of service, and why (an RMA, a known fault): down for the simulation gate.
     #[serde(default)]
     pub out_of_service: Option<String>,
+    /// `juniper` (the default) or `arista`; must agree with the version's form.
+    #[serde(default)]
+    pub vendor: Option<Spanned<String>>,
+    /// The other switch of this one's MLAG pair (Arista): never down together.
+    #[serde(default)]
+    pub mlag_peer: Option<Text>,
 }
 
 /// One entry of `fabric.servers`.

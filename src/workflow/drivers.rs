@@ -100,6 +100,21 @@ pub fn default_driver(scenario: &Scenario) -> Result<DriverKind, WorkflowError> 
 /// What can be refused before any credential is asked for: a real upgrade needs catalog images,
 /// whose checksums can be verified on the device.
 pub fn preflight(scenario: &Scenario, kind: DriverKind) -> Result<(), WorkflowError> {
+    // The Junos driver speaks NETCONF; an EOS switch (its target or a partner it checks) is
+    // reached through eAPI, which is not built yet: refused before anything is asked.
+    if kind == DriverKind::Junos {
+        let arista: Vec<&str> = scenario
+            .fabric
+            .devices()
+            .iter()
+            .filter(|d| d.vendor() == crate::model::Vendor::Arista)
+            .map(|d| d.name.as_str())
+            .take(3)
+            .collect();
+        if !arista.is_empty() {
+            return Err(WorkflowError::VendorNotReachable { devices: arista.join(", ") });
+        }
+    }
     if kind == DriverKind::Junos
         && let Some(image) = scenario.images.iter().find(|i| i.catalog.is_none())
     {

@@ -110,6 +110,14 @@ pub enum WorkflowError {
         /// A few of the addressed devices.
         devices: String,
     },
+    /// The Junos driver was chosen for a scenario with Arista EOS devices.
+    #[error(
+        "the scenario has Arista EOS devices ({devices}, ...), which the junos driver cannot reach (it speaks NETCONF; the EOS driver, over eAPI, is not built yet): rehearse with --driver virtual"
+    )]
+    VendorNotReachable {
+        /// A few of them.
+        devices: String,
+    },
     /// `resume` of a job that has finished.
     #[error("job {job} has finished; nothing to resume")]
     Finished {
@@ -206,6 +214,7 @@ impl WorkflowError {
             | WorkflowError::User(users::UserError::BadName(_) | users::UserError::WeakPassword(_))
             | WorkflowError::DrainOff { .. }
             | WorkflowError::DriverNeeded { .. }
+            | WorkflowError::VendorNotReachable { .. }
             | WorkflowError::InlineImage { .. }
             | WorkflowError::UnknownImage { .. } => ErrorKind::Invalid,
             WorkflowError::User(_)
