@@ -15,10 +15,15 @@
 //! | `undrain`     | 60   | 60                 | maintenance mode off, traffic returns         |
 //!
 //! A leaf therefore takes 1,440 s (24 min) and a spine 1,560 s (26 min).
+//!
+//! A switch of an MLAG pair (Arista) keeps its MLAG ports down for the pair's reload-delay after
+//! it boots, while the pair syncs (300 s on fixed systems; `timing.mlag_reload_delay_seconds`):
+//! its convergence lasts at least that long, so it is not back in service, and its peer is not
+//! taken down, before its servers can reach it again. Such a leaf takes 1,620 s by default.
 
 use serde::Deserialize;
 
-use crate::model::Role;
+use crate::model::{DeviceId, Fabric, Role};
 
 /// Durations of the phases of one device upgrade, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,11 +97,19 @@ impl PhaseDurations {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimingProfile {
     by_role: [PhaseDurations; 3],
+    /// How long an MLAG switch keeps its MLAG ports down after it boots.
+    pub mlag_reload_delay_seconds: u32,
 }
+
+/// The MLAG reload-delay of fixed systems, EOS's default.
+pub const MLAG_RELOAD_DELAY_SECONDS: u32 = 300;
 
 impl Default for TimingProfile {
     fn default() -> Self {
-        TimingProfile { by_role: Role::ALL.map(PhaseDurations::default_for) }
+        TimingProfile {
+            by_role: Role::ALL.map(PhaseDurations::default_for),
+            mlag_reload_delay_seconds: MLAG_RELOAD_DELAY_SECONDS,
+        }
     }
 }
 
@@ -116,7 +129,25 @@ impl TimingProfile {
                 profile.by_role[i].apply(per_role);
             }
         }
+        if let Some(delay) = overrides.mlag_reload_delay_seconds {
+            profile.mlag_reload_delay_seconds = delay;
+        }
         profile
+    }
+
+    /// Phase durations of device `id` of `fabric`: its role's, with a convergence of at least the
+    /// MLAG reload-delay for a switch of an MLAG pair.
+    pub fn device_phases(&self, fabric: &Fabric, id: DeviceId) -> PhaseDurations {
+        let mut phases = *self.phases(fabric.device(id).role);
+        if fabric.mlag_peer(id).is_some() {
+            phases.convergence_seconds = phases.convergence_seconds.max(self.mlag_reload_delay_seconds);
+        }
+        phases
+    }
+
+    /// Estimated time to upgrade device `id` of `fabric`, in seconds.
+    pub fn device_seconds_of(&self, fabric: &Fabric, id: DeviceId) -> u64 {
+        self.device_phases(fabric, id).total_seconds()
     }
 
     /// Phase durations of a device with `role`.
@@ -184,6 +215,8 @@ pub struct TimingOverrides {
     pub post_check_seconds: Option<u32>,
     #[allow(missing_docs)]
     pub undrain_seconds: Option<u32>,
+    /// The MLAG reload-delay (default 300 s).
+    pub mlag_reload_delay_seconds: Option<u32>,
     /// Overrides for leafs.
     pub leaf: Option<PhaseOverrides>,
     /// Overrides for spines.
@@ -198,6 +231,17 @@ pub struct TimingOverrides {
 /// window must have room for (the planner's estimates leave the readings out).
 pub fn device_run_seconds(timing: &TimingProfile, role: Role, limits: &crate::health::HealthLimits) -> u64 {
     timing.device_seconds(role) + u64::from(limits.sample_seconds)
+}
+
+/// [`device_run_seconds`] for device `id` of `fabric` (an MLAG switch waits out its
+/// reload-delay).
+pub fn device_run_seconds_of(
+    timing: &TimingProfile,
+    fabric: &Fabric,
+    id: DeviceId,
+    limits: &crate::health::HealthLimits,
+) -> u64 {
+    timing.device_seconds_of(fabric, id) + u64::from(limits.sample_seconds)
 }
 
 #[cfg(test)]

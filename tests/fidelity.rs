@@ -320,3 +320,42 @@ fn a_partner_out_of_service_from_the_start_leaves_its_servers_one_leaf() {
     assert_close(lost.blackhole_bytes, 5.0 * 1380.0 * BYTES_PER_GBIT, "bms1 -> bms2");
     assert_close(report.lost_bytes, 5.0 * 1380.0 * BYTES_PER_GBIT, "total");
 }
+
+/// An MLAG pair (Arista leafs, `scenarios/mixed-junos-arista.yaml`): after its reboot a switch
+/// keeps its MLAG ports down for the reload-delay, so it converges for max(120, delay) s and its
+/// peer's batch starts only after. By hand, a leaf batch from 0: readings 10, drain 60, copy 180,
+/// install 480, reboot 480 (back at 1210), then the reload-delay 300 (120 without MLAG), post-
+/// check 60, undrain 60: 10 + 1260 + 300 + 60 = 1630 s. With a delay of 600: 1930 s; of 0: the
+/// convergence's own 120 s, 1450 s, as any leaf. Spines (Junos, no MLAG) take 10 + 1560 = 1570 s.
+#[test]
+fn an_mlag_switch_is_back_only_after_its_reload_delay() {
+    let text = std::fs::read_to_string(crate::util::root().join("scenarios/mixed-junos-arista.yaml")).unwrap();
+    for (delay, leaf_batch) in [(None, 1630.0), (Some(600), 1930.0), (Some(0), 1450.0)] {
+        let text = match delay {
+            Some(delay) => format!("{text}timing:\n  mlag_reload_delay_seconds: {delay}\n"),
+            None => text.clone(),
+        };
+        let scenario = hitless::scenario::Scenario::from_yaml(&text, std::path::Path::new("mixed.yaml")).unwrap();
+        let plan = hitless::workflow::plan(&scenario);
+        let report = match hitless::workflow::gate(&scenario, &plan, false) {
+            hitless::workflow::Gate::Pass(report) => report,
+            other => panic!("delay {delay:?}: not hitless: {other:?}"),
+        };
+        let spans: Vec<(f64, f64)> = report.batches.iter().map(|b| (b.start_seconds, b.end_seconds)).collect();
+        let expected = [
+            (0.0, leaf_batch),
+            (leaf_batch, 2.0 * leaf_batch),
+            (2.0 * leaf_batch, 2.0 * leaf_batch + 1570.0),
+            (2.0 * leaf_batch + 1570.0, 2.0 * leaf_batch + 3140.0),
+        ];
+        assert_eq!(spans, expected, "delay {delay:?}");
+        let estimates: Vec<u64> =
+            hitless::plan::plan(&scenario, &Default::default()).batches.iter().map(|b| b.estimated_seconds).collect();
+        let leaf = leaf_batch as u64 - 10;
+        assert_eq!(
+            estimates,
+            vec![leaf, leaf, 1560, 1560],
+            "delay {delay:?}: the planner's estimates leave the readings out"
+        );
+    }
+}

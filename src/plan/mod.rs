@@ -84,7 +84,8 @@ pub fn plan(scenario: &Scenario, options: &PlanOptions) -> Plan {
             scenario.selection.targets.iter().map(|t| t.device).filter(|d| fabric.device(*d).role == role).collect();
         let role_bound = bound::role_bound(fabric, &is_target, &constraints, max_batch_size as usize, role);
         for devices in pack::pack(&devices, &constraints, max_batch_size as usize, role_bound) {
-            let estimated_seconds = devices.iter().map(|_| scenario.timing.device_seconds(role)).max().unwrap_or(0);
+            let estimated_seconds =
+                devices.iter().map(|d| scenario.timing.device_seconds_of(fabric, *d)).max().unwrap_or(0);
             batches.push(Batch { role, devices, estimated_seconds });
         }
     }
@@ -96,7 +97,9 @@ pub fn plan(scenario: &Scenario, options: &PlanOptions) -> Plan {
         let first = batches.remove(0);
         let (alone, rest, warning) = canary_split(scenario, first.devices);
         warnings.extend(warning);
-        let estimate = |devices: &[DeviceId]| devices.iter().map(|_| scenario.timing.device_seconds(first.role)).max();
+        let estimate = |devices: &[DeviceId]| {
+            devices.iter().map(|d| scenario.timing.device_seconds_of(&scenario.fabric, *d)).max()
+        };
         if !rest.is_empty() {
             let estimated_seconds = estimate(&rest).unwrap_or(0);
             batches.insert(0, Batch { role: first.role, devices: rest, estimated_seconds });

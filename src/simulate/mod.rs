@@ -149,8 +149,8 @@ pub fn configure(scenario: &Scenario, network: &Network, flows: Vec<FlowSpec>, s
     let mut sim = Simulation::with_ecmp(network.topology.clone(), flows, timers, seed, settings.ecmp_hash);
     let effects = scenario.maintenance.effects();
     sim.set_drain(Drain { fabric: effects.fabric_avoids, access: effects.servers_cut });
-    for (id, device) in scenario.fabric.iter() {
-        let seconds = scenario.timing.phases(device.role).convergence_seconds;
+    for (id, _) in scenario.fabric.iter() {
+        let seconds = scenario.timing.device_phases(&scenario.fabric, id).convergence_seconds;
         sim.set_up_convergence(network::node(id), u64::from(seconds) * 1000);
     }
     let reflectors: Vec<_> = scenario

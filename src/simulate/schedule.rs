@@ -143,8 +143,7 @@ pub fn build(fabric: &Fabric, batches: &[Vec<DeviceId>], rules: &Rules, seed: u6
             first_of_run = true;
         }
         if let Some((window, start_unix)) = rules.window {
-            let run =
-                |d: &DeviceId| crate::timing::device_run_seconds(rules.timing, fabric.device(*d).role, rules.limits);
+            let run = |d: &DeviceId| crate::timing::device_run_seconds_of(rules.timing, fabric, *d, rules.limits);
             let estimate = batch.iter().map(run).max().unwrap_or(0);
             let kept = keep_to_window(window, start_unix, estimate, first_of_run, &mut start, &mut schedule.job);
             if !kept {
@@ -353,7 +352,7 @@ impl DeviceWalk<'_, '_> {
         use FaultKind::*;
         use FaultPhase::*;
         let rules = self.rules;
-        let phases = *rules.timing.phases(self.fabric.device(self.device).role);
+        let phases = rules.timing.device_phases(self.fabric, self.device);
         let abort = rules.abort_on_health_check_failure;
         let sample = u64::from(rules.limits.sample_seconds) * 1000;
         let deadline = rules.timing.boot_deadline_seconds() * 1000;

@@ -232,8 +232,8 @@ pub struct JobView {
     pub flows_with_loss: usize,
 }
 
-fn phases_of(scenario: &Scenario, role: Role, start: f64) -> Vec<Segment> {
-    let p = scenario.timing.phases(role);
+fn phases_of(scenario: &Scenario, device: Option<crate::model::DeviceId>, role: Role, start: f64) -> Vec<Segment> {
+    let p = device.map_or(*scenario.timing.phases(role), |id| scenario.timing.device_phases(&scenario.fabric, id));
     let parts = [
         ("drain", p.drain_seconds),
         ("image", p.image_copy_seconds + p.install_seconds),
@@ -305,11 +305,12 @@ pub fn for_plan(scenario: &Scenario, plan: &PlanReport, sim: &SimReport) -> Page
     let mut rows = Vec::new();
     for batch in &batches {
         for device in &batch.devices {
-            let role = scenario.fabric.lookup(device).map_or(Role::Leaf, |id| scenario.fabric.device(id).role);
+            let id = scenario.fabric.lookup(device);
+            let role = id.map_or(Role::Leaf, |id| scenario.fabric.device(id).role);
             rows.push(Row {
                 device: device.clone(),
                 batch: batch.index,
-                estimated: phases_of(scenario, role, batch.start_seconds),
+                estimated: phases_of(scenario, id, role, batch.start_seconds),
                 actual: Vec::new(),
                 state: None,
                 failed: false,
@@ -434,11 +435,8 @@ pub fn plan_report(scenario: &Scenario, plan: &crate::simulate::PlanInput) -> Pl
         .enumerate()
         .map(|(i, devices)| {
             let role = devices.first().map_or(Role::Leaf, |d| scenario.fabric.device(*d).role);
-            let estimated_seconds = devices
-                .iter()
-                .map(|d| scenario.timing.device_seconds(scenario.fabric.device(*d).role))
-                .max()
-                .unwrap_or(0);
+            let estimated_seconds =
+                devices.iter().map(|d| scenario.timing.device_seconds_of(&scenario.fabric, *d)).max().unwrap_or(0);
             crate::plan::report::BatchReport {
                 index: i + 1,
                 role,

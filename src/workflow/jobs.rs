@@ -220,7 +220,8 @@ pub fn work(
         let fabric_device = scenario.fabric.lookup(&device.device).map(|id| scenario.fabric.device(id));
         let role = fabric_device.map_or(crate::model::Role::Leaf, |d| d.role);
         let previous_version = fabric_device.map_or_else(|| image.version.clone(), |d| d.version.clone());
-        let phases = scenario.timing.phases(role);
+        let id = scenario.fabric.lookup(&device.device);
+        let phases = id.map_or(*scenario.timing.phases(role), |id| scenario.timing.device_phases(&scenario.fabric, id));
         batches[index].push(WorkItem {
             device: device.device.clone(),
             batch: device.batch,
@@ -233,7 +234,17 @@ pub fn work(
             staged_recorded: staged.get(&device.device).is_some_and(|(image, _)| *image == device.image),
             convergence_seconds: phases.convergence_seconds,
             post_check_seconds: phases.post_check_seconds,
-            estimated_seconds: crate::timing::device_run_seconds(&scenario.timing, role, &scenario.health_limits),
+            estimated_seconds: id.map_or_else(
+                || crate::timing::device_run_seconds(&scenario.timing, role, &scenario.health_limits),
+                |id| {
+                    crate::timing::device_run_seconds_of(
+                        &scenario.timing,
+                        &scenario.fabric,
+                        id,
+                        &scenario.health_limits,
+                    )
+                },
+            ),
             drain_seconds: phases.drain_seconds,
             undrain_seconds: phases.undrain_seconds,
         });
