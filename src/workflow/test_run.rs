@@ -69,8 +69,12 @@ pub struct TestRunRow {
     /// Every routing engine or member with its version (empty when the device did not answer).
     pub engines: Vec<EngineRow>,
     /// What the operator should know that is not a failed check (a version that cannot be
-    /// ordered, a downgrade, an install of hitless's that is pending).
+    /// ordered, a downgrade, an install of hitless's that is pending, a platform the scenario
+    /// gives otherwise than the device states it).
     pub notes: Vec<String>,
+    /// The model the device states (its master's `product-model`; empty when it did not answer
+    /// or does not say, as simulated devices).
+    pub model: String,
     /// True when the device is simulated (the virtual driver): no switch was asked.
     pub simulated: bool,
 }
@@ -97,6 +101,7 @@ pub async fn test_run<D: Driver>(
             problems: Vec::new(),
             engines: Vec::new(),
             notes: Vec::new(),
+            model: String::new(),
             simulated,
         });
     }
@@ -111,9 +116,13 @@ pub async fn test_run<D: Driver>(
         let mut tasks = tokio::task::JoinSet::new();
         for &index in chunk {
             let (name, image) = targets[index].clone();
+            let platform = scenario.fabric.lookup(&name).map(|id| scenario.fabric.device(id).platform.clone());
             let ours = pending_ours.get(&name) == Some(&image.name);
             let (driver, limits) = (Arc::clone(driver), scenario.health_limits.clone());
-            tasks.spawn(async move { (index, check(&*driver, name, image, ours, &limits, sample, simulated).await) });
+            let platform = platform.unwrap_or_default();
+            tasks.spawn(async move {
+                (index, check(&*driver, name, &platform, image, ours, &limits, sample, simulated).await)
+            });
         }
         while let Some(done) = tasks.join_next().await {
             let (index, row) = done.expect("test-run tasks do not panic");
@@ -124,9 +133,11 @@ pub async fn test_run<D: Driver>(
     rows
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn check<D: Driver>(
     driver: &D,
     device: String,
+    platform: &str,
     image: Image,
     pending_is_ours: bool,
     limits: &HealthLimits,
@@ -141,10 +152,14 @@ async fn check<D: Driver>(
         problems: Vec::new(),
         engines: Vec::new(),
         notes: Vec::new(),
+        model: String::new(),
         simulated,
     };
     match driver.facts(&device).await {
-        Ok(facts) => read_facts(&mut row, &facts, &image, pending_is_ours),
+        Ok(facts) => {
+            read_facts(&mut row, &facts, &image, pending_is_ours);
+            judge_model(&mut row, platform, &image);
+        }
         Err(e) => row.problems.push(e.to_string()),
     }
     let first = driver.health(&device, &image).await;
@@ -159,9 +174,30 @@ async fn check<D: Driver>(
     row
 }
 
+/// The image is judged against the model the device states, not the scenario's word for it:
+/// an image whose platforms do not list that model is not installed (a problem); a scenario
+/// platform other than the stated model is said (a note).
+fn judge_model(row: &mut TestRunRow, platform: &str, image: &Image) {
+    let model = row.model.clone();
+    if model.is_empty() {
+        return;
+    }
+    if !image.platforms.iter().any(|p| p.eq_ignore_ascii_case(&model)) {
+        row.problems.push(format!(
+            "the device states it is a {model}, which image {} does not list ({}): it is not installed on a model it was not made for",
+            image.name,
+            image.platforms.join(", ")
+        ));
+    }
+    if !platform.eq_ignore_ascii_case(&model) {
+        row.notes.push(format!("the scenario gives platform {platform}; the device states it is a {model}"));
+    }
+}
+
 fn read_facts(row: &mut TestRunRow, facts: &Facts, image: &Image, pending_is_ours: bool) {
     let running = facts.version();
     row.running = running.to_string();
+    row.model = facts.master().model.trim().to_string();
     row.engines = facts
         .engines
         .iter()
@@ -204,4 +240,56 @@ fn read_facts(row: &mut TestRunRow, facts: &Facts, image: &Image, pending_is_our
 /// drained.
 pub fn blocking(rows: &[TestRunRow]) -> Vec<&TestRunRow> {
     rows.iter().filter(|r| r.action == Action::Upgrade && !r.problems.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(model: &str) -> TestRunRow {
+        TestRunRow {
+            device: "leaf1".into(),
+            running: "18.4R2".into(),
+            target: "23.4R2".into(),
+            action: Action::Upgrade,
+            problems: Vec::new(),
+            engines: Vec::new(),
+            notes: Vec::new(),
+            model: model.into(),
+            simulated: false,
+        }
+    }
+
+    fn image(platforms: &[&str]) -> Image {
+        Image {
+            name: "img".into(),
+            vendor: "juniper".into(),
+            family: "junos-qfx".into(),
+            platforms: platforms.iter().map(|p| p.to_string()).collect(),
+            version: crate::version::Version::parse("23.4R2").unwrap(),
+            catalog: None,
+        }
+    }
+
+    #[test]
+    fn the_image_is_judged_against_the_model_the_device_states() {
+        // As the scenario says: nothing to say.
+        let mut same = row("QFX5110-48S");
+        judge_model(&mut same, "qfx5110-48s", &image(&["qfx5110-48s"]));
+        assert!(same.problems.is_empty() && same.notes.is_empty(), "case does not matter: {same:?}");
+        // Another model than the scenario's, which the image supports: a note only.
+        let mut other = row("qfx5120-48y");
+        judge_model(&mut other, "qfx5110-48s", &image(&["qfx5110-48s", "qfx5120-48y"]));
+        assert!(other.problems.is_empty());
+        assert_eq!(other.notes, ["the scenario gives platform qfx5110-48s; the device states it is a qfx5120-48y"]);
+        // A model the image does not list: a problem, whatever the scenario says.
+        let mut wrong = row("qfx5220-32cd");
+        judge_model(&mut wrong, "qfx5110-48s", &image(&["qfx5110-48s"]));
+        assert_eq!(wrong.problems.len(), 1, "{wrong:?}");
+        assert!(wrong.problems[0].contains("states it is a qfx5220-32cd, which image img does not list (qfx5110-48s)"));
+        // A device that does not say (simulated devices): nothing judged.
+        let mut silent = row("");
+        judge_model(&mut silent, "qfx5110-48s", &image(&["qfx5110-48s"]));
+        assert!(silent.problems.is_empty() && silent.notes.is_empty());
+    }
 }
