@@ -4,6 +4,7 @@
 //! operator chose.
 
 pub mod any;
+pub mod eos;
 pub mod junos;
 pub mod scp;
 pub mod ssh;
