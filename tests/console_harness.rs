@@ -115,6 +115,18 @@ pub fn start_with(extra: &[(&str, &str)], configure: impl FnOnce(&mut Config)) -
     Console { base: format!("http://{at}"), dir, clock, agent, stop: Some(stop), thread: Some(thread), tokens }
 }
 
+/// The headers that authenticate as `auth` (with a session's CSRF token when `csrf`).
+fn headers(auth: &Auth, csrf: bool) -> Vec<(&'static str, String)> {
+    match auth {
+        Auth::Nobody => Vec::new(),
+        Auth::Token(token) => vec![("Authorization", format!("Bearer {token}"))],
+        Auth::Session { cookie, csrf: token } if csrf => {
+            vec![("Cookie", cookie.clone()), ("X-CSRF-Token", token.clone())]
+        }
+        Auth::Session { cookie, .. } => vec![("Cookie", cookie.clone())],
+    }
+}
+
 /// An answer: status, headers we look at, body.
 pub struct Answer {
     pub status: u16,
@@ -154,10 +166,8 @@ impl Console {
 
     pub fn get(&self, path: &str, auth: &Auth) -> Answer {
         let mut request = self.agent.get(format!("{}{path}", self.base));
-        match auth {
-            Auth::Nobody => {}
-            Auth::Token(token) => request = request.header("Authorization", format!("Bearer {token}")),
-            Auth::Session { cookie, .. } => request = request.header("Cookie", cookie),
+        for (name, value) in headers(auth, false) {
+            request = request.header(name, value);
         }
         answer(request.call())
     }
@@ -166,34 +176,20 @@ impl Console {
     /// `csrf` is false.
     pub fn send(&self, method: &str, path: &str, auth: &Auth, body: Option<Value>, csrf: bool) -> Answer {
         let url = format!("{}{path}", self.base);
+        if method == "DELETE" {
+            let mut request = self.agent.delete(url);
+            for (name, value) in headers(auth, csrf) {
+                request = request.header(name, value);
+            }
+            return answer(request.call());
+        }
         let mut request = match method {
             "POST" => self.agent.post(url),
             "PATCH" => self.agent.patch(url),
-            "DELETE" => {
-                let mut request = self.agent.delete(url);
-                match auth {
-                    Auth::Nobody => {}
-                    Auth::Token(token) => request = request.header("Authorization", format!("Bearer {token}")),
-                    Auth::Session { cookie, csrf: token } => {
-                        request = request.header("Cookie", cookie);
-                        if csrf {
-                            request = request.header("X-CSRF-Token", token);
-                        }
-                    }
-                }
-                return answer(request.call());
-            }
             other => panic!("{other}"),
         };
-        match auth {
-            Auth::Nobody => {}
-            Auth::Token(token) => request = request.header("Authorization", format!("Bearer {token}")),
-            Auth::Session { cookie, csrf: token } => {
-                request = request.header("Cookie", cookie);
-                if csrf {
-                    request = request.header("X-CSRF-Token", token);
-                }
-            }
+        for (name, value) in headers(auth, csrf) {
+            request = request.header(name, value);
         }
         match body {
             Some(body) => answer(request.content_type("application/json").send(body.to_string())),

@@ -32,14 +32,7 @@ fn loopback(index: usize) -> std::net::IpAddr {
 }
 
 pub fn run(scenario: &Scenario, state_dir: &Path, options: &LabOptions) -> anyhow::Result<ExitCode> {
-    let arista: Vec<&str> = scenario
-        .fabric
-        .devices()
-        .iter()
-        .filter(|d| d.vendor() == crate::model::Vendor::Arista)
-        .map(|d| d.name.as_str())
-        .take(3)
-        .collect();
+    let arista = scenario.fabric.names_of_vendor(crate::model::Vendor::Arista, 3);
     if !arista.is_empty() {
         bail!(
             "the scenario has Arista EOS devices ({}, ...): the lab emulates Junos devices only (its EOS personality is not built yet), and would pass them off as Junos",

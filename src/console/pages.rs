@@ -148,6 +148,14 @@ fn checked_form(who: &Who, body: &[u8]) -> Result<Vec<(String, String)>, ApiErro
     Ok(pairs)
 }
 
+/// A state-changing form of someone with at least `role` (for `what`): its fields, or the error
+/// page (a missing CSRF token, a role too low).
+fn admitted(app: &App, who: &Who, body: &[u8], role: Role, what: &str) -> Result<Vec<(String, String)>, Response> {
+    let pairs = checked_form(who, body).map_err(fail(app, who))?;
+    who.require(role, what).map_err(fail(app, who))?;
+    Ok(pairs)
+}
+
 // Signing in and out.
 
 #[derive(Deserialize)]
@@ -232,9 +240,8 @@ async fn edit_image(
     UrlPath(name): UrlPath<String>,
     body: axum::body::Bytes,
 ) -> Page {
+    let pairs = admitted(&app, &who, &body, Role::Admin, "editing an image")?;
     let fail = fail(&app, &who);
-    let pairs = checked_form(&who, &body).map_err(&fail)?;
-    who.require(Role::Admin, "editing an image").map_err(&fail)?;
     let text = |key: &str| field(&pairs, key).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
     let patch = serde_json::json!({
         "vendor": text("vendor"), "family": text("family"),
@@ -251,10 +258,8 @@ async fn delete_image(
     UrlPath(name): UrlPath<String>,
     body: axum::body::Bytes,
 ) -> Page {
-    let fail = fail(&app, &who);
-    checked_form(&who, &body).map_err(&fail)?;
-    who.require(Role::Admin, "deleting an image").map_err(&fail)?;
-    app.service.remove_image(&name).map_err(|e| fail(e.into()))?;
+    admitted(&app, &who, &body, Role::Admin, "deleting an image")?;
+    app.service.remove_image(&name).map_err(|e| fail(&app, &who)(e.into()))?;
     Ok(Redirect::to("/images").into_response())
 }
 
@@ -272,9 +277,8 @@ async fn users(State(app): State<Shared>, PageUser(who): PageUser) -> Page {
 }
 
 async fn add_user(State(app): State<Shared>, PageUser(who): PageUser, body: axum::body::Bytes) -> Page {
+    let pairs = admitted(&app, &who, &body, Role::Admin, "managing users")?;
     let fail = fail(&app, &who);
-    let pairs = checked_form(&who, &body).map_err(&fail)?;
-    who.require(Role::Admin, "managing users").map_err(&fail)?;
     let name = field(&pairs, "name").unwrap_or_default().trim().to_string();
     let role = field(&pairs, "role")
         .and_then(Role::parse)
@@ -294,9 +298,8 @@ async fn remove_user(
     UrlPath(name): UrlPath<String>,
     body: axum::body::Bytes,
 ) -> Page {
+    admitted(&app, &who, &body, Role::Admin, "managing users")?;
     let fail = fail(&app, &who);
-    checked_form(&who, &body).map_err(&fail)?;
-    who.require(Role::Admin, "managing users").map_err(&fail)?;
     if name == who.user.name {
         return Err(fail(ApiError::new(
             StatusCode::CONFLICT,
@@ -313,9 +316,8 @@ async fn issue_token(
     UrlPath(name): UrlPath<String>,
     body: axum::body::Bytes,
 ) -> Page {
+    admitted(&app, &who, &body, Role::Admin, "managing users")?;
     let fail = fail(&app, &who);
-    checked_form(&who, &body).map_err(&fail)?;
-    who.require(Role::Admin, "managing users").map_err(&fail)?;
     let token = app.service.issue_token(&name, (app.caller.now)()).map_err(|e| fail(e.into()))?;
     // Shown once, on this answer; never in a URL, a log or the store.
     users_page(&app, &who, Some(context! { user => name, token => token }))
@@ -495,9 +497,8 @@ async fn test_run_step(
     UrlPath(fabric): UrlPath<String>,
     body: axum::body::Bytes,
 ) -> Page {
+    let pairs = admitted(&app, &who, &body, Role::Operator, "a test run")?;
     let fail = fail(&app, &who);
-    let pairs = checked_form(&who, &body).map_err(&fail)?;
-    who.require(Role::Operator, "a test run").map_err(&fail)?;
     let mut request = carried(&pairs, &fabric).map_err(&fail)?;
     if field(&pairs, "from") == Some("parameters") {
         read_parameters(&pairs, &mut request).map_err(&fail)?;
@@ -585,9 +586,8 @@ async fn start_step(
     UrlPath(fabric): UrlPath<String>,
     body: axum::body::Bytes,
 ) -> Page {
+    let pairs = admitted(&app, &who, &body, Role::Operator, "starting an upgrade")?;
     let fail = fail(&app, &who);
-    let pairs = checked_form(&who, &body).map_err(&fail)?;
-    who.require(Role::Operator, "starting an upgrade").map_err(&fail)?;
     let request = carried(&pairs, &fabric).map_err(&fail)?;
     let speed = match field(&pairs, "speed").map(str::trim).filter(|s| !s.is_empty()) {
         None => None,

@@ -255,6 +255,11 @@ impl Fabric {
         &self.mlag_pairs
     }
 
+    /// The names of the first `most` devices of `vendor`, in fabric order.
+    pub fn names_of_vendor(&self, vendor: Vendor, most: usize) -> Vec<&str> {
+        self.devices.iter().filter(|d| d.vendor() == vendor).map(|d| d.name.as_str()).take(most).collect()
+    }
+
     /// The MLAG peer of `id`, if it has one.
     pub fn mlag_peer(&self, id: DeviceId) -> Option<DeviceId> {
         self.mlag_pairs.iter().find_map(|&(a, b)| (a == id).then_some(b).or((b == id).then_some(a)))

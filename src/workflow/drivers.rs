@@ -103,14 +103,7 @@ pub fn preflight(scenario: &Scenario, kind: DriverKind) -> Result<(), WorkflowEr
     // The Junos driver speaks NETCONF; an EOS switch (its target or a partner it checks) is
     // reached through eAPI, which is not built yet: refused before anything is asked.
     if kind == DriverKind::Junos {
-        let arista: Vec<&str> = scenario
-            .fabric
-            .devices()
-            .iter()
-            .filter(|d| d.vendor() == crate::model::Vendor::Arista)
-            .map(|d| d.name.as_str())
-            .take(3)
-            .collect();
+        let arista = scenario.fabric.names_of_vendor(crate::model::Vendor::Arista, 3);
         if !arista.is_empty() {
             return Err(WorkflowError::VendorNotReachable { devices: arista.join(", ") });
         }
