@@ -111,7 +111,14 @@ pub fn start_with(extra: &[(&str, &str)], configure: impl FnOnce(&mut Config)) -
     let at: std::net::SocketAddr = address.recv().unwrap();
     // A console listening on every address is asked on loopback.
     let at = std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), at.port());
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    // No pooled connections: each request on a connection of its own, so a test never races the
+    // server closing an idle one.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_idle_connections(0)
+        .build()
+        .into();
     Console { base: format!("http://{at}"), dir, clock, agent, stop: Some(stop), thread: Some(thread), tokens }
 }
 
