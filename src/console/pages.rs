@@ -164,11 +164,41 @@ struct Next {
     next: Option<String>,
 }
 
-/// Where to go after signing in: a path of this site only.
+/// Where to go after signing in: a path of this site only. Browsers drop tabs and new lines
+/// from a URL and read `\` as `/`, so `/\t/host` or `/\\host` would lead off the site: any of
+/// them, or any other control or space character, and the answer is the jobs page.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace()) =>
+        {
+            n.to_string()
+        }
         _ => "/jobs".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_signing_in() {
+        for (given, kept) in [
+            ("/fabrics/canary?x=1", "/fabrics/canary?x=1"),
+            ("//evil.example/", "/jobs"),
+            ("/\\evil.example/", "/jobs"),
+            ("/\t/evil.example/", "/jobs"),
+            ("/\n/evil.example/", "/jobs"),
+            ("/ /evil.example/", "/jobs"),
+            ("https://evil.example/", "/jobs"),
+            ("", "/jobs"),
+        ] {
+            assert_eq!(safe_next(Some(given)), kept, "{given:?}");
+        }
+        assert_eq!(safe_next(None), "/jobs");
     }
 }
 
