@@ -418,23 +418,30 @@ fn window_time(text: &str) -> Result<jiff::civil::Time, String> {
     crate::window::parse_time(text).map_err(|e| e.to_string())
 }
 
+/// How the Junos driver logs in to devices (on `upgrade`, `test-run`, `resume`, ... and `serve`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct SshFlags {
+    /// Junos driver: SSH user name.
+    #[arg(long, default_value = "netops")]
+    pub ssh_user: String,
+    /// Junos driver: SSH private key (else the password from $HITLESS_SSH_PASSWORD).
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// Junos driver: known_hosts file (default: known_hosts in the state directory).
+    #[arg(long)]
+    pub known_hosts: Option<PathBuf>,
+    /// Junos driver: record unknown host keys instead of refusing them.
+    #[arg(long)]
+    pub trust_on_first_use: bool,
+}
+
 #[derive(Debug, clap::Args)]
 struct RunFlags {
     /// Which driver talks to the devices (default: virtual; on resume, the job's driver).
     #[arg(long, value_enum)]
     driver: Option<upgrade::DriverArg>,
-    /// Junos driver: SSH user name.
-    #[arg(long, default_value = "netops")]
-    ssh_user: String,
-    /// Junos driver: SSH private key (else the password from $HITLESS_SSH_PASSWORD).
-    #[arg(long)]
-    ssh_key: Option<PathBuf>,
-    /// Junos driver: known_hosts file (default: known_hosts in the state directory).
-    #[arg(long)]
-    known_hosts: Option<PathBuf>,
-    /// Junos driver: record unknown host keys instead of refusing them.
-    #[arg(long)]
-    trust_on_first_use: bool,
+    #[command(flatten)]
+    ssh: SshFlags,
     /// Junos driver: device seconds per real second of a lab started with --time-scale (default
     /// 1; `resume` and `approve` keep the job's own).
     #[arg(long, value_parser = positive_speed)]
@@ -475,10 +482,10 @@ fn parallel(text: &str) -> Result<usize, String> {
 impl RunFlags {
     fn options(&self, allow_loss: bool) -> upgrade::RunOptions {
         let junos = upgrade::JunosFlags {
-            user: self.ssh_user.clone(),
-            key: self.ssh_key.clone(),
-            known_hosts: self.known_hosts.clone(),
-            trust_on_first_use: self.trust_on_first_use,
+            user: self.ssh.ssh_user.clone(),
+            key: self.ssh.ssh_key.clone(),
+            known_hosts: self.ssh.known_hosts.clone(),
+            trust_on_first_use: self.ssh.trust_on_first_use,
             time_scale: self.time_scale.unwrap_or(1.0),
             time_scale_given: self.time_scale.is_some(),
         };

@@ -33,34 +33,26 @@ pub struct ServeArgs {
     /// A session unused this many minutes ends.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=10080))]
     session_minutes: u32,
-    /// Jobs with the Junos driver: SSH user name.
-    #[arg(long, default_value = "netops")]
-    ssh_user: String,
-    /// Jobs with the Junos driver: SSH private key (else $HITLESS_SSH_PASSWORD; with neither,
-    /// the console runs virtual jobs only).
-    #[arg(long)]
-    ssh_key: Option<PathBuf>,
-    /// Jobs with the Junos driver: known_hosts file (default: known_hosts in the state directory).
-    #[arg(long)]
-    known_hosts: Option<PathBuf>,
-    /// Jobs with the Junos driver: record unknown host keys instead of refusing them.
-    #[arg(long)]
-    trust_on_first_use: bool,
+    /// Jobs with the Junos driver reach devices as these say (without a key or
+    /// $HITLESS_SSH_PASSWORD, the console runs virtual jobs only).
+    #[command(flatten)]
+    ssh: super::SshFlags,
 }
 
 pub fn serve(args: ServeArgs, state_dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     let service = Service::open(state_dir)?;
-    let auth = match (&args.ssh_key, std::env::var("HITLESS_SSH_PASSWORD")) {
+    let ssh = &args.ssh;
+    let auth = match (&ssh.ssh_key, std::env::var("HITLESS_SSH_PASSWORD")) {
         (Some(key), _) => Some(SshAuth::Key(key.clone())),
         (None, Ok(password)) => Some(SshAuth::Password(password)),
         (None, Err(_)) => None,
     };
     let junos = auth.map(|auth| JunosOptions {
         connect_timeout: None,
-        user: args.ssh_user.clone(),
+        user: ssh.ssh_user.clone(),
         auth,
-        known_hosts: args.known_hosts.clone(),
-        trust_on_first_use: args.trust_on_first_use,
+        known_hosts: ssh.known_hosts.clone(),
+        trust_on_first_use: ssh.trust_on_first_use,
         time_scale: 1.0,
     });
     let caller = super::upgrade::caller();
