@@ -180,28 +180,6 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn only_paths_of_this_site_are_followed_after_signing_in() {
-        for (given, kept) in [
-            ("/fabrics/canary?x=1", "/fabrics/canary?x=1"),
-            ("//evil.example/", "/jobs"),
-            ("/\\evil.example/", "/jobs"),
-            ("/\t/evil.example/", "/jobs"),
-            ("/\n/evil.example/", "/jobs"),
-            ("/ /evil.example/", "/jobs"),
-            ("https://evil.example/", "/jobs"),
-            ("", "/jobs"),
-        ] {
-            assert_eq!(safe_next(Some(given)), kept, "{given:?}");
-        }
-        assert_eq!(safe_next(None), "/jobs");
-    }
-}
-
 async fn login_page(State(app): State<Shared>, Query(next): Query<Next>) -> Response {
     render(&app, None, "login.html", context! { next => safe_next(next.next.as_deref()), failed => false })
 }
@@ -678,4 +656,26 @@ async fn report(
     _headers: HeaderMap,
 ) -> Page {
     api::report_page(&app, &id).map_err(fail(&app, &who))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_signing_in() {
+        for (given, kept) in [
+            ("/fabrics/canary?x=1", "/fabrics/canary?x=1"),
+            ("//evil.example/", "/jobs"),
+            ("/\\evil.example/", "/jobs"),
+            ("/\t/evil.example/", "/jobs"),
+            ("/\n/evil.example/", "/jobs"),
+            ("/ /evil.example/", "/jobs"),
+            ("https://evil.example/", "/jobs"),
+            ("", "/jobs"),
+        ] {
+            assert_eq!(safe_next(Some(given)), kept, "{given:?}");
+        }
+        assert_eq!(safe_next(None), "/jobs");
+    }
 }
