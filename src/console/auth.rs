@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use super::{ApiError, Shared};
-use crate::workflow::users::{Role, User};
+use crate::workflow::users::{Role, User, random_secret, same};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "hitless_session";
@@ -42,21 +42,10 @@ fn digest(secret: &str) -> String {
     crate::util::hex(&sha2::Sha256::digest(secret.as_bytes()))
 }
 
-fn random_hex() -> String {
-    let mut bytes = argon2::password_hash::generate_salt().to_vec();
-    bytes.extend(argon2::password_hash::generate_salt());
-    crate::util::hex(&bytes)
-}
-
-/// `a == b`, taking as long whatever the first difference.
-pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl Sessions {
     /// Opens a session for `user`: (cookie secret, CSRF token).
     pub fn open(&self, user: &str, now: i64) -> (String, String) {
-        let (secret, csrf) = (random_hex(), random_hex());
+        let (secret, csrf) = (random_secret(), random_secret());
         let mut open = self.open.lock().expect("sessions lock not poisoned");
         if open.len() >= MAX_SESSIONS {
             let oldest = open.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| k.clone());
@@ -129,7 +118,7 @@ impl Who {
     pub fn check_csrf(&self, given: Option<&str>) -> Result<(), ApiError> {
         match &self.via {
             Via::Token => Ok(()),
-            Via::Session { csrf, .. } if given.is_some_and(|g| same(g, csrf)) => Ok(()),
+            Via::Session { csrf, .. } if given.is_some_and(|g| same(g.as_bytes(), csrf.as_bytes())) => Ok(()),
             Via::Session { .. } => Err(ApiError::forbidden(
                 "this request changes state and does not carry the session's CSRF token (the form's csrf field, or the X-CSRF-Token header): reload the page and try again",
             )

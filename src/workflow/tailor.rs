@@ -96,10 +96,22 @@ pub fn tailor(text: &str, path: &Path, tailoring: &Tailoring) -> Result<String, 
         upgrade.insert("assign".to_string(), assign.clone());
     }
     for (field, value) in &tailoring.parameters {
-        match value {
-            Value::Null => upgrade.remove(field),
-            value => upgrade.insert(field.clone(), value.clone()),
-        };
+        match (value, upgrade.get_mut(field)) {
+            (Value::Null, _) => {
+                upgrade.remove(field);
+            }
+            // The health checks are limits set one by one: a request's limits change those it
+            // names, and the file's others stay (a form that shows four of them must not reset
+            // the rest to their defaults).
+            (Value::Object(given), Some(Value::Object(file))) if field == "health_checks" => {
+                for (limit, value) in given {
+                    file.insert(limit.clone(), value.clone());
+                }
+            }
+            (value, _) => {
+                upgrade.insert(field.clone(), value.clone());
+            }
+        }
     }
     Ok(serde_json::to_string_pretty(&root).expect("a JSON value encodes"))
 }
@@ -128,6 +140,21 @@ mod tests {
         assert_eq!(value["upgrade"]["on_failure"], "rollback");
         assert!(value["upgrade"].get("canary").is_none());
         assert_eq!(value["name"], "t");
+    }
+
+    #[test]
+    fn health_check_limits_are_changed_one_by_one_and_the_file_s_others_kept() {
+        let file = "name: t\nupgrade:\n  health_checks: {sample_seconds: 30, alarms_max: 2}\n";
+        let tailoring = Tailoring {
+            assign: None,
+            parameters: serde_json::from_str(r#"{"health_checks": {"alarms_max": 0, "bgp_peers_down_max": 1}}"#)
+                .unwrap(),
+        };
+        let value: Value = serde_json::from_str(&tailor(file, Path::new("t.yaml"), &tailoring).unwrap()).unwrap();
+        assert_eq!(
+            value["upgrade"]["health_checks"],
+            serde_json::json!({"sample_seconds": 30, "alarms_max": 0, "bgp_peers_down_max": 1})
+        );
     }
 
     #[test]

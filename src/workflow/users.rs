@@ -96,9 +96,17 @@ fn hex(bytes: &[u8]) -> String {
     crate::util::hex(bytes)
 }
 
-/// `a == b`, taking as long whatever the first difference.
-fn same(a: &[u8], b: &[u8]) -> bool {
+/// `a == b`, taking as long whatever the first difference (for secrets and their digests).
+pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// 32 bytes from the operating system's random source, in hex: a secret (a token's, a
+/// session's, a CSRF token).
+pub fn random_secret() -> String {
+    let mut bytes = argon2::password_hash::generate_salt().to_vec();
+    bytes.extend(argon2::password_hash::generate_salt());
+    hex(&bytes)
 }
 
 impl Service {
@@ -141,9 +149,7 @@ impl Service {
     /// Issues an API token for `name`: the returned text is the only copy there will be.
     pub fn issue_token(&self, name: &str, now_unix: i64) -> Result<String, WorkflowError> {
         let id = hex(&argon2::password_hash::generate_salt()[..6]);
-        let mut secret = argon2::password_hash::generate_salt().to_vec();
-        secret.extend(argon2::password_hash::generate_salt());
-        let secret = hex(&secret);
+        let secret = random_secret();
         let digest = hex(&Sha256::digest(secret.as_bytes()));
         users::add_token(&self.store(), name, &id, &digest, now_unix)?;
         Ok(format!("{TOKEN_PREFIX}{id}_{secret}"))
