@@ -51,6 +51,14 @@ pub fn file_name_problem(name: &str) -> Option<String> {
     None
 }
 
+/// rustls's ring provider, for the TLS this crate speaks itself (eAPI, both ends): ring, as for
+/// SSH. rustls marks it deprecated for want of post-quantum key exchange, which only its
+/// aws-lc-rs provider has; that one needs a C build this project avoids.
+#[allow(deprecated)]
+pub fn tls_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

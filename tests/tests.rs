@@ -37,6 +37,9 @@ mod controls;
 // The Junos driver against the lab emulator, and misbehaving device-side peers.
 mod junos;
 
+// The EOS driver and the lab's EOS personality: a mixed fabric, eAPI errors, HTTPS pinning.
+mod eos;
+
 // `hitless discover` against the lab: round trips, tiers, bad input; inventories.
 mod discover;
 

@@ -1,5 +1,8 @@
 //! One type for whichever driver the operator chose, so the command line needs no generics.
 
+use super::by_vendor::ByVendor;
+use super::eos::EosDriver;
+use super::eos::https::HttpsEapi;
 use super::junos::JunosDriver;
 use super::ssh::SshConnector;
 use super::virt::VirtualDriver;
@@ -13,6 +16,8 @@ pub enum AnyDriver {
     Virtual(VirtualDriver),
     /// Junos over NETCONF/SSH.
     Junos(JunosDriver<SshConnector>),
+    /// Each device through its vendor's protocol: Junos over NETCONF/SSH, EOS over eAPI.
+    Native(Box<ByVendor<JunosDriver<SshConnector>, EosDriver<HttpsEapi>>>),
 }
 
 macro_rules! delegate {
@@ -20,6 +25,7 @@ macro_rules! delegate {
         match $self {
             AnyDriver::Virtual($driver) => $call.await,
             AnyDriver::Junos($driver) => $call.await,
+            AnyDriver::Native($driver) => $call.await,
         }
     };
 }
@@ -38,6 +44,7 @@ impl Driver for AnyDriver {
         match self {
             AnyDriver::Virtual(d) => d.set_maintenance_owner(owner),
             AnyDriver::Junos(d) => d.set_maintenance_owner(owner),
+            AnyDriver::Native(d) => d.set_maintenance_owner(owner),
         }
     }
     async fn stage_image(&self, device: &str, image: &Image) -> Result<(), DriverError> {

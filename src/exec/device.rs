@@ -243,6 +243,7 @@ impl<D: Driver> Walk<'_, D> {
         if facts.all_run(wanted) {
             let message = format!("already running {wanted}; finishing the upgrade");
             self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+            self.converge_after_resume().await?;
         } else if let Some(end) = self.drain_and_install(&facts).await? {
             return Ok(end);
         }
@@ -265,6 +266,7 @@ impl<D: Driver> Walk<'_, D> {
         if facts.all_run(&wanted) && facts.maintenance {
             let message = format!("{reason}, but the device now runs {wanted}; finishing the upgrade");
             self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+            self.converge_after_resume().await?;
             return self.return_to_service().await;
         }
         let (state, left) = if facts.maintenance {
@@ -598,6 +600,21 @@ impl<D: Driver> Walk<'_, D> {
         self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
         self.sleep(converge).await;
         Ok(None)
+    }
+
+    /// A resumed device found already running its new version may have rebooted moments ago
+    /// (the controller died while it was down): its protocols, and an MLAG pair's reload-delay,
+    /// get their whole convergence time again before the post-upgrade check, which would
+    /// otherwise judge — or pass, and release its peer for its own reboot — a device still
+    /// settling. Its boot time is on the device's clock, not ours, so the wait is not shortened.
+    async fn converge_after_resume(&self) -> Result<(), JournalError> {
+        let converge = self.item.convergence_seconds;
+        let message = format!(
+            "waiting {converge} s for its protocols to converge before the post-upgrade check (it may have booted just now)"
+        );
+        self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+        self.sleep(converge).await;
+        Ok(())
     }
 
     /// Post-upgrade health check, the snapshot diff of what can be compared in maintenance mode,

@@ -127,6 +127,8 @@ pub struct LabDevice {
     pub reboots: Vec<u64>,
     /// One-shot faults that already fired.
     pub fired: BTreeSet<String>,
+    /// An Arista switch's own state (configuration trees, boot-config); `None` on Junos.
+    pub eos: Option<super::eos::EosState>,
 }
 
 impl LabDevice {
@@ -160,6 +162,16 @@ impl LabDevice {
             config.apply(&format!("set {}", crate::maintenance::GRES)).expect("valid");
             config.apply(&format!("set {}", crate::maintenance::NSR)).expect("valid");
         }
+        // An EOS switch boots from an image on its flash, which stays there (a rollback boots
+        // it again).
+        let mut files = BTreeMap::new();
+        if device.vendor() == crate::model::Vendor::Arista {
+            let mut hasher = LabFile::hasher();
+            hasher.update(format!("EOS-{} {}", device.version, device.platform).as_bytes());
+            let mut file = hasher.finish(boot_unix);
+            file.size = 1_024_000_000;
+            files.insert(format!("{}EOS-{}.swi", super::eos::FLASH, device.version), file);
+        }
         LabDevice {
             name: device.name.clone(),
             model: device.platform.clone(),
@@ -176,12 +188,14 @@ impl LabDevice {
             private: BTreeMap::new(),
             lock: None,
             confirm: None,
-            files: BTreeMap::new(),
+            files,
             upgrades: 0,
             rollbacks: 0,
             rollback_pending: false,
             reboots: Vec::new(),
             fired: BTreeSet::new(),
+            eos: (device.vendor() == crate::model::Vendor::Arista)
+                .then(|| super::eos::EosState::new(&device.name, &device.version.to_string())),
         }
     }
 

@@ -14,6 +14,8 @@ pub mod addresses;
 pub mod config;
 pub mod configure;
 pub mod device;
+pub mod eapi;
+pub mod eos;
 pub mod ops;
 pub mod rpc;
 pub mod scp;
@@ -41,6 +43,10 @@ pub struct Lab {
     pub(crate) faults: Vec<Fault>,
     pub(crate) timing: TimingProfile,
     pub(crate) roles: BTreeMap<String, Role>,
+    /// Each device's vendor: an Arista device answers eAPI ([`eos`]), a Juniper one NETCONF.
+    pub(crate) vendors: BTreeMap<String, crate::model::Vendor>,
+    /// Each MLAG member's peer.
+    pub(crate) mlag: BTreeMap<String, String>,
     /// Virtual seconds per real second.
     pub time_scale: f64,
     /// Advertise base:1.1 (chunked framing), as Junos does with `rfc-compliant` and `version-1.1`.
@@ -122,6 +128,13 @@ impl Lab {
         }
         base_configuration(fabric, &mut devices, &server_lags);
         let roles = fabric.devices().iter().map(|d| (d.name.clone(), d.role)).collect();
+        let vendors = fabric.devices().iter().map(|d| (d.name.clone(), d.vendor())).collect();
+        let mut mlag = BTreeMap::new();
+        for (a, b) in fabric.mlag_pairs() {
+            let (a, b) = (fabric.device(*a).name.clone(), fabric.device(*b).name.clone());
+            mlag.insert(a.clone(), b.clone());
+            mlag.insert(b, a);
+        }
         Lab {
             devices: Mutex::new(devices),
             neighbours,
@@ -130,6 +143,8 @@ impl Lab {
             faults,
             timing,
             roles,
+            vendors,
+            mlag,
             time_scale,
             base_11: false,
             ssh_idle_timeout: std::time::Duration::from_secs(600),
@@ -156,6 +171,11 @@ impl Lab {
 
     pub(crate) fn fault(&self, device: &str, phase: FaultPhase) -> Option<FaultKind> {
         fault_at(&self.faults, device, phase)
+    }
+
+    /// The vendor of `device` (Juniper for a name the lab does not know).
+    pub fn devices_vendor(&self, device: &str) -> crate::model::Vendor {
+        self.vendors.get(device).copied().unwrap_or(crate::model::Vendor::Juniper)
     }
 
     /// True when the device has hung: it accepts connections and answers nothing.
@@ -318,5 +338,24 @@ impl crate::driver::junos::Connector for InMemory {
             true => Ok(()),
             false => Err(std::io::Error::other(format!("the device refused the copy of {name}"))),
         }
+    }
+}
+
+impl crate::driver::eos::Eapi for InMemory {
+    async fn post(
+        &self,
+        device: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, crate::driver::eos::TransportError> {
+        if !self.0.is_up(device) {
+            return Err(crate::driver::eos::TransportError::Unreachable(format!("{device}: connection refused")));
+        }
+        self.0.count_login(device);
+        Ok(eos::handle(&self.0, device, &body))
+    }
+
+    async fn upload(&self, device: &str, local: &std::path::Path, name: &str) -> std::io::Result<()> {
+        crate::driver::junos::Connector::upload(self, device, local, crate::driver::eos::driver::FLASH_DIRECTORY, name)
+            .await
     }
 }

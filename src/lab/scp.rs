@@ -28,9 +28,15 @@ pub async fn sink<S: AsyncRead + AsyncWrite + Unpin>(
         t if t.starts_with('/') => t.to_string(),
         t => format!("{home}/{t}"),
     };
-    let is_directory = target == "/var/tmp" || target == home;
+    // An EOS switch takes files into its flash (`/mnt/flash`), a Junos one into /var/tmp.
+    let flash = super::eos::FLASH.trim_end_matches('/');
+    let writable = |dir: &str| {
+        dir == home
+            || if lab.devices_vendor(device) == crate::model::Vendor::Arista { dir == flash } else { dir == "/var/tmp" }
+    };
+    let is_directory = writable(&target);
     let parent = target.rsplit_once('/').map_or("", |(p, _)| p);
-    if !is_directory && parent != "/var/tmp" && parent != home {
+    if !is_directory && !writable(parent) {
         let message = format!("\x01scp: {target}: Permission denied\n");
         stream.get_mut().write_all(message.as_bytes()).await?;
         return Ok(false);

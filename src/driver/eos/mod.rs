@@ -1,8 +1,12 @@
-//! Arista EOS over eAPI (`shared/reference/arista-eos.md`), first part: the JSON-RPC `runCmds`
-//! request and its reply ([`eapi`]) and what the driver reads from the replies of real devices
-//! ([`parse`]), held to the shapes of recorded replies (napalm's and pyeapi's public test
-//! fixtures, with values of our own). The HTTPS transport and the `Driver` port are not built
-//! yet; until they are, the Junos driver refuses scenarios with EOS devices.
+//! Arista EOS over eAPI (`shared/reference/arista-eos.md`): the JSON-RPC `runCmds` request and
+//! its reply ([`eapi`]), what the driver reads from the replies of real devices ([`parse`], held
+//! to the shapes of recorded replies: napalm's and pyeapi's public test fixtures, with values of
+//! our own), the [`Driver`](crate::exec::Driver) port ([`driver`]) and its HTTPS transport
+//! ([`https`]).
 
+pub mod driver;
 pub mod eapi;
+pub mod https;
 pub mod parse;
+
+pub use driver::{Eapi, EosDriver, EosSettings, TransportError};

@@ -103,6 +103,14 @@ pub fn bgp_summary(reply: &Value) -> Result<BTreeMap<String, BgpPeer>, ParseErro
     Ok(peers)
 }
 
+/// The version an EOS image's file name carries (`EOS-4.32.2F.swi`, `EOS64-4.31.1.1M.swi`).
+pub fn version_in_image_name(name: &str) -> Option<Version> {
+    let base = name.rsplit(['/', ':']).next().unwrap_or(name);
+    let rest = base.strip_prefix("EOS64-").or_else(|| base.strip_prefix("EOS-"))?;
+    let text = rest.strip_suffix(".swi")?;
+    Version::parse(text).ok().filter(Version::is_eos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

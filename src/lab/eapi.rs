@@ -1,0 +1,265 @@
+//! The lab's eAPI servers: one HTTPS listener per EOS device, `POST /command-api` with HTTP
+//! Basic authentication, answering with [`super::eos::handle`]. The certificate is the lab's own
+//! (made once with rcgen and kept in the state directory, so its fingerprint stays the one
+//! clients pinned); a rebooting switch takes no connections, as a real one.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+
+use super::Lab;
+
+/// Bytes of a request body the servers read; more is refused.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Who may call: the user name and password HTTP Basic must carry.
+#[derive(Clone)]
+pub struct EapiAuth {
+    /// Login name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for EapiAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EapiAuth").field("user", &self.user).field("password", &"(hidden)").finish()
+    }
+}
+
+/// The lab's certificate and key, and the certificate's SHA-256 fingerprint (hex, what clients
+/// pin).
+pub struct LabCertificate {
+    /// DER.
+    pub certificate: CertificateDer<'static>,
+    /// PKCS#8 DER.
+    key: Vec<u8>,
+    /// SHA-256 of the certificate, lower-case hex.
+    pub fingerprint: String,
+    /// The certificate as PEM (for clients that want a CA file).
+    pub pem: String,
+}
+
+/// Why the certificate could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    /// Reading or writing its files.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// rcgen refused, or a kept file is not a certificate and key.
+    #[error("the lab's eAPI certificate: {0}")]
+    Invalid(String),
+}
+
+/// The certificate kept in `state_dir` (`lab-eapi-cert.pem`, `lab-eapi-key.pem`), made on first
+/// use for `localhost` and 127.0.0.1.
+pub fn certificate(state_dir: &Path) -> Result<LabCertificate, CertificateError> {
+    let (cert_path, key_path) = (state_dir.join("lab-eapi-cert.pem"), state_dir.join("lab-eapi-key.pem"));
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| CertificateError::Io { path, source }
+    };
+    if !cert_path.exists() || !key_path.exists() {
+        let made = make_certificate()?;
+        std::fs::write(&cert_path, made.pem.as_bytes()).map_err(io(&cert_path))?;
+        write_private(&key_path, &made.key_pem()).map_err(io(&key_path))?;
+        return Ok(made);
+    }
+    let pem = std::fs::read_to_string(&cert_path).map_err(io(&cert_path))?;
+    let key = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
+    from_pem(&pem, &key)
+}
+
+/// A fresh certificate, kept nowhere (tests).
+pub fn make_certificate() -> Result<LabCertificate, CertificateError> {
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let made = rcgen::generate_simple_self_signed(names).map_err(|e| CertificateError::Invalid(e.to_string()))?;
+    from_pem(&made.cert.pem(), &made.signing_key.serialize_pem())
+}
+
+fn from_pem(cert_pem: &str, key_pem: &str) -> Result<LabCertificate, CertificateError> {
+    let der = |pem: &str, label: &str| -> Result<Vec<u8>, CertificateError> {
+        use base64::Engine as _;
+        let begin = format!("-----BEGIN {label}-----");
+        let end = format!("-----END {label}-----");
+        let body = pem
+            .split_once(&begin)
+            .and_then(|(_, rest)| rest.split_once(&end))
+            .map(|(body, _)| body.split_whitespace().collect::<String>())
+            .ok_or_else(|| CertificateError::Invalid(format!("no {label} in the PEM")))?;
+        base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| CertificateError::Invalid(e.to_string()))
+    };
+    let certificate = der(cert_pem, "CERTIFICATE")?;
+    let key = der(key_pem, "PRIVATE KEY")?;
+    Ok(LabCertificate {
+        fingerprint: fingerprint(&certificate),
+        certificate: CertificateDer::from(certificate),
+        key,
+        pem: cert_pem.to_string(),
+    })
+}
+
+pub use crate::driver::eos::https::fingerprint;
+
+impl LabCertificate {
+    fn key_pem(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let body = base64::engine::general_purpose::STANDARD.encode(&self.key);
+        let mut out = "-----BEGIN PRIVATE KEY-----\n".to_string();
+        for chunk in body.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+            out.push('\n');
+        }
+        out.push_str("-----END PRIVATE KEY-----\n");
+        out.into_bytes()
+    }
+
+    /// The TLS settings of a server presenting this certificate.
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, CertificateError> {
+        let provider = crate::util::tls_provider();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone()));
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| CertificateError::Invalid(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(vec![self.certificate.clone()], key)
+            .map_err(|e| CertificateError::Invalid(e.to_string()))?;
+        Ok(Arc::new(config))
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// Starts one eAPI server per device on the given addresses; returns the addresses bound (port
+/// 0 picks a free port). The servers run until the runtime stops.
+pub async fn start(
+    lab: Arc<Lab>,
+    listen: BTreeMap<String, SocketAddr>,
+    tls: Arc<rustls::ServerConfig>,
+    auth: EapiAuth,
+) -> std::io::Result<BTreeMap<String, SocketAddr>> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let total = Arc::new(tokio::sync::Semaphore::new(lab.connections_total));
+    let mut bound = BTreeMap::new();
+    for (device, address) in listen {
+        let listener = TcpListener::bind(address).await?;
+        bound.insert(device.clone(), listener.local_addr()?);
+        let (lab, acceptor, auth, total) = (Arc::clone(&lab), acceptor.clone(), auth.clone(), Arc::clone(&total));
+        let own = Arc::new(tokio::sync::Semaphore::new(lab.connections_per_device));
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else { continue };
+                if !lab.is_up(&device) {
+                    drop(socket); // Reloading, hung or dead: nobody answers.
+                    continue;
+                }
+                let places = (Arc::clone(&own).try_acquire_owned(), Arc::clone(&total).try_acquire_owned());
+                let (Ok(mine), Ok(lab_wide)) = places else {
+                    tracing::warn!(device, "too many eAPI connections: one closed at once");
+                    continue;
+                };
+                let (lab, device, acceptor, auth) = (Arc::clone(&lab), device.clone(), acceptor.clone(), auth.clone());
+                tokio::spawn(async move {
+                    serve_connection(lab, device, acceptor, auth, socket).await;
+                    drop((mine, lab_wide));
+                });
+            }
+        });
+    }
+    Ok(bound)
+}
+
+async fn serve_connection(
+    lab: Arc<Lab>,
+    device: String,
+    acceptor: tokio_rustls::TlsAcceptor,
+    auth: EapiAuth,
+    socket: tokio::net::TcpStream,
+) {
+    let grace = lab.pre_login_timeout;
+    let Ok(Ok(stream)) = tokio::time::timeout(grace, acceptor.accept(socket)).await else { return };
+    let service = hyper::service::service_fn(move |request| {
+        let (lab, device, auth) = (Arc::clone(&lab), device.clone(), auth.clone());
+        async move { Ok::<_, std::convert::Infallible>(answer(&lab, &device, &auth, request).await) }
+    });
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3600), connection).await;
+}
+
+fn reply(status: StatusCode, body: impl Into<Bytes>, content_type: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// True when the request's `Authorization: Basic` names `auth`'s user and password.
+fn authorized(request: &Request<Incoming>, auth: &EapiAuth) -> bool {
+    use base64::Engine as _;
+    let Some(value) = request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(encoded) = value.strip_prefix("Basic ") else { return false };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
+    let Ok(text) = String::from_utf8(decoded) else { return false };
+    text.split_once(':').is_some_and(|(user, password)| user == auth.user && password == auth.password)
+}
+
+async fn answer(lab: &Lab, device: &str, auth: &EapiAuth, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.uri().path() != "/command-api" {
+        return reply(StatusCode::NOT_FOUND, "Not Found", "text/plain");
+    }
+    if request.method() != hyper::Method::POST {
+        return reply(StatusCode::METHOD_NOT_ALLOWED, "POST only", "text/plain");
+    }
+    if !authorized(&request, auth) {
+        let mut response = reply(
+            StatusCode::UNAUTHORIZED,
+            "Unable to authenticate user: Bad username/password combination",
+            "text/plain",
+        );
+        if let Ok(value) = "Basic realm=\"eAPI\"".parse() {
+            response.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, value);
+        }
+        return response;
+    }
+    lab.count_login(device);
+    let body = match Limited::new(request.into_body(), BODY_LIMIT).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return reply(StatusCode::PAYLOAD_TOO_LARGE, "request too large", "text/plain"),
+    };
+    let value = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(value) => value,
+        Err(error) => {
+            serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("Parse error: {error}")}})
+        }
+    };
+    let answer = super::eos::handle(lab, device, &value);
+    reply(StatusCode::OK, serde_json::to_vec(&answer).unwrap_or_default(), "application/json")
+}

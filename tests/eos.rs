@@ -1,0 +1,382 @@
+//! The EOS driver and the lab's EOS personality: a mixed Junos/Arista fabric upgraded end to end
+//! over in-memory eAPI and NETCONF (paused clock), a kill and resume, MLAG pairs, the eAPI's
+//! error shapes, and the HTTPS transport's certificate pinning against the lab's server on
+//! 127.0.0.1.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hitless::driver::by_vendor::ByVendor;
+use hitless::driver::eos::eapi::Format;
+use hitless::driver::eos::https::{HttpsEapi, HttpsSettings};
+use hitless::driver::eos::{Eapi, EosDriver, EosSettings, TransportError};
+use hitless::driver::junos::{JunosDriver, JunosSettings};
+use hitless::exec::{Driver, DriverError};
+use hitless::image::ImageFields;
+use hitless::journal::{DriverKind, JobState, Step};
+use hitless::lab::{InMemory, Lab};
+use hitless::scenario::Scenario;
+use hitless::store::catalog::{self, StoreCatalog};
+use hitless::store::{Store, jobs};
+use hitless::version::Version;
+use hitless::workflow::{self, RunSettings};
+
+/// The bundled mixed scenario with its images taken from the catalog.
+fn mixed(dir: &Path) -> (Store, Scenario) {
+    let (store, scenario, _) = mixed_text(dir, "");
+    (store, scenario)
+}
+
+/// [`mixed`] with `extra` at the end of the scenario, and the scenario's text.
+fn mixed_text(dir: &Path, extra: &str) -> (Store, Scenario, String) {
+    let mut store = Store::open(dir).unwrap();
+    let images = [
+        ("eos-4.32.2F", "arista", "eos", vec!["DCS-7050SX3-48YC8", "DCS-7280SR3-48YC8"], "4.32.2F", "EOS-4.32.2F.swi"),
+        (
+            "junos-qfx-23.4R2",
+            "juniper",
+            "junos-qfx",
+            vec!["qfx10002-36q"],
+            "23.4R2",
+            "jinstall-host-qfx-5e-x86-64-23.4R2-secure-signed.tgz",
+        ),
+    ];
+    for (name, vendor, family, platforms, version, file) in images {
+        let path = dir.join(file);
+        std::fs::write(&path, vec![3u8; 50_000]).unwrap();
+        let fields = ImageFields {
+            name: name.into(),
+            vendor: vendor.into(),
+            family: family.into(),
+            platforms: platforms.into_iter().map(String::from).collect(),
+            os_version: Version::parse(version).unwrap(),
+        };
+        catalog::add(&mut store, &fields, &path, 0, &mut |_, _| {}).unwrap();
+    }
+    let text = std::fs::read_to_string(crate::util::root().join("scenarios/mixed-junos-arista.yaml")).unwrap();
+    let start = text.find("images:").unwrap();
+    let end = text.find("upgrade:").unwrap();
+    let text = format!(
+        "{}images:\n  - {{name: eos-4.32.2F}}\n  - {{name: junos-qfx-23.4R2}}\n{}{extra}",
+        &text[..start],
+        &text[end..]
+    );
+    let catalog = StoreCatalog::new(Some(dir.to_path_buf()));
+    let scenario = Scenario::from_yaml_with(&text, Path::new("mixed.yaml"), &catalog).unwrap();
+    (store, scenario, text)
+}
+
+fn lab_for(scenario: &Scenario) -> Arc<Lab> {
+    Arc::new(Lab::new(&scenario.fabric, scenario.timing.clone(), scenario.faults.clone(), 1.0, 1_790_000_000))
+}
+
+type Mixed = ByVendor<JunosDriver<InMemory>, EosDriver<InMemory>>;
+
+fn driver(scenario: &Scenario, lab: &Arc<Lab>) -> Mixed {
+    let junos = JunosDriver::new(
+        InMemory(Arc::clone(lab)),
+        JunosSettings { boot_poll_interval: Duration::from_secs(10), ..JunosSettings::default() },
+    );
+    let eos = EosDriver::new(
+        InMemory(Arc::clone(lab)),
+        EosSettings { boot_poll_interval: Duration::from_secs(10), ..EosSettings::default() },
+    );
+    ByVendor::new(&scenario.fabric, junos, eos)
+}
+
+fn settings() -> RunSettings {
+    RunSettings {
+        time_scale: 1.0,
+        clock_offset_seconds: 0.0,
+        wall_clock: Arc::new(|| 0),
+        on_event: Arc::new(|_| {}),
+        interrupted: Arc::new(AtomicBool::new(false)),
+        lease: None,
+        window: workflow::WindowChoice::Scenario,
+        operator: "a test".into(),
+    }
+}
+
+/// Every device on its new version, upgraded once, out of maintenance mode with nothing of
+/// hitless's left in its configuration (running and startup alike).
+fn assert_done(lab: &Lab, scenario: &Scenario) {
+    for device in scenario.fabric.devices() {
+        let emulated = lab.device(&device.name).unwrap();
+        let eos = emulated.eos.as_ref();
+        let want = if eos.is_some() { "4.32.2F" } else { "23.4R2" };
+        assert_eq!(emulated.version, want, "{}", device.name);
+        assert_eq!(emulated.upgrades, 1, "{}", device.name);
+        assert_eq!(emulated.reboots.len(), 1, "{}: reloaded once", device.name);
+        match eos {
+            Some(eos) => {
+                assert!(!eos.quiesced(), "{} left quiesced", device.name);
+                assert_eq!(eos.boot_image, "flash:EOS-4.32.2F.swi", "{}", device.name);
+                assert_eq!(eos.boot_changes, 1, "{}: boot system set once", device.name);
+                for config in [&eos.running, &eos.startup] {
+                    let lines = config.flat();
+                    assert!(
+                        !lines.iter().any(|l| l.contains("hitless") || l.ends_with("> quiesce")),
+                        "{}: {lines:?}",
+                        device.name
+                    );
+                }
+                assert!(eos.sessions.is_empty(), "{}: a session left pending", device.name);
+            }
+            None => assert!(!emulated.in_maintenance(), "{} left in maintenance mode", device.name),
+        }
+    }
+}
+
+/// No switch of an MLAG pair reloaded while its peer was down or in its reload-delay: each
+/// reload starts after the peer's reload, its reboot and its reload-delay.
+fn assert_mlag_apart(lab: &Lab, scenario: &Scenario) {
+    let reboot = u64::from(scenario.timing.phases(hitless::model::Role::Leaf).reboot_seconds);
+    let delay = u64::from(scenario.timing.mlag_reload_delay_seconds);
+    for (a, b) in scenario.fabric.mlag_pairs() {
+        let (a, b) = (&scenario.fabric.device(*a).name, &scenario.fabric.device(*b).name);
+        let (ra, rb) = (lab.device(a).unwrap().reboots, lab.device(b).unwrap().reboots);
+        for x in &ra {
+            for y in &rb {
+                let (first, second) = if x <= y { (x, y) } else { (y, x) };
+                assert!(
+                    *second >= first + reboot + delay,
+                    "{a} reloaded at {x}, {b} at {y}: less than the reboot ({reboot} s) and reload-delay ({delay} s) apart"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mixed_fabric_upgrades_through_each_vendor_s_own_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, scenario) = mixed(dir.path());
+    let lab = lab_for(&scenario);
+    let plan = workflow::plan(&scenario);
+    let started = workflow::jobs::start(&mut store, &scenario, "", &plan, DriverKind::Junos, 0, "a test").unwrap();
+    let store = Arc::new(Mutex::new(store));
+    let summary =
+        workflow::run(&store, &scenario, &started.job, Arc::new(driver(&scenario, &lab)), &started.devices, settings())
+            .await
+            .unwrap();
+    assert_eq!(summary.state, JobState::Finished, "{:#?}", summary.devices);
+    assert_done(&lab, &scenario);
+    assert_mlag_apart(&lab, &scenario);
+    // The EOS switches were drained and verified through eAPI: the journal says so.
+    let events = jobs::events(&store.lock().unwrap(), &started.job, Some("leaf1")).unwrap();
+    for step in [Step::Copy, Step::Install, Step::Reboot, Step::Booted] {
+        assert!(events.iter().any(|e| e.step == step), "leaf1 has no {step:?}: {events:#?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_killed_during_an_eos_reload_and_resumed_upgrades_nothing_twice() {
+    for step in [Step::Install, Step::Reboot, Step::WaitBoot] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, scenario, text) = mixed_text(dir.path(), "");
+        let lab = lab_for(&scenario);
+        let plan = workflow::plan(&scenario);
+        let started =
+            workflow::jobs::start(&mut store, &scenario, &text, &plan, DriverKind::Junos, 0, "a test").unwrap();
+        drop(store);
+        // Run until leaf1 reaches `step`, then drop the controller.
+        {
+            let store = Arc::new(Mutex::new(Store::open(dir.path()).unwrap()));
+            let (s, job, devices, d) =
+                (scenario.clone(), started.job.clone(), started.devices.clone(), Arc::new(driver(&scenario, &lab)));
+            let task = tokio::spawn(async move { workflow::run(&store, &s, &job, d, &devices, settings()).await });
+            let watcher = Store::open(dir.path()).unwrap();
+            let mut reached = false;
+            for _ in 0..100_000 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if jobs::events(&watcher, &started.job, Some("leaf1")).unwrap().iter().any(|e| e.step == step) {
+                    reached = true;
+                    break;
+                }
+            }
+            assert!(reached, "leaf1 never reached {step:?}");
+            task.abort();
+            let _ = task.await;
+        }
+        let mut store = Store::open(dir.path()).unwrap();
+        let catalog = StoreCatalog::new(Some(dir.path().to_path_buf()));
+        let reopened =
+            workflow::jobs::reopen(&mut store, &started.job, &catalog, workflow::jobs::Reentry::Resume, "tester", 0)
+                .unwrap();
+        let store = Arc::new(Mutex::new(store));
+        let mut resumed = settings();
+        resumed.clock_offset_seconds = reopened.clock_offset_seconds;
+        let summary = workflow::run(
+            &store,
+            &reopened.scenario,
+            &started.job,
+            Arc::new(driver(&scenario, &lab)),
+            &reopened.devices,
+            resumed,
+        )
+        .await
+        .unwrap();
+        let events = jobs::events(&store.lock().unwrap(), &started.job, Some("leaf1")).unwrap();
+        let told: Vec<String> = events.iter().map(|e| format!("{} {:?} {}", e.at_seconds, e.step, e.message)).collect();
+        assert_eq!(summary.state, JobState::Finished, "killed at {step:?}: {told:#?}");
+        assert_done(&lab, &scenario);
+        assert_mlag_apart(&lab, &scenario);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn maintenance_mode_is_saved_so_the_switch_reloads_still_drained_and_names_its_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = mixed(dir.path());
+    let lab = lab_for(&scenario);
+    let eos = EosDriver::new(InMemory(Arc::clone(&lab)), EosSettings::default());
+    eos.set_maintenance_owner("job-0007/store@host");
+    let before = eos.facts("leaf1").await.unwrap();
+    assert!(!before.maintenance);
+    assert_eq!(before.master().model, "DCS-7050SX3-48YC8");
+    let busy = eos.traffic_mbps("leaf1").await.unwrap();
+    eos.set_maintenance("leaf1", true).await.unwrap();
+    let drained = eos.traffic_mbps("leaf1").await.unwrap();
+    assert!(drained < busy / 100, "{busy} Mbit/s before, {drained} after");
+    // Peers see the drain in BGP: the switch's peers are marked under maintenance.
+    let summary = eos.run("leaf1", "test", &["show ip bgp summary vrf all"], Format::Json).await.unwrap();
+    let peers = hitless::driver::eos::parse::bgp_summary(&summary[0]).unwrap();
+    assert!(!peers.is_empty() && peers.values().all(|p| p.under_maintenance), "{peers:?}");
+    eos.reboot("leaf1", &before).await.unwrap();
+    let after = eos.wait_for_boot("leaf1", &before, 3600).await.unwrap();
+    assert!(after.master().boot > before.master().boot);
+    assert!(after.maintenance, "the switch came back in service: maintenance mode was not saved");
+    assert_eq!(after.maintenance_owner.as_deref(), Some("job-0007/store@host"));
+    eos.set_maintenance("leaf1", false).await.unwrap();
+    let facts = eos.facts("leaf1").await.unwrap();
+    assert!(!facts.maintenance && facts.maintenance_owner.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn eos_errors_reach_the_operator_with_eos_s_own_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = mixed(dir.path());
+    let lab = lab_for(&scenario);
+    let eos = EosDriver::new(InMemory(Arc::clone(&lab)), EosSettings::default());
+    let error = eos.run("leaf1", "test", &["show version", "show bogus"], Format::Json).await.unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("show bogus") && text.contains("Invalid input"), "{text}");
+    // A command with no JSON model, asked for as JSON, says it must be asked for as text.
+    let error = eos.run("leaf1", "test", &["dir flash:"], Format::Json).await.unwrap_err();
+    assert!(error.to_string().contains("no JSON model"), "{error}");
+    // A pending session of someone else's stops a maintenance change, which changes nothing.
+    eos.run(
+        "leaf1",
+        "test",
+        &["configure session operator-work", "interface Ethernet9", "description wip", "end"],
+        Format::Json,
+    )
+    .await
+    .unwrap();
+    let error = eos.set_maintenance("leaf1", true).await.unwrap_err();
+    assert!(error.to_string().contains("operator-work"), "{error}");
+    assert!(!eos.facts("leaf1").await.unwrap().maintenance);
+    // An image that is not on flash cannot be booted; the boot-config is unchanged.
+    let error =
+        eos.run("leaf1", "test", &["configure", "boot system flash:EOS-9.9.9F.swi"], Format::Json).await.unwrap_err();
+    assert!(error.to_string().contains("does not exist"), "{error}");
+    assert_eq!(lab.device("leaf1").unwrap().eos.unwrap().boot_image, "flash:EOS-4.30.1F.swi");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_check_after_the_reload_rolls_an_eos_switch_back_to_its_old_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "faults:\n  - {device: leaf3, kind: health-check-fails, at: post-check}\n";
+    let (store, _, text) = mixed_text(dir.path(), extra);
+    let catalog = StoreCatalog::new(Some(dir.path().to_path_buf()));
+    let text = text.replace("upgrade:\n", "upgrade:\n  on_failure: rollback\n");
+    let scenario = Scenario::from_yaml_with(&text, Path::new("mixed.yaml"), &catalog).unwrap();
+    let mut store = store;
+    let lab = lab_for(&scenario);
+    let plan = workflow::plan(&scenario);
+    let started = workflow::jobs::start(&mut store, &scenario, "", &plan, DriverKind::Junos, 0, "a test").unwrap();
+    let store = Arc::new(Mutex::new(store));
+    let summary =
+        workflow::run(&store, &scenario, &started.job, Arc::new(driver(&scenario, &lab)), &started.devices, settings())
+            .await
+            .unwrap();
+    assert_ne!(summary.state, JobState::Finished);
+    let events = jobs::events(&store.lock().unwrap(), &started.job, Some("leaf3")).unwrap();
+    let leaf3 = lab.device("leaf3").unwrap();
+    assert_eq!(leaf3.version, "4.29.2F", "leaf3 not rolled back: {events:#?}");
+    assert_eq!(leaf3.rollbacks, 1);
+    let eos = leaf3.eos.unwrap();
+    assert_eq!(eos.boot_image, "flash:EOS-4.29.2F.swi");
+    assert!(!eos.quiesced(), "leaf3 left in maintenance mode after its rollback");
+    let job = summary.devices.iter().find(|d| d.device == "leaf3").unwrap();
+    assert_eq!(job.state, hitless::journal::DeviceState::RolledBack, "{}", job.message);
+}
+
+/// The lab's eAPI server on 127.0.0.1 with a fresh certificate; its address.
+async fn https_lab(scenario: &Scenario) -> (Arc<Lab>, std::net::SocketAddr, String) {
+    let lab = lab_for(scenario);
+    let certificate = hitless::lab::eapi::make_certificate().unwrap();
+    let listen = [("leaf1".to_string(), "127.0.0.1:0".parse().unwrap())].into();
+    let auth = hitless::lab::eapi::EapiAuth { user: "netops".into(), password: "lab-secret".into() };
+    let bound =
+        hitless::lab::eapi::start(Arc::clone(&lab), listen, certificate.server_config().unwrap(), auth).await.unwrap();
+    (lab, bound["leaf1"], certificate.fingerprint)
+}
+
+fn https(dir: &Path, address: std::net::SocketAddr, password: &str, trust_on_first_use: bool) -> HttpsEapi {
+    HttpsEapi::new(
+        HttpsSettings {
+            addresses: [("leaf1".to_string(), address.to_string())].into(),
+            user: "netops".into(),
+            password: password.into(),
+            known_certs: dir.join("known_certs"),
+            trust_on_first_use,
+            ca: None,
+            connect_timeout: Duration::from_secs(10),
+        },
+        None,
+    )
+}
+
+#[tokio::test]
+async fn over_https_the_certificate_is_pinned_before_any_password_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = mixed(dir.path());
+    let (lab, address, fingerprint) = https_lab(&scenario).await;
+    let request = hitless::driver::eos::eapi::request("t-1", &[serde_json::json!("show version")], Format::Json);
+    // Unknown certificate, no trust on first use: refused, naming the fingerprint; nothing sent.
+    let error = https(dir.path(), address, "lab-secret", false).post("leaf1", request.clone()).await.unwrap_err();
+    let TransportError::Refused(message) = &error else { panic!("{error:?}") };
+    assert!(message.contains(&fingerprint) && message.contains("--trust-on-first-use"), "{message}");
+    assert_eq!(lab.logins("leaf1"), 0, "a request went to a switch whose certificate was not verified");
+    // Trust on first use records it; afterwards the pin alone is enough.
+    let reply = https(dir.path(), address, "lab-secret", true).post("leaf1", request.clone()).await.unwrap();
+    assert_eq!(reply["result"][0]["modelName"], "DCS-7050SX3-48YC8");
+    let pins = std::fs::read_to_string(dir.path().join("known_certs")).unwrap();
+    assert_eq!(pins.trim(), format!("{address} {fingerprint}"));
+    https(dir.path(), address, "lab-secret", false).post("leaf1", request.clone()).await.unwrap();
+    // A wrong password is a refusal that says what to check.
+    let error = https(dir.path(), address, "wrong", false).post("leaf1", request.clone()).await.unwrap_err();
+    assert!(matches!(&error, TransportError::Refused(m) if m.contains("401")), "{error:?}");
+    // A changed certificate is refused even with trust on first use.
+    std::fs::write(dir.path().join("known_certs"), format!("{address} {}\n", "ab".repeat(32))).unwrap();
+    let error = https(dir.path(), address, "lab-secret", true).post("leaf1", request).await.unwrap_err();
+    assert!(matches!(&error, TransportError::Refused(m) if m.contains("changed")), "{error:?}");
+}
+
+#[tokio::test]
+async fn over_https_the_driver_reads_facts_and_maps_a_dead_address_to_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = mixed(dir.path());
+    let (_lab, address, _) = https_lab(&scenario).await;
+    let eos = EosDriver::new(https(dir.path(), address, "lab-secret", true), EosSettings::default());
+    let facts = eos.facts("leaf1").await.unwrap();
+    assert_eq!(facts.version().to_string(), "4.30.1F");
+    // Nobody listens on a port just closed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let eos = EosDriver::new(https(dir.path(), closed, "lab-secret", true), EosSettings::default());
+    let error = eos.facts("leaf1").await.unwrap_err();
+    assert!(matches!(error, DriverError::Unreachable { .. }), "{error:?}");
+}
