@@ -365,6 +365,9 @@ pub enum DriverKind {
     Virtual,
     /// Junos over NETCONF/SSH, to real switches or the lab.
     Junos,
+    /// Each device through its own vendor's protocol: Junos over NETCONF/SSH, Arista EOS over
+    /// eAPI (HTTPS), to real switches or the lab.
+    Native,
 }
 
 impl DriverKind {
@@ -373,6 +376,7 @@ impl DriverKind {
         match self {
             DriverKind::Virtual => "virtual",
             DriverKind::Junos => "junos",
+            DriverKind::Native => "native",
         }
     }
 }
@@ -384,6 +388,7 @@ impl FromStr for DriverKind {
             // Stores written before the virtual driver had its name say "sim".
             "virtual" | "sim" => Ok(DriverKind::Virtual),
             "junos" => Ok(DriverKind::Junos),
+            "native" => Ok(DriverKind::Native),
             _ => Err(UnknownName { what: "driver", name: s.to_string() }),
         }
     }

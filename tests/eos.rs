@@ -380,3 +380,78 @@ async fn over_https_the_driver_reads_facts_and_maps_a_dead_address_to_unreachabl
     let error = eos.facts("leaf1").await.unwrap_err();
     assert!(matches!(error, DriverError::Unreachable { .. }), "{error:?}");
 }
+
+/// The catalog images of the mixed scenario added through the CLI, and the scenario using them.
+fn prepare_mixed(dir: &Path, state: &Path) -> std::path::PathBuf {
+    use crate::lab_process::hitless;
+    let images = [
+        ("eos-4.32.2F", "arista", "eos", "DCS-7050SX3-48YC8,DCS-7280SR3-48YC8", "4.32.2F", "EOS-4.32.2F.swi"),
+        ("junos-qfx-23.4R2", "juniper", "junos-qfx", "qfx10002-36q", "23.4R2", "jinstall-qfx-23.4R2-signed.tgz"),
+    ];
+    for (name, vendor, family, platforms, version, file) in images {
+        let path = dir.join(file);
+        std::fs::write(&path, vec![9u8; 40_000]).unwrap();
+        let added = hitless(state)
+            .args(["image", "add", "--name", name, "--file", path.to_str().unwrap(), "--vendor", vendor])
+            .args(["--family", family, "--platforms", platforms, "--os-version", version])
+            .output()
+            .unwrap();
+        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    }
+    let text = std::fs::read_to_string(crate::util::root().join("scenarios/mixed-junos-arista.yaml")).unwrap();
+    let (start, end) = (text.find("images:").unwrap(), text.find("upgrade:").unwrap());
+    let text = format!(
+        "{}images:\n  - {{name: eos-4.32.2F}}\n  - {{name: junos-qfx-23.4R2}}\n{}",
+        &text[..start],
+        &text[end..]
+    );
+    let path = dir.join("mixed.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn hitless_upgrade_with_the_native_driver_upgrades_the_mixed_lab_over_netconf_and_eapi() {
+    use crate::lab_process::{hitless, start_lab};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let scenario = prepare_mixed(dir.path(), &state);
+    let _lab = start_lab(&state, &scenario, &[]);
+    let eapi: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(state.join("lab-eapi-addresses.json")).unwrap()).unwrap();
+    assert_eq!(eapi.keys().collect::<Vec<_>>(), ["leaf1", "leaf2", "leaf3", "leaf4"]);
+    // Without trust on first use, the lab's certificate is not pinned: refused, nothing done.
+    let refused = hitless(&state)
+        .args(["upgrade", scenario.to_str().unwrap(), "--driver", "native", "--yes", "--time-scale", "1000"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stdout).to_string() + &String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("--trust-on-first-use"), "{said}");
+    let run = hitless(&state)
+        .args(["upgrade", scenario.to_str().unwrap(), "--driver", "native", "--yes", "--trust-on-first-use"])
+        .args(["--time-scale", "1000", "--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["outcome"], "finished", "{stdout}");
+    let in_service: Vec<(String, String)> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["step"] == "in-service")
+        .map(|e| (e["device"].as_str().unwrap().to_string(), e["message"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(in_service.len(), 6, "{in_service:?}");
+    for (device, message) in &in_service {
+        let want = if device.starts_with("leaf") { "4.32.2F" } else { "23.4R2" };
+        assert!(message.contains(want), "{device}: {message}");
+    }
+    // The pins were recorded, one per EOS switch; the journal names the driver.
+    let pins = std::fs::read_to_string(state.join("eapi_known_certs")).unwrap();
+    assert_eq!(pins.lines().count(), 4, "{pins}");
+    let jobs = hitless(&state).args(["jobs", "--format", "json"]).output().unwrap();
+    let jobs: serde_json::Value = serde_json::from_slice(&jobs.stdout).unwrap();
+    assert_eq!(jobs.as_array().unwrap().iter().filter(|j| j["driver"] == "native").count(), 1, "{jobs}");
+}

@@ -32,13 +32,6 @@ fn loopback(index: usize) -> std::net::IpAddr {
 }
 
 pub fn run(scenario: &Scenario, state_dir: &Path, options: &LabOptions) -> anyhow::Result<ExitCode> {
-    let arista = scenario.fabric.names_of_vendor(crate::model::Vendor::Arista, 3);
-    if !arista.is_empty() {
-        bail!(
-            "the scenario has Arista EOS devices ({}, ...): the lab emulates Junos devices only (its EOS personality is not built yet), and would pass them off as Junos",
-            arista.join(", ")
-        );
-    }
     let start_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
@@ -66,8 +59,11 @@ pub fn run(scenario: &Scenario, state_dir: &Path, options: &LabOptions) -> anyho
         }
         let lab = Arc::new(lab);
         if let Some(device) = &options.stdio {
-            if scenario.fabric.lookup(device).is_none() {
+            let Some(id) = scenario.fabric.lookup(device) else {
                 bail!("no device {device} in scenario {}", scenario.name);
+            };
+            if scenario.fabric.device(id).vendor() == crate::model::Vendor::Arista {
+                bail!("{device} is an Arista EOS device: it speaks eAPI over HTTPS, not NETCONF on standard input");
             }
             // One NETCONF session on standard input and output, for an SSH server's
             // `Subsystem netconf` line. Nothing else may be printed on standard output.
@@ -92,10 +88,37 @@ async fn serve_ssh(
             "nobody could log in: set HITLESS_LAB_PASSWORD (the password the lab accepts) or pass --authorized-key FILE"
         );
     }
+    let arista = scenario.fabric.names_of_vendor(crate::model::Vendor::Arista, 3);
+    if !arista.is_empty() && password.is_none() {
+        bail!(
+            "the scenario has Arista EOS devices ({}, ...), whose eAPI logs in with a password only: set HITLESS_LAB_PASSWORD",
+            arista.join(", ")
+        );
+    }
     let mut listen = BTreeMap::new();
+    let mut eapi_listen = BTreeMap::new();
     for (index, device) in scenario.fabric.devices().iter().enumerate() {
+        let eos = device.vendor() == crate::model::Vendor::Arista;
         if let Some(port) = options.loopback_port {
             listen.insert(device.name.clone(), SocketAddr::new(loopback(index), port));
+            if eos {
+                let next =
+                    port.checked_add(1).context("--loopback-port leaves no port for eAPI (it uses the next one)")?;
+                eapi_listen.insert(device.name.clone(), SocketAddr::new(loopback(index), next));
+            }
+            continue;
+        }
+        if eos {
+            // An EOS device's scenario address is its eAPI's; its SSH (SCP) port is any free one.
+            let port = match &device.address {
+                Some(address) => address
+                    .rsplit_once(':')
+                    .and_then(|(_, port)| port.parse::<u16>().ok())
+                    .with_context(|| format!("address {address} of {} is not host:port", device.name))?,
+                None => 0,
+            };
+            eapi_listen.insert(device.name.clone(), SocketAddr::new(options.bind, port));
+            listen.insert(device.name.clone(), SocketAddr::new(options.bind, 0));
             continue;
         }
         // Only the port of a scenario address is used: the lab listens on --bind (loopback by
@@ -129,9 +152,29 @@ async fn serve_ssh(
         );
     }
     let key = host_key(&state_dir.join("lab_host_key"))?;
+    let eapi_password = password.clone();
     let bound = start(Arc::clone(&lab), listen, key, LabAuth { password, keys })
         .await
         .context("starting the lab's SSH servers")?;
+    // EOS devices: eAPI over HTTPS with the lab's certificate (kept in the state directory, so
+    // the fingerprint clients pinned stays valid across restarts).
+    let mut eapi_bound = BTreeMap::new();
+    let mut fingerprint = None;
+    if !eapi_listen.is_empty() {
+        let certificate = crate::lab::eapi::certificate(state_dir)?;
+        let auth = crate::lab::eapi::EapiAuth {
+            user: crate::lab::ops::USER.to_string(),
+            password: eapi_password.unwrap_or_default(),
+        };
+        eapi_bound = crate::lab::eapi::start(Arc::clone(&lab), eapi_listen, certificate.server_config()?, auth)
+            .await
+            .context("starting the lab's eAPI servers")?;
+        fingerprint = Some(certificate.fingerprint);
+    }
+    let eapi: BTreeMap<String, String> = eapi_bound.iter().map(|(d, a)| (d.clone(), a.to_string())).collect();
+    let eapi_file = crate::workflow::drivers::lab_eapi_addresses_path(state_dir);
+    super::render::write_atomically(&eapi_file, serde_json::to_string_pretty(&eapi)?.as_bytes())
+        .with_context(|| format!("cannot record the lab's eAPI addresses in {}", eapi_file.display()))?;
     let addresses: BTreeMap<String, String> = bound.iter().map(|(d, a)| (d.clone(), a.to_string())).collect();
     let hosts: Vec<(String, crate::model::Role, String)> = scenario
         .fabric
@@ -146,19 +189,33 @@ async fn serve_ssh(
     crate::lab::addresses::record(state_dir, &addresses)
         .with_context(|| format!("cannot record the lab's addresses in {}", state_dir.display()))?;
     let file = crate::lab::addresses::path(state_dir);
-    let mut table = render::table(&["Device", "NETCONF over SSH"]);
+    let mut table = render::table(&["Device", "Vendor", "SSH (NETCONF, SCP)", "eAPI (HTTPS)"]);
     for (device, address) in &addresses {
-        table.add_row(vec![device.clone(), address.clone()]);
+        let (vendor, https) = match eapi.get(device) {
+            Some(https) => ("Arista EOS", https.clone()),
+            None => ("Junos", String::new()),
+        };
+        table.add_row(vec![device.clone(), vendor.to_string(), address.clone(), https]);
     }
+    let certificate = match &fingerprint {
+        Some(sum) => format!(
+            "\neAPI certificate SHA-256 {sum} ({}); user {}.",
+            state_dir.join("lab-eapi-cert.pem").display(),
+            crate::lab::ops::USER
+        ),
+        None => String::new(),
+    };
     render::say!(
-        "Lab for {}: {} emulated Junos devices, time x{} (addresses recorded in {}; Ansible inventory in {}).\n{table}\nStop with Ctrl-C.",
+        "Lab for {}: {} emulated devices ({} Arista EOS), time x{} (addresses recorded in {}; Ansible inventory in {}).\n{table}{certificate}\nStop with Ctrl-C.",
         scenario.name,
         addresses.len(),
+        eapi.len(),
         options.time_scale,
         file.display(),
         inventory.display()
     );
     tokio::signal::ctrl_c().await?;
     crate::lab::addresses::forget(state_dir);
+    let _ = std::fs::remove_file(&eapi_file);
     Ok(ExitCode::SUCCESS)
 }

@@ -430,9 +430,15 @@ pub(crate) struct SshFlags {
     /// Junos driver: known_hosts file (default: known_hosts in the state directory).
     #[arg(long)]
     pub known_hosts: Option<PathBuf>,
-    /// Junos driver: record unknown host keys instead of refusing them.
+    /// Junos and native drivers: record unknown host keys (and, native, unknown eAPI
+    /// certificates) instead of refusing them.
     #[arg(long)]
     pub trust_on_first_use: bool,
+    /// Native driver: verify Arista switches' eAPI certificates against this CA (PEM) instead of
+    /// the pins in eapi_known_certs in the state directory. The eAPI password comes from
+    /// $HITLESS_EAPI_PASSWORD, else the SSH password.
+    #[arg(long)]
+    pub eapi_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -486,6 +492,7 @@ impl RunFlags {
             key: self.ssh.ssh_key.clone(),
             known_hosts: self.ssh.known_hosts.clone(),
             trust_on_first_use: self.ssh.trust_on_first_use,
+            eapi_ca: self.ssh.eapi_ca.clone(),
             time_scale: self.time_scale.unwrap_or(1.0),
             time_scale_given: self.time_scale.is_some(),
         };

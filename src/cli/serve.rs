@@ -33,7 +33,7 @@ pub struct ServeArgs {
     /// A session unused this many minutes ends.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=10080))]
     session_minutes: u32,
-    /// Jobs with the Junos driver reach devices as these say (without a key or
+    /// Jobs with the Junos or native driver reach devices as these say (without a key or
     /// $HITLESS_SSH_PASSWORD, the console runs virtual jobs only).
     #[command(flatten)]
     ssh: super::SshFlags,
@@ -50,6 +50,8 @@ pub fn serve(args: ServeArgs, state_dir: Option<&std::path::Path>) -> anyhow::Re
     let junos = auth.map(|auth| JunosOptions {
         connect_timeout: None,
         user: ssh.ssh_user.clone(),
+        eapi_password: super::upgrade::eapi_password(&auth),
+        eapi_ca: ssh.eapi_ca.clone(),
         auth,
         known_hosts: ssh.known_hosts.clone(),
         trust_on_first_use: ssh.trust_on_first_use,

@@ -30,6 +30,9 @@ pub enum DriverArg {
     Virtual,
     /// Junos over NETCONF/SSH, to real switches or the lab (`hitless lab`).
     Junos,
+    /// Each device through its own vendor's protocol: Junos over NETCONF/SSH, Arista EOS over
+    /// eAPI (HTTPS, images by SCP), to real switches or the lab.
+    Native,
 }
 
 impl From<DriverArg> for DriverKind {
@@ -37,6 +40,7 @@ impl From<DriverArg> for DriverKind {
         match arg {
             DriverArg::Virtual => DriverKind::Virtual,
             DriverArg::Junos => DriverKind::Junos,
+            DriverArg::Native => DriverKind::Native,
         }
     }
 }
@@ -52,6 +56,8 @@ pub struct JunosFlags {
     pub known_hosts: Option<std::path::PathBuf>,
     /// Record unknown host keys.
     pub trust_on_first_use: bool,
+    /// Native driver: a CA for eAPI certificates.
+    pub eapi_ca: Option<std::path::PathBuf>,
     /// Device seconds per real second.
     pub time_scale: f64,
     /// True when `--time-scale` was given (else a re-entered job keeps its own).
@@ -84,21 +90,34 @@ impl RunOptions {
         workflow::drivers::preflight(scenario, kind)?;
         Ok(match kind {
             DriverKind::Virtual => DriverChoice::Virtual { speed: self.virtual_speed },
-            DriverKind::Junos => {
+            DriverKind::Junos | DriverKind::Native => {
                 let auth = match &self.junos.key {
                     Some(path) => SshAuth::Key(path.clone()),
                     None => SshAuth::Password(ssh_password(&self.junos.user)?),
                 };
-                DriverChoice::Junos(JunosOptions {
+                let options = JunosOptions {
                     connect_timeout: None,
                     user: self.junos.user.clone(),
+                    eapi_password: eapi_password(&auth),
+                    eapi_ca: self.junos.eapi_ca.clone(),
                     auth,
                     known_hosts: self.junos.known_hosts.clone(),
                     trust_on_first_use: self.junos.trust_on_first_use,
                     time_scale: self.junos.time_scale,
-                })
+                };
+                if kind == DriverKind::Native { DriverChoice::Native(options) } else { DriverChoice::Junos(options) }
             }
         })
+    }
+}
+
+/// The eAPI password: `HITLESS_EAPI_PASSWORD`, else the SSH login's password (one account on
+/// the switch); `None` with an SSH key and no variable. Never taken from a scenario, never logged.
+pub(crate) fn eapi_password(auth: &SshAuth) -> Option<crate::driver::eos::https::Password> {
+    match (std::env::var("HITLESS_EAPI_PASSWORD"), auth) {
+        (Ok(password), _) if !password.is_empty() => Some(crate::driver::eos::https::Password(password)),
+        (_, SshAuth::Password(password)) => Some(crate::driver::eos::https::Password(password.clone())),
+        _ => None,
     }
 }
 
@@ -242,6 +261,8 @@ pub fn discover(service: &Service, options: &DiscoverOptions) -> anyhow::Result<
     let junos = JunosOptions {
         connect_timeout: Some(options.timeout),
         user,
+        eapi_password: None,
+        eapi_ca: None,
         auth,
         known_hosts: options.known_hosts.clone(),
         trust_on_first_use: options.trust_on_first_use,

@@ -129,7 +129,7 @@ fn schemas() -> Value {
             "fabric": {"type": "string"}, "assign": assign, "parameters": parameters, "allow_loss": {"type": "boolean"}}},
         "JobRequest": {"type": "object", "required": ["mode", "fabric"], "additionalProperties": false, "properties": {
             "mode": {"enum": ["test-run", "upgrade"]}, "fabric": {"type": "string"}, "assign": assign, "parameters": parameters,
-            "allow_loss": {"type": "boolean"}, "driver": {"enum": ["virtual", "junos", "default"]},
+            "allow_loss": {"type": "boolean"}, "driver": {"enum": ["virtual", "junos", "native", "default"]},
             "speed": {"type": "number", "exclusiveMinimum": 0}}},
         "ImagePatch": {"type": "object", "additionalProperties": false, "properties": {
             "name": {"type": "string", "description": "may only repeat the current name"},

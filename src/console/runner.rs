@@ -33,6 +33,9 @@ pub enum DriverName {
     Virtual,
     /// Junos over NETCONF/SSH, with the credentials the console was started with.
     Junos,
+    /// Each device through its vendor's protocol (Junos over NETCONF/SSH, EOS over eAPI), with
+    /// the credentials the console was started with.
+    Native,
     /// The scenario's default: virtual without addresses, else the request must say.
     #[default]
     Default,
@@ -193,6 +196,7 @@ impl Runner {
         let kind = match name {
             DriverName::Virtual => DriverKind::Virtual,
             DriverName::Junos => DriverKind::Junos,
+            DriverName::Native => DriverKind::Native,
             DriverName::Default => {
                 workflow::drivers::default_driver(scenario).map_err(|e| ApiError::from(e).at("driver"))?
             }
@@ -208,7 +212,7 @@ impl Runner {
         }
         match kind {
             DriverKind::Virtual => Ok(DriverChoice::Virtual { speed }),
-            DriverKind::Junos => {
+            DriverKind::Junos | DriverKind::Native => {
                 let mut options = self.junos.clone().ok_or_else(|| {
                     ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
@@ -219,7 +223,11 @@ impl Runner {
                 if let Some(scale) = time_scale {
                     options.time_scale = scale;
                 }
-                Ok(DriverChoice::Junos(options))
+                Ok(if kind == DriverKind::Native {
+                    DriverChoice::Native(options)
+                } else {
+                    DriverChoice::Junos(options)
+                })
             }
         }
     }
@@ -365,5 +373,6 @@ fn driver_name(kind: DriverKind) -> DriverName {
     match kind {
         DriverKind::Virtual => DriverName::Virtual,
         DriverKind::Junos => DriverName::Junos,
+        DriverKind::Native => DriverName::Native,
     }
 }

@@ -290,6 +290,10 @@ impl DeviceSsh {
 
 impl DeviceSsh {
     fn netconf(&mut self, id: ChannelId, session: &mut Session) -> Result<(), russh::Error> {
+        // An EOS switch of the lab speaks eAPI (HTTPS); its SSH server takes files (SCP, SFTP).
+        if self.lab.devices_vendor(&self.device) == crate::model::Vendor::Arista {
+            return session.channel_failure(id);
+        }
         let Some(channel) = self.channels.remove(&id) else {
             return session.channel_failure(id);
         };

@@ -28,6 +28,11 @@ pub struct JunosOptions {
     pub time_scale: f64,
     /// How long a device has to accept the SSH login (default 30 s).
     pub connect_timeout: Option<Duration>,
+    /// `--driver native`: the password eAPI logins to Arista switches use (HTTP Basic; eAPI
+    /// takes no SSH key). `None` when none was given: EOS devices are then refused.
+    pub eapi_password: Option<crate::driver::eos::https::Password>,
+    /// `--driver native`: verify eAPI certificates against this CA (PEM) instead of pins.
+    pub eapi_ca: Option<PathBuf>,
 }
 
 /// The driver the operator chose, with what it needs.
@@ -41,6 +46,9 @@ pub enum DriverChoice {
     },
     /// Junos over NETCONF/SSH.
     Junos(JunosOptions),
+    /// Each device through its vendor's protocol (Junos over NETCONF/SSH, EOS over eAPI), with
+    /// the same login name, trust settings and time scale.
+    Native(JunosOptions),
 }
 
 impl DriverChoice {
@@ -49,6 +57,7 @@ impl DriverChoice {
         match self {
             DriverChoice::Virtual { .. } => DriverKind::Virtual,
             DriverChoice::Junos(_) => DriverKind::Junos,
+            DriverChoice::Native(_) => DriverKind::Native,
         }
     }
 
@@ -61,7 +70,7 @@ impl DriverChoice {
     pub fn time_scale(&self) -> f64 {
         match self {
             DriverChoice::Virtual { speed } => speed.unwrap_or(1.0),
-            DriverChoice::Junos(options) => options.time_scale,
+            DriverChoice::Junos(options) | DriverChoice::Native(options) => options.time_scale,
         }
     }
 }
@@ -108,7 +117,7 @@ pub fn preflight(scenario: &Scenario, kind: DriverKind) -> Result<(), WorkflowEr
             return Err(WorkflowError::VendorNotReachable { devices: arista.join(", ") });
         }
     }
-    if kind == DriverKind::Junos
+    if matches!(kind, DriverKind::Junos | DriverKind::Native)
         && let Some(image) = scenario.images.iter().find(|i| i.catalog.is_none())
     {
         return Err(WorkflowError::InlineImage { image: image.name.clone() });
@@ -133,7 +142,86 @@ pub fn make(state_dir: &Path, scenario: &Scenario, choice: &DriverChoice) -> Res
             Ok(AnyDriver::Virtual(driver))
         }
         DriverChoice::Junos(options) => junos(state_dir, scenario, options).map(AnyDriver::Junos),
+        DriverChoice::Native(options) => native(state_dir, scenario, options),
     }
+}
+
+/// Where a running lab's eAPI servers listen (EOS devices), beside its SSH record.
+const LAB_EAPI_ADDRESSES: &str = "lab-eapi-addresses.json";
+
+/// The eAPI addresses the last `hitless lab` with this state directory recorded.
+pub fn lab_eapi_addresses(state_dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(state_dir.join(LAB_EAPI_ADDRESSES))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// The file a lab records its eAPI addresses in.
+pub fn lab_eapi_addresses_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(LAB_EAPI_ADDRESSES)
+}
+
+/// `--driver native`: Junos devices over NETCONF/SSH as [`junos`] reaches them, Arista switches
+/// over eAPI (HTTPS to the scenario's `address`, port 443 unless it names one, or to a running
+/// lab's eAPI server), their images by SCP (to the lab's SSH server, or port 22 of the address).
+fn native(state_dir: &Path, scenario: &Scenario, options: &JunosOptions) -> Result<AnyDriver, WorkflowError> {
+    preflight(scenario, DriverKind::Native)?;
+    let arista = scenario.fabric.names_of_vendor(crate::model::Vendor::Arista, 3);
+    let password = match (&options.eapi_password, arista.is_empty()) {
+        (Some(password), _) => password.0.clone(),
+        (None, true) => String::new(),
+        (None, false) => return Err(WorkflowError::EapiPasswordNeeded { devices: arista.join(", ") }),
+    };
+    let mut ssh = crate::lab::addresses::recorded(state_dir);
+    let mut eapi = lab_eapi_addresses(state_dir);
+    for device in scenario.fabric.devices() {
+        let Some(address) = &device.address else { continue };
+        if device.vendor() == crate::model::Vendor::Arista {
+            eapi.insert(device.name.clone(), address.clone());
+            let host = match address.rsplit_once(':') {
+                Some((host, port)) if port.parse::<u16>().is_ok() && !host.contains(':') => host.to_string(),
+                _ => address.clone(),
+            };
+            // SCP goes to the switch's SSH port, unless a running lab recorded its own.
+            ssh.entry(device.name.clone()).or_insert_with(|| format!("{host}:22"));
+        } else {
+            ssh.insert(device.name.clone(), address.clone());
+        }
+    }
+    let ssh_settings = |addresses: BTreeMap<String, String>| SshSettings {
+        addresses,
+        user: options.user.clone(),
+        auth: options.auth.clone(),
+        known_hosts: options.known_hosts.clone().unwrap_or_else(|| state_dir.join("known_hosts")),
+        trust_on_first_use: options.trust_on_first_use,
+        connect_timeout: options.connect_timeout.unwrap_or(Duration::from_secs(30)),
+    };
+    let junos = JunosDriver::new(
+        SshConnector::new(ssh_settings(ssh.clone())),
+        JunosSettings {
+            time_scale: options.time_scale,
+            maintenance: scenario.maintenance.clone(),
+            ..JunosSettings::default()
+        },
+    );
+    let https = crate::driver::eos::https::HttpsEapi::new(
+        crate::driver::eos::https::HttpsSettings {
+            addresses: eapi,
+            user: options.user.clone(),
+            password,
+            known_certs: state_dir.join("eapi_known_certs"),
+            trust_on_first_use: options.trust_on_first_use,
+            ca: options.eapi_ca.clone(),
+            connect_timeout: options.connect_timeout.unwrap_or(Duration::from_secs(30)),
+        },
+        Some(SshConnector::new(ssh_settings(ssh))),
+    );
+    let eos = crate::driver::eos::EosDriver::new(
+        https,
+        crate::driver::eos::EosSettings { time_scale: options.time_scale, ..Default::default() },
+    );
+    Ok(AnyDriver::Native(Box::new(crate::driver::by_vendor::ByVendor::new(&scenario.fabric, junos, eos))))
 }
 
 /// The Junos driver over SSH to the devices at `addresses` (name to `host:port`), as

@@ -112,9 +112,17 @@ pub enum WorkflowError {
     },
     /// The Junos driver was chosen for a scenario with Arista EOS devices.
     #[error(
-        "the scenario has Arista EOS devices ({devices}, ...), which the junos driver cannot reach (it speaks NETCONF; the EOS driver, over eAPI, is not built yet): rehearse with --driver virtual"
+        "the scenario has Arista EOS devices ({devices}, ...), which the junos driver cannot reach (it speaks NETCONF only): use --driver native, which reaches each device through its own vendor's protocol (EOS over eAPI)"
     )]
     VendorNotReachable {
+        /// A few of them.
+        devices: String,
+    },
+    /// `--driver native` for a scenario with Arista EOS devices, without an eAPI password.
+    #[error(
+        "the scenario has Arista EOS devices ({devices}, ...), and eAPI logs in with a password only: set HITLESS_EAPI_PASSWORD (or give the SSH login a password, which eAPI then uses too)"
+    )]
+    EapiPasswordNeeded {
         /// A few of them.
         devices: String,
     },
@@ -215,6 +223,7 @@ impl WorkflowError {
             | WorkflowError::DrainOff { .. }
             | WorkflowError::DriverNeeded { .. }
             | WorkflowError::VendorNotReachable { .. }
+            | WorkflowError::EapiPasswordNeeded { .. }
             | WorkflowError::InlineImage { .. }
             | WorkflowError::UnknownImage { .. } => ErrorKind::Invalid,
             WorkflowError::User(_)

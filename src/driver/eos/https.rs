@@ -23,6 +23,16 @@ use crate::driver::junos::Connector as _;
 /// Bytes of a reply read at most (a `show running-config` of a large switch fits many times).
 const REPLY_LIMIT: usize = 64 * 1024 * 1024;
 
+/// A password, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<hidden>)")
+    }
+}
+
 /// How to reach EOS switches.
 #[derive(Clone)]
 pub struct HttpsSettings {
