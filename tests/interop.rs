@@ -1,8 +1,9 @@
 //! Interoperability with tools hitless did not write, against `hitless lab`: Junos PyEZ,
 //! ncclient and Ansible's `junipernetworks.junos` (each step checking its effect on the device),
 //! the OpenSSH client (the NETCONF subsystem, CLI commands and their exit status, `scp` in SFTP
-//! and legacy mode to a directory or a file name), and the Junos driver through an OpenSSH sshd
-//! running the emulator.
+//! and legacy mode to a directory or a file name), the Junos driver through an OpenSSH sshd
+//! running the emulator, and pyeapi and napalm's EOS driver against the lab's EOS personality
+//! over HTTPS.
 //!
 //! These need OpenSSH and a Python with junos-eznc, ansible and jxmlease, so they are their own
 //! test target behind the `interop` feature: `cargo test --features interop --test interop`,
@@ -36,10 +37,11 @@ fn python() -> std::path::PathBuf {
     let python = std::env::var_os("HITLESS_INTEROP_PYTHON")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| util::root().join(".ci/venv/bin/python"));
-    let has = Command::new(&python).args(["-c", "import jnpr.junos, ncclient, ansible, jxmlease"]).output();
+    let has =
+        Command::new(&python).args(["-c", "import jnpr.junos, ncclient, ansible, jxmlease, pyeapi, napalm"]).output();
     assert!(
         has.is_ok_and(|o| o.status.success()),
-        "{} has no junos-eznc, ncclient, ansible and jxmlease: run .ci/run, or `python3 -m venv .ci/venv && .ci/venv/bin/pip install junos-eznc ansible jxmlease`",
+        "{} has no junos-eznc, ncclient, ansible, jxmlease, pyeapi and napalm: run .ci/run, or `python3 -m venv .ci/venv && .ci/venv/bin/pip install junos-eznc ansible jxmlease pyeapi napalm`",
         python.display()
     );
     python
@@ -533,4 +535,126 @@ fn ansible_reads_inventories_as_hitless_does() {
                 .collect();
         assert_eq!(ours, theirs, "{}", path.display());
     }
+}
+
+/// The mixed scenario's lab, with its EOS switches' eAPI addresses.
+fn eos_lab(state: &Path) -> (lab_process::LabProcess, serde_json::Value) {
+    let lab = start_lab(state, &util::root().join("scenarios/mixed-junos-arista.yaml"), &[]);
+    let eapi: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("lab-eapi-addresses.json")).unwrap()).unwrap();
+    (lab, eapi)
+}
+
+/// `show running-config` of an EOS switch in the lab, read by hitless's own EOS driver over
+/// HTTPS (trust on first use): an independent check of what a client's script did.
+fn eos_running_config(state: &Path, device: &str, address: &str) -> String {
+    use hitless::driver::eos::https::{HttpsEapi, HttpsSettings};
+    use hitless::driver::eos::{EosDriver, EosSettings, eapi::Format};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let https = HttpsEapi::new(
+            HttpsSettings {
+                addresses: [(device.to_string(), address.to_string())].into(),
+                user: "netops".into(),
+                password: LAB_PASSWORD.into(),
+                known_certs: state.join("eapi_known_certs"),
+                trust_on_first_use: true,
+                ca: None,
+                connect_timeout: Duration::from_secs(10),
+            },
+            None,
+        );
+        let driver = EosDriver::new(https, EosSettings::default());
+        let reply = driver.run(device, "check", &["show running-config"], Format::Text).await.unwrap();
+        reply[0]["output"].as_str().unwrap().to_string()
+    })
+}
+
+#[test]
+fn pyeapi_reads_configures_and_uses_its_api_modules_against_the_eos_lab() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (_lab, eapi) = eos_lab(&state);
+    let address = eapi["leaf1"].as_str().unwrap();
+    let port = address.rsplit(':').next().unwrap();
+    let script = util::root().join("tests/interop/pyeapi_eos.py");
+    let out =
+        run_script(&python, &["-W", "ignore", script.to_str().unwrap(), "127.0.0.1", port, "netops", LAB_PASSWORD]);
+    let json: serde_json::Value = serde_json::from_str(out.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    assert_eq!(json["version"], "4.30.1F");
+    assert_eq!(json["model"], "DCS-7050SX3-48YC8");
+    assert_eq!(json["flash_encoding"], "text", "pyeapi did not fall back to text on 1003: {json}");
+    assert!(json["flash_text"].as_str().unwrap().contains("EOS-4.30.1F.swi"), "{json}");
+    assert_eq!(json["error"]["code"], 1002, "{json}");
+    assert!(json["error"]["command_error"].as_str().unwrap().contains("Invalid input"), "{json}");
+    // The interfaces module read every configured interface, with its type's fields.
+    let before = json["interfaces_before"].as_object().unwrap();
+    for name in ["Ethernet1", "Ethernet49/1", "Port-Channel1", "Port-Channel1000", "Vlan4094"] {
+        assert!(before.contains_key(name), "{name} missing: {:?}", before.keys().collect::<Vec<_>>());
+    }
+    assert_eq!(before["Ethernet49/1"]["description"], "to spine1");
+    assert_eq!(before["Ethernet1"]["shutdown"], false);
+    assert_eq!(before["Port-Channel1"]["members"], serde_json::json!(["Ethernet1"]), "{json}");
+    assert_eq!(before["Port-Channel1"]["lacp_mode"], "active");
+    assert_eq!(json["set_description"], true);
+    assert_eq!(json["ethernet1"]["description"], "set by pyeapi");
+    assert_eq!(json["vlans_before"], serde_json::json!(["10", "4094"]));
+    assert_eq!(json["vlan30"]["name"], "pyeapi-made", "{json}");
+    assert_eq!(json["vlan30"]["state"], "active");
+    assert_eq!(json["system_before"]["hostname"], "leaf1");
+    assert_eq!(json["system_before"]["iprouting"], true);
+    assert_eq!(json["system_after"]["hostname"], "leaf1-pyeapi");
+    assert_eq!(json["show_hostname"], "leaf1-pyeapi");
+    assert_eq!(json["config_results"].as_array().unwrap().len(), 2, "{json}");
+    assert!(json["wrong_password"].as_str().unwrap().contains("Unauthorized"), "{json}");
+    // The changes are on the switch, read back by hitless's own driver.
+    let config = eos_running_config(&state, "leaf1", address);
+    for line in [
+        "hostname leaf1-pyeapi",
+        "   description set by pyeapi",
+        "vlan 30\n   name pyeapi-made",
+        "   description also pyeapi",
+    ] {
+        assert!(config.contains(line), "{line:?} not in\n{config}");
+    }
+}
+
+#[test]
+fn napalm_reads_facts_and_neighbours_and_commits_a_merge_against_the_eos_lab() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (_lab, eapi) = eos_lab(&state);
+    let address = eapi["leaf3"].as_str().unwrap();
+    let port = address.rsplit(':').next().unwrap();
+    let script = util::root().join("tests/interop/napalm_eos.py");
+    let out =
+        run_script(&python, &["-W", "ignore", script.to_str().unwrap(), "127.0.0.1", port, "netops", LAB_PASSWORD]);
+    let json: serde_json::Value = serde_json::from_str(out.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    let facts = &json["facts"];
+    assert_eq!(facts["hostname"], "leaf3");
+    assert_eq!(facts["vendor"], "Arista");
+    assert_eq!(facts["model"], "DCS-7280SR3-48YC8");
+    assert!(facts["os_version"].as_str().unwrap().starts_with("4.29.2F"), "{facts}");
+    assert!(facts["interface_list"].as_array().unwrap().contains(&serde_json::json!("Ethernet49/1")), "{facts}");
+    assert_eq!(json["interfaces"]["Ethernet49/1"]["is_up"], true);
+    assert_eq!(json["interfaces"]["Ethernet49/1"]["speed"], 100000.0);
+    // Its BGP peers are its spines, Established; its LLDP neighbours the spines' ports.
+    let peers = json["bgp"]["global"]["peers"].as_object().unwrap();
+    assert_eq!(peers.len(), 2, "{json}");
+    assert!(peers.values().all(|p| p["is_up"] == true && p["remote_as"].as_u64().is_some()), "{json}");
+    let descriptions: Vec<&str> = peers.values().map(|p| p["description"].as_str().unwrap()).collect();
+    assert_eq!(descriptions, ["spine1", "spine2"]);
+    let lldp = json["lldp"].as_object().unwrap();
+    assert_eq!(lldp["Ethernet49/1"][0]["hostname"], "spine1");
+    assert!(lldp["Ethernet49/1"][0]["port"].as_str().unwrap().starts_with("et-0/0/"), "a Junos spine's port: {json}");
+    // The merge's diff names what it adds; after the commit there is nothing left to compare.
+    let diff = json["diff"].as_str().unwrap();
+    assert!(diff.contains("+   description merged by napalm") && diff.contains("+vlan 40"), "{diff}");
+    assert_eq!(json["diff_after_commit"], "");
+    assert_eq!(json["interfaces_after"]["Ethernet3"], "merged by napalm", "{json}");
+    let config = eos_running_config(&state, "leaf3", address);
+    assert!(config.contains("vlan 40\n   name napalm-vlan"), "{config}");
+    assert!(!config.contains("vlan 41"), "the discarded candidate was committed:\n{config}");
 }

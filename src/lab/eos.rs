@@ -184,6 +184,27 @@ impl EosConfig {
         out
     }
 
+    /// As `show running-config all` prints it: the defaults EOS shows there too (an interface
+    /// that is not shut down says `no shutdown`; a VLAN its name and state).
+    pub fn text_all(&self, hostname: &str, version: &str) -> String {
+        let mut all = self.clone();
+        for node in &mut all.root {
+            if node.line.starts_with("interface ") && !node.children.iter().any(|c| c.line == "shutdown") {
+                node.children.push(Node { line: "no shutdown".into(), children: Vec::new() });
+            }
+            if let Some(id) = node.line.strip_prefix("vlan ") {
+                if !node.children.iter().any(|c| c.line.starts_with("name ")) {
+                    let name = format!("name VLAN{:0>4}", id);
+                    node.children.insert(0, Node { line: name, children: Vec::new() });
+                }
+                if !node.children.iter().any(|c| c.line.starts_with("state ")) {
+                    node.children.push(Node { line: "state active".into(), children: Vec::new() });
+                }
+            }
+        }
+        all.text(hostname, version)
+    }
+
     /// Every line with its mode path, `mode > line`, for comparing configurations.
     pub fn flat(&self) -> Vec<String> {
         fn walk(nodes: &[Node], prefix: &str, out: &mut Vec<String>) {
@@ -240,6 +261,88 @@ impl EosState {
 }
 
 pub use crate::driver::eos::parse::version_in_image_name;
+
+/// What an Arista switch's configuration holds before anyone touches it, as a leaf of an EVPN
+/// fabric runs: a routed port per fabric link (`Ethernet49/1` + i), an EBGP session to each
+/// neighbour (the addresses its BGP summary shows), a port-channel per server (`Port-Channel1`
+/// + i on `Ethernet1` + i, an MLAG id on a pair), and on an MLAG member the peer-link, its VLAN
+/// and the `mlag configuration` with its reload-delay. Junos devices are left as they are.
+pub fn base_configuration(
+    state: &mut LabDevice,
+    index: usize,
+    neighbours: &[String],
+    lags: usize,
+    mlag_peer: Option<&str>,
+    reload_delay: u32,
+) {
+    let Some(eos) = state.eos.as_mut() else { return };
+    let mut lines: Vec<String> = vec!["ip routing".into(), "vlan 10".into(), "name servers".into()];
+    if let Some(peer) = mlag_peer {
+        // The lower name of the pair takes the lower peer address.
+        let mine = if state.name.as_str() < peer { 1 } else { 2 };
+        lines.extend([
+            "vlan 4094".to_string(),
+            "name mlag-peer".into(),
+            "trunk group mlagpeer".into(),
+            "interface Ethernet47".into(),
+            format!("description mlag peer-link to {peer}"),
+            "channel-group 1000 mode active".into(),
+            "interface Ethernet48".into(),
+            format!("description mlag peer-link to {peer}"),
+            "channel-group 1000 mode active".into(),
+            "interface Port-Channel1000".into(),
+            "description mlag peer-link".into(),
+            "switchport mode trunk".into(),
+            "switchport trunk group mlagpeer".into(),
+            "interface Vlan4094".into(),
+            format!("ip address 10.255.255.{mine}/30"),
+        ]);
+        lines.extend([
+            "mlag configuration".to_string(),
+            "domain-id mlag1".into(),
+            "local-interface Vlan4094".into(),
+            format!("peer-address 10.255.255.{}", 3 - mine),
+            "peer-link Port-Channel1000".into(),
+            format!("reload-delay mlag {reload_delay}"),
+            format!("reload-delay non-mlag {reload_delay}"),
+        ]);
+    }
+    for i in 0..lags {
+        lines.extend([
+            format!("interface Ethernet{}", i + 1),
+            format!("description server bundle {}", i + 1),
+            format!("channel-group {} mode active", i + 1),
+            format!("interface Port-Channel{}", i + 1),
+            "switchport access vlan 10".into(),
+        ]);
+        if mlag_peer.is_some() {
+            lines.push(format!("mlag {}", i + 1));
+        }
+    }
+    for (i, neighbour) in neighbours.iter().enumerate() {
+        lines.extend([
+            format!("interface Ethernet{}/1", 49 + i),
+            format!("description to {neighbour}"),
+            "no switchport".into(),
+            format!("ip address 10.{}.{}.{}/31", 100 + index / 250, index % 250, 2 * i),
+        ]);
+    }
+    lines.extend([
+        "interface Management1".to_string(),
+        format!("ip address 192.168.0.{}/24", index % 250 + 1),
+        format!("router bgp {}", 65000 + index),
+        format!("router-id 10.255.0.{}", index % 250 + 1),
+        "maximum-paths 4 ecmp 4".into(),
+    ]);
+    for (i, neighbour) in neighbours.iter().enumerate() {
+        let address = format!("10.0.{}.{}", i / 250, i % 250 + 1);
+        lines.push(format!("neighbor {address} remote-as {}", 65000 + i));
+        lines.push(format!("neighbor {address} description {neighbour}"));
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    eos.running.apply_all(&refs);
+    eos.startup = eos.running.clone();
+}
 
 /// The lab side of one eAPI request: the reply to a JSON-RPC body from an authenticated user.
 pub fn handle(lab: &Lab, device: &str, body: &Value) -> Value {
@@ -379,9 +482,10 @@ impl Run<'_> {
             }
             ["show", "version"] => self.show_version(state, text),
             ["show", "hostname"] => {
-                output(text, json!({"hostname": state.name, "fqdn": state.name}), || {
-                    format!("Hostname: {0}\nFQDN:     {0}\n", state.name)
-                })
+                let eos = state.eos.as_ref().expect("checked");
+                let configured = eos.running.root.iter().find_map(|n| n.line.strip_prefix("hostname "));
+                let name = configured.unwrap_or(&state.name).to_string();
+                output(text, json!({"hostname": name, "fqdn": name}), || format!("Hostname: {name}\nFQDN:     {name}\n"))
             }
             ["show", "boot-config"] => {
                 let image = state.eos.as_ref().expect("checked").boot_image.clone();
@@ -389,9 +493,13 @@ impl Run<'_> {
                     format!("Software image: {image}\nConsole speed: (not set)\nAboot password (encrypted): (not set)\nMemory test iterations: (not set)\n")
                 })
             }
-            ["show", "running-config"] | ["show", "running-config", "all"] => {
+            ["show", "running-config"] => {
                 let eos = state.eos.as_ref().expect("checked");
                 text_only(text, eos.running.text(&state.name, &state.version))
+            }
+            ["show", "running-config", "all"] => {
+                let eos = state.eos.as_ref().expect("checked");
+                text_only(text, eos.running.text_all(&state.name, &state.version))
             }
             ["show", "startup-config"] => {
                 let eos = state.eos.as_ref().expect("checked");
@@ -462,6 +570,30 @@ impl Run<'_> {
                 state.files.remove(&path);
                 Ok(json!({}))
             }
+            ["copy", from @ ("running-config" | "startup-config"), file] if file.starts_with("flash:") => {
+                let path = flash_path(file).ok_or_else(|| invalid(2, file))?;
+                let eos = state.eos.as_ref().expect("checked");
+                let config = if *from == "running-config" { &eos.running } else { &eos.startup };
+                let mut hasher = super::device::LabFile::hasher();
+                hasher.update(config.text(&state.name, &state.version).as_bytes());
+                state.files.insert(path, hasher.finish(self.now));
+                output(text, json!({"messages": ["Copy completed successfully."]}), || "Copy completed successfully.\n".into())
+            }
+            ["show", "port-channel", number, "all-ports"] => {
+                let (_, lags) = self.ports(state);
+                let Some((lag, member)) = lags.iter().find(|(lag, _)| lag.trim_start_matches("Port-Channel") == *number) else {
+                    return text_only(text, String::new());
+                };
+                text_only(
+                    text,
+                    format!("Port Channel {lag}:\n  Active Ports:\n       Port            Time Became Active       Protocol    Mode\n    --------------- ------------------------ -------------- ------\n       {member}       0:01:00                  LACP        Active\n"),
+                )
+            }
+            ["show", "ipv6", "bgp", "summary", "vrf", "all"] => {
+                Ok(json!({"vrfs": {"default": {"vrf": "default", "routerId": format!("10.255.0.{}", self.index(state) % 250 + 1), "asn": (65000 + self.index(state)).to_string(), "peers": {}}}}))
+            }
+            ["show", "ip", "bgp", "neighbors", "vrf", "all"] => Ok(self.bgp_neighbors(state)),
+            ["show", "ipv6", "bgp", "peers", "vrf", "all"] => Ok(json!({"vrfs": {"default": {"peerList": []}}})),
             ["copy", "running-config", "startup-config"] | ["write", "memory"] | ["write"] => {
                 let eos = state.eos.as_mut().expect("checked");
                 eos.startup = eos.running.clone();
@@ -648,6 +780,24 @@ impl Run<'_> {
             "asn": (65000 + self.index(state)).to_string(), "peers": peers}}})
     }
 
+    /// `show ip bgp neighbors vrf all`: each peer's detail (napalm's `get_bgp_neighbors`).
+    fn bgp_neighbors(&self, state: &LabDevice) -> Value {
+        let since = state.master().boot_unix;
+        let mut list = Vec::new();
+        for (index, peer) in self.peers(state) {
+            let established = self.is_up(&peer);
+            list.push(json!({
+                "peerAddress": format!("10.0.{}.{}", index / 250, index % 250 + 1), "localAsn": (65000 + self.index(state)).to_string(),
+                "asn": (65000 + index).to_string(), "routerId": format!("10.255.1.{}", index % 250 + 1),
+                "state": if established { "Established" } else { "Active" }, "description": peer,
+                "establishedTime": if established { self.now.saturating_sub(since) } else { 0 },
+                "prefixesReceived": if established { 16 } else { 0 }, "prefixesSent": 16,
+                "v6PrefixesReceived": 0, "v6PrefixesSent": 0, "updownTime": since as f64
+            }));
+        }
+        json!({"vrfs": {"default": {"peerList": list}}})
+    }
+
     fn index(&self, state: &LabDevice) -> usize {
         self.lab.neighbours.keys().position(|n| *n == state.name).unwrap_or(0)
     }
@@ -718,34 +868,72 @@ impl Run<'_> {
         json!({"interfaceErrorCounters": counters})
     }
 
-    fn status(&self, state: &LabDevice) -> Value {
-        let (fabric, lags) = self.ports(state);
-        let mut statuses = serde_json::Map::new();
-        for (port, _) in &fabric {
-            statuses.insert(port.clone(), json!({"description": "", "linkStatus": "connected", "vlanInformation": {"interfaceMode": "routed", "interfaceForwardingModel": "routed"}, "bandwidth": 100_000_000_000u64, "interfaceType": "100GBASE-SR4", "duplex": "duplexFull", "autoNegotiateActive": false}));
+    /// The interfaces the running configuration has: name, description, shut down.
+    fn configured(state: &LabDevice) -> Vec<(String, String, bool)> {
+        let Some(eos) = state.eos.as_ref() else { return Vec::new() };
+        eos.running
+            .root
+            .iter()
+            .filter_map(|node| {
+                let name = node.line.strip_prefix("interface ")?;
+                let description = node
+                    .children
+                    .iter()
+                    .find_map(|c| c.line.strip_prefix("description "))
+                    .unwrap_or_default()
+                    .to_string();
+                Some((name.to_string(), description, node.children.iter().any(|c| c.line == "shutdown")))
+            })
+            .collect()
+    }
+
+    fn bandwidth(name: &str) -> u64 {
+        if name.contains('/') {
+            100_000_000_000
+        } else if name.starts_with("Management") {
+            1_000_000_000
+        } else {
+            10_000_000_000
         }
-        for (lag, member) in &lags {
-            for name in [lag, member] {
-                statuses.insert(name.clone(), json!({"description": "", "linkStatus": "connected", "vlanInformation": {"interfaceMode": "bridged", "vlanId": 1, "interfaceForwardingModel": "bridged"}, "bandwidth": 10_000_000_000u64, "interfaceType": if name.starts_with("Port") { "N/A" } else { "10GBASE-SR" }, "duplex": "duplexFull", "autoNegotiateActive": false}));
-            }
+    }
+
+    fn status(&self, state: &LabDevice) -> Value {
+        let mut statuses = serde_json::Map::new();
+        for (name, description, shut) in Self::configured(state) {
+            let routed = name.contains('/') || name.starts_with("Vlan") || name.starts_with("Management");
+            statuses.insert(
+                name.clone(),
+                json!({"description": description, "linkStatus": if shut { "disabled" } else { "connected" },
+                    "vlanInformation": if routed { json!({"interfaceMode": "routed", "interfaceForwardingModel": "routed"}) }
+                        else { json!({"interfaceMode": "bridged", "vlanId": 10, "interfaceForwardingModel": "bridged"}) },
+                    "bandwidth": Self::bandwidth(&name), "interfaceType": if name.starts_with("Ethernet") { "10GBASE-SR" } else { "N/A" },
+                    "duplex": "duplexFull", "autoNegotiateActive": false}),
+            );
         }
         json!({"interfaceStatuses": statuses})
     }
 
     fn interfaces(&self, state: &LabDevice) -> Value {
-        let (fabric, lags) = self.ports(state);
         let mut out = serde_json::Map::new();
-        let names = fabric.iter().map(|p| (p.0.clone(), 100_000_000_000u64)).chain(
-            lags.iter().flat_map(|(lag, member)| [(lag.clone(), 10_000_000_000u64), (member.clone(), 10_000_000_000)]),
-        );
-        for (name, bandwidth) in names.chain([("Management1".to_string(), 1_000_000_000)]) {
+        for (name, description, shut) in Self::configured(state) {
+            let mac = ops::mac(&format!("{}/{name}", state.name));
+            let hardware = match name.split(|c: char| c.is_ascii_digit()).next().unwrap_or_default() {
+                "Port-Channel" => "portChannel",
+                "Vlan" => "vlan",
+                _ => "ethernet",
+            };
             out.insert(
                 name.clone(),
-                json!({"name": name, "description": "", "interfaceStatus": "connected", "lineProtocolStatus": "up",
-                    "hardware": "ethernet", "physicalAddress": ops::mac(&format!("{}/{name}", state.name)),
-                    "burnedInAddress": ops::mac(&format!("{}/{name}", state.name)), "bandwidth": bandwidth, "mtu": 9214,
+                json!({"name": name, "description": description,
+                    "interfaceStatus": if shut { "disabled" } else { "connected" },
+                    "lineProtocolStatus": if shut { "down" } else { "up" },
+                    "hardware": hardware, "physicalAddress": mac, "burnedInAddress": mac,
+                    "bandwidth": Self::bandwidth(&name), "mtu": if name.starts_with("Management") { 1500 } else { 9214 },
                     "lastStatusChangeTimestamp": state.master().boot_unix as f64 + 30.0, "forwardingModel": "routed",
-                    "interfaceAddress": [], "l2Mtu": 9214}),
+                    "interfaceAddress": [], "l2Mtu": 9214,
+                    "interfaceCounters": {"inOctets": 1_000_000, "outOctets": 1_000_000, "inUcastPkts": 1000, "outUcastPkts": 1000,
+                        "inMulticastPkts": 10, "outMulticastPkts": 10, "inBroadcastPkts": 1, "outBroadcastPkts": 1,
+                        "inDiscards": 0, "outDiscards": 0, "totalInErrors": 0, "totalOutErrors": 0}}),
             );
         }
         json!({"interfaces": out})
@@ -829,16 +1017,59 @@ fn flash_path(file: &str) -> Option<String> {
     (!name.is_empty() && !name.contains("..") && !name.contains('/')).then(|| format!("{FLASH}{name}"))
 }
 
-/// A session's changes against the running configuration, as `show session-config diffs`
-/// prints them: `+` added, `-` removed, with the mode path.
+/// A session's changes against the running configuration, as `show session-config named X
+/// diffs` prints them: a unified diff of the two texts.
 fn diff(running: &EosConfig, session: &EosConfig) -> String {
-    let (before, after) = (running.flat(), session.flat());
-    let mut out = "--- system:/running-config\n+++ session:/session-config\n".to_string();
-    for line in before.iter().filter(|l| !after.contains(l)) {
-        let _ = writeln!(out, "-{line}");
+    let lines = |c: &EosConfig| -> Vec<String> {
+        let text = c.text("", "");
+        text.lines().skip(3).map(str::to_string).collect()
+    };
+    let (a, b) = (lines(running), lines(session));
+    // Longest common subsequence, the configurations being small.
+    let mut table = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            table[i][j] = if a[i] == b[j] { table[i + 1][j + 1] + 1 } else { table[i + 1][j].max(table[i][j + 1]) };
+        }
     }
-    for line in after.iter().filter(|l| !before.contains(l)) {
-        let _ = writeln!(out, "+{line}");
+    // The edit script: (' ', '-', '+') with each line.
+    let mut edits: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            edits.push((' ', &a[i]));
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || table[i][j + 1] >= table[i + 1][j]) {
+            edits.push(('+', &b[j]));
+            j += 1;
+        } else {
+            edits.push(('-', &a[i]));
+            i += 1;
+        }
+    }
+    // Hunks with three lines of context, as `diff -u` prints them.
+    const CONTEXT: usize = 3;
+    let changed: Vec<usize> = edits.iter().enumerate().filter(|(_, e)| e.0 != ' ').map(|(k, _)| k).collect();
+    let mut out = "--- system:/running-config\n+++ session:/session-config\n".to_string();
+    let mut k = 0;
+    while k < changed.len() {
+        let start = changed[k].saturating_sub(CONTEXT);
+        let mut last = changed[k];
+        while k + 1 < changed.len() && changed[k + 1] <= last + 2 * CONTEXT + 1 {
+            k += 1;
+            last = changed[k];
+        }
+        let end = (last + CONTEXT + 1).min(edits.len());
+        let line_a = 1 + edits[..start].iter().filter(|e| e.0 != '+').count();
+        let line_b = 1 + edits[..start].iter().filter(|e| e.0 != '-').count();
+        let count_a = edits[start..end].iter().filter(|e| e.0 != '+').count();
+        let count_b = edits[start..end].iter().filter(|e| e.0 != '-').count();
+        let _ = writeln!(out, "@@ -{line_a},{count_a} +{line_b},{count_b} @@");
+        for (mark, line) in &edits[start..end] {
+            let _ = writeln!(out, "{mark}{line}");
+        }
+        k += 1;
     }
     out
 }

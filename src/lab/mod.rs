@@ -127,6 +127,15 @@ impl Lab {
             }
         }
         base_configuration(fabric, &mut devices, &server_lags);
+        for (id, device) in fabric.iter() {
+            let Some(state) = devices.get_mut(&device.name) else { continue };
+            let peer = fabric.mlag_peer(id).map(|p| fabric.device(p).name.clone());
+            // The index the EOS replies number the device by (its place among the names).
+            let index = neighbours.keys().position(|n| *n == device.name).unwrap_or(0);
+            let mine: Vec<String> = fabric.neighbours(id).iter().map(|n| fabric.device(*n).name.clone()).collect();
+            let lags = server_lags.get(&device.name).map_or(0, Vec::len);
+            eos::base_configuration(state, index, &mine, lags, peer.as_deref(), timing.mlag_reload_delay_seconds);
+        }
         let roles = fabric.devices().iter().map(|d| (d.name.clone(), d.role)).collect();
         let vendors = fabric.devices().iter().map(|d| (d.name.clone(), d.vendor())).collect();
         let mut mlag = BTreeMap::new();

@@ -299,7 +299,10 @@ fn neighbours(lab: &Lab, state: &LabDevice) -> Vec<Neighbour> {
             local: format!("et-0/0/{}", 48 + i),
             system: other.clone(),
             chassis: mac(other),
-            port: format!("et-0/0/{}", 48 + back),
+            port: match lab.devices_vendor(other) {
+                crate::model::Vendor::Arista => format!("Ethernet{}/1", 49 + back),
+                crate::model::Vendor::Juniper => format!("et-0/0/{}", 48 + back),
+            },
             description: format!("to {}", state.name),
             address: management_address(lab, other),
         });
