@@ -263,10 +263,10 @@ impl EosState {
 pub use crate::driver::eos::parse::version_in_image_name;
 
 /// What an Arista switch's configuration holds before anyone touches it, as a leaf of an EVPN
-/// fabric runs: a routed port per fabric link (`Ethernet49/1` + i), an EBGP session to each
-/// neighbour (the addresses its BGP summary shows), a port-channel per server (`Port-Channel1`
-/// + i on `Ethernet1` + i, an MLAG id on a pair), and on an MLAG member the peer-link, its VLAN
-/// and the `mlag configuration` with its reload-delay. Junos devices are left as they are.
+/// fabric runs: a routed port per fabric link (the i-th `Ethernet{49+i}/1`), an EBGP session to
+/// each neighbour (the addresses its BGP summary shows), a port-channel per server (the i-th
+/// `Port-Channel{1+i}` on `Ethernet{1+i}`, an MLAG id on a pair), and on an MLAG member the
+/// peer-link, its VLAN and the `mlag configuration` with its reload-delay. Junos devices are left as they are.
 pub fn base_configuration(
     state: &mut LabDevice,
     index: usize,
