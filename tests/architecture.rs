@@ -40,6 +40,8 @@ const CONFINED: &[(&str, &[&str])] = &[
     ("crate::netconf", &["src/netconf/", "src/driver/junos/", "src/lab/"]),
     ("anyhow", &["src/cli/"]),
     ("axum", &["src/console/"]),
+    ("hyper", &["src/driver/eos/https.rs", "src/lab/eapi.rs"]),
+    ("tokio_rustls", &["src/driver/eos/https.rs", "src/lab/eapi.rs"]),
     ("clap", &["src/cli/"]),
     ("hitless_sim", &["src/simulate/"]),
     ("SystemTime::now", &["src/cli/"]),
