@@ -148,6 +148,11 @@ pub fn flash_free(dir: &str) -> Option<u64> {
     inside.split_whitespace().next()?.parse().ok()
 }
 
+/// True when `dir flash:` lists a file named `name` (the listing's last column).
+pub fn flash_lists(dir: &str, name: &str) -> bool {
+    dir.lines().any(|line| line.split_whitespace().last() == Some(name) && line.trim_start().starts_with('-'))
+}
+
 /// The checksum `verify /md5 flash:X` prints (`verify /md5 (flash:X) = HEX`).
 pub fn verified_sum(text: &str) -> Option<String> {
     let sum = text.lines().find_map(|l| l.rsplit_once(" = "))?.1.trim();
@@ -276,13 +281,15 @@ impl<T: Eapi> EosDriver<T> {
         self.run(device, operation, &refs, Format::Json).await.map(|_| ())
     }
 
+    /// The MD5 of `flash:NAME` as the switch computes it; `None` when the file is not on flash
+    /// (by `dir flash:`, not by the wording of an error).
     async fn verify_md5(&self, device: &str, name: &str) -> Result<Option<String>, DriverError> {
-        let text = self.text(device, "image checksum", &format!("verify /md5 flash:{name}")).await;
-        match text {
-            Ok(text) => Ok(verified_sum(&text)),
-            Err(DriverError::Rejected { message, .. }) if message.contains("No such file") => Ok(None),
-            Err(e) => Err(e),
+        let listing = self.text(device, "image checksum", "dir flash:").await?;
+        if !flash_lists(&listing, name) {
+            return Ok(None);
         }
+        let text = self.text(device, "image checksum", &format!("verify /md5 flash:{name}")).await?;
+        Ok(verified_sum(&text))
     }
 
     fn owner(&self) -> Option<String> {
@@ -703,5 +710,8 @@ mod tests {
         );
         assert_eq!(verified_sum("verify /md5 (flash:EOS-4.32.2F.swi) = 0123ABCDEF\n").as_deref(), Some("0123abcdef"));
         assert_eq!(verified_sum("% Error"), None);
+        let dir = "Directory of flash:/\n\n       -rwx  1024000000  Dec 1 10:00  EOS-4.30.1F.swi\n       drwx        4096  Dec 1 10:00  persist\n";
+        assert!(flash_lists(dir, "EOS-4.30.1F.swi"));
+        assert!(!flash_lists(dir, "EOS-4.30.1F") && !flash_lists(dir, "persist"));
     }
 }
