@@ -57,6 +57,7 @@ pub mod inventory;
 pub mod journal;
 pub mod lab;
 pub mod maintenance;
+pub mod method;
 pub mod model;
 pub mod netconf;
 pub mod plan;

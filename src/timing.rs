@@ -99,7 +99,16 @@ pub struct TimingProfile {
     by_role: [PhaseDurations; 3],
     /// How long an MLAG switch keeps its MLAG ports down after it boots.
     pub mlag_reload_delay_seconds: u32,
+    /// The devices upgraded by Arista's Smart System Upgrade (`upgrade.method`): no drain and
+    /// no undrain (the data plane forwards through the reload), and no MLAG reload-delay (its
+    /// ports never go down); the control plane is away for the reboot time, covered by BGP
+    /// graceful restart, and the data plane pauses for [`SSU_OUTAGE_MS`] at its end.
+    pub ssu_devices: std::collections::BTreeSet<DeviceId>,
 }
+
+/// How long a Smart System Upgrade stops the data plane at its end (about a second in Arista's
+/// published runs: one ping lost).
+pub const SSU_OUTAGE_MS: u64 = 1_000;
 
 /// The MLAG reload-delay of fixed systems, EOS's default.
 pub const MLAG_RELOAD_DELAY_SECONDS: u32 = 300;
@@ -109,6 +118,7 @@ impl Default for TimingProfile {
         TimingProfile {
             by_role: Role::ALL.map(PhaseDurations::default_for),
             mlag_reload_delay_seconds: MLAG_RELOAD_DELAY_SECONDS,
+            ssu_devices: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -136,10 +146,14 @@ impl TimingProfile {
     }
 
     /// Phase durations of device `id` of `fabric`: its role's, with a convergence of at least the
-    /// MLAG reload-delay for a switch of an MLAG pair.
+    /// MLAG reload-delay for a switch of an MLAG pair, and without drain and undrain for a
+    /// device upgraded by Smart System Upgrade (whose ports never go down: no reload-delay).
     pub fn device_phases(&self, fabric: &Fabric, id: DeviceId) -> PhaseDurations {
         let mut phases = *self.phases(fabric.device(id).role);
-        if fabric.mlag_peer(id).is_some() {
+        if self.ssu_devices.contains(&id) {
+            phases.drain_seconds = 0;
+            phases.undrain_seconds = 0;
+        } else if fabric.mlag_peer(id).is_some() {
             phases.convergence_seconds = phases.convergence_seconds.max(self.mlag_reload_delay_seconds);
         }
         phases

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
         "faults",
         "health",
         "maintenance",
+        "method",
         "select",
         "journal",
         "window",

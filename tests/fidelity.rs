@@ -359,3 +359,73 @@ fn an_mlag_switch_is_back_only_after_its_reload_delay() {
         );
     }
 }
+
+/// Two Junos spines, two Arista MLAG pairs (DCS-7050SX3, which supports Smart System Upgrade),
+/// a server on each pair. `upgrade` and `traffic` are added.
+const ARISTA: &str = "name: ssu
+fabric:
+  devices:
+    - {name: spine1, role: spine, family: junos-qfx, platform: qfx10002-36q, version: 21.4R3}
+    - {name: spine2, role: spine, family: junos-qfx, platform: qfx10002-36q, version: 21.4R3}
+    - {name: leaf1, role: leaf, vendor: arista, family: eos, platform: DCS-7050SX3-48YC8, version: 4.30.1F, mlag_peer: leaf2}
+    - {name: leaf2, role: leaf, vendor: arista, family: eos, platform: DCS-7050SX3-48YC8, version: 4.30.1F, mlag_peer: leaf1}
+    - {name: leaf3, role: leaf, vendor: arista, family: eos, platform: DCS-7050SX3-48YC8, version: 4.30.1F, mlag_peer: leaf4}
+    - {name: leaf4, role: leaf, vendor: arista, family: eos, platform: DCS-7050SX3-48YC8, version: 4.30.1F, mlag_peer: leaf3}
+  links: [[spine1, leaf1], [spine1, leaf2], [spine1, leaf3], [spine1, leaf4],
+          [spine2, leaf1], [spine2, leaf2], [spine2, leaf3], [spine2, leaf4]]
+  servers:
+    - {name: bms1, links: [leaf1, leaf2]}
+    - {name: bms2, links: [leaf3, leaf4]}
+images:
+  - {name: eos, vendor: arista, family: eos, platforms: [DCS-7050SX3-48YC8], version: 4.32.2F}
+";
+
+/// A Smart System Upgrade (`upgrade.method: ssu`) of leaf1 alone: no drain, so from 0 s the
+/// readings 10, copy 180, install 480, then `reload fast-boot`: the control plane is away for
+/// the reboot's 480 s while the data plane forwards (graceful restart), and at its end the data
+/// plane stops for one second with its links up: from 1149 to 1150 s. Then the convergence's
+/// 120 s (no MLAG reload-delay: its ports never went down) and the 60 s post-check, no undrain:
+/// the batch ends at 10 + 180 + 480 + 480 + 120 + 60 = 1330 s (a reload: 1630 s).
+/// Lost, by hand: bms1 -> bms2 (4 Gbps) sends half, 2 Gbps, to leaf1; LACP would notice only
+/// after 3 s, so the whole second is lost: 2 Gbit. bms2 -> bms1 (1 Gbps) reaches leaf1 through
+/// the spines for half, 0.5 Gbps, until BFD notices (0.9 s): 0.45 Gbit; the spines use leaf1
+/// again only after its convergence, and lose nothing more. The same with `method: reload` loses
+/// nothing (drained first).
+#[test]
+fn a_smart_system_upgrade_pauses_the_data_plane_a_second_without_a_drain() {
+    let traffic = "traffic: {flows: [{src: bms1, dst: bms2, gbps: 4}, {src: bms2, dst: bms1, gbps: 1}]}\n";
+    let ssu = format!("{ARISTA}upgrade:\n  method: ssu\n  assign: [{{image: eos, devices: [leaf1]}}]\n{traffic}");
+    let report = simulate(&ssu);
+    assert!(!report.hitless, "a second of lost traffic is not hitless");
+    let spans: Vec<(f64, f64)> = report.batches.iter().map(|b| (b.start_seconds, b.end_seconds)).collect();
+    assert_eq!(spans, [(0.0, 1330.0)]);
+    let out = flow(&report, "bms1", "bms2");
+    assert_close(out.blackhole_bytes, 2.0 * 1.0 * BYTES_PER_GBIT, "bms1 -> bms2: the second's pause");
+    let cause = out.cause.as_ref().unwrap();
+    assert_eq!((cause.device.as_str(), cause.at_seconds, cause.kind), ("leaf1", 1149.0, CauseKind::Blackhole));
+    assert_close(flow(&report, "bms2", "bms1").blackhole_bytes, 0.5 * 0.9 * BYTES_PER_GBIT, "bms2 -> bms1: BFD");
+    assert_close(report.lost_bytes, 2.45 * BYTES_PER_GBIT, "total");
+    let reload = simulate(&ssu.replace("method: ssu", "method: reload"));
+    assert!(reload.hitless, "{:?}", reload.flows_with_loss);
+    let spans: Vec<(f64, f64)> = reload.batches.iter().map(|b| (b.start_seconds, b.end_seconds)).collect();
+    assert_eq!(spans, [(0.0, 1630.0)]);
+}
+
+/// `method: ssu` on a switch that cannot (a downgrade) is an error naming it; `auto` reloads it.
+#[test]
+fn ssu_is_refused_where_it_cannot_apply_and_auto_falls_back_to_a_reload() {
+    let downgrade = ARISTA.replace("version: 4.32.2F}", "version: 4.29.1F}");
+    let yaml = format!("{downgrade}upgrade:\n  method: ssu\n  assign: [{{image: eos, devices: [leaf1]}}]\n");
+    let (_dir, path) = write_temp("hand.yaml", &yaml);
+    let run = hitless(&["validate", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("hand.yaml:18:11")
+            && run.stderr.contains("leaf1 cannot be upgraded by Smart System Upgrade"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("not an upgrade"), "{}", run.stderr);
+    let auto = simulate(&yaml.replace("method: ssu", "method: auto"));
+    assert!(auto.hitless, "auto reloads a downgrade: {:?}", auto.flows_with_loss);
+}

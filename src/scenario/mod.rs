@@ -134,6 +134,9 @@ pub struct Scenario {
     pub pause: settings::PausePolicy,
     /// What happens to a device whose upgrade fails (`upgrade.on_failure`, default `hold`).
     pub on_failure: settings::OnFailure,
+    /// How devices reboot into their new software (`upgrade.method`, default `reload`); the
+    /// devices it gives Smart System Upgrade are `timing.ssu_devices`.
+    pub method: settings::UpgradeMethod,
     /// Who may approve a paused job (`upgrade.approval`, default `any`).
     pub approval: settings::Approval,
     /// The daily maintenance window no batch may run past (`upgrade.window`).
@@ -141,6 +144,25 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// How `id` is rebooted into its new software, and why: Smart System Upgrade when
+    /// `upgrade.method` gives it one, else a reload, with the reason SSU does not apply.
+    pub fn method_of(&self, id: DeviceId) -> (crate::method::Method, String) {
+        if self.timing.ssu_devices.contains(&id) {
+            return (crate::method::Method::Ssu, format!("upgrade.method: {}", self.method.as_str()));
+        }
+        let why = match self.method {
+            settings::UpgradeMethod::Reload => "upgrade.method: reload".to_string(),
+            _ => {
+                let target =
+                    self.selection.targets.iter().find(|t| t.device == id).map(|t| &self.images[t.image].version);
+                target
+                    .and_then(|v| crate::method::ssu_blocker(self.fabric.device(id), v))
+                    .unwrap_or_else(|| "not upgraded".to_string())
+            }
+        };
+        (crate::method::Method::Reload, why)
+    }
+
     /// Reads and validates a scenario file whose images are all inline.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         Scenario::load_with(path, &NoCatalog)
@@ -280,7 +302,26 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
     let selection = build_selection(&fabric, &images, &invalid_images, &upgrade.assign, assigning, problems)?;
     let (traffic, hash) = sim_fields::traffic(raw.traffic, &fabric, problems);
     let (simulation, old_convergence) = sim_fields::settings(raw.simulation, hash, problems);
-    let timing = timing_with(&raw.timing, old_convergence, problems);
+    let mut timing = timing_with(&raw.timing, old_convergence, problems);
+    let method = upgrade.method.as_ref().map_or(settings::UpgradeMethod::default(), |m| m.value);
+    for target in &selection.targets {
+        let (device, image) = (fabric.device(target.device), &images[target.image].0);
+        let blocker = crate::method::ssu_blocker(device, &image.version);
+        match (method, blocker) {
+            (settings::UpgradeMethod::Reload, _) => {}
+            (_, None) => {
+                timing.ssu_devices.insert(target.device);
+            }
+            (settings::UpgradeMethod::Ssu, Some(why)) if device.vendor() == crate::model::Vendor::Arista => {
+                let at = upgrade.method.as_ref().map_or(Location::UNKNOWN, |m| m.referenced);
+                problems.push(Problem::at(
+                    at,
+                    format!("method: ssu, but {} cannot be upgraded by Smart System Upgrade: {why}; use method: auto to reload it instead", device.name),
+                ));
+            }
+            (_, Some(_)) => {}
+        }
+    }
     let fixed_batches = sim_fields::fixed_batches(upgrade.batches, &fabric, problems);
     let mut faults = Vec::new();
     for fault in raw.faults {
@@ -340,6 +381,7 @@ fn build(raw: RawScenario, catalog: &dyn ImageCatalog, problems: &mut Vec<Proble
         canary,
         pause,
         on_failure: upgrade.on_failure.unwrap_or_default(),
+        method,
         approval: upgrade.approval.unwrap_or_default(),
         maintenance,
         health_limits: upgrade.health_checks.unwrap_or_default(),

@@ -210,6 +210,8 @@ pub struct RawUpgrade {
     #[serde(default)]
     pub on_failure: Option<super::settings::OnFailure>,
     #[serde(default)]
+    pub method: Option<Spanned<super::settings::UpgradeMethod>>,
+    #[serde(default)]
     pub approval: Option<super::settings::Approval>,
     #[serde(default)]
     pub window: Option<Spanned<RawWindow>>,

@@ -149,3 +149,28 @@ pub enum OnFailure {
     /// in service (`Rolled Back`); the job still halts after the batch.
     Rollback,
 }
+
+/// How devices are rebooted into their new software (`upgrade.method`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpgradeMethod {
+    /// Drain, reload, converge, undrain: every device (the default).
+    #[default]
+    Reload,
+    /// Arista Smart System Upgrade (`reload fast-boot`) for every Arista device upgraded; one
+    /// that cannot (its platform, a downgrade) is an error. Junos devices reload.
+    Ssu,
+    /// Smart System Upgrade where a device can, a reload elsewhere (each device's reason shown).
+    Auto,
+}
+
+impl UpgradeMethod {
+    /// As the scenario spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpgradeMethod::Reload => "reload",
+            UpgradeMethod::Ssu => "ssu",
+            UpgradeMethod::Auto => "auto",
+        }
+    }
+}

@@ -299,6 +299,11 @@ impl DeviceWalk<'_, '_> {
         scaled: &mut dyn FnMut(u32) -> u64,
     ) -> Walked {
         let mut walked = self.failed(at, phase, kind, down);
+        if self.rules.drain && self.rules.timing.ssu_devices.contains(&self.device) {
+            // A Smart System Upgrade that fails is taken out of service: maintenance mode on
+            // (as the executor does) before it is held or rolled back.
+            self.act(at, Action::Drain);
+        }
         if self.rules.rollback_on_failure {
             walked.end = self.roll_back(at, runs_new, baseline, phases, scaled);
         }
@@ -371,7 +376,9 @@ impl DeviceWalk<'_, '_> {
         let checked = t.after_millis(sample);
         self.step(Step::PreCheck, t, checked);
         t = checked;
-        if rules.drain {
+        // Smart System Upgrade: no maintenance mode; the data plane forwards through the reload.
+        let ssu = rules.timing.ssu_devices.contains(&self.device);
+        if rules.drain && !ssu {
             match self.fault(Maintenance) {
                 Some(kind @ LockHeld) => {
                     self.step(Step::Drain, t, t);
@@ -443,11 +450,18 @@ impl DeviceWalk<'_, '_> {
                 self.step(Step::WaitBoot, t, end);
                 return self.failed(end, Reboot, NeverReturns, Some(t));
             }
+            _ if ssu => {}
             _ => self.act(t, Action::Down),
         }
         self.step(Step::Reboot, t, t);
         let needed = self.duration(Reboot, phases.reboot_seconds, scaled);
         let up = t.after_millis(needed);
+        if ssu {
+            // The control plane restarts (graceful restart keeps its routes in use) while the
+            // data plane forwards; at the end it stops, links up, for about a second.
+            let outage = crate::timing::SSU_OUTAGE_MS.min(needed);
+            self.actions.push((t.after_millis(needed - outage), Action::Hang(node(self.device))));
+        }
         self.act(up, Action::Up);
         if needed > deadline {
             // Back too late: the executor has given up on it by then (drained, it stays so).
@@ -482,7 +496,7 @@ impl DeviceWalk<'_, '_> {
         }
         self.step(Step::PostCheck, t, read);
         t = read;
-        if rules.drain {
+        if rules.drain && !ssu {
             t = self.undrain(t, &phases, scaled);
         }
         self.step(Step::InService, t, t);
