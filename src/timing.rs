@@ -149,11 +149,20 @@ impl TimingProfile {
     /// MLAG reload-delay for a switch of an MLAG pair, and without drain and undrain for a
     /// device upgraded by Smart System Upgrade (whose ports never go down: no reload-delay).
     pub fn device_phases(&self, fabric: &Fabric, id: DeviceId) -> PhaseDurations {
-        let mut phases = *self.phases(fabric.device(id).role);
         if self.ssu_devices.contains(&id) {
+            let mut phases = *self.phases(fabric.device(id).role);
             phases.drain_seconds = 0;
             phases.undrain_seconds = 0;
-        } else if fabric.mlag_peer(id).is_some() {
+            return phases;
+        }
+        self.reload_phases(fabric, id)
+    }
+
+    /// Phase durations of device `id` drained and reloaded, whatever `upgrade.method` gives it:
+    /// what a switch that refuses Smart System Upgrade at run time goes through instead.
+    pub fn reload_phases(&self, fabric: &Fabric, id: DeviceId) -> PhaseDurations {
+        let mut phases = *self.phases(fabric.device(id).role);
+        if fabric.mlag_peer(id).is_some() {
             phases.convergence_seconds = phases.convergence_seconds.max(self.mlag_reload_delay_seconds);
         }
         phases

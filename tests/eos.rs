@@ -455,3 +455,164 @@ fn hitless_upgrade_with_the_native_driver_upgrades_the_mixed_lab_over_netconf_an
     let jobs: serde_json::Value = serde_json::from_slice(&jobs.stdout).unwrap();
     assert_eq!(jobs.as_array().unwrap().iter().filter(|j| j["driver"] == "native").count(), 1, "{jobs}");
 }
+
+/// The mixed scenario with `upgrade.method: auto` (and `extra`), loaded from the catalog.
+fn mixed_auto(dir: &Path, extra: &str) -> (Store, Scenario) {
+    let (store, _, text) = mixed_text(dir, extra);
+    let text = text.replace("upgrade:\n", "upgrade:\n  method: auto\n");
+    let catalog = StoreCatalog::new(Some(dir.to_path_buf()));
+    (store, Scenario::from_yaml_with(&text, Path::new("mixed.yaml"), &catalog).unwrap())
+}
+
+async fn run_job(
+    store: Store,
+    scenario: &Scenario,
+    lab: &Arc<Lab>,
+) -> (Arc<Mutex<Store>>, String, workflow::JobSummary) {
+    let mut store = store;
+    let plan = workflow::plan(scenario);
+    let started = workflow::jobs::start(&mut store, scenario, "", &plan, DriverKind::Junos, 0, "a test").unwrap();
+    let store = Arc::new(Mutex::new(store));
+    let summary =
+        workflow::run(&store, scenario, &started.job, Arc::new(driver(scenario, lab)), &started.devices, settings())
+            .await
+            .unwrap();
+    (store, started.job, summary)
+}
+
+fn steps_of(store: &Arc<Mutex<Store>>, job: &str, device: &str) -> Vec<(Step, String)> {
+    jobs::events(&store.lock().unwrap(), job, Some(device)).unwrap().into_iter().map(|e| (e.step, e.message)).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_method_auto_the_arista_leafs_upgrade_in_service_by_smart_system_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = mixed_auto(dir.path(), "");
+    assert_eq!(scenario.timing.ssu_devices.len(), 4, "every Arista leaf can");
+    let lab = lab_for(&scenario);
+    let (store, job, summary) = run_job(store, &scenario, &lab).await;
+    assert_eq!(summary.state, JobState::Finished, "{:#?}", summary.devices);
+    for leaf in ["leaf1", "leaf2", "leaf3", "leaf4"] {
+        let emulated = lab.device(leaf).unwrap();
+        let eos = emulated.eos.as_ref().unwrap();
+        assert_eq!(emulated.version, "4.32.2F", "{leaf}");
+        assert_eq!((eos.fast_boots, emulated.reboots.len()), (1, 1), "{leaf}: one reload, a fast boot");
+        let steps = steps_of(&store, &job, leaf);
+        // The journal says the method; nothing drained the switch.
+        assert!(steps.iter().any(|(_, m)| m.contains("upgrading by Smart System Upgrade")), "{leaf}: {steps:#?}");
+        assert!(steps.iter().any(|(s, m)| *s == Step::Reboot && m.contains("reload fast-boot")), "{leaf}: {steps:#?}");
+        assert!(!steps.iter().any(|(s, _)| matches!(s, Step::Drain | Step::Undrain)), "{leaf} was drained: {steps:#?}");
+        assert!(steps.iter().any(|(_, m)| m.contains("in service throughout")), "{leaf}: {steps:#?}");
+    }
+    // The Junos spines reload as ever, drained.
+    for spine in ["spine1", "spine2"] {
+        let steps = steps_of(&store, &job, spine);
+        assert!(steps.iter().any(|(s, _)| *s == Step::Drain), "{spine}: {steps:#?}");
+        assert_eq!(lab.device(spine).unwrap().version, "23.4R2");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_switch_whose_fast_boot_check_warns_is_drained_and_reloaded_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = mixed_auto(dir.path(), "");
+    let lab = lab_for(&scenario);
+    // An operator's MST configuration on leaf3, saved: SSU cannot keep forwarding through it.
+    let eos = EosDriver::new(InMemory(Arc::clone(&lab)), EosSettings::default());
+    eos.run("leaf3", "test", &["configure", "spanning-tree mode mstp", "end", "write memory"], Format::Json)
+        .await
+        .unwrap();
+    let (store, job, summary) = run_job(store, &scenario, &lab).await;
+    assert_eq!(summary.state, JobState::Finished, "{:#?}", summary.devices);
+    let steps = steps_of(&store, &job, "leaf3");
+    let said =
+        steps.iter().find(|(_, m)| m.contains("Smart System Upgrade is not possible now")).map(|(_, m)| m.clone());
+    assert!(
+        said.as_ref().is_some_and(|m| m.contains("spanning-tree mode mstp") && m.contains("draining and reloading")),
+        "{steps:#?}"
+    );
+    assert!(steps.iter().any(|(s, _)| *s == Step::Drain), "{steps:#?}");
+    let leaf3 = lab.device("leaf3").unwrap();
+    assert_eq!((leaf3.version.as_str(), leaf3.eos.as_ref().unwrap().fast_boots), ("4.32.2F", 0));
+    assert!(!leaf3.eos.unwrap().quiesced());
+    // Its peer had no warning, and went in service.
+    assert_eq!(lab.device("leaf4").unwrap().eos.unwrap().fast_boots, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ssu_switch_that_fails_its_post_check_is_taken_out_of_service_and_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) =
+        mixed_auto(dir.path(), "faults:\n  - {device: leaf1, kind: health-check-fails, at: post-check}\n");
+    let lab = lab_for(&scenario);
+    let (store, job, summary) = run_job(store, &scenario, &lab).await;
+    assert_eq!(summary.state, JobState::Halted, "{:#?}", summary.devices);
+    let steps = steps_of(&store, &job, "leaf1");
+    assert!(steps.iter().any(|(s, m)| *s == Step::Drain && m.contains("taking it out of service")), "{steps:#?}");
+    let leaf1 = lab.device("leaf1").unwrap();
+    let eos = leaf1.eos.unwrap();
+    assert!(eos.quiesced(), "a failed in-service upgrade was left carrying traffic");
+    assert_eq!(leaf1.version, "4.32.2F");
+    let failed = summary.devices.iter().find(|d| d.device == "leaf1").unwrap();
+    assert!(failed.message.contains("stays in maintenance mode"), "{}", failed.message);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_killed_during_a_smart_system_upgrade_is_checked_on_resume_and_reloads_nothing_twice() {
+    for step in [Step::Install, Step::WaitBoot] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, text) = mixed_text(dir.path(), "");
+        let text = text.replace("upgrade:\n", "upgrade:\n  method: auto\n");
+        let catalog = StoreCatalog::new(Some(dir.path().to_path_buf()));
+        let scenario = Scenario::from_yaml_with(&text, Path::new("mixed.yaml"), &catalog).unwrap();
+        let mut store = store;
+        let lab = lab_for(&scenario);
+        let plan = workflow::plan(&scenario);
+        let started =
+            workflow::jobs::start(&mut store, &scenario, &text, &plan, DriverKind::Junos, 0, "a test").unwrap();
+        drop(store);
+        {
+            let store = Arc::new(Mutex::new(Store::open(dir.path()).unwrap()));
+            let (s, job, devices, d) =
+                (scenario.clone(), started.job.clone(), started.devices.clone(), Arc::new(driver(&scenario, &lab)));
+            let task = tokio::spawn(async move { workflow::run(&store, &s, &job, d, &devices, settings()).await });
+            let watcher = Store::open(dir.path()).unwrap();
+            let mut reached = false;
+            for _ in 0..100_000 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if jobs::events(&watcher, &started.job, Some("leaf1")).unwrap().iter().any(|e| e.step == step) {
+                    reached = true;
+                    break;
+                }
+            }
+            assert!(reached, "leaf1 never reached {step:?}");
+            task.abort();
+            let _ = task.await;
+        }
+        let mut store = Store::open(dir.path()).unwrap();
+        let reopened =
+            workflow::jobs::reopen(&mut store, &started.job, &catalog, workflow::jobs::Reentry::Resume, "tester", 0)
+                .unwrap();
+        let store = Arc::new(Mutex::new(store));
+        let mut resumed = settings();
+        resumed.clock_offset_seconds = reopened.clock_offset_seconds;
+        let summary = workflow::run(
+            &store,
+            &reopened.scenario,
+            &started.job,
+            Arc::new(driver(&scenario, &lab)),
+            &reopened.devices,
+            resumed,
+        )
+        .await
+        .unwrap();
+        let steps = steps_of(&store, &started.job, "leaf1");
+        assert_eq!(summary.state, JobState::Finished, "killed at {step:?}: {steps:#?}");
+        let leaf1 = lab.device("leaf1").unwrap();
+        assert_eq!((leaf1.version.as_str(), leaf1.reboots.len()), ("4.32.2F", 1), "killed at {step:?}: {steps:#?}");
+        assert!(!leaf1.eos.as_ref().unwrap().quiesced());
+        // Whatever the resumed run found, leaf1 had its post-upgrade check after its reload.
+        let rebooted = steps.iter().rposition(|(s, _)| *s == Step::Reboot).unwrap();
+        assert!(steps[rebooted..].iter().any(|(s, _)| *s == Step::PostCheck), "killed at {step:?}: {steps:#?}");
+    }
+}

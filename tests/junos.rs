@@ -629,8 +629,13 @@ impl Driver for PanicsOnInstall {
         assert!(device != self.device, "a bug in the install of {device}");
         self.inner.install(device, image, facts).await
     }
-    async fn rollback(&self, device: &str, facts: &hitless::exec::Facts) -> Result<(), hitless::exec::DriverError> {
-        self.inner.rollback(device, facts).await
+    async fn rollback(
+        &self,
+        device: &str,
+        facts: &hitless::exec::Facts,
+        to: &hitless::version::Version,
+    ) -> Result<(), hitless::exec::DriverError> {
+        self.inner.rollback(device, facts, to).await
     }
     async fn reboot(&self, device: &str, facts: &hitless::exec::Facts) -> Result<(), hitless::exec::DriverError> {
         self.inner.reboot(device, facts).await
@@ -1044,8 +1049,13 @@ impl Driver for NeverDrains {
     ) -> Result<hitless::exec::Installed, hitless::exec::DriverError> {
         self.0.install(device, image, facts).await
     }
-    async fn rollback(&self, device: &str, facts: &hitless::exec::Facts) -> Result<(), hitless::exec::DriverError> {
-        self.0.rollback(device, facts).await
+    async fn rollback(
+        &self,
+        device: &str,
+        facts: &hitless::exec::Facts,
+        to: &hitless::version::Version,
+    ) -> Result<(), hitless::exec::DriverError> {
+        self.0.rollback(device, facts, to).await
     }
     async fn reboot(&self, device: &str, facts: &hitless::exec::Facts) -> Result<(), hitless::exec::DriverError> {
         self.0.reboot(device, facts).await

@@ -62,13 +62,19 @@ impl Driver for AnyDriver {
     async fn install(&self, device: &str, image: &Image, facts: &Facts) -> Result<Installed, DriverError> {
         delegate!(self, d => d.install(device, image, facts))
     }
-    async fn rollback(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
-        delegate!(self, d => d.rollback(device, facts))
+    async fn rollback(&self, device: &str, facts: &Facts, to: &crate::version::Version) -> Result<(), DriverError> {
+        delegate!(self, d => d.rollback(device, facts, to))
     }
     async fn reboot(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
         delegate!(self, d => d.reboot(device, facts))
     }
     async fn wait_for_boot(&self, device: &str, before: &Facts, deadline_seconds: u64) -> Result<Facts, DriverError> {
         delegate!(self, d => d.wait_for_boot(device, before, deadline_seconds))
+    }
+    async fn ssu_blocker(&self, device: &str) -> Result<Option<String>, DriverError> {
+        delegate!(self, d => d.ssu_blocker(device))
+    }
+    async fn fast_reboot(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
+        delegate!(self, d => d.fast_reboot(device, facts))
     }
 }

@@ -71,13 +71,19 @@ impl<J: Driver, E: Driver> Driver for ByVendor<J, E> {
     async fn install(&self, device: &str, image: &Image, facts: &Facts) -> Result<Installed, DriverError> {
         route!(self, device, d => d.install(device, image, facts))
     }
-    async fn rollback(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
-        route!(self, device, d => d.rollback(device, facts))
+    async fn rollback(&self, device: &str, facts: &Facts, to: &crate::version::Version) -> Result<(), DriverError> {
+        route!(self, device, d => d.rollback(device, facts, to))
     }
     async fn reboot(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
         route!(self, device, d => d.reboot(device, facts))
     }
     async fn wait_for_boot(&self, device: &str, before: &Facts, deadline_seconds: u64) -> Result<Facts, DriverError> {
         route!(self, device, d => d.wait_for_boot(device, before, deadline_seconds))
+    }
+    async fn ssu_blocker(&self, device: &str) -> Result<Option<String>, DriverError> {
+        route!(self, device, d => d.ssu_blocker(device))
+    }
+    async fn fast_reboot(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
+        route!(self, device, d => d.fast_reboot(device, facts))
     }
 }

@@ -583,7 +583,7 @@ impl Driver for VirtualDriver {
         Ok(outcome)
     }
 
-    async fn rollback(&self, device: &str, _facts: &Facts) -> Result<(), DriverError> {
+    async fn rollback(&self, device: &str, _facts: &Facts, _to: &crate::version::Version) -> Result<(), DriverError> {
         self.answers(device, None, "software rollback").await?;
         if self.fault(device, FaultPhase::Rollback) == Some(FaultKind::RollbackFails) {
             return Err(DriverError::Rejected {
@@ -611,6 +611,18 @@ impl Driver for VirtualDriver {
             operation: "software rollback",
             message,
         })
+    }
+
+    /// Virtual devices can always reboot in service: the scenario's method decided who does.
+    async fn ssu_blocker(&self, device: &str) -> Result<Option<String>, DriverError> {
+        self.answers(device, None, "fast-boot check").await?;
+        Ok(None)
+    }
+
+    /// As a reboot: the virtual devices carry no traffic, so the two differ only in the job's
+    /// steps (no maintenance mode around it).
+    async fn fast_reboot(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
+        self.reboot(device, facts).await
     }
 
     async fn reboot(&self, device: &str, _facts: &Facts) -> Result<(), DriverError> {

@@ -48,6 +48,11 @@ struct Walk<'a, D: Driver> {
     /// True when an install pending on the device is hitless's: the journal said so at the
     /// start, or this walk installed it.
     ours_pending: bool,
+    /// True while the device is upgraded by Smart System Upgrade: never drained, rebooted by
+    /// `fast_reboot`. A failure after its reboot takes it out of service first.
+    ssu: bool,
+    /// True once this walk asked the device to reboot.
+    rebooted: bool,
 }
 
 const STAYS: &str =
@@ -55,7 +60,15 @@ const STAYS: &str =
 
 /// Upgrades one device; returns the state it ended in.
 pub async fn upgrade<D: Driver>(ctx: &JobContext<D>, item: &WorkItem) -> Result<DeviceState, JournalError> {
-    let mut walk = Walk { ctx, item, baseline: None, previous: None, ours_pending: item.pending_is_ours };
+    let mut walk = Walk {
+        ctx,
+        item,
+        baseline: None,
+        previous: None,
+        ours_pending: item.pending_is_ours,
+        ssu: false,
+        rebooted: false,
+    };
     walk.run().await
 }
 
@@ -76,6 +89,7 @@ impl<D: Driver> Walk<'_, D> {
     /// The image upgrade failed for `reason` with the device drained and reachable: held in
     /// maintenance mode, or (`upgrade.on_failure: rollback`) rolled back and returned to service.
     async fn give_up(&mut self, state: DeviceState, reason: String) -> Result<Option<DeviceState>, JournalError> {
+        self.drain_failed_ssu().await?;
         if self.ctx.rollback_on_failure {
             return self.roll_back(state, reason).await.map(Some);
         }
@@ -87,6 +101,7 @@ impl<D: Driver> Walk<'_, D> {
     /// engine runs it and that the device is healthy, and only then lifts maintenance mode.
     /// Anything that goes wrong on the way leaves the device held in maintenance mode.
     async fn roll_back(&mut self, failed: DeviceState, reason: String) -> Result<DeviceState, JournalError> {
+        self.drain_failed_ssu().await?;
         let old = self.previous.clone().unwrap_or_else(|| self.item.previous_version.clone());
         self.record(failed, Step::Failed, format!("{reason}; rolling back to {old} (upgrade.on_failure: rollback)"))?;
         self.rollback_steps(reason).await
@@ -113,7 +128,7 @@ impl<D: Driver> Walk<'_, D> {
             if facts.pending_install {
                 let message = "backing out the pending install (request system software rollback)";
                 self.record(RollingBack, Step::Rollback, message)?;
-                if let Err(e) = ctx.driver.rollback(&device, &facts).await {
+                if let Err(e) = ctx.driver.rollback(&device, &facts, &old).await {
                     return hold(self, e.to_string());
                 }
                 match ctx.driver.facts(&device).await {
@@ -134,7 +149,7 @@ impl<D: Driver> Walk<'_, D> {
             } else {
                 let message = format!("restoring {old} (request system software rollback)");
                 self.record(RollingBack, Step::Rollback, message)?;
-                if let Err(e) = ctx.driver.rollback(&device, &facts).await {
+                if let Err(e) = ctx.driver.rollback(&device, &facts, &old).await {
                     return hold(self, e.to_string());
                 }
             }
@@ -191,6 +206,65 @@ impl<D: Driver> Walk<'_, D> {
         Ok(RolledBack)
     }
 
+    /// A device upgraded by Smart System Upgrade never left service: once it has rebooted, one
+    /// that fails is taken out of service (maintenance mode on, its traffic moved) before it is
+    /// held or rolled back, as a drained device would be. Before its reboot it runs its old
+    /// software in service, and stays so.
+    async fn drain_failed_ssu(&mut self) -> Result<(), JournalError> {
+        if !(self.ssu && self.rebooted) {
+            return Ok(());
+        }
+        self.ssu = false;
+        let message = "taking it out of service (maintenance mode) before it is held or rolled back";
+        self.record(ActivatingMaintenanceMode, Step::Drain, message)?;
+        let ctx = self.ctx;
+        if let Err(e) =
+            self.retry_once(ActivatingMaintenanceMode, || ctx.driver.set_maintenance(self.device(), true)).await
+        {
+            let message = format!("maintenance mode could not be turned on: {e}; the device is still in service");
+            return self.record(MaintenanceModeFailure, Step::Note, message);
+        }
+        self.wait_for_drain(ActivatingMaintenanceMode).await
+    }
+
+    /// The upgrade as `upgrade.method` gives it: Smart System Upgrade when the item has it and
+    /// the switch agrees now, else (and for every other device) drained and reloaded.
+    async fn upgrade_by_method(&mut self, facts: &Facts) -> Result<Option<DeviceState>, JournalError> {
+        let fresh = !facts.maintenance && !facts.pending_install;
+        if self.item.ssu_convergence_seconds.is_some() && fresh {
+            let why = match self.ctx.driver.ssu_blocker(self.device()).await {
+                Ok(None) => return self.ssu_upgrade(facts).await,
+                Ok(Some(why)) => why,
+                Err(e) => format!("it could not be asked: {e}"),
+            };
+            let message = format!("Smart System Upgrade is not possible now ({why}); draining and reloading instead");
+            self.record(HealthCheck, Step::Note, message)?;
+        } else if self.item.ssu_convergence_seconds.is_some() {
+            let message = "already drained or with an install pending (a re-entered job): finishing by drain and reload, not Smart System Upgrade";
+            self.record(HealthCheck, Step::Note, message)?;
+        }
+        self.drain_and_install(facts).await
+    }
+
+    /// Health check and snapshot, then the image upgraded in service: no maintenance mode, the
+    /// reboot by `fast_reboot`.
+    async fn ssu_upgrade(&mut self, facts: &Facts) -> Result<Option<DeviceState>, JournalError> {
+        if let Some(end) = self.health_check(CheckStage::PreUpgrade).await? {
+            return Ok(Some(end));
+        }
+        if let Some(end) = self.snapshot_before().await? {
+            return Ok(Some(end));
+        }
+        if self.ctx.cancelled() {
+            self.record(Cancelled, Step::Note, "not started: the job was cancelled")?;
+            return Ok(Some(Cancelled));
+        }
+        self.ssu = true;
+        let message = "upgrading by Smart System Upgrade (upgrade.method): no maintenance mode; the data plane forwards through the reload and pauses about a second at its end";
+        self.record(ImageUpgrade, Step::Note, message)?;
+        self.image_upgrade(facts).await
+    }
+
     async fn run(&mut self) -> Result<DeviceState, JournalError> {
         let facts = match self.first_facts().await {
             Ok(facts) => facts,
@@ -236,6 +310,22 @@ impl<D: Driver> Walk<'_, D> {
                 ),
             );
         }
+        if facts.all_run(wanted)
+            && !facts.maintenance
+            && self.item.started
+            && self.item.ssu_convergence_seconds.is_some()
+        {
+            // A Smart System Upgrade never leaves service: one the controller died during may
+            // have booted moments ago, and is checked before it counts as done.
+            let message = format!(
+                "already running {wanted} and in service (its Smart System Upgrade went through before the job was re-entered); finishing the upgrade"
+            );
+            self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
+            self.ssu = true;
+            self.rebooted = true;
+            self.converge_after_resume().await?;
+            return self.return_to_service().await;
+        }
         if facts.all_run(wanted) && !facts.maintenance {
             self.record(MaintenanceModeDeactivated, Step::Note, format!("already running {wanted} and in service"))?;
             return Ok(MaintenanceModeDeactivated);
@@ -244,7 +334,7 @@ impl<D: Driver> Walk<'_, D> {
             let message = format!("already running {wanted}; finishing the upgrade");
             self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
             self.converge_after_resume().await?;
-        } else if let Some(end) = self.drain_and_install(&facts).await? {
+        } else if let Some(end) = self.upgrade_by_method(&facts).await? {
             return Ok(end);
         }
         self.return_to_service().await
@@ -551,13 +641,21 @@ impl<D: Driver> Walk<'_, D> {
             Ok(facts) => facts,
             Err(e) => return self.fail(HitlessImageUpgradeFailed, format!("{e}; {STAYS}")).map(Some),
         };
-        let whom = if before.engines.len() > 1 {
+        let whom = if self.ssu {
+            "rebooting in service (Smart System Upgrade: reload fast-boot)".to_string()
+        } else if before.engines.len() > 1 {
             format!("rebooting {}", engine_names(&before))
         } else {
             "rebooting".to_string()
         };
         self.record(ImageUpgrade, Step::Reboot, whom)?;
-        match ctx.driver.reboot(device, &before).await {
+        self.rebooted = true;
+        let asked = if self.ssu {
+            ctx.driver.fast_reboot(device, &before).await
+        } else {
+            ctx.driver.reboot(device, &before).await
+        };
+        match asked {
             Err(e) if !e.is_transport() => {
                 return self.give_up(HitlessImageUpgradeFailed, e.to_string()).await;
             }
@@ -595,7 +693,10 @@ impl<D: Driver> Walk<'_, D> {
             format!("running {}", image.version)
         };
         self.record(HitlessImageUpgradeSuccessful, Step::Booted, running)?;
-        let converge = self.item.convergence_seconds;
+        let converge = match self.item.ssu_convergence_seconds {
+            Some(seconds) if self.ssu => seconds,
+            _ => self.item.convergence_seconds,
+        };
         let message = format!("waiting {converge} s for its protocols to converge before the post-upgrade check");
         self.record(HitlessImageUpgradeSuccessful, Step::Note, message)?;
         self.sleep(converge).await;
@@ -625,6 +726,16 @@ impl<D: Driver> Walk<'_, D> {
         }
         if let Some(end) = self.snapshot_in_maintenance().await? {
             return Ok(end);
+        }
+        if self.ssu {
+            // Never out of service: the whole diff now, and nothing to lift.
+            if let Some(end) = self.snapshot_after().await? {
+                return Ok(end);
+            }
+            let message =
+                format!("upgraded to {} by Smart System Upgrade, in service throughout", self.item.image.version);
+            self.record(MaintenanceModeDeactivated, Step::InService, message)?;
+            return Ok(MaintenanceModeDeactivated);
         }
         self.record(DeactivatingMaintenanceMode, Step::Undrain, "returning traffic")?;
         if let Err(e) =
@@ -719,6 +830,7 @@ impl<D: Driver> Walk<'_, D> {
             self.record(HealthCheck, Step::Note, message)?;
             return Ok(None);
         }
+        self.drain_failed_ssu().await?;
         if ctx.rollback_on_failure {
             return self.roll_back(HealthCheckFailed, found).await.map(Some);
         }
@@ -834,6 +946,9 @@ impl<D: Driver> Walk<'_, D> {
             return Ok(None);
         }
         let message = format!("{when}: {}", crate::health::joined(&failures));
+        if self.ctx.abort_on_health_check_failure && stage == CheckStage::PostUpgrade {
+            self.drain_failed_ssu().await?;
+        }
         if self.ctx.abort_on_health_check_failure && stage == CheckStage::PostUpgrade && self.ctx.rollback_on_failure {
             return self.roll_back(HealthCheckFailed, message).await.map(Some);
         }

@@ -194,7 +194,14 @@ pub trait Driver: Send + Sync + 'static {
     /// Backs out an install pending on every engine of `facts`, or, where none is pending, makes
     /// the software the engine ran before pending for the next reboot (Junos's `request system
     /// software rollback`).
-    fn rollback(&self, device: &str, facts: &Facts) -> impl Future<Output = Result<(), DriverError>> + Send;
+    /// `to` is the version to return to (the executor's: what the device ran before the job);
+    /// drivers whose device remembers its previous software (Junos) need not use it.
+    fn rollback(
+        &self,
+        device: &str,
+        facts: &Facts,
+        to: &Version,
+    ) -> impl Future<Output = Result<(), DriverError>> + Send;
     /// Reboots the device: every engine of `facts`.
     fn reboot(&self, device: &str, facts: &Facts) -> impl Future<Output = Result<(), DriverError>> + Send;
     /// Waits until every engine of `before` has booted again and the device answers, up to
@@ -205,4 +212,24 @@ pub trait Driver: Send + Sync + 'static {
         before: &Facts,
         deadline_seconds: u64,
     ) -> impl Future<Output = Result<Facts, DriverError>> + Send;
+    /// Smart System Upgrade: why `device` cannot reboot in service into the image installed for
+    /// its next boot now (`Some(reason)`: EOS's `show reload fast-boot` warns, BGP graceful
+    /// restart is not configured), or `None` when it can. Drivers without it always say why.
+    fn ssu_blocker(&self, device: &str) -> impl Future<Output = Result<Option<String>, DriverError>> + Send {
+        let _ = device;
+        async { Ok(Some("this driver does not offer Smart System Upgrade".to_string())) }
+    }
+    /// Reboots `device` in service (Smart System Upgrade, `reload fast-boot`): the data plane
+    /// forwards while the control plane restarts. Proven, as any reboot, by
+    /// [`Driver::wait_for_boot`].
+    fn fast_reboot(&self, device: &str, facts: &Facts) -> impl Future<Output = Result<(), DriverError>> + Send {
+        let (device, _) = (device.to_string(), facts);
+        async move {
+            Err(DriverError::Rejected {
+                device,
+                operation: "fast reboot",
+                message: "this driver does not offer Smart System Upgrade".into(),
+            })
+        }
+    }
 }

@@ -63,6 +63,11 @@ pub struct WorkItem {
     /// planner's figure): the post-upgrade check waits this long, so the device is back in use
     /// before maintenance mode is lifted and the next batch starts.
     pub convergence_seconds: u32,
+    /// `Some` when the device is upgraded by Smart System Upgrade (`upgrade.method`): no
+    /// maintenance mode, `reload fast-boot`, and this convergence (no MLAG reload-delay: its
+    /// ports never go down). A switch that refuses it at run time is drained and reloaded, with
+    /// `convergence_seconds`, `drain_seconds` and `undrain_seconds`.
+    pub ssu_convergence_seconds: Option<u32>,
     /// Seconds the post-upgrade check watches the device (its role's `post_check_seconds`)
     /// before its reading: errors and flaps are counted from the pre-upgrade reading through
     /// this soak, so a device that degrades once in use is caught before traffic returns.

@@ -233,6 +233,11 @@ pub struct EosState {
     pub sessions: BTreeMap<String, EosConfig>,
     /// Boot-config changes (`boot system` to another image), to prove none is made twice.
     pub boot_changes: u32,
+    /// The last reload was `reload fast-boot` (Smart System Upgrade): its ports never went down,
+    /// so MLAG has no reload-delay to wait out.
+    pub fast_booted: bool,
+    /// `reload fast-boot` reloads done, to prove which method a switch got.
+    pub fast_boots: u32,
 }
 
 impl EosState {
@@ -251,6 +256,8 @@ impl EosState {
             boot_image: format!("flash:EOS-{version}.swi"),
             sessions: BTreeMap::new(),
             boot_changes: 0,
+            fast_booted: false,
+            fast_boots: 0,
         }
     }
 
@@ -333,6 +340,7 @@ pub fn base_configuration(
         format!("router bgp {}", 65000 + index),
         format!("router-id 10.255.0.{}", index % 250 + 1),
         "maximum-paths 4 ecmp 4".into(),
+        "graceful-restart".into(),
     ]);
     for (i, neighbour) in neighbours.iter().enumerate() {
         let address = format!("10.0.{}.{}", i / 250, i % 250 + 1);
@@ -368,8 +376,13 @@ pub fn handle(lab: &Lab, device: &str, body: &Value) -> Value {
     for state in devices.values_mut() {
         state.settle(now);
     }
-    let up: BTreeMap<String, (bool, u64, Vec<u64>)> =
-        devices.iter().map(|(n, d)| (n.clone(), (d.is_up(now), d.master().boot_unix, d.reboots.clone()))).collect();
+    let up: BTreeMap<String, Answering> = devices
+        .iter()
+        .map(|(n, d)| {
+            let fast = d.eos.as_ref().is_some_and(|e| e.fast_booted);
+            (n.clone(), (d.is_up(now), d.master().boot_unix, d.reboots.clone(), fast))
+        })
+        .collect();
     let Some(state) = devices.get_mut(device) else {
         return envelope(-32603, &format!("no device {device} in this lab"));
     };
@@ -409,6 +422,9 @@ pub fn handle(lab: &Lab, device: &str, body: &Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": results})
 }
 
+/// A device as the others see it: answering, its boot time, its reboots, back from a fast boot.
+type Answering = (bool, u64, Vec<u64>, bool);
+
 /// Two names: a port and its neighbour, or a bundle and its member.
 type Pair = (String, String);
 
@@ -431,8 +447,8 @@ enum Mode {
 
 struct Run<'a> {
     lab: &'a Lab,
-    /// Every device: answering, its boot time, its reboots.
-    up: &'a BTreeMap<String, (bool, u64, Vec<u64>)>,
+    /// Every device: answering, its boot time, its reboots, back from a fast boot.
+    up: &'a BTreeMap<String, Answering>,
     now: u64,
     mode: Mode,
     path: Vec<String>,
@@ -600,8 +616,21 @@ impl Run<'_> {
                 output(text, json!({"messages": ["Copy completed successfully."]}), || "Copy completed successfully.\n".into())
             }
             ["reload", "now"] | ["reload", "force"] | ["reload", "now", "force"] => {
-                self.reload(state)?;
+                self.reload(state, false)?;
                 Ok(json!({}))
+            }
+            ["reload", "fast-boot", "now"] | ["reload", "fast-boot", "force"] => {
+                if let Some(why) = self.fast_boot_warning(state) {
+                    return Err(Failure::Invalid(why));
+                }
+                self.reload(state, true)?;
+                Ok(json!({}))
+            }
+            ["show", "reload", "fast-boot"] => {
+                let said = self
+                    .fast_boot_warning(state)
+                    .unwrap_or_else(|| "No warnings or unsupported configuration found.".into());
+                text_only(text, format!("{said}\n"))
             }
             ["show", ..] => Err(invalid(words.len().saturating_sub(1), words.last().copied().unwrap_or_default())),
             _ => Err(invalid(0, words.first().copied().unwrap_or_default())),
@@ -716,7 +745,24 @@ impl Run<'_> {
         })
     }
 
-    fn reload(&self, state: &mut LabDevice) -> Result<(), Failure> {
+    /// What `show reload fast-boot` warns about: configuration SSU cannot keep forwarding
+    /// through (spanning-tree MST, VRRP), or a platform without it.
+    fn fast_boot_warning(&self, state: &LabDevice) -> Option<String> {
+        let eos = state.eos.as_ref()?;
+        if !crate::method::SSU_PLATFORMS.iter().any(|p| state.model.to_ascii_uppercase().starts_with(p)) {
+            return Some(format!("Warning: fast-boot is not supported on {}", state.model));
+        }
+        let flat = eos.running.flat();
+        if flat.iter().any(|l| l == "spanning-tree mode mstp") {
+            return Some("Warning: spanning-tree mode mstp is not supported with fast-boot".into());
+        }
+        if flat.iter().any(|l| l.contains("> vrrp ")) {
+            return Some("Warning: VRRP is not supported with fast-boot".into());
+        }
+        None
+    }
+
+    fn reload(&self, state: &mut LabDevice, fast: bool) -> Result<(), Failure> {
         let eos = state.eos.as_ref().expect("checked");
         let Some(next) = version_in_image_name(&eos.boot_image) else {
             return Err(Failure::Invalid(format!("boot image {} cannot be booted", eos.boot_image)));
@@ -741,6 +787,10 @@ impl Run<'_> {
         let eos = state.eos.as_mut().expect("checked");
         eos.running = eos.startup.clone();
         eos.sessions.clear();
+        eos.fast_booted = fast;
+        if fast {
+            eos.fast_boots += 1;
+        }
         state.reboot(vec![0], self.now, seconds);
         Ok(())
     }
@@ -979,8 +1029,10 @@ impl Run<'_> {
         let peer_up = self.is_up(peer);
         let delay = u64::from(self.lab.timing.mlag_reload_delay_seconds);
         let settling = |boot: u64| self.now < boot + delay;
-        let partial =
-            !peer_up || settling(state.master().boot_unix) || self.up.get(peer).is_some_and(|p| p.0 && settling(p.1));
+        // A switch back from `reload fast-boot` never took its ports down: no reload-delay.
+        let mine_settling = !state.eos.as_ref().is_some_and(|e| e.fast_booted) && settling(state.master().boot_unix);
+        let peer_settling = self.up.get(peer).is_some_and(|p| p.0 && !p.3 && settling(p.1));
+        let partial = !peer_up || mine_settling || peer_settling;
         let ports = self.lab.server_lags.get(&state.name).map_or(0, Vec::len);
         json!({
             "domainId": "mlag1", "localInterface": "Vlan4094", "peerAddress": "10.255.255.2", "peerLink": "Port-Channel1000",

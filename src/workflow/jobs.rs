@@ -221,7 +221,11 @@ pub fn work(
         let role = fabric_device.map_or(crate::model::Role::Leaf, |d| d.role);
         let previous_version = fabric_device.map_or_else(|| image.version.clone(), |d| d.version.clone());
         let id = scenario.fabric.lookup(&device.device);
-        let phases = id.map_or(*scenario.timing.phases(role), |id| scenario.timing.device_phases(&scenario.fabric, id));
+        // The reload's phases; a Smart System Upgrade device keeps them for the fallback.
+        let phases = id.map_or(*scenario.timing.phases(role), |id| scenario.timing.reload_phases(&scenario.fabric, id));
+        let ssu_convergence_seconds = id
+            .filter(|id| scenario.timing.ssu_devices.contains(id))
+            .map(|id| scenario.timing.device_phases(&scenario.fabric, id).convergence_seconds);
         batches[index].push(WorkItem {
             device: device.device.clone(),
             batch: device.batch,
@@ -233,6 +237,7 @@ pub fn work(
             rollback_pending: rollbacks.contains(&device.device),
             staged_recorded: staged.get(&device.device).is_some_and(|(image, _)| *image == device.image),
             convergence_seconds: phases.convergence_seconds,
+            ssu_convergence_seconds,
             post_check_seconds: phases.post_check_seconds,
             estimated_seconds: id.map_or_else(
                 || crate::timing::device_run_seconds(&scenario.timing, role, &scenario.health_limits),

@@ -133,6 +133,21 @@ pub fn maintenance_in(config: &str) -> Maintenance {
     found
 }
 
+/// True when `show running-config` has `graceful-restart` in its `router bgp` block.
+pub fn bgp_graceful_restart(config: &str) -> bool {
+    let mut inside = false;
+    for line in config.lines() {
+        if !line.starts_with(' ') {
+            inside = line.starts_with("router bgp ");
+            continue;
+        }
+        if inside && line.trim() == "graceful-restart" {
+            return true;
+        }
+    }
+    false
+}
+
 /// The CPU idle percentage `show processes top once` prints (`%Cpu(s): ... 91.4 id, ...`).
 pub fn cpu_idle(top: &str) -> Option<u32> {
     let line = top.lines().find(|l| l.starts_with("%Cpu"))?;
@@ -578,15 +593,30 @@ impl<T: Eapi> Driver for EosDriver<T> {
         }
     }
 
-    async fn rollback(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
+    async fn rollback(&self, device: &str, facts: &Facts, to: &crate::version::Version) -> Result<(), DriverError> {
         let _ = facts;
-        let marker = self.maintenance(device).await?;
-        let Some(previous) = marker.boot else {
+        // The image of the version to return to, found on flash by the version its name
+        // carries; else the boot image the maintenance marker recorded when the switch was
+        // drained, if it is of that version.
+        let listing = self.text(device, "software rollback", "dir flash:").await?;
+        let on_flash = listing
+            .lines()
+            .filter(|line| line.trim_start().starts_with('-'))
+            .filter_map(|line| line.split_whitespace().last())
+            .find(|name| parse::version_in_image_name(name).as_ref() == Some(to))
+            .map(|name| format!("flash:{name}"));
+        let marked = self
+            .maintenance(device)
+            .await?
+            .boot
+            .filter(|image| parse::version_in_image_name(image).as_ref() == Some(to));
+        let Some(previous) = on_flash.or(marked) else {
             return Err(DriverError::Rejected {
                 device: device.into(),
                 operation: "software rollback",
-                message: "the maintenance marker records no earlier boot image to return to; set `boot system` by hand"
-                    .into(),
+                message: format!(
+                    "no image of {to} on flash (by its name) to return to; copy one and set `boot system` by hand"
+                ),
             });
         };
         let cmds = [
@@ -604,6 +634,27 @@ impl<T: Eapi> Driver for EosDriver<T> {
         // The switch drops the connection as it goes down: a transport error here is expected
         // (the executor proves the reload by the boot time).
         self.run(device, "reboot", &["reload now"], Format::Json).await.map(|_| ())
+    }
+
+    /// `show reload fast-boot` must find nothing to warn about, and BGP graceful restart must be
+    /// configured (without it the peers drop the switch's routes while its control plane
+    /// restarts).
+    async fn ssu_blocker(&self, device: &str) -> Result<Option<String>, DriverError> {
+        let check = self.text(device, "fast-boot check", "show reload fast-boot").await?;
+        if !check.contains("No warnings or unsupported configuration found") {
+            let said: Vec<&str> = check.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect();
+            return Ok(Some(format!("show reload fast-boot: {}", said.join(" / "))));
+        }
+        let config = self.text(device, "fast-boot check", "show running-config").await?;
+        if !bgp_graceful_restart(&config) {
+            return Ok(Some("BGP graceful restart is not configured (router bgp: graceful-restart)".into()));
+        }
+        Ok(None)
+    }
+
+    async fn fast_reboot(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
+        let _ = facts;
+        self.run(device, "fast reboot", &["reload fast-boot now"], Format::Json).await.map(|_| ())
     }
 
     async fn wait_for_boot(&self, device: &str, before: &Facts, deadline_seconds: u64) -> Result<Facts, DriverError> {
@@ -696,6 +747,10 @@ mod tests {
             found,
             Maintenance { on: true, owner: Some("job-0001/s@h".into()), boot: Some("flash:EOS-4.30.1F.swi".into()) }
         );
+        assert!(bgp_graceful_restart("router bgp 65001\n   router-id 1.1.1.1\n   graceful-restart\n!\nend\n"));
+        assert!(!bgp_graceful_restart(
+            "router bgp 65001\n   router-id 1.1.1.1\n!\ninterface Ethernet1\n   graceful-restart\nend\n"
+        ));
         let other_unit = "maintenance\n   unit Port-Channel1\n      quiesce\nend\n";
         assert_eq!(maintenance_in(other_unit), Maintenance::default());
     }

@@ -600,7 +600,7 @@ impl<C: Connector> Driver for JunosDriver<C> {
         Ok(self.device_checksum(device, &destination, sized).await?.is_some_and(|sum| sum.matches(file)))
     }
 
-    async fn rollback(&self, device: &str, facts: &Facts) -> Result<(), DriverError> {
+    async fn rollback(&self, device: &str, facts: &Facts, _to: &crate::version::Version) -> Result<(), DriverError> {
         for target in per_engine_targets(facts) {
             let body = format!("<request-package-rollback>{target}</request-package-rollback>");
             let reply = self.call(device, "software rollback", &[&body], self.settings.rpc_timeout).await?;
