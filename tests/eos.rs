@@ -510,6 +510,22 @@ async fn with_method_auto_the_arista_leafs_upgrade_in_service_by_smart_system_up
         assert!(steps.iter().any(|(s, _)| *s == Step::Drain), "{spine}: {steps:#?}");
         assert_eq!(lab.device(spine).unwrap().version, "23.4R2");
     }
+    // Replayed through the traffic model, the job lost what the plan's simulation said: each
+    // leaf's second of pause, nothing of a reboot.
+    let events = jobs::events(&store.lock().unwrap(), &job, None).unwrap();
+    let replayed = hitless::simulate::replay::replay(&scenario, &events);
+    let simulated = match workflow::gate(&scenario, &workflow::plan(&scenario), true) {
+        workflow::Gate::Accept(report) => report,
+        other => panic!("an SSU plan loses its seconds of pause: {other:?}"),
+    };
+    assert!(simulated.lost_bytes > 0.0);
+    let ratio = replayed.lost_bytes / simulated.lost_bytes;
+    assert!(
+        (0.99..=1.01).contains(&ratio),
+        "replayed {} bytes, simulated {}",
+        replayed.lost_bytes,
+        simulated.lost_bytes
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -615,4 +631,40 @@ async fn a_job_killed_during_a_smart_system_upgrade_is_checked_on_resume_and_rel
         let rebooted = steps.iter().rposition(|(s, _)| *s == Step::Reboot).unwrap();
         assert!(steps[rebooted..].iter().any(|(s, _)| *s == Step::PostCheck), "killed at {step:?}: {steps:#?}");
     }
+}
+
+#[test]
+fn plan_and_report_say_each_device_s_method_and_why() {
+    let text = std::fs::read_to_string(crate::util::root().join("scenarios/mixed-junos-arista.yaml")).unwrap();
+    let auto = text.replace("upgrade:\n", "upgrade:\n  method: auto\n");
+    let (dir, path) = crate::util::write_temp("mixed.yaml", &auto);
+    let run = crate::util::hitless(&["plan", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let methods: Vec<(String, String)> = plan["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["device"].as_str().unwrap().to_string(), m["method"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(methods.len(), 6, "{plan}");
+    for (device, method) in &methods {
+        assert_eq!(method, if device.starts_with("leaf") { "ssu" } else { "reload" }, "{device}");
+    }
+    assert!(plan["methods"].as_array().unwrap().iter().all(|m| !m["why"].as_str().unwrap().is_empty()));
+    let table = crate::util::hitless(&["plan", path.to_str().unwrap()]);
+    assert!(
+        table.stdout.contains("Smart System Upgrade") && table.stdout.contains("Junos devices reload"),
+        "{}",
+        table.stdout
+    );
+    let page = dir.path().join("report.html");
+    let report = crate::util::hitless(&["report", path.to_str().unwrap(), "-o", page.to_str().unwrap()]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html.matches("data-method=\"ssu\"").count(), 4, "the report's methods");
+    // With the default method nothing changes: no methods in the plan.
+    let plain = crate::util::hitless(&["plan", "scenarios/mixed-junos-arista.yaml", "--format", "json"]);
+    let plain: serde_json::Value = serde_json::from_str(&plain.stdout).unwrap();
+    assert!(plain.get("methods").is_none(), "{plain}");
 }

@@ -52,6 +52,14 @@ pub fn plan_table(report: &PlanReport) -> String {
         }
         out.push_str(&format!("{skipped}\n"));
     }
+    if !report.methods.is_empty() {
+        let mut methods = render::table(&["Device", "Method", "Why"]);
+        for method in &report.methods {
+            let name = if method.method == "ssu" { "Smart System Upgrade" } else { "drain and reload" };
+            methods.add_row(vec![method.device.clone(), name.to_string(), method.why.clone()]);
+        }
+        out.push_str(&format!("{methods}\n"));
+    }
     for warning in &report.warnings {
         out.push_str(&format!("warning: {warning}\n"));
     }

@@ -40,6 +40,21 @@ pub struct PlanReport {
     /// estimate ends inside the window); absent when a batch is longer than the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows_needed: Option<usize>,
+    /// How each device is rebooted into its new software, and why (`upgrade.method`); absent
+    /// with the default `reload`, when every device is drained and reloaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<MethodReport>,
+}
+
+/// One device's method in [`PlanReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodReport {
+    /// Device name.
+    pub device: String,
+    /// `ssu` (Smart System Upgrade, in service) or `reload` (drained and reloaded).
+    pub method: String,
+    /// Why.
+    pub why: String,
 }
 
 /// One batch in [`PlanReport`].
@@ -107,8 +122,23 @@ impl PlanReport {
             warnings,
             window: scenario.window.as_ref().map(crate::window::Window::describe),
             windows_needed,
+            methods: methods(scenario, plan.batches.iter().flat_map(|b| b.devices.iter().copied())),
         }
     }
+}
+
+/// Each of `devices`' method and why, in order; empty with the default `upgrade.method:
+/// reload`, when every device is drained and reloaded.
+pub fn methods(scenario: &Scenario, devices: impl Iterator<Item = crate::model::DeviceId>) -> Vec<MethodReport> {
+    if scenario.method == crate::scenario::settings::UpgradeMethod::Reload {
+        return Vec::new();
+    }
+    devices
+        .map(|id| {
+            let (method, why) = scenario.method_of(id);
+            MethodReport { device: scenario.fabric.device(id).name.clone(), method: method.as_str().to_string(), why }
+        })
+        .collect()
 }
 
 fn is_zero(n: &usize) -> bool {

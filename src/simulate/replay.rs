@@ -21,17 +21,36 @@ pub struct ExecutionLoss {
 
 /// Turns journal events into device actions by their typed step (never their wording): drain
 /// when maintenance mode starts, down at the reboot, up when the new version answers, undrain
-/// when maintenance mode ends.
+/// when maintenance mode ends. A Smart System Upgrade device (`upgrade.method`) rebooted with
+/// no maintenance mode around it went through `reload fast-boot`: not down at its reboot, but
+/// forwarding nothing, links up, for the second before it answers again.
 pub fn timeline(scenario: &Scenario, events: &[Event]) -> Vec<(SimTime, Action)> {
     let mut actions = Vec::new();
+    let mut drained = std::collections::BTreeSet::new();
+    let mut fast = std::collections::BTreeSet::new();
     for event in events {
         let Some(id) = scenario.fabric.lookup(&event.device) else { continue };
         let at = SimTime::from_millis((event.at_seconds * 1000.0).round().max(0.0) as u64);
         let action = match event.step {
-            Step::Drain => Action::Drain(node(id)),
+            Step::Drain => {
+                drained.insert(id);
+                Action::Drain(node(id))
+            }
+            Step::Reboot if scenario.timing.ssu_devices.contains(&id) && !drained.contains(&id) => {
+                fast.insert(id);
+                continue;
+            }
             Step::Reboot => Action::Down(node(id)),
+            Step::Booted if fast.remove(&id) => {
+                let pause = SimTime::from_millis(at.millis().saturating_sub(crate::timing::SSU_OUTAGE_MS));
+                actions.push((pause, Action::Hang(node(id))));
+                Action::Up(node(id))
+            }
             Step::Booted => Action::Up(node(id)),
-            Step::Undrain => Action::Undrain(node(id)),
+            Step::Undrain => {
+                drained.remove(&id);
+                Action::Undrain(node(id))
+            }
             _ => continue,
         };
         actions.push((at, action));

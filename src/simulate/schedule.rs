@@ -16,7 +16,10 @@
 //! steps are kept with their times ([`Schedule::devices`]), named as the journal names them,
 //! `failed` included; the job's own steps (`pause`, `window-wait`) in [`Schedule::job`].
 //!
-//! With `upgrade.drain: false` there is no drain or undrain phase and no maintenance mode.
+//! With `upgrade.drain: false` there is no drain or undrain phase and no maintenance mode. A
+//! Smart System Upgrade device (`upgrade.method`, `TimingProfile::ssu_devices`) has none either:
+//! it is not down during its reboot (the data plane forwards), but forwards nothing, links up,
+//! for [`crate::timing::SSU_OUTAGE_MS`] at its end; one that fails is drained there.
 //!
 //! The scenario's faults play out as the virtual driver plays them and the executor answers
 //! them: `slow` triples its phase; `hang` stops the device with its links up, and each call to

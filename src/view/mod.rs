@@ -35,6 +35,8 @@ pub struct PageData {
     pub batches: Vec<BatchView>,
     /// Devices not upgraded, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Each device's method and why (`upgrade.method`); empty with the default `reload`.
+    pub methods: Vec<crate::plan::report::MethodReport>,
     /// The plan's and the simulation's warnings.
     pub warnings: Vec<String>,
     /// Every device's phases over time.
@@ -355,6 +357,7 @@ pub fn for_plan(scenario: &Scenario, plan: &PlanReport, sim: &SimReport) -> Page
         fabric: render::fabric(scenario, &batch_of),
         batches,
         skipped: plan.skipped.iter().map(|s| (s.device.clone(), s.reason.clone())).collect(),
+        methods: plan.methods.clone(),
         warnings,
         timeline: Timeline { seconds: sim.simulated_seconds.max(1.0), rows, pauses: Vec::new() },
         worst_flows,
@@ -465,6 +468,7 @@ pub fn plan_report(scenario: &Scenario, plan: &crate::simulate::PlanInput) -> Pl
         warnings: plan.warnings.clone(),
         window: scenario.window.as_ref().map(crate::window::Window::describe),
         windows_needed: None,
+        methods: crate::plan::report::methods(scenario, plan.batches.iter().flat_map(|b| b.iter().copied())),
     }
 }
 
