@@ -316,13 +316,19 @@ async fn a_failed_check_after_the_reload_rolls_an_eos_switch_back_to_its_old_ima
 
 /// The lab's eAPI server on 127.0.0.1 with a fresh certificate; its address.
 async fn https_lab(scenario: &Scenario) -> (Arc<Lab>, std::net::SocketAddr, String) {
+    let (lab, address, certificate) = https_lab_with(scenario).await;
+    (lab, address, certificate.fingerprint)
+}
+
+/// [`https_lab`], with the certificate itself.
+async fn https_lab_with(scenario: &Scenario) -> (Arc<Lab>, std::net::SocketAddr, hitless::lab::eapi::LabCertificate) {
     let lab = lab_for(scenario);
     let certificate = hitless::lab::eapi::make_certificate().unwrap();
     let listen = [("leaf1".to_string(), "127.0.0.1:0".parse().unwrap())].into();
     let auth = hitless::lab::eapi::EapiAuth { user: "netops".into(), password: "lab-secret".into() };
     let bound =
         hitless::lab::eapi::start(Arc::clone(&lab), listen, certificate.server_config().unwrap(), auth).await.unwrap();
-    (lab, bound["leaf1"], certificate.fingerprint)
+    (lab, bound["leaf1"], certificate)
 }
 
 fn https(dir: &Path, address: std::net::SocketAddr, password: &str, trust_on_first_use: bool) -> HttpsEapi {
@@ -667,4 +673,95 @@ fn plan_and_report_say_each_device_s_method_and_why() {
     let plain = crate::util::hitless(&["plan", "scenarios/mixed-junos-arista.yaml", "--format", "json"]);
     let plain: serde_json::Value = serde_json::from_str(&plain.stdout).unwrap();
     assert!(plain.get("methods").is_none(), "{plain}");
+}
+
+#[tokio::test]
+async fn with_a_ca_the_certificate_is_verified_against_it_and_nothing_is_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, scenario) = mixed(dir.path());
+    let (lab, address, certificate) = https_lab_with(&scenario).await;
+    let request = hitless::driver::eos::eapi::request("t-1", &[serde_json::json!("show hostname")], Format::Json);
+    let with_ca = |ca: &Path| {
+        HttpsEapi::new(
+            HttpsSettings {
+                addresses: [("leaf1".to_string(), address.to_string())].into(),
+                user: "netops".into(),
+                password: "lab-secret".into(),
+                known_certs: dir.path().join("known_certs"),
+                trust_on_first_use: false,
+                ca: Some(ca.to_path_buf()),
+                connect_timeout: Duration::from_secs(10),
+            },
+            None,
+        )
+    };
+    // The lab's own certificate as the CA (it is self-signed): verified, by name (127.0.0.1).
+    let good = dir.path().join("lab-ca.pem");
+    std::fs::write(&good, &certificate.pem).unwrap();
+    let reply = with_ca(&good).post("leaf1", request.clone()).await.unwrap();
+    assert_eq!(reply["result"][0]["hostname"], "leaf1");
+    assert!(!dir.path().join("known_certs").exists(), "a CA-verified certificate is not pinned");
+    // Another CA: refused before any request goes.
+    let other = hitless::lab::eapi::make_certificate().unwrap();
+    let wrong = dir.path().join("other-ca.pem");
+    std::fs::write(&wrong, &other.pem).unwrap();
+    let before = lab.logins("leaf1");
+    let error = with_ca(&wrong).post("leaf1", request).await.unwrap_err();
+    assert!(matches!(&error, TransportError::Refused(m) if m.contains("does not verify")), "{error:?}");
+    assert_eq!(lab.logins("leaf1"), before, "a request went to a switch whose certificate did not verify");
+}
+
+#[tokio::test(start_paused = true)]
+async fn eos_lab_faults_stop_the_switch_with_its_own_reason() {
+    use hitless::journal::DeviceState;
+    let cases = [
+        ("install-fails", "", DeviceState::HitlessImageUpgradeFailed, "signature does not verify", true),
+        ("checksum-mismatch", "", DeviceState::HitlessImageUpgradeFailed, "the catalog says", true),
+        ("lock-held", "", DeviceState::MaintenanceModeFailure, "noc-change-4711", false),
+        ("never-returns", "", DeviceState::HitlessImageUpgradeFailed, "did not finish within", true),
+        ("health-check-fails", "", DeviceState::HealthCheckFailed, "temperature: temperatureCritical", false),
+        ("hang", ", at: install", DeviceState::HitlessImageUpgradeFailed, "did not finish within 60 s", true),
+        ("rollback-fails", "", DeviceState::HitlessImageUpgradeFailed, "flash is write-protected", true),
+    ];
+    for (kind, at, expected, reason, drained) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut extra = format!("faults:\n  - {{device: leaf3, kind: {kind}{at}}}\n");
+        if kind == "rollback-fails" {
+            // A post-check failure with rollback: the rollback's boot system is refused.
+            extra.push_str("  - {device: leaf3, kind: health-check-fails, at: post-check}\n");
+        }
+        let (store, _, text) = mixed_text(dir.path(), &extra);
+        let text = if kind == "rollback-fails" {
+            text.replace("upgrade:\n", "upgrade:\n  on_failure: rollback\n")
+        } else {
+            text
+        };
+        let catalog = StoreCatalog::new(Some(dir.path().to_path_buf()));
+        let scenario = Scenario::from_yaml_with(&text, Path::new("mixed.yaml"), &catalog).unwrap();
+        let lab = lab_for(&scenario);
+        let (_store, _job, summary) = run_job(store, &scenario, &lab).await;
+        assert_eq!(summary.state, JobState::Halted, "{kind}");
+        let leaf3 = summary.devices.iter().find(|d| d.device == "leaf3").unwrap();
+        assert_eq!(leaf3.state, expected, "{kind}: {}", leaf3.message);
+        assert!(leaf3.message.contains(reason), "{kind}: {}", leaf3.message);
+        if !matches!(kind, "never-returns" | "hang") {
+            let quiesced = lab.device("leaf3").unwrap().eos.unwrap().quiesced();
+            assert_eq!(quiesced, drained, "{kind}: in maintenance mode");
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_lost_after_boot_system_is_checked_on_the_switch_and_the_upgrade_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, text) = mixed_text(dir.path(), "faults:\n  - {device: leaf3, kind: ssh-drop}\n");
+    let catalog = StoreCatalog::new(Some(dir.path().to_path_buf()));
+    let scenario = Scenario::from_yaml_with(&text, Path::new("mixed.yaml"), &catalog).unwrap();
+    let lab = lab_for(&scenario);
+    let (store, job, summary) = run_job(store, &scenario, &lab).await;
+    assert_eq!(summary.state, JobState::Finished, "{:#?}", summary.devices);
+    let leaf3 = lab.device("leaf3").unwrap();
+    assert_eq!((leaf3.version.as_str(), leaf3.eos.unwrap().boot_changes), ("4.32.2F", 1));
+    let steps = steps_of(&store, &job, "leaf3");
+    assert!(steps.iter().any(|(_, m)| m.contains("the session dropped during the install")), "{steps:#?}");
 }

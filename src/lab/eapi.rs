@@ -172,8 +172,8 @@ pub async fn start(
         tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else { continue };
-                if !lab.is_up(&device) {
-                    drop(socket); // Reloading, hung or dead: nobody answers.
+                if !lab.accepts(&device) {
+                    drop(socket); // Reloading or dead: nobody answers (a hung switch takes it).
                     continue;
                 }
                 let places = (Arc::clone(&own).try_acquire_owned(), Arc::clone(&total).try_acquire_owned());
@@ -203,7 +203,8 @@ async fn serve_connection(
     let Ok(Ok(stream)) = tokio::time::timeout(grace, acceptor.accept(socket)).await else { return };
     let service = hyper::service::service_fn(move |request| {
         let (lab, device, auth) = (Arc::clone(&lab), device.clone(), auth.clone());
-        async move { Ok::<_, std::convert::Infallible>(answer(&lab, &device, &auth, request).await) }
+        // An error from the service makes hyper drop the connection without a reply.
+        async move { answer(&lab, &device, &auth, request).await.ok_or_else(|| std::io::Error::other("reply lost")) }
     });
     let connection =
         hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service);
@@ -231,12 +232,28 @@ fn authorized(request: &Request<Incoming>, auth: &EapiAuth) -> bool {
     text.split_once(':').is_some_and(|(user, password)| user == auth.user && password == auth.password)
 }
 
-async fn answer(lab: &Lab, device: &str, auth: &EapiAuth, request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// The response to `request`; `None` when the connection is to drop without one.
+async fn answer(lab: &Lab, device: &str, auth: &EapiAuth, request: Request<Incoming>) -> Option<Response<Full<Bytes>>> {
+    Some(match respond(lab, device, auth, request).await {
+        Ok(response) => response,
+        Err(Lost) => return None,
+    })
+}
+
+/// The reply to a request was lost on the way (the `ssh-drop` fault).
+struct Lost;
+
+async fn respond(
+    lab: &Lab,
+    device: &str,
+    auth: &EapiAuth,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Lost> {
     if request.uri().path() != "/command-api" {
-        return reply(StatusCode::NOT_FOUND, "Not Found", "text/plain");
+        return Ok(reply(StatusCode::NOT_FOUND, "Not Found", "text/plain"));
     }
     if request.method() != hyper::Method::POST {
-        return reply(StatusCode::METHOD_NOT_ALLOWED, "POST only", "text/plain");
+        return Ok(reply(StatusCode::METHOD_NOT_ALLOWED, "POST only", "text/plain"));
     }
     if !authorized(&request, auth) {
         let mut response = reply(
@@ -247,12 +264,12 @@ async fn answer(lab: &Lab, device: &str, auth: &EapiAuth, request: Request<Incom
         if let Ok(value) = "Basic realm=\"eAPI\"".parse() {
             response.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, value);
         }
-        return response;
+        return Ok(response);
     }
     lab.count_login(device);
     let body = match Limited::new(request.into_body(), BODY_LIMIT).collect().await {
         Ok(body) => body.to_bytes(),
-        Err(_) => return reply(StatusCode::PAYLOAD_TOO_LARGE, "request too large", "text/plain"),
+        Err(_) => return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE, "request too large", "text/plain")),
     };
     let value = match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(value) => value,
@@ -260,6 +277,12 @@ async fn answer(lab: &Lab, device: &str, auth: &EapiAuth, request: Request<Incom
             serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("Parse error: {error}")}})
         }
     };
-    let answer = super::eos::handle(lab, device, &value);
-    reply(StatusCode::OK, serde_json::to_vec(&answer).unwrap_or_default(), "application/json")
+    match super::eos::answer(lab, device, &value) {
+        super::eos::Outcome::Reply(answer) => {
+            Ok(reply(StatusCode::OK, serde_json::to_vec(&answer).unwrap_or_default(), "application/json"))
+        }
+        // A hung switch holds the connection and says nothing, for good.
+        super::eos::Outcome::Hang => std::future::pending().await,
+        super::eos::Outcome::Dropped => Err(Lost),
+    }
 }

@@ -352,6 +352,88 @@ pub fn base_configuration(
     eos.startup = eos.running.clone();
 }
 
+/// What becomes of one eAPI request: a reply, or the faults that keep it from its client.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The reply to send.
+    Reply(Value),
+    /// The switch hung (the `hang` fault): it took the request and will never answer.
+    Hang,
+    /// The commands ran, and the connection dropped before the reply went (`ssh-drop`, as the
+    /// SSH session of a Junos device drops).
+    Dropped,
+}
+
+/// The phase of the upgrade a request's commands belong to, for the `hang` fault: a change's
+/// own phase, and for the health check's reads, before the upgrade or after the new version.
+fn phase_of(state: &LabDevice, cmds: &[String]) -> Option<FaultPhase> {
+    let has = |prefix: &str| cmds.iter().any(|c| c.starts_with(prefix));
+    if has("reload") {
+        return Some(FaultPhase::Reboot);
+    }
+    if has("boot system") {
+        return Some(FaultPhase::Install);
+    }
+    if has("verify /") {
+        return Some(FaultPhase::ImageCopy);
+    }
+    let quiescing = cmds.iter().any(|c| c == "quiesce");
+    if quiescing && state.upgrades <= state.rollbacks {
+        return Some(FaultPhase::Maintenance);
+    }
+    if has("show ip bgp summary") || has("show interfaces counters errors") || has("show system environment") {
+        let pending = state.engines.iter().any(|e| e.pending.is_some());
+        return if state.upgrades > state.rollbacks {
+            Some(FaultPhase::PostCheck)
+        } else if !state.eos.as_ref().is_some_and(EosState::quiesced) && !pending {
+            Some(FaultPhase::HealthCheck)
+        } else {
+            None
+        };
+    }
+    None
+}
+
+/// One eAPI request with the scenario's faults: [`handle`], unless the switch hangs on it or
+/// the reply is lost on the way.
+pub fn answer(lab: &Lab, device: &str, body: &Value) -> Outcome {
+    let cmds: Vec<String> = body
+        .get("params")
+        .and_then(|p| p.get("cmds"))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|c| match c {
+                    Value::String(line) => line.clone(),
+                    other => other.get("cmd").and_then(Value::as_str).unwrap_or_default().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    {
+        let now = lab.now_unix();
+        let mut devices = lab.devices.lock().expect("not poisoned");
+        if let Some(state) = devices.get_mut(device) {
+            state.settle(now);
+            let hangs = phase_of(state, &cmds).is_some_and(|phase| lab.fault(device, phase) == Some(FaultKind::Hang));
+            if state.hung || hangs {
+                state.hung = true;
+                return Outcome::Hang;
+            }
+        }
+    }
+    let reply = handle(lab, device, body);
+    let installing = cmds.iter().any(|c| c.starts_with("boot system"));
+    if installing && reply.get("result").is_some() && lab.fault(device, FaultPhase::Install) == Some(FaultKind::SshDrop)
+    {
+        let fired = lab.devices_mut(|d| d.get_mut(device).is_some_and(|s| s.fired.insert("ssh-drop:install".into())));
+        if fired {
+            return Outcome::Dropped;
+        }
+    }
+    Outcome::Reply(reply)
+}
+
 /// The lab side of one eAPI request: the reply to a JSON-RPC body from an authenticated user.
 pub fn handle(lab: &Lab, device: &str, body: &Value) -> Value {
     let id = body.get("id").cloned().unwrap_or(Value::Null);
@@ -523,11 +605,15 @@ impl Run<'_> {
             }
             ["show", "configuration", "sessions"] | ["show", "configuration", "sessions", "detail"] => {
                 let eos = state.eos.as_ref().expect("checked");
-                let sessions: serde_json::Map<String, Value> = eos
+                let mut sessions: serde_json::Map<String, Value> = eos
                     .sessions
                     .keys()
                     .map(|n| (n.clone(), json!({"state": "pending", "completedTime": 0, "commitUser": "", "description": "", "instances": {}})))
                     .collect();
+                // `lock-held`: another user's session is open and pending for good.
+                if self.lab.fault(&state.name, FaultPhase::Maintenance) == Some(FaultKind::LockHeld) {
+                    sessions.insert("noc-change-4711".into(), json!({"state": "pending", "completedTime": 0, "commitUser": "", "description": "held by another user", "instances": {}}));
+                }
                 output(text, json!({"sessions": sessions, "maxSavedSessions": 1, "maxOpenSessions": 5}), || {
                     let mut out = "Maximum number of completed sessions: 1\nMaximum number of pending sessions: 5\n\n   Name    State     User    Terminal\n   ----    -----     ----    --------\n".to_string();
                     for name in eos.sessions.keys() {
@@ -687,6 +773,23 @@ impl Run<'_> {
             if self.lab.fault(&state.name, FaultPhase::Install) == Some(FaultKind::InstallFails) {
                 return Err(Failure::Invalid(format!(
                     "Image {image} failed validation: its signature does not verify"
+                )));
+            }
+            // `rollback-fails`: going back to the software it ran before (or backing out the
+            // pending image for the running one) is refused.
+            let engine = state.master();
+            let back = version_in_image_name(&path).map(|v| v.to_string());
+            let backing_out = back.as_deref() == Some(engine.version.as_str())
+                && state
+                    .eos
+                    .as_ref()
+                    .is_some_and(|e| version_in_image_name(&e.boot_image).map(|v| v.to_string()) != back);
+            let returning = back.is_some() && back == engine.previous;
+            if (backing_out || returning)
+                && self.lab.fault(&state.name, FaultPhase::Rollback) == Some(FaultKind::RollbackFails)
+            {
+                return Err(Failure::Invalid(format!(
+                    "Image {image} could not be set as the boot image: flash is write-protected"
                 )));
             }
             let eos = state.eos.as_mut().expect("checked");

@@ -356,11 +356,17 @@ impl crate::driver::eos::Eapi for InMemory {
         device: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, crate::driver::eos::TransportError> {
-        if !self.0.is_up(device) {
+        if !self.0.accepts(device) {
             return Err(crate::driver::eos::TransportError::Unreachable(format!("{device}: connection refused")));
         }
         self.0.count_login(device);
-        Ok(eos::handle(&self.0, device, &body))
+        match eos::answer(&self.0, device, &body) {
+            eos::Outcome::Reply(reply) => Ok(reply),
+            eos::Outcome::Hang => std::future::pending().await,
+            eos::Outcome::Dropped => {
+                Err(crate::driver::eos::TransportError::Unreachable(format!("{device}: connection reset")))
+            }
+        }
     }
 
     async fn upload(&self, device: &str, local: &std::path::Path, name: &str) -> std::io::Result<()> {

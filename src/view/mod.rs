@@ -36,6 +36,7 @@ pub struct PageData {
     /// Devices not upgraded, with the reason.
     pub skipped: Vec<(String, String)>,
     /// Each device's method and why (`upgrade.method`); empty with the default `reload`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<crate::plan::report::MethodReport>,
     /// The plan's and the simulation's warnings.
     pub warnings: Vec<String>,
