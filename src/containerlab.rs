@@ -396,6 +396,9 @@ pub fn import(
                 name: node.clone(),
                 role: Role::Leaf,
                 role_from: String::new(),
+                // An EOS version makes it an Arista switch (the scenario's vendor must agree).
+                vendor: crate::version::Version::parse(&version).ok().filter(|v| v.is_eos()).map(|_| "arista"),
+                mlag_peer: None,
                 family: labels.get("hitless.family").cloned().unwrap_or_else(|| family.to_string()),
                 platform: labels.get("hitless.platform").cloned().unwrap_or_else(|| platform.to_string()),
                 version,

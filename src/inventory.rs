@@ -21,9 +21,17 @@ pub struct Host {
     pub user: Option<String>,
     /// Every group it is in (directly or through `children`).
     pub groups: BTreeSet<String>,
+    /// `ansible_network_os`, if set (`arista.eos.eos`, `junipernetworks.junos.junos`).
+    pub network_os: Option<String>,
 }
 
 impl Host {
+    /// True when its `ansible_network_os` is Arista EOS's (`arista.eos.eos`, or `eos`): it is
+    /// reached over eAPI, at its `ansible_host` and `ansible_port` (443 when none is given).
+    pub fn is_eos(&self) -> bool {
+        self.network_os.as_deref().is_some_and(|os| os == "arista.eos.eos" || os == "eos")
+    }
+
     /// The role its groups name, if exactly one role is named.
     pub fn role(&self) -> Option<Role> {
         let roles: BTreeSet<Role> = self.groups.iter().filter_map(|g| role_of_group(g)).collect();
@@ -120,7 +128,10 @@ impl Collected {
             if host.is_empty() {
                 return Err(InventoryError::NoAddress { file: file.to_string(), host: name });
             }
-            let port = vars.get("ansible_port").cloned().unwrap_or_else(|| "830".to_string());
+            let network_os = vars.get("ansible_network_os").cloned();
+            let eos = network_os.as_deref().is_some_and(|os| os == "arista.eos.eos" || os == "eos");
+            let default_port = if eos { "443" } else { "830" };
+            let port = vars.get("ansible_port").cloned().unwrap_or_else(|| default_port.to_string());
             if port.parse::<u16>().map_or(true, |p| p == 0) {
                 return Err(InventoryError::Syntax {
                     file: file.to_string(),
@@ -135,7 +146,7 @@ impl Collected {
             };
             let mut groups = groups;
             groups.remove("all");
-            out.push(Host { name, address, user: vars.get("ansible_user").cloned(), groups });
+            out.push(Host { name, address, user: vars.get("ansible_user").cloned(), groups, network_os });
         }
         Ok(out)
     }
@@ -262,9 +273,11 @@ fn parse_ini(text: &str, file: &str) -> Result<Vec<Host>, InventoryError> {
     collected.finish(file)
 }
 
-/// An inventory in Ansible's YAML format for `hosts` (name, role, `host:port`): grouped by
-/// role (`spine`, `leaf`, `super_spine`), with the variables Ansible's Junos modules need.
-pub fn write(hosts: &[(String, Role, String)], user: &str) -> String {
+/// An inventory in Ansible's YAML format for `hosts` (name, role, `host:port`, an Arista EOS
+/// switch reached over eAPI at that address): grouped by role (`spine`, `leaf`, `super_spine`),
+/// with the variables Ansible's Junos modules need, and for EOS switches those of
+/// `arista.eos` over `httpapi` with TLS.
+pub fn write(hosts: &[(String, Role, String, bool)], user: &str) -> String {
     let mut out = String::from(
         "# Written by hitless: the devices of this lab, for Ansible and `hitless discover --inventory`.\n",
     );
@@ -274,14 +287,19 @@ pub fn write(hosts: &[(String, Role, String)], user: &str) -> String {
     out.push_str(&format!("    ansible_user: {user}\n"));
     out.push_str("  children:\n");
     for role in Role::ALL {
-        let members: Vec<&(String, Role, String)> = hosts.iter().filter(|(_, r, _)| *r == role).collect();
+        let members: Vec<&(String, Role, String, bool)> = hosts.iter().filter(|(_, r, _, _)| *r == role).collect();
         if members.is_empty() {
             continue;
         }
         out.push_str(&format!("    {}:\n      hosts:\n", role.as_str().replace('-', "_")));
-        for (name, _, address) in members {
+        for (name, _, address, eos) in members {
             let (host, port) = address.rsplit_once(':').unwrap_or((address.as_str(), "830"));
-            out.push_str(&format!("        {name}: {{ansible_host: \"{host}\", ansible_port: {port}}}\n"));
+            let eapi = if *eos {
+                ", ansible_network_os: arista.eos.eos, ansible_connection: ansible.netcommon.httpapi, ansible_httpapi_use_ssl: true"
+            } else {
+                ""
+            };
+            out.push_str(&format!("        {name}: {{ansible_host: \"{host}\", ansible_port: {port}{eapi}}}\n"));
         }
     }
     out
@@ -361,18 +379,25 @@ leaf
     #[test]
     fn what_the_lab_writes_reads_back() {
         let hosts = vec![
-            ("spine1".to_string(), Role::Spine, "127.0.0.1:40001".to_string()),
-            ("leaf1".to_string(), Role::Leaf, "127.0.0.1:40002".to_string()),
+            ("spine1".to_string(), Role::Spine, "127.0.0.1:40001".to_string(), false),
+            ("leaf1".to_string(), Role::Leaf, "127.0.0.1:40002".to_string(), false),
+            ("leaf2".to_string(), Role::Leaf, "127.0.0.1:40443".to_string(), true),
         ];
         let read = parse(&write(&hosts, "netops"), "inventory.yaml").unwrap();
-        let back: Vec<(String, Option<Role>, String)> =
-            read.into_iter().map(|h| (h.name.clone(), h.role(), h.address)).collect();
+        let back: Vec<(String, Option<Role>, String, bool)> =
+            read.into_iter().map(|h| (h.name.clone(), h.role(), h.address.clone(), h.is_eos())).collect();
         assert_eq!(
             back,
             vec![
-                ("leaf1".to_string(), Some(Role::Leaf), "127.0.0.1:40002".to_string()),
-                ("spine1".to_string(), Some(Role::Spine), "127.0.0.1:40001".to_string()),
+                ("leaf1".to_string(), Some(Role::Leaf), "127.0.0.1:40002".to_string(), false),
+                ("leaf2".to_string(), Some(Role::Leaf), "127.0.0.1:40443".to_string(), true),
+                ("spine1".to_string(), Some(Role::Spine), "127.0.0.1:40001".to_string(), false),
             ]
         );
+        // An EOS host without a port is reached at eAPI's 443.
+        let eos =
+            parse("all:\n  hosts:\n    sw1: {ansible_host: 10.0.0.9, ansible_network_os: arista.eos.eos}\n", "i.yml")
+                .unwrap();
+        assert_eq!(eos[0].address, "10.0.0.9:443");
     }
 }

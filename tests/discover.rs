@@ -30,15 +30,19 @@ fn shape(scenario: &Scenario) -> Shape {
             let engines: Vec<String> =
                 (0..d.engines.count()).map(|i| d.engine_version(i as usize).to_string()).collect();
             let critical: Vec<&str> = d.critical_roles.iter().map(|r| r.as_str()).collect();
+            let peer =
+                fabric.lookup(&d.name).and_then(|id| fabric.mlag_peer(id)).map(|p| fabric.device(p).name.clone());
             let what = format!(
-                "{} {} {} {} {:?} engines {} critical {}",
+                "{} {} {} {} {:?} engines {} critical {} vendor {:?} mlag {:?}",
                 d.role.as_str(),
                 d.family,
                 d.platform,
                 d.version,
                 d.engines,
                 engines.join("/"),
-                critical.join("/")
+                critical.join("/"),
+                d.vendor(),
+                peer
             );
             (d.name.clone(), what)
         })
@@ -137,7 +141,9 @@ fn same_upgrade(original: &Scenario, found: &Scenario) {
 
 #[test]
 fn discovery_of_the_lab_round_trips_the_bundled_scenarios() {
-    for name in ["small-2spine-4leaf", "evpn-esi-lag", "dual-engine-and-vc", "five-stage"] {
+    // mixed-junos-arista: its Arista leafs read over eAPI (HTTPS, pinned on first use), their
+    // MLAG pairs from the peer-links LLDP sees.
+    for name in ["small-2spine-4leaf", "evpn-esi-lag", "dual-engine-and-vc", "five-stage", "mixed-junos-arista"] {
         let path = root().join(format!("scenarios/{name}.yaml"));
         let (original, found, stderr) = round_trip(&path, None);
         assert_eq!(shape(&found), shape(&original), "{name}: {stderr}");

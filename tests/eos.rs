@@ -765,3 +765,53 @@ async fn a_reply_lost_after_boot_system_is_checked_on_the_switch_and_the_upgrade
     let steps = steps_of(&store, &job, "leaf3");
     assert!(steps.iter().any(|(_, m)| m.contains("the session dropped during the install")), "{steps:#?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn discovery_reads_the_arista_switches_over_eapi_with_their_mlag_pairs() {
+    use hitless::workflow::discover::{ByOs, discover};
+    let text = std::fs::read_to_string(crate::util::root().join("scenarios/mixed-junos-arista.yaml")).unwrap();
+    let scenario = Scenario::from_yaml(&text, Path::new("mixed.yaml")).unwrap();
+    let lab = lab_for(&scenario);
+    let hosts: Vec<hitless::inventory::Host> = scenario
+        .fabric
+        .devices()
+        .iter()
+        .map(|d| hitless::inventory::Host {
+            name: d.name.clone(),
+            address: "127.0.0.1:443".into(),
+            user: None,
+            groups: Default::default(),
+            network_os: d.name.starts_with("leaf").then(|| "arista.eos.eos".to_string()),
+        })
+        .collect();
+    let junos = JunosDriver::new(InMemory(Arc::clone(&lab)), JunosSettings::default());
+    let eos = EosDriver::new(InMemory(Arc::clone(&lab)), EosSettings::default());
+    let eos_hosts = hosts.iter().filter(|h| h.is_eos()).map(|h| h.name.clone()).collect();
+    let driver = Arc::new(ByOs { junos, eos, eos_hosts });
+    let found = discover(&driver, &hosts, "found", None, 4, &|_, _| {}).await;
+    assert_eq!((found.devices, found.links, found.servers), (6, 8, 4), "{:#?}\n{}", found.warnings, found.yaml);
+    let written = Scenario::from_yaml(&found.checkable, Path::new("found.yaml")).unwrap();
+    for name in ["leaf1", "leaf2", "leaf3", "leaf4"] {
+        let id = written.fabric.lookup(name).unwrap();
+        let device = written.fabric.device(id);
+        assert_eq!((device.vendor(), device.family.as_str()), (hitless::model::Vendor::Arista, "eos"), "{name}");
+        let original = scenario.fabric.device(scenario.fabric.lookup(name).unwrap());
+        assert_eq!((device.platform.as_str(), &device.version), (original.platform.as_str(), &original.version));
+    }
+    let pairs: Vec<(String, String)> = written
+        .fabric
+        .mlag_pairs()
+        .iter()
+        .map(|(a, b)| (written.fabric.device(*a).name.clone(), written.fabric.device(*b).name.clone()))
+        .collect();
+    assert_eq!(pairs.len(), 2, "{}", found.yaml);
+    for (a, b) in &pairs {
+        let peer = scenario.fabric.mlag_peer(scenario.fabric.lookup(a).unwrap()).unwrap();
+        assert_eq!(&scenario.fabric.device(peer).name, b, "{}", found.yaml);
+    }
+    // Servers dual-homed to their pair, as in the scenario; no link between the peers.
+    for server in written.fabric.servers() {
+        assert_eq!(server.leafs.len(), 2, "{}: {}", server.name, found.yaml);
+    }
+    assert!(!found.yaml.contains("    - [leaf1, leaf2]\n"), "the peer-link is not a fabric link:\n{}", found.yaml);
+}

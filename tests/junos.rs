@@ -990,6 +990,7 @@ async fn discovery_names_a_device_that_answers_no_lldp() {
             address: "127.0.0.1:830".into(),
             user: None,
             groups: Default::default(),
+            network_os: None,
         })
         .collect();
     let found = hitless::workflow::discover::discover(

@@ -176,11 +176,15 @@ async fn serve_ssh(
     super::render::write_atomically(&eapi_file, serde_json::to_string_pretty(&eapi)?.as_bytes())
         .with_context(|| format!("cannot record the lab's eAPI addresses in {}", eapi_file.display()))?;
     let addresses: BTreeMap<String, String> = bound.iter().map(|(d, a)| (d.clone(), a.to_string())).collect();
-    let hosts: Vec<(String, crate::model::Role, String)> = scenario
+    // An EOS device is reached over eAPI: the inventory gives its eAPI address.
+    let hosts: Vec<(String, crate::model::Role, String, bool)> = scenario
         .fabric
         .devices()
         .iter()
-        .filter_map(|d| addresses.get(&d.name).map(|a| (d.name.clone(), d.role, a.clone())))
+        .filter_map(|d| match eapi.get(&d.name) {
+            Some(https) => Some((d.name.clone(), d.role, https.clone(), true)),
+            None => addresses.get(&d.name).map(|a| (d.name.clone(), d.role, a.clone(), false)),
+        })
         .collect();
     let inventory = state_dir.join("inventory.yaml");
     super::render::write_atomically(&inventory, crate::inventory::write(&hosts, "netops").as_bytes())

@@ -261,7 +261,7 @@ pub fn discover(service: &Service, options: &DiscoverOptions) -> anyhow::Result<
     let junos = JunosOptions {
         connect_timeout: Some(options.timeout),
         user,
-        eapi_password: None,
+        eapi_password: eapi_password(&auth),
         eapi_ca: None,
         auth,
         known_hosts: options.known_hosts.clone(),
@@ -284,8 +284,8 @@ pub fn discover(service: &Service, options: &DiscoverOptions) -> anyhow::Result<
     };
     let runtime = runtime(false)?;
     let discovery = if options.seeds.is_empty() {
-        let addresses = hosts.iter().map(|h| (h.name.clone(), h.address.clone())).collect();
-        let driver = Arc::new(workflow::drivers::junos_at(service.dir(), addresses, &junos));
+        // Junos hosts over NETCONF, Arista hosts (`ansible_network_os: arista.eos.eos`) over eAPI.
+        let driver = Arc::new(workflow::drivers::discoverer_at(service.dir(), &hosts, &junos)?);
         runtime.block_on(workflow::discover::discover(
             &driver,
             &hosts,

@@ -636,7 +636,8 @@ impl Run<'_> {
             ["show", "interfaces", "counters", "errors"] => Ok(self.errors(state)),
             ["show", "interfaces", "status"] => Ok(self.status(state)),
             ["show", "interfaces"] => Ok(self.interfaces(state)),
-            ["show", "lldp", "neighbors"] | ["show", "lldp", "neighbors", "detail"] => Ok(self.lldp(state)),
+            ["show", "lldp", "neighbors"] => Ok(self.lldp(state)),
+            ["show", "lldp", "neighbors", "detail"] => Ok(self.lldp_detail(state)),
             ["show", "port-channel"] | ["show", "port-channel", "detailed"] => Ok(self.port_channels(state)),
             ["show", "mlag"] => Ok(self.mlag(state)),
             ["show", "vlan"] => Ok(json!({"vlans": {"1": {"name": "default", "status": "active", "interfaces": {}, "dynamic": false}}, "sourceDetail": ""})),
@@ -1092,9 +1093,12 @@ impl Run<'_> {
         json!({"interfaces": out})
     }
 
-    fn lldp(&self, state: &LabDevice) -> Value {
-        let (fabric, _) = self.ports(state);
-        let mut neighbours = Vec::new();
+    /// The switch's LLDP neighbours: (local port, neighbour, its port, a switch?): its fabric
+    /// neighbours that answer, its MLAG peer on the peer-link's two ports, and its servers
+    /// (`eth0`/`eth1`, as the Junos devices' servers).
+    fn neighbours(&self, state: &LabDevice) -> Vec<(String, String, String, bool)> {
+        let (fabric, lags) = self.ports(state);
+        let mut out = Vec::new();
         for (port, other) in fabric {
             if !self.is_up(&other) {
                 continue;
@@ -1105,10 +1109,55 @@ impl Run<'_> {
                 crate::model::Vendor::Arista => format!("Ethernet{}/1", 49 + back),
                 crate::model::Vendor::Juniper => format!("et-0/0/{}", 48 + back),
             };
-            neighbours.push(json!({"port": port, "neighborDevice": other, "neighborPort": theirs, "ttl": 120}));
+            out.push((port, other, theirs, true));
         }
+        if let Some(peer) = self.lab.mlag.get(&state.name)
+            && self.is_up(peer)
+        {
+            for port in ["Ethernet47", "Ethernet48"] {
+                out.push((port.to_string(), peer.clone(), port.to_string(), true));
+            }
+        }
+        for (i, (_, member)) in lags.iter().enumerate() {
+            if let Some(server) = self.lab.lag_servers.get(&(state.name.clone(), format!("ae{i}"))) {
+                out.push((member.clone(), server.clone(), format!("eth{}", i % 2), false));
+            }
+        }
+        out
+    }
+
+    fn lldp(&self, state: &LabDevice) -> Value {
+        let neighbours: Vec<Value> = self
+            .neighbours(state)
+            .into_iter()
+            .map(|(port, other, theirs, _)| json!({"port": port, "neighborDevice": other, "neighborPort": theirs, "ttl": 120}))
+            .collect();
         json!({"tablesLastChangeTime": state.master().boot_unix as f64, "tablesAgeOuts": 0, "tablesInserts": neighbours.len(),
             "tablesDeletes": 0, "tablesDrops": 0, "lldpNeighbors": neighbours})
+    }
+
+    /// `show lldp neighbors detail`: per local port, its neighbours' details as real switches
+    /// give them (a host's port id is its MAC, its name the description).
+    fn lldp_detail(&self, state: &LabDevice) -> Value {
+        let mut ports = serde_json::Map::new();
+        for (port, other, theirs, switch) in self.neighbours(state) {
+            let remote = if switch {
+                json!({"interfaceIdType": "interfaceName", "interfaceId": format!("\"{theirs}\""), "interfaceId_v2": theirs,
+                    "interfaceDescription": format!("to {}", state.name)})
+            } else {
+                json!({"interfaceIdType": "macAddress", "interfaceId": ops::mac(&format!("{other}/{theirs}")),
+                    "interfaceDescription": theirs, "linkAggregationStatus": "capableAndEnabled"})
+            };
+            let info = json!({"systemCapabilities": {"bridge": switch, "router": switch}, "neighborInterfaceInfo": remote,
+                "systemName": other, "systemDescription": if switch { "network switch" } else { "Linux server" },
+                "chassisId": ops::mac(&other), "chassisIdType": "macAddress", "ttl": 120,
+                "lastChangeTime": state.master().boot_unix as f64, "managementAddresses": []});
+            ports.entry(port).or_insert_with(|| json!({"lldpNeighborInfo": []}))["lldpNeighborInfo"]
+                .as_array_mut()
+                .expect("a list")
+                .push(info);
+        }
+        json!({"lldpNeighbors": ports})
     }
 
     fn port_channels(&self, state: &LabDevice) -> Value {

@@ -18,7 +18,11 @@ pub struct Device {
     pub role: Role,
     /// Where the role came from (a comment).
     pub role_from: String,
-    /// `junos-qfx`, ...
+    /// `arista` for an EOS switch (the scenario's `vendor:`); `None` for Junos, the default.
+    pub vendor: Option<&'static str>,
+    /// Its MLAG peer, if it has one.
+    pub mlag_peer: Option<String>,
+    /// `junos-qfx`, `eos`, ...
     pub family: String,
     /// Platform (model).
     pub platform: String,
@@ -70,6 +74,12 @@ impl Written {
                 d.platform,
                 d.version
             );
+            if let Some(vendor) = d.vendor {
+                let _ = write!(fields, ", vendor: {vendor}");
+            }
+            if let Some(peer) = &d.mlag_peer {
+                let _ = write!(fields, ", mlag_peer: {peer}");
+            }
             if let Some(address) = &d.address {
                 let _ = write!(fields, ", address: \"{address}\"");
             }

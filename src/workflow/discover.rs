@@ -13,11 +13,52 @@ use std::sync::Arc;
 use crate::driver::junos::parse::{LldpNeighbour, NeighbourKind};
 use crate::driver::junos::{Connector, Discovered, JunosDriver};
 use crate::exec::Chassis;
+use crate::exec::DriverError;
 use crate::inventory::Host;
 use crate::model::{CriticalRole, Role};
 
 /// Devices asked at once, unless told otherwise (`--parallel`).
 pub const PARALLEL: usize = 32;
+
+/// Reads what discovery needs of one device: the Junos driver over NETCONF, the EOS driver over
+/// eAPI, or [`ByOs`] for an inventory of both.
+pub trait Discoverer: Send + Sync + 'static {
+    /// Facts, LLDP neighbours, configuration and MLAG peer-link ports of `device`.
+    fn discover(&self, device: &str) -> impl std::future::Future<Output = Result<Discovered, DriverError>> + Send;
+}
+
+impl<C: Connector> Discoverer for JunosDriver<C> {
+    async fn discover(&self, device: &str) -> Result<Discovered, DriverError> {
+        JunosDriver::discover(self, device).await
+    }
+}
+
+impl<T: crate::driver::eos::Eapi> Discoverer for crate::driver::eos::EosDriver<T> {
+    async fn discover(&self, device: &str) -> Result<Discovered, DriverError> {
+        crate::driver::eos::EosDriver::discover(self, device).await
+    }
+}
+
+/// An inventory of Junos devices and Arista switches: each host through its own vendor's
+/// driver, by its `ansible_network_os`.
+pub struct ByOs<J: Discoverer, E: Discoverer> {
+    /// For Junos hosts.
+    pub junos: J,
+    /// For Arista hosts.
+    pub eos: E,
+    /// The hosts whose `ansible_network_os` is EOS's.
+    pub eos_hosts: BTreeSet<String>,
+}
+
+impl<J: Discoverer, E: Discoverer> Discoverer for ByOs<J, E> {
+    async fn discover(&self, device: &str) -> Result<Discovered, DriverError> {
+        if self.eos_hosts.contains(device) {
+            self.eos.discover(device).await
+        } else {
+            self.junos.discover(device).await
+        }
+    }
+}
 
 /// What discovery found, and the scenario it wrote.
 #[derive(Clone, Debug)]
@@ -84,8 +125,8 @@ pub fn critical_roles_of(configuration: &str) -> Vec<CriticalRole> {
 /// Asks every host, `PARALLEL` at once, calling `progress` as each answers, and writes the
 /// scenario `name`. With `image`, the scenario's upgrade section assigns that catalog image to
 /// every device; without, a commented template.
-pub async fn discover<C: Connector>(
-    driver: &Arc<JunosDriver<C>>,
+pub async fn discover<D: Discoverer>(
+    driver: &Arc<D>,
     hosts: &[Host],
     name: &str,
     image: Option<&str>,
@@ -97,8 +138,8 @@ pub async fn discover<C: Connector>(
 }
 
 /// Asks `hosts`, `PARALLEL` at once.
-async fn ask<C: Connector>(
-    driver: &Arc<JunosDriver<C>>,
+async fn ask<D: Discoverer>(
+    driver: &Arc<D>,
     hosts: &[Host],
     parallel: usize,
     progress: &(dyn Fn(&str, Option<&str>) + Sync),
@@ -160,7 +201,13 @@ pub async fn discover_from_seeds<C: Connector>(
         let driver = driver_for(frontier.iter().map(|a| (a.clone(), a.clone())).collect());
         let wave: Vec<Host> = frontier
             .iter()
-            .map(|a| Host { name: a.clone(), address: a.clone(), user: None, groups: BTreeSet::new() })
+            .map(|a| Host {
+                name: a.clone(),
+                address: a.clone(),
+                user: None,
+                groups: BTreeSet::new(),
+                network_os: None,
+            })
             .collect();
         let replies = ask(&driver, &wave, parallel, progress).await;
         let mut next = Vec::new();
@@ -245,6 +292,7 @@ fn assemble(
     }
     // Links, seen from both ends.
     let mut links: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut mlag: BTreeMap<String, String> = BTreeMap::new();
     let mut servers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, neighbours) in &lldp {
         for n in *neighbours {
@@ -254,7 +302,12 @@ fn assemble(
             }
             if found.contains_key(&n.system) {
                 let back = lldp.get(n.system.as_str()).is_some_and(|theirs| theirs.iter().any(|t| t.system == *name));
-                if back {
+                // Two switches that see each other on their MLAG peer-links are an MLAG pair.
+                let peer_link =
+                    found[*name].1.mlag_ports.contains(&n.local) && found[&n.system].1.mlag_ports.contains(&n.port);
+                if back && peer_link {
+                    mlag.insert(name.to_string(), n.system.clone());
+                } else if back {
                     let pair = if *name < n.system.as_str() {
                         (name.to_string(), n.system.clone())
                     } else {
@@ -325,11 +378,20 @@ fn assemble(
             engines.sort_by_key(|e| (!e.master, e.slot));
             engines.iter().map(|e| e.version.to_string()).collect()
         });
+        let eos = facts.version().is_eos();
+        if eos && !discovered.mlag_ports.is_empty() && !mlag.contains_key(name) {
+            warnings.push(format!(
+                "{name} has an MLAG peer-link ({}) on which no MLAG peer of the inventory answers: no mlag_peer written",
+                discovered.mlag_ports.join(", ")
+            ));
+        }
         written.devices.push(crate::scenario::write::Device {
             name: name.clone(),
             role,
             role_from: why.to_string(),
-            family: family_of(&master.model),
+            vendor: eos.then_some("arista"),
+            mlag_peer: mlag.get(name).cloned(),
+            family: if eos { "eos".to_string() } else { family_of(&master.model) },
             platform: master.model.clone(),
             version: facts.version().to_string(),
             address: Some(host.address.clone()),

@@ -224,6 +224,54 @@ fn native(state_dir: &Path, scenario: &Scenario, options: &JunosOptions) -> Resu
     Ok(AnyDriver::Native(Box::new(crate::driver::by_vendor::ByVendor::new(&scenario.fabric, junos, eos))))
 }
 
+/// The drivers `hitless discover --inventory` reads `hosts` with: Junos hosts over NETCONF at
+/// their addresses, hosts whose `ansible_network_os` is EOS's over eAPI (HTTPS, the certificate
+/// pinned in `eapi_known_certs` or verified against `options.eapi_ca`, the eAPI password).
+pub fn discoverer_at(
+    state_dir: &Path,
+    hosts: &[crate::inventory::Host],
+    options: &JunosOptions,
+) -> Result<
+    super::discover::ByOs<
+        JunosDriver<SshConnector>,
+        crate::driver::eos::EosDriver<crate::driver::eos::https::HttpsEapi>,
+    >,
+    WorkflowError,
+> {
+    let (eos, junos): (Vec<&crate::inventory::Host>, Vec<&crate::inventory::Host>) =
+        hosts.iter().partition(|h| h.is_eos());
+    let password = match (&options.eapi_password, eos.is_empty()) {
+        (Some(password), _) => password.0.clone(),
+        (None, true) => String::new(),
+        (None, false) => {
+            let names: Vec<&str> = eos.iter().take(3).map(|h| h.name.as_str()).collect();
+            return Err(WorkflowError::EapiPasswordNeeded { devices: names.join(", ") });
+        }
+    };
+    let https = crate::driver::eos::https::HttpsEapi::new(
+        crate::driver::eos::https::HttpsSettings {
+            addresses: eos.iter().map(|h| (h.name.clone(), h.address.clone())).collect(),
+            user: options.user.clone(),
+            password,
+            known_certs: state_dir.join("eapi_known_certs"),
+            trust_on_first_use: options.trust_on_first_use,
+            ca: options.eapi_ca.clone(),
+            connect_timeout: options.connect_timeout.unwrap_or(Duration::from_secs(30)),
+        },
+        None,
+    );
+    let eos_driver = crate::driver::eos::EosDriver::new(
+        https,
+        crate::driver::eos::EosSettings { time_scale: options.time_scale, ..Default::default() },
+    );
+    let addresses = junos.iter().map(|h| (h.name.clone(), h.address.clone())).collect();
+    Ok(super::discover::ByOs {
+        junos: junos_at(state_dir, addresses, options),
+        eos: eos_driver,
+        eos_hosts: eos.iter().map(|h| h.name.clone()).collect(),
+    })
+}
+
 /// The Junos driver over SSH to the devices at `addresses` (name to `host:port`), as
 /// `discover` reaches an inventory's hosts.
 pub fn junos_at(

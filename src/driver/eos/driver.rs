@@ -133,6 +133,27 @@ pub fn maintenance_in(config: &str) -> Maintenance {
     found
 }
 
+/// The interfaces `show running-config` puts in port-channel `channel` (`Port-Channel1000`):
+/// those with `channel-group 1000 mode ...`.
+pub fn members_of(config: &str, channel: &str) -> Vec<String> {
+    let Some(number) = channel.strip_prefix("Port-Channel") else { return Vec::new() };
+    let wanted = format!("channel-group {number} ");
+    let mut members = Vec::new();
+    let mut current: Option<&str> = None;
+    for line in config.lines() {
+        if !line.starts_with(' ') {
+            current = line.strip_prefix("interface ");
+            continue;
+        }
+        if let Some(interface) = current
+            && line.trim().starts_with(&wanted)
+        {
+            members.push(interface.to_string());
+        }
+    }
+    members
+}
+
 /// True when `show running-config` has `graceful-restart` in its `router bgp` block.
 pub fn bgp_graceful_restart(config: &str) -> bool {
     let mut inside = false;
@@ -305,6 +326,26 @@ impl<T: Eapi> EosDriver<T> {
         }
         let text = self.text(device, "image checksum", &format!("verify /md5 flash:{name}")).await?;
         Ok(verified_sum(&text))
+    }
+
+    /// What `hitless discover` reads of a switch: its facts, its LLDP neighbours (`show lldp
+    /// neighbors detail`, with their capabilities), its running configuration, and the ports of
+    /// its MLAG peer-link (`show mlag`'s `peerLink` and the interfaces in that channel).
+    pub async fn discover(&self, device: &str) -> Result<crate::driver::junos::Discovered, DriverError> {
+        let facts = self.facts(device).await?;
+        let configuration = self.text(device, "discovery", "show running-config").await?;
+        let lldp = self
+            .one(device, "LLDP neighbours", "show lldp neighbors detail", Format::Json)
+            .await
+            .and_then(|reply| parse::lldp_detail(&reply).map_err(|e| Self::unreadable(device, "LLDP neighbours", e)));
+        let mlag = self.one(device, "discovery", "show mlag", Format::Json).await?;
+        let mlag_ports = match mlag.get("peerLink").and_then(Value::as_str) {
+            Some(link) if mlag.get("state").and_then(Value::as_str) != Some("disabled") => {
+                members_of(&configuration, link)
+            }
+            _ => Vec::new(),
+        };
+        Ok(crate::driver::junos::Discovered { facts, lldp, configuration, mlag_ports })
     }
 
     fn owner(&self) -> Option<String> {
@@ -747,6 +788,9 @@ mod tests {
             found,
             Maintenance { on: true, owner: Some("job-0001/s@h".into()), boot: Some("flash:EOS-4.30.1F.swi".into()) }
         );
+        let config = "interface Ethernet47\n   channel-group 1000 mode active\n!\ninterface Ethernet1\n   channel-group 1 mode active\ninterface Ethernet48\n   channel-group 1000 mode active\nend\n";
+        assert_eq!(members_of(config, "Port-Channel1000"), ["Ethernet47", "Ethernet48"]);
+        assert!(members_of(config, "Vlan10").is_empty());
         assert!(bgp_graceful_restart("router bgp 65001\n   router-id 1.1.1.1\n   graceful-restart\n!\nend\n"));
         assert!(!bgp_graceful_restart(
             "router bgp 65001\n   router-id 1.1.1.1\n!\ninterface Ethernet1\n   graceful-restart\nend\n"

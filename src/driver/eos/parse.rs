@@ -103,6 +103,56 @@ pub fn bgp_summary(reply: &Value) -> Result<BTreeMap<String, BgpPeer>, ParseErro
     Ok(peers)
 }
 
+/// Reads `show lldp neighbors detail`: `lldpNeighbors` by local port, each with its
+/// `lldpNeighborInfo` list (`systemName`, `neighborInterfaceInfo.interfaceId_v2`, the enabled
+/// `systemCapabilities`), as the driver's common [`LldpNeighbour`](crate::driver::junos::parse::LldpNeighbour).
+pub fn lldp_detail(reply: &Value) -> Result<Vec<crate::driver::junos::parse::LldpNeighbour>, ParseError> {
+    let ports = reply
+        .get("lldpNeighbors")
+        .and_then(Value::as_object)
+        .ok_or(ParseError::Missing { command: "show lldp neighbors detail", field: "lldpNeighbors" })?;
+    let mut out = Vec::new();
+    for (local, port) in ports {
+        let Some(infos) = port.get("lldpNeighborInfo").and_then(Value::as_array) else { continue };
+        for info in infos {
+            let system = info.get("systemName").and_then(Value::as_str).unwrap_or_default().to_string();
+            let remote = info.get("neighborInterfaceInfo");
+            let field = |name: &str| remote.and_then(|r| r.get(name)).and_then(Value::as_str).unwrap_or_default();
+            // A host often gives its MAC as the port's id: its name is then the description.
+            let theirs = if field("interfaceIdType") == "macAddress" {
+                field("interfaceDescription").to_string()
+            } else {
+                let id =
+                    if field("interfaceId_v2").is_empty() { field("interfaceId") } else { field("interfaceId_v2") };
+                id.trim_matches('"').to_string()
+            };
+            // Capabilities it has and has enabled: `{"bridge": true, "router": false}`.
+            let capabilities = info.get("systemCapabilities").and_then(Value::as_object).map(|caps| {
+                let mut names: Vec<&str> = caps
+                    .iter()
+                    .filter(|(_, on)| on.as_bool() == Some(true))
+                    .map(|(name, _)| match name.as_str() {
+                        "bridge" => "Bridge",
+                        "router" => "Router",
+                        "station" | "stationOnly" => "Station",
+                        other => other,
+                    })
+                    .collect();
+                names.sort_unstable();
+                names.join(" ")
+            });
+            out.push(crate::driver::junos::parse::LldpNeighbour {
+                local: local.clone(),
+                parent: None,
+                system,
+                port: theirs,
+                capabilities: capabilities.filter(|c| !c.is_empty()),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The version an EOS image's file name carries (`EOS-4.32.2F.swi`, `EOS64-4.31.1.1M.swi`).
 pub fn version_in_image_name(name: &str) -> Option<Version> {
     let base = name.rsplit(['/', ':']).next().unwrap_or(name);
@@ -163,6 +213,40 @@ mod tests {
             show_version(&missing).unwrap_err(),
             ParseError::Missing { command: "show version", field: "bootupTimestamp" }
         );
+    }
+
+    #[test]
+    fn lldp_detail_names_each_neighbour_s_port_and_what_it_is() {
+        // napalm's fixture shapes, values of our own: a server whose port id is its MAC (the
+        // name is the description), and a switch whose id is its quoted interface name.
+        let reply = json!({"lldpNeighbors": {
+            "Ethernet3": {"lldpNeighborInfo": [{
+                "systemCapabilities": {"bridge": false, "router": false, "wlanAccessPoint": false},
+                "neighborInterfaceInfo": {"interfaceIdType": "macAddress", "interfaceId": "0c11.2233.4455",
+                    "interfaceDescription": "ens1f0", "linkAggregationStatus": "capableAndEnabled"},
+                "chassisId": "0c11.2233.4400", "systemName": "db7", "systemDescription": "Linux 6.1", "ttl": 120,
+                "managementAddresses": [], "chassisIdType": "macAddress"}]},
+            "Ethernet49/1": {"lldpNeighborInfo": [{
+                "systemCapabilities": {"bridge": true, "router": true},
+                "neighborInterfaceInfo": {"interfaceIdType": "interfaceName", "interfaceId": "\"et-0/0/50\"",
+                    "interfaceId_v2": "et-0/0/50", "interfaceDescription": "to leaf3"},
+                "systemName": "spine1", "ttl": 120, "chassisIdType": "macAddress", "chassisId": "4c96.1400.0001"}]},
+            "Ethernet9": {"lldpNeighborInfo": []}
+        }});
+        let neighbours = lldp_detail(&reply).unwrap();
+        assert_eq!(neighbours.len(), 2);
+        assert_eq!(
+            (neighbours[0].local.as_str(), neighbours[0].system.as_str(), neighbours[0].port.as_str()),
+            ("Ethernet3", "db7", "ens1f0")
+        );
+        assert_eq!(neighbours[0].capabilities, None);
+        assert_eq!(neighbours[0].kind(), crate::driver::junos::parse::NeighbourKind::Host);
+        assert_eq!(
+            (neighbours[1].port.as_str(), neighbours[1].capabilities.as_deref()),
+            ("et-0/0/50", Some("Bridge Router"))
+        );
+        assert_eq!(neighbours[1].kind(), crate::driver::junos::parse::NeighbourKind::NetworkDevice);
+        assert!(lldp_detail(&json!({})).is_err());
     }
 
     #[test]

@@ -304,7 +304,7 @@ impl<C: Connector> JunosDriver<C> {
             Ok(reply) => parse::lldp_neighbours(&reply).map_err(|why| rejected(device, "discovery", why)),
             Err(e) => Err(convert(device, "LLDP neighbours", e)),
         };
-        Ok(Discovered { facts, lldp, configuration })
+        Ok(Discovered { facts, lldp, configuration, mlag_ports: Vec::new() })
     }
 
     /// The management address each neighbour on `ports` advertises over LLDP (`show lldp
@@ -749,8 +749,12 @@ pub struct Discovered {
     pub facts: Facts,
     /// LLDP neighbours, or why they could not be read (LLDP off, say).
     pub lldp: Result<Vec<parse::LldpNeighbour>, DriverError>,
-    /// The committed configuration as `set` statements.
+    /// The committed configuration as `set` statements (Junos), or `show running-config`
+    /// (EOS).
     pub configuration: String,
+    /// The local ports of its MLAG peer-link (EOS): a link seen on them from both ends joins an
+    /// MLAG pair, not the fabric. Empty on Junos.
+    pub mlag_ports: Vec<String>,
 }
 
 /// A snapshot from the replies to [`JunosDriver::snapshot`]'s RPCs, in their order.
