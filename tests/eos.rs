@@ -152,20 +152,14 @@ fn assert_mlag_apart(lab: &Lab, scenario: &Scenario) {
 #[tokio::test(start_paused = true)]
 async fn a_mixed_fabric_upgrades_through_each_vendor_s_own_driver() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut store, scenario) = mixed(dir.path());
+    let (store, scenario) = mixed(dir.path());
     let lab = lab_for(&scenario);
-    let plan = workflow::plan(&scenario);
-    let started = workflow::jobs::start(&mut store, &scenario, "", &plan, DriverKind::Junos, 0, "a test").unwrap();
-    let store = Arc::new(Mutex::new(store));
-    let summary =
-        workflow::run(&store, &scenario, &started.job, Arc::new(driver(&scenario, &lab)), &started.devices, settings())
-            .await
-            .unwrap();
+    let (store, job, summary) = run_job(store, &scenario, &lab).await;
     assert_eq!(summary.state, JobState::Finished, "{:#?}", summary.devices);
     assert_done(&lab, &scenario);
     assert_mlag_apart(&lab, &scenario);
     // The EOS switches were drained and verified through eAPI: the journal says so.
-    let events = jobs::events(&store.lock().unwrap(), &started.job, Some("leaf1")).unwrap();
+    let events = jobs::events(&store.lock().unwrap(), &job, Some("leaf1")).unwrap();
     for step in [Step::Copy, Step::Install, Step::Reboot, Step::Booted] {
         assert!(events.iter().any(|e| e.step == step), "leaf1 has no {step:?}: {events:#?}");
     }
@@ -175,50 +169,11 @@ async fn a_mixed_fabric_upgrades_through_each_vendor_s_own_driver() {
 async fn a_job_killed_during_an_eos_reload_and_resumed_upgrades_nothing_twice() {
     for step in [Step::Install, Step::Reboot, Step::WaitBoot] {
         let dir = tempfile::tempdir().unwrap();
-        let (mut store, scenario, text) = mixed_text(dir.path(), "");
-        let lab = lab_for(&scenario);
-        let plan = workflow::plan(&scenario);
-        let started =
-            workflow::jobs::start(&mut store, &scenario, &text, &plan, DriverKind::Junos, 0, "a test").unwrap();
+        let (store, scenario, text) = mixed_text(dir.path(), "");
         drop(store);
-        // Run until leaf1 reaches `step`, then drop the controller.
-        {
-            let store = Arc::new(Mutex::new(Store::open(dir.path()).unwrap()));
-            let (s, job, devices, d) =
-                (scenario.clone(), started.job.clone(), started.devices.clone(), Arc::new(driver(&scenario, &lab)));
-            let task = tokio::spawn(async move { workflow::run(&store, &s, &job, d, &devices, settings()).await });
-            let watcher = Store::open(dir.path()).unwrap();
-            let mut reached = false;
-            for _ in 0..100_000 {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                if jobs::events(&watcher, &started.job, Some("leaf1")).unwrap().iter().any(|e| e.step == step) {
-                    reached = true;
-                    break;
-                }
-            }
-            assert!(reached, "leaf1 never reached {step:?}");
-            task.abort();
-            let _ = task.await;
-        }
-        let mut store = Store::open(dir.path()).unwrap();
-        let catalog = StoreCatalog::new(Some(dir.path().to_path_buf()));
-        let reopened =
-            workflow::jobs::reopen(&mut store, &started.job, &catalog, workflow::jobs::Reentry::Resume, "tester", 0)
-                .unwrap();
-        let store = Arc::new(Mutex::new(store));
-        let mut resumed = settings();
-        resumed.clock_offset_seconds = reopened.clock_offset_seconds;
-        let summary = workflow::run(
-            &store,
-            &reopened.scenario,
-            &started.job,
-            Arc::new(driver(&scenario, &lab)),
-            &reopened.devices,
-            resumed,
-        )
-        .await
-        .unwrap();
-        let events = jobs::events(&store.lock().unwrap(), &started.job, Some("leaf1")).unwrap();
+        let lab = lab_for(&scenario);
+        let (store, job, summary) = kill_at_and_resume(dir.path(), &scenario, &text, &lab, step).await;
+        let events = jobs::events(&store.lock().unwrap(), &job, Some("leaf1")).unwrap();
         let told: Vec<String> = events.iter().map(|e| format!("{} {:?} {}", e.at_seconds, e.step, e.message)).collect();
         assert_eq!(summary.state, JobState::Finished, "killed at {step:?}: {told:#?}");
         assert_done(&lab, &scenario);
@@ -293,17 +248,10 @@ async fn a_failed_check_after_the_reload_rolls_an_eos_switch_back_to_its_old_ima
     let catalog = StoreCatalog::new(Some(dir.path().to_path_buf()));
     let text = text.replace("upgrade:\n", "upgrade:\n  on_failure: rollback\n");
     let scenario = Scenario::from_yaml_with(&text, Path::new("mixed.yaml"), &catalog).unwrap();
-    let mut store = store;
     let lab = lab_for(&scenario);
-    let plan = workflow::plan(&scenario);
-    let started = workflow::jobs::start(&mut store, &scenario, "", &plan, DriverKind::Junos, 0, "a test").unwrap();
-    let store = Arc::new(Mutex::new(store));
-    let summary =
-        workflow::run(&store, &scenario, &started.job, Arc::new(driver(&scenario, &lab)), &started.devices, settings())
-            .await
-            .unwrap();
+    let (store, job, summary) = run_job(store, &scenario, &lab).await;
     assert_ne!(summary.state, JobState::Finished);
-    let events = jobs::events(&store.lock().unwrap(), &started.job, Some("leaf3")).unwrap();
+    let events = jobs::events(&store.lock().unwrap(), &job, Some("leaf3")).unwrap();
     let leaf3 = lab.device("leaf3").unwrap();
     assert_eq!(leaf3.version, "4.29.2F", "leaf3 not rolled back: {events:#?}");
     assert_eq!(leaf3.rollbacks, 1);
@@ -486,6 +434,59 @@ async fn run_job(
     (store, started.job, summary)
 }
 
+/// Starts a job of `scenario` (`text`) and runs it until leaf1 journals `step`, then drops the
+/// controller (as a kill would), re-enters the job as `hitless resume` does and runs the rest.
+async fn kill_at_and_resume(
+    dir: &Path,
+    scenario: &Scenario,
+    text: &str,
+    lab: &Arc<Lab>,
+    step: Step,
+) -> (Arc<Mutex<Store>>, String, workflow::JobSummary) {
+    let mut store = Store::open(dir).unwrap();
+    let plan = workflow::plan(scenario);
+    let started = workflow::jobs::start(&mut store, scenario, text, &plan, DriverKind::Junos, 0, "a test").unwrap();
+    drop(store);
+    {
+        let store = Arc::new(Mutex::new(Store::open(dir).unwrap()));
+        let (s, job, devices, d) =
+            (scenario.clone(), started.job.clone(), started.devices.clone(), Arc::new(driver(scenario, lab)));
+        let task = tokio::spawn(async move { workflow::run(&store, &s, &job, d, &devices, settings()).await });
+        let watcher = Store::open(dir).unwrap();
+        let mut reached = false;
+        // Bounded: the whole job takes a few virtual hours.
+        for _ in 0..100_000 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if jobs::events(&watcher, &started.job, Some("leaf1")).unwrap().iter().any(|e| e.step == step) {
+                reached = true;
+                break;
+            }
+        }
+        assert!(reached, "leaf1 never reached {step:?}");
+        task.abort();
+        let _ = task.await;
+    }
+    let mut store = Store::open(dir).unwrap();
+    let catalog = StoreCatalog::new(Some(dir.to_path_buf()));
+    let reopened =
+        workflow::jobs::reopen(&mut store, &started.job, &catalog, workflow::jobs::Reentry::Resume, "tester", 0)
+            .unwrap();
+    let store = Arc::new(Mutex::new(store));
+    let mut resumed = settings();
+    resumed.clock_offset_seconds = reopened.clock_offset_seconds;
+    let summary = workflow::run(
+        &store,
+        &reopened.scenario,
+        &started.job,
+        Arc::new(driver(scenario, lab)),
+        &reopened.devices,
+        resumed,
+    )
+    .await
+    .unwrap();
+    (store, started.job, summary)
+}
+
 fn steps_of(store: &Arc<Mutex<Store>>, job: &str, device: &str) -> Vec<(Step, String)> {
     jobs::events(&store.lock().unwrap(), job, Some(device)).unwrap().into_iter().map(|e| (e.step, e.message)).collect()
 }
@@ -587,48 +588,10 @@ async fn a_job_killed_during_a_smart_system_upgrade_is_checked_on_resume_and_rel
         let text = text.replace("upgrade:\n", "upgrade:\n  method: auto\n");
         let catalog = StoreCatalog::new(Some(dir.path().to_path_buf()));
         let scenario = Scenario::from_yaml_with(&text, Path::new("mixed.yaml"), &catalog).unwrap();
-        let mut store = store;
-        let lab = lab_for(&scenario);
-        let plan = workflow::plan(&scenario);
-        let started =
-            workflow::jobs::start(&mut store, &scenario, &text, &plan, DriverKind::Junos, 0, "a test").unwrap();
         drop(store);
-        {
-            let store = Arc::new(Mutex::new(Store::open(dir.path()).unwrap()));
-            let (s, job, devices, d) =
-                (scenario.clone(), started.job.clone(), started.devices.clone(), Arc::new(driver(&scenario, &lab)));
-            let task = tokio::spawn(async move { workflow::run(&store, &s, &job, d, &devices, settings()).await });
-            let watcher = Store::open(dir.path()).unwrap();
-            let mut reached = false;
-            for _ in 0..100_000 {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                if jobs::events(&watcher, &started.job, Some("leaf1")).unwrap().iter().any(|e| e.step == step) {
-                    reached = true;
-                    break;
-                }
-            }
-            assert!(reached, "leaf1 never reached {step:?}");
-            task.abort();
-            let _ = task.await;
-        }
-        let mut store = Store::open(dir.path()).unwrap();
-        let reopened =
-            workflow::jobs::reopen(&mut store, &started.job, &catalog, workflow::jobs::Reentry::Resume, "tester", 0)
-                .unwrap();
-        let store = Arc::new(Mutex::new(store));
-        let mut resumed = settings();
-        resumed.clock_offset_seconds = reopened.clock_offset_seconds;
-        let summary = workflow::run(
-            &store,
-            &reopened.scenario,
-            &started.job,
-            Arc::new(driver(&scenario, &lab)),
-            &reopened.devices,
-            resumed,
-        )
-        .await
-        .unwrap();
-        let steps = steps_of(&store, &started.job, "leaf1");
+        let lab = lab_for(&scenario);
+        let (store, job, summary) = kill_at_and_resume(dir.path(), &scenario, &text, &lab, step).await;
+        let steps = steps_of(&store, &job, "leaf1");
         assert_eq!(summary.state, JobState::Finished, "killed at {step:?}: {steps:#?}");
         let leaf1 = lab.device("leaf1").unwrap();
         assert_eq!((leaf1.version.as_str(), leaf1.reboots.len()), ("4.32.2F", 1), "killed at {step:?}: {steps:#?}");

@@ -72,9 +72,11 @@ pub fn certificate(state_dir: &Path) -> Result<LabCertificate, CertificateError>
         move |source| CertificateError::Io { path, source }
     };
     if !cert_path.exists() || !key_path.exists() {
+        // A pair of which one half is gone is made again whole.
+        let _ = std::fs::remove_file(&key_path);
         let made = make_certificate()?;
         std::fs::write(&cert_path, made.pem.as_bytes()).map_err(io(&cert_path))?;
-        write_private(&key_path, &made.key_pem()).map_err(io(&key_path))?;
+        super::ssh::write_private(&key_path, &made.key_pem()).map_err(io(&key_path))?;
         return Ok(made);
     }
     let pem = std::fs::read_to_string(&cert_path).map_err(io(&cert_path))?;
@@ -138,19 +140,6 @@ impl LabCertificate {
             .map_err(|e| CertificateError::Invalid(e.to_string()))?;
         Ok(Arc::new(config))
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
-    file.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 /// Starts one eAPI server per device on the given addresses; returns the addresses bound (port

@@ -189,14 +189,7 @@ fn native(state_dir: &Path, scenario: &Scenario, options: &JunosOptions) -> Resu
             ssh.insert(device.name.clone(), address.clone());
         }
     }
-    let ssh_settings = |addresses: BTreeMap<String, String>| SshSettings {
-        addresses,
-        user: options.user.clone(),
-        auth: options.auth.clone(),
-        known_hosts: options.known_hosts.clone().unwrap_or_else(|| state_dir.join("known_hosts")),
-        trust_on_first_use: options.trust_on_first_use,
-        connect_timeout: options.connect_timeout.unwrap_or(Duration::from_secs(30)),
-    };
+    let ssh_settings = |addresses| ssh_settings(state_dir, addresses, options);
     let junos = JunosDriver::new(
         SshConnector::new(ssh_settings(ssh.clone())),
         JunosSettings {
@@ -205,9 +198,23 @@ fn native(state_dir: &Path, scenario: &Scenario, options: &JunosOptions) -> Resu
             ..JunosSettings::default()
         },
     );
+    let eos = eos_at(state_dir, eapi, password, options, Some(SshConnector::new(ssh_settings(ssh))));
+    Ok(AnyDriver::Native(Box::new(crate::driver::by_vendor::ByVendor::new(&scenario.fabric, junos, eos))))
+}
+
+/// The EOS driver over eAPI (HTTPS) to the switches at `addresses`, with `password`, the
+/// certificates pinned in `eapi_known_certs` of `state_dir` (or verified against the options'
+/// CA), and `scp` for images.
+fn eos_at(
+    state_dir: &Path,
+    addresses: BTreeMap<String, String>,
+    password: String,
+    options: &JunosOptions,
+    scp: Option<SshConnector>,
+) -> crate::driver::eos::EosDriver<crate::driver::eos::https::HttpsEapi> {
     let https = crate::driver::eos::https::HttpsEapi::new(
         crate::driver::eos::https::HttpsSettings {
-            addresses: eapi,
+            addresses,
             user: options.user.clone(),
             password,
             known_certs: state_dir.join("eapi_known_certs"),
@@ -215,13 +222,12 @@ fn native(state_dir: &Path, scenario: &Scenario, options: &JunosOptions) -> Resu
             ca: options.eapi_ca.clone(),
             connect_timeout: options.connect_timeout.unwrap_or(Duration::from_secs(30)),
         },
-        Some(SshConnector::new(ssh_settings(ssh))),
+        scp,
     );
-    let eos = crate::driver::eos::EosDriver::new(
+    crate::driver::eos::EosDriver::new(
         https,
         crate::driver::eos::EosSettings { time_scale: options.time_scale, ..Default::default() },
-    );
-    Ok(AnyDriver::Native(Box::new(crate::driver::by_vendor::ByVendor::new(&scenario.fabric, junos, eos))))
+    )
 }
 
 /// The drivers `hitless discover --inventory` reads `hosts` with: Junos hosts over NETCONF at
@@ -248,22 +254,8 @@ pub fn discoverer_at(
             return Err(WorkflowError::EapiPasswordNeeded { devices: names.join(", ") });
         }
     };
-    let https = crate::driver::eos::https::HttpsEapi::new(
-        crate::driver::eos::https::HttpsSettings {
-            addresses: eos.iter().map(|h| (h.name.clone(), h.address.clone())).collect(),
-            user: options.user.clone(),
-            password,
-            known_certs: state_dir.join("eapi_known_certs"),
-            trust_on_first_use: options.trust_on_first_use,
-            ca: options.eapi_ca.clone(),
-            connect_timeout: options.connect_timeout.unwrap_or(Duration::from_secs(30)),
-        },
-        None,
-    );
-    let eos_driver = crate::driver::eos::EosDriver::new(
-        https,
-        crate::driver::eos::EosSettings { time_scale: options.time_scale, ..Default::default() },
-    );
+    let addresses = eos.iter().map(|h| (h.name.clone(), h.address.clone())).collect();
+    let eos_driver = eos_at(state_dir, addresses, password, options, None);
     let addresses = junos.iter().map(|h| (h.name.clone(), h.address.clone())).collect();
     Ok(super::discover::ByOs {
         junos: junos_at(state_dir, addresses, options),
@@ -279,16 +271,20 @@ pub fn junos_at(
     addresses: BTreeMap<String, String>,
     options: &JunosOptions,
 ) -> JunosDriver<SshConnector> {
-    let settings = SshSettings {
+    let junos = JunosSettings { time_scale: options.time_scale, ..JunosSettings::default() };
+    JunosDriver::new(SshConnector::new(ssh_settings(state_dir, addresses, options)), junos)
+}
+
+/// SSH to the devices at `addresses` as `options` say (known_hosts in `state_dir` unless named).
+fn ssh_settings(state_dir: &Path, addresses: BTreeMap<String, String>, options: &JunosOptions) -> SshSettings {
+    SshSettings {
         addresses,
         user: options.user.clone(),
         auth: options.auth.clone(),
         known_hosts: options.known_hosts.clone().unwrap_or_else(|| state_dir.join("known_hosts")),
         trust_on_first_use: options.trust_on_first_use,
         connect_timeout: options.connect_timeout.unwrap_or(Duration::from_secs(30)),
-    };
-    let junos = JunosSettings { time_scale: options.time_scale, ..JunosSettings::default() };
-    JunosDriver::new(SshConnector::new(settings), junos)
+    }
 }
 
 fn junos(
