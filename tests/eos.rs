@@ -218,8 +218,12 @@ async fn eos_errors_reach_the_operator_with_eos_s_own_words() {
     let error = eos.run("leaf1", "test", &["show version", "show bogus"], Format::Json).await.unwrap_err();
     let text = error.to_string();
     assert!(text.contains("show bogus") && text.contains("Invalid input"), "{text}");
-    // A command with no JSON model, asked for as JSON, says it must be asked for as text.
-    let error = eos.run("leaf1", "test", &["dir flash:"], Format::Json).await.unwrap_err();
+    // A read with no JSON model asked for as JSON is asked again as text, the whole request.
+    let read = eos.run("leaf1", "test", &["show hostname", "dir flash:"], Format::Json).await.unwrap();
+    assert!(read[0]["output"].as_str().unwrap().contains("Hostname: leaf1"), "{read:?}");
+    assert!(read[1]["output"].as_str().unwrap().contains("bytes free"), "{read:?}");
+    // A request that changes something is never sent twice: its error says what to do.
+    let error = eos.run("leaf1", "test", &["configure", "end", "dir flash:"], Format::Json).await.unwrap_err();
     assert!(error.to_string().contains("no JSON model"), "{error}");
     // A pending session of someone else's stops a maintenance change, which changes nothing.
     eos.run(
@@ -374,6 +378,21 @@ fn hitless_upgrade_with_the_native_driver_upgrades_the_mixed_lab_over_netconf_an
     let eapi: std::collections::BTreeMap<String, String> =
         serde_json::from_str(&std::fs::read_to_string(state.join("lab-eapi-addresses.json")).unwrap()).unwrap();
     assert_eq!(eapi.keys().collect::<Vec<_>>(), ["leaf1", "leaf2", "leaf3", "leaf4"]);
+    // The test run reads each switch through its own protocol: the model the device states.
+    let test_run = hitless(&state)
+        .args(["test-run", scenario.to_str().unwrap(), "--driver", "native", "--trust-on-first-use"])
+        .args(["--time-scale", "1000", "--format", "json"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&test_run.stdout).to_string();
+    assert!(test_run.status.success(), "{said}\n{}", String::from_utf8_lossy(&test_run.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&said).unwrap();
+    let model = |device: &str| {
+        rows.iter().find(|r| r["device"] == device).map(|r| r["model"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(model("leaf3").as_deref(), Some("DCS-7280SR3-48YC8"), "{said}");
+    assert_eq!(model("spine1").as_deref(), Some("qfx10002-36q"), "{said}");
+    std::fs::remove_file(state.join("eapi_known_certs")).unwrap();
     // Without trust on first use, the lab's certificate is not pinned: refused, nothing done.
     let refused = hitless(&state)
         .args(["upgrade", scenario.to_str().unwrap(), "--driver", "native", "--yes", "--time-scale", "1000"])
@@ -777,4 +796,49 @@ async fn discovery_reads_the_arista_switches_over_eapi_with_their_mlag_pairs() {
         assert_eq!(server.leafs.len(), 2, "{}: {}", server.name, found.yaml);
     }
     assert!(!found.yaml.contains("    - [leaf1, leaf2]\n"), "the peer-link is not a fabric link:\n{}", found.yaml);
+}
+
+#[test]
+fn with_loopback_ports_each_eos_switch_serves_eapi_on_the_next_port_of_its_own_address() {
+    use crate::lab_process::start_lab;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _lab = start_lab(
+        &state,
+        &crate::util::root().join("scenarios/mixed-junos-arista.yaml"),
+        &["--loopback-port", &port.to_string()],
+    );
+    let eapi: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(state.join("lab-eapi-addresses.json")).unwrap()).unwrap();
+    let ssh: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(state.join("lab-addresses.json")).unwrap()).unwrap();
+    for (device, address) in &eapi {
+        let (host, eapi_port) = address.rsplit_once(':').unwrap();
+        assert!(host.starts_with("127.1."), "{device}: {address}");
+        assert_eq!(eapi_port, (port + 1).to_string(), "{device}");
+        assert_eq!(ssh[device], format!("{host}:{port}"), "{device}: SSH on the port itself");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let facts = runtime.block_on(async {
+        let eos = EosDriver::new(https_to(dir.path(), &eapi["leaf4"]), EosSettings::default());
+        eos.facts("leaf4").await.unwrap()
+    });
+    assert_eq!(facts.version().to_string(), "4.29.2F");
+}
+
+/// eAPI over HTTPS to `address` as `leaf4`, pinning on first use, with the lab processes' password.
+fn https_to(dir: &Path, address: &str) -> HttpsEapi {
+    HttpsEapi::new(
+        HttpsSettings {
+            addresses: [("leaf4".to_string(), address.to_string())].into(),
+            user: "netops".into(),
+            password: crate::lab_process::LAB_PASSWORD.into(),
+            known_certs: dir.join("known_certs"),
+            trust_on_first_use: true,
+            ca: None,
+            connect_timeout: Duration::from_secs(10),
+        },
+        None,
+    )
 }

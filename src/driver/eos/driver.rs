@@ -201,7 +201,9 @@ impl<T: Eapi> EosDriver<T> {
         EosDriver { transport, settings, owner: std::sync::Mutex::new(None), ids: std::sync::atomic::AtomicU64::new(1) }
     }
 
-    /// Runs `cmds` (after `enable`) on `device`; their results, in order.
+    /// Runs `cmds` (after `enable`) on `device`; their results, in order. Asked for as JSON, a
+    /// request of reads only (`show`, `dir`, `verify`) of which a command has no JSON model is
+    /// asked again as text, as pyeapi does; a request that changes anything is never sent twice.
     pub async fn run(
         &self,
         device: &str,
@@ -209,39 +211,57 @@ impl<T: Eapi> EosDriver<T> {
         cmds: &[&str],
         format: Format,
     ) -> Result<Vec<Value>, DriverError> {
+        let reads_only = cmds.iter().all(|c| ["show ", "dir ", "verify "].iter().any(|p| c.starts_with(p)));
+        match self.run_once(device, operation, cmds, format).await {
+            Err(Ok(EapiError::NoJsonModel { command })) if format == Format::Json && reads_only => {
+                tracing::debug!(device, command, "no JSON model: asked again as text");
+                self.run_once(device, operation, cmds, Format::Text).await.map_err(|e| self.error(device, operation, e))
+            }
+            other => other.map_err(|e| self.error(device, operation, e)),
+        }
+    }
+
+    fn error(&self, device: &str, operation: &'static str, error: Result<EapiError, DriverError>) -> DriverError {
+        match error {
+            Err(driver) => driver,
+            Ok(EapiError::Malformed(why)) => {
+                DriverError::Rejected { device: device.into(), operation, message: format!("eAPI reply: {why}") }
+            }
+            Ok(other) => DriverError::Rejected { device: device.into(), operation, message: other.to_string() },
+        }
+    }
+
+    /// One request: the results, or eAPI's error (`Ok`) or the transport's (`Err`).
+    async fn run_once(
+        &self,
+        device: &str,
+        operation: &'static str,
+        cmds: &[&str],
+        format: Format,
+    ) -> Result<Vec<Value>, Result<EapiError, DriverError>> {
         let mut all = vec![json!("enable")];
         all.extend(cmds.iter().map(|c| json!(c)));
         let id = format!("hitless-{}", self.ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let body = eapi::request(&id, &all, format);
         let reply = match tokio::time::timeout(self.settings.rpc_timeout, self.transport.post(device, body)).await {
             Err(_) => {
-                return Err(DriverError::Timeout {
-                    device: device.into(),
-                    operation,
-                    seconds: self.settings.rpc_timeout.as_secs(),
-                });
+                let seconds = self.settings.rpc_timeout.as_secs();
+                return Err(Err(DriverError::Timeout { device: device.into(), operation, seconds }));
             }
             Ok(Err(TransportError::Unreachable(message))) => {
-                return Err(DriverError::Unreachable { device: device.into(), operation, message });
+                return Err(Err(DriverError::Unreachable { device: device.into(), operation, message }));
             }
             Ok(Err(TransportError::Refused(message))) => {
-                return Err(DriverError::Refused { device: device.into(), operation, message });
+                return Err(Err(DriverError::Refused { device: device.into(), operation, message }));
             }
             Ok(Err(TransportError::Timeout(seconds))) => {
-                return Err(DriverError::Timeout { device: device.into(), operation, seconds });
+                return Err(Err(DriverError::Timeout { device: device.into(), operation, seconds }));
             }
             Ok(Ok(reply)) => reply,
         };
-        match eapi::results(&reply, &all) {
-            Ok(mut results) => {
-                results.remove(0);
-                Ok(results)
-            }
-            Err(EapiError::Malformed(why)) => {
-                Err(DriverError::Rejected { device: device.into(), operation, message: format!("eAPI reply: {why}") })
-            }
-            Err(error) => Err(DriverError::Rejected { device: device.into(), operation, message: error.to_string() }),
-        }
+        let mut results = eapi::results(&reply, &all).map_err(Ok)?;
+        results.remove(0);
+        Ok(results)
     }
 
     async fn one(
