@@ -39,8 +39,8 @@ impl std::fmt::Debug for EapiAuth {
 pub struct LabCertificate {
     /// DER.
     pub certificate: CertificateDer<'static>,
-    /// PKCS#8 DER.
-    key: Vec<u8>,
+    /// The key, PEM as kept.
+    key_pem: String,
     /// SHA-256 of the certificate, lower-case hex.
     pub fingerprint: String,
     /// The certificate as PEM (for clients that want a CA file).
@@ -76,7 +76,7 @@ pub fn certificate(state_dir: &Path) -> Result<LabCertificate, CertificateError>
         let _ = std::fs::remove_file(&key_path);
         let made = make_certificate()?;
         std::fs::write(&cert_path, made.pem.as_bytes()).map_err(io(&cert_path))?;
-        super::ssh::write_private(&key_path, &made.key_pem()).map_err(io(&key_path))?;
+        super::ssh::write_private(&key_path, made.key_pem.as_bytes()).map_err(io(&key_path))?;
         return Ok(made);
     }
     let pem = std::fs::read_to_string(&cert_path).map_err(io(&cert_path))?;
@@ -92,23 +92,15 @@ pub fn make_certificate() -> Result<LabCertificate, CertificateError> {
 }
 
 fn from_pem(cert_pem: &str, key_pem: &str) -> Result<LabCertificate, CertificateError> {
-    let der = |pem: &str, label: &str| -> Result<Vec<u8>, CertificateError> {
-        use base64::Engine as _;
-        let begin = format!("-----BEGIN {label}-----");
-        let end = format!("-----END {label}-----");
-        let body = pem
-            .split_once(&begin)
-            .and_then(|(_, rest)| rest.split_once(&end))
-            .map(|(body, _)| body.split_whitespace().collect::<String>())
-            .ok_or_else(|| CertificateError::Invalid(format!("no {label} in the PEM")))?;
-        base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| CertificateError::Invalid(e.to_string()))
-    };
-    let certificate = der(cert_pem, "CERTIFICATE")?;
-    let key = der(key_pem, "PRIVATE KEY")?;
+    use rustls::pki_types::pem::PemObject;
+    let invalid = |what: &str, e: rustls::pki_types::pem::Error| CertificateError::Invalid(format!("{what}: {e}"));
+    let certificate = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| invalid("certificate", e))?;
+    // The key must read back as PKCS#8 before it is kept.
+    PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| invalid("key", e))?;
     Ok(LabCertificate {
         fingerprint: fingerprint(&certificate),
-        certificate: CertificateDer::from(certificate),
-        key,
+        certificate,
+        key_pem: key_pem.to_string(),
         pem: cert_pem.to_string(),
     })
 }
@@ -116,22 +108,13 @@ fn from_pem(cert_pem: &str, key_pem: &str) -> Result<LabCertificate, Certificate
 pub use crate::driver::eos::https::fingerprint;
 
 impl LabCertificate {
-    fn key_pem(&self) -> Vec<u8> {
-        use base64::Engine as _;
-        let body = base64::engine::general_purpose::STANDARD.encode(&self.key);
-        let mut out = "-----BEGIN PRIVATE KEY-----\n".to_string();
-        for chunk in body.as_bytes().chunks(64) {
-            out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-            out.push('\n');
-        }
-        out.push_str("-----END PRIVATE KEY-----\n");
-        out.into_bytes()
-    }
-
     /// The TLS settings of a server presenting this certificate.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, CertificateError> {
         let provider = crate::util::tls_provider();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone()));
+        use rustls::pki_types::pem::PemObject;
+        let key = PrivatePkcs8KeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|e| CertificateError::Invalid(format!("key: {e}")))?;
+        let key = PrivateKeyDer::Pkcs8(key);
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| CertificateError::Invalid(e.to_string()))?

@@ -184,9 +184,15 @@ pub fn flash_free(dir: &str) -> Option<u64> {
     inside.split_whitespace().next()?.parse().ok()
 }
 
-/// True when `dir flash:` lists a file named `name` (the listing's last column).
+/// The files `dir flash:` lists (its lines starting with their mode, `-rwx`; the name is the
+/// last column), directories left out.
+pub fn flash_files(dir: &str) -> impl Iterator<Item = &str> {
+    dir.lines().filter(|line| line.trim_start().starts_with('-')).filter_map(|line| line.split_whitespace().last())
+}
+
+/// True when `dir flash:` lists a file named `name`.
 pub fn flash_lists(dir: &str, name: &str) -> bool {
-    dir.lines().any(|line| line.split_whitespace().last() == Some(name) && line.trim_start().starts_with('-'))
+    flash_files(dir).any(|file| file == name)
 }
 
 /// The checksum `verify /md5 flash:X` prints (`verify /md5 (flash:X) = HEX`).
@@ -660,10 +666,7 @@ impl<T: Eapi> Driver for EosDriver<T> {
         // carries; else the boot image the maintenance marker recorded when the switch was
         // drained, if it is of that version.
         let listing = self.text(device, "software rollback", "dir flash:").await?;
-        let on_flash = listing
-            .lines()
-            .filter(|line| line.trim_start().starts_with('-'))
-            .filter_map(|line| line.split_whitespace().last())
+        let on_flash = flash_files(&listing)
             .find(|name| parse::version_in_image_name(name).as_ref() == Some(to))
             .map(|name| format!("flash:{name}"));
         let marked = self
