@@ -842,3 +842,36 @@ fn https_to(dir: &Path, address: &str) -> HttpsEapi {
         None,
     )
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_switch_whose_mlag_peer_is_already_down_is_not_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, scenario) = mixed(dir.path());
+    let lab = lab_for(&scenario);
+    // leaf2 died before the job: its pair has no redundancy left to lose. The check before the
+    // batch finds it out and, simulated so, leaf1's batch not hitless: the job halts untouched.
+    lab.devices_mut(|devices| devices.get_mut("leaf2").unwrap().dead = true);
+    let (store, job, summary) = run_job(store, &scenario, &lab).await;
+    assert_eq!(summary.state, JobState::Halted, "{:#?}", summary.devices);
+    let events = jobs::events(&store.lock().unwrap(), &job, None).unwrap();
+    let said: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
+    assert!(said.iter().any(|m| m.contains("leaf2") && m.contains("NOT HITLESS")), "{said:#?}");
+    let emulated = lab.device("leaf1").unwrap();
+    assert_eq!((emulated.version.as_str(), emulated.reboots.len()), ("4.30.1F", 0));
+    assert!(!emulated.eos.unwrap().quiesced(), "leaf1 was drained with its peer down");
+    // And the switch's own health says so, should anything ask it first.
+    let eos = EosDriver::new(InMemory(Arc::clone(&lab)), EosSettings::default());
+    let image = &scenario.images[0];
+    let health = eos.health("leaf1", image).await.unwrap();
+    let alarms: Vec<String> = health.alarms.unwrap().into_iter().map(|a| a.description).collect();
+    assert!(alarms.iter().any(|a| a.contains("MLAG: peer not connected")), "{alarms:?}");
+    // A peer back but within its reload-delay: its ports are active on one side only.
+    let healthy = eos.health("leaf3", image).await.unwrap();
+    assert!(healthy.alarms.unwrap().is_empty());
+    let leaf4 = eos.facts("leaf4").await.unwrap();
+    eos.reboot("leaf4", &leaf4).await.unwrap();
+    eos.wait_for_boot("leaf4", &leaf4, 3600).await.unwrap();
+    let settling = eos.health("leaf3", image).await.unwrap();
+    let alarms: Vec<String> = settling.alarms.unwrap().into_iter().map(|a| a.description).collect();
+    assert!(alarms.iter().any(|a| a.contains("active on one peer only")), "{alarms:?}");
+}
