@@ -59,29 +59,54 @@ pub struct Written {
     pub image: Option<String>,
 }
 
+/// `text` as a YAML scalar that reads back as exactly `text`: plain when it is a name made of
+/// letters, digits and `. _ - / : @ +` (as switch, port and version names are) that YAML would
+/// not read as a number or a boolean, else double-quoted
+/// with JSON's escapes (valid YAML). What the devices report (an LLDP system name, a model) is
+/// never written into the scenario as YAML syntax.
+pub fn scalar(text: &str) -> String {
+    let plain = text.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:@+".contains(c))
+        && !matches!(text.to_ascii_lowercase().as_str(), "true" | "false" | "null" | "yes" | "no" | "on" | "off")
+        && text.parse::<f64>().is_err()
+        && !text.to_ascii_lowercase().starts_with("0x")
+        && !text.to_ascii_lowercase().starts_with("0o");
+    if plain { text.to_string() } else { quoted(text) }
+}
+
+/// `text` double-quoted with JSON's escapes (a valid YAML double-quoted scalar).
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string())
+}
+
+/// `text` on one line, for a comment.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
 impl Written {
     fn fabric(&self) -> String {
         let mut yaml = String::new();
-        let _ = writeln!(yaml, "# {}", self.header);
-        let _ = writeln!(yaml, "name: {}", self.name);
+        let _ = writeln!(yaml, "# {}", one_line(&self.header));
+        let _ = writeln!(yaml, "name: {}", scalar(&self.name));
         yaml.push_str("fabric:\n  devices:\n");
         for d in &self.devices {
             let mut fields = format!(
                 "name: {}, role: {}, family: {}, platform: {}, version: {}",
-                d.name,
+                scalar(&d.name),
                 d.role.as_str(),
-                d.family,
-                d.platform,
-                d.version
+                scalar(&d.family),
+                scalar(&d.platform),
+                scalar(&d.version)
             );
             if let Some(vendor) = d.vendor {
                 let _ = write!(fields, ", vendor: {vendor}");
             }
             if let Some(peer) = &d.mlag_peer {
-                let _ = write!(fields, ", mlag_peer: {peer}");
+                let _ = write!(fields, ", mlag_peer: {}", scalar(peer));
             }
             if let Some(address) = &d.address {
-                let _ = write!(fields, ", address: \"{address}\"");
+                let _ = write!(fields, ", address: {}", quoted(address));
             }
             match d.engines {
                 Engines::Single => {}
@@ -91,26 +116,28 @@ impl Written {
                 }
             }
             if let Some(versions) = &d.engine_versions {
+                let versions: Vec<String> = versions.iter().map(|v| scalar(v)).collect();
                 let _ = write!(fields, ", engine_versions: [{}]", versions.join(", "));
             }
             if !d.critical_roles.is_empty() {
                 let names: Vec<&str> = d.critical_roles.iter().map(|r| r.as_str()).collect();
                 let _ = write!(fields, ", critical_roles: [{}]", names.join(", "));
             }
-            let _ = writeln!(yaml, "    - {{{fields}}}   # role: {}", d.role_from);
+            let _ = writeln!(yaml, "    - {{{fields}}}   # role: {}", one_line(&d.role_from));
         }
         if self.links.is_empty() {
             yaml.push_str("  links: []\n");
         } else {
-            let _ = writeln!(yaml, "  links:                 # {}", self.links_from);
+            let _ = writeln!(yaml, "  links:                 # {}", one_line(&self.links_from));
             for (a, b) in &self.links {
-                let _ = writeln!(yaml, "    - [{a}, {b}]");
+                let _ = writeln!(yaml, "    - [{}, {}]", scalar(a), scalar(b));
             }
         }
         if !self.servers.is_empty() {
-            let _ = writeln!(yaml, "  servers:               # {}", self.servers_from);
+            let _ = writeln!(yaml, "  servers:               # {}", one_line(&self.servers_from));
             for (server, leafs) in &self.servers {
-                let _ = writeln!(yaml, "    - {{name: {server}, links: [{}]}}", leafs.join(", "));
+                let leafs: Vec<String> = leafs.iter().map(|l| scalar(l)).collect();
+                let _ = writeln!(yaml, "    - {{name: {}, links: [{}]}}", scalar(server), leafs.join(", "));
             }
         }
         yaml
@@ -123,7 +150,8 @@ impl Written {
             Some(image) => {
                 let _ = writeln!(
                     yaml,
-                    "images:\n  - {{name: {image}}}\nupgrade:\n  assign:\n    - {{image: {image}, devices: all}}"
+                    "images:\n  - {{name: {image}}}\nupgrade:\n  assign:\n    - {{image: {image}, devices: all}}",
+                    image = scalar(image)
                 );
             }
             None => {
@@ -255,4 +283,56 @@ pub fn tiers(
         }
     }
     (roles, guesses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names a device reports (an LLDP system name, a model) that are YAML syntax are written
+    /// quoted: the scenario holds exactly what was reported, and nothing more.
+    #[test]
+    fn hostile_or_numeric_names_read_back_as_themselves() {
+        let hostile = "evil]}\n    - {name: spine9, role: spine";
+        let mut written = Written {
+            header: "a test\nwith: a second line".into(),
+            name: "found".into(),
+            links_from: "x".into(),
+            servers_from: "y".into(),
+            ..Default::default()
+        };
+        for name in ["leaf1", "123", "true"] {
+            written.devices.push(Device {
+                name: name.into(),
+                role: Role::Leaf,
+                role_from: "hand\nmade".into(),
+                vendor: None,
+                mlag_peer: None,
+                family: "junos-qfx".into(),
+                platform: "qfx5120-48y # not a comment".into(),
+                version: "18.4R2".into(),
+                address: Some("h\"x:830".into()),
+                engines: Engines::Single,
+                engine_versions: None,
+                critical_roles: Vec::new(),
+            });
+        }
+        written.servers.insert("bms1".to_string(), vec!["leaf1".into(), "123".into()]);
+        let yaml = written.checkable();
+        let scenario = crate::scenario::Scenario::from_yaml(&yaml, std::path::Path::new("w.yaml"))
+            .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let names: Vec<&str> = scenario.fabric.devices().iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["leaf1", "123", "true"], "{yaml}");
+        assert_eq!(scenario.fabric.devices()[0].platform, "qfx5120-48y # not a comment");
+        assert_eq!(scenario.fabric.devices()[0].address.as_deref(), Some("h\"x:830"));
+        assert_eq!(scenario.fabric.servers()[0].leafs.len(), 2);
+        assert!(yaml.contains("version: 18.4R2"), "versions stay plain: {yaml}");
+        // A name that is YAML syntax stays one (refused) name: it adds no device.
+        written.servers.insert(hostile.to_string(), vec!["leaf1".into()]);
+        let yaml = written.checkable();
+        let error =
+            crate::scenario::Scenario::from_yaml(&yaml, std::path::Path::new("w.yaml")).unwrap_err().to_string();
+        assert!(error.contains("server name") && !error.contains("spine9 "), "{error}\n{yaml}");
+        assert!(!yaml.lines().any(|l| l.trim_start().starts_with("- {name: spine9")), "{yaml}");
+    }
 }

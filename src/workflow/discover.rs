@@ -328,6 +328,14 @@ fn assemble(
                     "{name} {}: neighbour {} ({}{says}) is a network device that is not in the inventory; left out, not a server",
                     n.local, n.system, n.port
                 ));
+            } else if let Some(why) = crate::util::name_problem(&n.system) {
+                // What a host's LLDP says its name is, is its to say: a name hitless cannot
+                // use (YAML, a newline, an escape) is left out, never written.
+                warnings.push(format!(
+                    "{name} {}: neighbour {:?} is left out: its name {why}",
+                    n.local,
+                    n.system.chars().take(80).collect::<String>()
+                ));
             } else {
                 let leafs = servers.entry(n.system.clone()).or_default();
                 if !leafs.iter().any(|l| l == name) {
@@ -420,6 +428,56 @@ fn assemble(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answered(name: &str, neighbours: Vec<crate::driver::junos::parse::LldpNeighbour>) -> Discovered {
+        let facts = crate::exec::Facts {
+            hostname: name.into(),
+            chassis: Chassis::Single,
+            engines: vec![crate::exec::Engine {
+                name: "fpc0".into(),
+                slot: 0,
+                version: crate::version::Version::parse("21.4R3").unwrap(),
+                model: "qfx5120-48y".into(),
+                boot: 1,
+                master: true,
+            }],
+            maintenance: false,
+            maintenance_owner: None,
+            pending_install: false,
+        };
+        Discovered { facts, lldp: Ok(neighbours), configuration: String::new(), mlag_ports: Vec::new() }
+    }
+
+    /// A host's LLDP may say anything of its name: one hitless cannot use (YAML syntax, a
+    /// newline) is left out with a warning, and the scenario still loads.
+    #[test]
+    fn a_neighbour_whose_name_is_no_name_is_left_out_and_said() {
+        let host = |name: &str| Host {
+            name: name.into(),
+            address: format!("{name}:830"),
+            user: None,
+            groups: BTreeSet::new(),
+            network_os: None,
+        };
+        let neighbour = |system: &str| crate::driver::junos::parse::LldpNeighbour {
+            local: "xe-0/0/1".into(),
+            parent: None,
+            system: system.into(),
+            port: "eth0".into(),
+            capabilities: None,
+        };
+        let hostile = "bms9]}\n    - {name: spine9, role: spine";
+        let answers = vec![Some(Ok(answered("leaf1", vec![neighbour("bms1"), neighbour(hostile)])))];
+        let found = assemble(&[host("leaf1")], answers, "found", None, Vec::new());
+        assert_eq!(found.servers, 1, "{}", found.yaml);
+        assert!(
+            found.warnings.iter().any(|w| w.contains("is left out") && w.contains("contains ']'")),
+            "{:?}",
+            found.warnings
+        );
+        assert!(!found.yaml.contains("spine9"), "{}", found.yaml);
+        crate::scenario::Scenario::from_yaml(&found.checkable, std::path::Path::new("f.yaml")).unwrap();
+    }
 
     #[test]
     fn families_come_from_model_names() {
