@@ -145,12 +145,12 @@ fn re_spreading_only_what_a_change_can_move_loses_nothing() {
     assert!(lost > 0.0 && saved > 0);
 }
 
-/// The congestion shortcut (a class that meets overloaded links at one level only, and no
-/// blackhole, is read off its offered load instead of being spread again) against the full
-/// resolution (every affected class spread again at every level), flow by flow, on hundreds of
-/// random fabrics and plans from idle to far over capacity.
+/// Congestion resolved by replaying each class's recorded spread (from the lowest overloaded
+/// level's offered load up, and only as far as a level needs) against the full resolution
+/// (every affected class spread again over the fabric at every level), flow by flow and bit for
+/// bit, on hundreds of random fabrics and plans from idle to far over capacity.
 #[test]
-fn the_congestion_shortcut_agrees_with_spreading_every_class_at_every_level() {
+fn replaying_spreads_for_congestion_agrees_with_spreading_every_class_at_every_level() {
     let (mut congested, mut saved) = (0.0, 0);
     for seed in 0..150 {
         let hash = seed % 3 == 0;
@@ -160,17 +160,14 @@ fn the_congestion_shortcut_agrees_with_spreading_every_class_at_every_level() {
         let what = format!("seed {seed}, hash {hash}, load x{load}");
         assert_eq!(fast.losses.len(), full.losses.len(), "{what}");
         for (index, (f, r)) in fast.losses.iter().zip(&full.losses).enumerate() {
-            // Loads are kept in single-precision shares of a class's rate.
-            let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
-            assert!(close(f.blackhole_gbit, r.blackhole_gbit), "{what}: flow {index}: {f:?} vs {r:?}");
-            assert!(close(f.congestion_gbit, r.congestion_gbit), "{what}: flow {index}: {f:?} vs {r:?}");
-            assert_eq!(f.cause.map(|c| c.0), r.cause.map(|c| c.0), "{what}: flow {index}: cause");
+            // A replay does the spread's own arithmetic in the spread's own order.
+            assert_eq!(f, r, "{what}: flow {index}");
             congested += f.congestion_gbit;
         }
         assert_eq!(fast.peak, full.peak, "{what}: peak");
         assert_eq!(fast.probes, full.probes, "{what}: probes");
         saved += full.evaluations - fast.evaluations;
     }
-    // Congestion was there to resolve, and the shortcut did skip spreads.
+    // Congestion was there to resolve, and replays did stand in for spreads.
     assert!(congested > 0.0 && saved > 0, "{congested} {saved}");
 }

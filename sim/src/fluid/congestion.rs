@@ -1,6 +1,7 @@
 //! Congestion: which links are over capacity, and what each class loses on them, link level
 //! by link level with proportional sharing.
 
+use super::replay::{replay, replay_below};
 use super::*;
 
 impl Fluid {
@@ -39,6 +40,11 @@ impl Fluid {
     /// Works out congestion losses at `now` for every class on an overloaded link, link level
     /// by link level, with proportional sharing; classes that were congested and no longer are
     /// go back to zero. Runs only while some link is (or was) overloaded.
+    ///
+    /// What reaches a level's overloaded links is what the classes crossing them bring after
+    /// the drops at lower levels: each such class's spread is replayed with the lower levels'
+    /// survival ([`replay`]), on every core, and the arrivals are summed in whole bits per
+    /// second, so the sums, and everything after them, are the same on one thread and many.
     pub(super) fn congestion(&mut self, now: SimTime) {
         if self.overloaded.is_empty() && self.congested.is_empty() {
             return;
@@ -50,14 +56,21 @@ impl Fluid {
         }
         // The classes on an overloaded link: each is among the classes through the link's
         // sending switch (each switch's list read once), and the ones that were congested.
-        let mut affected: Vec<u32> = std::mem::take(&mut self.congested);
+        let affected: Vec<u32> = std::mem::take(&mut self.congested);
         let mut sources: Vec<NodeId> = self.overloaded.iter().map(|l| self.link_source(*l)).collect();
         sources.sort_unstable();
         sources.dedup();
         // A class reaches the sending switch of every link it crosses: its bloom of the switches
         // it reaches rules most classes out before their links are read; each class is read once.
         let mask = sources.iter().fold(0u64, |mask, node| mask | 1 << (node.0 % 64));
+        // Each class read once, for the levels at which it crosses an overloaded link (one bit
+        // per level) and whether its links' levels never fall along its spread.
         let mut seen = vec![false; self.classes.len()];
+        let mut crossing: Vec<(u32, Crossing)> = Vec::new();
+        for &class in &affected {
+            seen[class as usize] = true;
+            crossing.push((class, self.crossing(class, &overloaded)));
+        }
         for from in sources {
             for &class in &self.classes_through[from.0 as usize] {
                 let index = class as usize;
@@ -65,109 +78,21 @@ impl Fluid {
                     continue;
                 }
                 seen[index] = true;
-                if self.state[index].contributions.iter().any(|(l, _)| overloaded[l.0 as usize]) {
-                    affected.push(class);
+                let crosses = self.crossing(class, &overloaded);
+                if crosses.levels != 0 {
+                    crossing.push((class, crosses));
                 }
             }
         }
-        affected.sort_unstable();
-        affected.dedup();
-        // What the affected classes offer on each overloaded link, in one pass over them; the
-        // rest of a link's load is the unaffected classes', which arrives unchanged. And the
-        // levels at which each crosses an overloaded link (one bit per level): only there does
-        // it bring anything to a level's overloaded links.
-        let mut affected_offered = vec![0i64; link_count];
-        let mut crossed: Vec<u64> = Vec::with_capacity(affected.len());
-        for &class in &affected {
-            let rate = self.classes[class as usize].rate_gbps;
-            let mut levels = 0u64;
-            for &(link, share) in &self.state[class as usize].contributions {
-                if overloaded[link.0 as usize] {
-                    affected_offered[link.0 as usize] += share_load(share, rate);
-                    levels |= 1 << self.level[link.0 as usize].min(63);
-                }
-            }
-            crossed.push(levels);
-        }
-        let mut survival = vec![1.0; link_count];
-        let mut levels: Vec<u8> = self.overloaded.iter().map(|l| self.level[l.0 as usize]).collect();
-        levels.sort_unstable();
-        levels.dedup();
-        let (mut carried, mut sole) = (Vec::new(), Vec::new());
-        let mut arriving = vec![0.0f64; link_count];
-        let mut at_level = vec![false; link_count];
-        for level in levels {
-            let links: Vec<LinkId> =
-                self.overloaded.iter().copied().filter(|l| self.level[l.0 as usize] == level).collect();
-            for link in &links {
-                at_level[link.0 as usize] = true;
-                arriving[link.0 as usize] = 0.0;
-            }
-            // What reaches this level's overloaded links, after the drops at lower levels: from
-            // the classes that cross one of them (a spread touches only its class's links).
-            let bit = 1u64 << level.min(63);
-            for (&class, &levels) in affected.iter().zip(&crossed).filter(|(_, levels)| *levels & bit != 0) {
-                let rate = self.classes[class as usize].rate_gbps;
-                if !self.full_congestion && simple(levels, &self.state[class as usize]) {
-                    // Nothing dropped before this level: what arrives is what it offers.
-                    for &(link, share) in &self.state[class as usize].contributions {
-                        if at_level[link.0 as usize] {
-                            arriving[link.0 as usize] += f64::from(share) * rate;
-                        }
-                    }
-                    continue;
-                }
-                self.spread_one(class as usize, &survival, &mut carried, &mut sole, &mut |link, fraction| {
-                    if at_level[link.0 as usize] {
-                        arriving[link.0 as usize] += fraction * rate;
-                    }
-                });
-            }
-            for link in links {
-                let index = link.0 as usize;
-                at_level[index] = false;
-                let unaffected = (self.offered[index] - affected_offered[index]) as f64 / BITS_PER_GBIT;
-                let load = unaffected + arriving[index];
-                let capacity = self.topology.links[index].capacity_gbps;
-                survival[index] = if load > capacity { capacity / load } else { 1.0 };
-            }
-        }
-        for (&class, &levels) in affected.iter().zip(&crossed) {
-            let rate = self.classes[class as usize].rate_gbps;
-            let mut dropped: Vec<(LinkId, f64)> = Vec::new();
-            let blackhole_fraction = if !self.full_congestion && simple(levels, &self.state[class as usize]) {
-                // Drops at one level only, with nothing lost before or after: from its offer.
-                for &(link, share) in &self.state[class as usize].contributions {
-                    let lost = f64::from(share) * rate * (1.0 - survival[link.0 as usize]);
-                    if lost > 0.0 {
-                        dropped.push((link, lost));
-                    }
-                }
-                0.0
-            } else {
-                // Spread with the links' survival, so what a blackhole further on takes is only
-                // what got through the congestion before it (never counted twice).
-                let mut on_link = |link: LinkId, fraction: f64| {
-                    let lost = fraction * rate * (1.0 - survival[link.0 as usize]);
-                    if lost > 0.0 {
-                        dropped.push((link, lost));
-                    }
-                };
-                self.spread_one(class as usize, &survival, &mut carried, &mut sole, &mut on_link).blackhole_fraction
-            };
-            let total: f64 = dropped.iter().map(|d| d.1).sum();
-            // A link several of the class's paths cross (the last hop to a dual-homed server's
-            // leaf and on) is reported once per path: its cause is the link losing the most
-            // in all.
-            dropped.sort_unstable_by_key(|d| d.0);
-            dropped.dedup_by(|later, first| {
-                let same = later.0 == first.0;
-                if same {
-                    first.1 += later.1;
-                }
-                same
-            });
-            let cause = dropped.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|d| d.0);
+        crossing.sort_unstable_by_key(|c| c.0);
+        crossing.dedup_by_key(|c| c.0);
+        let affected: Vec<u32> = crossing.iter().map(|c| c.0).collect();
+        let losses = if self.traced && !self.full_congestion {
+            self.resolve_by_replay(&crossing)
+        } else {
+            self.resolve_by_spreading(&crossing)
+        };
+        for (&class, (total, cause, blackhole_fraction)) in affected.iter().zip(losses) {
             let state = &self.state[class as usize];
             if (state.congestion_gbps - total).abs() > 1e-12
                 || state.congestion_cause != cause
@@ -191,6 +116,158 @@ impl Fluid {
         }
     }
 
+    /// [`Fluid::congestion`]'s losses of `affected` (congestion in Gbps, its cause, and the
+    /// share lost to blackholes), by spreading each class again with the links' survival,
+    /// level by level: the reference the replay is held to.
+    fn resolve_by_spreading(&mut self, crossing: &[(u32, Crossing)]) -> Vec<(f64, Option<LinkId>, f64)> {
+        let link_count = self.offered.len();
+        let mut survival = vec![1.0; link_count];
+        let mut levels: Vec<u8> = self.overloaded.iter().map(|l| self.level[l.0 as usize]).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        let mut slot = vec![u32::MAX; link_count];
+        let (mut carried, mut sole) = (Vec::new(), Vec::new());
+        for level in levels {
+            let links: Vec<LinkId> =
+                self.overloaded.iter().copied().filter(|l| self.level[l.0 as usize] == level).collect();
+            for (at, link) in links.iter().enumerate() {
+                slot[link.0 as usize] = at as u32;
+            }
+            let bit = 1u8 << level.min(7);
+            let mut arriving = vec![0i64; links.len()];
+            for &(class, _) in crossing.iter().filter(|(_, c)| c.levels & bit != 0) {
+                let rate = self.classes[class as usize].rate_gbps;
+                self.spread_one(class as usize, &survival, &mut carried, &mut sole, &mut |link, share| {
+                    let at = slot[link.0 as usize];
+                    if at != u32::MAX {
+                        arriving[at as usize] += bits_per_second(share * rate);
+                    }
+                });
+            }
+            for (link, arriving) in links.iter().zip(arriving) {
+                slot[link.0 as usize] = u32::MAX;
+                survival[link.0 as usize] = self.survival(*link, arriving);
+            }
+        }
+        let mut dropped = Drops::default();
+        let mut losses = Vec::with_capacity(crossing.len());
+        for &(class, _) in crossing {
+            let rate = self.classes[class as usize].rate_gbps;
+            // Spread with the links' survival, so what a blackhole further on takes is only
+            // what got through the congestion before it (never counted twice).
+            let mut on_link = |link: LinkId, share: f64| dropped.note(&survival, link, share * rate);
+            let spread = self.spread_one(class as usize, &survival, &mut carried, &mut sole, &mut on_link);
+            let (total, cause) = dropped.tally();
+            losses.push((total, cause, spread.blackhole_fraction));
+        }
+        losses
+    }
+
+    /// [`Fluid::resolve_by_spreading`] by replaying the classes' recorded spreads instead
+    /// ([`replay`]), on as many threads as the model spreads on: each level's arrivals are
+    /// summed in whole bits per second, so they, and everything after them, are the same on one
+    /// thread and many.
+    fn resolve_by_replay(&mut self, crossing: &[(u32, Crossing)]) -> Vec<(f64, Option<LinkId>, f64)> {
+        let link_count = self.offered.len();
+        let mut survival = vec![1.0; link_count];
+        let mut levels: Vec<u8> = self.overloaded.iter().map(|l| self.level[l.0 as usize]).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        let mut slot = vec![u32::MAX; link_count];
+        let parts = self.threads.min(crossing.len() / self.parallel_min).max(1);
+        let chunk = crossing.len().div_ceil(parts).max(1);
+        let (state, classes, levels_of) = (&self.state, &self.classes, &self.level[..]);
+        for (index, level) in levels.into_iter().enumerate() {
+            let links: Vec<LinkId> =
+                self.overloaded.iter().copied().filter(|l| self.level[l.0 as usize] == level).collect();
+            let arriving: Vec<i64> = if index == 0 {
+                // Nothing is dropped below the lowest overloaded level: what reaches its links
+                // is what is offered on them (the same sum of the same shares).
+                links.iter().map(|l| self.offered[l.0 as usize]).collect()
+            } else {
+                for (at, link) in links.iter().enumerate() {
+                    slot[link.0 as usize] = at as u32;
+                }
+                let (slots, survival) = (&slot, &survival);
+                let bit = 1u8 << level.min(7);
+                let part = |mine: &[(u32, Crossing)]| {
+                    let (mut sums, mut buffer) = (vec![0i64; links.len()], Vec::new());
+                    for &(class, crosses) in mine.iter().filter(|(_, c)| c.levels & bit != 0) {
+                        let (state, rate) = (&state[class as usize], classes[class as usize].rate_gbps);
+                        // A spread whose levels never fall is replayed only up to this level.
+                        let until = crosses.rising.then_some((levels_of, level));
+                        let (hops, steps) = (&state.contributions, state.carried.len());
+                        replay_below(hops, steps, Some(survival), until, &mut buffer, &mut |link, share| {
+                            let at = slots[link.0 as usize];
+                            if at != u32::MAX {
+                                sums[at as usize] += bits_per_second(share * rate);
+                            }
+                        });
+                    }
+                    sums
+                };
+                let arriving = if parts == 1 {
+                    part(crossing)
+                } else {
+                    use rayon::prelude::*;
+                    crossing.par_chunks(chunk).map(part).reduce(
+                        || vec![0i64; links.len()],
+                        |mut sums, more| {
+                            sums.iter_mut().zip(more).for_each(|(sum, more)| *sum += more);
+                            sums
+                        },
+                    )
+                };
+                for link in &links {
+                    slot[link.0 as usize] = u32::MAX;
+                }
+                arriving
+            };
+            for (link, arriving) in links.iter().zip(arriving) {
+                survival[link.0 as usize] = self.survival(*link, arriving);
+            }
+        }
+        // Replayed with the links' survival, so what a blackhole further on takes is only what
+        // got through the congestion before it (never counted twice).
+        let survival = &survival;
+        let one = |(buffer, dropped): &mut (Vec<f64>, Drops), (class, _): &(u32, Crossing)| {
+            let (state, rate) = (&state[*class as usize], classes[*class as usize].rate_gbps);
+            let blackhole =
+                replay(&state.contributions, state.carried.len(), Some(survival), buffer, &mut |link, share| {
+                    dropped.note(survival, link, share * rate)
+                });
+            let (total, cause) = dropped.tally();
+            (total, cause, blackhole)
+        };
+        if parts == 1 {
+            let mut buffers = (Vec::new(), Drops::default());
+            return crossing.iter().map(|class| one(&mut buffers, class)).collect();
+        }
+        use rayon::prelude::*;
+        crossing.par_iter().map_init(|| (Vec::new(), Drops::default()), one).collect()
+    }
+
+    /// Where class `class` crosses the links marked `overloaded`.
+    fn crossing(&self, class: u32, overloaded: &[bool]) -> Crossing {
+        let (mut levels, mut rising, mut last) = (0u8, true, 0u8);
+        for hop in &self.state[class as usize].contributions {
+            let level = self.level[hop.link.0 as usize];
+            rising &= level >= last;
+            last = level;
+            if overloaded[hop.link.0 as usize] {
+                levels |= 1 << level.min(7);
+            }
+        }
+        Crossing { levels, rising }
+    }
+
+    /// What `link` lets through when `arriving` bits per second reach it.
+    fn survival(&self, link: LinkId, arriving: i64) -> f64 {
+        let load = arriving as f64 / BITS_PER_GBIT;
+        let capacity = self.topology.links[link.0 as usize].capacity_gbps;
+        if load > capacity { capacity / load } else { 1.0 }
+    }
+
     /// The sending end of a link (for endpoint links, the switch it enters; that switch's
     /// classes are the ones that can cross it).
     pub(super) fn link_source(&self, link: LinkId) -> NodeId {
@@ -198,10 +275,52 @@ impl Fluid {
     }
 }
 
-/// A class whose congestion can be read off its offered load without spreading it again: it
-/// crosses overloaded links at one level at most (nothing is dropped before them, and what
-/// they drop meets no other drop) and loses nothing to a blackhole (so its blackhole share stays
-/// nothing whatever survives).
-fn simple(levels: u64, state: &ClassState) -> bool {
-    levels.count_ones() <= 1 && state.blackhole_fraction == 0.0
+/// Where a class crosses overloaded links: the levels (a bit per level), and whether the
+/// levels of its links never fall along its spread (relayed traffic goes down and up again).
+#[derive(Clone, Copy, Debug)]
+struct Crossing {
+    levels: u8,
+    rising: bool,
+}
+
+/// What each link drops of one class, merged per link as it is noted: a link several of the
+/// class's paths cross (the last hop to a dual-homed server's leaf and on, traffic relayed) is
+/// noted once per path.
+#[derive(Default)]
+struct Drops {
+    /// Per link, 1 + its place in `links`, or 0.
+    marks: Vec<u32>,
+    links: Vec<(LinkId, f64)>,
+    total: f64,
+}
+
+impl Drops {
+    /// Notes what `link` drops of `gbps` arriving on it, if anything.
+    fn note(&mut self, survival: &[f64], link: LinkId, gbps: f64) {
+        let lost = gbps * (1.0 - survival[link.0 as usize]);
+        if lost <= 0.0 {
+            return;
+        }
+        self.total += lost;
+        if self.marks.len() < survival.len() {
+            self.marks.resize(survival.len(), 0);
+        }
+        match self.marks[link.0 as usize] {
+            0 => {
+                self.links.push((link, lost));
+                self.marks[link.0 as usize] = self.links.len() as u32;
+            }
+            at => self.links[at as usize - 1].1 += lost,
+        }
+    }
+
+    /// The class's congestion loss in all and its cause: the link losing the most of it (of
+    /// equals, the highest numbered). Ready for the next class.
+    fn tally(&mut self) -> (f64, Option<LinkId>) {
+        let cause = self.links.iter().max_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))).map(|d| d.0);
+        for (link, _) in self.links.drain(..) {
+            self.marks[link.0 as usize] = 0;
+        }
+        (std::mem::take(&mut self.total), cause)
+    }
 }

@@ -50,9 +50,10 @@ impl<'a> Outputs<'a> {
         let state = &mut self.state[index];
         accrue(state, rate, now);
         let mut contributions = std::mem::take(&mut state.contributions);
-        for &(link, share) in &contributions {
+        let traced = walker.ground.traced;
+        replay::offered(&contributions, state.carried.len(), traced, &mut walker.scratch.steps, &mut |link, share| {
             load[link.0 as usize] -= share_load(share, rate);
-        }
+        });
         // A class's first spread: its lists are sized as the last class's were (most spread
         // alike), rather than grown in doublings.
         if contributions.capacity() == 0 {
@@ -63,8 +64,8 @@ impl<'a> Outputs<'a> {
         // The new spread is written over the old one, entry by entry, noting any difference.
         let old_len = contributions.len();
         let (mut written, mut same) = (0, true);
-        let spread = walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, fraction| {
-            let entry = (link, fraction as f32);
+        let spread = walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, share, from, to| {
+            let entry = if traced { Hop::traced(link, from, to) } else { Hop::untraced(link, share) };
             if written < old_len {
                 same &= contributions[written] == entry;
                 contributions[written] = entry;
@@ -72,7 +73,8 @@ impl<'a> Outputs<'a> {
                 contributions.push(entry);
             }
             written += 1;
-            load[link.0 as usize] += share_load(entry.1, rate);
+            // Untraced, the share comes off as recorded (single precision): it goes on so too.
+            load[link.0 as usize] += share_load(if traced { share } else { entry.share() }, rate);
         });
         same &= written == old_len;
         contributions.truncate(written);

@@ -78,3 +78,87 @@ fn link_checks_with_alarms_find_what_scanning_every_link_finds() {
     }
     assert!(reference_peak.is_some_and(|p| p.utilisation > 1.0), "the loads reached overload");
 }
+
+/// A fabric too large to number its spreads' steps keeps each class's share per link and
+/// resolves congestion by spreading again: the same losses as replaying (up to the single
+/// precision of the kept shares), through drains, failures and recoveries at and over capacity.
+#[test]
+fn untraced_spreads_lose_what_replayed_ones_do() {
+    use crate::topology::Detect;
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(5);
+    let mut t = Topology::new();
+    let supers: Vec<NodeId> = (0..2).map(|i| t.add_node(format!("ss{i}"), 3)).collect();
+    let mut leafs = Vec::new();
+    for pod in 0..3 {
+        let spines: Vec<NodeId> = (0..2).map(|i| t.add_node(format!("p{pod}s{i}"), 2)).collect();
+        for &spine in &spines {
+            for &upper in &supers {
+                t.add_link(spine, upper, 100.0);
+            }
+        }
+        for i in 0..4 {
+            let leaf = t.add_node(format!("p{pod}l{i}"), 1);
+            for &spine in &spines {
+                t.add_link(leaf, spine, 40.0);
+            }
+            leafs.push(leaf);
+        }
+    }
+    let endpoints: Vec<EndpointId> = leafs
+        .chunks(2)
+        .enumerate()
+        .flat_map(|(i, pair)| {
+            let dual = t.add_endpoint(format!("srv{i}"), pair, 25.0, Detect::Access);
+            let single = t.add_endpoint(format!("one{i}"), &pair[..1], 25.0, Detect::Access);
+            [dual, single]
+        })
+        .collect();
+    let flows: Vec<FlowSpec> = (0..400)
+        .map(|_| FlowSpec {
+            src: endpoints[rng.random_range(0..endpoints.len())],
+            dst: endpoints[rng.random_range(0..endpoints.len())],
+            rate_gbps: rng.random_range(0.5..4.0),
+        })
+        .filter(|f| f.src != f.dst)
+        .collect();
+    let switches = t.node_count();
+    let mut traced = Fluid::with_tracing(t.clone(), flows.clone(), Ecmp::Fluid, true);
+    let mut untraced = Fluid::with_tracing(t, flows, Ecmp::Fluid, false);
+    assert!(traced.traced && !untraced.traced);
+    let all: Vec<u32> = (0..traced.classes.len() as u32).collect();
+    let drained = Status { fabric: View::Avoid, access: View::Avoid, ..Status::UP };
+    let down = Status {
+        forwarding: false,
+        fabric: View::Withdrawn,
+        access: View::Withdrawn,
+        lone: View::Withdrawn,
+        attached: false,
+    };
+    let mut now = 0;
+    for step in 0..60 {
+        let node = NodeId(rng.random_range(0..switches as u32));
+        let status = [drained, down, Status::UP][step % 3];
+        now += rng.random_range(1_000..30_000);
+        for fluid in [&mut traced, &mut untraced] {
+            fluid.set_status(node, status);
+            fluid.reevaluate(&all, SimTime::from_millis(now));
+        }
+    }
+    let end = SimTime::from_millis(now + 10_000);
+    let (replayed, spread) = (traced.finish(end), untraced.finish(end));
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * a.abs().max(b.abs()).max(1.0);
+    for (index, (r, s)) in replayed.iter().zip(&spread).enumerate() {
+        assert!(close(r.blackhole_gbit, s.blackhole_gbit), "flow {index}: {r:?} vs {s:?}");
+        assert!(close(r.congestion_gbit, s.congestion_gbit), "flow {index}: {r:?} vs {s:?}");
+    }
+    assert!(replayed.iter().any(|l| l.congestion_gbit > 0.0), "the fabric was congested");
+    assert!(replayed.iter().any(|l| l.blackhole_gbit > 0.0), "switches went down under traffic");
+}
+
+#[test]
+fn spreads_are_traced_in_fabrics_whose_steps_a_step_number_can_count() {
+    // Eight stages of at most every switch each, numbered below the two reserved numbers.
+    assert!(replay::traceable(8_191));
+    assert!(!replay::traceable(8_192));
+    assert!(!replay::traceable(usize::MAX));
+}

@@ -27,6 +27,8 @@ pub(super) struct Ground<'a> {
     pub(super) node_bump: &'a [u32],
     /// Where each destination group's marks start in the model's bits.
     pub(super) bits_start: &'a [usize],
+    /// Spreads are recorded as steps ([`Hop`]).
+    pub(super) traced: bool,
     pub(super) clock: u32,
     pub(super) overlay_lost: Option<NodeId>,
 }
@@ -144,10 +146,11 @@ impl Walker<'_> {
     }
 
     /// Spreads class `class` from its source, stage by stage, merging the fractions that reach
-    /// the same switch. Calls `on_link(link, fraction arriving, level)` for every link it puts
-    /// traffic on; `survival`, when given, is what each link lets through (congestion).
-    /// Fills `carried` and `sole`.
-    pub(super) fn spread<F: FnMut(LinkId, f64)>(
+    /// the same switch. Calls `on_link(link, fraction arriving, from, to)` for every link it
+    /// puts traffic on, with the steps (see [`Hop`]) it leaves and reaches; `survival`, when
+    /// given, is what each link lets through (congestion). Fills `carried` (a switch per step)
+    /// and `sole`.
+    pub(super) fn spread<F: FnMut(LinkId, f64, u16, u16)>(
         &mut self,
         class: usize,
         survival: Option<&[f64]>,
@@ -190,7 +193,7 @@ impl Walker<'_> {
                 Some(_) => continue,
                 None => 1.0 / count as f64,
             };
-            send(leaf, sending, share, survival, &mut stage, on_link);
+            send(leaf, sending, share, survival, (ROOT, 0), &mut stage, on_link);
         }
         // Valley-free paths have at most five switches; the bound guards against a topology bug.
         for _ in 0..8 {
@@ -201,9 +204,14 @@ impl Walker<'_> {
                 sole.push(*node);
             }
             next.clear();
-            for &(node, fraction) in &stage {
+            // Steps are numbered in the order switches are carried: this stage's from
+            // `carried.len()`, the next stage's after them.
+            let first = carried.len();
+            let next_first = first + stage.len();
+            for (index, &(node, fraction)) in stage.iter().enumerate() {
                 carried.push(node);
-                self.forward(node, fraction, dest, dst, hash, survival, &mut next, &mut spread, on_link);
+                let steps = (step_number(first + index), next_first);
+                self.forward(node, fraction, dest, dst, hash, survival, steps, &mut next, &mut spread, on_link);
             }
             std::mem::swap(&mut stage, &mut next);
         }
@@ -217,9 +225,10 @@ impl Walker<'_> {
     }
 
     /// Handles `fraction` of a class at `node`: delivers it, loses it, or splits it over the
-    /// best next hops into `next`.
+    /// best next hops into `next`. `steps` is this step's number and where the next stage's
+    /// numbers start.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn forward<F: FnMut(LinkId, f64)>(
+    pub(super) fn forward<F: FnMut(LinkId, f64, u16, u16)>(
         &mut self,
         node: NodeId,
         fraction: f64,
@@ -227,6 +236,7 @@ impl Walker<'_> {
         dst: EndpointId,
         hash: Option<u64>,
         survival: Option<&[f64]>,
+        steps: (u16, usize),
         next: &mut Vec<(NodeId, f64)>,
         spread: &mut Spread,
         on_link: &mut F,
@@ -239,7 +249,8 @@ impl Walker<'_> {
         }
         let is_dest = self.memo[self.slot(node, dest)].is_dest;
         if is_dest || !spread.relayed.is_empty() {
-            self.forward_off_the_beaten_path(node, fraction, dest, dst, is_dest, hash, survival, next, spread, on_link);
+            let path = (is_dest, hash, survival, steps);
+            self.forward_off_the_beaten_path(node, fraction, dest, dst, path, next, spread, on_link);
             return;
         }
         let decision = self.decision(node, dest);
@@ -266,7 +277,7 @@ impl Walker<'_> {
                     Some(_) => fraction,
                     None => even,
                 };
-                send(hop, link, share, survival, next, on_link);
+                send(hop, link, share, survival, steps, next, on_link);
             }
         }
     }
@@ -277,16 +288,14 @@ impl Walker<'_> {
     /// segment whose local link went down (traffic from the world or a single-homed server can
     /// still arrive there: they do not see the segment). Relayed traffic never goes back to a
     /// switch that relayed it.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn forward_off_the_beaten_path<F: FnMut(LinkId, f64)>(
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    pub(super) fn forward_off_the_beaten_path<F: FnMut(LinkId, f64, u16, u16)>(
         &mut self,
         node: NodeId,
         fraction: f64,
         dest: u32,
         dst: EndpointId,
-        is_dest: bool,
-        hash: Option<u64>,
-        survival: Option<&[f64]>,
+        (is_dest, hash, survival, steps): (bool, Option<u64>, Option<&[f64]>, (u16, usize)),
         next: &mut Vec<(NodeId, f64)>,
         spread: &mut Spread,
         on_link: &mut F,
@@ -299,7 +308,7 @@ impl Walker<'_> {
             if !multihomed || ground.status[node.0 as usize].attached {
                 let endpoint = ground.topology.endpoint(dst);
                 let link = endpoint.attachments.iter().find(|a| a.0 == node).expect("destination attaches here").2;
-                on_link(link, fraction);
+                on_link(link, fraction, steps.0, DELIVERED);
                 spread.delivered += fraction * survival.map_or(1.0, |s| s[link.0 as usize]);
                 self.scratch.hops = hops;
                 return;
@@ -354,7 +363,7 @@ impl Walker<'_> {
                 None => fraction / count as f64,
             };
             seen += 1;
-            send(hop, link, share, survival, next, on_link);
+            send(hop, link, share, survival, steps, next, on_link);
         }
         self.scratch.hops = hops;
         self.scratch.ranked = ranked;
@@ -393,22 +402,31 @@ pub(super) fn note_cause(causes: &mut Vec<(Cause, SimTime, f64)>, cause: Cause, 
     }
 }
 
-/// Puts `share` of a class on `link` towards `hop`: reports it to `on_link`, and adds what the
-/// link lets through (`survival`) to what reaches `hop` in the next stage.
-pub(super) fn send<F: FnMut(LinkId, f64)>(
+/// Puts `share` of a class on `link` towards `hop`: reports it to `on_link` with the steps it
+/// leaves and reaches (`steps`: the step it leaves, and where the next stage's numbers start),
+/// and adds what the link lets through (`survival`) to what reaches `hop` in the next stage.
+pub(super) fn send<F: FnMut(LinkId, f64, u16, u16)>(
     hop: NodeId,
     link: LinkId,
     share: f64,
     survival: Option<&[f64]>,
+    (from, next_first): (u16, usize),
     next: &mut Vec<(NodeId, f64)>,
     on_link: &mut F,
 ) {
-    on_link(link, share);
-    let share = share * survival.map_or(1.0, |s| s[link.0 as usize]);
-    match next.iter_mut().find(|(n, _)| *n == hop) {
-        Some(entry) => entry.1 += share,
-        None => next.push((hop, share)),
+    let position = next.iter().position(|(n, _)| *n == hop);
+    on_link(link, share, from, step_number(next_first + position.unwrap_or(next.len())));
+    let passed = share * survival.map_or(1.0, |s| s[link.0 as usize]);
+    match position {
+        Some(position) => next[position].1 += passed,
+        None => next.push((hop, passed)),
     }
+}
+
+/// A step's number; in a fabric too large to number its steps ([`super::replay::traceable`])
+/// the numbers are not used, and any will do.
+fn step_number(step: usize) -> u16 {
+    u16::try_from(step).unwrap_or(ROOT).min(DELIVERED - 1)
 }
 
 /// A fast, well-spread 64-bit mix (SplitMix64's finaliser), for hashing flows onto paths.
