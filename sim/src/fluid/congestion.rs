@@ -1,7 +1,7 @@
 //! Congestion: which links are over capacity, and what each class loses on them, link level
 //! by link level with proportional sharing.
 
-use super::replay::{replay, replay_below};
+use super::replay::{Hop, replay, replay_below};
 use super::*;
 
 impl Fluid {
@@ -87,7 +87,8 @@ impl Fluid {
         crossing.sort_unstable_by_key(|c| c.0);
         crossing.dedup_by_key(|c| c.0);
         let affected: Vec<u32> = crossing.iter().map(|c| c.0).collect();
-        let losses = if self.traced && !self.full_congestion {
+        let losses = if self.traceable && !self.full_congestion {
+            self.trace(&crossing);
             self.resolve_by_replay(&crossing)
         } else {
             self.resolve_by_spreading(&crossing)
@@ -127,9 +128,17 @@ impl Fluid {
         levels.dedup();
         let mut slot = vec![u32::MAX; link_count];
         let (mut carried, mut sole) = (Vec::new(), Vec::new());
-        for level in levels {
+        for (index, level) in levels.into_iter().enumerate() {
             let links: Vec<LinkId> =
                 self.overloaded.iter().copied().filter(|l| self.level[l.0 as usize] == level).collect();
+            if index == 0 {
+                // Nothing is dropped below the lowest overloaded level: what reaches its links
+                // is what is offered on them.
+                for link in &links {
+                    survival[link.0 as usize] = self.survival(*link, self.offered[link.0 as usize]);
+                }
+                continue;
+            }
             for (at, link) in links.iter().enumerate() {
                 slot[link.0 as usize] = at as u32;
             }
@@ -176,13 +185,12 @@ impl Fluid {
         let mut slot = vec![u32::MAX; link_count];
         let parts = self.threads.min(crossing.len() / self.parallel_min).max(1);
         let chunk = crossing.len().div_ceil(parts).max(1);
-        let (state, classes, levels_of) = (&self.state, &self.classes, &self.level[..]);
+        let (traces, classes, levels_of) = (&self.traces, &self.classes, &self.level[..]);
         for (index, level) in levels.into_iter().enumerate() {
             let links: Vec<LinkId> =
                 self.overloaded.iter().copied().filter(|l| self.level[l.0 as usize] == level).collect();
             let arriving: Vec<i64> = if index == 0 {
-                // Nothing is dropped below the lowest overloaded level: what reaches its links
-                // is what is offered on them (the same sum of the same shares).
+                // As in the reference: nothing is dropped below the lowest overloaded level.
                 links.iter().map(|l| self.offered[l.0 as usize]).collect()
             } else {
                 for (at, link) in links.iter().enumerate() {
@@ -193,16 +201,21 @@ impl Fluid {
                 let part = |mine: &[(u32, Crossing)]| {
                     let (mut sums, mut buffer) = (vec![0i64; links.len()], Vec::new());
                     for &(class, crosses) in mine.iter().filter(|(_, c)| c.levels & bit != 0) {
-                        let (state, rate) = (&state[class as usize], classes[class as usize].rate_gbps);
+                        let rate = classes[class as usize].rate_gbps;
                         // A spread whose levels never fall is replayed only up to this level.
                         let until = crosses.rising.then_some((levels_of, level));
-                        let (hops, steps) = (&state.contributions, state.carried.len());
-                        replay_below(hops, steps, Some(survival), until, &mut buffer, &mut |link, share| {
-                            let at = slots[link.0 as usize];
-                            if at != u32::MAX {
-                                sums[at as usize] += bits_per_second(share * rate);
-                            }
-                        });
+                        replay_below(
+                            &traces[class as usize],
+                            Some(survival),
+                            until,
+                            &mut buffer,
+                            &mut |link, share| {
+                                let at = slots[link.0 as usize];
+                                if at != u32::MAX {
+                                    sums[at as usize] += bits_per_second(share * rate);
+                                }
+                            },
+                        );
                     }
                     sums
                 };
@@ -231,11 +244,10 @@ impl Fluid {
         // got through the congestion before it (never counted twice).
         let survival = &survival;
         let one = |(buffer, dropped): &mut (Vec<f64>, Drops), (class, _): &(u32, Crossing)| {
-            let (state, rate) = (&state[*class as usize], classes[*class as usize].rate_gbps);
-            let blackhole =
-                replay(&state.contributions, state.carried.len(), Some(survival), buffer, &mut |link, share| {
-                    dropped.note(survival, link, share * rate)
-                });
+            let rate = classes[*class as usize].rate_gbps;
+            let blackhole = replay(&traces[*class as usize], Some(survival), buffer, &mut |link, share| {
+                dropped.note(survival, link, share * rate)
+            });
             let (total, cause) = dropped.tally();
             (total, cause, blackhole)
         };
@@ -247,14 +259,44 @@ impl Fluid {
         crossing.par_iter().map_init(|| (Vec::new(), Drops::default()), one).collect()
     }
 
+    /// Records the spreads of `crossing`'s classes that are not recorded as they are now (each
+    /// spread again, as it stands), and from now on every spread as it is made.
+    fn trace(&mut self, crossing: &[(u32, Crossing)]) {
+        if !self.tracing {
+            self.tracing = true;
+            self.traces.resize_with(self.classes.len(), Vec::new);
+        }
+        let stale: Vec<u32> =
+            crossing.iter().map(|c| c.0).filter(|class| self.flags[*class as usize] & TRACED == 0).collect();
+        if stale.is_empty() {
+            return;
+        }
+        let mut traces = std::mem::take(&mut self.traces);
+        let (mut carried, mut sole) = (Vec::new(), Vec::new());
+        let mut walker = self.walker();
+        for &class in &stale {
+            let trace = &mut traces[class as usize];
+            trace.clear();
+            walker.spread(class as usize, None, &mut carried, &mut sole, &mut |link, _, from, to| {
+                trace.push(Hop::new(link, from, to));
+            });
+        }
+        let evaluations = walker.evaluations;
+        self.evaluations += evaluations;
+        self.traces = traces;
+        for class in stale {
+            self.flags[class as usize] |= TRACED;
+        }
+    }
+
     /// Where class `class` crosses the links marked `overloaded`.
     fn crossing(&self, class: u32, overloaded: &[bool]) -> Crossing {
         let (mut levels, mut rising, mut last) = (0u8, true, 0u8);
-        for hop in &self.state[class as usize].contributions {
-            let level = self.level[hop.link.0 as usize];
+        for &(link, _) in &self.state[class as usize].contributions {
+            let level = self.level[link.0 as usize];
             rising &= level >= last;
             last = level;
-            if overloaded[hop.link.0 as usize] {
+            if overloaded[link.0 as usize] {
                 levels |= 1 << level.min(7);
             }
         }

@@ -188,12 +188,11 @@ struct ClassState {
     congestion_gbps: f64,
     congestion_cause: Option<LinkId>,
     since: SimTime,
-    /// The links the class's traffic crosses, in the order its spread put traffic on them, each
-    /// with the spread's steps it joins (see [`Hop`]): enough to replay the spread, with or
-    /// without congestion, without walking the fabric again. The share of the class on a link
-    /// is recomputed by the replay, bit for bit as the spread computed it, so its load
-    /// `bits_per_second(share * rate)` comes off exactly as it went on.
-    contributions: Vec<Hop>,
+    /// (link, share of the class's rate offered on it): the load is
+    /// `bits_per_second(share * rate)`, computed alike when it is put on and taken off. A share
+    /// is kept in single precision (a rounding of 6e-8 of it, a few bits per second per Gbps),
+    /// which halves the state a re-spread reads.
+    contributions: Vec<(LinkId, f32)>,
     /// Switches the class's traffic reaches now: one per step of its spread (a switch reached
     /// at two stages, as relayed traffic can be, is listed twice).
     carried: Vec<NodeId>,
@@ -308,8 +307,6 @@ struct Scratch {
     ranked: Vec<View>,
     /// The number of links and switches of the last class spread.
     last_sizes: (usize, usize),
-    /// Per step of a replayed spread: what reaches it.
-    steps: Vec<f64>,
 }
 
 /// The result of spreading one class once.
@@ -394,10 +391,13 @@ pub struct Fluid {
     /// Congestion resolved by spreading every affected class again at every level, with no
     /// class read off its offered load: the reference the tests hold the shortcut to.
     pub(crate) full_congestion: bool,
-    /// Classes' spreads are recorded as steps that can be replayed ([`Hop`]): true unless the
-    /// fabric has more switches than a step number can count, when each link keeps the class's
-    /// share instead and congestion walks the fabric again.
-    pub(crate) traced: bool,
+    /// Whether classes' spreads can be recorded as steps to replay ([`Hop`]): false when the
+    /// fabric has more switches than a step number can count (congestion then spreads again).
+    pub(crate) traceable: bool,
+    /// Spreads are recorded in `traces` as they are made: from the first congestion on (an idle
+    /// fabric never pays for it). A class's record is current while its flags hold `TRACED`.
+    tracing: bool,
+    traces: Vec<Vec<Hop>>,
     peak: Option<Peak>,
     pub(crate) evaluations: u64,
 }
@@ -405,14 +405,14 @@ pub struct Fluid {
 impl Fluid {
     /// Builds the model with every switch up and every flow spread.
     pub fn new(topology: Topology, flows: Vec<FlowSpec>, ecmp: Ecmp) -> Fluid {
-        let traced = replay::traceable(topology.node_count());
-        Fluid::with_tracing(topology, flows, ecmp, traced)
+        let traceable = replay::traceable(topology.node_count());
+        Fluid::with_tracing(topology, flows, ecmp, traceable)
     }
 
-    /// [`Fluid::new`], with spreads recorded as replayable steps when `traced` (a fabric too
-    /// large for it is never traced).
-    fn with_tracing(topology: Topology, flows: Vec<FlowSpec>, ecmp: Ecmp, traced: bool) -> Fluid {
-        let traced = traced && replay::traceable(topology.node_count());
+    /// [`Fluid::new`], with spreads recorded as replayable steps for congestion when
+    /// `traceable` (a fabric too large for it never is).
+    fn with_tracing(topology: Topology, flows: Vec<FlowSpec>, ecmp: Ecmp, traceable: bool) -> Fluid {
+        let traceable = traceable && replay::traceable(topology.node_count());
         // Destination groups, numbered in the order flows first reach them; looked up once per
         // endpoint.
         let mut dest_ids: HashMap<(Vec<NodeId>, Attachment), u32> = HashMap::new();
@@ -526,7 +526,9 @@ impl Fluid {
             threads,
             parallel_min: PARALLEL_MIN,
             full_congestion: false,
-            traced,
+            traceable,
+            tracing: false,
+            traces: Vec::new(),
             peak: None,
             evaluations: 0,
             topology,
@@ -637,7 +639,7 @@ impl Fluid {
             dest_bump: &self.dest_bump,
             node_bump: &self.node_bump,
             bits_start: &self.bits_start,
-            traced: self.traced,
+            tracing: self.tracing,
             clock: self.clock,
             overlay_lost: self.overlay_lost,
         };
@@ -650,6 +652,7 @@ impl Fluid {
                 summary: &mut self.summary,
                 flags: &mut self.flags,
                 bloom: &mut self.bloom,
+                traces: &mut self.traces,
                 first: 0,
             },
             offered: &mut self.offered,
@@ -858,12 +861,15 @@ fn bits_per_second(gbps: f64) -> i64 {
 }
 
 /// The load in bits per second of `share` of a class sending `rate` Gbps.
-fn share_load(share: f64, rate: f64) -> i64 {
-    bits_per_second(share * rate)
+fn share_load(share: f32, rate: f64) -> i64 {
+    bits_per_second(f64::from(share) * rate)
 }
 
 /// The flag of a class that loses traffic now.
 const LOSING: u8 = 4;
+
+/// The flag of a class whose spread is recorded in `Fluid::traces` as it is now.
+const TRACED: u8 = 8;
 
 /// `LOSING` if the class of `state` loses traffic now, else 0.
 fn losing(state: &ClassState) -> u8 {

@@ -24,6 +24,8 @@ pub(super) struct Outputs<'a> {
     pub(super) summary: &'a mut [Summary],
     pub(super) flags: &'a mut [u8],
     pub(super) bloom: &'a mut [u64],
+    /// Empty while spreads are not recorded.
+    pub(super) traces: &'a mut [Vec<Hop>],
     pub(super) first: usize,
 }
 
@@ -35,9 +37,17 @@ impl<'a> Outputs<'a> {
         let (summary, summary_rest) = self.summary.split_at_mut(at);
         let (flags, flags_rest) = self.flags.split_at_mut(at);
         let (bloom, bloom_rest) = self.bloom.split_at_mut(at);
+        let (traces, traces_rest) = self.traces.split_at_mut(if self.traces.is_empty() { 0 } else { at });
         (
-            Outputs { state, summary, flags, bloom, first: self.first },
-            Outputs { state: state_rest, summary: summary_rest, flags: flags_rest, bloom: bloom_rest, first: class },
+            Outputs { state, summary, flags, bloom, traces, first: self.first },
+            Outputs {
+                state: state_rest,
+                summary: summary_rest,
+                flags: flags_rest,
+                bloom: bloom_rest,
+                traces: traces_rest,
+                first: class,
+            },
         )
     }
 
@@ -50,10 +60,9 @@ impl<'a> Outputs<'a> {
         let state = &mut self.state[index];
         accrue(state, rate, now);
         let mut contributions = std::mem::take(&mut state.contributions);
-        let traced = walker.ground.traced;
-        replay::offered(&contributions, state.carried.len(), traced, &mut walker.scratch.steps, &mut |link, share| {
+        for &(link, share) in &contributions {
             load[link.0 as usize] -= share_load(share, rate);
-        });
+        }
         // A class's first spread: its lists are sized as the last class's were (most spread
         // alike), rather than grown in doublings.
         if contributions.capacity() == 0 {
@@ -61,29 +70,39 @@ impl<'a> Outputs<'a> {
             contributions.reserve_exact(links);
             state.carried.reserve_exact(switches);
         }
+        let tracing = walker.ground.tracing;
+        let mut trace = if tracing { std::mem::take(&mut self.traces[index]) } else { Vec::new() };
+        trace.clear();
         // The new spread is written over the old one, entry by entry, noting any difference.
         let old_len = contributions.len();
         let (mut written, mut same) = (0, true);
-        let spread = walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, share, from, to| {
-            let entry = if traced { Hop::traced(link, from, to) } else { Hop::untraced(link, share) };
-            if written < old_len {
-                same &= contributions[written] == entry;
-                contributions[written] = entry;
-            } else {
-                contributions.push(entry);
-            }
-            written += 1;
-            // Untraced, the share comes off as recorded (single precision): it goes on so too.
-            load[link.0 as usize] += share_load(if traced { share } else { entry.share() }, rate);
-        });
+        let spread =
+            walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, fraction, from, to| {
+                let entry = (link, fraction as f32);
+                if written < old_len {
+                    same &= contributions[written] == entry;
+                    contributions[written] = entry;
+                } else {
+                    contributions.push(entry);
+                }
+                written += 1;
+                load[link.0 as usize] += share_load(entry.1, rate);
+                if tracing {
+                    trace.push(Hop::new(link, from, to));
+                }
+            });
         same &= written == old_len;
         contributions.truncate(written);
         walker.scratch.last_sizes = (contributions.len(), state.carried.len());
+        if tracing {
+            self.traces[index] = trace;
+        }
         state.contributions = contributions;
         state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
         let summary = Summary::of(&state.carried, &state.sole, state.degraded);
-        self.flags[index] =
-            u8::from(summary.sole != 0 || summary.len == Summary::OVERFLOW) | (u8::from(summary.degraded) << 1);
+        self.flags[index] = u8::from(summary.sole != 0 || summary.len == Summary::OVERFLOW)
+            | (u8::from(summary.degraded) << 1)
+            | if tracing { TRACED } else { 0 };
         self.bloom[index] = if summary.len == Summary::OVERFLOW {
             u64::MAX
         } else {

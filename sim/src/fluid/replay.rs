@@ -1,6 +1,6 @@
-//! A class's spread, recorded as it is made and replayed later: to take its load off the links,
-//! and to work out what reaches each link when links upstream drop traffic (congestion), in one
-//! pass over its links instead of a walk over the fabric's routing state.
+//! A class's spread, recorded as it is made and replayed later: to work out what reaches each
+//! link when links upstream drop traffic (congestion), in one pass over its links instead of a
+//! walk over the fabric's routing state.
 //!
 //! A spread is a sequence of steps: the class's traffic at one switch at one stage. Each step
 //! either delivers what reaches it over one link, loses it all (a blackhole), or splits it
@@ -24,10 +24,8 @@ pub(super) fn traceable(switches: usize) -> bool {
     switches.saturating_mul(STAGES) < usize::from(DELIVERED)
 }
 
-/// One link a class's traffic crosses. When the model is traced, `word` holds the step the
-/// traffic leaves (low half) and the step it reaches (high half, or [`DELIVERED`]); otherwise it
-/// holds the class's share on the link as single-precision bits. Which one is the model's
-/// choice, made once ([`Fluid::traced`]).
+/// One link a class's traffic crosses, with the step the traffic leaves (low half of `word`)
+/// and the step it reaches (high half, or [`DELIVERED`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Hop {
     pub(super) link: LinkId,
@@ -35,12 +33,8 @@ pub(super) struct Hop {
 }
 
 impl Hop {
-    pub(super) fn traced(link: LinkId, from: u16, to: u16) -> Hop {
+    pub(super) fn new(link: LinkId, from: u16, to: u16) -> Hop {
         Hop { link, word: u32::from(from) | u32::from(to) << 16 }
-    }
-
-    pub(super) fn untraced(link: LinkId, share: f64) -> Hop {
-        Hop { link, word: (share as f32).to_bits() }
     }
 
     fn from(self) -> u16 {
@@ -50,13 +44,9 @@ impl Hop {
     fn to(self) -> u16 {
         (self.word >> 16) as u16
     }
-
-    pub(super) fn share(self) -> f64 {
-        f64::from(f32::from_bits(self.word))
-    }
 }
 
-/// Replays a spread recorded as `hops` over `steps` steps: calls `on_link(link, share)` for each
+/// Replays a spread recorded as `hops`: calls `on_link(link, share)` for each
 /// link in the spread's order with what reaches it, the links letting `survival` through (all of
 /// it when `None`), and returns the share lost to blackholes. `buffer` is reused between calls.
 ///
@@ -65,12 +55,11 @@ impl Hop {
 /// has all its traffic before its run, and a step with no run is one that lost what reached it.
 pub(super) fn replay<F: FnMut(LinkId, f64)>(
     hops: &[Hop],
-    steps: usize,
     survival: Option<&[f64]>,
     buffer: &mut Vec<f64>,
     on_link: &mut F,
 ) -> f64 {
-    replay_below(hops, steps, survival, None, buffer, on_link)
+    replay_below(hops, survival, None, buffer, on_link)
 }
 
 /// [`replay`], stopping at the first link whose level is above `until.1` (by the levels
@@ -78,7 +67,6 @@ pub(super) fn replay<F: FnMut(LinkId, f64)>(
 /// level is replayed as in full. What it returns is then meaningless.
 pub(super) fn replay_below<F: FnMut(LinkId, f64)>(
     hops: &[Hop],
-    steps: usize,
     survival: Option<&[f64]>,
     until: Option<(&[u8], u8)>,
     buffer: &mut Vec<f64>,
@@ -89,7 +77,6 @@ pub(super) fn replay_below<F: FnMut(LinkId, f64)>(
         return 1.0;
     }
     buffer.clear();
-    buffer.resize(steps, 0.0);
     // Losses are added in step order, as the spread adds them.
     let mut lost = 0.0;
     let mut unseen = 0;
@@ -113,48 +100,16 @@ pub(super) fn replay_below<F: FnMut(LinkId, f64)>(
         let share = reached / run as f64;
         for hop in &hops[at..at + run] {
             on_link(hop.link, share);
-            let to = hop.to();
-            if to != DELIVERED {
-                buffer[usize::from(to)] += share * survival.map_or(1.0, |s| s[hop.link.0 as usize]);
+            let to = usize::from(hop.to());
+            if to != usize::from(DELIVERED) {
+                // Steps are numbered as they are first reached.
+                if to >= buffer.len() {
+                    buffer.resize(to + 1, 0.0);
+                }
+                buffer[to] += share * survival.map_or(1.0, |s| s[hop.link.0 as usize]);
             }
         }
         at += run;
     }
-    buffer[unseen.min(steps)..].iter().fold(lost, |lost, reached| lost + reached)
-}
-
-/// Calls `on_link(link, share)` for each link of a class's spread with the share of the class
-/// offered on it (nothing dropped anywhere): by replay when `traced`, else as recorded.
-pub(super) fn offered<F: FnMut(LinkId, f64)>(
-    hops: &[Hop],
-    steps: usize,
-    traced: bool,
-    buffer: &mut Vec<f64>,
-    on_link: &mut F,
-) {
-    if !traced {
-        for hop in hops {
-            on_link(hop.link, hop.share());
-        }
-        return;
-    }
-    // [`replay`] with nothing dropped and no losses to add up: a class's load comes off by this
-    // at every re-spread.
-    buffer.clear();
-    buffer.resize(steps, 0.0);
-    let mut at = 0;
-    while at < hops.len() {
-        let from = hops[at].from();
-        let run = hops[at..].iter().take_while(|hop| hop.from() == from).count();
-        let reached = if from == ROOT { 1.0 } else { buffer[usize::from(from)] };
-        let share = reached / run as f64;
-        for hop in &hops[at..at + run] {
-            on_link(hop.link, share);
-            let to = hop.to();
-            if to != DELIVERED {
-                buffer[usize::from(to)] += share;
-            }
-        }
-        at += run;
-    }
+    buffer[unseen.min(buffer.len())..].iter().fold(lost, |lost, reached| lost + reached)
 }

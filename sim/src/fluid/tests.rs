@@ -79,9 +79,9 @@ fn link_checks_with_alarms_find_what_scanning_every_link_finds() {
     assert!(reference_peak.is_some_and(|p| p.utilisation > 1.0), "the loads reached overload");
 }
 
-/// A fabric too large to number its spreads' steps keeps each class's share per link and
-/// resolves congestion by spreading again: the same losses as replaying (up to the single
-/// precision of the kept shares), through drains, failures and recoveries at and over capacity.
+/// A fabric too large to number its spreads' steps resolves congestion by spreading again: the
+/// same losses as replaying recorded spreads (which start being recorded at the first
+/// congestion), through drains, failures and recoveries at and over capacity.
 #[test]
 fn untraced_spreads_lose_what_replayed_ones_do() {
     use crate::topology::Detect;
@@ -124,7 +124,7 @@ fn untraced_spreads_lose_what_replayed_ones_do() {
     let switches = t.node_count();
     let mut traced = Fluid::with_tracing(t.clone(), flows.clone(), Ecmp::Fluid, true);
     let mut untraced = Fluid::with_tracing(t, flows, Ecmp::Fluid, false);
-    assert!(traced.traced && !untraced.traced);
+    assert!(traced.traceable && !untraced.traceable);
     let all: Vec<u32> = (0..traced.classes.len() as u32).collect();
     let drained = Status { fabric: View::Avoid, access: View::Avoid, ..Status::UP };
     let down = Status {
@@ -153,6 +153,7 @@ fn untraced_spreads_lose_what_replayed_ones_do() {
     }
     assert!(replayed.iter().any(|l| l.congestion_gbit > 0.0), "the fabric was congested");
     assert!(replayed.iter().any(|l| l.blackhole_gbit > 0.0), "switches went down under traffic");
+    assert!(traced.tracing && !untraced.tracing, "spreads were recorded once congestion began");
 }
 
 #[test]

@@ -27,8 +27,8 @@ pub(super) struct Ground<'a> {
     pub(super) node_bump: &'a [u32],
     /// Where each destination group's marks start in the model's bits.
     pub(super) bits_start: &'a [usize],
-    /// Spreads are recorded as steps ([`Hop`]).
-    pub(super) traced: bool,
+    /// Spreads are recorded as steps ([`Hop`]) as they are made.
+    pub(super) tracing: bool,
     pub(super) clock: u32,
     pub(super) overlay_lost: Option<NodeId>,
 }
