@@ -123,14 +123,9 @@ impl Fluid {
     fn resolve_by_spreading(&mut self, crossing: &[(u32, Crossing)]) -> Vec<(f64, Option<LinkId>, f64)> {
         let link_count = self.offered.len();
         let mut survival = vec![1.0; link_count];
-        let mut levels: Vec<u8> = self.overloaded.iter().map(|l| self.level[l.0 as usize]).collect();
-        levels.sort_unstable();
-        levels.dedup();
         let mut slot = vec![u32::MAX; link_count];
         let (mut carried, mut sole) = (Vec::new(), Vec::new());
-        for (index, level) in levels.into_iter().enumerate() {
-            let links: Vec<LinkId> =
-                self.overloaded.iter().copied().filter(|l| self.level[l.0 as usize] == level).collect();
+        for (index, (level, links)) in self.overloaded_by_level().into_iter().enumerate() {
             if index == 0 {
                 // Nothing is dropped below the lowest overloaded level: what reaches its links
                 // is what is offered on them.
@@ -179,16 +174,11 @@ impl Fluid {
     fn resolve_by_replay(&mut self, crossing: &[(u32, Crossing)]) -> Vec<(f64, Option<LinkId>, f64)> {
         let link_count = self.offered.len();
         let mut survival = vec![1.0; link_count];
-        let mut levels: Vec<u8> = self.overloaded.iter().map(|l| self.level[l.0 as usize]).collect();
-        levels.sort_unstable();
-        levels.dedup();
         let mut slot = vec![u32::MAX; link_count];
         let parts = self.threads.min(crossing.len() / self.parallel_min).max(1);
         let chunk = crossing.len().div_ceil(parts).max(1);
         let (traces, classes, levels_of) = (&self.traces, &self.classes, &self.level[..]);
-        for (index, level) in levels.into_iter().enumerate() {
-            let links: Vec<LinkId> =
-                self.overloaded.iter().copied().filter(|l| self.level[l.0 as usize] == level).collect();
+        for (index, (level, links)) in self.overloaded_by_level().into_iter().enumerate() {
             let arriving: Vec<i64> = if index == 0 {
                 // As in the reference: nothing is dropped below the lowest overloaded level.
                 links.iter().map(|l| self.offered[l.0 as usize]).collect()
@@ -301,6 +291,15 @@ impl Fluid {
             }
         }
         Crossing { levels, rising }
+    }
+
+    /// The overloaded links of each level that has some, lowest level first.
+    fn overloaded_by_level(&self) -> Vec<(u8, Vec<LinkId>)> {
+        let mut levels: Vec<u8> = self.overloaded.iter().map(|l| self.level[l.0 as usize]).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        let at = |level: u8| self.overloaded.iter().copied().filter(|l| self.level[l.0 as usize] == level).collect();
+        levels.into_iter().map(|level| (level, at(level))).collect()
     }
 
     /// What `link` lets through when `arriving` bits per second reach it.
