@@ -193,17 +193,25 @@ struct ClassState {
     /// is kept in single precision (a rounding of 6e-8 of it, a few bits per second per Gbps),
     /// which halves the state a re-spread reads.
     contributions: Vec<(LinkId, f32)>,
-    /// Switches the class's traffic reaches now: one per step of its spread (a switch reached
-    /// at two stages, as relayed traffic can be, is listed twice).
-    carried: Vec<NodeId>,
-    /// Switches every delivered bit crosses (single points of failure); empty when nothing is
-    /// delivered.
-    sole: Vec<NodeId>,
+    /// The switches the class reaches, for a class its [`Summary`] cannot hold (most can: they
+    /// are kept there only).
+    overflow: Option<Box<Reached>>,
     /// True when some of the class is lost, or rides a path that is only "avoid" quality.
     degraded: bool,
     blackhole_gbit: f64,
     congestion_gbit: f64,
     causes: Vec<(Cause, SimTime, f64)>,
+}
+
+/// The switches a class's traffic reaches now, as its spread lists them.
+#[derive(Clone, Debug, Default)]
+struct Reached {
+    /// One per step of its spread (a switch reached at two stages, as relayed traffic can be,
+    /// is listed twice).
+    carried: Vec<NodeId>,
+    /// Switches every delivered bit crosses (single points of failure); empty when nothing is
+    /// delivered.
+    sole: Vec<NodeId>,
 }
 
 /// A class's switches kept inline, so that asking which classes cross a switch reads one dense
@@ -305,8 +313,10 @@ struct Scratch {
     next: Vec<(NodeId, f64)>,
     hops: Vec<(NodeId, LinkId)>,
     ranked: Vec<View>,
-    /// The number of links and switches of the last class spread.
-    last_sizes: (usize, usize),
+    /// The number of links of the last class spread.
+    last_links: usize,
+    /// The switches the class being spread reaches.
+    reached: Reached,
 }
 
 /// The result of spreading one class once.

@@ -66,48 +66,49 @@ impl<'a> Outputs<'a> {
         // A class's first spread: its lists are sized as the last class's were (most spread
         // alike), rather than grown in doublings.
         if contributions.capacity() == 0 {
-            let (links, switches) = walker.scratch.last_sizes;
-            contributions.reserve_exact(links);
-            state.carried.reserve_exact(switches);
+            contributions.reserve_exact(walker.scratch.last_links);
         }
+        let Reached { mut carried, mut sole } = std::mem::take(&mut walker.scratch.reached);
         let tracing = walker.ground.tracing;
         let mut trace = if tracing { std::mem::take(&mut self.traces[index]) } else { Vec::new() };
         trace.clear();
         // The new spread is written over the old one, entry by entry, noting any difference.
         let old_len = contributions.len();
         let (mut written, mut same) = (0, true);
-        let spread =
-            walker.spread(class, None, &mut state.carried, &mut state.sole, &mut |link, fraction, from, to| {
-                let entry = (link, fraction as f32);
-                if written < old_len {
-                    same &= contributions[written] == entry;
-                    contributions[written] = entry;
-                } else {
-                    contributions.push(entry);
-                }
-                written += 1;
-                load[link.0 as usize] += share_load(entry.1, rate);
-                if tracing {
-                    trace.push(Hop::new(link, from, to));
-                }
-            });
+        let spread = walker.spread(class, None, &mut carried, &mut sole, &mut |link, fraction, from, to| {
+            let entry = (link, fraction as f32);
+            if written < old_len {
+                same &= contributions[written] == entry;
+                contributions[written] = entry;
+            } else {
+                contributions.push(entry);
+            }
+            written += 1;
+            load[link.0 as usize] += share_load(entry.1, rate);
+            if tracing {
+                trace.push(Hop::new(link, from, to));
+            }
+        });
         same &= written == old_len;
         contributions.truncate(written);
-        walker.scratch.last_sizes = (contributions.len(), state.carried.len());
+        walker.scratch.last_links = contributions.len();
         if tracing {
             self.traces[index] = trace;
         }
         state.contributions = contributions;
         state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
-        let summary = Summary::of(&state.carried, &state.sole, state.degraded);
+        let summary = Summary::of(&carried, &sole, state.degraded);
         self.flags[index] = u8::from(summary.sole != 0 || summary.len == Summary::OVERFLOW)
             | (u8::from(summary.degraded) << 1)
             | if tracing { TRACED } else { 0 };
         self.bloom[index] = if summary.len == Summary::OVERFLOW {
             u64::MAX
         } else {
-            state.carried.iter().fold(0, |bloom, node| bloom | 1 << (node.0 % 64))
+            carried.iter().fold(0, |bloom, node| bloom | 1 << (node.0 % 64))
         };
+        state.overflow = (summary.len == Summary::OVERFLOW)
+            .then(|| Box::new(Reached { carried: carried.clone(), sole: sole.clone() }));
+        walker.scratch.reached = Reached { carried, sole };
         self.summary[index] = summary;
         let cause = spread.cause.map(|c| c.0);
         let moved = !same || spread.blackhole_fraction != state.spread_blackhole || cause != state.blackhole_cause;

@@ -36,8 +36,8 @@ impl Fluid {
         for index in flagged(&self.flags, 1) {
             let class = &self.classes[index];
             let summary = &self.summary[index];
-            if summary.len == Summary::OVERFLOW {
-                for node in &self.state[index].sole {
+            if let Some(reached) = &self.state[index].overflow {
+                for node in &reached.sole {
                     counts[node.0 as usize] += class.flows as usize;
                 }
                 continue;
@@ -67,7 +67,7 @@ impl Fluid {
         match u16::try_from(node.0) {
             Ok(number) if summary.len != Summary::OVERFLOW => summary.nodes[..summary.len as usize].contains(&number),
             // Switches numbered beyond 16 bits are in no summary.
-            _ => self.state[class as usize].carried.contains(&node),
+            _ => self.state[class as usize].overflow.as_ref().is_some_and(|reached| reached.carried.contains(&node)),
         }
     }
 

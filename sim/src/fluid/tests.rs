@@ -163,3 +163,65 @@ fn spreads_are_traced_in_fabrics_whose_steps_a_step_number_can_count() {
     assert!(!replay::traceable(8_192));
     assert!(!replay::traceable(usize::MAX));
 }
+
+/// A class reaching more switches than its summary holds keeps them beside it: asking whether
+/// it crosses a switch, and which switches are its single points of failure, gives what its
+/// spread lists, as for a class the summary holds.
+#[test]
+fn classes_reaching_more_switches_than_a_summary_holds_are_asked_about_alike() {
+    use crate::topology::Detect;
+    let mut t = Topology::new();
+    // 12 spines under 6 super-spines per pod: an inter-pod class reaches 2 + 12 + 6 + 12 + 2
+    // switches, more than a summary's 28; one within a pod, 2 + 12 + 2.
+    let supers: Vec<NodeId> = (0..6).map(|i| t.add_node(format!("ss{i}"), 3)).collect();
+    let mut leafs = Vec::new();
+    for pod in 0..2 {
+        let spines: Vec<NodeId> = (0..12).map(|i| t.add_node(format!("p{pod}s{i}"), 2)).collect();
+        for &spine in &spines {
+            for &upper in &supers {
+                t.add_link(spine, upper, 100.0);
+            }
+        }
+        for i in 0..4 {
+            let leaf = t.add_node(format!("p{pod}l{i}"), 1);
+            for &spine in &spines {
+                t.add_link(leaf, spine, 100.0);
+            }
+            leafs.push(leaf);
+        }
+    }
+    let mut endpoints: Vec<EndpointId> = leafs
+        .chunks(2)
+        .enumerate()
+        .map(|(i, pair)| t.add_endpoint(format!("srv{i}"), pair, 25.0, Detect::Access))
+        .collect();
+    endpoints.push(t.add_endpoint("lone", &leafs[..1], 25.0, Detect::Access));
+    let flows: Vec<FlowSpec> = endpoints
+        .iter()
+        .flat_map(|src| endpoints.iter().filter(move |dst| *dst != src).map(|dst| (*src, *dst)))
+        .map(|(src, dst)| FlowSpec { src, dst, rate_gbps: 1.0 })
+        .collect();
+    let switches = t.node_count();
+    let mut fluid = Fluid::new(t, flows, Ecmp::Fluid);
+    let classes = fluid.classes.len();
+    let overflowing = (0..classes).filter(|c| fluid.state[*c].overflow.is_some()).count();
+    assert!(overflowing > 0 && overflowing < classes, "{overflowing} of {classes} overflow");
+    let mut counts = vec![0usize; switches];
+    for class in 0..classes {
+        let (mut carried, mut sole) = (Vec::new(), Vec::new());
+        let survival = vec![1.0; fluid.offered.len()];
+        fluid.spread_one(class, &survival, &mut carried, &mut sole, &mut |_, _| {});
+        for node in 0..switches as u32 {
+            let node = NodeId(node);
+            assert_eq!(fluid.carries(class as u32, node), carried.contains(&node), "class {class}, {node:?}");
+        }
+        for node in sole {
+            counts[node.0 as usize] += fluid.classes[class].flows as usize;
+        }
+    }
+    let mut expected: Vec<(NodeId, usize)> =
+        counts.into_iter().enumerate().filter(|(_, n)| *n > 0).map(|(node, n)| (NodeId(node as u32), n)).collect();
+    expected.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    assert_eq!(fluid.exposure(), expected);
+    assert!(!expected.is_empty(), "the lone server's leaf is a single point of failure");
+}
