@@ -754,18 +754,9 @@ async fn discovery_reads_the_arista_switches_over_eapi_with_their_mlag_pairs() {
     let text = std::fs::read_to_string(crate::util::root().join("scenarios/mixed-junos-arista.yaml")).unwrap();
     let scenario = Scenario::from_yaml(&text, Path::new("mixed.yaml")).unwrap();
     let lab = lab_for(&scenario);
-    let hosts: Vec<hitless::inventory::Host> = scenario
-        .fabric
-        .devices()
-        .iter()
-        .map(|d| hitless::inventory::Host {
-            name: d.name.clone(),
-            address: "127.0.0.1:443".into(),
-            user: None,
-            groups: Default::default(),
-            network_os: d.name.starts_with("leaf").then(|| "arista.eos.eos".to_string()),
-        })
-        .collect();
+    let hosts = crate::util::hosts_of(&scenario, "127.0.0.1:443", |name| {
+        name.starts_with("leaf").then(|| "arista.eos.eos".to_string())
+    });
     let junos = JunosDriver::new(InMemory(Arc::clone(&lab)), JunosSettings::default());
     let eos = EosDriver::new(InMemory(Arc::clone(&lab)), EosSettings::default());
     let eos_hosts = hosts.iter().filter(|h| h.is_eos()).map(|h| h.name.clone()).collect();

@@ -981,18 +981,7 @@ async fn discovery_names_a_device_that_answers_no_lldp() {
     ] {
         session.rpc(rpc, Duration::from_secs(60)).await.unwrap();
     }
-    let hosts: Vec<hitless::inventory::Host> = scenario
-        .fabric
-        .devices()
-        .iter()
-        .map(|d| hitless::inventory::Host {
-            name: d.name.clone(),
-            address: "127.0.0.1:830".into(),
-            user: None,
-            groups: Default::default(),
-            network_os: None,
-        })
-        .collect();
+    let hosts = crate::util::hosts_of(&scenario, "127.0.0.1:830", |_| None);
     let found = hitless::workflow::discover::discover(
         &Arc::new(driver(&lab)),
         &hosts,

@@ -81,3 +81,23 @@ pub fn on_terminal(args: &[&str], columns: u16, input: &str) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// An inventory host for each device of `scenario`, all at `address`, with the network OS
+/// `network_os` gives a device's name.
+pub fn hosts_of(
+    scenario: &hitless::scenario::Scenario,
+    address: &str,
+    network_os: impl Fn(&str) -> Option<String>,
+) -> Vec<hitless::inventory::Host> {
+    let devices = scenario.fabric.devices();
+    devices
+        .iter()
+        .map(|d| hitless::inventory::Host {
+            name: d.name.clone(),
+            address: address.into(),
+            user: None,
+            groups: Default::default(),
+            network_os: network_os(&d.name),
+        })
+        .collect()
+}

@@ -86,24 +86,7 @@ fn link_checks_with_alarms_find_what_scanning_every_link_finds() {
 fn untraced_spreads_lose_what_replayed_ones_do() {
     use crate::topology::Detect;
     let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(5);
-    let mut t = Topology::new();
-    let supers: Vec<NodeId> = (0..2).map(|i| t.add_node(format!("ss{i}"), 3)).collect();
-    let mut leafs = Vec::new();
-    for pod in 0..3 {
-        let spines: Vec<NodeId> = (0..2).map(|i| t.add_node(format!("p{pod}s{i}"), 2)).collect();
-        for &spine in &spines {
-            for &upper in &supers {
-                t.add_link(spine, upper, 100.0);
-            }
-        }
-        for i in 0..4 {
-            let leaf = t.add_node(format!("p{pod}l{i}"), 1);
-            for &spine in &spines {
-                t.add_link(leaf, spine, 40.0);
-            }
-            leafs.push(leaf);
-        }
-    }
+    let (mut t, leafs) = five_stage(3, 2, 2, 40.0);
     let endpoints: Vec<EndpointId> = leafs
         .chunks(2)
         .enumerate()
@@ -170,26 +153,9 @@ fn spreads_are_traced_in_fabrics_whose_steps_a_step_number_can_count() {
 #[test]
 fn classes_reaching_more_switches_than_a_summary_holds_are_asked_about_alike() {
     use crate::topology::Detect;
-    let mut t = Topology::new();
     // 12 spines under 6 super-spines per pod: an inter-pod class reaches 2 + 12 + 6 + 12 + 2
     // switches, more than a summary's 28; one within a pod, 2 + 12 + 2.
-    let supers: Vec<NodeId> = (0..6).map(|i| t.add_node(format!("ss{i}"), 3)).collect();
-    let mut leafs = Vec::new();
-    for pod in 0..2 {
-        let spines: Vec<NodeId> = (0..12).map(|i| t.add_node(format!("p{pod}s{i}"), 2)).collect();
-        for &spine in &spines {
-            for &upper in &supers {
-                t.add_link(spine, upper, 100.0);
-            }
-        }
-        for i in 0..4 {
-            let leaf = t.add_node(format!("p{pod}l{i}"), 1);
-            for &spine in &spines {
-                t.add_link(leaf, spine, 100.0);
-            }
-            leafs.push(leaf);
-        }
-    }
+    let (mut t, leafs) = five_stage(2, 12, 6, 100.0);
     let mut endpoints: Vec<EndpointId> = leafs
         .chunks(2)
         .enumerate()
@@ -224,4 +190,29 @@ fn classes_reaching_more_switches_than_a_summary_holds_are_asked_about_alike() {
     expected.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     assert_eq!(fluid.exposure(), expected);
     assert!(!expected.is_empty(), "the lone server's leaf is a single point of failure");
+}
+
+/// A 5-stage fabric: `pods` pods of `spines` spines and four leafs each, under `supers`
+/// super-spines (links of 100 Gbps), each leaf linked to every spine of its pod at
+/// `leaf_gbps`. Returns it with its leafs, in pairs by pod.
+fn five_stage(pods: usize, spines: usize, supers: usize, leaf_gbps: f64) -> (Topology, Vec<NodeId>) {
+    let mut t = Topology::new();
+    let supers: Vec<NodeId> = (0..supers).map(|i| t.add_node(format!("ss{i}"), 3)).collect();
+    let mut leafs = Vec::new();
+    for pod in 0..pods {
+        let spines: Vec<NodeId> = (0..spines).map(|i| t.add_node(format!("p{pod}s{i}"), 2)).collect();
+        for &spine in &spines {
+            for &upper in &supers {
+                t.add_link(spine, upper, 100.0);
+            }
+        }
+        for i in 0..4 {
+            let leaf = t.add_node(format!("p{pod}l{i}"), 1);
+            for &spine in &spines {
+                t.add_link(leaf, spine, leaf_gbps);
+            }
+            leafs.push(leaf);
+        }
+    }
+    (t, leafs)
 }
