@@ -431,9 +431,12 @@ impl Simulation {
                     Change::between(&old, &status, tier_one)
                 };
                 match change {
-                    // A class losing traffic may come to blame this switch (a destination switch
-                    // gone is blamed before the switch where the traffic stops).
-                    Change::OnlyWorse => select(through, &mut classes, |c| fluid.carries(c, node) || fluid.losing(c)),
+                    // A class losing traffic to a blackhole may come to blame this switch (a
+                    // destination switch gone is blamed before the switch where the traffic
+                    // stops); such a class is degraded. One that loses only to congestion is
+                    // delivered in full by its spread, which a switch it never reaches cannot
+                    // move: its losses are worked out again with the links' loads.
+                    Change::OnlyWorse => select(through, &mut classes, |c| fluid.carries(c, node) || fluid.degraded(c)),
                     Change::UpToAvoid => select(through, &mut classes, |c| fluid.carries(c, node) || fluid.degraded(c)),
                     Change::LoneUp => select(through, &mut classes, |c| {
                         fluid.carries(c, node) || fluid.degraded(c) || fluid.alone_on(c, node)

@@ -71,11 +71,6 @@ impl Fluid {
         }
     }
 
-    /// True when class `class` loses traffic now.
-    pub(crate) fn losing(&self, class: u32) -> bool {
-        self.flags[class as usize] & LOSING != 0
-    }
-
     /// True when flows are hashed onto one path each.
     pub(crate) fn hashed(&self) -> bool {
         self.hashed
