@@ -317,10 +317,12 @@ struct Scratch {
     last_links: usize,
     /// The switches the class being spread reaches.
     reached: Reached,
+    /// The last spread made, for the next class that spreads alike.
+    alike: walk::Alike,
 }
 
 /// The result of spreading one class once.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Spread {
     blackhole_fraction: f64,
     cause: Option<(NodeId, f64)>,

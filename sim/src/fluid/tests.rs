@@ -192,6 +192,77 @@ fn classes_reaching_more_switches_than_a_summary_holds_are_asked_about_alike() {
     assert!(!expected.is_empty(), "the lone server's leaf is a single point of failure");
 }
 
+/// A class handed the spread kept for the class before it (same destination group, sources on
+/// the same switches) gets what walking the fabric gives it, link for link, in fabrics with
+/// switches drained, down, hung and cut off from their servers at random.
+#[test]
+fn a_class_given_a_kept_spread_gets_what_walking_the_fabric_gives() {
+    use crate::topology::Detect;
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(5);
+    let (mut t, leafs) = five_stage(3, 2, 2, 100.0);
+    let mut endpoints = Vec::new();
+    for (i, pair) in leafs.chunks(2).enumerate() {
+        for j in 0..3 {
+            endpoints.push(t.add_endpoint(format!("srv{i}-{j}"), pair, 25.0, Detect::Access));
+        }
+        endpoints.push(t.add_endpoint(format!("lone{i}"), &pair[..1], 25.0, Detect::Access));
+    }
+    endpoints.push(t.add_endpoint("world", &leafs[..2], 100.0, Detect::Fabric));
+    let flows: Vec<FlowSpec> = endpoints
+        .iter()
+        .flat_map(|src| endpoints.iter().filter(move |dst| *dst != src).map(|dst| (*src, *dst)))
+        .map(|(src, dst)| FlowSpec { src, dst, rate_gbps: 1.0 })
+        .collect();
+    let switches = t.node_count() as u32;
+    let mut fluid = Fluid::new(t, flows, Ecmp::Fluid);
+    let views = [View::Withdrawn, View::Avoid, View::Use];
+    let (mut given, mut lost) = (0, 0);
+    for round in 0..40 {
+        if round > 0 {
+            for node in (0..switches).map(NodeId) {
+                let status = if rng.random_bool(0.8) {
+                    Status::UP
+                } else {
+                    Status {
+                        forwarding: rng.random_bool(0.7),
+                        fabric: views[rng.random_range(0..3)],
+                        access: views[rng.random_range(0..3)],
+                        lone: views[rng.random_range(0..3)],
+                        attached: rng.random_bool(0.6),
+                    }
+                };
+                fluid.set_status(node, status);
+            }
+        }
+        let mut walker = fluid.walker();
+        for class in 1..walker.ground.classes.len() {
+            let walked = {
+                let mut links = Vec::new();
+                let (mut carried, mut sole) = (Vec::new(), Vec::new());
+                let spread =
+                    walker.walk(class, None, &mut carried, &mut sole, &mut |l, s, f, t| links.push((l, s, f, t)));
+                (links, spread, carried, sole)
+            };
+            // The class before it spread (and kept), then this one.
+            let (mut carried, mut sole) = (Vec::new(), Vec::new());
+            walker.spread(class - 1, None, &mut carried, &mut sole, &mut |_, _, _, _| {});
+            let alike = walker.ground.spread_alike(walker.alike_key(class - 1), walker.alike_key(class));
+            let mut links = Vec::new();
+            let spread =
+                walker.spread(class, None, &mut carried, &mut sole, &mut |l, s, f, t| links.push((l, s, f, t)));
+            assert_eq!(
+                (links, spread, carried, sole),
+                walked,
+                "round {round}, class {class}, given a kept spread: {alike}"
+            );
+            given += usize::from(alike);
+            lost += usize::from(alike && walked.1.blackhole_fraction > 0.0);
+        }
+    }
+    // Most classes are handed a kept spread, some of them one that loses traffic.
+    assert!(given > 10_000 && lost > 1_000, "{given} given, {lost} of them losing");
+}
+
 /// A 5-stage fabric: `pods` pods of `spines` spines and four leafs each, under `supers`
 /// super-spines (links of 100 Gbps), each leaf linked to every spine of its pod at
 /// `leaf_gbps`. Returns it with its leafs, in pairs by pod.

@@ -150,6 +150,11 @@ impl Walker<'_> {
     /// puts traffic on, with the steps (see [`Hop`]) it leaves and reaches; `survival`, when
     /// given, is what each link lets through (congestion). Fills `carried` (a switch per step)
     /// and `sole`.
+    ///
+    /// Classes that differ only in their endpoints, on the same switches (servers of one rack
+    /// to servers of another), spread alike but for the endpoints' own links: a spread is kept,
+    /// and the next class that would spread alike, in the same state of the fabric, gets it
+    /// back with its own endpoints' links, without a walk ([`Alike`]).
     pub(super) fn spread<F: FnMut(LinkId, f64, u16, u16)>(
         &mut self,
         class: usize,
@@ -159,6 +164,46 @@ impl Walker<'_> {
         on_link: &mut F,
     ) -> Spread {
         self.evaluations += 1;
+        let ground = self.ground;
+        let Class { src, dst, hash, .. } = ground.classes[class];
+        // Congestion's spreads (with survival) depend on more than the fabric's state, and a
+        // hashed flow on its own hash: neither is kept.
+        if survival.is_some() || hash.is_some() {
+            return self.walk(class, survival, carried, sole, on_link);
+        }
+        let key = self.alike_key(class);
+        let mut alike = std::mem::take(&mut self.scratch.alike);
+        if alike.key.is_some_and(|kept| ground.spread_alike(kept, key)) {
+            let spread = alike.give(ground.topology, src, dst, carried, sole, on_link);
+            self.scratch.alike = alike;
+            return spread;
+        }
+        alike.hops.clear();
+        let hops = &mut alike.hops;
+        let spread = self.walk(class, None, carried, sole, &mut |link, share, from, to| {
+            hops.push(Kept { link, share, from, to, at: u32::MAX });
+            on_link(link, share, from, to);
+        });
+        alike.keep(ground.topology, key, src, dst, &spread, carried, sole);
+        self.scratch.alike = alike;
+        spread
+    }
+
+    /// What a spread of `class` depends on besides its endpoints' own links.
+    pub(super) fn alike_key(&self, class: usize) -> AlikeKey {
+        let ground = self.ground;
+        AlikeKey { class: class as u32, clock: ground.clock, overlay_lost: ground.overlay_lost }
+    }
+
+    /// [`Walker::spread`], walking the fabric.
+    pub(super) fn walk<F: FnMut(LinkId, f64, u16, u16)>(
+        &mut self,
+        class: usize,
+        survival: Option<&[f64]>,
+        carried: &mut Vec<NodeId>,
+        sole: &mut Vec<NodeId>,
+        on_link: &mut F,
+    ) -> Spread {
         let ground = self.ground;
         carried.clear();
         sole.clear();
@@ -370,7 +415,114 @@ impl Walker<'_> {
     }
 }
 
+/// The class a spread was kept for, and the state of the fabric it was made in: the clock
+/// moves with every change of a switch's status or blame, and losing the control plane is
+/// the only other thing a spread reads that changes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct AlikeKey {
+    class: u32,
+    clock: u32,
+    overlay_lost: Option<NodeId>,
+}
+
+/// One link of a kept spread; `at` places an endpoint's own link: for a link from the source,
+/// the index of the source's attachment; for a link to the destination, the switch.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Kept {
+    link: LinkId,
+    share: f64,
+    from: u16,
+    to: u16,
+    at: u32,
+}
+
+/// The last spread a walker made that can serve another class: see [`Walker::spread`].
+#[derive(Debug, Default)]
+pub(super) struct Alike {
+    key: Option<AlikeKey>,
+    hops: Vec<Kept>,
+    spread: Spread,
+    carried: Vec<NodeId>,
+    sole: Vec<NodeId>,
+}
+
+impl Alike {
+    /// Keeps the spread just made for `key`'s class (its links in `hops` already), placing its
+    /// endpoints' links.
+    #[allow(clippy::too_many_arguments)]
+    fn keep(
+        &mut self,
+        topology: &Topology,
+        key: AlikeKey,
+        src: EndpointId,
+        dst: EndpointId,
+        spread: &Spread,
+        carried: &[NodeId],
+        sole: &[NodeId],
+    ) {
+        let (source, target) = (topology.endpoint(src), topology.endpoint(dst));
+        for kept in &mut self.hops {
+            if kept.from == ROOT {
+                let index = source.attachments.iter().position(|a| a.1 == kept.link);
+                kept.at = index.expect("a source's first links are its own") as u32;
+            } else if kept.to == DELIVERED {
+                let switch = target.attachments.iter().find(|a| a.2 == kept.link);
+                kept.at = switch.expect("traffic is delivered over the destination's links").0.0;
+            }
+        }
+        self.key = Some(key);
+        self.spread.clone_from(spread);
+        self.carried.clear();
+        self.carried.extend_from_slice(carried);
+        self.sole.clear();
+        self.sole.extend_from_slice(sole);
+    }
+
+    /// The kept spread, for a class from `src` to `dst`: its own endpoints' links put in.
+    fn give<F: FnMut(LinkId, f64, u16, u16)>(
+        &self,
+        topology: &Topology,
+        src: EndpointId,
+        dst: EndpointId,
+        carried: &mut Vec<NodeId>,
+        sole: &mut Vec<NodeId>,
+        on_link: &mut F,
+    ) -> Spread {
+        let (source, target) = (topology.endpoint(src), topology.endpoint(dst));
+        for kept in &self.hops {
+            let link = if kept.from == ROOT {
+                source.attachments[kept.at as usize].1
+            } else if kept.to == DELIVERED {
+                target.attachments.iter().find(|a| a.0.0 == kept.at).expect("destination attaches here").2
+            } else {
+                kept.link
+            };
+            on_link(link, kept.share, kept.from, kept.to);
+        }
+        carried.clone_from(&self.carried);
+        sole.clone_from(&self.sole);
+        self.spread.clone()
+    }
+}
+
 impl Ground<'_> {
+    /// True when the spread kept for `kept` serves `key`'s class: the fabric is as it was,
+    /// and the two classes go to the same destination group from sources of the same kind on
+    /// the same switches, in the same order, neither hashed.
+    pub(super) fn spread_alike(&self, kept: AlikeKey, key: AlikeKey) -> bool {
+        if kept.clock != key.clock || kept.overlay_lost != key.overlay_lost {
+            return false;
+        }
+        let (one, other) = (&self.classes[kept.class as usize], &self.classes[key.class as usize]);
+        if one.dest != other.dest || one.hash.is_some() || other.hash.is_some() {
+            return false;
+        }
+        let (one, other) = (self.topology.endpoint(one.src), self.topology.endpoint(other.src));
+        Attachment::of(one) == Attachment::of(other)
+            && one.attachments.len() == other.attachments.len()
+            && one.attachments.iter().zip(&other.attachments).all(|(a, b)| a.0 == b.0)
+    }
+
     /// The switch to blame when `node` has no route to `dest`: a withdrawn destination switch
     /// if there is one (the route ran out because of it), else a withdrawn next hop, else `node`.
     pub(super) fn blame(&self, node: NodeId, dest: u32) -> NodeId {
