@@ -51,8 +51,8 @@ impl<'a> Outputs<'a> {
         )
     }
 
-    /// Closes class `class`'s accounting at `now` and takes its load off `load`, spreads it
-    /// again, and opens its accounting with the new spread and its new load on `load`. Returns
+    /// Closes class `class`'s accounting at `now`, spreads it again, and opens its accounting
+    /// with the new spread, its load on `load` moved from the old spread to the new. Returns
     /// whether the spread moved: its links and shares, or its blackhole, differ from before.
     pub(super) fn open(&mut self, walker: &mut Walker<'_>, class: usize, load: &mut [i64], now: SimTime) -> bool {
         let index = class - self.first;
@@ -60,9 +60,6 @@ impl<'a> Outputs<'a> {
         let state = &mut self.state[index];
         accrue(state, rate, now);
         let mut contributions = std::mem::take(&mut state.contributions);
-        for &(link, share) in &contributions {
-            load[link.0 as usize] -= share_load(share, rate);
-        }
         // A class's first spread: its lists are sized as the last class's were (most spread
         // alike), rather than grown in doublings.
         if contributions.capacity() == 0 {
@@ -72,24 +69,35 @@ impl<'a> Outputs<'a> {
         let tracing = walker.ground.tracing;
         let mut trace = if tracing { std::mem::take(&mut self.traces[index]) } else { Vec::new() };
         trace.clear();
-        // The new spread is written over the old one, entry by entry, noting any difference.
+        // The new spread is written over the old one, entry by entry, noting any difference;
+        // the load moves only where an entry differs (the old entry's load off, the new one's
+        // on: whole numbers, so the loads end as if all of the old had been taken off and all
+        // of the new put on).
         let old_len = contributions.len();
         let (mut written, mut same) = (0, true);
         let spread = walker.spread(class, None, &mut carried, &mut sole, &mut |link, fraction, from, to| {
             let entry = (link, fraction as f32);
             if written < old_len {
-                same &= contributions[written] == entry;
-                contributions[written] = entry;
+                let old = contributions[written];
+                if old != entry {
+                    same = false;
+                    load[old.0.0 as usize] -= share_load(old.1, rate);
+                    load[link.0 as usize] += share_load(entry.1, rate);
+                    contributions[written] = entry;
+                }
             } else {
                 contributions.push(entry);
+                load[link.0 as usize] += share_load(entry.1, rate);
             }
             written += 1;
-            load[link.0 as usize] += share_load(entry.1, rate);
             if tracing {
                 trace.push(Hop::new(link, from, to));
             }
         });
         same &= written == old_len;
+        for &(link, share) in &contributions[written..] {
+            load[link.0 as usize] -= share_load(share, rate);
+        }
         contributions.truncate(written);
         walker.scratch.last_links = contributions.len();
         if tracing {
