@@ -19,7 +19,7 @@
 //!   crosses the fabric loses everything until one is back and used again.
 
 use crate::engine::Engine;
-use crate::fluid::{Ecmp, FlowLoss, FlowSpec, Fluid, Peak, Status, View};
+use crate::fluid::{Ecmp, Finished, FlowLoss, FlowSpec, Fluid, Peak, Status, View};
 use crate::time::SimTime;
 use crate::topology::{NodeId, Topology};
 
@@ -381,12 +381,8 @@ impl Simulation {
             }
         }
         let end = self.engine.now();
-        let losses = self.fluid.finish(end);
-        let peak = self.fluid.peak();
-        let evaluations = self.fluid.evaluations;
         let events = self.engine.delivered();
-        let flows = self.fluid.flows().to_vec();
-        let Fluid { topology, .. } = self.fluid;
+        let Finished { losses, topology, flows, peak, evaluations } = self.fluid.finish(end);
         Outcome {
             topology,
             flows,

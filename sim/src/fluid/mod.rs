@@ -161,6 +161,17 @@ pub struct Peak {
     pub at: SimTime,
 }
 
+/// What a finished run of the model leaves: see [`Fluid::finish`].
+pub(crate) struct Finished {
+    /// Per flow, in the order given.
+    pub(crate) losses: Vec<FlowLoss>,
+    pub(crate) topology: Topology,
+    pub(crate) flows: Vec<FlowSpec>,
+    pub(crate) peak: Option<Peak>,
+    /// Spreads computed over the run.
+    pub(crate) evaluations: u64,
+}
+
 /// Flows that spread alike: one source, one destination group, and (when hashing) one flow.
 #[derive(Clone, Debug)]
 struct Class {
@@ -497,6 +508,7 @@ impl Fluid {
             classes[class].flows += 1;
             flow_class[index] = class as u32;
         }
+        classes.shrink_to_fit();
         let node_count = topology.node_count();
         let link_count = topology.links.len();
         let mut node_dests = vec![Vec::new(); node_count];
@@ -551,6 +563,10 @@ impl Fluid {
             dest_kinds,
         };
         fluid.index_paths();
+        // Grown by doubling while indexing: kept for the whole run.
+        for classes in &mut fluid.classes_through {
+            classes.shrink_to_fit();
+        }
         let all: Vec<u32> = (0..fluid.classes.len() as u32).collect();
         fluid.respread(&all, SimTime::ZERO);
         fluid.check_links(SimTime::ZERO);

@@ -4,16 +4,21 @@
 use super::*;
 
 impl Fluid {
-    /// Ends the run at `now` and returns every flow's losses.
-    pub(crate) fn finish(&mut self, now: SimTime) -> Vec<FlowLoss> {
-        for (class, state) in self.classes.iter().zip(&mut self.state) {
+    /// Ends the run at `now`: every flow's losses, with what the model keeps to report them.
+    /// The classes' spreads go first, so a large run does not hold them and the per-flow
+    /// losses at once.
+    pub(crate) fn finish(self, now: SimTime) -> Finished {
+        let Fluid { topology, flows, flow_class, classes, mut state, peak, evaluations, .. } = self;
+        for (class, state) in classes.iter().zip(&mut state) {
             accrue(state, class.rate_gbps, now);
+            state.contributions = Vec::new();
+            state.overflow = None;
         }
-        self.flows
+        let losses = flows
             .iter()
-            .zip(&self.flow_class)
+            .zip(&flow_class)
             .map(|(flow, &class)| {
-                let (class, state) = (&self.classes[class as usize], &self.state[class as usize]);
+                let (class, state) = (&classes[class as usize], &state[class as usize]);
                 let share = if class.rate_gbps > 0.0 { flow.rate_gbps / class.rate_gbps } else { 0.0 };
                 FlowLoss {
                     blackhole_gbit: state.blackhole_gbit * share,
@@ -26,7 +31,8 @@ impl Fluid {
                         .map(|c| (c.0, c.1)),
                 }
             })
-            .collect()
+            .collect();
+        Finished { losses, topology, flows, peak, evaluations }
     }
 
     /// Per switch, how many flows would lose everything if it failed now (flows whose every
@@ -120,18 +126,8 @@ impl Fluid {
             .collect()
     }
 
-    /// The highest link utilisation so far.
-    pub fn peak(&self) -> Option<Peak> {
-        self.peak
-    }
-
     /// The number of classes (flows that spread alike).
     pub(crate) fn class_count(&self) -> usize {
         self.classes.len()
-    }
-
-    /// The flows, in the order given.
-    pub fn flows(&self) -> &[FlowSpec] {
-        &self.flows
     }
 }
