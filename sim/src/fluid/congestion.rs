@@ -282,7 +282,7 @@ impl Fluid {
     /// Where class `class` crosses the links marked `overloaded`.
     fn crossing(&self, class: u32, overloaded: &[bool]) -> Crossing {
         let (mut levels, mut rising, mut last) = (0u8, true, 0u8);
-        for &(link, _) in &self.state[class as usize].contributions {
+        for (link, _) in self.state[class as usize].contributions.iter() {
             let level = self.level[link.0 as usize];
             rising &= level >= last;
             last = level;

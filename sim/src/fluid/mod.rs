@@ -29,6 +29,7 @@ mod congestion;
 mod parallel;
 mod queries;
 mod replay;
+mod shares;
 #[cfg(test)]
 mod tests;
 mod walk;
@@ -202,8 +203,8 @@ struct ClassState {
     /// (link, share of the class's rate offered on it): the load is
     /// `bits_per_second(share * rate)`, computed alike when it is put on and taken off. A share
     /// is kept in single precision (a rounding of 6e-8 of it, a few bits per second per Gbps),
-    /// which halves the state a re-spread reads.
-    contributions: Vec<(LinkId, f32)>,
+    /// and each distinct share once ([`shares::Shares`]), which is most of a class's memory.
+    contributions: shares::Shares,
     /// The switches the class reaches, for a class its [`Summary`] cannot hold (most can: they
     /// are kept there only).
     overflow: Option<Box<Reached>>,
@@ -324,8 +325,9 @@ struct Scratch {
     next: Vec<(NodeId, f64)>,
     hops: Vec<(NodeId, LinkId)>,
     ranked: Vec<View>,
-    /// The number of links of the last class spread.
-    last_links: usize,
+    /// The links and shares of the class being spread, and a buffer to pack them in.
+    entries: Vec<(LinkId, f32)>,
+    packed: Vec<u32>,
     /// The switches the class being spread reaches.
     reached: Reached,
     /// The last spread made, for the next class that spreads alike.

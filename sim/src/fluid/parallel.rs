@@ -60,46 +60,43 @@ impl<'a> Outputs<'a> {
         let state = &mut self.state[index];
         accrue(state, rate, now);
         let mut contributions = std::mem::take(&mut state.contributions);
-        // A class's first spread: its lists are sized as the last class's were (most spread
-        // alike), rather than grown in doublings.
-        if contributions.capacity() == 0 {
-            contributions.reserve_exact(walker.scratch.last_links);
-        }
         let Reached { mut carried, mut sole } = std::mem::take(&mut walker.scratch.reached);
+        let mut entries = std::mem::take(&mut walker.scratch.entries);
+        entries.clear();
         let tracing = walker.ground.tracing;
         let mut trace = if tracing { std::mem::take(&mut self.traces[index]) } else { Vec::new() };
         trace.clear();
-        // The new spread is written over the old one, entry by entry, noting any difference;
+        // The new spread is read against the old one, entry by entry, noting any difference;
         // the load moves only where an entry differs (the old entry's load off, the new one's
         // on: whole numbers, so the loads end as if all of the old had been taken off and all
         // of the new put on).
-        let old_len = contributions.len();
-        let (mut written, mut same) = (0, true);
+        let mut old = contributions.iter();
+        let mut same = true;
         let spread = walker.spread(class, None, &mut carried, &mut sole, &mut |link, fraction, from, to| {
             let entry = (link, fraction as f32);
-            if written < old_len {
-                let old = contributions[written];
-                if old != entry {
+            match old.next() {
+                Some(was) if was == entry => {}
+                was => {
                     same = false;
-                    load[old.0.0 as usize] -= share_load(old.1, rate);
+                    if let Some((link, share)) = was {
+                        load[link.0 as usize] -= share_load(share, rate);
+                    }
                     load[link.0 as usize] += share_load(entry.1, rate);
-                    contributions[written] = entry;
                 }
-            } else {
-                contributions.push(entry);
-                load[link.0 as usize] += share_load(entry.1, rate);
             }
-            written += 1;
+            entries.push(entry);
             if tracing {
                 trace.push(Hop::new(link, from, to));
             }
         });
-        same &= written == old_len;
-        for &(link, share) in &contributions[written..] {
+        for (link, share) in old {
+            same = false;
             load[link.0 as usize] -= share_load(share, rate);
         }
-        contributions.truncate(written);
-        walker.scratch.last_links = contributions.len();
+        if !same {
+            contributions.set(&entries, &mut walker.scratch.packed);
+        }
+        walker.scratch.entries = entries;
         if tracing {
             self.traces[index] = trace;
         }

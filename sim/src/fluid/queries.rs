@@ -11,7 +11,7 @@ impl Fluid {
         let Fluid { topology, flows, flow_class, classes, mut state, peak, evaluations, .. } = self;
         for (class, state) in classes.iter().zip(&mut state) {
             accrue(state, class.rate_gbps, now);
-            state.contributions = Vec::new();
+            state.contributions.release();
             state.overflow = None;
         }
         let losses = flows
