@@ -325,9 +325,8 @@ struct Scratch {
     next: Vec<(NodeId, f64)>,
     hops: Vec<(NodeId, LinkId)>,
     ranked: Vec<View>,
-    /// The links and shares of the class being spread, and a buffer to pack them in.
+    /// The links and shares of the class being spread.
     entries: Vec<(LinkId, f32)>,
-    packed: Vec<u32>,
     /// The switches the class being spread reaches.
     reached: Reached,
     /// The last spread made, for the next class that spreads alike.
@@ -850,9 +849,12 @@ impl Fluid {
         now: SimTime,
     ) -> (u64, bool) {
         let mut moved = false;
-        for &class in classes {
+        for (index, &class) in classes.iter().enumerate() {
+            // A spread is kept only when the next class can use it.
+            walker.scratch.alike.upcoming = classes.get(index + 1).copied();
             moved |= outputs.open(&mut walker, class as usize, load, now);
         }
+        walker.scratch.alike.upcoming = None;
         (walker.evaluations, moved)
     }
 

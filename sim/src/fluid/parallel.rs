@@ -94,7 +94,7 @@ impl<'a> Outputs<'a> {
             load[link.0 as usize] -= share_load(share, rate);
         }
         if !same {
-            contributions.set(&entries, &mut walker.scratch.packed);
+            contributions.set(&entries);
         }
         walker.scratch.entries = entries;
         if tracing {

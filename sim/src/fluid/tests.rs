@@ -245,6 +245,7 @@ fn a_class_given_a_kept_spread_gets_what_walking_the_fabric_gives() {
             };
             // The class before it spread (and kept), then this one.
             let (mut carried, mut sole) = (Vec::new(), Vec::new());
+            walker.scratch.alike.upcoming = Some(class as u32);
             walker.spread(class - 1, None, &mut carried, &mut sole, &mut |_, _, _, _| {});
             let alike = walker.ground.spread_alike(walker.alike_key(class - 1), walker.alike_key(class));
             let mut links = Vec::new();

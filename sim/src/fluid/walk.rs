@@ -152,9 +152,10 @@ impl Walker<'_> {
     /// and `sole`.
     ///
     /// Classes that differ only in their endpoints, on the same switches (servers of one rack
-    /// to servers of another), spread alike but for the endpoints' own links: a spread is kept,
-    /// and the next class that would spread alike, in the same state of the fabric, gets it
-    /// back with its own endpoints' links, without a walk ([`Alike`]).
+    /// to servers of another), spread alike but for the endpoints' own links: a spread is kept
+    /// when the class to be spread next (`Alike::upcoming`) would spread alike, and that class,
+    /// in the same state of the fabric, gets it back with its own endpoints' links, without a
+    /// walk ([`Alike`]).
     pub(super) fn spread<F: FnMut(LinkId, f64, u16, u16)>(
         &mut self,
         class: usize,
@@ -177,6 +178,10 @@ impl Walker<'_> {
             let spread = alike.give(ground.topology, src, dst, carried, sole, on_link);
             self.scratch.alike = alike;
             return spread;
+        }
+        if !alike.upcoming.is_some_and(|next| ground.spread_alike(key, self.alike_key(next as usize))) {
+            self.scratch.alike = alike;
+            return self.walk(class, None, carried, sole, on_link);
         }
         alike.hops.clear();
         let hops = &mut alike.hops;
@@ -436,9 +441,11 @@ pub(super) struct Kept {
     at: u32,
 }
 
-/// The last spread a walker made that can serve another class: see [`Walker::spread`].
+/// The last spread a walker kept to serve another class: see [`Walker::spread`].
 #[derive(Debug, Default)]
 pub(super) struct Alike {
+    /// The class to be spread next, if known: a spread is kept only when it can serve it.
+    pub(super) upcoming: Option<u32>,
     key: Option<AlikeKey>,
     hops: Vec<Kept>,
     spread: Spread,
