@@ -65,11 +65,13 @@ impl Fluid {
         let mask = sources.iter().fold(0u64, |mask, node| mask | 1 << (node.0 % 64));
         // Each class read once, for the levels at which it crosses an overloaded link (one bit
         // per level) and whether its links' levels never fall along its spread.
+        // The classes that were congested are kept whatever they cross now (they go back to
+        // zero); the others only if they cross an overloaded link. Read on every core.
         let mut seen = vec![false; self.classes.len()];
-        let mut crossing: Vec<(u32, Crossing)> = Vec::new();
+        let mut candidates: Vec<(u32, bool)> = Vec::new();
         for &class in &affected {
             seen[class as usize] = true;
-            crossing.push((class, self.crossing(class, &overloaded)));
+            candidates.push((class, true));
         }
         for from in sources {
             for &class in &self.classes_through[from.0 as usize] {
@@ -78,12 +80,19 @@ impl Fluid {
                     continue;
                 }
                 seen[index] = true;
-                let crosses = self.crossing(class, &overloaded);
-                if crosses.levels != 0 {
-                    crossing.push((class, crosses));
-                }
+                candidates.push((class, false));
             }
         }
+        let read = |&(class, kept): &(u32, bool)| {
+            let crosses = self.crossing(class, &overloaded);
+            (kept || crosses.levels != 0).then_some((class, crosses))
+        };
+        let mut crossing: Vec<(u32, Crossing)> = if self.threads > 1 && candidates.len() >= 2 * self.parallel_min {
+            use rayon::prelude::*;
+            candidates.par_iter().filter_map(read).collect()
+        } else {
+            candidates.iter().filter_map(read).collect()
+        };
         crossing.sort_unstable_by_key(|c| c.0);
         crossing.dedup_by_key(|c| c.0);
         let affected: Vec<u32> = crossing.iter().map(|c| c.0).collect();
