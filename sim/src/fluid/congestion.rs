@@ -187,7 +187,16 @@ impl Fluid {
         let parts = self.threads.min(crossing.len() / self.parallel_min).max(1);
         let chunk = crossing.len().div_ceil(parts).max(1);
         let (traces, classes, levels_of) = (&self.traces, &self.classes, &self.level[..]);
-        for (index, (level, links)) in self.overloaded_by_level().into_iter().enumerate() {
+        let by_level = self.overloaded_by_level();
+        // When the highest overloaded level is the links into the destinations, a class whose
+        // levels never fall crosses them last: what reaches them is what its final replay finds
+        // before their survival is known, so that replay also gives their arrivals, and their
+        // drops are added to its losses afterwards ([`Pending`]) — one replay instead of two.
+        let last = by_level.len().saturating_sub(1);
+        let merged = by_level.len() > 1 && by_level[last].0 == DELIVERY_LEVEL;
+        let mut top: (Vec<LinkId>, Vec<i64>) = (Vec::new(), Vec::new());
+        for (index, (level, links)) in by_level.into_iter().enumerate() {
+            let deferred = merged && index == last;
             let arriving: Vec<i64> = if index == 0 {
                 // As in the reference: nothing is dropped below the lowest overloaded level.
                 links.iter().map(|l| self.offered[l.0 as usize]).collect()
@@ -199,7 +208,8 @@ impl Fluid {
                 let bit = 1u8 << level.min(7);
                 let part = |mine: &[(u32, Crossing)]| {
                     let (mut sums, mut buffer) = (vec![0i64; links.len()], Vec::new());
-                    for &(class, crosses) in mine.iter().filter(|(_, c)| c.levels & bit != 0) {
+                    let replayed = mine.iter().filter(|(_, c)| c.levels & bit != 0 && !(deferred && c.rising));
+                    for &(class, crosses) in replayed {
                         let rate = classes[class as usize].rate_gbps;
                         // A spread whose levels never fall is replayed only up to this level.
                         let until = crosses.rising.then_some((levels_of, level));
@@ -222,40 +232,107 @@ impl Fluid {
                     part(crossing)
                 } else {
                     use rayon::prelude::*;
-                    crossing.par_chunks(chunk).map(part).reduce(
-                        || vec![0i64; links.len()],
-                        |mut sums, more| {
-                            sums.iter_mut().zip(more).for_each(|(sum, more)| *sum += more);
-                            sums
-                        },
-                    )
+                    crossing.par_chunks(chunk).map(part).reduce(|| vec![0i64; links.len()], add_sums)
                 };
-                for link in &links {
-                    slot[link.0 as usize] = u32::MAX;
+                if !deferred {
+                    for link in &links {
+                        slot[link.0 as usize] = u32::MAX;
+                    }
                 }
                 arriving
             };
+            if deferred {
+                top = (links, arriving);
+                continue;
+            }
             for (link, arriving) in links.iter().zip(arriving) {
                 survival[link.0 as usize] = self.survival(*link, arriving);
             }
         }
         // Replayed with the links' survival, so what a blackhole further on takes is only what
         // got through the congestion before it (never counted twice).
-        let survival = &survival;
-        let one = |(buffer, dropped): &mut (Vec<f64>, Drops), (class, _): &(u32, Crossing)| {
-            let rate = classes[*class as usize].rate_gbps;
-            let blackhole = replay(&traces[*class as usize], Some(survival), buffer, &mut |link, share| {
+        let one = |survival: &[f64], (buffer, dropped): &mut (Vec<f64>, Drops), class: u32| {
+            let rate = classes[class as usize].rate_gbps;
+            let blackhole = replay(&traces[class as usize], Some(survival), buffer, &mut |link, share| {
                 dropped.note(survival, link, share * rate)
             });
             let (total, cause) = dropped.tally();
             (total, cause, blackhole)
         };
+        use rayon::prelude::*;
+        if !merged {
+            let survival = &survival[..];
+            if parts == 1 {
+                let mut buffers = (Vec::new(), Drops::default());
+                return crossing.iter().map(|(class, _)| one(survival, &mut buffers, *class)).collect();
+            }
+            return crossing
+                .par_iter()
+                .map_init(|| (Vec::new(), Drops::default()), |b, (c, _)| one(survival, b, *c))
+                .collect();
+        }
+        // The final replay of the classes whose levels never fall, before the destinations'
+        // links' survival: their arrivals there complete those links' sums.
+        let (top_links, mut top_sums) = top;
+        let (slots, partial_survival) = (&slot, &survival);
+        let part = |mine: &[(u32, Crossing)]| {
+            let (mut sums, mut buffer, mut dropped) = (vec![0i64; top_links.len()], Vec::new(), Drops::default());
+            let partials: Vec<Option<Pending>> = mine
+                .iter()
+                .map(|&(class, crosses)| {
+                    if !crosses.rising {
+                        return None;
+                    }
+                    let rate = classes[class as usize].rate_gbps;
+                    let mut pending = Pending::default();
+                    let blackhole =
+                        replay(&traces[class as usize], Some(partial_survival), &mut buffer, &mut |link, share| {
+                            let at = slots[link.0 as usize];
+                            if at == u32::MAX {
+                                dropped.note(partial_survival, link, share * rate);
+                            } else {
+                                sums[at as usize] += bits_per_second(share * rate);
+                                pending.arrive(link, share * rate);
+                            }
+                        });
+                    let (total, best) = dropped.settle();
+                    pending.complete(total, best, blackhole)
+                })
+                .collect();
+            (partials, sums)
+        };
+        let partials: Vec<Option<Pending>> = if parts == 1 {
+            let (partials, sums) = part(crossing);
+            top_sums = add_sums(top_sums, sums);
+            partials
+        } else {
+            let chunks: Vec<(Vec<Option<Pending>>, Vec<i64>)> = crossing.par_chunks(chunk).map(part).collect();
+            let mut partials = Vec::with_capacity(crossing.len());
+            for (mine, sums) in chunks {
+                partials.extend(mine);
+                top_sums = add_sums(top_sums, sums);
+            }
+            partials
+        };
+        for (link, arriving) in top_links.iter().zip(top_sums) {
+            slot[link.0 as usize] = u32::MAX;
+            survival[link.0 as usize] = self.survival(*link, arriving);
+        }
+        // The destinations' links' drops added to each such class's losses; any other class
+        // (its levels fall somewhere, or it reaches its destination too many ways to hold)
+        // replayed with every survival known.
+        let survival = &survival[..];
+        let finish = |buffers: &mut (Vec<f64>, Drops), (partial, (class, _)): (&Option<Pending>, &(u32, Crossing))| {
+            match partial {
+                Some(pending) => pending.losses(survival),
+                None => one(survival, buffers, *class),
+            }
+        };
         if parts == 1 {
             let mut buffers = (Vec::new(), Drops::default());
-            return crossing.iter().map(|class| one(&mut buffers, class)).collect();
+            return partials.iter().zip(crossing).map(|pair| finish(&mut buffers, pair)).collect();
         }
-        use rayon::prelude::*;
-        crossing.par_iter().map_init(|| (Vec::new(), Drops::default()), one).collect()
+        partials.par_iter().zip(crossing).map_init(|| (Vec::new(), Drops::default()), finish).collect()
     }
 
     /// Records the spreads of `crossing`'s classes that are not recorded as they are now (each
@@ -367,10 +444,110 @@ impl Drops {
     /// The class's congestion loss in all and its cause: the link losing the most of it (of
     /// equals, the highest numbered). Ready for the next class.
     fn tally(&mut self) -> (f64, Option<LinkId>) {
-        let cause = self.links.iter().max_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))).map(|d| d.0);
+        let (total, most) = self.settle();
+        (total, most.map(|m| m.0))
+    }
+
+    /// The class's congestion loss in all, and the link losing the most of it with what it
+    /// loses ([`Drops::tally`]). Ready for the next class.
+    fn settle(&mut self) -> (f64, Option<(LinkId, f64)>) {
+        let most = self.links.iter().copied().max_by(more);
         for (link, _) in self.links.drain(..) {
             self.marks[link.0 as usize] = 0;
         }
-        (std::mem::take(&mut self.total), cause)
+        (std::mem::take(&mut self.total), most)
+    }
+}
+
+/// Orders two links' drops of a class: by what they lose, then (of equals) by number.
+fn more(a: &(LinkId, f64), b: &(LinkId, f64)) -> std::cmp::Ordering {
+    a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))
+}
+
+/// Adds `more` into `sums`.
+fn add_sums(mut sums: Vec<i64>, more: Vec<i64>) -> Vec<i64> {
+    sums.iter_mut().zip(more).for_each(|(sum, more)| *sum += more);
+    sums
+}
+
+/// The level of the links into the destinations, the last every path crosses.
+const DELIVERY_LEVEL: u8 = 5;
+
+/// The most times a class's final replay reaches a destination's link that [`Pending`] holds
+/// (a dual-homed destination reached at one stage: two); a class reaching them more often is
+/// replayed again instead.
+const ARRIVALS: usize = 4;
+
+/// A class's losses from its final replay made before the destinations' links' survival was
+/// known (it crosses them last): everything but their drops, and what reached them, in order.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    total: f64,
+    most: Option<(LinkId, f64)>,
+    blackhole: f64,
+    arrivals: [(LinkId, f64); ARRIVALS],
+    count: usize,
+    /// More arrivals than fit: the class is replayed again.
+    overflow: bool,
+}
+
+impl Default for Pending {
+    fn default() -> Pending {
+        Pending {
+            total: 0.0,
+            most: None,
+            blackhole: 0.0,
+            arrivals: [(LinkId(0), 0.0); ARRIVALS],
+            count: 0,
+            overflow: false,
+        }
+    }
+}
+
+impl Pending {
+    fn arrive(&mut self, link: LinkId, gbps: f64) {
+        match self.arrivals.get_mut(self.count) {
+            Some(slot) => {
+                *slot = (link, gbps);
+                self.count += 1;
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    /// The replay's other losses; `None` when the arrivals did not fit.
+    fn complete(mut self, total: f64, most: Option<(LinkId, f64)>, blackhole: f64) -> Option<Pending> {
+        (!self.overflow).then(|| {
+            (self.total, self.most, self.blackhole) = (total, most, blackhole);
+            self
+        })
+    }
+
+    /// The class's losses, the destinations' links letting `survival` through: their drops
+    /// noted as [`Drops::note`] notes them, in the replay's order, merged per link.
+    fn losses(&self, survival: &[f64]) -> (f64, Option<LinkId>, f64) {
+        let (mut total, mut most) = (self.total, self.most);
+        let mut links: [(LinkId, f64); ARRIVALS] = [(LinkId(0), 0.0); ARRIVALS];
+        let mut merged = 0;
+        for &(link, gbps) in &self.arrivals[..self.count] {
+            let lost = gbps * (1.0 - survival[link.0 as usize]);
+            if lost <= 0.0 {
+                continue;
+            }
+            total += lost;
+            match links[..merged].iter_mut().find(|l| l.0 == link) {
+                Some(entry) => entry.1 += lost,
+                None => {
+                    links[merged] = (link, lost);
+                    merged += 1;
+                }
+            }
+        }
+        for entry in &links[..merged] {
+            if most.is_none_or(|m| more(entry, &m).is_gt()) {
+                most = Some(*entry);
+            }
+        }
+        (total, most.map(|m| m.0), self.blackhole)
     }
 }
