@@ -259,20 +259,8 @@ impl Fluid {
             let (total, cause) = dropped.tally();
             (total, cause, blackhole)
         };
-        use rayon::prelude::*;
-        if !merged {
-            let survival = &survival[..];
-            if parts == 1 {
-                let mut buffers = (Vec::new(), Drops::default());
-                return crossing.iter().map(|(class, _)| one(survival, &mut buffers, *class)).collect();
-            }
-            return crossing
-                .par_iter()
-                .map_init(|| (Vec::new(), Drops::default()), |b, (c, _)| one(survival, b, *c))
-                .collect();
-        }
-        // The final replay of the classes whose levels never fall, before the destinations'
-        // links' survival: their arrivals there complete those links' sums.
+        // When merged, the final replay of the classes whose levels never fall, before the
+        // destinations' links' survival: their arrivals there complete those links' sums.
         let (top_links, mut top_sums) = top;
         let (slots, partial_survival) = (&slot, &survival);
         let part = |mine: &[(u32, Crossing)]| {
@@ -301,11 +289,15 @@ impl Fluid {
                 .collect();
             (partials, sums)
         };
-        let partials: Vec<Option<Pending>> = if parts == 1 {
+        let partials: Vec<Option<Pending>> = if !merged {
+            // Every class is replayed once every survival is known.
+            vec![None; crossing.len()]
+        } else if parts == 1 {
             let (partials, sums) = part(crossing);
             top_sums = add_sums(top_sums, sums);
             partials
         } else {
+            use rayon::prelude::*;
             let chunks: Vec<(Vec<Option<Pending>>, Vec<i64>)> = crossing.par_chunks(chunk).map(part).collect();
             let mut partials = Vec::with_capacity(crossing.len());
             for (mine, sums) in chunks {
@@ -332,6 +324,7 @@ impl Fluid {
             let mut buffers = (Vec::new(), Drops::default());
             return partials.iter().zip(crossing).map(|pair| finish(&mut buffers, pair)).collect();
         }
+        use rayon::prelude::*;
         partials.par_iter().zip(crossing).map_init(|| (Vec::new(), Drops::default()), finish).collect()
     }
 
