@@ -10,7 +10,7 @@
 pub struct NodeId(pub u32);
 
 /// A link (switch to switch, or endpoint to switch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct LinkId(pub u32);
 
 /// A traffic source or sink: a server, or the world outside the fabric.

@@ -203,8 +203,9 @@ struct ClassState {
     /// (link, share of the class's rate offered on it): the load is
     /// `bits_per_second(share * rate)`, computed alike when it is put on and taken off. A share
     /// is kept in single precision (a rounding of 6e-8 of it, a few bits per second per Gbps),
-    /// and each distinct share once ([`shares::Shares`]), which is most of a class's memory.
-    contributions: shares::Shares,
+    /// and each distinct share once ([`shares::pack`]); classes spread alike share all but
+    /// their endpoints' own links ([`shares::Contributions`]).
+    contributions: shares::Contributions,
     /// The switches the class reaches, for a class its [`Summary`] cannot hold (most can: they
     /// are kept there only).
     overflow: Option<Box<Reached>>,
@@ -331,6 +332,15 @@ struct Scratch {
     reached: Reached,
     /// The last spread made, for the next class that spreads alike.
     alike: walk::Alike,
+    /// The endpoints' own links of the class being spread, and its old ones with their shares.
+    ends: Vec<LinkId>,
+    old_ends: Vec<(LinkId, f32)>,
+    /// The shares of the places of the class being spread.
+    end_shares: Vec<f32>,
+    /// The class's shared links and shares as they are packed.
+    packed: Vec<u32>,
+    /// Classes moving alike, whose change of load is added once ([`parallel::Run`]).
+    run: parallel::Run,
 }
 
 /// The result of spreading one class once.
@@ -854,6 +864,7 @@ impl Fluid {
             walker.scratch.alike.upcoming = classes.get(index + 1).copied();
             moved |= outputs.open(&mut walker, class as usize, load, now);
         }
+        walker.scratch.run.flush(load);
         walker.scratch.alike.upcoming = None;
         (walker.evaluations, moved)
     }

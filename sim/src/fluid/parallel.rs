@@ -1,7 +1,10 @@
 //! Spreading classes on several threads: the parts a re-spread is divided into, and the
 //! per-class records each part writes.
 
+use std::sync::Arc;
+
 use super::*;
+use shares::{Contributions, Held, Interior, PLACE};
 
 /// The most threads one run spreads classes on.
 pub(super) const MAX_THREADS: usize = 8;
@@ -54,55 +57,59 @@ impl<'a> Outputs<'a> {
     /// Closes class `class`'s accounting at `now`, spreads it again, and opens its accounting
     /// with the new spread, its load on `load` moved from the old spread to the new. Returns
     /// whether the spread moved: its links and shares, or its blackhole, differ from before.
+    ///
+    /// A class the walker can give its kept spread ([`Walker::gives`]) takes on the shared
+    /// links and shares of the class it was kept for and only its own endpoints' links; what
+    /// moving from its old shared links to the new does to the loads is worked out once for
+    /// the classes that make the same move ([`Run`]).
     pub(super) fn open(&mut self, walker: &mut Walker<'_>, class: usize, load: &mut [i64], now: SimTime) -> bool {
         let index = class - self.first;
-        let rate = walker.ground.classes[class].rate_gbps;
+        let Class { src, dst, rate_gbps: rate, .. } = walker.ground.classes[class];
         let state = &mut self.state[index];
         accrue(state, rate, now);
-        let mut contributions = std::mem::take(&mut state.contributions);
-        let Reached { mut carried, mut sole } = std::mem::take(&mut walker.scratch.reached);
-        let mut entries = std::mem::take(&mut walker.scratch.entries);
-        entries.clear();
         let tracing = walker.ground.tracing;
-        let mut trace = if tracing { std::mem::take(&mut self.traces[index]) } else { Vec::new() };
-        trace.clear();
-        // The new spread is read against the old one, entry by entry, noting any difference;
-        // the load moves only where an entry differs (the old entry's load off, the new one's
-        // on: whole numbers, so the loads end as if all of the old had been taken off and all
-        // of the new put on).
-        let mut old = contributions.iter();
-        let mut same = true;
-        let spread = walker.spread(class, None, &mut carried, &mut sole, &mut |link, fraction, from, to| {
-            let entry = (link, fraction as f32);
-            match old.next() {
-                Some(was) if was == entry => {}
-                was => {
-                    same = false;
-                    if let Some((link, share)) = was {
-                        load[link.0 as usize] -= share_load(share, rate);
-                    }
-                    load[link.0 as usize] += share_load(entry.1, rate);
-                }
+        let mut old = std::mem::take(&mut state.contributions);
+        let mut ends = std::mem::take(&mut walker.scratch.ends);
+        ends.clear();
+        let mut old_ends = std::mem::take(&mut walker.scratch.old_ends);
+        old_ends.clear();
+        old_ends.extend(old.ends());
+        let given = !tracing && walker.gives(class);
+        let (interior, interior_same, spread) = if given {
+            let alike = &walker.scratch.alike;
+            alike.own_ends(walker.ground.topology, src, dst, &mut ends);
+            let interior = alike.interior.as_ref().expect("a kept spread is given with its links");
+            let same = walker.scratch.run.join(&old.interior, interior, rate, load);
+            let interior = if same { std::mem::take(&mut old.interior) } else { Held::Shared(interior.clone()) };
+            (interior, same, alike.spread.clone())
+        } else {
+            self.walk(walker, index, &mut old.interior, rate, &mut ends, load)
+        };
+        let state = &mut self.state[index];
+        let mut contributions = Contributions { interior, ends: old.ends };
+        // The endpoints' own links: all of the old off and all of the new on, if any differs.
+        let new_shares = || contributions.interior.end_shares();
+        let ends_same = ends.len() == old_ends.len()
+            && ends.iter().zip(new_shares()).zip(&old_ends).all(|((link, share), was)| (*link, share) == *was);
+        if !ends_same {
+            for &(link, share) in &old_ends {
+                load[link.0 as usize] -= share_load(share, rate);
             }
-            entries.push(entry);
-            if tracing {
-                trace.push(Hop::new(link, from, to));
+            for (link, share) in ends.iter().zip(new_shares()) {
+                load[link.0 as usize] += share_load(share, rate);
             }
-        });
-        for (link, share) in old {
-            same = false;
-            load[link.0 as usize] -= share_load(share, rate);
+            contributions.ends.set(&ends);
         }
-        if !same {
-            contributions.set(&entries);
-        }
-        walker.scratch.entries = entries;
-        if tracing {
-            self.traces[index] = trace;
-        }
+        walker.scratch.ends = ends;
+        walker.scratch.old_ends = old_ends;
+        let same = interior_same && ends_same;
         state.contributions = contributions;
         state.degraded = spread.degraded || spread.blackhole_fraction > 0.0;
-        let summary = Summary::of(&carried, &sole, state.degraded);
+        // The switches reached: the kept spread's, or those the walk left in the scratch.
+        let Reached { carried, sole } = &walker.scratch.reached;
+        let (carried, sole) =
+            if given { (&walker.scratch.alike.carried, &walker.scratch.alike.sole) } else { (carried, sole) };
+        let summary = Summary::of(carried, sole, state.degraded);
         self.flags[index] = u8::from(summary.sole != 0 || summary.len == Summary::OVERFLOW)
             | (u8::from(summary.degraded) << 1)
             | if tracing { TRACED } else { 0 };
@@ -113,7 +120,6 @@ impl<'a> Outputs<'a> {
         };
         state.overflow = (summary.len == Summary::OVERFLOW)
             .then(|| Box::new(Reached { carried: carried.clone(), sole: sole.clone() }));
-        walker.scratch.reached = Reached { carried, sole };
         self.summary[index] = summary;
         let cause = spread.cause.map(|c| c.0);
         let moved = !same || spread.blackhole_fraction != state.spread_blackhole || cause != state.blackhole_cause;
@@ -129,6 +135,195 @@ impl<'a> Outputs<'a> {
             note_cause(&mut state.causes, Cause::Blackhole(node), now, 0.0);
         }
         moved
+    }
+
+    /// [`Outputs::open`]'s spread of the class at `index` by the walker: its endpoints' own
+    /// links into `ends`, what the rest of it changed put on `load`, the switches it reached
+    /// into the walker's scratch; returns its shared links and shares, whether they are as
+    /// before, and the spread.
+    fn walk(
+        &mut self,
+        walker: &mut Walker<'_>,
+        index: usize,
+        old: &mut Held,
+        rate: f64,
+        ends: &mut Vec<LinkId>,
+        load: &mut [i64],
+    ) -> (Held, bool, Spread) {
+        let class = self.first + index;
+        let Reached { mut carried, mut sole } = std::mem::take(&mut walker.scratch.reached);
+        let mut entries = std::mem::take(&mut walker.scratch.entries);
+        let mut end_shares = std::mem::take(&mut walker.scratch.end_shares);
+        entries.clear();
+        end_shares.clear();
+        let tracing = walker.ground.tracing;
+        let mut trace = if tracing { std::mem::take(&mut self.traces[index]) } else { Vec::new() };
+        trace.clear();
+        // The new spread is read against the old one, entry by entry, an endpoint's own link
+        // as its place; the load moves only where an entry differs (the old entry's load off,
+        // the new one's on: whole numbers, so the loads end as if all of the old had been
+        // taken off and all of the new put on).
+        let mut old_entries = old.entries();
+        let mut same = true;
+        let spread = walker.spread(class, None, &mut carried, &mut sole, &mut |link, fraction, from, to| {
+            let share = fraction as f32;
+            let entry = if from == ROOT || to == DELIVERED {
+                ends.push(link);
+                end_shares.push(share);
+                (PLACE, share)
+            } else {
+                (link, share)
+            };
+            match old_entries.next() {
+                Some(was) if was == entry => {}
+                was => {
+                    same = false;
+                    if let Some((link, share)) = was.filter(|w| w.0 != PLACE) {
+                        load[link.0 as usize] -= share_load(share, rate);
+                    }
+                    if entry.0 != PLACE {
+                        load[link.0 as usize] += share_load(share, rate);
+                    }
+                }
+            }
+            entries.push(entry);
+            if tracing {
+                trace.push(Hop::new(link, from, to));
+            }
+        });
+        for (link, share) in old_entries {
+            same = false;
+            if link != PLACE {
+                load[link.0 as usize] -= share_load(share, rate);
+            }
+        }
+        if tracing {
+            self.traces[index] = trace;
+        }
+        // Kept when it is the same. A class the walker kept its spread for shares what it
+        // holds with the classes the kept spread serves (they mostly move from the same old
+        // links and shares as it did: what that does to the loads is kept for them); any other
+        // holds its own, set again in place (as every class does while spreads are recorded:
+        // then none is given a kept spread here).
+        let alike = &mut walker.scratch.alike;
+        let keeper = !tracing && !entries.is_empty() && alike.kept_for(class);
+        let interior = if same && !(keeper && matches!(old, Held::Own(_))) {
+            std::mem::take(old)
+        } else if entries.is_empty() {
+            Held::Nothing
+        } else if keeper {
+            let mut packed = std::mem::take(&mut walker.scratch.packed);
+            shares::pack_interior(&entries, &end_shares, &mut packed);
+            let shared: Interior = packed[..].into();
+            walker.scratch.packed = packed;
+            Held::Shared(shared)
+        } else {
+            let mut words = match std::mem::take(old) {
+                Held::Own(words) => words,
+                _ => Vec::new(),
+            };
+            shares::pack_interior(&entries, &end_shares, &mut words);
+            Held::Own(words)
+        };
+        if keeper && let Held::Shared(shared) = &interior {
+            alike.interior = Some(shared.clone());
+        }
+        walker.scratch.entries = entries;
+        walker.scratch.end_shares = end_shares;
+        walker.scratch.reached = Reached { carried, sole };
+        (interior, same, spread)
+    }
+}
+
+/// Classes that moved from one shared [`Interior`] to another, each at the same rate: the
+/// change of load one such class makes, and how many have made it since it was added to the
+/// loads. Whole numbers, so adding it `count` times is adding it for each class.
+#[derive(Debug, Default)]
+pub(super) struct Run {
+    old: Option<Interior>,
+    new: Option<Interior>,
+    rate: f64,
+    same: bool,
+    delta: Vec<(LinkId, i64)>,
+    count: i64,
+    /// A buffer for the change of a class that moves alone.
+    own: Vec<(LinkId, i64)>,
+}
+
+impl Run {
+    /// A class at `rate` moves from `old` to shared `new`: counts it in (its change of load
+    /// added to `load` with the run's, now or later); returns whether `new` lists what `old`
+    /// did.
+    pub(super) fn join(&mut self, old: &Held, new: &Interior, rate: f64, load: &mut [i64]) -> bool {
+        let old_shared = match old {
+            Held::Shared(old) if Arc::ptr_eq(old, new) => return true,
+            Held::Shared(old) => Some(old),
+            Held::Nothing => None,
+            // Its own: no other class moves from it.
+            Held::Own(_) => {
+                let mut own = std::mem::take(&mut self.own);
+                let same = difference(old.entries(), shares::interior_entries(new), rate, &mut own);
+                for (link, change) in own.drain(..) {
+                    load[link.0 as usize] += change;
+                }
+                self.own = own;
+                return same;
+            }
+        };
+        let is = |a: Option<&Interior>, b: Option<&Interior>| match (a, b) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        let rate_is = rate.to_bits() == self.rate.to_bits();
+        if !(is(old_shared, self.old.as_ref()) && is(Some(new), self.new.as_ref()) && rate_is) {
+            self.flush(load);
+            self.same = difference(old.entries(), shares::interior_entries(new), rate, &mut self.delta);
+            self.old = old_shared.cloned();
+            self.new = Some(new.clone());
+            self.rate = rate;
+        }
+        self.count += 1;
+        self.same
+    }
+
+    /// Adds the run's changes of load to `load`, and ends it.
+    pub(super) fn flush(&mut self, load: &mut [i64]) {
+        for &(link, change) in &self.delta {
+            load[link.0 as usize] += change * self.count;
+        }
+        self.delta.clear();
+        self.count = 0;
+        self.old = None;
+        self.new = None;
+    }
+}
+
+/// Appends to `delta` what moving a class at `rate` from the links and shares `was` to `now`
+/// does to the loads, position by position (the places' links are the class's own, not
+/// counted); returns whether the two list the same.
+fn difference(
+    mut was: impl Iterator<Item = (LinkId, f32)>,
+    mut now: impl Iterator<Item = (LinkId, f32)>,
+    rate: f64,
+    delta: &mut Vec<(LinkId, i64)>,
+) -> bool {
+    let mut same = true;
+    loop {
+        let (a, b) = (was.next(), now.next());
+        if a.is_none() && b.is_none() {
+            return same;
+        }
+        if a == b {
+            continue;
+        }
+        same = false;
+        if let Some((link, share)) = a.filter(|a| a.0 != PLACE) {
+            delta.push((link, -share_load(share, rate)));
+        }
+        if let Some((link, share)) = b.filter(|b| b.0 != PLACE) {
+            delta.push((link, share_load(share, rate)));
+        }
     }
 }
 

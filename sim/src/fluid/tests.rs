@@ -264,6 +264,89 @@ fn a_class_given_a_kept_spread_gets_what_walking_the_fabric_gives() {
     assert!(given > 10_000 && lost > 1_000, "{given} given, {lost} of them losing");
 }
 
+/// Re-spreading classes that share their links and shares ([`shares::Contributions`]) leaves
+/// each class with what walking the fabric gives it, and every link's load the sum of each
+/// class's load on it: classes of different rates, re-spread in random subsets (so that
+/// classes that shared links before no longer all do), on one thread and two.
+#[test]
+fn classes_sharing_their_spreads_load_the_links_as_each_alone_would() {
+    use crate::topology::Detect;
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(9);
+    let (mut t, leafs) = five_stage(3, 2, 2, 100.0);
+    let mut endpoints = Vec::new();
+    for (i, pair) in leafs.chunks(2).enumerate() {
+        for j in 0..4 {
+            endpoints.push(t.add_endpoint(format!("srv{i}-{j}"), pair, 25.0, Detect::Access));
+        }
+        endpoints.push(t.add_endpoint(format!("lone{i}"), &pair[..1], 25.0, Detect::Access));
+    }
+    // Every pair once, some twice (a class of two flows), at three rates, short of congestion
+    // (which records spreads, and then nothing is shared).
+    let rates = [0.03, 0.1, 0.27];
+    let mut flows = Vec::new();
+    for src in &endpoints {
+        for dst in endpoints.iter().filter(|dst| *dst != src) {
+            for _ in 0..if rng.random_bool(0.1) { 2 } else { 1 } {
+                flows.push(FlowSpec { src: *src, dst: *dst, rate_gbps: rates[rng.random_range(0..3)] });
+            }
+        }
+    }
+    let switches = t.node_count() as u32;
+    let mut fluid = Fluid::new(t, flows, Ecmp::Fluid);
+    let views = [View::Withdrawn, View::Avoid, View::Use];
+    let mut shared = 0;
+    for round in 0..60 {
+        if round % 2 == 1 {
+            fluid.set_parallelism(2, 8);
+        } else {
+            fluid.set_parallelism(1, 8);
+        }
+        for node in (0..switches).map(NodeId) {
+            let status = if rng.random_bool(0.85) {
+                Status::UP
+            } else {
+                Status {
+                    forwarding: rng.random_bool(0.8),
+                    fabric: views[rng.random_range(0..3)],
+                    access: views[rng.random_range(0..3)],
+                    lone: views[rng.random_range(0..3)],
+                    attached: rng.random_bool(0.7),
+                }
+            };
+            fluid.set_status(node, status);
+        }
+        let keep = [1.0, 0.9, 0.5][round % 3];
+        let classes: Vec<u32> = (0..fluid.classes.len() as u32).filter(|_| rng.random_bool(keep)).collect();
+        fluid.reevaluate(&classes, SimTime::from_millis(round as u64 * 1000));
+        let mut expected = vec![0i64; fluid.offered.len()];
+        for (class, state) in fluid.classes.iter().zip(&fluid.state) {
+            for (link, share) in state.contributions.iter() {
+                expected[link.0 as usize] += share_load(share, class.rate_gbps);
+            }
+        }
+        assert_eq!(fluid.offered, expected, "round {round}: the loads are the sum of the classes' loads");
+        let mut walker = fluid.walker();
+        let walked: Vec<Vec<(LinkId, f32)>> = classes
+            .iter()
+            .map(|&class| {
+                let mut links = Vec::new();
+                let (mut carried, mut sole) = (Vec::new(), Vec::new());
+                let on_link = &mut |l, s: f64, _, _| links.push((l, s as f32));
+                walker.walk(class as usize, None, &mut carried, &mut sole, on_link);
+                links
+            })
+            .collect();
+        for (&class, links) in classes.iter().zip(walked) {
+            let held: Vec<(LinkId, f32)> = fluid.state[class as usize].contributions.iter().collect();
+            assert_eq!(held, links, "round {round}, class {class}");
+        }
+        let interiors = fluid.state.iter().filter_map(|s| s.contributions.interior.shared());
+        shared += interiors.filter(|i| std::sync::Arc::strong_count(i) > 1).count();
+    }
+    // Most classes share their links and shares with others (48,124 of the 60 rounds' 52,200).
+    assert!(shared > 30_000, "{shared} classes sharing");
+}
+
 /// A 5-stage fabric: `pods` pods of `spines` spines and four leafs each, under `supers`
 /// super-spines (links of 100 Gbps), each leaf linked to every spine of its pod at
 /// `leaf_gbps`. Returns it with its leafs, in pairs by pod.

@@ -194,6 +194,16 @@ impl Walker<'_> {
         spread
     }
 
+    /// True when `class` can be given the kept spread and its shared links and shares
+    /// ([`Alike::interior`]) without a walk; counted as a spread.
+    pub(super) fn gives(&mut self, class: usize) -> bool {
+        let alike = &self.scratch.alike;
+        let gives = alike.interior.is_some()
+            && alike.key.is_some_and(|kept| self.ground.spread_alike(kept, self.alike_key(class)));
+        self.evaluations += u64::from(gives);
+        gives
+    }
+
     /// What a spread of `class` depends on besides its endpoints' own links.
     pub(super) fn alike_key(&self, class: usize) -> AlikeKey {
         let ground = self.ground;
@@ -448,9 +458,14 @@ pub(super) struct Alike {
     pub(super) upcoming: Option<u32>,
     key: Option<AlikeKey>,
     hops: Vec<Kept>,
-    spread: Spread,
-    carried: Vec<NodeId>,
-    sole: Vec<NodeId>,
+    /// The endpoints' own links among `hops`, in order.
+    ends: Vec<Kept>,
+    pub(super) spread: Spread,
+    pub(super) carried: Vec<NodeId>,
+    pub(super) sole: Vec<NodeId>,
+    /// The kept spread's links and shares as the class it was kept for holds them, once that
+    /// class has taken them on: the classes it serves share them ([`shares::Interior`]).
+    pub(super) interior: Option<shares::Interior>,
 }
 
 impl Alike {
@@ -468,16 +483,20 @@ impl Alike {
         sole: &[NodeId],
     ) {
         let (source, target) = (topology.endpoint(src), topology.endpoint(dst));
+        self.ends.clear();
         for kept in &mut self.hops {
             if kept.from == ROOT {
                 let index = source.attachments.iter().position(|a| a.1 == kept.link);
                 kept.at = index.expect("a source's first links are its own") as u32;
+                self.ends.push(*kept);
             } else if kept.to == DELIVERED {
                 let switch = target.attachments.iter().find(|a| a.2 == kept.link);
                 kept.at = switch.expect("traffic is delivered over the destination's links").0.0;
+                self.ends.push(*kept);
             }
         }
         self.key = Some(key);
+        self.interior = None;
         self.spread.clone_from(spread);
         self.carried.clear();
         self.carried.extend_from_slice(carried);
@@ -495,20 +514,35 @@ impl Alike {
         sole: &mut Vec<NodeId>,
         on_link: &mut F,
     ) -> Spread {
-        let (source, target) = (topology.endpoint(src), topology.endpoint(dst));
         for kept in &self.hops {
-            let link = if kept.from == ROOT {
-                source.attachments[kept.at as usize].1
-            } else if kept.to == DELIVERED {
-                target.attachments.iter().find(|a| a.0.0 == kept.at).expect("destination attaches here").2
-            } else {
-                kept.link
-            };
-            on_link(link, kept.share, kept.from, kept.to);
+            on_link(Alike::own_link(topology, src, dst, kept), kept.share, kept.from, kept.to);
         }
         carried.clone_from(&self.carried);
         sole.clone_from(&self.sole);
         self.spread.clone()
+    }
+
+    /// The link of the kept spread's `kept` for a class from `src` to `dst`: its endpoints'
+    /// own where the kept one was an endpoint's.
+    fn own_link(topology: &Topology, src: EndpointId, dst: EndpointId, kept: &Kept) -> LinkId {
+        if kept.from == ROOT {
+            topology.endpoint(src).attachments[kept.at as usize].1
+        } else if kept.to == DELIVERED {
+            let target = topology.endpoint(dst);
+            target.attachments.iter().find(|a| a.0.0 == kept.at).expect("destination attaches here").2
+        } else {
+            kept.link
+        }
+    }
+
+    /// True when the kept spread was kept for `class`, which has not taken it on yet.
+    pub(super) fn kept_for(&self, class: usize) -> bool {
+        self.interior.is_none() && self.key.is_some_and(|key| key.class as usize == class)
+    }
+
+    /// Appends the endpoints' own links of the kept spread for a class from `src` to `dst`.
+    pub(super) fn own_ends(&self, topology: &Topology, src: EndpointId, dst: EndpointId, out: &mut Vec<LinkId>) {
+        out.extend(self.ends.iter().map(|kept| Alike::own_link(topology, src, dst, kept)));
     }
 }
 
