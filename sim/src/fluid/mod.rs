@@ -337,6 +337,8 @@ struct Scratch {
     old_ends: Vec<(LinkId, f32)>,
     /// The shares of the places of the class being spread.
     end_shares: Vec<f32>,
+    /// What the class being spread changes of the loads, when its spread is kept.
+    delta: Vec<(LinkId, i64)>,
     /// The class's shared links and shares as they are packed.
     packed: Vec<u32>,
     /// Classes moving alike, whose change of load is added once ([`parallel::Run`]).

@@ -157,6 +157,11 @@ impl<'a> Outputs<'a> {
         entries.clear();
         end_shares.clear();
         let tracing = walker.ground.tracing;
+        // A spread kept for the classes after it: what its move does to the loads is noted
+        // for them ([`Run`]).
+        let keeping = !tracing && walker.will_keep(class);
+        let mut delta = std::mem::take(&mut walker.scratch.delta);
+        delta.clear();
         let mut trace = if tracing { std::mem::take(&mut self.traces[index]) } else { Vec::new() };
         trace.clear();
         // The new spread is read against the old one, entry by entry, an endpoint's own link
@@ -179,10 +184,18 @@ impl<'a> Outputs<'a> {
                 was => {
                     same = false;
                     if let Some((link, share)) = was.filter(|w| w.0 != PLACE) {
-                        load[link.0 as usize] -= share_load(share, rate);
+                        let change = share_load(share, rate);
+                        load[link.0 as usize] -= change;
+                        if keeping {
+                            delta.push((link, -change));
+                        }
                     }
                     if entry.0 != PLACE {
-                        load[link.0 as usize] += share_load(share, rate);
+                        let change = share_load(share, rate);
+                        load[link.0 as usize] += change;
+                        if keeping {
+                            delta.push((link, change));
+                        }
                     }
                 }
             }
@@ -194,7 +207,11 @@ impl<'a> Outputs<'a> {
         for (link, share) in old_entries {
             same = false;
             if link != PLACE {
-                load[link.0 as usize] -= share_load(share, rate);
+                let change = share_load(share, rate);
+                load[link.0 as usize] -= change;
+                if keeping {
+                    delta.push((link, -change));
+                }
             }
         }
         if tracing {
@@ -206,7 +223,8 @@ impl<'a> Outputs<'a> {
         // holds its own, set again in place (as every class does while spreads are recorded:
         // then none is given a kept spread here).
         let alike = &mut walker.scratch.alike;
-        let keeper = !tracing && !entries.is_empty() && alike.kept_for(class);
+        let keeper = keeping && !entries.is_empty() && alike.kept_for(class);
+        debug_assert!(!keeping || alike.kept_for(class), "a spread is kept as foreseen");
         let interior = if same && !(keeper && matches!(old, Held::Own(_))) {
             std::mem::take(old)
         } else if entries.is_empty() {
@@ -227,7 +245,15 @@ impl<'a> Outputs<'a> {
         };
         if keeper && let Held::Shared(shared) = &interior {
             alike.interior = Some(shared.clone());
+            // The classes it serves mostly move from the same old links and shares, held by
+            // others (a class's own are held by no other).
+            let run = &mut walker.scratch.run;
+            run.flush(load);
+            if !same && !matches!(old, Held::Own(_)) {
+                run.seed(old, shared, rate, &delta);
+            }
         }
+        walker.scratch.delta = delta;
         walker.scratch.entries = entries;
         walker.scratch.end_shares = end_shares;
         walker.scratch.reached = Reached { carried, sole };
@@ -285,6 +311,20 @@ impl Run {
         }
         self.count += 1;
         self.same
+    }
+
+    /// Starts a run, with nothing pending, by a class at `rate` that moved from `old` to a
+    /// different `new`, changing the loads by `delta` (already added to them).
+    pub(super) fn seed(&mut self, old: &Held, new: &Interior, rate: f64, delta: &[(LinkId, i64)]) {
+        debug_assert!(self.count == 0 && self.delta.is_empty(), "a run is added to the loads before another starts");
+        self.old = match old {
+            Held::Shared(old) => Some(old.clone()),
+            _ => None,
+        };
+        self.new = Some(new.clone());
+        self.rate = rate;
+        self.same = false;
+        self.delta.extend_from_slice(delta);
     }
 
     /// Adds the run's changes of load to `load`, and ends it.

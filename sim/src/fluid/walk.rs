@@ -204,6 +204,15 @@ impl Walker<'_> {
         gives
     }
 
+    /// True when [`Walker::spread`] would keep the spread of `class` for the class after it.
+    pub(super) fn will_keep(&self, class: usize) -> bool {
+        let (ground, alike) = (self.ground, &self.scratch.alike);
+        let key = self.alike_key(class);
+        ground.classes[class].hash.is_none()
+            && !alike.key.is_some_and(|kept| ground.spread_alike(kept, key))
+            && alike.upcoming.is_some_and(|next| ground.spread_alike(key, self.alike_key(next as usize)))
+    }
+
     /// What a spread of `class` depends on besides its endpoints' own links.
     pub(super) fn alike_key(&self, class: usize) -> AlikeKey {
         let ground = self.ground;
