@@ -179,7 +179,7 @@ impl Walker<'_> {
             self.scratch.alike = alike;
             return spread;
         }
-        if !alike.upcoming.is_some_and(|next| ground.spread_alike(key, self.alike_key(next as usize))) {
+        if !self.serves_next(&alike, key) {
             self.scratch.alike = alike;
             return self.walk(class, None, carried, sole, on_link);
         }
@@ -210,7 +210,12 @@ impl Walker<'_> {
         let key = self.alike_key(class);
         ground.classes[class].hash.is_none()
             && !alike.key.is_some_and(|kept| ground.spread_alike(kept, key))
-            && alike.upcoming.is_some_and(|next| ground.spread_alike(key, self.alike_key(next as usize)))
+            && self.serves_next(alike, key)
+    }
+
+    /// True when a spread made for `key`'s class would serve the class to be spread next.
+    fn serves_next(&self, alike: &Alike, key: AlikeKey) -> bool {
+        alike.upcoming.is_some_and(|next| self.ground.spread_alike(key, self.alike_key(next as usize)))
     }
 
     /// What a spread of `class` depends on besides its endpoints' own links.
