@@ -377,6 +377,9 @@ pub struct Fluid {
     dests: Vec<Vec<NodeId>>,
     /// Per destination group, how its endpoints are attached.
     dest_kinds: Vec<Attachment>,
+    /// Per endpoint, its kind of source: endpoints attached alike to the same switches, in the
+    /// same order, have the same number (their classes to one destination group spread alike).
+    source_kinds: Vec<u32>,
     /// Per link: offered load, level on paths, and the switch whose classes can cross it.
     /// Loads are whole bits per second, so that adding and taking off a class's load leaves no
     /// rounding behind and the sum is the same in any order (threads add their own).
@@ -485,6 +488,16 @@ impl Fluid {
             );
         }
         keyed.sort_unstable();
+        let mut kinds: HashMap<(Attachment, Vec<NodeId>), u32> = HashMap::new();
+        let source_kinds: Vec<u32> = topology
+            .endpoints
+            .iter()
+            .map(|endpoint| {
+                let switches = endpoint.attachments.iter().map(|a| a.0).collect();
+                let next = kinds.len() as u32;
+                *kinds.entry((Attachment::of(endpoint), switches)).or_insert(next)
+            })
+            .collect();
         let mut classes: Vec<Class> = Vec::new();
         let mut flow_class = vec![0u32; flows.len()];
         // The classes of the current run of flows with one (group, source, destination).
@@ -574,6 +587,7 @@ impl Fluid {
             classes,
             dests,
             dest_kinds,
+            source_kinds,
         };
         fluid.index_paths();
         // Grown by doubling while indexing: kept for the whole run.
@@ -675,6 +689,7 @@ impl Fluid {
             classes: &self.classes,
             dests: &self.dests,
             dest_kinds: &self.dest_kinds,
+            source_kinds: &self.source_kinds,
             hop_table: &self.hop_table,
             blame_to: &self.blame_to,
             dest_bump: &self.dest_bump,

@@ -164,54 +164,38 @@ impl<'a> Outputs<'a> {
         delta.clear();
         let mut trace = if tracing { std::mem::take(&mut self.traces[index]) } else { Vec::new() };
         trace.clear();
-        // The new spread is read against the old one, entry by entry, an endpoint's own link
-        // as its place; the load moves only where an entry differs (the old entry's load off,
-        // the new one's on: whole numbers, so the loads end as if all of the old had been
-        // taken off and all of the new put on).
-        let mut old_entries = old.entries();
-        let mut same = true;
-        let spread = walker.spread(class, None, &mut carried, &mut sole, &mut |link, fraction, from, to| {
-            let share = fraction as f32;
-            let entry = if from == ROOT || to == DELIVERED {
-                ends.push(link);
-                end_shares.push(share);
-                (PLACE, share)
-            } else {
-                (link, share)
-            };
-            match old_entries.next() {
-                Some(was) if was == entry => {}
-                was => {
-                    same = false;
-                    if let Some((link, share)) = was.filter(|w| w.0 != PLACE) {
-                        let change = share_load(share, rate);
-                        load[link.0 as usize] -= change;
-                        if keeping {
-                            delta.push((link, -change));
-                        }
-                    }
-                    if entry.0 != PLACE {
-                        let change = share_load(share, rate);
-                        load[link.0 as usize] += change;
-                        if keeping {
-                            delta.push((link, change));
-                        }
-                    }
-                }
-            }
-            entries.push(entry);
-            if tracing {
+        // The walk only lists the new spread's entries, an endpoint's own link as its place
+        // (a small callback the walk inlines); it is read against the old one afterwards.
+        let spread = if tracing {
+            walker.spread(class, None, &mut carried, &mut sole, &mut |link, fraction, from, to| {
+                note_entry(&mut entries, ends, &mut end_shares, link, fraction, from, to);
                 trace.push(Hop::new(link, from, to));
-            }
-        });
-        for (link, share) in old_entries {
-            same = false;
-            if link != PLACE {
-                let change = share_load(share, rate);
-                load[link.0 as usize] -= change;
+            })
+        } else {
+            walker.spread(class, None, &mut carried, &mut sole, &mut |link, fraction, from, to| {
+                note_entry(&mut entries, ends, &mut end_shares, link, fraction, from, to);
+            })
+        };
+        // Packed, a spread is its words (packing is the same for the same entries): when they
+        // are the old ones, nothing moves; else all of the old load is taken off and all of
+        // the new put on.
+        let mut packed = std::mem::take(&mut walker.scratch.packed);
+        let same = if entries.is_empty() {
+            old.words().is_empty()
+        } else {
+            shares::pack_interior(&entries, &end_shares, &mut packed);
+            old.words() == &packed[..]
+        };
+        if !same {
+            let mut change = |link: LinkId, change: i64| {
+                load[link.0 as usize] += change;
                 if keeping {
-                    delta.push((link, -change));
+                    delta.push((link, change));
                 }
+            };
+            shares::interior_loads(old.words(), rate, |link, load| change(link, -load));
+            if !entries.is_empty() {
+                shares::interior_loads(&packed, rate, change);
             }
         }
         if tracing {
@@ -230,19 +214,18 @@ impl<'a> Outputs<'a> {
         } else if entries.is_empty() {
             Held::Nothing
         } else if keeper {
-            let mut packed = std::mem::take(&mut walker.scratch.packed);
-            shares::pack_interior(&entries, &end_shares, &mut packed);
-            let shared: Interior = packed[..].into();
-            walker.scratch.packed = packed;
-            Held::Shared(shared)
+            Held::Shared(packed[..].into())
         } else {
             let mut words = match std::mem::take(old) {
                 Held::Own(words) => words,
                 _ => Vec::new(),
             };
-            shares::pack_interior(&entries, &end_shares, &mut words);
+            words.clear();
+            words.reserve_exact(packed.len());
+            words.extend_from_slice(&packed);
             Held::Own(words)
         };
+        walker.scratch.packed = packed;
         if keeper && let Held::Shared(shared) = &interior {
             alike.interior = Some(shared.clone());
             // The classes it serves mostly move from the same old links and shares, held by
@@ -288,7 +271,7 @@ impl Run {
             // Its own: no other class moves from it.
             Held::Own(_) => {
                 let mut own = std::mem::take(&mut self.own);
-                let same = difference(old.entries(), shares::interior_entries(new), rate, &mut own);
+                let same = difference(old.entries(), shares::interior_entries(new), rate, |l, c| own.push((l, c)));
                 for (link, change) in own.drain(..) {
                     load[link.0 as usize] += change;
                 }
@@ -304,7 +287,8 @@ impl Run {
         let rate_is = rate.to_bits() == self.rate.to_bits();
         if !(is(old_shared, self.old.as_ref()) && is(Some(new), self.new.as_ref()) && rate_is) {
             self.flush(load);
-            self.same = difference(old.entries(), shares::interior_entries(new), rate, &mut self.delta);
+            let delta = &mut self.delta;
+            self.same = difference(old.entries(), shares::interior_entries(new), rate, |l, c| delta.push((l, c)));
             self.old = old_shared.cloned();
             self.new = Some(new.clone());
             self.rate = rate;
@@ -339,30 +323,92 @@ impl Run {
     }
 }
 
-/// Appends to `delta` what moving a class at `rate` from the links and shares `was` to `now`
-/// does to the loads, position by position (the places' links are the class's own, not
-/// counted); returns whether the two list the same.
+/// Lists a link of the spread being made in `entries`: an endpoint's own link (from the
+/// source, or delivering) as a place, the link in `ends` and its share in `end_shares`.
+#[inline]
+fn note_entry(
+    entries: &mut Vec<(LinkId, f32)>,
+    ends: &mut Vec<LinkId>,
+    end_shares: &mut Vec<f32>,
+    link: LinkId,
+    fraction: f64,
+    from: u16,
+    to: u16,
+) {
+    let share = fraction as f32;
+    if from == ROOT || to == DELIVERED {
+        ends.push(link);
+        end_shares.push(share);
+        entries.push((PLACE, share));
+    } else {
+        entries.push((link, share));
+    }
+}
+
+/// Gives `change` what moving a class at `rate` from the links and shares `was` to `now` does
+/// to the loads (the places' links are the class's own, not counted); returns whether the two
+/// list the same. Read position by position up to the first that differs; after it, all of the
+/// old is taken off and all of the new put on (a spread that moves mostly changes its shares
+/// from there on, so comparing further saves little). Whole numbers: the loads end the same
+/// either way.
 fn difference(
     mut was: impl Iterator<Item = (LinkId, f32)>,
     mut now: impl Iterator<Item = (LinkId, f32)>,
     rate: f64,
-    delta: &mut Vec<(LinkId, i64)>,
+    change: impl FnMut(LinkId, i64),
 ) -> bool {
-    let mut same = true;
     loop {
         let (a, b) = (was.next(), now.next());
-        if a.is_none() && b.is_none() {
-            return same;
-        }
         if a == b {
+            if a.is_none() {
+                return true;
+            }
             continue;
         }
-        same = false;
-        if let Some((link, share)) = a.filter(|a| a.0 != PLACE) {
-            delta.push((link, -share_load(share, rate)));
-        }
-        if let Some((link, share)) = b.filter(|b| b.0 != PLACE) {
-            delta.push((link, share_load(share, rate)));
+        move_load(a.into_iter().chain(was), b.into_iter().chain(now), rate, change);
+        return false;
+    }
+}
+
+/// Gives `change` what taking all of `was` off the loads and putting all of `now` on does, for
+/// a class at `rate` (the places' links are the class's own, not counted).
+fn move_load(
+    was: impl Iterator<Item = (LinkId, f32)>,
+    now: impl Iterator<Item = (LinkId, f32)>,
+    rate: f64,
+    mut change: impl FnMut(LinkId, i64),
+) {
+    let (mut off, mut on) = (Loads::new(rate), Loads::new(rate));
+    for (link, share) in was.filter(|a| a.0 != PLACE) {
+        change(link, -off.of(share));
+    }
+    for (link, share) in now.filter(|b| b.0 != PLACE) {
+        change(link, on.of(share));
+    }
+}
+
+/// A class's load on a link for a share of it ([`share_load`]), remembering the last: a
+/// spread splits evenly, so the same share comes again and again.
+struct Loads {
+    rate: f64,
+    last: Option<(u32, i64)>,
+}
+
+impl Loads {
+    fn new(rate: f64) -> Loads {
+        Loads { rate, last: None }
+    }
+
+    #[inline]
+    fn of(&mut self, share: f32) -> i64 {
+        let bits = share.to_bits();
+        match self.last {
+            Some((last, load)) if last == bits => load,
+            _ => {
+                let load = share_load(share, self.rate);
+                self.last = Some((bits, load));
+                load
+            }
         }
     }
 }

@@ -38,25 +38,28 @@ pub(super) fn pack(entries: &[(LinkId, f32)], words: &mut Vec<u32>) {
     let at = words.len();
     words.reserve_exact(1 + entries.len());
     words.push(0);
-    let mut last = 0;
+    // The place of the last share looked up: a spread's links come in runs of one share.
+    let mut last: Option<(u32, u32)> = None;
     for &(link, share) in entries {
         let bits = share.to_bits();
-        let index = if count > 0 && palette[last] == bits {
-            Some(last)
-        } else if let Some(index) = palette[..count].iter().position(|p| *p == bits) {
-            Some(index)
-        } else if count < PALETTE {
-            palette[count] = bits;
-            count += 1;
-            Some(count - 1)
-        } else {
-            None
+        let index = match last {
+            Some((was, index)) if was == bits => Some(index),
+            _ => {
+                let index = match palette[..count].iter().position(|p| *p == bits) {
+                    Some(index) => Some(index as u32),
+                    None if count < PALETTE => {
+                        palette[count] = bits;
+                        count += 1;
+                        Some(count as u32 - 1)
+                    }
+                    None => None,
+                };
+                last = index.map(|index| (bits, index));
+                index
+            }
         };
         match index {
-            Some(index) if link.0 < PLACE_WORD || link == PLACE => {
-                last = index;
-                words.push(link.0.min(PLACE_WORD) << 8 | index as u32);
-            }
+            Some(index) if link.0 < PLACE_WORD || link == PLACE => words.push(link.0.min(PLACE_WORD) << 8 | index),
             _ => words.extend_from_slice(&[WIDE, link.0, bits]),
         }
     }
@@ -95,6 +98,35 @@ impl Iterator for Iter<'_> {
     }
 }
 
+/// Gives `on_link` each link an [`Interior`]'s `words` list, but the places, with the load
+/// [`share_load`] puts on it for a class at `rate`: worked out once per distinct share.
+pub(super) fn interior_loads(words: &[u32], rate: f64, mut on_link: impl FnMut(LinkId, i64)) {
+    let ends = words.first().map_or(0, |n| *n as usize);
+    let words = words.get(1 + ends..).unwrap_or_default();
+    let count = words.first().map_or(0, |n| *n as usize);
+    let rest = words.get(1..).unwrap_or_default();
+    let (mut entries, palette) = rest.split_at(rest.len() - count);
+    let mut loads = [0i64; PALETTE];
+    for (load, bits) in loads.iter_mut().zip(palette) {
+        *load = share_load(f32::from_bits(*bits), rate);
+    }
+    while let Some((&word, rest)) = entries.split_first() {
+        if word == WIDE {
+            let (wide, rest) = rest.split_at(2);
+            entries = rest;
+            // A place whose share is beyond the palette is written in full too.
+            if wide[0] != PLACE.0 {
+                on_link(LinkId(wide[0]), share_load(f32::from_bits(wide[1]), rate));
+            }
+            continue;
+        }
+        entries = rest;
+        if word >> 8 != PLACE_WORD {
+            on_link(LinkId(word >> 8), loads[(word & WIDE) as usize]);
+        }
+    }
+}
+
 /// A spread as several classes share it, in one allocation: the number of places held for a
 /// class's own endpoint links, their shares (`f32` bits), then the spread's links and shares,
 /// [`PLACE`] where those links go, packed ([`pack`]).
@@ -127,7 +159,8 @@ pub(super) enum Held {
 }
 
 impl Held {
-    fn words(&self) -> &[u32] {
+    /// Its words, as [`pack_interior`] packed them (none for [`Held::Nothing`]).
+    pub(super) fn words(&self) -> &[u32] {
         match self {
             Held::Nothing => &[],
             Held::Own(words) => words,
@@ -221,8 +254,9 @@ mod tests {
 
     /// Whatever is packed is read back as it was: few shares or more than a byte names, links
     /// numbered below and beyond 2^24 (2^24 - 1 among them, whose word is a place's), places;
-    /// four bytes a link when the shares are few and the links numbered below 2^24 - 1. And a
-    /// class's links read back with its own endpoint links in their places.
+    /// four bytes a link when the shares are few and the links numbered below 2^24 - 1. The
+    /// loads read from the packed words are each entry's. And a class's links read back with
+    /// its own endpoint links in their places.
     #[test]
     fn shares_read_back_what_was_packed() {
         let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(3);
@@ -256,6 +290,13 @@ mod tests {
             let places: Vec<f32> = entries.iter().filter(|e| e.0 == PLACE).map(|e| e.1).collect();
             let own: Vec<LinkId> = (0..places.len()).map(|i| LinkId(1 << 25 | i as u32)).collect();
             pack_interior(&entries, &places, &mut words);
+            // The loads it puts on its links, each share's worked out once: as each entry's own.
+            let rate = [0.1, 0.37, 40.0][round % 3];
+            let mut loads = Vec::new();
+            interior_loads(&words, rate, |link, load| loads.push((link, load)));
+            let each: Vec<(LinkId, i64)> =
+                entries.iter().filter(|e| e.0 != PLACE).map(|&(link, share)| (link, share_load(share, rate))).collect();
+            assert_eq!(loads, each, "round {round}");
             let interior = if round % 2 == 0 { Held::Shared(words[..].into()) } else { Held::Own(words.clone()) };
             let mut contributions = Contributions { interior, ends: Ends::default() };
             contributions.ends.set(&own);

@@ -21,6 +21,8 @@ pub(super) struct Ground<'a> {
     pub(super) classes: &'a [Class],
     pub(super) dests: &'a [Vec<NodeId>],
     pub(super) dest_kinds: &'a [Attachment],
+    /// Per endpoint, its kind of source ([`Fluid::source_kinds`]).
+    pub(super) source_kinds: &'a [u32],
     pub(super) hop_table: &'a [(NodeId, LinkId)],
     pub(super) blame_to: &'a [Option<NodeId>],
     pub(super) dest_bump: &'a [u32],
@@ -572,10 +574,7 @@ impl Ground<'_> {
         if one.dest != other.dest || one.hash.is_some() || other.hash.is_some() {
             return false;
         }
-        let (one, other) = (self.topology.endpoint(one.src), self.topology.endpoint(other.src));
-        Attachment::of(one) == Attachment::of(other)
-            && one.attachments.len() == other.attachments.len()
-            && one.attachments.iter().zip(&other.attachments).all(|(a, b)| a.0 == b.0)
+        self.source_kinds[one.src.0 as usize] == self.source_kinds[other.src.0 as usize]
     }
 
     /// The switch to blame when `node` has no route to `dest`: a withdrawn destination switch
@@ -612,6 +611,7 @@ pub(super) fn note_cause(causes: &mut Vec<(Cause, SimTime, f64)>, cause: Cause, 
 /// Puts `share` of a class on `link` towards `hop`: reports it to `on_link` with the steps it
 /// leaves and reaches (`steps`: the step it leaves, and where the next stage's numbers start),
 /// and adds what the link lets through (`survival`) to what reaches `hop` in the next stage.
+#[inline(always)]
 pub(super) fn send<F: FnMut(LinkId, f64, u16, u16)>(
     hop: NodeId,
     link: LinkId,
