@@ -176,28 +176,19 @@ impl<'a> Outputs<'a> {
                 note_entry(&mut entries, ends, &mut end_shares, link, fraction, from, to);
             })
         };
-        // Packed, a spread is its words (packing is the same for the same entries): when they
-        // are the old ones, nothing moves; else all of the old load is taken off and all of
-        // the new put on.
         let mut packed = std::mem::take(&mut walker.scratch.packed);
-        let same = if entries.is_empty() {
-            old.words().is_empty()
+        let new: &[u32] = if entries.is_empty() {
+            &[]
         } else {
             shares::pack_interior(&entries, &end_shares, &mut packed);
-            old.words() == &packed[..]
+            &packed
         };
-        if !same {
-            let mut change = |link: LinkId, change: i64| {
-                load[link.0 as usize] += change;
-                if keeping {
-                    delta.push((link, change));
-                }
-            };
-            shares::interior_loads(old.words(), rate, |link, load| change(link, -load));
-            if !entries.is_empty() {
-                shares::interior_loads(&packed, rate, change);
+        let same = move_load(old.words(), new, rate, |link, change| {
+            load[link.0 as usize] += change;
+            if keeping {
+                delta.push((link, change));
             }
-        }
+        });
         if tracing {
             self.traces[index] = trace;
         }
@@ -255,8 +246,6 @@ pub(super) struct Run {
     same: bool,
     delta: Vec<(LinkId, i64)>,
     count: i64,
-    /// A buffer for the change of a class that moves alone.
-    own: Vec<(LinkId, i64)>,
 }
 
 impl Run {
@@ -269,15 +258,7 @@ impl Run {
             Held::Shared(old) => Some(old),
             Held::Nothing => None,
             // Its own: no other class moves from it.
-            Held::Own(_) => {
-                let mut own = std::mem::take(&mut self.own);
-                let same = difference(old.entries(), shares::interior_entries(new), rate, |l, c| own.push((l, c)));
-                for (link, change) in own.drain(..) {
-                    load[link.0 as usize] += change;
-                }
-                self.own = own;
-                return same;
-            }
+            Held::Own(_) => return move_load(old.words(), new, rate, |link, change| load[link.0 as usize] += change),
         };
         let is = |a: Option<&Interior>, b: Option<&Interior>| match (a, b) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -288,7 +269,7 @@ impl Run {
         if !(is(old_shared, self.old.as_ref()) && is(Some(new), self.new.as_ref()) && rate_is) {
             self.flush(load);
             let delta = &mut self.delta;
-            self.same = difference(old.entries(), shares::interior_entries(new), rate, |l, c| delta.push((l, c)));
+            self.same = move_load(old.words(), new, rate, |link, change| delta.push((link, change)));
             self.old = old_shared.cloned();
             self.new = Some(new.clone());
             self.rate = rate;
@@ -345,72 +326,18 @@ fn note_entry(
     }
 }
 
-/// Gives `change` what moving a class at `rate` from the links and shares `was` to `now` does
-/// to the loads (the places' links are the class's own, not counted); returns whether the two
-/// list the same. Read position by position up to the first that differs; after it, all of the
-/// old is taken off and all of the new put on (a spread that moves mostly changes its shares
-/// from there on, so comparing further saves little). Whole numbers: the loads end the same
-/// either way.
-fn difference(
-    mut was: impl Iterator<Item = (LinkId, f32)>,
-    mut now: impl Iterator<Item = (LinkId, f32)>,
-    rate: f64,
-    change: impl FnMut(LinkId, i64),
-) -> bool {
-    loop {
-        let (a, b) = (was.next(), now.next());
-        if a == b {
-            if a.is_none() {
-                return true;
-            }
-            continue;
-        }
-        move_load(a.into_iter().chain(was), b.into_iter().chain(now), rate, change);
-        return false;
+/// Gives `change` what moving a class at `rate` from the spread packed as `old` to the one
+/// packed as `new` ([`shares::pack_interior`]) does to the loads, and returns whether the two
+/// are the same. Packing gives the same words for the same entries, so equal words move
+/// nothing; else all of the old load comes off and all of the new goes on (whole numbers, so
+/// the loads end as if only the entries that differ had moved).
+fn move_load(old: &[u32], new: &[u32], rate: f64, mut change: impl FnMut(LinkId, i64)) -> bool {
+    if old == new {
+        return true;
     }
-}
-
-/// Gives `change` what taking all of `was` off the loads and putting all of `now` on does, for
-/// a class at `rate` (the places' links are the class's own, not counted).
-fn move_load(
-    was: impl Iterator<Item = (LinkId, f32)>,
-    now: impl Iterator<Item = (LinkId, f32)>,
-    rate: f64,
-    mut change: impl FnMut(LinkId, i64),
-) {
-    let (mut off, mut on) = (Loads::new(rate), Loads::new(rate));
-    for (link, share) in was.filter(|a| a.0 != PLACE) {
-        change(link, -off.of(share));
-    }
-    for (link, share) in now.filter(|b| b.0 != PLACE) {
-        change(link, on.of(share));
-    }
-}
-
-/// A class's load on a link for a share of it ([`share_load`]), remembering the last: a
-/// spread splits evenly, so the same share comes again and again.
-struct Loads {
-    rate: f64,
-    last: Option<(u32, i64)>,
-}
-
-impl Loads {
-    fn new(rate: f64) -> Loads {
-        Loads { rate, last: None }
-    }
-
-    #[inline]
-    fn of(&mut self, share: f32) -> i64 {
-        let bits = share.to_bits();
-        match self.last {
-            Some((last, load)) if last == bits => load,
-            _ => {
-                let load = share_load(share, self.rate);
-                self.last = Some((bits, load));
-                load
-            }
-        }
-    }
+    shares::interior_loads(old, rate, |link, load| change(link, -load));
+    shares::interior_loads(new, rate, change);
+    false
 }
 
 /// The classes whose flag byte has `bit` set, in order; eight bytes are read at a time (few

@@ -82,48 +82,58 @@ pub(super) struct Iter<'a> {
     entries: &'a [u32],
 }
 
-impl Iterator for Iter<'_> {
-    type Item = (LinkId, f32);
+/// An entry's share as packed: its place among the distinct shares, or its bits written in full.
+enum Share {
+    At(usize),
+    Full(u32),
+}
 
-    fn next(&mut self) -> Option<(LinkId, f32)> {
+impl Iter<'_> {
+    /// The next entry as packed: its link ([`PLACE`] for a place) and its share.
+    fn next_packed(&mut self) -> Option<(LinkId, Share)> {
         let (&word, rest) = self.entries.split_first()?;
         if word == WIDE {
             let (wide, rest) = rest.split_at(2);
             self.entries = rest;
-            return Some((LinkId(wide[0]), f32::from_bits(wide[1])));
+            return Some((LinkId(wide[0]), Share::Full(wide[1])));
         }
         self.entries = rest;
         let link = if word >> 8 == PLACE_WORD { PLACE } else { LinkId(word >> 8) };
-        Some((link, f32::from_bits(self.palette[(word & WIDE) as usize])))
+        Some((link, Share::At((word & WIDE) as usize)))
+    }
+}
+
+impl Iterator for Iter<'_> {
+    type Item = (LinkId, f32);
+
+    fn next(&mut self) -> Option<(LinkId, f32)> {
+        let (link, share) = self.next_packed()?;
+        let bits = match share {
+            Share::At(at) => self.palette[at],
+            Share::Full(bits) => bits,
+        };
+        Some((link, f32::from_bits(bits)))
     }
 }
 
 /// Gives `on_link` each link an [`Interior`]'s `words` list, but the places, with the load
 /// [`share_load`] puts on it for a class at `rate`: worked out once per distinct share.
 pub(super) fn interior_loads(words: &[u32], rate: f64, mut on_link: impl FnMut(LinkId, i64)) {
-    let ends = words.first().map_or(0, |n| *n as usize);
-    let words = words.get(1 + ends..).unwrap_or_default();
-    let count = words.first().map_or(0, |n| *n as usize);
-    let rest = words.get(1..).unwrap_or_default();
-    let (mut entries, palette) = rest.split_at(rest.len() - count);
+    let mut entries = interior_entries(words);
     let mut loads = [0i64; PALETTE];
-    for (load, bits) in loads.iter_mut().zip(palette) {
+    for (load, bits) in loads.iter_mut().zip(entries.palette) {
         *load = share_load(f32::from_bits(*bits), rate);
     }
-    while let Some((&word, rest)) = entries.split_first() {
-        if word == WIDE {
-            let (wide, rest) = rest.split_at(2);
-            entries = rest;
-            // A place whose share is beyond the palette is written in full too.
-            if wide[0] != PLACE.0 {
-                on_link(LinkId(wide[0]), share_load(f32::from_bits(wide[1]), rate));
-            }
+    while let Some((link, share)) = entries.next_packed() {
+        // A place is a class's own link (its share may be written in full too).
+        if link == PLACE {
             continue;
         }
-        entries = rest;
-        if word >> 8 != PLACE_WORD {
-            on_link(LinkId(word >> 8), loads[(word & WIDE) as usize]);
-        }
+        let load = match share {
+            Share::At(at) => loads[at],
+            Share::Full(bits) => share_load(f32::from_bits(bits), rate),
+        };
+        on_link(link, load);
     }
 }
 
