@@ -76,7 +76,10 @@ pub(super) fn replay_below<F: FnMut(LinkId, f64)>(
         // Nothing left the source: lost there (no way in, or no overlay).
         return 1.0;
     }
+    // Steps are numbered from 0 as they are first reached, each over at least one hop: there
+    // are no more of them than hops. Zeros past the last step add nothing to the losses.
     buffer.clear();
+    buffer.resize(hops.len(), 0.0);
     // Losses are added in step order, as the spread adds them.
     let mut lost = 0.0;
     let mut unseen = 0;
@@ -102,10 +105,6 @@ pub(super) fn replay_below<F: FnMut(LinkId, f64)>(
             on_link(hop.link, share);
             let to = usize::from(hop.to());
             if to != usize::from(DELIVERED) {
-                // Steps are numbered as they are first reached.
-                if to >= buffer.len() {
-                    buffer.resize(to + 1, 0.0);
-                }
                 buffer[to] += share * survival.map_or(1.0, |s| s[hop.link.0 as usize]);
             }
         }
