@@ -110,5 +110,5 @@ pub(super) fn replay_below<F: FnMut(LinkId, f64)>(
         }
         at += run;
     }
-    buffer[unseen.min(buffer.len())..].iter().fold(lost, |lost, reached| lost + reached)
+    buffer[unseen..].iter().fold(lost, |lost, reached| lost + reached)
 }
